@@ -1,0 +1,3 @@
+from finops_cli.cli.app import main
+
+main()
