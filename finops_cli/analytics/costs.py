@@ -1,0 +1,228 @@
+"""Cost attribution: rows per group, plus the two rows that make the cluster's spend add up.
+
+Pure: frames in, a ``CostReport`` out. The invariant every figure rests on is
+``sum(allocated rows) + __unallocated__ + __idle__ == cluster GPU spend`` (without filters);
+``__unallocated__`` takes pods without the grouping label and any allocated cost no labelled pod
+explains (for instance pods kube-state-metrics never reported), ``__idle__`` the capacity nobody
+held, at its price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from finops_cli.sources.interface import CostData
+
+UNALLOCATED = "__unallocated__"
+IDLE = "__idle__"
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One line of the answer. ``kind`` is ``allocated``, ``unallocated`` or ``idle``."""
+
+    keys: dict[str, str]
+    kind: str
+    gpu_hours: float
+    gpu_cost: float
+    cpu_ram_cost: float | None
+    total_cost: float
+    efficiency: float | None
+    waste: float | None
+    share: float  # of the total GPU cost shown
+    daily_cost: tuple[float, ...]  # GPU cost per UTC day of the window, for trends
+
+
+@dataclass(frozen=True)
+class CostTotals:
+    gpu_hours: float
+    gpu_cost: float
+    cpu_ram_cost: float | None
+    total_cost: float
+    allocated_gpu_cost: float
+    unallocated_gpu_cost: float
+    idle_gpu_cost: float
+    idle_gpu_hours: float
+    efficiency: float | None
+    waste: float
+    cluster_gpu_cost: float
+
+
+@dataclass(frozen=True)
+class CostReport:
+    source: str
+    start: datetime
+    end: datetime
+    group_by: tuple[str, ...]
+    filters: dict[str, str]
+    rows: tuple[CostRow, ...]
+    totals: CostTotals
+    days: tuple[str, ...]  # the UTC dates ``daily_cost`` refers to
+    busy_metric: str | None
+    has_cpu_ram: bool
+    sample_interval_s: int
+    notes: tuple[str, ...]
+
+
+def attribute_costs(
+    data: CostData, group_by: tuple[str, ...], filters: dict[str, str], start: datetime, end: datetime
+) -> CostReport:
+    """Turn a source's frames into report rows; see the module docstring for the invariant."""
+    alloc = data.allocations.copy()
+    keys = list(group_by)
+    alloc["_day"] = _day(alloc["bucket_end"])
+    cluster = data.cluster.copy()
+    cluster["_day"] = _day(cluster["bucket_end"])
+    days = tuple(sorted(set(cluster["_day"]) | set(alloc["_day"])))
+
+    labelled_mask = (alloc[keys] != "").any(axis=1) if keys else pd.Series(True, index=alloc.index)
+    labelled = alloc[labelled_mask]
+    unlabelled = alloc[~labelled_mask]
+
+    rows: list[CostRow] = []
+    for values, frame in labelled.groupby(keys, sort=True) if keys else []:
+        key_values = values if isinstance(values, tuple) else (values,)
+        row_keys = {k: (v if v != "" else UNALLOCATED) for k, v in zip(keys, key_values, strict=True)}
+        rows.append(_row(row_keys, "allocated", frame, days, data.has_cpu_ram))
+
+    # Unallocated: unlabelled pods, plus (without filters) allocation that no labelled row explains.
+    un_hours = unlabelled.groupby("_day")["gpu_hours"].sum()
+    un_cost = unlabelled.groupby("_day")["gpu_cost"].sum()
+    if not filters:
+        all_hours = cluster.groupby("_day")["allocated_gpu_hours"].sum()
+        all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
+        known_hours = alloc.groupby("_day")["gpu_hours"].sum()
+        known_cost = alloc.groupby("_day")["gpu_cost"].sum()
+        un_hours = un_hours.add(all_hours.sub(known_hours, fill_value=0).clip(lower=0), fill_value=0)
+        un_cost = un_cost.add(all_cost.sub(known_cost, fill_value=0).clip(lower=0), fill_value=0)
+    busy = float(unlabelled["busy_gpu_hours"].sum())
+    observed = float(unlabelled["observed_gpu_hours"].sum())
+    un_cpu_ram = float(unlabelled["cpu_ram_cost"].sum()) if data.has_cpu_ram else None
+    special = {k: UNALLOCATED for k in keys} or {"group": UNALLOCATED}
+    rows.append(
+        _make_row(
+            special,
+            "unallocated",
+            float(un_hours.sum()),
+            float(un_cost.sum()),
+            un_cpu_ram,
+            busy / observed if observed > 0 else None,
+            tuple(float(un_cost.get(d, 0.0)) for d in days),
+        )
+    )
+
+    idle_hours_by_day = cluster.groupby("_day")["capacity_gpu_hours"].sum().sub(
+        cluster.groupby("_day")["allocated_gpu_hours"].sum(), fill_value=0
+    )
+    idle_cost_by_day = cluster.groupby("_day")["capacity_gpu_cost"].sum().sub(
+        cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0
+    )
+    idle_keys = {k: IDLE for k in keys} or {"group": IDLE}
+    idle_row = _make_row(
+        idle_keys,
+        "idle",
+        max(float(idle_hours_by_day.sum()), 0.0),
+        max(float(idle_cost_by_day.sum()), 0.0),
+        None,
+        0.0,
+        tuple(max(float(idle_cost_by_day.get(d, 0.0)), 0.0) for d in days),
+    )
+    rows.append(idle_row)
+
+    allocated_rows = sorted((r for r in rows if r.kind == "allocated"), key=lambda r: -r.gpu_cost)
+    ordered = [*allocated_rows, *(r for r in rows if r.kind != "allocated")]
+    total_gpu = sum(r.gpu_cost for r in ordered)
+    ordered = [_with_share(r, total_gpu) for r in ordered]
+
+    cpu_ram_total = (
+        sum(r.cpu_ram_cost or 0.0 for r in ordered) if data.has_cpu_ram else None
+    )
+    busy_all = float(alloc["busy_gpu_hours"].sum())
+    observed_all = float(alloc["observed_gpu_hours"].sum())
+    unallocated_row = next(r for r in ordered if r.kind == "unallocated")
+    totals = CostTotals(
+        gpu_hours=sum(r.gpu_hours for r in ordered),
+        gpu_cost=total_gpu,
+        cpu_ram_cost=cpu_ram_total,
+        total_cost=total_gpu + (cpu_ram_total or 0.0),
+        allocated_gpu_cost=sum(r.gpu_cost for r in allocated_rows),
+        unallocated_gpu_cost=unallocated_row.gpu_cost,
+        idle_gpu_cost=idle_row.gpu_cost,
+        idle_gpu_hours=idle_row.gpu_hours,
+        efficiency=busy_all / observed_all if observed_all > 0 else None,
+        waste=sum(r.waste or 0.0 for r in ordered),
+        cluster_gpu_cost=float(cluster["capacity_gpu_cost"].sum()),
+    )
+    return CostReport(
+        source=data.source,
+        start=start,
+        end=end,
+        group_by=group_by,
+        filters=dict(filters),
+        rows=tuple(ordered),
+        totals=totals,
+        days=days,
+        busy_metric=data.busy_metric,
+        has_cpu_ram=data.has_cpu_ram,
+        sample_interval_s=data.sample_interval_s,
+        notes=tuple(data.notes),
+    )
+
+
+def _day(bucket_end: pd.Series) -> pd.Series:
+    """The UTC date a bucket belongs to (a bucket ending at midnight belongs to the day before)."""
+    shifted = pd.to_datetime(bucket_end, utc=True) - pd.Timedelta(milliseconds=1)
+    return shifted.dt.strftime("%Y-%m-%d")
+
+
+def _row(
+    keys: dict[str, str], kind: str, frame: pd.DataFrame, days: tuple[str, ...], has_cpu_ram: bool
+) -> CostRow:
+    observed = float(frame["observed_gpu_hours"].sum())
+    daily = frame.groupby("_day")["gpu_cost"].sum()
+    return _make_row(
+        keys,
+        kind,
+        float(frame["gpu_hours"].sum()),
+        float(frame["gpu_cost"].sum()),
+        float(frame["cpu_ram_cost"].sum()) if has_cpu_ram else None,
+        float(frame["busy_gpu_hours"].sum()) / observed if observed > 0 else None,
+        tuple(float(daily.get(d, 0.0)) for d in days),
+    )
+
+
+def _make_row(
+    keys: dict[str, str],
+    kind: str,
+    gpu_hours: float,
+    gpu_cost: float,
+    cpu_ram_cost: float | None,
+    efficiency: float | None,
+    daily: tuple[float, ...],
+) -> CostRow:
+    gpu_cost = 0.0 if abs(gpu_cost) < _EPSILON else gpu_cost
+    gpu_hours = 0.0 if abs(gpu_hours) < _EPSILON else gpu_hours
+    if efficiency is not None:
+        efficiency = min(max(efficiency, 0.0), 1.0)
+    return CostRow(
+        keys=keys,
+        kind=kind,
+        gpu_hours=gpu_hours,
+        gpu_cost=gpu_cost,
+        cpu_ram_cost=cpu_ram_cost,
+        total_cost=gpu_cost + (cpu_ram_cost or 0.0),
+        efficiency=efficiency,
+        waste=gpu_cost * (1.0 - efficiency) if efficiency is not None else None,
+        share=0.0,
+        daily_cost=daily,
+    )
+
+
+def _with_share(row: CostRow, total: float) -> CostRow:
+    from dataclasses import replace
+
+    return replace(row, share=row.gpu_cost / total if total > 0 else 0.0)

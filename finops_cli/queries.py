@@ -1,0 +1,230 @@
+"""The query library: the one place that says in PromQL what "GPU cost of a team" means.
+
+Every measure is an instant-vector expression evaluated at sample instants ``S`` apart; a window's
+figure is ``sum_over_time(measure[window:S]) * S/3600`` (GPU-hours, dollars). The series that mark
+existence (allocations, capacity) are read with ``last_over_time(m[S - 1ms])`` so that each scrape
+counts exactly once whatever the engine's lookback or the lack of staleness markers in backfilled
+data; series that only carry attributes (prices, pod labels) are read with a generous lookback.
+The Prometheus rules that ``finops deploy`` ships are generated from these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from finops_cli.labels import kube_label_to_prometheus
+from finops_cli.promql import duration, label_name, matchers
+
+POD_LABEL_KEYS = ("team", "project", "model", "environment")
+NATIVE_KEYS = ("namespace", "node")
+GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model")
+
+GPU_ALLOCATION = "container_gpu_allocation"
+GPU_PRICE = "node_gpu_hourly_cost"
+GPU_CAPACITY = "node_gpu_count"
+CPU_ALLOCATION = "container_cpu_allocation"
+RAM_ALLOCATION = "container_memory_allocation_bytes"
+CPU_PRICE = "node_cpu_hourly_cost"
+RAM_PRICE = "node_ram_hourly_cost"
+POD_LABELS = "kube_pod_labels"
+BUSY_PROFILING = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+BUSY_UTIL = "DCGM_FI_DEV_GPU_UTIL"
+GPU_TEMPERATURE = "DCGM_FI_DEV_GPU_TEMP"
+
+# Metric names whose presence in a window decides which queries can run.
+PROBED_METRICS = (
+    GPU_ALLOCATION,
+    GPU_PRICE,
+    GPU_CAPACITY,
+    CPU_ALLOCATION,
+    CPU_PRICE,
+    RAM_PRICE,
+    POD_LABELS,
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    GPU_TEMPERATURE,
+)
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What the queries need to know about the cluster's labelling and sampling.
+
+    ``pod_labels`` maps a group key (team, project...) to the Kubernetes label key it comes from;
+    ``sample_interval_s`` is the scrape interval of the allocation series (``S``).
+    """
+
+    pod_labels: dict[str, str]
+    sample_interval_s: int
+    cluster_label: str | None = None
+    exported_pod_labels: bool = False  # dcgm-exporter scraped with honorLabels: false
+    attribute_lookback_s: int = 600
+
+    def prom_label(self, key: str) -> str:
+        """The Prometheus label a group key lives in after the queries below have run."""
+        if key in POD_LABEL_KEYS:
+            return kube_label_to_prometheus(self.pod_labels[key])
+        return key
+
+    @property
+    def _pod_join(self) -> str:
+        return ", ".join(self._with_cluster(["namespace", "pod"]))
+
+    @property
+    def _node_join(self) -> str:
+        return ", ".join(self._with_cluster(["node"]))
+
+    def _with_cluster(self, labels: Sequence[str]) -> list[str]:
+        return [label_name(self.cluster_label), *labels] if self.cluster_label else list(labels)
+
+    def _exact(self, metric: str, selector: str = "") -> str:
+        return f"last_over_time({metric}{selector}[{duration(self.sample_interval_s - 0.001)}])"
+
+    def _attribute(self, metric: str, selector: str = "") -> str:
+        return f"last_over_time({metric}{selector}[{duration(self.attribute_lookback_s)}])"
+
+    # ---- building blocks ---------------------------------------------------------------------
+    def pod_gpus(self) -> str:
+        """GPUs held by each pod, per node: OpenCost's allocation, summed over containers."""
+        by = ", ".join(self._with_cluster(["namespace", "pod", "node"]))
+        return f"sum by ({by}) ({self._exact(GPU_ALLOCATION)})"
+
+    def node_price(self, metric: str = GPU_PRICE) -> str:
+        return f"max by ({self._node_join}) ({self._attribute(metric)})"
+
+    def pod_gpu_cost(self) -> str:
+        """$/h of the GPUs each pod holds: allocation x its node's per-GPU price."""
+        return f"({self.pod_gpus()}) * on ({self._node_join}) group_left () {self.node_price()}"
+
+    def pod_cpu_ram_cost(self) -> str:
+        """$/h of the CPU and memory OpenCost allocates to each pod."""
+        by = ", ".join(self._with_cluster(["namespace", "pod", "node"]))
+        cpu = f"sum by ({by}) ({self._exact(CPU_ALLOCATION)})"
+        ram = f"sum by ({by}) ({self._exact(RAM_ALLOCATION)}) / 1073741824"
+        on = f"on ({self._node_join}) group_left ()"
+        return (
+            f"(({cpu}) * {on} {self.node_price(CPU_PRICE)})"
+            f" + (({ram}) * {on} {self.node_price(RAM_PRICE)})"
+        )
+
+    def pod_attributes(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """One series per pod (value 1) carrying the pod-label keys asked for.
+
+        Filters (pod-label keys and namespace) become exact matchers here, so a filtered query
+        only keeps pods that match; ``topk`` keeps one series per pod when a pod was recreated
+        under the same name with other labels inside the lookback.
+        """
+        wanted = sorted({self.prom_label(k) for k in keys if k in POD_LABEL_KEYS})
+        selector = matchers(
+            {self.prom_label(k): v for k, v in filters.items() if k in POD_LABEL_KEYS}
+            | {k: v for k, v in filters.items() if k == "namespace"}
+        )
+        by = ", ".join(self._with_cluster(["namespace", "pod", *wanted]))
+        inner = f"max by ({by}) ({self._attribute(POD_LABELS, selector)})"
+        return f"topk by ({self._pod_join}) (1, {inner})"
+
+    def node_gpu_model(self) -> str:
+        """The GPU product on each node, from dcgm-exporter's modelName and host labels."""
+        series = self._attribute(GPU_TEMPERATURE)
+        for host in ("Hostname", "hostname"):
+            series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
+        series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        by = ", ".join(self._with_cluster(["node", "gpu_model"]))
+        return f"topk by ({self._node_join}) (1, max by ({by}) ({series}))"
+
+    def busy_per_gpu(self, metrics_present: frozenset[str]) -> str:
+        """Engine-active share of each GPU bound to a pod, pod labels normalised.
+
+        Prefers GR_ENGINE_ACTIVE and falls back, GPU by GPU, to GPU_UTIL/100 (``or`` keeps the
+        first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
+        """
+        pod, ns = ("exported_pod", "exported_namespace") if self.exported_pod_labels else (
+            "pod",
+            "namespace",
+        )
+        selector = f'{{{pod}!=""}}'
+        parts = []
+        if BUSY_PROFILING in metrics_present:
+            parts.append(self._exact(BUSY_PROFILING, selector))
+        if BUSY_UTIL in metrics_present:
+            parts.append(f"{self._exact(BUSY_UTIL, selector)} / 100")
+        if not parts:
+            raise ValueError("no dcgm-exporter busy metric present")
+        series = " or ".join(f"({p})" for p in parts)
+        if self.exported_pod_labels:
+            series = f'label_replace({series}, "pod", "$1", "exported_pod", "(.+)")'
+            series = f'label_replace({series}, "namespace", "$1", "exported_namespace", "(.+)")'
+        for host in ("Hostname", "hostname"):
+            series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
+        return f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+
+    # ---- grouped measures --------------------------------------------------------------------
+    def _grouped(
+        self,
+        per_pod: str,
+        keys: Sequence[str],
+        filters: dict[str, str],
+        *,
+        aggregate: str = "sum",
+        carries_node_labels: bool = False,
+    ) -> str:
+        by_labels = self._with_cluster([self.prom_label(k) for k in keys])
+        expr = f"({per_pod})"
+        if filters or any(k in POD_LABEL_KEYS for k in keys):
+            carried = sorted({self.prom_label(k) for k in keys if k in POD_LABEL_KEYS})
+            expr = (
+                f"{expr} * on ({self._pod_join}) group_left ({', '.join(carried)}) "
+                f"{self.pod_attributes(keys, filters)}"
+            )
+        if "gpu_model" in keys and not carries_node_labels:
+            expr = f"{expr} * on ({self._node_join}) group_left (gpu_model) {self.node_gpu_model()}"
+        group = f" by ({', '.join(by_labels)})" if by_labels else ""
+        return f"{aggregate}{group} ({expr})"
+
+    def gpus_allocated(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        return self._grouped(self.pod_gpus(), keys, filters)
+
+    def gpu_cost_rate(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """$/h of allocated GPUs per group: what the pods hold, at their nodes' prices."""
+        return self._grouped(self.pod_gpu_cost(), keys, filters)
+
+    def cpu_ram_cost_rate(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        return self._grouped(self.pod_cpu_ram_cost(), keys, filters)
+
+    def busy_sum(self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]) -> str:
+        return self._grouped(self.busy_per_gpu(present), keys, filters, carries_node_labels=True)
+
+    def busy_count(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
+        return self._grouped(
+            self.busy_per_gpu(present), keys, filters, aggregate="count", carries_node_labels=True
+        )
+
+    def capacity_gpus(self) -> str:
+        by = f" by ({self.cluster_label})" if self.cluster_label else ""
+        return f"sum{by} ({self._exact(GPU_CAPACITY)})"
+
+    def capacity_cost_rate(self) -> str:
+        """$/h of every GPU the cluster has, allocated or not: the whole GPU spend."""
+        by = f" by ({self.cluster_label})" if self.cluster_label else ""
+        nodes = f"max by ({self._node_join}) ({self._exact(GPU_CAPACITY)})"
+        return f"sum{by} ({nodes} * on ({self._node_join}) group_left () {self.node_price()})"
+
+    def sample_count(self, metric: str) -> str:
+        """Samples per hour of the densest series: how the scrape interval is detected."""
+        return f"max(count_over_time({metric}[1h]))"
+
+
+def over_buckets(measure: str, bucket_s: float, sample_interval_s: int) -> str:
+    """Integrate a per-instant measure over one bucket, in hours of it.
+
+    The range is one millisecond short of the bucket so consecutive buckets never share an inner
+    sample, whether the engine treats range starts as open (Prometheus 3) or closed (2.x).
+    """
+    hours_per_sample = sample_interval_s / 3600
+    return (
+        f"sum_over_time(({measure})[{duration(bucket_s - 0.001)}:{duration(sample_interval_s)}])"
+        f" * {hours_per_sample!r}"
+    )

@@ -1,0 +1,209 @@
+"""The sample cluster's fixed cast: nodes, teams and workloads, and when each runs.
+
+Everything here is defined in absolute time (seconds since the epoch) so that any window, queried
+today or next year, sees the same cluster; the seed only moves phases and noise. Every change of
+state (a pod starting or stopping, a spot price moving) happens on a 15-minute boundary, which is
+what lets the ground truth be an exact sum and a sampled query match it to the cent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+QUANTUM_S = 900  # every state change happens on a multiple of this
+HOUR_S = 3600
+DAY_S = 86400
+
+TEAM_KEY = "ai-finops.io/team"
+PROJECT_KEY = "ai-finops.io/project"
+MODEL_KEY = "ai-finops.io/model"
+ENVIRONMENT_KEY = "ai-finops.io/environment"
+COST_CENTER_KEY = "ai-finops.io/cost-center"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One GPU node; ``hourly_price`` is the whole instance, split by OpenCost into GPU/CPU/RAM."""
+
+    name: str
+    instance_type: str
+    gpu_product: str  # what dcgm-exporter writes as modelName
+    gpu_count: int
+    gpu_memory_mib: int
+    vcpu: int
+    ram_gib: int
+    hourly_price: float
+    capacity_type: str = "on-demand"  # or "spot"
+    region: str = "us-east-1"
+    zone: str = "us-east-1a"
+
+    @property
+    def is_spot(self) -> bool:
+        return self.capacity_type == "spot"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a workload's pods exist.
+
+    ``period_s`` None means always on. Otherwise a run starts at every ``phase_s + k * period_s`` and
+    lasts ``duration_s``. ``only_days`` restricts runs to days whose index (days since the epoch)
+    modulo ``days_modulo`` is in the set: how the injected anomaly recurs rarely but predictably.
+    ``restart_every_s`` rotates the pod name (a rollout) for always-on workloads, which also resets
+    the pod's counters.
+    """
+
+    period_s: int | None = None
+    duration_s: int = 0
+    phase_s: int = 0
+    restart_every_s: int | None = None
+    days_modulo: int | None = None
+    only_days: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """A deployment or job whose pods hold GPUs on one node."""
+
+    name: str
+    namespace: str
+    node: str
+    gpu_indices: tuple[int, ...]
+    labels: dict[str, str]
+    schedule: Schedule
+    kind: str  # "inference" | "training" | "notebook"
+    annotations: dict[str, str] = field(default_factory=dict)
+    busy_base: float = 0.5  # mean engine-active share while running
+    busy_swing: float = 0.0  # diurnal amplitude (inference follows the day)
+    cpu_cores: float = 4.0
+    memory_gib: float = 32.0
+    container: str = "main"
+    serving: str | None = None  # "vllm" for pods exposing vLLM counters
+    requests_per_s_peak: float = 0.0
+    prompt_tokens_per_request: float = 0.0
+    generation_tokens_per_request: float = 0.0
+
+    @property
+    def gpus(self) -> int:
+        return len(self.gpu_indices)
+
+
+def _ns(team: str, project: str, model: str | None, env: str) -> dict[str, str]:
+    labels = {TEAM_KEY: team, PROJECT_KEY: project, ENVIRONMENT_KEY: env}
+    if model:
+        labels[MODEL_KEY] = model
+    return labels
+
+
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec("ip-10-0-1-10.ec2.internal", "p5.48xlarge", "NVIDIA H100 80GB HBM3", 8, 81559,
+             192, 2048, 55.04),
+    NodeSpec("ip-10-0-1-11.ec2.internal", "p5.48xlarge", "NVIDIA H100 80GB HBM3", 8, 81559,
+             192, 2048, 55.04, zone="us-east-1b"),
+    NodeSpec("ip-10-0-2-20.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 5.672),
+    NodeSpec("ip-10-0-2-21.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 5.672),
+    NodeSpec("ip-10-0-2-22.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 2.30,
+             capacity_type="spot", zone="us-east-1c"),
+    NodeSpec("ip-10-0-3-30.ec2.internal", "g6.xlarge", "NVIDIA L4", 1, 23034, 4, 16, 0.8048),
+    NodeSpec("ip-10-0-3-31.ec2.internal", "g6.xlarge", "NVIDIA L4", 1, 23034, 4, 16, 0.8048),
+    NodeSpec("ip-10-0-3-32.ec2.internal", "g6.xlarge", "NVIDIA L4", 1, 23034, 4, 16, 0.41,
+             capacity_type="spot", zone="us-east-1c"),
+)
+
+_P5A, _P5B, _G5A, _G5B, _G5S, _G6A, _G6B, _G6S = (n.name for n in NODES)
+
+
+def workloads() -> tuple[WorkloadSpec, ...]:
+    """The cast. Seeds shift phases (see ``simulate``); the cast itself is fixed."""
+    return (
+        # research: a long pre-training job on a whole p5, 20 h on, 4 h off (checkpoint + requeue).
+        WorkloadSpec(
+            "llm-pretrain", "research", _P5A, tuple(range(8)),
+            _ns("research", "foundation-llm", None, "production")
+            | {"app.kubernetes.io/name": "llm-pretrain"},
+            Schedule(period_s=DAY_S, duration_s=20 * HOUR_S, phase_s=2 * HOUR_S),
+            "training", annotations={COST_CENTER_KEY: "RND-100"},
+            busy_base=0.86, cpu_cores=96, memory_gib=1024,
+        ),
+        # research: evaluation runs, half a p5, twice a day.
+        WorkloadSpec(
+            "llm-eval", "research", _P5B, (0, 1, 2, 3),
+            _ns("research", "foundation-llm", None, "staging"),
+            Schedule(period_s=12 * HOUR_S, duration_s=3 * HOUR_S, phase_s=5 * HOUR_S),
+            "training", annotations={COST_CENTER_KEY: "RND-100"},
+            busy_base=0.62, cpu_cores=48, memory_gib=512,
+        ),
+        # nlp: chat model served by vLLM, one GPU per replica, diurnal load, weekly rollout.
+        WorkloadSpec(
+            "chat-llama-0", "nlp-serving", _G5A, (0,),
+            _ns("nlp", "chat-assistant", "llama-3-8b-instruct", "production"),
+            Schedule(restart_every_s=3 * DAY_S + 6 * HOUR_S), "inference",
+            annotations={COST_CENTER_KEY: "NLP-210"},
+            busy_base=0.45, busy_swing=0.35, cpu_cores=8, memory_gib=48, serving="vllm",
+            requests_per_s_peak=9.0, prompt_tokens_per_request=620, generation_tokens_per_request=240,
+        ),
+        WorkloadSpec(
+            "chat-llama-1", "nlp-serving", _G5A, (1,),
+            _ns("nlp", "chat-assistant", "llama-3-8b-instruct", "production"),
+            Schedule(restart_every_s=3 * DAY_S + 6 * HOUR_S, phase_s=HOUR_S), "inference",
+            annotations={COST_CENTER_KEY: "NLP-210"},
+            busy_base=0.45, busy_swing=0.35, cpu_cores=8, memory_gib=48, serving="vllm",
+            requests_per_s_peak=9.0, prompt_tokens_per_request=620, generation_tokens_per_request=240,
+        ),
+        # nlp: fine-tuning on the spot g5, nights only.
+        WorkloadSpec(
+            "chat-finetune", "nlp-training", _G5S, (0, 1, 2, 3),
+            _ns("nlp", "chat-assistant", None, "staging"),
+            Schedule(period_s=DAY_S, duration_s=8 * HOUR_S, phase_s=22 * HOUR_S),
+            "training", annotations={COST_CENTER_KEY: "NLP-210"},
+            busy_base=0.78, cpu_cores=40, memory_gib=160,
+        ),
+        # ml-platform: embeddings service on L4s (one over-provisioned, mostly idle).
+        WorkloadSpec(
+            "embeddings-0", "ml-serving", _G6A, (0,),
+            _ns("ml-platform", "recommendation-engine", "product-embeddings", "production"),
+            Schedule(restart_every_s=2 * DAY_S), "inference",
+            annotations={COST_CENTER_KEY: "ML-001"},
+            busy_base=0.30, busy_swing=0.25, cpu_cores=3, memory_gib=12, serving="vllm",
+            requests_per_s_peak=40.0, prompt_tokens_per_request=180, generation_tokens_per_request=1,
+        ),
+        WorkloadSpec(
+            "embeddings-1", "ml-serving", _G6S, (0,),
+            _ns("ml-platform", "recommendation-engine", "product-embeddings", "production"),
+            Schedule(restart_every_s=2 * DAY_S, phase_s=7 * HOUR_S), "inference",
+            annotations={COST_CENTER_KEY: "ML-001"},
+            busy_base=0.04, busy_swing=0.02, cpu_cores=3, memory_gib=12, serving="vllm",
+            requests_per_s_peak=1.5, prompt_tokens_per_request=180, generation_tokens_per_request=1,
+        ),
+        # ml-platform: feature pipeline batch on the second g5, business hours.
+        WorkloadSpec(
+            "feature-batch", "ml-batch", _G5B, (0, 1),
+            _ns("ml-platform", "feature-store", None, "production"),
+            Schedule(period_s=DAY_S, duration_s=10 * HOUR_S, phase_s=8 * HOUR_S),
+            "training", annotations={COST_CENTER_KEY: "ML-001"},
+            busy_base=0.55, cpu_cores=16, memory_gib=64,
+        ),
+        # vision: defect detection training, every 6 h for 2 h on the second g5.
+        WorkloadSpec(
+            "defect-train", "vision", _G5B, (2, 3),
+            _ns("vision", "defect-detection", "defect-yolo", "staging"),
+            Schedule(period_s=6 * HOUR_S, duration_s=2 * HOUR_S, phase_s=HOUR_S),
+            "training", annotations={COST_CENTER_KEY: "VIS-300"},
+            busy_base=0.7, cpu_cores=16, memory_gib=64,
+        ),
+        # vision: the injected cost anomaly, a runaway hyper-parameter sweep that takes the free half
+        # of the second p5 for 14 h on one day in eleven.
+        WorkloadSpec(
+            "defect-sweep", "vision", _P5B, (4, 5, 6, 7),
+            _ns("vision", "defect-detection", "defect-yolo", "staging"),
+            Schedule(period_s=DAY_S, duration_s=14 * HOUR_S, phase_s=6 * HOUR_S,
+                     days_modulo=11, only_days=frozenset({5})),
+            "training", annotations={COST_CENTER_KEY: "VIS-300"},
+            busy_base=0.93, cpu_cores=96, memory_gib=1024,
+        ),
+        # no team label: a notebook someone left running, holding a GPU and doing nothing.
+        WorkloadSpec(
+            "jupyter-alice", "sandbox", _G6B, (0,), {"app": "jupyter"},
+            Schedule(), "notebook", busy_base=0.01, cpu_cores=2, memory_gib=8,
+        ),
+    )

@@ -1,0 +1,388 @@
+"""The deterministic sample cluster: state at any instant, and the metric series it would export.
+
+A sample taken at ``t`` reports the state in effect just before ``t`` (during ``(t - step, t]``):
+with every change on a 15-minute boundary, a step that divides 15 minutes makes "sum of samples in
+``(start, end]`` x step" equal the exact integral over ``[start, end)``, so queries can be checked
+against the ground truth to the cent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from finops_cli.sample.scenario import (
+    DAY_S,
+    HOUR_S,
+    NODES,
+    QUANTUM_S,
+    NodeSpec,
+    WorkloadSpec,
+    workloads,
+)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+GPU_PRICE_SHARE = 0.90  # OpenCost's split of an instance price: GPUs, then CPU and RAM
+CPU_PRICE_SHARE = 0.07
+RAM_PRICE_SHARE = 0.03
+SPOT_PRICE_SWING = 0.12
+DRIVER_VERSION = "580.105.08"
+GIB = 1024**3
+
+
+def _key(seed: int, *parts: object) -> int:
+    digest = hashlib.blake2b(repr((seed, *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _uniform(key: int, counter: IntArray) -> FloatArray:
+    """Counter-based noise in [0, 1): the same (key, counter) always gives the same number."""
+    x = counter.astype(np.uint64) ^ np.uint64(key)
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+@dataclass(frozen=True)
+class PodRun:
+    """One pod's life inside a grid: which workload, which run, and the grid slice it covers."""
+
+    workload: WorkloadSpec
+    run: int
+    pod: str
+    uid: str
+    first: int  # index into the grid of the first sample reporting the pod
+    last: int  # inclusive
+
+
+@dataclass(frozen=True)
+class SampleSeries:
+    """One exported time series: metric name, labels, timestamps (s) and values."""
+
+    name: str
+    labels: dict[str, str]
+    timestamps: IntArray
+    values: FloatArray
+
+
+class SampleCluster:
+    """A seeded simulation of a GPU cluster; pure: no clock, no I/O."""
+
+    def __init__(
+        self,
+        seed: int = 42,
+        *,
+        nodes: tuple[NodeSpec, ...] = NODES,
+        cast: tuple[WorkloadSpec, ...] | None = None,
+        with_opencost: bool = True,
+    ) -> None:
+        self.seed = seed
+        self.nodes = nodes
+        self.with_opencost = with_opencost
+        self._node_by_name = {n.name: n for n in nodes}
+        base = cast if cast is not None else workloads()
+        # The seed shifts every schedule by whole quanta, keeping changes on 15-minute boundaries.
+        self.workloads = tuple(
+            _shift(w, QUANTUM_S * (_key(seed, "phase", w.name) % 8)) for w in base
+        )
+        self._check_no_gpu_shared()
+
+    # ---- schedules -------------------------------------------------------------------------
+    def node(self, name: str) -> NodeSpec:
+        return self._node_by_name[name]
+
+    def runs_at(self, workload: WorkloadSpec, instants: IntArray) -> IntArray:
+        """Run number active at each instant, or -1 when the workload has no pod then."""
+        s = workload.schedule
+        rel = instants - s.phase_s
+        if s.period_s is None:
+            if s.restart_every_s is None:
+                return np.zeros_like(instants)
+            return np.floor_divide(rel, s.restart_every_s)
+        run = np.floor_divide(rel, s.period_s)
+        active = (rel - run * s.period_s) < s.duration_s
+        if s.days_modulo is not None:
+            start_day = np.floor_divide(s.phase_s + run * s.period_s, DAY_S) % s.days_modulo
+            active &= np.isin(start_day, list(s.only_days))
+        return np.where(active, run, -1)
+
+    def pod_name(self, workload: WorkloadSpec, run: int) -> str:
+        h = f"{_key(self.seed, 'pod', workload.name, run):016x}"
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"
+        tail = "".join(alphabet[int(h[i : i + 2], 16) % len(alphabet)] for i in range(0, 10, 2))
+        if workload.schedule.period_s is None:
+            return f"{workload.name}-{h[:9]}-{tail}"
+        return f"{workload.name}-{run}-{tail}"
+
+    def pod_uid(self, workload: WorkloadSpec, run: int) -> str:
+        h = f"{_key(self.seed, 'uid', workload.name, run):016x}{_key(self.seed, 'u2', run):016x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+    def pod_runs(self, grid: IntArray) -> list[PodRun]:
+        """Every pod that appears on the grid, with the slice of samples that report it."""
+        out: list[PodRun] = []
+        for w in self.workloads:
+            runs = self.runs_at(w, grid - 1)
+            if not len(runs):
+                continue
+            edges = np.flatnonzero(np.diff(runs)) + 1
+            starts = np.concatenate(([0], edges))
+            ends = np.concatenate((edges, [len(runs)])) - 1
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                run = int(runs[a])
+                if run < 0:
+                    continue
+                out.append(PodRun(w, run, self.pod_name(w, run), self.pod_uid(w, run), a, b))
+        return out
+
+    # ---- prices ----------------------------------------------------------------------------
+    def instance_price(self, node: NodeSpec, instants: IntArray) -> FloatArray:
+        """Instance $/h in effect at each instant; spot moves every hour, on-demand never."""
+        if not node.is_spot:
+            return np.full(len(instants), node.hourly_price)
+        hour = np.floor_divide(instants, HOUR_S)
+        swing = 2.0 * _uniform(_key(self.seed, "spot", node.name), hour) - 1.0
+        return np.round(node.hourly_price * (1.0 + SPOT_PRICE_SWING * swing), 4)
+
+    def gpu_price(self, node: NodeSpec, instants: IntArray) -> FloatArray:
+        """Per-GPU $/h as OpenCost exports it in ``node_gpu_hourly_cost``."""
+        return self.instance_price(node, instants) * GPU_PRICE_SHARE / node.gpu_count
+
+    def cpu_price(self, node: NodeSpec, instants: IntArray) -> FloatArray:
+        return self.instance_price(node, instants) * CPU_PRICE_SHARE / node.vcpu
+
+    def ram_price(self, node: NodeSpec, instants: IntArray) -> FloatArray:
+        """$ per GiB-hour."""
+        return self.instance_price(node, instants) * RAM_PRICE_SHARE / node.ram_gib
+
+    # ---- utilisation -----------------------------------------------------------------------
+    def load(self, workload: WorkloadSpec, instants: IntArray) -> FloatArray:
+        """Traffic shape of an inference service: peaks mid-afternoon UTC, quiet at night."""
+        hour = (instants % DAY_S) / HOUR_S
+        return np.clip(0.55 + 0.45 * np.sin(2 * math.pi * (hour - 9.0) / 24.0), 0.05, 1.0)
+
+    def busy(self, workload: WorkloadSpec, gpu: int, instants: IntArray) -> FloatArray:
+        """Engine-active share (0-1) of one GPU while the workload holds it."""
+        noise = _uniform(_key(self.seed, "busy", workload.name, gpu), instants // 60) - 0.5
+        level = workload.busy_base + workload.busy_swing * (2 * self.load(workload, instants) - 1)
+        return np.round(np.clip(level + 0.08 * noise, 0.0, 1.0), 6)
+
+    # ---- export ----------------------------------------------------------------------------
+    def series(self, start: int, end: int, step: int) -> Iterator[SampleSeries]:
+        """All series the cluster exports for samples in ``(start, end]``, every ``step`` s."""
+        grid = grid_between(start, end, step)
+        if not len(grid):
+            return
+        runs = self.pod_runs(grid)
+        yield from self._node_series(grid)
+        yield from self._pod_series(grid, runs)
+        yield from self._dcgm_series(grid, runs)
+        yield from self._vllm_series(grid, runs, step)
+
+    def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
+        for node in self.nodes:
+            labels = {
+                "instance": node.name,
+                "node": node.name,
+                "instance_type": node.instance_type,
+                "region": node.region,
+                "provider_id": f"aws:///{node.zone}/i-{_key(self.seed, node.name) % 16**17:017x}",
+                "arch": "amd64",
+            }
+            at = grid - 1
+            ones = np.ones(len(grid))
+            if self.with_opencost:
+                yield SampleSeries("node_gpu_hourly_cost", labels, grid, self.gpu_price(node, at))
+                yield SampleSeries("node_gpu_count", labels, grid, ones * node.gpu_count)
+                yield SampleSeries("node_cpu_hourly_cost", labels, grid, self.cpu_price(node, at))
+                yield SampleSeries("node_ram_hourly_cost", labels, grid, self.ram_price(node, at))
+                yield SampleSeries(
+                    "node_total_hourly_cost", labels, grid, self.instance_price(node, at)
+                )
+                yield SampleSeries("kubecost_node_is_spot", labels, grid, ones * node.is_spot)
+            yield SampleSeries(
+                "kube_node_labels",
+                {
+                    "node": node.name,
+                    "label_node_kubernetes_io_instance_type": node.instance_type,
+                    "label_topology_kubernetes_io_region": node.region,
+                    "label_topology_kubernetes_io_zone": node.zone,
+                    "label_karpenter_sh_capacity_type": node.capacity_type,
+                    "label_nvidia_com_gpu_product": node.gpu_product.replace(" ", "-"),
+                },
+                grid,
+                ones,
+            )
+            yield SampleSeries(
+                "kube_node_status_allocatable",
+                {"node": node.name, "resource": "nvidia_com_gpu", "unit": "integer"},
+                grid,
+                ones * node.gpu_count,
+            )
+
+    def _pod_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
+        from finops_cli.labels import kube_label_to_prometheus
+
+        for r in runs:
+            w = r.workload
+            ts = grid[r.first : r.last + 1]
+            ones = np.ones(len(ts))
+            pod = {"namespace": w.namespace, "pod": r.pod}
+            container = pod | {"container": w.container, "instance": w.node, "node": w.node}
+            labels = {kube_label_to_prometheus(k): v for k, v in w.labels.items()}
+            yield SampleSeries("kube_pod_labels", pod | {"uid": r.uid} | labels, ts, ones)
+            annotations = {
+                kube_label_to_prometheus(k, prefix="annotation_"): v
+                for k, v in w.annotations.items()
+            }
+            yield SampleSeries("kube_pod_annotations", pod | {"uid": r.uid} | annotations, ts, ones)
+            owner_kind = "ReplicaSet" if w.schedule.period_s is None else "Job"
+            yield SampleSeries(
+                "kube_pod_owner",
+                pod
+                | {
+                    "uid": r.uid,
+                    "owner_kind": owner_kind,
+                    "owner_name": r.pod.rsplit("-", 1)[0],
+                    "owner_is_controller": "true",
+                },
+                ts,
+                ones,
+            )
+            yield SampleSeries(
+                "kube_pod_container_resource_requests",
+                pod
+                | {
+                    "container": w.container,
+                    "node": w.node,
+                    "resource": "nvidia_com_gpu",
+                    "unit": "integer",
+                    "uid": r.uid,
+                },
+                ts,
+                ones * w.gpus,
+            )
+            if self.with_opencost:
+                yield SampleSeries("container_gpu_allocation", container, ts, ones * w.gpus)
+                yield SampleSeries("container_cpu_allocation", container, ts, ones * w.cpu_cores)
+                yield SampleSeries(
+                    "container_memory_allocation_bytes", container, ts, ones * w.memory_gib * GIB
+                )
+
+    def _dcgm_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
+        holder: dict[tuple[str, int], list[PodRun]] = {}
+        for r in runs:
+            for gpu in r.workload.gpu_indices:
+                holder.setdefault((r.workload.node, gpu), []).append(r)
+        for node in self.nodes:
+            for gpu in range(node.gpu_count):
+                base = {
+                    "gpu": str(gpu),
+                    "UUID": _gpu_uuid(self.seed, node.name, gpu),
+                    "pci_bus_id": f"00000000:{0x18 + 0x10 * gpu:02X}:00.0",
+                    "device": f"nvidia{gpu}",
+                    "modelName": node.gpu_product,
+                    "Hostname": node.name,
+                    "DCGM_FI_DRIVER_VERSION": DRIVER_VERSION,
+                }
+                free = np.ones(len(grid), dtype=bool)
+                for r in holder.get((node.name, gpu), []):
+                    free[r.first : r.last + 1] = False
+                    ts = grid[r.first : r.last + 1]
+                    labels = base | {
+                        "container": r.workload.container,
+                        "namespace": r.workload.namespace,
+                        "pod": r.pod,
+                        "pod_uid": "",
+                    }
+                    yield from _gpu_metrics(
+                        labels, ts, self.busy(r.workload, gpu, ts - 1), node.gpu_memory_mib
+                    )
+                for a, b in _true_runs(free):
+                    ts = grid[a : b + 1]
+                    yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib)
+
+    def _vllm_series(
+        self, grid: IntArray, runs: list[PodRun], step: int
+    ) -> Iterator[SampleSeries]:
+        for r in runs:
+            w = r.workload
+            if w.serving != "vllm":
+                continue
+            ts = grid[r.first : r.last + 1]
+            requests = np.cumsum(self.requests_in_step(w, ts, step))
+            model = w.labels.get("ai-finops.io/model", w.name)
+            labels = {"model_name": model, "engine": "0", "namespace": w.namespace, "pod": r.pod}
+            yield SampleSeries(
+                "vllm:request_success_total", labels | {"finished_reason": "stop"}, ts, requests
+            )
+            yield SampleSeries(
+                "vllm:prompt_tokens_total", labels, ts, requests * w.prompt_tokens_per_request
+            )
+            yield SampleSeries(
+                "vllm:generation_tokens_total",
+                labels,
+                ts,
+                requests * w.generation_tokens_per_request,
+            )
+
+    def requests_in_step(self, w: WorkloadSpec, ts: IntArray, step: int) -> FloatArray:
+        """Requests served during ``(t - step, t]``: whole numbers, as a counter counts them."""
+        return np.floor(w.requests_per_s_peak * self.load(w, ts - 1) * step)
+
+    def _check_no_gpu_shared(self) -> None:
+        """Two workloads on one GPU would make the truth ambiguous; the cast must not do it."""
+        probe = np.arange(0, 23 * DAY_S, QUANTUM_S, dtype=np.int64)
+        seen: dict[tuple[str, int], IntArray] = {}
+        for w in self.workloads:
+            active = self.runs_at(w, probe) >= 0
+            for gpu in w.gpu_indices:
+                key = (w.node, gpu)
+                if key in seen and bool(np.any(seen[key] & active)):
+                    raise ValueError(f"sample cast shares GPU {gpu} of {w.node}")
+                seen[key] = seen.get(key, np.zeros(len(probe), dtype=bool)) | active
+
+
+def grid_between(start: int, end: int, step: int) -> IntArray:
+    """Sample instants that are multiples of ``step`` in ``(start, end]``."""
+    first = (start // step + 1) * step
+    return np.arange(first, end + 1, step, dtype=np.int64)
+
+
+def _shift(w: WorkloadSpec, by: int) -> WorkloadSpec:
+    from dataclasses import replace
+
+    return replace(w, schedule=replace(w.schedule, phase_s=w.schedule.phase_s + by))
+
+
+def _gpu_uuid(seed: int, node: str, gpu: int) -> str:
+    h = f"{_key(seed, 'gpu', node, gpu):016x}{_key(seed, 'gpu2', node, gpu):016x}"
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    padded = np.concatenate(([False], mask, [False]))
+    changes = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b) - 1) for a, b in zip(changes[::2], changes[1::2], strict=True)]
+
+
+def _gpu_metrics(
+    labels: dict[str, str], ts: IntArray, busy: FloatArray, memory_mib: int
+) -> Iterator[SampleSeries]:
+    util = np.where(busy > 0, np.minimum(100.0, np.round(busy * 125.0 + 5.0)), 0.0)
+    used = np.round(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0))
+    yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
+    yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, util)
+    yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, used)
+    yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, memory_mib - used)
+    yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, np.round(70.0 + 280.0 * busy, 2))
+    yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, np.round(34.0 + 40.0 * busy))

@@ -1,0 +1,136 @@
+"""Ground truth: what each pod, team and node of the sample cluster really cost over a window.
+
+Computed from the schedules and prices directly, piece by piece between 15-minute boundaries
+(where the state is constant), never from the exported samples: the CLI's figures, through the
+sample source or a real Prometheus, are checked against this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from finops_cli.sample.scenario import (
+    ENVIRONMENT_KEY,
+    MODEL_KEY,
+    PROJECT_KEY,
+    QUANTUM_S,
+    TEAM_KEY,
+)
+from finops_cli.sample.simulate import SampleCluster, grid_between
+
+POD_KEYS = {"team": TEAM_KEY, "project": PROJECT_KEY, "model": MODEL_KEY, "environment": ENVIRONMENT_KEY}
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Per pod-run and per node figures for ``[start, end)``.
+
+    ``pods`` columns: team, project, model, environment (empty when the pod lacks the label),
+    namespace, node, gpu_model, pod, gpus, gpu_hours, gpu_cost, cpu_ram_cost.
+    ``nodes`` columns: node, gpu_model, capacity_gpu_hours, capacity_gpu_cost.
+    """
+
+    start: int
+    end: int
+    pods: pd.DataFrame
+    nodes: pd.DataFrame
+
+    @property
+    def cluster_gpu_cost(self) -> float:
+        return float(self.nodes["capacity_gpu_cost"].sum())
+
+    @property
+    def allocated_gpu_cost(self) -> float:
+        return float(self.pods["gpu_cost"].sum())
+
+    @property
+    def idle_gpu_cost(self) -> float:
+        return self.cluster_gpu_cost - self.allocated_gpu_cost
+
+    @property
+    def idle_gpu_hours(self) -> float:
+        return float(self.nodes["capacity_gpu_hours"].sum() - self.pods["gpu_hours"].sum())
+
+    def by(self, key: str) -> pd.DataFrame:
+        """GPU-hours, GPU cost and CPU/RAM cost per value of ``key`` (empty = unlabelled)."""
+        cols = ["gpu_hours", "gpu_cost", "cpu_ram_cost"]
+        return self.pods.groupby(key, sort=True)[cols].sum()
+
+
+def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
+    """Exact integrals over ``[start, end)`` (unix seconds)."""
+    inner = np.arange((start // QUANTUM_S + 1) * QUANTUM_S, end, QUANTUM_S, dtype=np.int64)
+    edges = np.concatenate(([start], inner, [end])).astype(np.int64)
+    at = edges[:-1]
+    hours = np.diff(edges) / 3600.0
+
+    rows = []
+    for w in cluster.workloads:
+        node = cluster.node(w.node)
+        runs = cluster.runs_at(w, at)
+        gpu_price = cluster.gpu_price(node, at)
+        cpu_ram = cluster.cpu_price(node, at) * w.cpu_cores + cluster.ram_price(node, at) * (
+            w.memory_gib
+        )
+        for run in np.unique(runs[runs >= 0]).tolist():
+            held = runs == run
+            rows.append(
+                {
+                    **{k: w.labels.get(label, "") for k, label in POD_KEYS.items()},
+                    "namespace": w.namespace,
+                    "node": w.node,
+                    "gpu_model": node.gpu_product,
+                    "pod": cluster.pod_name(w, run),
+                    "gpus": w.gpus,
+                    "gpu_hours": float(np.sum(hours[held])) * w.gpus,
+                    "gpu_cost": float(np.sum(hours[held] * gpu_price[held])) * w.gpus,
+                    "cpu_ram_cost": float(np.sum(hours[held] * cpu_ram[held])),
+                }
+            )
+    columns = [*POD_KEYS, "namespace", "node", "gpu_model", "pod", "gpus", "gpu_hours",
+               "gpu_cost", "cpu_ram_cost"]
+    pods = pd.DataFrame(rows, columns=columns)
+    nodes = pd.DataFrame(
+        [
+            {
+                "node": n.name,
+                "gpu_model": n.gpu_product,
+                "capacity_gpu_hours": float(hours.sum()) * n.gpu_count,
+                "capacity_gpu_cost": float(np.sum(hours * cluster.gpu_price(n, at))) * n.gpu_count,
+            }
+            for n in cluster.nodes
+        ]
+    )
+    return GroundTruth(start, end, pods, nodes)
+
+
+def efficiency_truth(cluster: SampleCluster, start: int, end: int, step: int, key: str) -> pd.Series:
+    """Allocation-weighted engine-active share per ``key`` value, from the samples at ``step``.
+
+    Busy is a sampled signal (not piecewise constant), so its truth is defined on the sample grid.
+    """
+    grid = grid_between(start, end, step)
+    busy: dict[str, float] = {}
+    count: dict[str, float] = {}
+    for r in cluster.pod_runs(grid):
+        w = r.workload
+        value = _key_value(cluster, w, key)
+        ts = grid[r.first : r.last + 1]
+        for gpu in w.gpu_indices:
+            busy[value] = busy.get(value, 0.0) + float(cluster.busy(w, gpu, ts - 1).sum())
+            count[value] = count.get(value, 0.0) + len(ts)
+    return pd.Series({k: busy[k] / count[k] for k in sorted(busy)}, name="efficiency")
+
+
+def _key_value(cluster: SampleCluster, w: object, key: str) -> str:
+    from finops_cli.sample.scenario import WorkloadSpec
+
+    assert isinstance(w, WorkloadSpec)
+    if key in POD_KEYS:
+        return w.labels.get(POD_KEYS[key], "")
+    if key == "gpu_model":
+        return cluster.node(w.node).gpu_product
+    return str(getattr(w, key))

@@ -1,0 +1,63 @@
+"""What every cost source answers, in tidy frames with documented columns.
+
+A source turns a ``CostRequest`` into ``CostData``; analytics never know whether the frames came from
+a Prometheus-compatible engine or the built-in sample cluster.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from finops_cli.timewindow import Window
+
+ALLOCATION_MEASURES = ("gpu_hours", "gpu_cost", "cpu_ram_cost", "busy_gpu_hours", "observed_gpu_hours")
+CLUSTER_MEASURES = ("allocated_gpu_hours", "allocated_gpu_cost", "capacity_gpu_hours", "capacity_gpu_cost")
+
+
+@dataclass(frozen=True)
+class CostRequest:
+    """A window, the keys to group by (``queries.GROUP_KEYS``) and exact-match filters."""
+
+    window: Window
+    group_by: tuple[str, ...]
+    filters: dict[str, str] = field(default_factory=dict)
+    bucket_s: int = 3600
+
+
+@dataclass
+class CostData:
+    """Frames a source returns.
+
+    ``allocations``: one row per (bucket_end, group key values) with ``ALLOCATION_MEASURES``;
+    a group value is ``""`` where pods lack the label. ``busy_gpu_hours / observed_gpu_hours`` is
+    the allocation-weighted busy share of the GPUs dcgm-exporter saw bound to those pods.
+    ``cluster``: one row per bucket_end with ``CLUSTER_MEASURES`` for the whole cluster, filters
+    ignored: every GPU it has (capacity) and every GPU a pod holds (allocated), labelled or not.
+    ``bucket_end`` is a tz-aware UTC timestamp; buckets tile ``(start, end]``.
+    """
+
+    source: str
+    allocations: pd.DataFrame
+    cluster: pd.DataFrame
+    busy_metric: str | None
+    has_cpu_ram: bool
+    sample_interval_s: int
+    notes: list[str] = field(default_factory=list)
+
+
+class CostSource(ABC):
+    """A backend that can answer cost questions."""
+
+    name: str
+
+    @abstractmethod
+    def costs(self, request: CostRequest) -> CostData:
+        """Allocation and capacity figures for the request's window."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; sources without any keep the default."""

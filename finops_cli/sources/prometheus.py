@@ -1,0 +1,207 @@
+"""Cost figures from a Prometheus-compatible engine, aggregated on the server.
+
+Each measure of the query library is integrated per bucket by the engine (a range query whose
+step is the bucket, plus one instant query for a leading partial bucket), so what comes back is
+groups x buckets, however many pods and samples the window holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from finops_cli import buckets, queries
+from finops_cli.errors import SourceError
+from finops_cli.queries import QueryContext, over_buckets
+from finops_cli.sources.interface import (
+    ALLOCATION_MEASURES,
+    CLUSTER_MEASURES,
+    CostData,
+    CostRequest,
+    CostSource,
+)
+from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
+
+_NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900)
+DEFAULT_SAMPLE_INTERVAL_S = 60
+
+
+class PrometheusCostSource(CostSource):
+    name = "prometheus"
+
+    def __init__(
+        self,
+        settings: PrometheusSettingsLike,
+        pod_labels: dict[str, str],
+        *,
+        cluster_label: str | None = None,
+        sample_interval_s: float | None = None,
+        client: PrometheusClient | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client or PrometheusClient(settings, on_warning=on_warning)
+        self.pod_labels = pod_labels
+        self.cluster_label = cluster_label
+        self.sample_interval_s = sample_interval_s
+        self.max_concurrency = max(1, settings.max_concurrency)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- discovery -------------------------------------------------------------------------
+    def present_metrics(self, start: datetime, end: datetime) -> frozenset[str]:
+        """Which contract metrics exist in the window: one cheap index lookup, no samples read."""
+        pattern = "|".join(queries.PROBED_METRICS)
+        names = self.client.label_values("__name__", [f'{{__name__=~"{pattern}"}}'], start, end)
+        return frozenset(names)
+
+    def detect_sample_interval(self, metric: str, start: datetime, end: datetime) -> int:
+        """The scrape interval of ``metric``, from how many samples its densest series has per hour.
+
+        Rounded to a usual scrape interval so jitter cannot make windows miss samples.
+        """
+        probe = queries.QueryContext({}, 60).sample_count(metric)
+        counts = [s.value for s in self.client.instant(probe, end) if math.isfinite(s.value)]
+        if not counts:
+            step = max((end - start) / 24, timedelta(hours=1))
+            series = self.client.range(probe, start + timedelta(hours=1), end, step)
+            counts = [v for s in series for v in s.values if math.isfinite(v)]
+        if not counts or max(counts) <= 0:
+            return DEFAULT_SAMPLE_INTERVAL_S
+        raw = 3600 / max(counts)
+        return min(_NICE_INTERVALS, key=lambda nice: abs(nice - raw))
+
+    def uses_exported_pod_labels(self, start: datetime, end: datetime) -> bool:
+        """dcgm-exporter scraped with ``honorLabels: false`` puts the workload in ``exported_pod``."""
+        match = [f"{queries.BUSY_PROFILING}", f"{queries.BUSY_UTIL}", f"{queries.GPU_TEMPERATURE}"]
+        return bool(self.client.label_values("exported_pod", match, start, end))
+
+    # ---- costs -----------------------------------------------------------------------------
+    def costs(self, request: CostRequest) -> CostData:
+        window = request.window
+        start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        present = self.present_metrics(start, end)
+        missing = [
+            m for m in (queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY)
+            if m not in present
+        ]
+        if missing:
+            raise SourceError(
+                f"no OpenCost GPU metrics ({', '.join(missing)}) in {self.client.display_url} "
+                f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC: is OpenCost "
+                "scraped, and does the window hold data?"
+            )
+        notes: list[str] = []
+        if queries.POD_LABELS not in present:
+            notes.append(
+                "kube_pod_labels is missing: every pod is __unallocated__; run kube-state-metrics "
+                "with --metric-labels-allowlist=pods=[ai-finops.io/team,...]"
+            )
+        interval = int(
+            self.sample_interval_s
+            or self.detect_sample_interval(queries.GPU_ALLOCATION, start, end)
+        )
+        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
+        exported = bool(busy_metrics) and self.uses_exported_pod_labels(start, end)
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            exported_pod_labels=exported,
+        )
+        keys, filters = request.group_by, request.filters
+        has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
+
+        measures: dict[str, str] = {
+            "gpu_hours": ctx.gpus_allocated(keys, filters),
+            "gpu_cost": ctx.gpu_cost_rate(keys, filters),
+            "allocated_gpu_hours": ctx.gpus_allocated([], {}),
+            "allocated_gpu_cost": ctx.gpu_cost_rate([], {}),
+            "capacity_gpu_hours": ctx.capacity_gpus(),
+            "capacity_gpu_cost": ctx.capacity_cost_rate(),
+        }
+        if has_cpu_ram:
+            measures["cpu_ram_cost"] = ctx.cpu_ram_cost_rate(keys, filters)
+        if busy_metrics:
+            measures["busy_gpu_hours"] = ctx.busy_sum(keys, filters, busy_metrics)
+            measures["observed_gpu_hours"] = ctx.busy_count(keys, filters, busy_metrics)
+        else:
+            notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            futures = {
+                name: pool.submit(self._bucketed, expr, start, end, request.bucket_s, interval)
+                for name, expr in measures.items()
+            }
+            results = {name: f.result() for name, f in futures.items()}
+
+        prom_keys = [ctx.prom_label(k) for k in keys]
+        allocations = _merge(results, ALLOCATION_MEASURES, prom_keys, list(keys))
+        cluster = _merge(results, CLUSTER_MEASURES, [], [])
+        if len(busy_metrics) == 2:
+            busy_metric = f"{queries.BUSY_PROFILING} (else {queries.BUSY_UTIL}/100)"
+        elif busy_metrics:
+            busy_metric = next(iter(busy_metrics))
+        else:
+            busy_metric = None
+        return CostData(
+            source=self.name,
+            allocations=allocations,
+            cluster=cluster,
+            busy_metric=busy_metric,
+            has_cpu_ram=has_cpu_ram,
+            sample_interval_s=interval,
+            notes=notes,
+        )
+
+    def _bucketed(
+        self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int
+    ) -> list[tuple[dict[str, str], float, float]]:
+        """``(labels, bucket_end_unix, value)`` for every group and bucket of the window."""
+        full, remainder = buckets.plan(int(start.timestamp()), int(end.timestamp()), bucket_s)
+        out: list[tuple[dict[str, str], float, float]] = []
+        if full:
+            first_end = end - timedelta(seconds=bucket_s * (full - 1))
+            for series in self.client.range(
+                over_buckets(measure, bucket_s, interval), first_end, end, timedelta(seconds=bucket_s)
+            ):
+                out.extend(
+                    (series.labels, ts, v)
+                    for ts, v in zip(series.timestamps, series.values, strict=True)
+                )
+        if remainder:
+            at = start + timedelta(seconds=remainder)
+            for sample in self.client.instant(over_buckets(measure, remainder, interval), at):
+                out.append((sample.labels, at.timestamp(), sample.value))
+        return out
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return datetime.fromtimestamp(math.floor(moment.timestamp()), tz=UTC)
+
+
+def _merge(
+    results: dict[str, list[tuple[dict[str, str], float, float]]],
+    measures: tuple[str, ...],
+    prom_keys: list[str],
+    keys: list[str],
+) -> pd.DataFrame:
+    """One tidy frame keyed by bucket and group; a measure absent for a group counts as 0."""
+    records: dict[tuple[object, ...], dict[str, float]] = {}
+    for measure in measures:
+        for labels, ts, value in results.get(measure, []):
+            if not math.isfinite(value):
+                continue
+            key = (ts, *(labels.get(p, "") for p in prom_keys))
+            records.setdefault(key, {})[measure] = value
+    rows = [
+        {"bucket_end": k[0], **dict(zip(keys, k[1:], strict=True)), **v} for k, v in records.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["bucket_end", *keys, *measures])
+    frame[list(measures)] = frame[list(measures)].astype("float64").fillna(0.0)
+    frame["bucket_end"] = pd.to_datetime(frame["bucket_end"].astype("float64"), unit="s", utc=True)
+    return frame.sort_values(["bucket_end", *keys], ignore_index=True)
