@@ -121,7 +121,7 @@ class QueryContext:
             | {k: v for k, v in filters.items() if k == "namespace"}
         )
         by = ", ".join(self._with_cluster(["namespace", "pod", *wanted]))
-        inner = f"max by ({by}) ({self._attribute(POD_LABELS, selector)})"
+        inner = f"group by ({by}) ({self._attribute(POD_LABELS, selector)})"
         return f"topk by ({self._pod_join}) (1, {inner})"
 
     def node_gpu_model(self) -> str:
@@ -131,7 +131,7 @@ class QueryContext:
             series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         by = ", ".join(self._with_cluster(["node", "gpu_model"]))
-        return f"topk by ({self._node_join}) (1, max by ({by}) ({series}))"
+        return f"topk by ({self._node_join}) (1, group by ({by}) ({series}))"
 
     def busy_per_gpu(self, metrics_present: frozenset[str]) -> str:
         """Engine-active share of each GPU bound to a pod, pod labels normalised.

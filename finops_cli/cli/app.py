@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
+
 import typer
 
 from finops_cli import __version__
+from finops_cli.cli import placeholders
+from finops_cli.cli.costs import costs
+from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
 app = typer.Typer(
     name="finops",
@@ -27,8 +33,46 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """GPU cost visibility for AI/ML workloads on Kubernetes."""
+    """GPU cost visibility for AI/ML workloads on Kubernetes.
+
+    With nothing configured every command reads a built-in sample cluster; point it at a real
+    one with --prometheus-url or FINOPS_PROMETHEUS_URL. Exit codes: 0 ok, 1 failure,
+    2 usage or configuration error, 3 a --fail-on threshold was crossed.
+    """
+
+
+app.command("costs")(costs)
+placeholders.register(app)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"finops: error: {message}\n")
+    sys.exit(code)
 
 
 def main() -> None:
-    app()
+    """Entry point: every failure ends as one line on stderr and a documented exit code."""
+    debug = "--debug" in sys.argv
+    try:
+        code = app(standalone_mode=False)
+    except FinopsError as err:
+        if debug:
+            traceback.print_exc()
+        _fail(str(err), err.exit_code)
+    except typer.Abort:
+        _fail("aborted", EXIT_FAILURE)
+    except typer.TyperException as err:  # click's usage errors, re-exported by typer
+        usage_ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and usage_ctx is not None:
+            sys.exit(EXIT_USAGE)  # typer has already printed the help
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        _fail(" ".join(message.split()), getattr(err, "exit_code", EXIT_USAGE))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILURE)
+    except Exception as err:  # a bug: still one line, unless --debug asks for the traceback
+        if debug:
+            traceback.print_exc()
+        _fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug)", EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

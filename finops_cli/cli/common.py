@@ -1,0 +1,234 @@
+"""What every data-reading command shares: source, window and output options, and error handling.
+
+``data_command`` adds the shared options to a command's signature (so they have the same names and
+meaning everywhere) and hands the command one ``CommandContext`` built from them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from finops_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from finops_cli.settings import Settings
+    from finops_cli.sources.interface import CostSource
+    from finops_cli.timewindow import Window
+
+SAMPLE_BANNER = (
+    "finops: no Prometheus configured, reading the built-in SAMPLE cluster (simulated data); "
+    "point at a real one with --prometheus-url URL or FINOPS_PROMETHEUS_URL"
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class SourceChoice(str, Enum):
+    auto = "auto"
+    sample = "sample"
+    prometheus = "prometheus"
+
+
+SOURCE = "Data source"
+WINDOW = "Time window"
+OUTPUT = "Output"
+
+_SHARED: list[tuple[str, Any, Any]] = [
+    ("source", Annotated[SourceChoice | None, typer.Option(
+        "--source", help="sample, prometheus, or auto (prometheus when a URL is set).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("prometheus_url", Annotated[str | None, typer.Option(
+        "--prometheus-url", metavar="URL",
+        help="Prometheus-compatible API root, path prefix included (Mimir: /prometheus, "
+        "VictoriaMetrics: /select/0/prometheus). Env: FINOPS_PROMETHEUS_URL.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("bearer_token", Annotated[str | None, typer.Option(
+        "--bearer-token", metavar="TOKEN",
+        help="Bearer token (prefer FINOPS_PROMETHEUS_BEARER_TOKEN: flags show in ps).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("basic_auth", Annotated[str | None, typer.Option(
+        "--basic-auth", metavar="USER:PASSWORD", help="HTTP basic auth.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("header", Annotated[list[str] | None, typer.Option(
+        "--header", "-H", metavar="'NAME: VALUE'",
+        help="Extra HTTP header, repeatable (e.g. 'X-Scope-OrgID: tenant-a').",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("ca_bundle", Annotated[Path | None, typer.Option(
+        "--ca-bundle", metavar="PATH", help="CA bundle to verify the server's TLS certificate.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("insecure_skip_tls_verify", Annotated[bool | None, typer.Option(
+        "--insecure-skip-tls-verify", help="Do not verify TLS certificates (unsafe).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("timeout", Annotated[str | None, typer.Option(
+        "--timeout", metavar="DURATION", help="Per-request timeout, e.g. 30s (default 30s).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("max_concurrency", Annotated[int | None, typer.Option(
+        "--max-concurrency", metavar="N", help="Queries in flight at once (default 4).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("thanos_dedup", Annotated[bool | None, typer.Option(
+        "--thanos-dedup/--no-thanos-dedup", help="Send Thanos' dedup parameter.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("thanos_partial_response", Annotated[bool | None, typer.Option(
+        "--thanos-partial-response/--no-thanos-partial-response",
+        help="Send Thanos' partial_response parameter.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("sample_interval", Annotated[str | None, typer.Option(
+        "--sample-interval", metavar="DURATION",
+        help="Scrape interval of the allocation metrics (default: detected from the data).",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("config", Annotated[Path | None, typer.Option(
+        "--config", metavar="PATH", help="Read this finops.toml instead of the usual places.",
+        rich_help_panel=SOURCE, show_default=False)], None),
+    ("window", Annotated[str | None, typer.Option(
+        "--window", "-w", metavar="DURATION|month|last-month",
+        help="Window ending now (or at --end): 24h, 7d, 30d, month (month to date).",
+        rich_help_panel=WINDOW, show_default=False)], None),
+    ("start", Annotated[str | None, typer.Option(
+        "--start", metavar="TIME", help="Window start: RFC 3339 or YYYY-MM-DD (UTC).",
+        rich_help_panel=WINDOW, show_default=False)], None),
+    ("end", Annotated[str | None, typer.Option(
+        "--end", metavar="TIME", help="Window end: RFC 3339 or YYYY-MM-DD (UTC); default now.",
+        rich_help_panel=WINDOW, show_default=False)], None),
+    ("output", Annotated[OutputFormat | None, typer.Option(
+        "--output", "-o", help="table (default on a terminal), json (default otherwise) or csv.",
+        rich_help_panel=OUTPUT, show_default=False)], None),
+    ("quiet", Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress or notices on stderr (errors still print).",
+        rich_help_panel=OUTPUT)], False),
+    ("debug", Annotated[bool, typer.Option(
+        "--debug", help="Log queries to stderr and show tracebacks (secrets are never logged).",
+        rich_help_panel=OUTPUT)], False),
+]
+_SHARED_NAMES = [name for name, _, _ in _SHARED]
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Everything a command needs from the shared options, resolved once."""
+
+    settings: Settings
+    window: Window
+    output: OutputFormat
+    quiet: bool
+    debug: bool
+    now: datetime
+
+    def progress(self, what: str) -> AbstractContextManager[object]:
+        """A spinner on stderr while the backend works; silent when piped or with --quiet."""
+        if self.quiet or not sys.stderr.isatty():
+            return nullcontext()
+        from rich.console import Console
+
+        return Console(stderr=True).status(f"{what}…")
+
+    def open_cost_source(self) -> CostSource:
+        """The configured backend; announces the sample cluster on stderr when it is used."""
+        pod_labels = {
+            "team": self.settings.labels.team,
+            "project": self.settings.labels.project,
+            "model": self.settings.labels.model,
+            "environment": self.settings.labels.environment,
+        }
+        if self.settings.effective_source == "sample":
+            from finops_cli.sources.sample import SampleCostSource
+
+            if not self.quiet:
+                typer.echo(SAMPLE_BANNER, err=True)
+            return SampleCostSource(pod_labels, seed=self.settings.sample_seed)
+        from finops_cli.sources.prometheus import PrometheusCostSource
+
+        prom = self.settings.prometheus
+        return PrometheusCostSource(
+            prom,
+            pod_labels,
+            cluster_label=self.settings.labels.cluster,
+            sample_interval_s=prom.sample_interval_seconds,
+            on_warning=None if self.quiet else _warn,
+        )
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"finops: warning: {message}", err=True)
+
+
+def _settings_flags(opts: dict[str, Any]) -> dict[str, object]:
+    flags: dict[str, object] = {
+        "source": opts["source"].value if opts["source"] else None,
+        "prometheus.url": opts["prometheus_url"],
+        "prometheus.bearer_token": opts["bearer_token"],
+        "prometheus.ca_bundle": opts["ca_bundle"],
+        "prometheus.insecure_skip_tls_verify": opts["insecure_skip_tls_verify"],
+        "prometheus.timeout_seconds": opts["timeout"],
+        "prometheus.max_concurrency": opts["max_concurrency"],
+        "prometheus.thanos_dedup": opts["thanos_dedup"],
+        "prometheus.thanos_partial_response": opts["thanos_partial_response"],
+        "prometheus.sample_interval_seconds": opts["sample_interval"],
+    }
+    if opts["basic_auth"] is not None:
+        user, sep, password = opts["basic_auth"].partition(":")
+        if not sep or not user:
+            raise UsageError("invalid --basic-auth: expected USER:PASSWORD")
+        flags["prometheus.username"] = user
+        flags["prometheus.password"] = password
+    if opts["header"]:
+        flags["prometheus.headers"] = "\n".join(opts["header"])
+    return flags
+
+
+def build_context(opts: dict[str, Any], now: datetime | None = None) -> CommandContext:
+    from finops_cli.settings import load_settings
+    from finops_cli.timewindow import resolve_window
+
+    now = now or datetime.now(UTC)
+    settings = load_settings(_settings_flags(opts), config_file=opts["config"])
+    window = resolve_window(opts["window"], opts["start"], opts["end"], now=now)
+    output = opts["output"] or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
+    return CommandContext(settings, window, output, opts["quiet"], opts["debug"], now)
+
+
+def configure_logging(debug: bool) -> None:
+    """Debug logs go to stderr; httpx's own request logs are kept quiet (they print full URLs)."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="finops: %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def data_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling."""
+    own = [p for p in inspect.signature(fn).parameters.values() if p.name != "ctx"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
+        for name, ann, default in _SHARED
+    ]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> None:
+        shared_opts = {name: kwargs.pop(name) for name in _SHARED_NAMES}
+        configure_logging(shared_opts["debug"])
+        ctx = build_context(shared_opts)
+        fn(ctx, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

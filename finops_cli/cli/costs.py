@@ -1,0 +1,85 @@
+"""``finops costs``: GPU cost by team, project, model, namespace, node or GPU model."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from finops_cli.cli.common import CommandContext, OutputFormat, data_command
+from finops_cli.errors import UsageError
+
+
+class GroupKey(str, Enum):
+    team = "team"
+    project = "project"
+    model = "model"
+    environment = "environment"
+    namespace = "namespace"
+    node = "node"
+    gpu_model = "gpu-model"
+
+
+FILTERS = "Filters"
+
+
+@data_command
+def costs(
+    ctx: CommandContext,
+    by: Annotated[
+        list[GroupKey] | None,
+        typer.Option("--by", "-b", help="Group by this key; repeat for two levels. Default: team."),
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Only this team.", rich_help_panel=FILTERS)] = None,
+    project: Annotated[
+        str | None, typer.Option(help="Only this project.", rich_help_panel=FILTERS)
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model.", rich_help_panel=FILTERS)] = None,
+    namespace: Annotated[
+        str | None, typer.Option(help="Only this namespace.", rich_help_panel=FILTERS)
+    ] = None,
+) -> None:
+    """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.
+
+    Rows + __unallocated__ (pods without the grouping label) + __idle__ (capacity no pod held)
+    add up to the cluster's whole GPU spend.
+    """
+    from finops_cli.analytics.costs import attribute_costs
+    from finops_cli.buckets import bucket_size
+    from finops_cli.render import costs as render
+    from finops_cli.sources.interface import CostRequest
+
+    keys = tuple(k.value.replace("-", "_") for k in (by or [GroupKey.team]))
+    if len(keys) > 2:
+        raise UsageError("--by takes at most two keys (e.g. --by team --by project)")
+    if len(set(keys)) != len(keys):
+        raise UsageError("--by was given the same key twice")
+    filters = {
+        k: v
+        for k, v in (("team", team), ("project", project), ("model", model), ("namespace", namespace))
+        if v is not None
+    }
+    request = CostRequest(ctx.window, keys, filters, bucket_size(ctx.window.seconds))
+    source = ctx.open_cost_source()
+    try:
+        with ctx.progress("Querying costs"):
+            data = source.costs(request)
+    finally:
+        source.close()
+    report = attribute_costs(data, keys, filters, ctx.window.start, ctx.window.end)
+    document = render.to_document(
+        report,
+        currency=ctx.settings.currency,
+        window_label=ctx.window.label,
+        generated_at=ctx.now,
+    )
+    if ctx.output is OutputFormat.json:
+        typer.echo(render.render_json(document), nl=False)
+    elif ctx.output is OutputFormat.csv:
+        typer.echo(render.render_csv(document), nl=False)
+    else:
+        from rich.console import Console
+
+        console = Console()
+        console.print(render.render_table(document, console.width))

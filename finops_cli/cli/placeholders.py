@@ -1,0 +1,32 @@
+"""Commands registered from the start but not built yet: they say so and exit 1."""
+
+from __future__ import annotations
+
+import typer
+
+from finops_cli.errors import EXIT_FAILURE
+
+PLANNED = {
+    "gpus": "Per-GPU state, utilisation and cost; idle and wasted GPUs.",
+    "forecast": "Month-end projection against budgets, with trends.",
+    "anomalies": "Cost and utilisation anomalies per team.",
+    "rightsize": "Downsize, terminate and spot recommendations with savings.",
+    "billing": "What the cloud bill says: AWS Cost Explorer, FOCUS files, reconciliation.",
+    "report": "Chargeback reports (PDF, HTML, CSV, JSON).",
+    "deploy": "Deploy the monitoring stack (DCGM exporter, OpenCost, Prometheus, Grafana).",
+}
+
+
+def register(app: typer.Typer) -> None:
+    for name, summary in PLANNED.items():
+
+        def not_built(command: str = name) -> None:
+            typer.echo(f"finops: error: 'finops {command}' is not built yet", err=True)
+            raise typer.Exit(EXIT_FAILURE)
+
+        app.command(
+            name,
+            help=f"{summary} (NOT BUILT YET: exits 1.)",
+            short_help=f"[not built yet] {summary}",
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )(not_built)

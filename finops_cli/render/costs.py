@@ -1,0 +1,177 @@
+"""``finops costs`` output: JSON (the stable contract), CSV and a rich table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from finops_cli.analytics.costs import CostReport, CostRow
+from finops_cli.render.visual import bar, sparkline
+
+SCHEMA_VERSION = "1"
+CSV_COLUMNS = (
+    "kind", "gpu_hours", "gpu_cost", "cpu_ram_cost", "total_cost", "efficiency", "waste", "share",
+)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _row_dict(row: CostRow) -> dict[str, Any]:
+    return {
+        **row.keys,
+        "kind": row.kind,
+        "gpu_hours": _num(row.gpu_hours),
+        "gpu_cost": _num(row.gpu_cost),
+        "cpu_ram_cost": _num(row.cpu_ram_cost),
+        "total_cost": _num(row.total_cost),
+        "efficiency": _num(row.efficiency),
+        "waste": _num(row.waste),
+        "share": _num(row.share),
+        "daily_gpu_cost": [_num(v) for v in row.daily_cost],
+    }
+
+
+def to_document(report: CostReport, *, currency: str, window_label: str, generated_at: datetime) -> dict[str, Any]:
+    """The JSON document; its shape is documented in docs/output.md and versioned."""
+    t = report.totals
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "costs",
+        "source": report.source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _iso(report.start), "end": _iso(report.end), "label": window_label},
+        "currency": currency,
+        "group_by": list(report.group_by),
+        "filters": report.filters,
+        "efficiency_metric": report.busy_metric,
+        "sample_interval_seconds": report.sample_interval_s,
+        "days": list(report.days),
+        "rows": [_row_dict(r) for r in report.rows],
+        "totals": {
+            "gpu_hours": _num(t.gpu_hours),
+            "gpu_cost": _num(t.gpu_cost),
+            "cpu_ram_cost": _num(t.cpu_ram_cost),
+            "total_cost": _num(t.total_cost),
+            "allocated_gpu_cost": _num(t.allocated_gpu_cost),
+            "unallocated_gpu_cost": _num(t.unallocated_gpu_cost),
+            "idle_gpu_cost": _num(t.idle_gpu_cost),
+            "idle_gpu_hours": _num(t.idle_gpu_hours),
+            "efficiency": _num(t.efficiency),
+            "waste": _num(t.waste),
+            "cluster_gpu_cost": _num(t.cluster_gpu_cost),
+        },
+        "notes": list(report.notes),
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def safe_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas: a team named ``=HYPERLINK(...)`` stays text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    """One row per group with stable columns: the group keys, then ``CSV_COLUMNS``, then source."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = document["group_by"]
+    writer.writerow([*keys, *CSV_COLUMNS, "currency", "window_start", "window_end", "source"])
+    for row in document["rows"]:
+        writer.writerow(
+            [safe_cell(row[k]) for k in keys]
+            + ["" if row[c] is None else row[c] for c in CSV_COLUMNS]
+            + [document["currency"], document["window"]["start"], document["window"]["end"],
+               document["source"]]
+        )
+    return out.getvalue()
+
+
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """A rich renderable: costs per group with share bars and a daily sparkline.
+
+    Columns that do not fit ``width`` are left out, least useful first, rather than cropped.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    cur = document["currency"]
+    window = document["window"]
+    has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
+    table = Table(
+        title=f"GPU cost by {' / '.join(document['group_by'])} ({cur})  ·  "
+        f"{window['start']} → {window['end']}",
+        caption=_caption(document),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    def money(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.2f}"
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.0f}%"
+
+    body: list[tuple[list[Any], str | None]] = []
+    for row in document["rows"]:
+        cells: list[Any] = [str(row[k]) for k in document["group_by"]]
+        cells += [f"{row['gpu_hours']:,.1f}", money(row["gpu_cost"])]
+        if has_cpu_ram:
+            cells.append(money(row["cpu_ram_cost"]))
+        cells += [
+            money(row["total_cost"]),
+            Text(f"{bar(row['share'], 5)}{row['share'] * 100:5.1f}%"),
+            pct(row["efficiency"]),
+            money(row["waste"]),
+            sparkline(row["daily_gpu_cost"]),
+        ]
+        body.append((cells, None if row["kind"] == "allocated" else "dim"))
+    t = document["totals"]
+    total_cells: list[Any] = ["Total", *([""] * (len(document["group_by"]) - 1))]
+    total_cells += [f"{t['gpu_hours']:,.1f}", money(t["gpu_cost"])]
+    if has_cpu_ram:
+        total_cells.append(money(t["cpu_ram_cost"]))
+    total_cells += [money(t["total_cost"]), "", pct(t["efficiency"]), money(t["waste"]), ""]
+    headers = [k.replace("_", " ").title() for k in document["group_by"]]
+    headers += ["GPU-h", "GPU cost", *(["CPU+RAM"] if has_cpu_ram else []), "Total", "Share"]
+    headers += ["Eff.", "Waste", "Daily"]
+    rows = [*(cells for cells, _ in body), total_cells]
+    widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    for optional in ("Daily", "CPU+RAM", "Share", "Waste"):
+        if sum(widths[i] + 3 for i in keep) <= width:
+            break
+        if optional in headers:
+            keep.remove(headers.index(optional))
+    for i in keep:
+        numeric = headers[i] not in ("Share", "Daily") and i >= len(document["group_by"])
+        table.add_column(headers[i], justify="right" if numeric else "left", min_width=widths[i])
+    for cells, style in body:
+        table.add_row(*(cells[i] for i in keep), style=style)
+    table.add_section()
+    table.add_row(*(total_cells[i] for i in keep), style="bold")
+    return table
+
+
+def _caption(document: dict[str, Any]) -> str:
+    metric = document["efficiency_metric"] or "no DCGM data"
+    lines = [
+        f"source: {document['source']}  ·  efficiency from {metric}  ·  "
+        f"idle {document['totals']['idle_gpu_hours']:,.0f} GPU-h"
+    ]
+    lines += [f"note: {n}" for n in document["notes"]]
+    return "\n".join(lines)

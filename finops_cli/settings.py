@@ -1,0 +1,654 @@
+"""One typed settings object, merged from flags, ``FINOPS_*`` variables and ``finops.toml`` files.
+
+Precedence is flags > environment > ``finops.toml`` > defaults, so a CI job can pin a value that no
+checked-in file can override, and a one-off flag beats everything. The user config directory's
+``finops.toml`` and the current directory's are deep-merged (the current directory's wins), which
+lets a shared per-user Prometheus setup live alongside per-repository label conventions.
+``FINOPS_CONFIG`` / ``--config`` name one file that replaces both, for reproducible runs.
+
+Everything a user can get wrong ends as one ``UsageError`` line naming where the value came from;
+secrets (tokens, passwords, header values, and URLs, which may carry credentials) are never echoed,
+because these lines end up in CI logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Self
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from finops_cli.errors import UsageError
+from finops_cli.labels import label_key_problem, prometheus_label_name_problem
+from finops_cli.timewindow import parse_duration
+
+APP_NAME = "finops"
+CONFIG_FILE_NAME = "finops.toml"
+CONFIG_ENV_VAR = "FINOPS_CONFIG"
+
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "FINOPS_SOURCE": "source",
+    "FINOPS_CURRENCY": "currency",
+    "FINOPS_SAMPLE_SEED": "sample_seed",
+    "FINOPS_PROMETHEUS_URL": "prometheus.url",
+    "FINOPS_PROMETHEUS_BEARER_TOKEN": "prometheus.bearer_token",
+    "FINOPS_PROMETHEUS_USERNAME": "prometheus.username",
+    "FINOPS_PROMETHEUS_PASSWORD": "prometheus.password",
+    "FINOPS_PROMETHEUS_HEADERS": "prometheus.headers",
+    "FINOPS_PROMETHEUS_CA_BUNDLE": "prometheus.ca_bundle",
+    "FINOPS_PROMETHEUS_INSECURE_SKIP_TLS_VERIFY": "prometheus.insecure_skip_tls_verify",
+    "FINOPS_PROMETHEUS_TIMEOUT": "prometheus.timeout_seconds",
+    "FINOPS_PROMETHEUS_RETRIES": "prometheus.retries",
+    "FINOPS_MAX_CONCURRENCY": "prometheus.max_concurrency",
+    "FINOPS_THANOS_DEDUP": "prometheus.thanos_dedup",
+    "FINOPS_THANOS_PARTIAL_RESPONSE": "prometheus.thanos_partial_response",
+    "FINOPS_SAMPLE_INTERVAL": "prometheus.sample_interval_seconds",
+    "FINOPS_LABEL_TEAM": "labels.team",
+    "FINOPS_LABEL_PROJECT": "labels.project",
+    "FINOPS_LABEL_MODEL": "labels.model",
+    "FINOPS_LABEL_ENVIRONMENT": "labels.environment",
+    "FINOPS_LABEL_COST_CENTER": "labels.cost_center",
+    "FINOPS_CLUSTER_LABEL": "labels.cluster",
+}
+"""Environment variable -> the dotted setting it sets. Empty variables count as unset."""
+
+ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
+    CONFIG_ENV_VAR: "Path of a TOML file to use instead of the discovered finops.toml files.",
+    "FINOPS_SOURCE": "Data source: auto (Prometheus if a URL is set, else sample), sample, "
+    "prometheus.",
+    "FINOPS_CURRENCY": "ISO 4217 code that prices are reported in.",
+    "FINOPS_SAMPLE_SEED": "Seed of the built-in sample data set.",
+    "FINOPS_PROMETHEUS_URL": "Prometheus-compatible base URL; may include a path prefix "
+    "(Mimir /prometheus, VictoriaMetrics /select/0/prometheus).",
+    "FINOPS_PROMETHEUS_BEARER_TOKEN": "Bearer token sent as Authorization.",
+    "FINOPS_PROMETHEUS_USERNAME": "Basic-auth user name.",
+    "FINOPS_PROMETHEUS_PASSWORD": "Basic-auth password.",
+    "FINOPS_PROMETHEUS_HEADERS": "Extra headers, 'Name: value' entries separated by ';' or "
+    "newlines (e.g. 'X-Scope-OrgID: tenant-a').",
+    "FINOPS_PROMETHEUS_CA_BUNDLE": "PEM file of CA certificates to trust.",
+    "FINOPS_PROMETHEUS_INSECURE_SKIP_TLS_VERIFY": "true/false: skip TLS certificate checks.",
+    "FINOPS_PROMETHEUS_TIMEOUT": "Per-request timeout: seconds or a duration such as 30s, 1m.",
+    "FINOPS_PROMETHEUS_RETRIES": "Retries of a failed request (0 disables).",
+    "FINOPS_MAX_CONCURRENCY": "Queries in flight at once.",
+    "FINOPS_THANOS_DEDUP": "true/false: Thanos dedup parameter (unset: server default).",
+    "FINOPS_THANOS_PARTIAL_RESPONSE": "true/false: Thanos partial_response parameter.",
+    "FINOPS_SAMPLE_INTERVAL": "Scrape interval of the GPU metrics: seconds or a duration; "
+    "unset: detected from the data.",
+    "FINOPS_LABEL_TEAM": "Pod label key naming the team.",
+    "FINOPS_LABEL_PROJECT": "Pod label key naming the project.",
+    "FINOPS_LABEL_MODEL": "Pod label key naming the model.",
+    "FINOPS_LABEL_ENVIRONMENT": "Pod label key naming the environment.",
+    "FINOPS_LABEL_COST_CENTER": "Pod annotation key naming the cost center.",
+    "FINOPS_CLUSTER_LABEL": "Prometheus label naming the cluster in multi-cluster setups.",
+}
+"""One line per variable, FINOPS_CONFIG included, for ``--help`` epilogs and the docs."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_PARTIAL = "finops_partial_layer"
+_HEADERS = ("prometheus", "headers")
+_CA_BUNDLE = ("prometheus", "ca_bundle")
+# Never echoed in errors: URLs may hold user:pass@ or a token in the query.
+_SENSITIVE = {("prometheus", name) for name in ("bearer_token", "password", "headers", "url")}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+_DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
+_MAX_SHOWN = 60
+
+
+def _path_text(path: Path) -> str:
+    """Quote only the odd path whose name holds a control character, to keep errors one line."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _partial(info: ValidationInfo) -> bool:
+    """Cross-field rules only make sense once all sources are merged, not on one file alone."""
+    return isinstance(info.context, Mapping) and bool(info.context.get(_PARTIAL))
+
+
+def _header_entry(entry: str, where: str) -> tuple[str, str]:
+    name, sep, value = entry.partition(":")
+    if not sep or not name.strip():
+        # Never quote the entry: its value is likely a tenant id or a token.
+        raise ValueError(f"{where} is not 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def parse_header_entries(text: str) -> dict[str, str]:
+    """Parse ``Name: value`` entries separated by ``;`` or newlines, as FINOPS_PROMETHEUS_HEADERS.
+
+    Both separators are accepted because ``;`` fits a one-line ``export`` and newlines fit a
+    Kubernetes Secret mounted as an environment variable. A later duplicate name wins.
+    """
+    headers: dict[str, str] = {}
+    for number, raw in enumerate(re.split(r"[;\n]", text), start=1):
+        if raw.strip():
+            name, value = _header_entry(raw.strip(), f"entry {number}")
+            for existing in [n for n in headers if n.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+    return headers
+
+
+def _headers_input(value: object) -> object:
+    """Let a flag repeat ``--header 'Name: value'`` (one header each, ';' allowed in values)."""
+    if isinstance(value, str):
+        return parse_header_entries(value)
+    if isinstance(value, Sequence):
+        headers: dict[str, str] = {}
+        for number, entry in enumerate(value, start=1):
+            if not isinstance(entry, str):
+                raise ValueError(f"entry {number} is not a 'Name: value' string")
+            name, text = _header_entry(entry, f"entry {number}")
+            headers[name] = text
+        return headers
+    return value
+
+
+def _lift_userinfo(prometheus: dict[str, Any]) -> None:
+    """Move ``user:pass@`` out of the URL into username/password, where SecretStr hides it.
+
+    A URL is shown in ``config show``, logs and reprs; a password inside it would be too. Explicit
+    username/password keys in the same source win over the URL's.
+    """
+    url = prometheus.get("url")
+    if not isinstance(url, str):
+        return
+    try:
+        parts = urlsplit(url.strip())
+        username, password = parts.username, parts.password
+    except ValueError:
+        return  # the url validator reports it, without echoing the URL
+    if username is None and password is None:
+        return
+    if username and "username" not in prometheus:
+        prometheus["username"] = unquote(username)
+    if password is not None and "password" not in prometheus:
+        prometheus["password"] = unquote(password)
+    prometheus["url"] = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _seconds_input(value: object) -> object:
+    if isinstance(value, bool):  # TOML `timeout_seconds = true` must not mean 1 second
+        raise ValueError(_DURATION_HINT)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            return parse_duration(text).total_seconds()
+        except UsageError:
+            raise ValueError(_DURATION_HINT) from None
+    return value
+
+
+def _prometheus_problems(p: PrometheusSettings) -> list[tuple[tuple[str, ...], str]]:
+    problems: list[tuple[tuple[str, ...], str]] = []
+    if p.password is not None and p.username is None:
+        problems.append((("password",), "needs prometheus.username as well"))
+    if p.bearer_token is not None and (p.username is not None or p.password is not None):
+        problems.append((("bearer_token",), "cannot be combined with prometheus.username/password"))
+    return problems
+
+
+def _source_problems(s: Settings) -> list[tuple[tuple[str, ...], str]]:
+    if s.source == "prometheus" and s.prometheus.url is None:
+        return [
+            (
+                ("source",),
+                "'prometheus' needs prometheus.url (--prometheus-url or FINOPS_PROMETHEUS_URL)",
+            )
+        ]
+    return []
+
+
+class PrometheusSettings(BaseModel):
+    """How to reach and query a Prometheus-compatible API (Prometheus, Thanos, Mimir, VM)."""
+
+    model_config = _FROZEN
+
+    url: str | None = None
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    ca_bundle: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    timeout_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    retries: int = Field(default=3, ge=0)
+    max_concurrency: int = Field(default=4, ge=1)
+    thanos_dedup: bool | None = None
+    thanos_partial_response: bool | None = None
+    sample_interval_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_url_credentials(cls, data: object) -> object:
+        if isinstance(data, Mapping):
+            data = dict(data)
+            _lift_userinfo(data)
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        """Keep any path prefix and query (VictoriaMetrics ``extra_label``) but drop a trailing
+        '/', so API paths can be appended as-is."""
+        if value is None:
+            return None
+        text = value.strip()
+        hint = "must be an http(s) URL such as http://prometheus:9090"
+        if any(ch.isspace() or ord(ch) < 32 for ch in text):
+            raise ValueError(hint)
+        try:
+            parts = urlsplit(text)
+            _ = parts.port  # raises on a non-numeric or out-of-range port
+        except ValueError:
+            raise ValueError(hint) from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(hint)
+        if parts.fragment:
+            raise ValueError("must not have a #fragment")
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _parse_headers(cls, value: object) -> object:
+        return _headers_input(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Reject what would let a value smuggle in a second header or be sent twice."""
+        seen: set[str] = set()
+        for name, secret in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid HTTP header name")
+            if name.lower() in seen:
+                raise ValueError(f"header {name!r} is given twice (names are case-insensitive)")
+            seen.add(name.lower())
+            if any(ch in secret.get_secret_value() for ch in "\r\n\0"):
+                raise ValueError(f"the value of header {name!r} contains a line break or NUL")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _check_ca_bundle(cls, value: Path | None) -> Path | None:
+        """A missing CA file is a configuration error (exit 2), not a network failure later."""
+        if value is None:
+            return None
+        path = value.expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file: {_path_text(path)}")
+        return path
+
+    @field_validator("timeout_seconds", "sample_interval_seconds", mode="before")
+    @classmethod
+    def _parse_seconds(cls, value: object) -> object:
+        return _seconds_input(value)
+
+    @field_validator("retries", "max_concurrency", mode="before")
+    @classmethod
+    def _no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would read `true` as 1
+            raise ValueError("must be a whole number")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        if not _partial(info):
+            for loc, reason in _prometheus_problems(self):
+                raise ValueError(f"prometheus.{'.'.join(loc)} {reason}")
+        return self
+
+
+class LabelSettings(BaseModel):
+    """Kubernetes label/annotation keys that attribute GPU cost to teams, projects and models."""
+
+    model_config = _FROZEN
+
+    team: str = "ai-finops.io/team"
+    project: str = "ai-finops.io/project"
+    model: str = "ai-finops.io/model"
+    environment: str = "ai-finops.io/environment"
+    cost_center: str = "ai-finops.io/cost-center"  # an annotation, not a label
+    cluster: str | None = None  # a Prometheus label (e.g. "cluster"); None = single cluster
+
+    @field_validator("team", "project", "model", "environment", "cost_center")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        problem = label_key_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("cluster")
+    @classmethod
+    def _check_cluster(cls, value: str | None) -> str | None:
+        problem = None if value is None else prometheus_label_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class Settings(BaseModel):
+    """Everything a command needs to know that is not about the question being asked."""
+
+    model_config = _FROZEN
+
+    source: Literal["auto", "sample", "prometheus"] = "auto"
+    prometheus: PrometheusSettings = PrometheusSettings()
+    labels: LabelSettings = LabelSettings()
+    currency: str = "USD"
+    sample_seed: int = Field(default=42, ge=0)
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError("must be a three-letter ISO 4217 code such as USD or EUR")
+        return value.upper()
+
+    @field_validator("sample_seed", mode="before")
+    @classmethod
+    def _seed_not_bool(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        if not _partial(info):
+            for loc, reason in _source_problems(self):
+                raise ValueError(f"{'.'.join(loc)} {reason}")
+        return self
+
+    @property
+    def effective_source(self) -> Literal["sample", "prometheus"]:
+        """Resolve ``auto`` here once, so every command agrees on where the data comes from."""
+        if self.source == "auto":
+            return "prometheus" if self.prometheus.url is not None else "sample"
+        return self.source
+
+    def describe(self) -> dict[str, Any]:
+        """A plain dict for ``config show`` and debug logs; secrets appear only as ``***``."""
+        data = self.model_dump(mode="json")
+        prometheus = data["prometheus"]
+        for name in ("bearer_token", "password"):
+            prometheus[name] = None if getattr(self.prometheus, name) is None else "***"
+        prometheus["headers"] = dict.fromkeys(self.prometheus.headers, "***")
+        return data
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+Loc = tuple[str, ...]
+
+
+@dataclass
+class _Layer:
+    """One source of settings, nested like the model, with where each value came from."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[Loc, str] = field(default_factory=dict)
+
+    def origin(self, loc: Loc) -> str:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.origins:
+                return self.origins[loc[:n]]
+        return "configuration"
+
+    def has(self, loc: Loc) -> bool:
+        node: object = self.data
+        for part in loc:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def set(self, loc: Loc, value: object, origin: str) -> None:
+        node = self.data
+        for part in loc[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[loc[-1]] = value
+        self.origins[loc] = origin
+
+
+def _absolute(value: str | os.PathLike[str], base: Path) -> str:
+    """Relative paths mean relative to the file that names them (or the cwd for env and flags)."""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def _shown(value: object) -> str | None:
+    if not isinstance(value, str | int | float):
+        return None
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + "...'"
+
+
+def _known_keys(parent: Loc) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in parent:
+        info = model.model_fields.get(part)
+        annotation = info.annotation if info is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _reason(error: ErrorDetails) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false (1/0 and yes/no also work)"
+    if kind == "model_type":
+        return "must be a table"
+    if kind == "dict_type":
+        return "must be a table of names to values"
+    for prefix, replacement in (("Value error, ", ""), ("Input should be ", "must be ")):
+        if message.startswith(prefix):
+            return replacement + message[len(prefix) :]
+    return message
+
+
+def _usage_error(exc: ValidationError, origin_of: Callable[[Loc], str]) -> UsageError:
+    """Turn pydantic's multi-line report into one line that never repeats a secret input."""
+    errors = exc.errors(include_url=False, include_context=False)
+    error = errors[0]
+    loc = tuple(str(part) for part in error["loc"])
+    dotted = ".".join(loc) or "settings"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    origin = origin_of(loc)
+    if error["type"] == "extra_forbidden":
+        # Only the key: a misspelt `bearer_tokn = "..."` must not print its value.
+        close = difflib.get_close_matches(loc[-1], _known_keys(loc[:-1]), n=1) if loc else []
+        hint = f" (did you mean {'.'.join((*loc[:-1], close[0]))}?)" if close else ""
+        return UsageError(f"{origin}: unknown setting {dotted}{hint}{more}")
+    message = f"invalid setting {dotted} from {origin}: {_reason(error)}"
+    quiet = loc[:2] in _SENSITIVE or loc[:2] == _CA_BUNDLE  # the CA message names its path
+    shown = None if quiet else _shown(error.get("input"))
+    if shown is not None:
+        message += f" (got {shown})"
+    return UsageError(message + more)
+
+
+def _validate(data: Mapping[str, Any], origin_of: Callable[[Loc], str]) -> Settings:
+    try:
+        return Settings.model_validate(data, context={_PARTIAL: True})
+    except ValidationError as exc:
+        raise _usage_error(exc, origin_of) from None
+
+
+def _read_toml(path: Path, origin: str) -> _Layer:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{_path_text(path)}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{_path_text(path)}: not valid TOML: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        detail = " ".join(str(exc).split())
+        raise UsageError(f"{_path_text(path)}: not valid TOML: {detail}") from None
+    prometheus = data.get("prometheus")
+    if isinstance(prometheus, dict) and isinstance(prometheus.get("ca_bundle"), str):
+        prometheus["ca_bundle"] = _absolute(prometheus["ca_bundle"], path.parent)
+    return _Layer(data=data, origins={(): origin})
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return a == b
+
+
+def _config_layers(
+    env: Mapping[str, str], cwd: Path, user_config_dir: Path, config_file: Path | None
+) -> list[_Layer]:
+    explicit: str | Path | None = config_file
+    how = "--config"
+    if explicit is None and env.get(CONFIG_ENV_VAR, "").strip():
+        explicit, how = env[CONFIG_ENV_VAR].strip(), CONFIG_ENV_VAR
+    if explicit is not None:
+        path = Path(_absolute(explicit, cwd))
+        if not path.exists():
+            where = "" if str(path) == str(explicit) else f" ({_path_text(path)})"
+            raise UsageError(f"{how} {str(explicit)!r}: no such file{where}")
+        return [_read_toml(path, f"{_path_text(Path(path.name))} ({_path_text(path)})")]
+    found: list[Path] = []
+    for directory in (user_config_dir, cwd):
+        path = directory / CONFIG_FILE_NAME
+        if path.exists() and not any(_same_file(path, other) for other in found):
+            found.append(path)
+    return [_read_toml(path, f"{CONFIG_FILE_NAME} ({_path_text(path)})") for path in found]
+
+
+def _env_layer(env: Mapping[str, str], cwd: Path) -> _Layer:
+    layer = _Layer()
+    for name, dotted in ENVIRONMENT_VARIABLES.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue  # `FINOPS_X=` in a CI template means "not set", not "set to nothing"
+        loc = tuple(dotted.split("."))
+        value: object = raw
+        if loc == _HEADERS:
+            try:
+                value = parse_header_entries(raw)
+            except ValueError as exc:
+                raise UsageError(
+                    f"invalid setting {dotted} from {name}: {exc} "
+                    "(entries are separated by ';' or newlines)"
+                ) from None
+        elif loc == _CA_BUNDLE:
+            value = _absolute(raw, cwd)
+        layer.set(loc, value, name)
+    return layer
+
+
+def _flag_layer(flags: Mapping[str, object], cwd: Path) -> _Layer:
+    layer = _Layer()
+    origin = "the command line"
+    for dotted, value in flags.items():
+        if value is None:
+            continue  # the flag was not given
+        loc = tuple(dotted.split("."))
+        given: object = value
+        if loc == _HEADERS:
+            try:
+                given = _headers_input(value)
+            except ValueError as exc:
+                raise UsageError(f"invalid setting {dotted} from {origin}: {exc}") from None
+        elif loc == _CA_BUNDLE and isinstance(value, str | os.PathLike):
+            given = _absolute(value, cwd)
+        layer.set(loc, given, origin)
+    return layer
+
+
+def _merge(target: dict[str, Any], source: Mapping[str, Any], loc: Loc = ()) -> None:
+    for key, value in source.items():
+        here = (*loc, key)
+        current = target.get(key)
+        if here == _HEADERS and isinstance(value, dict) and isinstance(current, dict):
+            # Header names are case-insensitive: an env `x-scope-orgid` replaces a file's
+            # `X-Scope-OrgID` instead of sending both.
+            names = {str(name).lower() for name in value}
+            target[key] = {k: v for k, v in current.items() if str(k).lower() not in names}
+            target[key].update(value)
+        elif isinstance(value, dict) and isinstance(current, dict):
+            _merge(current, value, here)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def load_settings(
+    flags: Mapping[str, object] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user_config_dir: Path | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge every settings source into one validated ``Settings``, or raise one-line UsageError.
+
+    ``flags`` is keyed by dotted paths (``"prometheus.url"``); a None value is a flag not given.
+    Each source is validated on its own first, so an error names the exact file or variable.
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if user_config_dir is None:
+        user_config_dir = Path(platformdirs.user_config_dir(APP_NAME))
+
+    layers = _config_layers(env, cwd, user_config_dir, config_file)
+    layers.append(_env_layer(env, cwd))
+    layers.append(_flag_layer(flags or {}, cwd))
+    for layer in layers:
+        prometheus = layer.data.get("prometheus")
+        if isinstance(prometheus, dict):
+            before = set(prometheus)
+            _lift_userinfo(prometheus)
+            for key in set(prometheus) - before:
+                layer.origins[("prometheus", key)] = layer.origin(("prometheus", "url"))
+        _validate(layer.data, layer.origin)
+
+    def origin_of(loc: Loc) -> str:
+        for layer in reversed(layers):
+            if layer.has(loc):
+                return layer.origin(loc)
+        return "the defaults"
+
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _merge(merged, layer.data)
+    settings = _validate(merged, origin_of)
+    problems = _source_problems(settings) + [
+        (("prometheus", *loc), reason) for loc, reason in _prometheus_problems(settings.prometheus)
+    ]
+    for loc, reason in problems:
+        raise UsageError(f"invalid setting {'.'.join(loc)} from {origin_of(loc)}: {reason}")
+    return settings

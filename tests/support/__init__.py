@@ -1,0 +1,1 @@
+"""Shared test helpers: a real-Prometheus testbed and a runner for the installed `finops` script."""
