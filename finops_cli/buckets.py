@@ -6,6 +6,8 @@ from Prometheus cover the same instants.
 
 from __future__ import annotations
 
+from typing import Any
+
 DAY_S = 86400
 HOUR_S = 3600
 
@@ -16,11 +18,11 @@ def bucket_size(window_s: float) -> int:
 
 
 def plan(start: int, end: int, bucket_s: int) -> tuple[int, int]:
-    """``(full_buckets, remainder_s)``: full buckets end at ``end``; the remainder opens the window."""
+    """``(full_buckets, remainder_s)``: full buckets end at ``end``; the remainder opens it."""
     full, remainder = divmod(end - start, bucket_s)
     return int(full), int(remainder)
 
 
-def bucket_end(start: int, end: int, bucket_s: int, instant: int) -> int:
-    """The end of the bucket holding ``instant`` (which lies in ``(start, end]``)."""
+def bucket_end(start: int, end: int, bucket_s: int, instant: Any) -> Any:
+    """The end of the bucket holding ``instant`` (in ``(start, end]``; an int or an int array)."""
     return end - ((end - instant) // bucket_s) * bucket_s

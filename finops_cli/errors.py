@@ -30,7 +30,7 @@ class SourceError(FinopsError):
     exit_code = EXIT_FAILURE
 
 
-class ThresholdCrossed(FinopsError):
+class ThresholdError(FinopsError):
     """A ``--fail-on`` gate tripped; the data was still written to stdout."""
 
     exit_code = EXIT_THRESHOLD

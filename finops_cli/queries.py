@@ -139,10 +139,7 @@ class QueryContext:
         Prefers GR_ENGINE_ACTIVE and falls back, GPU by GPU, to GPU_UTIL/100 (``or`` keeps the
         first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
         """
-        pod, ns = ("exported_pod", "exported_namespace") if self.exported_pod_labels else (
-            "pod",
-            "namespace",
-        )
+        pod = "exported_pod" if self.exported_pod_labels else "pod"
         selector = f'{{{pod}!=""}}'
         parts = []
         if BUSY_PROFILING in metrics_present:
@@ -192,7 +189,9 @@ class QueryContext:
     def cpu_ram_cost_rate(self, keys: Sequence[str], filters: dict[str, str]) -> str:
         return self._grouped(self.pod_cpu_ram_cost(), keys, filters)
 
-    def busy_sum(self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]) -> str:
+    def busy_sum(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
         return self._grouped(self.busy_per_gpu(present), keys, filters, carries_node_labels=True)
 
     def busy_count(

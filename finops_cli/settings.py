@@ -113,6 +113,13 @@ _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
 _MAX_SHOWN = 60
 
 
+def _expand(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError:  # `~nosuchuser/ca.pem`: left as is, then reported as a missing file
+        return path
+
+
 def _path_text(path: Path) -> str:
     """Quote only the odd path whose name holds a control character, to keep errors one line."""
     text = str(path)
@@ -297,7 +304,7 @@ class PrometheusSettings(BaseModel):
         """A missing CA file is a configuration error (exit 2), not a network failure later."""
         if value is None:
             return None
-        path = value.expanduser()
+        path = _expand(value)
         if not path.is_file():
             raise ValueError(f"no such file: {_path_text(path)}")
         return path
@@ -439,7 +446,7 @@ class _Layer:
 
 def _absolute(value: str | os.PathLike[str], base: Path) -> str:
     """Relative paths mean relative to the file that names them (or the cwd for env and flags)."""
-    path = Path(value).expanduser()
+    path = _expand(Path(value))
     return str(path if path.is_absolute() else base / path)
 
 

@@ -69,7 +69,11 @@ class CostReport:
 
 
 def attribute_costs(
-    data: CostData, group_by: tuple[str, ...], filters: dict[str, str], start: datetime, end: datetime
+    data: CostData,
+    group_by: tuple[str, ...],
+    filters: dict[str, str],
+    start: datetime,
+    end: datetime,
 ) -> CostReport:
     """Turn a source's frames into report rows; see the module docstring for the invariant."""
     alloc = data.allocations.copy()
@@ -86,7 +90,9 @@ def attribute_costs(
     rows: list[CostRow] = []
     for values, frame in labelled.groupby(keys, sort=True) if keys else []:
         key_values = values if isinstance(values, tuple) else (values,)
-        row_keys = {k: (v if v != "" else UNALLOCATED) for k, v in zip(keys, key_values, strict=True)}
+        row_keys = {
+            k: (str(v) if v != "" else UNALLOCATED) for k, v in zip(keys, key_values, strict=True)
+        }
         rows.append(_row(row_keys, "allocated", frame, days, data.has_cpu_ram))
 
     # Unallocated: unlabelled pods, plus (without filters) allocation that no labelled row explains.
@@ -97,7 +103,9 @@ def attribute_costs(
         all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
         known_hours = alloc.groupby("_day")["gpu_hours"].sum()
         known_cost = alloc.groupby("_day")["gpu_cost"].sum()
-        un_hours = un_hours.add(all_hours.sub(known_hours, fill_value=0).clip(lower=0), fill_value=0)
+        un_hours = un_hours.add(
+            all_hours.sub(known_hours, fill_value=0).clip(lower=0), fill_value=0
+        )
         un_cost = un_cost.add(all_cost.sub(known_cost, fill_value=0).clip(lower=0), fill_value=0)
     busy = float(unlabelled["busy_gpu_hours"].sum())
     observed = float(unlabelled["observed_gpu_hours"].sum())
@@ -115,11 +123,15 @@ def attribute_costs(
         )
     )
 
-    idle_hours_by_day = cluster.groupby("_day")["capacity_gpu_hours"].sum().sub(
-        cluster.groupby("_day")["allocated_gpu_hours"].sum(), fill_value=0
+    idle_hours_by_day = (
+        cluster.groupby("_day")["capacity_gpu_hours"]
+        .sum()
+        .sub(cluster.groupby("_day")["allocated_gpu_hours"].sum(), fill_value=0)
     )
-    idle_cost_by_day = cluster.groupby("_day")["capacity_gpu_cost"].sum().sub(
-        cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0
+    idle_cost_by_day = (
+        cluster.groupby("_day")["capacity_gpu_cost"]
+        .sum()
+        .sub(cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0)
     )
     idle_keys = {k: IDLE for k in keys} or {"group": IDLE}
     idle_row = _make_row(
@@ -138,9 +150,7 @@ def attribute_costs(
     total_gpu = sum(r.gpu_cost for r in ordered)
     ordered = [_with_share(r, total_gpu) for r in ordered]
 
-    cpu_ram_total = (
-        sum(r.cpu_ram_cost or 0.0 for r in ordered) if data.has_cpu_ram else None
-    )
+    cpu_ram_total = sum(r.cpu_ram_cost or 0.0 for r in ordered) if data.has_cpu_ram else None
     busy_all = float(alloc["busy_gpu_hours"].sum())
     observed_all = float(alloc["observed_gpu_hours"].sum())
     unallocated_row = next(r for r in ordered if r.kind == "unallocated")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,13 +33,13 @@ SAMPLE_BANNER = (
 )
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class SourceChoice(str, Enum):
+class SourceChoice(StrEnum):
     auto = "auto"
     sample = "sample"
     prometheus = "prometheus"
@@ -50,70 +50,268 @@ WINDOW = "Time window"
 OUTPUT = "Output"
 
 _SHARED: list[tuple[str, Any, Any]] = [
-    ("source", Annotated[SourceChoice | None, typer.Option(
-        "--source", help="sample, prometheus, or auto (prometheus when a URL is set).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("prometheus_url", Annotated[str | None, typer.Option(
-        "--prometheus-url", metavar="URL",
-        help="Prometheus-compatible API root, path prefix included (Mimir: /prometheus, "
-        "VictoriaMetrics: /select/0/prometheus). Env: FINOPS_PROMETHEUS_URL.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("bearer_token", Annotated[str | None, typer.Option(
-        "--bearer-token", metavar="TOKEN",
-        help="Bearer token (prefer FINOPS_PROMETHEUS_BEARER_TOKEN: flags show in ps).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("basic_auth", Annotated[str | None, typer.Option(
-        "--basic-auth", metavar="USER:PASSWORD", help="HTTP basic auth.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("header", Annotated[list[str] | None, typer.Option(
-        "--header", "-H", metavar="'NAME: VALUE'",
-        help="Extra HTTP header, repeatable (e.g. 'X-Scope-OrgID: tenant-a').",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("ca_bundle", Annotated[Path | None, typer.Option(
-        "--ca-bundle", metavar="PATH", help="CA bundle to verify the server's TLS certificate.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("insecure_skip_tls_verify", Annotated[bool | None, typer.Option(
-        "--insecure-skip-tls-verify", help="Do not verify TLS certificates (unsafe).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("timeout", Annotated[str | None, typer.Option(
-        "--timeout", metavar="DURATION", help="Per-request timeout, e.g. 30s (default 30s).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("max_concurrency", Annotated[int | None, typer.Option(
-        "--max-concurrency", metavar="N", help="Queries in flight at once (default 4).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("thanos_dedup", Annotated[bool | None, typer.Option(
-        "--thanos-dedup/--no-thanos-dedup", help="Send Thanos' dedup parameter.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("thanos_partial_response", Annotated[bool | None, typer.Option(
-        "--thanos-partial-response/--no-thanos-partial-response",
-        help="Send Thanos' partial_response parameter.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("sample_interval", Annotated[str | None, typer.Option(
-        "--sample-interval", metavar="DURATION",
-        help="Scrape interval of the allocation metrics (default: detected from the data).",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("config", Annotated[Path | None, typer.Option(
-        "--config", metavar="PATH", help="Read this finops.toml instead of the usual places.",
-        rich_help_panel=SOURCE, show_default=False)], None),
-    ("window", Annotated[str | None, typer.Option(
-        "--window", "-w", metavar="DURATION|month|last-month",
-        help="Window ending now (or at --end): 24h, 7d, 30d, month (month to date).",
-        rich_help_panel=WINDOW, show_default=False)], None),
-    ("start", Annotated[str | None, typer.Option(
-        "--start", metavar="TIME", help="Window start: RFC 3339 or YYYY-MM-DD (UTC).",
-        rich_help_panel=WINDOW, show_default=False)], None),
-    ("end", Annotated[str | None, typer.Option(
-        "--end", metavar="TIME", help="Window end: RFC 3339 or YYYY-MM-DD (UTC); default now.",
-        rich_help_panel=WINDOW, show_default=False)], None),
-    ("output", Annotated[OutputFormat | None, typer.Option(
-        "--output", "-o", help="table (default on a terminal), json (default otherwise) or csv.",
-        rich_help_panel=OUTPUT, show_default=False)], None),
-    ("quiet", Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress or notices on stderr (errors still print).",
-        rich_help_panel=OUTPUT)], False),
-    ("debug", Annotated[bool, typer.Option(
-        "--debug", help="Log queries to stderr and show tracebacks (secrets are never logged).",
-        rich_help_panel=OUTPUT)], False),
+    (
+        "source",
+        Annotated[
+            SourceChoice | None,
+            typer.Option(
+                "--source",
+                help="sample, prometheus, or auto (prometheus when a URL is set).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "prometheus_url",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--prometheus-url",
+                metavar="URL",
+                help="Prometheus-compatible API root, path prefix included (Mimir: /prometheus, "
+                "VictoriaMetrics: /select/0/prometheus). Env: FINOPS_PROMETHEUS_URL.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "bearer_token",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--bearer-token",
+                metavar="TOKEN",
+                help="Bearer token (prefer FINOPS_PROMETHEUS_BEARER_TOKEN: flags show in ps).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "basic_auth",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--basic-auth",
+                metavar="USER:PASSWORD",
+                help="HTTP basic auth.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "header",
+        Annotated[
+            list[str] | None,
+            typer.Option(
+                "--header",
+                "-H",
+                metavar="'NAME: VALUE'",
+                help="Extra HTTP header, repeatable (e.g. 'X-Scope-OrgID: tenant-a').",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "ca_bundle",
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--ca-bundle",
+                metavar="PATH",
+                help="CA bundle to verify the server's TLS certificate.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "insecure_skip_tls_verify",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--insecure-skip-tls-verify",
+                help="Do not verify TLS certificates (unsafe).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "timeout",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--timeout",
+                metavar="DURATION",
+                help="Per-request timeout, e.g. 30s (default 30s).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "max_concurrency",
+        Annotated[
+            int | None,
+            typer.Option(
+                "--max-concurrency",
+                metavar="N",
+                help="Queries in flight at once (default 4).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "thanos_dedup",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--thanos-dedup/--no-thanos-dedup",
+                help="Send Thanos' dedup parameter.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "thanos_partial_response",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--thanos-partial-response/--no-thanos-partial-response",
+                help="Send Thanos' partial_response parameter.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "sample_interval",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--sample-interval",
+                metavar="DURATION",
+                help="Scrape interval of the allocation metrics (default: detected from the data).",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "config",
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                metavar="PATH",
+                help="Read this finops.toml instead of the usual places.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "window",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--window",
+                "-w",
+                metavar="DURATION|month|last-month",
+                help="Window ending now (or at --end): 24h, 7d, 30d, month (month to date).",
+                rich_help_panel=WINDOW,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "start",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--start",
+                metavar="TIME",
+                help="Window start: RFC 3339 or YYYY-MM-DD (UTC).",
+                rich_help_panel=WINDOW,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "end",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--end",
+                metavar="TIME",
+                help="Window end: RFC 3339 or YYYY-MM-DD (UTC); default now.",
+                rich_help_panel=WINDOW,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "output",
+        Annotated[
+            OutputFormat | None,
+            typer.Option(
+                "--output",
+                "-o",
+                help="table (default on a terminal), json (default otherwise) or csv.",
+                rich_help_panel=OUTPUT,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "quiet",
+        Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="No progress or notices on stderr (errors still print).",
+                rich_help_panel=OUTPUT,
+            ),
+        ],
+        False,
+    ),
+    (
+        "debug",
+        Annotated[
+            bool,
+            typer.Option(
+                "--debug",
+                help="Log queries to stderr and show tracebacks (secrets are never logged).",
+                rich_help_panel=OUTPUT,
+            ),
+        ],
+        False,
+    ),
 ]
 _SHARED_NAMES = [name for name, _, _ in _SHARED]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,7 +11,7 @@ from finops_cli.cli.common import CommandContext, OutputFormat, data_command
 from finops_cli.errors import UsageError
 
 
-class GroupKey(str, Enum):
+class GroupKey(StrEnum):
     team = "team"
     project = "project"
     model = "model"
@@ -31,11 +31,15 @@ def costs(
         list[GroupKey] | None,
         typer.Option("--by", "-b", help="Group by this key; repeat for two levels. Default: team."),
     ] = None,
-    team: Annotated[str | None, typer.Option(help="Only this team.", rich_help_panel=FILTERS)] = None,
+    team: Annotated[
+        str | None, typer.Option(help="Only this team.", rich_help_panel=FILTERS)
+    ] = None,
     project: Annotated[
         str | None, typer.Option(help="Only this project.", rich_help_panel=FILTERS)
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Only this model.", rich_help_panel=FILTERS)] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Only this model.", rich_help_panel=FILTERS)
+    ] = None,
     namespace: Annotated[
         str | None, typer.Option(help="Only this namespace.", rich_help_panel=FILTERS)
     ] = None,
@@ -57,7 +61,12 @@ def costs(
         raise UsageError("--by was given the same key twice")
     filters = {
         k: v
-        for k, v in (("team", team), ("project", project), ("model", model), ("namespace", namespace))
+        for k, v in (
+            ("team", team),
+            ("project", project),
+            ("model", model),
+            ("namespace", namespace),
+        )
         if v is not None
     }
     request = CostRequest(ctx.window, keys, filters, bucket_size(ctx.window.seconds))

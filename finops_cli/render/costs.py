@@ -13,7 +13,14 @@ from finops_cli.render.visual import bar, sparkline
 
 SCHEMA_VERSION = "1"
 CSV_COLUMNS = (
-    "kind", "gpu_hours", "gpu_cost", "cpu_ram_cost", "total_cost", "efficiency", "waste", "share",
+    "kind",
+    "gpu_hours",
+    "gpu_cost",
+    "cpu_ram_cost",
+    "total_cost",
+    "efficiency",
+    "waste",
+    "share",
 )
 
 
@@ -40,7 +47,9 @@ def _row_dict(row: CostRow) -> dict[str, Any]:
     }
 
 
-def to_document(report: CostReport, *, currency: str, window_label: str, generated_at: datetime) -> dict[str, Any]:
+def to_document(
+    report: CostReport, *, currency: str, window_label: str, generated_at: datetime
+) -> dict[str, Any]:
     """The JSON document; its shape is documented in docs/output.md and versioned."""
     t = report.totals
     return {
@@ -94,8 +103,12 @@ def render_csv(document: dict[str, Any]) -> str:
         writer.writerow(
             [safe_cell(row[k]) for k in keys]
             + ["" if row[c] is None else row[c] for c in CSV_COLUMNS]
-            + [document["currency"], document["window"]["start"], document["window"]["end"],
-               document["source"]]
+            + [
+                document["currency"],
+                document["window"]["start"],
+                document["window"]["end"],
+                document["source"],
+            ]
         )
     return out.getvalue()
 
@@ -120,6 +133,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
+
     def money(v: float | None) -> str:
         return "-" if v is None else f"{v:,.2f}"
 

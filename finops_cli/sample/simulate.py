@@ -84,8 +84,16 @@ class SampleCluster:
         nodes: tuple[NodeSpec, ...] = NODES,
         cast: tuple[WorkloadSpec, ...] | None = None,
         with_opencost: bool = True,
+        dcgm_host_label: str | None = "Hostname",
+        dcgm_honor_labels: bool = True,
     ) -> None:
+        """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
+        ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
+        with ``honorLabels: false`` that moves the workload's labels to ``exported_*``.
+        """
         self.seed = seed
+        self.dcgm_host_label = dcgm_host_label
+        self.dcgm_honor_labels = dcgm_honor_labels
         self.nodes = nodes
         self.with_opencost = with_opencost
         self._node_by_name = {n.name: n for n in nodes}
@@ -174,7 +182,7 @@ class SampleCluster:
         """Engine-active share (0-1) of one GPU while the workload holds it."""
         noise = _uniform(_key(self.seed, "busy", workload.name, gpu), instants // 60) - 0.5
         level = workload.busy_base + workload.busy_swing * (2 * self.load(workload, instants) - 1)
-        return np.round(np.clip(level + 0.08 * noise, 0.0, 1.0), 6)
+        return np.asarray(np.round(np.clip(level + 0.08 * noise, 0.0, 1.0), 6), dtype=np.float64)
 
     # ---- export ----------------------------------------------------------------------------
     def series(self, start: int, end: int, step: int) -> Iterator[SampleSeries]:
@@ -291,17 +299,25 @@ class SampleCluster:
                     "pci_bus_id": f"00000000:{0x18 + 0x10 * gpu:02X}:00.0",
                     "device": f"nvidia{gpu}",
                     "modelName": node.gpu_product,
-                    "Hostname": node.name,
                     "DCGM_FI_DRIVER_VERSION": DRIVER_VERSION,
                 }
+                if self.dcgm_host_label:
+                    base[self.dcgm_host_label] = node.name
+                if not self.dcgm_honor_labels:
+                    base |= {
+                        "namespace": "gpu-operator",
+                        "pod": f"nvidia-dcgm-exporter-{node.name[3:12]}",
+                        "container": "nvidia-dcgm-exporter",
+                    }
                 free = np.ones(len(grid), dtype=bool)
                 for r in holder.get((node.name, gpu), []):
                     free[r.first : r.last + 1] = False
                     ts = grid[r.first : r.last + 1]
+                    prefix = "" if self.dcgm_honor_labels else "exported_"
                     labels = base | {
-                        "container": r.workload.container,
-                        "namespace": r.workload.namespace,
-                        "pod": r.pod,
+                        f"{prefix}container": r.workload.container,
+                        f"{prefix}namespace": r.workload.namespace,
+                        f"{prefix}pod": r.pod,
                         "pod_uid": "",
                     }
                     yield from _gpu_metrics(
@@ -311,9 +327,7 @@ class SampleCluster:
                     ts = grid[a : b + 1]
                     yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib)
 
-    def _vllm_series(
-        self, grid: IntArray, runs: list[PodRun], step: int
-    ) -> Iterator[SampleSeries]:
+    def _vllm_series(self, grid: IntArray, runs: list[PodRun], step: int) -> Iterator[SampleSeries]:
         for r in runs:
             w = r.workload
             if w.serving != "vllm":
@@ -378,11 +392,11 @@ def _true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 def _gpu_metrics(
     labels: dict[str, str], ts: IntArray, busy: FloatArray, memory_mib: int
 ) -> Iterator[SampleSeries]:
-    util = np.where(busy > 0, np.minimum(100.0, np.round(busy * 125.0 + 5.0)), 0.0)
-    used = np.round(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0))
+    util = np.where(busy > 0, np.minimum(100.0, np.floor(busy * 125.0 + 5.5)), 0.0)
+    used = np.floor(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0) + 0.5)
     yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
     yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, util)
     yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, used)
     yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, memory_mib - used)
-    yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, np.round(70.0 + 280.0 * busy, 2))
-    yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, np.round(34.0 + 40.0 * busy))
+    yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, np.floor(70.0 + 280.0 * busy))
+    yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, np.floor(34.0 + 40.0 * busy))

@@ -21,7 +21,12 @@ from finops_cli.sample.scenario import (
 )
 from finops_cli.sample.simulate import SampleCluster, grid_between
 
-POD_KEYS = {"team": TEAM_KEY, "project": PROJECT_KEY, "model": MODEL_KEY, "environment": ENVIRONMENT_KEY}
+POD_KEYS = {
+    "team": TEAM_KEY,
+    "project": PROJECT_KEY,
+    "model": MODEL_KEY,
+    "environment": ENVIRONMENT_KEY,
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,17 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
                     "cpu_ram_cost": float(np.sum(hours[held] * cpu_ram[held])),
                 }
             )
-    columns = [*POD_KEYS, "namespace", "node", "gpu_model", "pod", "gpus", "gpu_hours",
-               "gpu_cost", "cpu_ram_cost"]
+    columns = [
+        *POD_KEYS,
+        "namespace",
+        "node",
+        "gpu_model",
+        "pod",
+        "gpus",
+        "gpu_hours",
+        "gpu_cost",
+        "cpu_ram_cost",
+    ]
     pods = pd.DataFrame(rows, columns=columns)
     nodes = pd.DataFrame(
         [
@@ -107,7 +121,9 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
     return GroundTruth(start, end, pods, nodes)
 
 
-def efficiency_truth(cluster: SampleCluster, start: int, end: int, step: int, key: str) -> pd.Series:
+def efficiency_truth(
+    cluster: SampleCluster, start: int, end: int, step: int, key: str
+) -> pd.Series:
     """Allocation-weighted engine-active share per ``key`` value, from the samples at ``step``.
 
     Busy is a sampled signal (not piecewise constant), so its truth is defined on the sample grid.

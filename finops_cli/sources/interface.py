@@ -1,7 +1,7 @@
 """What every cost source answers, in tidy frames with documented columns.
 
-A source turns a ``CostRequest`` into ``CostData``; analytics never know whether the frames came from
-a Prometheus-compatible engine or the built-in sample cluster.
+A source turns a ``CostRequest`` into ``CostData``; analytics never know whether the frames
+came from a Prometheus-compatible engine or the built-in sample cluster.
 """
 
 from __future__ import annotations
@@ -15,8 +15,19 @@ if TYPE_CHECKING:
 
     from finops_cli.timewindow import Window
 
-ALLOCATION_MEASURES = ("gpu_hours", "gpu_cost", "cpu_ram_cost", "busy_gpu_hours", "observed_gpu_hours")
-CLUSTER_MEASURES = ("allocated_gpu_hours", "allocated_gpu_cost", "capacity_gpu_hours", "capacity_gpu_cost")
+ALLOCATION_MEASURES = (
+    "gpu_hours",
+    "gpu_cost",
+    "cpu_ram_cost",
+    "busy_gpu_hours",
+    "observed_gpu_hours",
+)
+CLUSTER_MEASURES = (
+    "allocated_gpu_hours",
+    "allocated_gpu_cost",
+    "capacity_gpu_hours",
+    "capacity_gpu_cost",
+)
 
 
 @dataclass(frozen=True)

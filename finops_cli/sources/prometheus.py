@@ -76,7 +76,7 @@ class PrometheusCostSource(CostSource):
         return min(_NICE_INTERVALS, key=lambda nice: abs(nice - raw))
 
     def uses_exported_pod_labels(self, start: datetime, end: datetime) -> bool:
-        """dcgm-exporter scraped with ``honorLabels: false`` puts the workload in ``exported_pod``."""
+        """Scraped with ``honorLabels: false``, dcgm-exporter's pod labels become ``exported_*``."""
         match = [f"{queries.BUSY_PROFILING}", f"{queries.BUSY_UTIL}", f"{queries.GPU_TEMPERATURE}"]
         return bool(self.client.label_values("exported_pod", match, start, end))
 
@@ -86,7 +86,8 @@ class PrometheusCostSource(CostSource):
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
         present = self.present_metrics(start, end)
         missing = [
-            m for m in (queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY)
+            m
+            for m in (queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY)
             if m not in present
         ]
         if missing:
@@ -167,7 +168,10 @@ class PrometheusCostSource(CostSource):
         if full:
             first_end = end - timedelta(seconds=bucket_s * (full - 1))
             for series in self.client.range(
-                over_buckets(measure, bucket_s, interval), first_end, end, timedelta(seconds=bucket_s)
+                over_buckets(measure, bucket_s, interval),
+                first_end,
+                end,
+                timedelta(seconds=bucket_s),
             ):
                 out.extend(
                     (series.labels, ts, v)

@@ -1,0 +1,150 @@
+"""``finops costs`` through a real Prometheus holding the sample cluster, against ground truth.
+
+The data is written by the simulator as OpenMetrics, backfilled with promtool, and queried by the
+installed ``finops`` entry point exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.sample.simulate import SampleCluster
+from finops_cli.sample.truth import efficiency_truth, ground_truth
+from tests.support.cli import run_finops
+
+pytestmark = pytest.mark.prometheus
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+END = datetime(2026, 10, 4, tzinfo=UTC)
+STEP = 300  # 5-minute scrapes keep the fixture small; every state change is on a 15-min boundary
+DATA_FROM = int(START.timestamp()) - 6 * 3600
+DATA_TO = int(END.timestamp()) + 6 * 3600
+
+VARIANTS = {
+    "released": {},
+    "honor-labels-false": {"dcgm_honor_labels": False, "dcgm_host_label": "hostname"},
+}
+KEYS = {
+    "team": "team",
+    "project": "project",
+    "model": "model",
+    "namespace": "namespace",
+    "node": "node",
+    "gpu-model": "gpu_model",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def backend(request, prometheus_from_openmetrics, tmp_path_factory):
+    variant = request.param
+    cluster = SampleCluster(7, **VARIANTS[variant])
+    path = Path(tmp_path_factory.mktemp("om")) / "cluster.om"
+    write_openmetrics_file(cluster.series(DATA_FROM, DATA_TO, STEP), path)
+    url = prometheus_from_openmetrics(path, f"costs-{variant}")
+    return url, cluster
+
+
+def _costs(url: str, *extra: str) -> dict:
+    result = run_finops(
+        "costs", "--start", "2026-10-01", "--end", "2026-10-04",
+        "--prometheus-url", url, "--output", "json", *extra,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _by_key(doc: dict, key: str) -> dict[str, dict]:
+    return {row[key]: row for row in doc["rows"]}
+
+
+@pytest.mark.parametrize("flag", sorted(KEYS))
+def test_costs_match_ground_truth(backend, flag):
+    url, cluster = backend
+    key = KEYS[flag]
+    doc = _costs(url, "--by", flag)
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    expected = truth.by(key)
+    rows = _by_key(doc, key)
+    assert doc["source"] == "prometheus"
+    assert doc["window"] == {
+        "start": "2026-10-01T00:00:00Z", "end": "2026-10-04T00:00:00Z",
+        "label": "2026-10-01..2026-10-04",
+    }
+    for value, figures in expected.iterrows():
+        name = value if value != "" else "__unallocated__"
+        row = rows[name]
+        assert row["gpu_cost"] == pytest.approx(figures["gpu_cost"], rel=0.005), name
+        assert row["gpu_hours"] == pytest.approx(figures["gpu_hours"], rel=0.005), name
+        assert row["cpu_ram_cost"] == pytest.approx(figures["cpu_ram_cost"], rel=0.005), name
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
+    assert rows["__idle__"]["gpu_hours"] == pytest.approx(truth.idle_gpu_hours, rel=0.005)
+    # Nothing dropped: rows + __unallocated__ + __idle__ are the cluster's whole GPU spend.
+    total = sum(r["gpu_cost"] for r in doc["rows"])
+    assert total == pytest.approx(truth.cluster_gpu_cost, rel=0.005)
+    assert total == pytest.approx(doc["totals"]["cluster_gpu_cost"], abs=0.01)
+    assert doc["totals"]["gpu_cost"] == pytest.approx(total, abs=0.01)
+
+
+def test_efficiency_matches_ground_truth(backend):
+    url, cluster = backend
+    doc = _costs(url, "--by", "team")
+    assert doc["efficiency_metric"].startswith("DCGM_FI_PROF_GR_ENGINE_ACTIVE")
+    truth = efficiency_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP, "team")
+    rows = _by_key(doc, "team")
+    for team, efficiency in truth.items():
+        row = rows[team or "__unallocated__"]
+        assert row["efficiency"] == pytest.approx(efficiency, abs=0.005), team
+        assert row["waste"] == pytest.approx(row["gpu_cost"] * (1 - row["efficiency"]), abs=0.01)
+
+
+def test_team_filter_and_two_levels(backend):
+    url, cluster = backend
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    doc = _costs(url, "--by", "team", "--by", "project", "--team", "ml-platform")
+    allocated = [r for r in doc["rows"] if r["kind"] == "allocated"]
+    assert {r["team"] for r in allocated} == {"ml-platform"}
+    pods = truth.pods[truth.pods["team"] == "ml-platform"]
+    for project, cost in pods.groupby("project")["gpu_cost"].sum().items():
+        row = next(r for r in allocated if r["project"] == project)
+        assert row["gpu_cost"] == pytest.approx(cost, rel=0.005)
+
+
+def test_sample_and_prometheus_agree(backend):
+    """The sample source and a real Prometheus give the same figures for the same cluster."""
+    url, cluster = backend
+    prom = _by_key(_costs(url, "--by", "team"), "team")
+    sample = run_finops(
+        "costs", "--start", "2026-10-01", "--end", "2026-10-04", "--source", "sample",
+        "--output", "json", env={"FINOPS_SAMPLE_SEED": "7"},
+    )
+    assert sample.returncode == 0, sample.stderr
+    rows = _by_key(json.loads(sample.stdout), "team")
+    assert set(rows) == set(prom)
+    for team, row in rows.items():
+        assert prom[team]["gpu_cost"] == pytest.approx(row["gpu_cost"], rel=0.005), team
+
+
+def test_hostile_team_value_cannot_change_the_query(backend):
+    url, _ = backend
+    doc = _costs(url, "--team", 'x"} or vector(1) or {a="')
+    assert [r for r in doc["rows"] if r["kind"] == "allocated"] == []
+
+
+def test_promql_quote_round_trips_through_prometheus(backend):
+    """Whatever a label value holds, Prometheus reads back exactly that value."""
+    import httpx
+
+    from finops_cli.promql import quote
+
+    url, _ = backend
+    for value in ['a"b', "c}d", "back\\slash", "new\nline", "tab\tx", "ünï€ødé 🚀", "{}[]=~!", ""]:
+        query = f'label_replace(vector(1), "v", {quote(value)}, "", "")'
+        body = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=10).json()
+        assert body["status"] == "success", (value, body)
+        labels = body["data"]["result"][0]["metric"]
+        assert labels.get("v", "") == value
