@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
         app.command(
             name,
-            help=f"{summary} (NOT BUILT YET: exits 1.)",
+            help=f"NOT BUILT YET (exits 1). {summary}",
             short_help=f"[not built yet] {summary}",
             context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         )(not_built)

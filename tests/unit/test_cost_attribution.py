@@ -1,0 +1,89 @@
+"""``attribute_costs`` on hand-made frames: the invariant and the special rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from finops_cli.analytics.costs import IDLE, UNALLOCATED, attribute_costs
+from finops_cli.sources.interface import CostData
+
+T1 = pd.Timestamp("2026-10-01T01:00:00Z")
+T2 = pd.Timestamp("2026-10-02T01:00:00Z")
+
+
+def _data(alloc_rows, cluster_rows, keys=("team",)):
+    alloc = pd.DataFrame(
+        alloc_rows,
+        columns=["bucket_end", *keys, "gpu_hours", "gpu_cost", "cpu_ram_cost",
+                 "busy_gpu_hours", "observed_gpu_hours"],
+    )
+    cluster = pd.DataFrame(
+        cluster_rows,
+        columns=["bucket_end", "allocated_gpu_hours", "allocated_gpu_cost",
+                 "capacity_gpu_hours", "capacity_gpu_cost"],
+    )
+    return CostData("test", alloc, cluster, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", True, 60)
+
+
+def _attribute(data, keys=("team",), filters=None):
+    return attribute_costs(
+        data, keys, filters or {}, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=UTC)
+    )
+
+
+def test_residual_allocation_goes_to_unallocated_and_capacity_to_idle():
+    # Team a holds 10 GPU-h ($20); an unlabelled pod 2 GPU-h ($4); KSM missed a pod worth $6.
+    data = _data(
+        [(T1, "a", 10, 20, 1, 5, 10), (T1, "", 2, 4, 0.5, 0, 2)],
+        [(T1, 15, 30, 40, 80)],
+    )
+    report = _attribute(data)
+    rows = {r.keys["team"]: r for r in report.rows}
+    assert rows["a"].gpu_cost == 20
+    assert rows["a"].efficiency == 0.5
+    assert rows["a"].waste == 10
+    assert rows[UNALLOCATED].gpu_cost == pytest.approx(10)
+    assert rows[UNALLOCATED].gpu_hours == pytest.approx(5)
+    assert rows[IDLE].gpu_cost == pytest.approx(50)
+    assert rows[IDLE].gpu_hours == pytest.approx(25)
+    assert sum(r.gpu_cost for r in report.rows) == pytest.approx(80)
+    assert report.totals.cluster_gpu_cost == 80
+    assert [r.kind for r in report.rows] == ["allocated", "unallocated", "idle"]
+    assert rows["a"].share == pytest.approx(0.25)
+
+
+def test_daily_trend_and_sorting():
+    data = _data(
+        [(T1, "small", 1, 1, 0, 0, 0), (T1, "big", 1, 5, 0, 0, 0), (T2, "big", 1, 7, 0, 0, 0)],
+        [(T1, 2, 6, 2, 6), (T2, 1, 7, 1, 7)],
+    )
+    report = _attribute(data)
+    assert [r.keys["team"] for r in report.rows] == ["big", "small", UNALLOCATED, IDLE]
+    assert report.days == ("2026-10-01", "2026-10-02")
+    assert report.rows[0].daily_cost == (5.0, 7.0)
+    assert report.rows[0].efficiency is None  # no DCGM data for it: unknown, not zero
+    assert report.rows[0].waste is None
+
+
+def test_with_a_filter_no_residual_is_invented():
+    data = _data([(T1, "a", 1, 2, 0, 0, 0)], [(T1, 5, 10, 8, 16)])
+    report = _attribute(data, filters={"team": "a"})
+    rows = {r.keys["team"]: r for r in report.rows}
+    assert rows[UNALLOCATED].gpu_cost == 0
+    assert rows[IDLE].gpu_cost == pytest.approx(6)  # capacity 16 - all allocated 10
+
+
+def test_two_level_rows_keep_partial_labels():
+    data = _data(
+        [(T1, "a", "", 1, 2, 0, 0, 0), (T1, "", "", 1, 3, 0, 0, 0)],
+        [(T1, 2, 5, 2, 5)],
+        keys=("team", "project"),
+    )
+    report = _attribute(data, keys=("team", "project"))
+    first = report.rows[0]
+    assert first.keys == {"team": "a", "project": UNALLOCATED}
+    assert first.kind == "allocated"
+    assert report.rows[1].kind == "unallocated" and report.rows[1].gpu_cost == 3

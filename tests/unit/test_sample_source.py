@@ -1,0 +1,123 @@
+"""The sample source against the simulator's independent ground truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from finops_cli.analytics.costs import IDLE, UNALLOCATED, attribute_costs
+from finops_cli.sample.simulate import SampleCluster, grid_between
+from finops_cli.sample.truth import efficiency_truth, ground_truth
+from finops_cli.sources.interface import CostRequest
+from finops_cli.sources.sample import SampleCostSource
+from finops_cli.timewindow import Window
+
+LABELS = {
+    "team": "ai-finops.io/team",
+    "project": "ai-finops.io/project",
+    "model": "ai-finops.io/model",
+    "environment": "ai-finops.io/environment",
+}
+
+
+def _report(seed, start, end, keys, filters=None, bucket=3600):
+    source = SampleCostSource(LABELS, seed=seed)
+    window = Window(start, end, "test")
+    data = source.costs(CostRequest(window, keys, filters or {}, bucket))
+    return source.cluster, attribute_costs(data, keys, filters or {}, start, end)
+
+
+@pytest.mark.parametrize("seed", [1, 42, 2026])
+@pytest.mark.parametrize("key", ["team", "project", "model", "namespace", "node", "gpu_model"])
+def test_costs_equal_ground_truth(seed, key):
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC)
+    cluster, report = _report(seed, start, end, (key,))
+    truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
+    rows = {r.keys[key]: r for r in report.rows}
+    for value, fig in truth.by(key).iterrows():
+        row = rows[value or UNALLOCATED]
+        assert row.gpu_cost == pytest.approx(fig["gpu_cost"], abs=0.005)
+        assert row.gpu_hours == pytest.approx(fig["gpu_hours"], abs=1e-6)
+    assert rows[IDLE].gpu_cost == pytest.approx(truth.idle_gpu_cost, abs=0.005)
+    assert sum(r.gpu_cost for r in report.rows) == pytest.approx(truth.cluster_gpu_cost, abs=0.01)
+
+
+def test_unaligned_window_and_daily_buckets_stay_within_half_a_percent():
+    start = datetime(2026, 9, 3, 7, 41, 13, tzinfo=UTC)
+    end = datetime(2026, 11, 20, 16, 2, 55, tzinfo=UTC)
+    cluster, report = _report(42, start, end, ("team",), bucket=86400)
+    truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
+    rows = {r.keys["team"]: r for r in report.rows}
+    for team, fig in truth.by("team").iterrows():
+        assert rows[team or UNALLOCATED].gpu_cost == pytest.approx(fig["gpu_cost"], rel=0.005)
+    assert len(report.days) == 79
+
+
+def test_efficiency_equals_sampled_truth():
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)
+    cluster, report = _report(42, start, end, ("team",))
+    truth = efficiency_truth(cluster, int(start.timestamp()), int(end.timestamp()), 60, "team")
+    rows = {r.keys["team"]: r for r in report.rows}
+    for team, value in truth.items():
+        assert rows[team or UNALLOCATED].efficiency == pytest.approx(value, abs=1e-9)
+    assert rows[IDLE].waste == rows[IDLE].gpu_cost
+
+
+def test_filter_keeps_only_matching_pods_and_cluster_idle():
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)
+    cluster, report = _report(42, start, end, ("project",), {"team": "nlp"})
+    truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
+    allocated = [r for r in report.rows if r.kind == "allocated"]
+    assert {r.keys["project"] for r in allocated} == {"chat-assistant"}
+    nlp = truth.pods[truth.pods["team"] == "nlp"]["gpu_cost"].sum()
+    assert allocated[0].gpu_cost == pytest.approx(nlp, abs=0.005)
+    idle = next(r for r in report.rows if r.kind == "idle")
+    assert idle.gpu_cost == pytest.approx(truth.idle_gpu_cost, abs=0.005)
+
+
+def test_simulation_is_deterministic_and_seeded():
+    start, end = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp()), int(
+        datetime(2026, 10, 2, tzinfo=UTC).timestamp()
+    )
+    a = list(SampleCluster(3).series(start, end, 300))
+    b = list(SampleCluster(3).series(start, end, 300))
+    c = list(SampleCluster(4).series(start, end, 300))
+    assert [(s.name, s.labels) for s in a] == [(s.name, s.labels) for s in b]
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b, strict=True))
+    assert [(s.name, s.labels) for s in a] != [(s.name, s.labels) for s in c]
+
+
+def test_cluster_has_what_the_contract_promises():
+    cluster = SampleCluster(42)
+    start = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+    series = list(cluster.series(start, start + 12 * 86400, 900))
+    names = {s.name for s in series}
+    for name in (
+        "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "node_gpu_hourly_cost",
+        "node_gpu_count", "container_gpu_allocation", "node_cpu_hourly_cost",
+        "kube_pod_labels", "kube_node_labels", "vllm:request_success_total",
+        "vllm:prompt_tokens_total", "vllm:generation_tokens_total",
+    ):
+        assert name in names
+    labels = [s.labels for s in series if s.name == "kube_pod_labels"]
+    assert any("label_ai_finops_io_team" not in lab for lab in labels)  # an unlabelled pod
+    dcgm = [s.labels for s in series if s.name == "DCGM_FI_DEV_GPU_UTIL"]
+    assert any("pod" not in lab for lab in dcgm)  # idle GPUs carry no pod
+    assert {"Hostname", "UUID", "modelName", "gpu"} <= set(dcgm[0])
+    spot = [n for n in cluster.nodes if n.is_spot]
+    assert spot and len({n.instance_type for n in cluster.nodes}) >= 3
+    # The injected anomaly: one day in eleven the vision team's cost jumps by an order of magnitude.
+    truth = ground_truth(cluster, start, start + 11 * 86400)
+    days = [
+        ground_truth(cluster, start + d * 86400, start + (d + 1) * 86400).by("team")
+        .loc["vision", "gpu_cost"]
+        for d in range(11)
+    ]
+    assert max(days) > 5 * sorted(days)[5]
+    assert truth.by("team").loc["vision", "gpu_cost"] == pytest.approx(sum(days), rel=1e-9)
+    # Inference counters reset when a pod is replaced (a new pod starts from zero).
+    grid = grid_between(start, start + 12 * 86400, 900)
+    runs = [r for r in cluster.pod_runs(grid) if r.workload.name == "chat-llama-0"]
+    assert len(runs) >= 3
