@@ -86,7 +86,12 @@ def test_bad_config_file_exits_2(tmp_path):
 def test_unreachable_prometheus_exits_1_and_hides_secrets():
     secret = "s3cr3t-token-value"
     result = run_finops(
-        "costs", "--prometheus-url", "http://127.0.0.1:9", "--timeout", "2s", "--debug",
+        "costs",
+        "--prometheus-url",
+        "http://127.0.0.1:9",
+        "--timeout",
+        "2s",
+        "--debug",
         env={"FINOPS_PROMETHEUS_BEARER_TOKEN": secret, "FINOPS_PROMETHEUS_RETRIES": "0"},
     )
     assert result.returncode == 1
@@ -96,7 +101,9 @@ def test_unreachable_prometheus_exits_1_and_hides_secrets():
 
 def test_unreachable_prometheus_one_line_without_debug():
     result = run_finops(
-        "costs", "--prometheus-url", "http://127.0.0.1:9",
+        "costs",
+        "--prometheus-url",
+        "http://127.0.0.1:9",
         env={"FINOPS_PROMETHEUS_RETRIES": "0"},
     )
     assert result.returncode == 1

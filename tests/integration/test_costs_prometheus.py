@@ -51,8 +51,16 @@ def backend(request, prometheus_from_openmetrics, tmp_path_factory):
 
 def _costs(url: str, *extra: str) -> dict:
     result = run_finops(
-        "costs", "--start", "2026-10-01", "--end", "2026-10-04",
-        "--prometheus-url", url, "--output", "json", *extra,
+        "costs",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--prometheus-url",
+        url,
+        "--output",
+        "json",
+        *extra,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -72,7 +80,8 @@ def test_costs_match_ground_truth(backend, flag):
     rows = _by_key(doc, key)
     assert doc["source"] == "prometheus"
     assert doc["window"] == {
-        "start": "2026-10-01T00:00:00Z", "end": "2026-10-04T00:00:00Z",
+        "start": "2026-10-01T00:00:00Z",
+        "end": "2026-10-04T00:00:00Z",
         "label": "2026-10-01..2026-10-04",
     }
     for value, figures in expected.iterrows():
@@ -116,11 +125,19 @@ def test_team_filter_and_two_levels(backend):
 
 def test_sample_and_prometheus_agree(backend):
     """The sample source and a real Prometheus give the same figures for the same cluster."""
-    url, cluster = backend
+    url, _ = backend
     prom = _by_key(_costs(url, "--by", "team"), "team")
     sample = run_finops(
-        "costs", "--start", "2026-10-01", "--end", "2026-10-04", "--source", "sample",
-        "--output", "json", env={"FINOPS_SAMPLE_SEED": "7"},
+        "costs",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--source",
+        "sample",
+        "--output",
+        "json",
+        env={"FINOPS_SAMPLE_SEED": "7"},
     )
     assert sample.returncode == 0, sample.stderr
     rows = _by_key(json.loads(sample.stdout), "team")

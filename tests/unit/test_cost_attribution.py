@@ -17,20 +17,36 @@ T2 = pd.Timestamp("2026-10-02T01:00:00Z")
 def _data(alloc_rows, cluster_rows, keys=("team",)):
     alloc = pd.DataFrame(
         alloc_rows,
-        columns=["bucket_end", *keys, "gpu_hours", "gpu_cost", "cpu_ram_cost",
-                 "busy_gpu_hours", "observed_gpu_hours"],
+        columns=[
+            "bucket_end",
+            *keys,
+            "gpu_hours",
+            "gpu_cost",
+            "cpu_ram_cost",
+            "busy_gpu_hours",
+            "observed_gpu_hours",
+        ],
     )
     cluster = pd.DataFrame(
         cluster_rows,
-        columns=["bucket_end", "allocated_gpu_hours", "allocated_gpu_cost",
-                 "capacity_gpu_hours", "capacity_gpu_cost"],
+        columns=[
+            "bucket_end",
+            "allocated_gpu_hours",
+            "allocated_gpu_cost",
+            "capacity_gpu_hours",
+            "capacity_gpu_cost",
+        ],
     )
     return CostData("test", alloc, cluster, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", True, 60)
 
 
 def _attribute(data, keys=("team",), filters=None):
     return attribute_costs(
-        data, keys, filters or {}, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=UTC)
+        data,
+        keys,
+        filters or {},
+        datetime(2026, 10, 1, tzinfo=UTC),
+        datetime(2026, 10, 3, tzinfo=UTC),
     )
 
 

@@ -78,8 +78,9 @@ def test_filter_keeps_only_matching_pods_and_cluster_idle():
 
 
 def test_simulation_is_deterministic_and_seeded():
-    start, end = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp()), int(
-        datetime(2026, 10, 2, tzinfo=UTC).timestamp()
+    start, end = (
+        int(datetime(2026, 10, 1, tzinfo=UTC).timestamp()),
+        int(datetime(2026, 10, 2, tzinfo=UTC).timestamp()),
     )
     a = list(SampleCluster(3).series(start, end, 300))
     b = list(SampleCluster(3).series(start, end, 300))
@@ -95,10 +96,17 @@ def test_cluster_has_what_the_contract_promises():
     series = list(cluster.series(start, start + 12 * 86400, 900))
     names = {s.name for s in series}
     for name in (
-        "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "node_gpu_hourly_cost",
-        "node_gpu_count", "container_gpu_allocation", "node_cpu_hourly_cost",
-        "kube_pod_labels", "kube_node_labels", "vllm:request_success_total",
-        "vllm:prompt_tokens_total", "vllm:generation_tokens_total",
+        "DCGM_FI_DEV_GPU_UTIL",
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+        "node_gpu_hourly_cost",
+        "node_gpu_count",
+        "container_gpu_allocation",
+        "node_cpu_hourly_cost",
+        "kube_pod_labels",
+        "kube_node_labels",
+        "vllm:request_success_total",
+        "vllm:prompt_tokens_total",
+        "vllm:generation_tokens_total",
     ):
         assert name in names
     labels = [s.labels for s in series if s.name == "kube_pod_labels"]
@@ -111,7 +119,8 @@ def test_cluster_has_what_the_contract_promises():
     # The injected anomaly: one day in eleven the vision team's cost jumps by an order of magnitude.
     truth = ground_truth(cluster, start, start + 11 * 86400)
     days = [
-        ground_truth(cluster, start + d * 86400, start + (d + 1) * 86400).by("team")
+        ground_truth(cluster, start + d * 86400, start + (d + 1) * 86400)
+        .by("team")
         .loc["vision", "gpu_cost"]
         for d in range(11)
     ]
