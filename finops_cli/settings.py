@@ -259,8 +259,11 @@ class PrometheusSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        """Keep any path prefix and query (VictoriaMetrics ``extra_label``) but drop a trailing
-        '/', so API paths can be appended as-is."""
+        """Keep a path prefix and query, drop a trailing '/', so API paths append cleanly.
+
+        Mimir and VictoriaMetrics serve the API under a prefix, and VictoriaMetrics takes
+        ``extra_label`` in the query; the client appends ``/api/v1/...`` to whatever is left.
+        """
         if value is None:
             return None
         text = value.strip()
@@ -288,9 +291,13 @@ class PrometheusSettings(BaseModel):
     def _check_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         """Reject what would let a value smuggle in a second header or be sent twice."""
         seen: set[str] = set()
-        for name, secret in value.items():
+        for number, (name, secret) in enumerate(value.items(), start=1):
             if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid HTTP header name")
+                # Not echoed: a malformed name is often a pasted "Authorization=Bearer ..." line.
+                raise ValueError(
+                    f"header {number} has an invalid name (allowed: letters, digits, "
+                    "and !#$%&'*+-.^_`|~)"
+                )
             if name.lower() in seen:
                 raise ValueError(f"header {name!r} is given twice (names are case-insensitive)")
             seen.add(name.lower())
@@ -454,7 +461,7 @@ def _shown(value: object) -> str | None:
     if not isinstance(value, str | int | float):
         return None
     text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + "...'"
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def _known_keys(parent: Loc) -> list[str]:
@@ -488,7 +495,7 @@ def _usage_error(exc: ValidationError, origin_of: Callable[[Loc], str]) -> Usage
     error = errors[0]
     loc = tuple(str(part) for part in error["loc"])
     dotted = ".".join(loc) or "settings"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     origin = origin_of(loc)
     if error["type"] == "extra_forbidden":
         # Only the key: a misspelt `bearer_tokn = "..."` must not print its value.

@@ -327,6 +327,11 @@ class CommandContext:
     debug: bool
     now: datetime
 
+    def warn(self, message: str) -> None:
+        """A notice on stderr; ``--quiet`` silences it (the JSON keeps it in ``notes``)."""
+        if not self.quiet:
+            _warn(message)
+
     def progress(self, what: str) -> AbstractContextManager[object]:
         """A spinner on stderr while the backend works; silent when piped or with --quiet."""
         if self.quiet or not sys.stderr.isatty():
@@ -396,6 +401,7 @@ def build_context(opts: dict[str, Any], now: datetime | None = None) -> CommandC
     now = now or datetime.now(UTC)
     settings = load_settings(_settings_flags(opts), config_file=opts["config"])
     window = resolve_window(opts["window"], opts["start"], opts["end"], now=now)
+    logging.getLogger("finops").debug("settings: %s", settings.describe())
     output = opts["output"] or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
     return CommandContext(settings, window, output, opts["quiet"], opts["debug"], now)
 

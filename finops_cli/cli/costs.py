@@ -77,6 +77,8 @@ def costs(
     finally:
         source.close()
     report = attribute_costs(data, keys, filters, ctx.window.start, ctx.window.end)
+    for note in report.notes:
+        ctx.warn(note)
     document = render.to_document(
         report,
         currency=ctx.settings.currency,

@@ -1,7 +1,7 @@
 """``python -m finops_cli.sample``: write the sample cluster as OpenMetrics for promtool backfill.
 
-    python -m finops_cli.sample --start 2026-10-01 --end 2026-10-04 --step 60 -o cluster.om
-    promtool tsdb create-blocks-from openmetrics cluster.om ./data
+python -m finops_cli.sample --start 2026-10-01 --end 2026-10-04 --step 60 -o cluster.om
+promtool tsdb create-blocks-from openmetrics cluster.om ./data
 """
 
 from __future__ import annotations

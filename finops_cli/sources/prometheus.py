@@ -141,8 +141,14 @@ class PrometheusCostSource(CostSource):
             results = {name: f.result() for name, f in futures.items()}
 
         prom_keys = [ctx.prom_label(k) for k in keys]
-        allocations = _merge(results, ALLOCATION_MEASURES, prom_keys, list(keys))
-        cluster = _merge(results, CLUSTER_MEASURES, [], [])
+        skipped: list[str] = []
+        allocations = _merge(results, ALLOCATION_MEASURES, prom_keys, list(keys), skipped)
+        cluster = _merge(results, CLUSTER_MEASURES, [], [], skipped)
+        if skipped:
+            notes.append(
+                f"PARTIAL DATA: the server returned {len(skipped)} NaN/Inf value(s) that were "
+                f"left out (first: {skipped[0]})"
+            )
         if len(busy_metrics) == 2:
             busy_metric = f"{queries.BUSY_PROFILING} (else {queries.BUSY_UTIL}/100)"
         elif busy_metrics:
@@ -193,15 +199,22 @@ def _merge(
     measures: tuple[str, ...],
     prom_keys: list[str],
     keys: list[str],
+    skipped: list[str],
 ) -> pd.DataFrame:
-    """One tidy frame keyed by bucket and group; a measure absent for a group counts as 0."""
+    """One tidy frame keyed by bucket and group; a measure absent for a group counts as 0.
+
+    Series that differ only in labels outside the group (one per cluster behind Thanos) add up.
+    Non-finite values cannot be costs: they are counted in ``skipped`` for the caller to flag.
+    """
     records: dict[tuple[object, ...], dict[str, float]] = {}
     for measure in measures:
         for labels, ts, value in results.get(measure, []):
             if not math.isfinite(value):
+                skipped.append(f"{measure} {labels}")
                 continue
             key = (ts, *(labels.get(p, "") for p in prom_keys))
-            records.setdefault(key, {})[measure] = value
+            slot = records.setdefault(key, {})
+            slot[measure] = slot.get(measure, 0.0) + value
     rows = [
         {"bucket_end": k[0], **dict(zip(keys, k[1:], strict=True)), **v} for k, v in records.items()
     ]

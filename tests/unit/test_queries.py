@@ -1,0 +1,100 @@
+"""The query library's text: escaping, selectors and the shapes the cost model relies on."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.queries import QueryContext, over_buckets
+
+LABELS = {
+    "team": "ai-finops.io/team",
+    "project": "ai-finops.io/project",
+    "model": "ai-finops.io/model",
+    "environment": "ai-finops.io/environment",
+}
+PLACEHOLDER = "PLACEHOLDER-VALUE"
+
+
+def test_quote_escapes_everything_that_could_end_the_string():
+    assert quote('a"b') == '"a\\"b"'
+    assert quote("a\\b") == '"a\\\\b"'
+    assert quote("x\ny") == '"x\\ny"'
+    assert quote("\x01") == '"\\x01"'
+    assert quote("ünï 🚀") == '"ünï 🚀"'
+
+
+@given(st.text())
+def test_quoted_literal_has_no_unescaped_quote_or_newline(value):
+    body = quote(value)[1:-1]
+    assert "\n" not in body
+    i = 0
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        assert body[i] != '"'
+        i += 1
+
+
+@given(st.text())
+def test_a_filter_value_only_ever_appears_as_a_string_literal(value):
+    """Swapping a hostile value for a harmless one changes nothing but that literal."""
+    ctx = QueryContext(LABELS, 60)
+    hostile = ctx.gpu_cost_rate(["team"], {"team": value, "namespace": value})
+    harmless = ctx.gpu_cost_rate(["team"], {"team": PLACEHOLDER, "namespace": PLACEHOLDER})
+    assert hostile == harmless.replace(quote(PLACEHOLDER), quote(value))
+
+
+def test_label_names_are_validated():
+    assert label_name("label_ai_finops_io_team") == "label_ai_finops_io_team"
+    with pytest.raises(ValueError):
+        label_name('team"} or vector(1)')
+    assert matchers({}) == ""
+    assert matchers({"b": "2", "a": "1"}) == '{a="1",b="2"}'
+
+
+def test_durations_are_whole_milliseconds():
+    assert duration(60) == "60s"
+    assert duration(59.999) == "59999ms"
+    assert duration(3600 - 0.001) == "3599999ms"
+    with pytest.raises(ValueError):
+        duration(0)
+
+
+def test_team_cost_query_shape():
+    ctx = QueryContext(LABELS, 30)
+    query = ctx.gpu_cost_rate(["team"], {})
+    assert query.startswith("sum by (label_ai_finops_io_team) (")
+    assert "last_over_time(container_gpu_allocation[29999ms])" in query
+    assert "node_gpu_hourly_cost[600s]" in query
+    assert "group_left (label_ai_finops_io_team)" in query
+    bucketed = over_buckets(query, 3600, 30)
+    assert bucketed.startswith("sum_over_time((")
+    assert bucketed.endswith("[3599999ms:30s]) * 0.008333333333333333")
+
+
+def test_cluster_label_joins_on_cluster_everywhere():
+    ctx = QueryContext(LABELS, 60, cluster_label="cluster")
+    query = ctx.gpu_cost_rate(["namespace"], {})
+    assert "on (cluster, node)" in query
+    assert "sum by (cluster, namespace)" in query
+    assert ctx.capacity_cost_rate().startswith("sum by (cluster) (")
+
+
+def test_exported_pod_labels_are_normalised():
+    ctx = QueryContext(LABELS, 60, exported_pod_labels=True)
+    query = ctx.busy_sum(["team"], {}, frozenset({"DCGM_FI_PROF_GR_ENGINE_ACTIVE"}))
+    assert 'exported_pod!=""' in query
+    assert "label_replace(" in query and '"pod", "$1", "exported_pod"' in query
+    both = ctx.busy_sum(
+        ["team"], {}, frozenset({"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"})
+    )
+    assert " or " in both and "DCGM_FI_DEV_GPU_UTIL" in both
+
+
+def test_custom_label_keys_are_sanitised_like_kube_state_metrics():
+    ctx = QueryContext(LABELS | {"team": "example.com/owningTeam"}, 60)
+    assert ctx.prom_label("team") == "label_example_com_owning_team"
