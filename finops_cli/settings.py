@@ -605,6 +605,15 @@ def _flag_layer(flags: Mapping[str, object], cwd: Path) -> _Layer:
 
 
 def _merge(target: dict[str, Any], source: Mapping[str, Any], loc: Loc = ()) -> None:
+    if loc == ("prometheus",):
+        # Token and basic auth exclude each other, so the source that picks one drops the other
+        # from lower ones: `--basic-auth` overrides a token in finops.toml instead of clashing
+        # with it, while a password from the env still pairs with a username from the file.
+        if "bearer_token" in source:
+            target.pop("username", None)
+            target.pop("password", None)
+        if "username" in source or "password" in source:
+            target.pop("bearer_token", None)
     for key, value in source.items():
         here = (*loc, key)
         current = target.get(key)

@@ -390,7 +390,7 @@ def _settings_flags(opts: dict[str, Any]) -> dict[str, object]:
         flags["prometheus.username"] = user
         flags["prometheus.password"] = password
     if opts["header"]:
-        flags["prometheus.headers"] = "\n".join(opts["header"])
+        flags["prometheus.headers"] = list(opts["header"])
     return flags
 
 

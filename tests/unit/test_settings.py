@@ -518,17 +518,33 @@ def test_auth_consistency_is_checked_after_merging(dirs: Dirs) -> None:
     dirs.cwd_toml('[prometheus]\nusername = "bob"\n')
     settings = dirs.load(env={"FINOPS_PROMETHEUS_PASSWORD": PASSWORD})
     assert settings.prometheus.username == "bob"
-    message = dirs.error(env={"FINOPS_PROMETHEUS_BEARER_TOKEN": TOKEN})
-    assert message == (
-        "invalid setting prometheus.bearer_token from FINOPS_PROMETHEUS_BEARER_TOKEN: "
-        "cannot be combined with prometheus.username/password"
-    )
     (dirs.cwd / "finops.toml").unlink()
     message = dirs.error(env={"FINOPS_PROMETHEUS_PASSWORD": PASSWORD})
     assert message == (
         "invalid setting prometheus.password from FINOPS_PROMETHEUS_PASSWORD: "
         "needs prometheus.username as well"
     )
+
+
+def test_token_and_basic_auth_in_one_source_conflict(dirs: Dirs) -> None:
+    env = {"FINOPS_PROMETHEUS_BEARER_TOKEN": TOKEN, "FINOPS_PROMETHEUS_USERNAME": "bob"}
+    message = dirs.error(env=env)
+    assert message == (
+        "invalid setting prometheus.bearer_token from FINOPS_PROMETHEUS_BEARER_TOKEN: "
+        "cannot be combined with prometheus.username/password"
+    )
+    no_secrets(message)
+
+
+def test_a_higher_source_choosing_an_auth_method_replaces_the_other(dirs: Dirs) -> None:
+    dirs.cwd_toml(f'[prometheus]\nbearer_token = "{TOKEN}"\n')
+    flags = {"prometheus.username": "bob", "prometheus.password": PASSWORD}
+    p = dirs.load(flags).prometheus
+    assert (p.bearer_token, p.username) == (None, "bob")
+    dirs.cwd_toml(f'[prometheus]\nusername = "bob"\npassword = "{PASSWORD}"\n')
+    p = dirs.load(env={"FINOPS_PROMETHEUS_BEARER_TOKEN": TOKEN}).prometheus
+    assert (p.username, p.password) == (None, None)
+    assert p.bearer_token is not None and p.bearer_token.get_secret_value() == TOKEN
 
 
 def test_direct_construction_checks_consistency_too() -> None:
