@@ -17,8 +17,7 @@ from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers
 
 POD_LABEL_KEYS = ("team", "project", "model", "environment")
-NATIVE_KEYS = ("namespace", "node")
-GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model")
+GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model", "cluster")
 
 GPU_ALLOCATION = "container_gpu_allocation"
 GPU_PRICE = "node_gpu_hourly_cost"
@@ -57,14 +56,20 @@ class QueryContext:
 
     pod_labels: dict[str, str]
     sample_interval_s: int
-    cluster_label: str | None = None
+    cluster_label: str | None = "cluster"
     exported_pod_labels: bool = False  # dcgm-exporter scraped with honorLabels: false
     attribute_lookback_s: int = 600
+    cluster_filter: str | None = None  # only this cluster, on every series read
+    replica_labels: tuple[str, ...] = ()  # HA pairs without Thanos: collapse replicas at leaves
 
     def prom_label(self, key: str) -> str:
         """The Prometheus label a group key lives in after the queries below have run."""
         if key in POD_LABEL_KEYS:
             return kube_label_to_prometheus(self.pod_labels[key])
+        if key == "cluster":
+            if not self.cluster_label:
+                raise ValueError("grouping by cluster needs a cluster label")
+            return self.cluster_label
         return key
 
     @property
@@ -76,13 +81,35 @@ class QueryContext:
         return ", ".join(self._with_cluster(["node"]))
 
     def _with_cluster(self, labels: Sequence[str]) -> list[str]:
-        return [label_name(self.cluster_label), *labels] if self.cluster_label else list(labels)
+        if not self.cluster_label or self.cluster_label in labels:
+            return list(labels)
+        return [label_name(self.cluster_label), *labels]
 
-    def _exact(self, metric: str, selector: str = "") -> str:
-        return f"last_over_time({metric}{selector}[{duration(self.sample_interval_s - 0.001)}])"
+    def _read(self, metric: str, lookback_s: float, matchers_text: str = "") -> str:
+        """A leaf read; every series the queries touch goes through here.
 
-    def _attribute(self, metric: str, selector: str = "") -> str:
-        return f"last_over_time({metric}{selector}[{duration(self.attribute_lookback_s)}])"
+        It adds the cluster filter and, for HA Prometheus pairs queried without Thanos, collapses
+        replicas (``max without (replica)``) before anything is summed, so a pair never counts
+        twice.
+        """
+        parts = [m for m in (matchers_text, self._cluster_matcher()) if m]
+        selector = "{" + ",".join(parts) + "}" if parts else ""
+        read = f"last_over_time({metric}{selector}[{duration(lookback_s)}])"
+        if self.replica_labels:
+            replicas = ", ".join(label_name(r) for r in self.replica_labels)
+            read = f"max without ({replicas}) ({read})"
+        return read
+
+    def _cluster_matcher(self) -> str:
+        if self.cluster_filter is None or not self.cluster_label:
+            return ""
+        return matchers({self.cluster_label: self.cluster_filter})[1:-1]
+
+    def _exact(self, metric: str, matchers_text: str = "") -> str:
+        return self._read(metric, self.sample_interval_s - 0.001, matchers_text)
+
+    def _attribute(self, metric: str, matchers_text: str = "") -> str:
+        return self._read(metric, self.attribute_lookback_s, matchers_text)
 
     # ---- building blocks ---------------------------------------------------------------------
     def pod_gpus(self) -> str:
@@ -119,7 +146,7 @@ class QueryContext:
         selector = matchers(
             {self.prom_label(k): v for k, v in filters.items() if k in POD_LABEL_KEYS}
             | {k: v for k, v in filters.items() if k == "namespace"}
-        )
+        )[1:-1]
         by = ", ".join(self._with_cluster(["namespace", "pod", *wanted]))
         inner = f"group by ({by}) ({self._attribute(POD_LABELS, selector)})"
         return f"topk by ({self._pod_join}) (1, {inner})"
@@ -140,7 +167,7 @@ class QueryContext:
         first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
         """
         pod = "exported_pod" if self.exported_pod_labels else "pod"
-        selector = f'{{{pod}!=""}}'
+        selector = f'{pod}!=""'
         parts = []
         if BUSY_PROFILING in metrics_present:
             parts.append(self._exact(BUSY_PROFILING, selector))

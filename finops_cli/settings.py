@@ -62,6 +62,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FINOPS_THANOS_DEDUP": "prometheus.thanos_dedup",
     "FINOPS_THANOS_PARTIAL_RESPONSE": "prometheus.thanos_partial_response",
     "FINOPS_SAMPLE_INTERVAL": "prometheus.sample_interval_seconds",
+    "FINOPS_PROMETHEUS_REPLICA_LABELS": "prometheus.replica_labels",
     "FINOPS_LABEL_TEAM": "labels.team",
     "FINOPS_LABEL_PROJECT": "labels.project",
     "FINOPS_LABEL_MODEL": "labels.model",
@@ -93,12 +94,14 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     "FINOPS_THANOS_PARTIAL_RESPONSE": "true/false: Thanos partial_response parameter.",
     "FINOPS_SAMPLE_INTERVAL": "Scrape interval of the GPU metrics: seconds or a duration; "
     "unset: detected from the data.",
+    "FINOPS_PROMETHEUS_REPLICA_LABELS": "Comma-separated replica labels of HA Prometheus pairs "
+    "to collapse when querying them without Thanos dedup (e.g. prometheus_replica).",
     "FINOPS_LABEL_TEAM": "Pod label key naming the team.",
     "FINOPS_LABEL_PROJECT": "Pod label key naming the project.",
     "FINOPS_LABEL_MODEL": "Pod label key naming the model.",
     "FINOPS_LABEL_ENVIRONMENT": "Pod label key naming the environment.",
     "FINOPS_LABEL_COST_CENTER": "Pod annotation key naming the cost center.",
-    "FINOPS_CLUSTER_LABEL": "Prometheus label naming the cluster in multi-cluster setups.",
+    "FINOPS_CLUSTER_LABEL": "Prometheus label naming the cluster (default 'cluster').",
 }
 """One line per variable, FINOPS_CONFIG included, for ``--help`` epilogs and the docs."""
 
@@ -247,6 +250,23 @@ class PrometheusSettings(BaseModel):
     thanos_dedup: bool | None = None
     thanos_partial_response: bool | None = None
     sample_interval_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    replica_labels: tuple[str, ...] = ()  # HA pairs queried without Thanos dedup
+
+    @field_validator("replica_labels", mode="before")
+    @classmethod
+    def _split_replicas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("replica_labels")
+    @classmethod
+    def _check_replicas(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            problem = prometheus_label_name_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -346,7 +366,9 @@ class LabelSettings(BaseModel):
     model: str = "ai-finops.io/model"
     environment: str = "ai-finops.io/environment"
     cost_center: str = "ai-finops.io/cost-center"  # an annotation, not a label
-    cluster: str | None = None  # a Prometheus label (e.g. "cluster"); None = single cluster
+    # The Prometheus label naming the cluster (a Thanos external label or remote-write label).
+    # Harmless on a single cluster: a missing label joins as empty. None turns it off.
+    cluster: str | None = "cluster"
 
     @field_validator("team", "project", "model", "environment", "cost_center")
     @classmethod

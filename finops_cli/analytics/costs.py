@@ -98,7 +98,7 @@ def attribute_costs(
     # Unallocated: unlabelled pods, plus (without filters) allocation that no labelled row explains.
     un_hours = unlabelled.groupby("_day")["gpu_hours"].sum()
     un_cost = unlabelled.groupby("_day")["gpu_cost"].sum()
-    if not filters:
+    if not set(filters) - {"cluster"}:  # a cluster filter narrows both sides alike
         all_hours = cluster.groupby("_day")["allocated_gpu_hours"].sum()
         all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
         known_hours = alloc.groupby("_day")["gpu_hours"].sum()

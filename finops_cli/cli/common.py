@@ -362,6 +362,7 @@ class CommandContext:
             pod_labels,
             cluster_label=self.settings.labels.cluster,
             sample_interval_s=prom.sample_interval_seconds,
+            replica_labels=prom.replica_labels,
             on_warning=None if self.quiet else _warn,
         )
 

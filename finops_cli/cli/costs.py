@@ -19,6 +19,7 @@ class GroupKey(StrEnum):
     namespace = "namespace"
     node = "node"
     gpu_model = "gpu-model"
+    cluster = "cluster"
 
 
 FILTERS = "Filters"
@@ -43,6 +44,10 @@ def costs(
     namespace: Annotated[
         str | None, typer.Option(help="Only this namespace.", rich_help_panel=FILTERS)
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Only this cluster (its cluster label value).", rich_help_panel=FILTERS),
+    ] = None,
 ) -> None:
     """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.
 
@@ -66,6 +71,7 @@ def costs(
             ("project", project),
             ("model", model),
             ("namespace", namespace),
+            ("cluster", cluster),
         )
         if v is not None
     }

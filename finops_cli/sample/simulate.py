@@ -86,12 +86,14 @@ class SampleCluster:
         with_opencost: bool = True,
         dcgm_host_label: str | None = "Hostname",
         dcgm_honor_labels: bool = True,
+        name: str = "sample",
     ) -> None:
         """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
         ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
         with ``honorLabels: false`` that moves the workload's labels to ``exported_*``.
         """
         self.seed = seed
+        self.name = name
         self.dcgm_host_label = dcgm_host_label
         self.dcgm_honor_labels = dcgm_honor_labels
         self.nodes = nodes

@@ -40,6 +40,7 @@ class PrometheusCostSource(CostSource):
         *,
         cluster_label: str | None = None,
         sample_interval_s: float | None = None,
+        replica_labels: tuple[str, ...] = (),
         client: PrometheusClient | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
@@ -47,6 +48,7 @@ class PrometheusCostSource(CostSource):
         self.pod_labels = pod_labels
         self.cluster_label = cluster_label
         self.sample_interval_s = sample_interval_s
+        self.replica_labels = replica_labels
         self.max_concurrency = max(1, settings.max_concurrency)
 
     def close(self) -> None:
@@ -113,8 +115,12 @@ class PrometheusCostSource(CostSource):
             interval,
             cluster_label=self.cluster_label,
             exported_pod_labels=exported,
+            cluster_filter=request.filters.get("cluster"),
+            replica_labels=self.replica_labels,
         )
-        keys, filters = request.group_by, request.filters
+        # The cluster filter narrows every series read (see QueryContext); the rest select pods.
+        keys = request.group_by
+        filters = {k: v for k, v in request.filters.items() if k != "cluster"}
         has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
 
         measures: dict[str, str] = {

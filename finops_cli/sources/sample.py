@@ -68,6 +68,7 @@ class SampleCostSource(CostSource):
                 "namespace": w.namespace,
                 "node": w.node,
                 "gpu_model": node.gpu_product,
+                "cluster": self.cluster.name,
             }
             if any(values[k] != v for k, v in request.filters.items()):
                 continue

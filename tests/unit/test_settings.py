@@ -95,7 +95,7 @@ def test_defaults_without_any_source(dirs: Dirs) -> None:
     assert settings.prometheus.retries == 3
     assert settings.prometheus.max_concurrency == 4
     assert settings.labels.team == "ai-finops.io/team"
-    assert settings.labels.cluster is None
+    assert settings.labels.cluster == "cluster"
     assert (settings.currency, settings.sample_seed) == ("USD", 42)
 
 
@@ -235,7 +235,8 @@ def test_every_documented_variable_maps_to_a_real_setting() -> None:
         "FINOPS_PROMETHEUS_PASSWORD", "FINOPS_PROMETHEUS_HEADERS", "FINOPS_PROMETHEUS_CA_BUNDLE",
         "FINOPS_PROMETHEUS_INSECURE_SKIP_TLS_VERIFY", "FINOPS_PROMETHEUS_TIMEOUT",
         "FINOPS_PROMETHEUS_RETRIES", "FINOPS_MAX_CONCURRENCY", "FINOPS_THANOS_DEDUP",
-        "FINOPS_THANOS_PARTIAL_RESPONSE", "FINOPS_SAMPLE_INTERVAL", "FINOPS_LABEL_TEAM",
+        "FINOPS_THANOS_PARTIAL_RESPONSE", "FINOPS_SAMPLE_INTERVAL",
+        "FINOPS_PROMETHEUS_REPLICA_LABELS", "FINOPS_LABEL_TEAM",
         "FINOPS_LABEL_PROJECT", "FINOPS_LABEL_MODEL", "FINOPS_LABEL_ENVIRONMENT",
         "FINOPS_LABEL_COST_CENTER", "FINOPS_CLUSTER_LABEL",
     }  # fmt: skip
