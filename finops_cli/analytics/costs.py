@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from finops_cli.sources.interface import CostData
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.unit_costs import UnitCost
 
 UNALLOCATED = "__unallocated__"
 IDLE = "__idle__"
@@ -35,6 +39,7 @@ class CostRow:
     waste: float | None
     share: float  # of the total GPU cost shown
     daily_cost: tuple[float, ...]  # GPU cost per UTC day of the window, for trends
+    unit: UnitCost | None = None  # requests/tokens economics, when asked for (--unit-costs)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,14 @@ def costs(
         str | None,
         typer.Option(help="Only this cluster (its cluster label value).", rich_help_panel=FILTERS),
     ] = None,
+    unit_costs: Annotated[
+        bool,
+        typer.Option(
+            "--unit-costs",
+            help="Per model: requests, tokens, cost per 1k requests and per 1M tokens "
+            "(implies --by model).",
+        ),
+    ] = False,
 ) -> None:
     """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.
 
@@ -59,7 +67,10 @@ def costs(
     from finops_cli.render import costs as render
     from finops_cli.sources.interface import CostRequest
 
-    keys = tuple(k.value.replace("-", "_") for k in (by or [GroupKey.team]))
+    default = GroupKey.model if unit_costs else GroupKey.team
+    keys = tuple(k.value.replace("-", "_") for k in (by or [default]))
+    if unit_costs and keys != ("model",):
+        raise UsageError("--unit-costs works per model: use it with --by model (or no --by)")
     if len(keys) > 2:
         raise UsageError("--by takes at most two keys (e.g. --by team --by project)")
     if len(set(keys)) != len(keys):
@@ -80,9 +91,14 @@ def costs(
     try:
         with ctx.progress("Querying costs"):
             data = source.costs(request)
+            inference = source.inference(request) if unit_costs else None
     finally:
         source.close()
     report = attribute_costs(data, keys, filters, ctx.window.start, ctx.window.end)
+    if inference is not None:
+        from finops_cli.analytics.unit_costs import with_unit_costs
+
+        report = with_unit_costs(report, inference)
     for note in report.notes:
         ctx.warn(note)
     document = render.to_document(

@@ -12,6 +12,16 @@ from finops_cli.analytics.costs import CostReport, CostRow
 from finops_cli.render.visual import bar, sparkline
 
 SCHEMA_VERSION = "1"
+UNIT_COLUMNS = (
+    "requests",
+    "prompt_tokens",
+    "generated_tokens",
+    "tokens",
+    "cost_per_1k_requests",
+    "cost_per_1m_tokens",
+    "cost_per_1m_generated_tokens",
+    "unit_cost_status",
+)
 CSV_COLUMNS = (
     "kind",
     "gpu_hours",
@@ -33,6 +43,19 @@ def _num(value: float | None, digits: int = 6) -> float | None:
 
 
 def _row_dict(row: CostRow) -> dict[str, Any]:
+    unit = {}
+    if row.unit is not None:
+        u = row.unit
+        unit = {
+            "requests": _num(u.requests, 3),
+            "prompt_tokens": _num(u.prompt_tokens, 3),
+            "generated_tokens": _num(u.generated_tokens, 3),
+            "tokens": _num(u.tokens, 3),
+            "cost_per_1k_requests": _num(u.cost_per_1k_requests),
+            "cost_per_1m_tokens": _num(u.cost_per_1m_tokens),
+            "cost_per_1m_generated_tokens": _num(u.cost_per_1m_generated_tokens),
+            "unit_cost_status": u.status,
+        }
     return {
         **row.keys,
         "kind": row.kind,
@@ -44,6 +67,7 @@ def _row_dict(row: CostRow) -> dict[str, Any]:
         "waste": _num(row.waste),
         "share": _num(row.share),
         "daily_gpu_cost": [_num(v) for v in row.daily_cost],
+        **unit,
     }
 
 
@@ -94,15 +118,18 @@ def safe_cell(value: object) -> object:
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    """One row per group with stable columns: the group keys, then ``CSV_COLUMNS``, then source."""
+    """One row per group with stable columns: the group keys, ``CSV_COLUMNS``, the unit-cost
+    columns when asked for, then currency, window and source."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = document["group_by"]
-    writer.writerow([*keys, *CSV_COLUMNS, "currency", "window_start", "window_end", "source"])
+    units = UNIT_COLUMNS if any("unit_cost_status" in r for r in document["rows"]) else ()
+    columns = (*CSV_COLUMNS, *units)
+    writer.writerow([*keys, *columns, "currency", "window_start", "window_end", "source"])
     for row in document["rows"]:
         writer.writerow(
             [safe_cell(row[k]) for k in keys]
-            + ["" if row[c] is None else row[c] for c in CSV_COLUMNS]
+            + ["" if row.get(c) is None else row[c] for c in columns]
             + [
                 document["currency"],
                 document["window"]["start"],
@@ -122,6 +149,8 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    if any("unit_cost_status" in r for r in document["rows"]):
+        return render_unit_table(document)
     cur = document["currency"]
     window = document["window"]
     has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
@@ -189,3 +218,54 @@ def _caption(document: dict[str, Any]) -> str:
     ]
     lines += [f"note: {n}" for n in document["notes"]]
     return "\n".join(lines)
+
+
+def render_unit_table(document: dict[str, Any]) -> Any:
+    """Unit economics per model: what a thousand requests and a million tokens cost."""
+    from rich import box
+    from rich.table import Table
+
+    window = document["window"]
+    table = Table(
+        title=f"Unit costs by model ({document['currency']})  ·  "
+        f"{window['start']} → {window['end']}",
+        caption=_caption(document),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in (
+        "Model",
+        "GPU cost",
+        "Requests",
+        "Tokens",
+        "/1k req",
+        "/1M tok",
+        "/1M gen",
+        "Busy",
+        "Status",
+    ):
+        table.add_column(header, justify="left" if header in ("Model", "Status") else "right")
+
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for row in document["rows"]:
+        if "unit_cost_status" not in row:
+            continue
+        status = row["unit_cost_status"]
+        table.add_row(
+            row["model"],
+            num(row["gpu_cost"], ",.2f"),
+            num(row["requests"], ",.0f"),
+            num(row["tokens"], ",.0f"),
+            num(row["cost_per_1k_requests"], ",.4f"),
+            num(row["cost_per_1m_tokens"], ",.4f"),
+            num(row["cost_per_1m_generated_tokens"], ",.4f"),
+            num(None if row["efficiency"] is None else row["efficiency"] * 100, ".0f") + "%"
+            if row["efficiency"] is not None
+            else "-",
+            status,
+            style=None if status == "ok" else "yellow",
+        )
+    return table

@@ -79,7 +79,8 @@ class WorkloadSpec:
     cpu_cores: float = 4.0
     memory_gib: float = 32.0
     container: str = "main"
-    serving: str | None = None  # "vllm" for pods exposing vLLM counters
+    serving: str | None = None  # "vllm", "triton" or "tgi": which inference counters it exports
+    served_model: str | None = None  # the name the server reports (default: the model label)
     requests_per_s_peak: float = 0.0
     prompt_tokens_per_request: float = 0.0
     generation_tokens_per_request: float = 0.0
@@ -284,6 +285,61 @@ def workloads() -> tuple[WorkloadSpec, ...]:
             busy_base=0.55,
             cpu_cores=16,
             memory_gib=64,
+        ),
+        # vision: a Triton server on a free A10G, labelled with team but not model: its GPU cost
+        # reaches the model only through Triton's own ``model`` label.
+        WorkloadSpec(
+            "triton-resnet",
+            "vision-serving",
+            _G5A,
+            (2,),
+            {TEAM_KEY: "vision", PROJECT_KEY: "defect-detection", ENVIRONMENT_KEY: "production"},
+            Schedule(restart_every_s=4 * DAY_S, phase_s=3 * HOUR_S),
+            "inference",
+            annotations={COST_CENTER_KEY: "VIS-300"},
+            busy_base=0.35,
+            busy_swing=0.2,
+            cpu_cores=6,
+            memory_gib=24,
+            serving="triton",
+            served_model="resnet50-onnx",
+            requests_per_s_peak=60.0,
+        ),
+        # nlp: Hugging Face TGI (no model label on its metrics), restarted every 36 h.
+        WorkloadSpec(
+            "tgi-mistral",
+            "nlp-serving",
+            _G5A,
+            (3,),
+            _ns("nlp", "chat-assistant", "mistral-7b-instruct", "production"),
+            Schedule(restart_every_s=36 * HOUR_S, phase_s=2 * HOUR_S),
+            "inference",
+            annotations={COST_CENTER_KEY: "NLP-210"},
+            busy_base=0.5,
+            busy_swing=0.3,
+            cpu_cores=8,
+            memory_gib=48,
+            serving="tgi",
+            requests_per_s_peak=4.0,
+            prompt_tokens_per_request=900,
+            generation_tokens_per_request=310,
+        ),
+        # ml-platform: a small model served from CPU only: traffic without GPU cost ("unpriced").
+        WorkloadSpec(
+            "qwen-cpu",
+            "ml-serving",
+            _G6A,
+            (),
+            _ns("ml-platform", "recommendation-engine", "qwen2-0.5b", "staging"),
+            Schedule(),
+            "inference",
+            annotations={COST_CENTER_KEY: "ML-001"},
+            cpu_cores=4,
+            memory_gib=8,
+            serving="vllm",
+            requests_per_s_peak=2.0,
+            prompt_tokens_per_request=120,
+            generation_tokens_per_request=60,
         ),
         # vision: defect detection training, every 6 h for 2 h on the second g5.
         WorkloadSpec(

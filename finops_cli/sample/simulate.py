@@ -19,6 +19,7 @@ import numpy.typing as npt
 from finops_cli.sample.scenario import (
     DAY_S,
     HOUR_S,
+    MODEL_KEY,
     NODES,
     QUANTUM_S,
     NodeSpec,
@@ -196,7 +197,7 @@ class SampleCluster:
         yield from self._node_series(grid)
         yield from self._pod_series(grid, runs)
         yield from self._dcgm_series(grid, runs)
-        yield from self._vllm_series(grid, runs, step)
+        yield from self._inference_series(grid, runs, step)
 
     def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
         for node in self.nodes:
@@ -268,19 +269,20 @@ class SampleCluster:
                 ts,
                 ones,
             )
-            yield SampleSeries(
-                "kube_pod_container_resource_requests",
-                pod
-                | {
-                    "container": w.container,
-                    "node": w.node,
-                    "resource": "nvidia_com_gpu",
-                    "unit": "integer",
-                    "uid": r.uid,
-                },
-                ts,
-                ones * w.gpus,
-            )
+            if w.gpus:  # kube-state-metrics reports only resources a container requests
+                yield SampleSeries(
+                    "kube_pod_container_resource_requests",
+                    pod
+                    | {
+                        "container": w.container,
+                        "node": w.node,
+                        "resource": "nvidia_com_gpu",
+                        "unit": "integer",
+                        "uid": r.uid,
+                    },
+                    ts,
+                    ones * w.gpus,
+                )
             if self.with_opencost:
                 yield SampleSeries("container_gpu_allocation", container, ts, ones * w.gpus)
                 yield SampleSeries("container_cpu_allocation", container, ts, ones * w.cpu_cores)
@@ -329,27 +331,41 @@ class SampleCluster:
                     ts = grid[a : b + 1]
                     yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib)
 
-    def _vllm_series(self, grid: IntArray, runs: list[PodRun], step: int) -> Iterator[SampleSeries]:
+    def served_model(self, workload: WorkloadSpec) -> str:
+        """The model name an inference server reports for itself."""
+        return workload.served_model or workload.labels.get(MODEL_KEY, workload.name)
+
+    def _inference_series(
+        self, grid: IntArray, runs: list[PodRun], step: int
+    ) -> Iterator[SampleSeries]:
+        """Counters as vLLM, Triton and TGI export them; each new pod starts from zero."""
         for r in runs:
             w = r.workload
-            if w.serving != "vllm":
+            if w.serving is None:
                 continue
             ts = grid[r.first : r.last + 1]
             requests = np.cumsum(self.requests_in_step(w, ts, step))
-            model = w.labels.get("ai-finops.io/model", w.name)
-            labels = {"model_name": model, "engine": "0", "namespace": w.namespace, "pod": r.pod}
-            yield SampleSeries(
-                "vllm:request_success_total", labels | {"finished_reason": "stop"}, ts, requests
-            )
-            yield SampleSeries(
-                "vllm:prompt_tokens_total", labels, ts, requests * w.prompt_tokens_per_request
-            )
-            yield SampleSeries(
-                "vllm:generation_tokens_total",
-                labels,
-                ts,
-                requests * w.generation_tokens_per_request,
-            )
+            prompt = requests * w.prompt_tokens_per_request
+            generated = requests * w.generation_tokens_per_request
+            pod = {"namespace": w.namespace, "pod": r.pod}
+            model = self.served_model(w)
+            if w.serving == "vllm":
+                labels = pod | {"model_name": model, "engine": "0"}
+                ok = labels | {"finished_reason": "stop"}
+                yield SampleSeries("vllm:request_success_total", ok, ts, requests)
+                yield SampleSeries("vllm:prompt_tokens_total", labels, ts, prompt)
+                yield SampleSeries("vllm:generation_tokens_total", labels, ts, generated)
+            elif w.serving == "triton":
+                labels = pod | {"model": model, "version": "1"}
+                yield SampleSeries("nv_inference_request_success", labels, ts, requests)
+                yield SampleSeries("nv_inference_count", labels, ts, requests)
+            elif w.serving == "tgi":
+                yield SampleSeries("tgi_request_success", pod, ts, requests)
+                yield SampleSeries("tgi_request_count", pod, ts, requests)
+                yield SampleSeries("tgi_request_input_length_sum", pod, ts, prompt)
+                yield SampleSeries("tgi_request_input_length_count", pod, ts, requests)
+                yield SampleSeries("tgi_request_generated_tokens_sum", pod, ts, generated)
+                yield SampleSeries("tgi_request_generated_tokens_count", pod, ts, requests)
 
     def requests_in_step(self, w: WorkloadSpec, ts: IntArray, step: int) -> FloatArray:
         """Requests served during ``(t - step, t]``: whole numbers, as a counter counts them."""

@@ -89,6 +89,7 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
                     "node": w.node,
                     "gpu_model": node.gpu_product,
                     "pod": cluster.pod_name(w, run),
+                    "served_model": cluster.served_model(w) if w.serving else "",
                     "gpus": w.gpus,
                     "gpu_hours": float(np.sum(hours[held])) * w.gpus,
                     "gpu_cost": float(np.sum(hours[held] * gpu_price[held])) * w.gpus,
@@ -101,6 +102,7 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
         "node",
         "gpu_model",
         "pod",
+        "served_model",
         "gpus",
         "gpu_hours",
         "gpu_cost",
@@ -150,3 +152,36 @@ def _key_value(cluster: SampleCluster, w: object, key: str) -> str:
     if key == "gpu_model":
         return cluster.node(w.node).gpu_product
     return str(getattr(w, key))
+
+
+def inference_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
+    """Per model: requests and tokens served in ``(start, end]`` and the GPU cost of its pods.
+
+    A pod belongs to the model of its ``ai-finops.io/model`` label, else to the model its
+    inference server reports. Traffic is counted on the sample grid, as the counters count it.
+    """
+    grid = grid_between(start, end, step)
+    traffic: dict[str, list[float]] = {}
+    for r in cluster.pod_runs(grid):
+        w = r.workload
+        if w.serving is None:
+            continue
+        model = w.labels.get(MODEL_KEY) or cluster.served_model(w)
+        requests = float(cluster.requests_in_step(w, grid[r.first : r.last + 1], step).sum())
+        row = traffic.setdefault(model, [0.0, 0.0, 0.0])
+        row[0] += requests
+        row[1] += requests * w.prompt_tokens_per_request
+        row[2] += requests * w.generation_tokens_per_request
+    pods = ground_truth(cluster, start, end).pods
+    attributed = pods["model"].where(pods["model"] != "", pods["served_model"])
+    cost = pods.groupby(attributed)["gpu_cost"].sum()
+    models = sorted((set(traffic) | set(cost.index)) - {""})
+    return pd.DataFrame(
+        {
+            "requests": [traffic.get(m, [0.0] * 3)[0] for m in models],
+            "prompt_tokens": [traffic.get(m, [0.0] * 3)[1] for m in models],
+            "generated_tokens": [traffic.get(m, [0.0] * 3)[2] for m in models],
+            "gpu_cost": [float(cost.get(m, 0.0)) for m in models],
+        },
+        index=pd.Index(models, name="model"),
+    )

@@ -61,6 +61,25 @@ class CostData:
     notes: list[str] = field(default_factory=list)
 
 
+TRAFFIC_MEASURES = ("requests", "prompt_tokens", "generated_tokens")
+SERVED_MEASURES = ("gpu_hours", "gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
+
+
+@dataclass
+class InferenceData:
+    """What inference servers did in the window, per model.
+
+    ``traffic``: columns ``model`` + ``TRAFFIC_MEASURES`` (counter increases, resets absorbed).
+    ``served``: columns ``model`` + ``SERVED_MEASURES``: the GPU figures of serving pods that
+    lack the model label, attributed to the model their server reports (in a ``--by model``
+    cost report those figures sit in ``__unallocated__``).
+    """
+
+    traffic: pd.DataFrame
+    served: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
 class CostSource(ABC):
     """A backend that can answer cost questions."""
 
@@ -69,6 +88,12 @@ class CostSource(ABC):
     @abstractmethod
     def costs(self, request: CostRequest) -> CostData:
         """Allocation and capacity figures for the request's window."""
+
+    def inference(self, request: CostRequest) -> InferenceData:
+        """Requests and tokens per model; sources that cannot see counters say so."""
+        from finops_cli.errors import UsageError
+
+        raise UsageError(f"the {self.name} source cannot read inference counters (--unit-costs)")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; sources without any keep the default."""

@@ -20,9 +20,12 @@ from finops_cli.queries import QueryContext, over_buckets
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
+    SERVED_MEASURES,
+    TRAFFIC_MEASURES,
     CostData,
     CostRequest,
     CostSource,
+    InferenceData,
 )
 from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
 
@@ -170,6 +173,77 @@ class PrometheusCostSource(CostSource):
             sample_interval_s=interval,
             notes=notes,
         )
+
+    def inference(self, request: CostRequest) -> InferenceData:
+        """Traffic per model by counter increase, and the GPUs of unlabelled serving pods."""
+        start, end = _whole_seconds(request.window.start), _whole_seconds(request.window.end)
+        window_s = (end - start).total_seconds()
+        names = self.client.label_values(
+            "__name__", [f'{{__name__=~"{"|".join(queries.SERVING_METRICS)}"}}'], start, end
+        )
+        notes: list[str] = []
+        if not names:
+            notes.append(
+                "no inference counters (vLLM, Triton, TGI) in the window: no requests or tokens"
+            )
+        present = self.present_metrics(start, end)
+        interval = int(
+            self.sample_interval_s
+            or self.detect_sample_interval(queries.GPU_ALLOCATION, start, end)
+        )
+        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            exported_pod_labels=bool(busy_metrics) and self.uses_exported_pod_labels(start, end),
+            cluster_filter=request.filters.get("cluster"),
+            replica_labels=self.replica_labels,
+        )
+        iq = queries.InferenceQueries(ctx, window_s)
+        filters = {k: v for k, v in request.filters.items() if k != "cluster"}
+        served: dict[str, str] = {
+            "gpu_hours": iq.served(ctx.pod_gpus()),
+            "gpu_cost": iq.served(ctx.pod_gpu_cost()),
+        }
+        if busy_metrics:
+            served["busy_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics))
+            served["observed_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics), "count")
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            traffic_futures = {
+                measure: pool.submit(
+                    self.client.instant, iq.traffic_by_model(counters, window_s, filters), end
+                )
+                for measure, counters in queries.TRAFFIC_COUNTERS.items()
+            }
+            served_futures = {
+                name: pool.submit(self._bucketed, expr, start, end, request.bucket_s, interval)
+                for name, expr in (served.items() if names else ())
+            }
+            traffic_results = {m: f.result() for m, f in traffic_futures.items()}
+            served_results = {m: f.result() for m, f in served_futures.items()}
+
+        traffic: dict[str, dict[str, float]] = {}
+        for measure, samples in traffic_results.items():
+            for sample in samples:
+                model = sample.labels.get("model", "")
+                if model and math.isfinite(sample.value):
+                    traffic.setdefault(model, {})[measure] = sample.value
+        traffic_frame = pd.DataFrame(
+            [{"model": m, **v} for m, v in traffic.items()],
+            columns=["model", *TRAFFIC_MEASURES],
+        ).fillna(0.0)
+        totals: dict[str, dict[str, float]] = {}
+        for measure, rows in served_results.items():
+            for labels, _ts, value in rows:
+                model = labels.get("served_model", "")
+                if model and math.isfinite(value):
+                    slot = totals.setdefault(model, {})
+                    slot[measure] = slot.get(measure, 0.0) + value
+        served_frame = pd.DataFrame(
+            [{"model": m, **v} for m, v in totals.items()], columns=["model", *SERVED_MEASURES]
+        ).fillna(0.0)
+        return InferenceData(traffic_frame, served_frame, notes)
 
     def _bucketed(
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int

@@ -12,14 +12,18 @@ import numpy as np
 import pandas as pd
 
 from finops_cli import buckets
-from finops_cli.queries import BUSY_PROFILING, POD_LABEL_KEYS
+from finops_cli.queries import BUSY_PROFILING, GROUP_KEYS, POD_LABEL_KEYS
+from finops_cli.sample.scenario import WorkloadSpec
 from finops_cli.sample.simulate import SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
+    SERVED_MEASURES,
+    TRAFFIC_MEASURES,
     CostData,
     CostRequest,
     CostSource,
+    InferenceData,
 )
 
 SAMPLE_INTERVAL_S = 60
@@ -60,16 +64,7 @@ class SampleCostSource(CostSource):
             gpu_cost = self.cluster.gpu_price(node, at) * w.gpus * hours
             allocated_hours[sl] += w.gpus * hours
             allocated_cost[sl] += gpu_cost
-            values = {
-                "team": w.labels.get(self.pod_labels["team"], ""),
-                "project": w.labels.get(self.pod_labels["project"], ""),
-                "model": w.labels.get(self.pod_labels["model"], ""),
-                "environment": w.labels.get(self.pod_labels["environment"], ""),
-                "namespace": w.namespace,
-                "node": w.node,
-                "gpu_model": node.gpu_product,
-                "cluster": self.cluster.name,
-            }
+            values = {k: self._value(w, k) for k in GROUP_KEYS}
             if any(values[k] != v for k, v in request.filters.items()):
                 continue
             busy = sum(self.cluster.busy(w, gpu, at) for gpu in w.gpu_indices) * hours
@@ -131,9 +126,54 @@ class SampleCostSource(CostSource):
             sample_interval_s=step,
         )
 
+    def inference(self, request: CostRequest) -> InferenceData:
+        """Requests as the counters count them, and the GPUs of serving pods without a model
+        label, attributed to the model their server reports."""
+        start = int(request.window.start.timestamp())
+        end = int(request.window.end.timestamp())
+        step = self.sample_interval_s
+        grid = grid_between(start, end, step)
+        hours = step / 3600
+        traffic: dict[str, list[float]] = {}
+        served: dict[str, list[float]] = {}
+        model_key = self.pod_labels["model"]
+        for run in self.cluster.pod_runs(grid):
+            w = run.workload
+            if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
+                continue
+            ts = grid[run.first : run.last + 1]
+            requests = float(self.cluster.requests_in_step(w, ts, step).sum())
+            labelled = w.labels.get(model_key, "")
+            model = labelled or self.cluster.served_model(w)
+            row = traffic.setdefault(model, [0.0, 0.0, 0.0])
+            row[0] += requests
+            row[1] += requests * w.prompt_tokens_per_request
+            row[2] += requests * w.generation_tokens_per_request
+            if not labelled:
+                node = self.cluster.node(w.node)
+                slot = served.setdefault(model, [0.0, 0.0, 0.0, 0.0])
+                slot[0] += w.gpus * len(ts) * hours
+                slot[1] += float(self.cluster.gpu_price(node, ts - 1).sum()) * w.gpus * hours
+                slot[2] += (
+                    sum(float(self.cluster.busy(w, g, ts - 1).sum()) for g in w.gpu_indices) * hours
+                )
+                slot[3] += w.gpus * len(ts) * hours
+        return InferenceData(
+            pd.DataFrame(
+                [[m, *v] for m, v in traffic.items()], columns=["model", *TRAFFIC_MEASURES]
+            ),
+            pd.DataFrame([[m, *v] for m, v in served.items()], columns=["model", *SERVED_MEASURES]),
+        )
+
+    def _value(self, w: WorkloadSpec, key: str) -> str:
+        if key in POD_LABEL_KEYS:
+            return w.labels.get(self.pod_labels[key], "")
+        if key == "cluster":
+            return self.cluster.name
+        if key == "gpu_model":
+            return self.cluster.node(w.node).gpu_product
+        return str(getattr(w, key))
+
 
 def _utc(seconds: pd.Series) -> pd.Series:
     return pd.to_datetime(seconds.astype("int64"), unit="s", utc=True)
-
-
-__all__ = ["POD_LABEL_KEYS", "SampleCostSource"]

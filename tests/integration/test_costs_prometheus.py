@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from finops_cli.promql import quote
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import efficiency_truth, ground_truth
+from finops_cli.sample.truth import efficiency_truth, ground_truth, inference_truth
 from tests.support.cli import run_finops
 
 pytestmark = pytest.mark.prometheus
@@ -166,3 +166,26 @@ def test_promql_quote_round_trips_through_prometheus(backend, value):
     assert body["status"] == "success", (value, body)
     labels = body["data"]["result"][0]["metric"]
     assert labels.get("v", "") == value
+
+
+def test_unit_costs_match_ground_truth(backend):
+    """vLLM, Triton and TGI counters (with pod restarts) against the simulator's traffic truth."""
+    url, cluster = backend
+    doc = _costs(url, "--by", "model", "--unit-costs")
+    truth = inference_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    rows = {r["model"]: r for r in doc["rows"] if r["kind"] == "allocated"}
+    for model, fig in truth.iterrows():
+        row = rows[model]
+        assert row["requests"] == pytest.approx(fig["requests"], rel=0.01), model
+        assert row["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), model
+        tokens = fig["prompt_tokens"] + fig["generated_tokens"]
+        if fig["gpu_cost"] > 0 and tokens > 0:
+            expected = fig["gpu_cost"] / tokens * 1e6
+            assert row["cost_per_1m_tokens"] == pytest.approx(expected, rel=0.01), model
+            assert row["unit_cost_status"] == "ok"
+    assert rows["defect-yolo"]["unit_cost_status"] == "no-traffic"
+    assert rows["defect-yolo"]["cost_per_1k_requests"] is None
+    assert rows["qwen2-0.5b"]["unit_cost_status"] == "unpriced"
+    # Moving the Triton pod's cost onto its model keeps the spend whole.
+    total = sum(r["gpu_cost"] for r in doc["rows"])
+    assert total == pytest.approx(doc["totals"]["cluster_gpu_cost"], abs=0.01)

@@ -65,7 +65,7 @@ def test_durations_are_whole_milliseconds():
 
 
 def test_team_cost_query_shape():
-    ctx = QueryContext(LABELS, 30)
+    ctx = QueryContext(LABELS, 30, cluster_label=None)
     query = ctx.gpu_cost_rate(["team"], {})
     assert query.startswith("sum by (label_ai_finops_io_team) (")
     assert "last_over_time(container_gpu_allocation[29999ms])" in query
@@ -98,3 +98,11 @@ def test_exported_pod_labels_are_normalised():
 def test_custom_label_keys_are_sanitised_like_kube_state_metrics():
     ctx = QueryContext(LABELS | {"team": "example.com/owningTeam"}, 60)
     assert ctx.prom_label("team") == "label_example_com_owning_team"
+
+
+def test_cluster_filter_and_replicas_reach_every_leaf():
+    ctx = QueryContext(LABELS, 60, cluster_filter='eu"1', replica_labels=("prometheus_replica",))
+    query = ctx.gpu_cost_rate(["team"], {}) + ctx.capacity_cost_rate()
+    leaves = query.count("last_over_time(")
+    assert leaves == query.count('cluster="eu\\"1"') == 5
+    assert query.count("max without (prometheus_replica) (last_over_time(") == leaves

@@ -1,0 +1,176 @@
+"""Unit economics: what one thousand requests and one million tokens of a model cost.
+
+Pure. Takes a ``--by model`` cost report and the inference source's traffic, moves the GPU cost of
+serving pods that lack a model label from ``__unallocated__`` to the model their server reports
+(the invariant rows + unallocated + idle = spend is kept), and divides.
+
+A model that costs but served nothing has no unit cost (``no-traffic``: worth a look, not a
+division by zero); a model with traffic but no GPU cost is ``unpriced``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from finops_cli.analytics.costs import UNALLOCATED, CostReport, CostRow
+from finops_cli.sources.interface import InferenceData
+
+OK = "ok"
+NO_TRAFFIC = "no-traffic"
+UNPRICED = "unpriced"
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    requests: float
+    prompt_tokens: float
+    generated_tokens: float
+    cost_per_1k_requests: float | None
+    cost_per_1m_tokens: float | None  # prompt + generated
+    cost_per_1m_generated_tokens: float | None
+    status: str  # ok | no-traffic | unpriced
+
+    @property
+    def tokens(self) -> float:
+        return self.prompt_tokens + self.generated_tokens
+
+
+def unit_cost(gpu_cost: float, requests: float, prompt: float, generated: float) -> UnitCost:
+    """Cost per 1k requests and per 1M tokens; None where the denominator is zero."""
+    tokens = prompt + generated
+    if gpu_cost <= 0 and (requests > 0 or tokens > 0):
+        status = UNPRICED
+    elif requests <= 0 and tokens <= 0:
+        status = NO_TRAFFIC
+    else:
+        status = OK
+    priced = status == OK
+    return UnitCost(
+        requests=requests,
+        prompt_tokens=prompt,
+        generated_tokens=generated,
+        cost_per_1k_requests=gpu_cost / requests * 1e3 if priced and requests > 0 else None,
+        cost_per_1m_tokens=gpu_cost / tokens * 1e6 if priced and tokens > 0 else None,
+        cost_per_1m_generated_tokens=gpu_cost / generated * 1e6
+        if priced and generated > 0
+        else None,
+        status=status,
+    )
+
+
+def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
+    """The report with every model row carrying its ``UnitCost`` (a ``--by model`` report)."""
+    if report.group_by != ("model",):
+        raise ValueError("unit costs need a report grouped by model alone")
+    rows = list(report.rows)
+    by_model = {r.keys["model"]: i for i, r in enumerate(rows) if r.kind == "allocated"}
+    unallocated = next(i for i, r in enumerate(rows) if r.kind == "unallocated")
+
+    for served in inference.served.to_dict("records"):
+        model = str(served["model"])
+        moved_cost = float(served["gpu_cost"])
+        moved_hours = float(served["gpu_hours"])
+        un = rows[unallocated]
+        rows[unallocated] = _shifted(un, -moved_hours, -moved_cost, 0.0, 0.0)
+        if model in by_model:
+            i = by_model[model]
+            rows[i] = _shifted(
+                rows[i],
+                moved_hours,
+                moved_cost,
+                float(served["busy_gpu_hours"]),
+                float(served["observed_gpu_hours"]),
+            )
+        else:
+            rows.insert(unallocated, _new_row(model, served))
+            by_model[model] = unallocated
+            unallocated += 1
+
+    traffic = {
+        str(t["model"]): (
+            float(t["requests"]),
+            float(t["prompt_tokens"]),
+            float(t["generated_tokens"]),
+        )
+        for t in inference.traffic.to_dict("records")
+    }
+    for model in traffic:
+        if model not in by_model:
+            rows.insert(unallocated, _empty_row(model, report))
+            by_model[model] = unallocated
+            unallocated += 1
+
+    total = sum(r.gpu_cost for r in rows)
+    out: list[CostRow] = []
+    for row in rows:
+        unit = None
+        if row.kind == "allocated" and row.keys["model"] != UNALLOCATED:
+            requests, prompt, generated = traffic.get(row.keys["model"], (0.0, 0.0, 0.0))
+            unit = unit_cost(row.gpu_cost, requests, prompt, generated)
+        out.append(replace(row, share=row.gpu_cost / total if total > 0 else 0.0, unit=unit))
+    allocated = [r for r in out if r.kind == "allocated"]
+    ordered = sorted(allocated, key=lambda r: -r.gpu_cost) + [
+        r for r in out if r.kind != "allocated"
+    ]
+    totals = replace(
+        report.totals,
+        allocated_gpu_cost=sum(r.gpu_cost for r in allocated),
+        unallocated_gpu_cost=next(r.gpu_cost for r in out if r.kind == "unallocated"),
+    )
+    return replace(
+        report, rows=tuple(ordered), totals=totals, notes=(*report.notes, *inference.notes)
+    )
+
+
+def _shifted(
+    row: CostRow, hours: float, cost: float, busy_hours: float, observed_hours: float
+) -> CostRow:
+    """The row with GPU-hours and cost added (negative to remove), efficiency re-weighted."""
+    efficiency = row.efficiency
+    if observed_hours > 0:
+        known = row.gpu_hours if row.efficiency is not None else 0.0
+        weighted = (row.efficiency or 0.0) * known + busy_hours
+        efficiency = weighted / (known + observed_hours)
+    gpu_cost = max(row.gpu_cost + cost, 0.0)
+    return replace(
+        row,
+        gpu_hours=max(row.gpu_hours + hours, 0.0),
+        gpu_cost=gpu_cost,
+        total_cost=max(row.total_cost + cost, 0.0),
+        efficiency=efficiency,
+        waste=gpu_cost * (1 - efficiency) if efficiency is not None else None,
+    )
+
+
+def _new_row(model: str, served: dict[Any, Any]) -> CostRow:
+    cost = float(served["gpu_cost"])
+    observed = float(served["observed_gpu_hours"])
+    efficiency = float(served["busy_gpu_hours"]) / observed if observed else None
+    return CostRow(
+        keys={"model": model},
+        kind="allocated",
+        gpu_hours=float(served["gpu_hours"]),
+        gpu_cost=cost,
+        cpu_ram_cost=None,
+        total_cost=cost,
+        efficiency=efficiency,
+        waste=cost * (1 - efficiency) if efficiency is not None else None,
+        share=0.0,
+        daily_cost=(),
+    )
+
+
+def _empty_row(model: str, report: CostReport) -> CostRow:
+    return CostRow(
+        keys={"model": model},
+        kind="allocated",
+        gpu_hours=0.0,
+        gpu_cost=0.0,
+        cpu_ram_cost=0.0 if report.has_cpu_ram else None,
+        total_cost=0.0,
+        efficiency=None,
+        waste=None,
+        share=0.0,
+        daily_cost=tuple(0.0 for _ in report.days),
+    )

@@ -1,0 +1,733 @@
+"""Cost figures from OpenCost's allocation API (``GET /allocation/compute``).
+
+One request per ``costs()`` call: the window as an RFC 3339 pair, ``accumulate=true`` (one figure
+for the whole window) and ``includeIdle=true`` (the ``__idle__`` entry that makes capacity add
+up). The request's group keys become OpenCost's ``aggregate`` (``label:<pod label key>`` for
+team/project/model/environment, ``namespace``, ``node``, ``cluster``); ``gpu_model`` has no
+OpenCost equivalent and is refused.
+
+What OpenCost answers, and how it is read:
+
+* Filters are applied here, on the aggregated names, not with ``filter=`` (that parameter exists
+  only in 2025+ builds and its syntax changed between them). A filter key that is not a group key
+  is added to ``aggregate`` and summed away after filtering. A ``cluster`` filter also narrows the
+  cluster frame (capacity and idle of that cluster only); other filters leave it whole.
+* The whole window is one bucket: ``bucket_end`` is the window end and ``sample_interval_s`` is 0,
+  since OpenCost integrates at its own resolution and reports no scrape interval.
+* Every number is optional (NaN/Inf reach the wire as ``null``; fields come and go between
+  versions). Empty money figures count as 0 and are named in ``notes``; a missing ``gpuHours`` is
+  derived from ``gpuCount x minutes / 60``. GPU and CPU/RAM costs include OpenCost's
+  ``*CostAdjustment`` fields (0 unless reconciled), as OpenCost's own totals and idle do.
+* Efficiency comes from ``gpuEfficiency`` (else ``gpuUsageAverage / gpuRequestAverage``, top-level
+  or under ``gpuAllocation``). OpenCost writes 0 when it has no DCGM usage at all, so a window
+  where every GPU allocation reads exactly 0 is reported as unknown efficiency, with a note.
+* ``__unallocated__`` (pods without the label) becomes the group value ``""``; ``__idle__`` is not
+  a row but the capacity nobody held; ``__unmounted__`` (PVs, load balancers) carries no GPU and is
+  skipped. Multi-key names are OpenCost's values joined with ``/``; older builds wrote a label as
+  ``<sanitised key>=<value>``, and that prefix is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import math
+import random
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import httpx
+import pandas as pd
+
+from finops_cli.errors import SourceError, UsageError
+from finops_cli.sources.interface import (
+    ALLOCATION_MEASURES,
+    CLUSTER_MEASURES,
+    CostData,
+    CostRequest,
+    CostSource,
+)
+
+__all__ = ["BUSY_METRIC", "OpenCostCostSource", "aggregate_keys", "aggregate_param"]
+
+log = logging.getLogger("finops.opencost")
+_warn_log = logging.getLogger("finops")
+
+API_PATH = "/allocation/compute"
+BUSY_METRIC = "OpenCost gpuEfficiency"
+IDLE = "__idle__"
+UNALLOCATED = "__unallocated__"
+UNMOUNTED = "__unmounted__"
+_LABEL_KEYS = ("team", "project", "model", "environment")
+_NATIVE_KEYS = ("cluster", "node", "namespace")  # OpenCost's own key order in older builds
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 10.0
+_RETRY_AFTER_CAP_S = 30.0
+_SNIPPET_CHARS = 80
+_MIN_REDACT_LEN = 4
+_INVALID_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")  # OpenCost's (Prometheus') label sanitiser
+
+
+def _default_on_warning(message: str) -> None:
+    _warn_log.warning("%s", message)
+
+
+def aggregate_keys(keys: tuple[str, ...] | list[str]) -> list[str]:
+    """Group/filter keys without repeats, in the order OpenCost joins multi-key names.
+
+    Older builds join names in a fixed order (cluster, node, namespace, then labels) whatever
+    order was asked; newer ones follow the request. Asking in that fixed order makes both agree.
+    Raises ``UsageError`` for keys OpenCost cannot aggregate by.
+    """
+    unknown = sorted({k for k in keys if k not in _LABEL_KEYS and k not in _NATIVE_KEYS})
+    if "gpu_model" in unknown:
+        raise UsageError(
+            "OpenCost cannot group or filter by gpu_model (its allocation API has no GPU model "
+            "property); use --source prometheus for that"
+        )
+    if unknown:
+        raise UsageError(f"OpenCost cannot group or filter by {', '.join(unknown)}")
+    ordered = [k for k in _NATIVE_KEYS if k in keys]
+    for key in keys:
+        if key in _LABEL_KEYS and key not in ordered:
+            ordered.append(key)
+    return ordered
+
+
+def aggregate_param(keys: list[str], pod_labels: Mapping[str, str]) -> str:
+    """OpenCost's ``aggregate`` value for keys already ordered by ``aggregate_keys``."""
+    terms = []
+    for key in keys:
+        if key in _LABEL_KEYS:
+            label = pod_labels.get(key)
+            if not label:
+                raise UsageError(f"no Kubernetes label key configured for {key}")
+            terms.append(f"label:{label}")
+        else:
+            terms.append(key)
+    return ",".join(terms)
+
+
+@dataclass
+class _Totals:
+    """Summed measures of one group (or of idle) across steps."""
+
+    gpu_hours: float = 0.0
+    gpu_cost: float = 0.0
+    cpu_ram_cost: float = 0.0
+    busy_gpu_hours: float = 0.0
+    observed_gpu_hours: float = 0.0
+
+
+@dataclass
+class _Parsed:
+    rows: dict[tuple[str, ...], _Totals] = field(default_factory=dict)
+    idle: dict[str, _Totals] = field(default_factory=dict)  # by cluster ("" when unknown)
+    efficiencies: list[float] = field(default_factory=list)  # of entries holding GPUs
+    usage_seen: bool = False  # any gpuUsageAverage > 0
+    empty_figures: list[str] = field(default_factory=list)
+    derived_hours: list[str] = field(default_factory=list)
+    unsplit: list[str] = field(default_factory=list)
+    entries: int = 0
+
+
+class OpenCostCostSource(CostSource):
+    """Reads OpenCost's allocation API; see the module docstring for how figures map."""
+
+    name = "opencost"
+
+    def __init__(
+        self,
+        base_url: str,
+        pod_labels: dict[str, str],
+        *,
+        timeout_seconds: float = 30,
+        retries: int = 3,
+        headers: dict[str, str] | None = None,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        if not base_url or not base_url.strip():
+            raise UsageError("no OpenCost URL configured (set --opencost-url)")
+        bad_url = UsageError(
+            "--opencost-url must be an http:// or https:// URL with a host, "
+            "e.g. http://opencost.opencost:9003"
+        )  # the URL itself is not echoed: it may carry a password
+        try:
+            parts = urlsplit(base_url.strip())
+            hostport = parts.netloc.rpartition("@")[2]
+            username = unquote(parts.username) if parts.username else None
+            password = unquote(parts.password or "")
+        except ValueError:
+            raise bad_url from None
+        if parts.scheme not in ("http", "https") or not hostport:
+            raise bad_url
+        self.display_url = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
+        self._url_params = parse_qsl(parts.query, keep_blank_values=True)
+        self.pod_labels = pod_labels
+
+        sent = {"Accept": "application/json", "User-Agent": "finops-cli"}
+        secrets = [password]
+        for name, value in (headers or {}).items():
+            sent[name] = value
+            secrets += [value, *value.split()[1:]]  # "Bearer <token>": the token alone too
+        auth = httpx.BasicAuth(username, password) if username else None
+        if username:
+            secrets.append(base64.b64encode(f"{username}:{password}".encode()).decode())
+        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_REDACT_LEN}, key=len)[::-1]
+        self._has_credentials = bool(headers or username)
+
+        self._timeout_s = timeout_seconds
+        self._retries = max(0, retries)
+        self._sleep = sleep
+        self._on_warning = on_warning or _default_on_warning
+        self._rng = random.Random()
+        self._http = httpx.Client(
+            headers=sent,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_seconds),
+            verify=_verify(verify),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- costs -----------------------------------------------------------------------------
+    def costs(self, request: CostRequest) -> CostData:
+        group_by = tuple(request.group_by)
+        filters = dict(request.filters)
+        # Raises UsageError on keys OpenCost lacks; a whole-cluster answer still needs one key.
+        keys = aggregate_keys([*group_by, *filters]) or ["cluster"]
+        params = [
+            ("window", f"{_rfc3339(request.window.start)},{_rfc3339(request.window.end)}"),
+            ("aggregate", aggregate_param(keys, self.pod_labels)),
+            ("accumulate", "true"),
+            ("includeIdle", "true"),
+        ]
+        if "cluster" in keys:
+            params.append(("splitIdle", "true"))  # one __idle__ per cluster: needed to filter it
+        steps = self._call(API_PATH, params)
+
+        labels = {k: _sanitise(self.pod_labels[k]) for k in keys if k in _LABEL_KEYS}
+        parsed = _parse(steps, keys, labels)
+        end = pd.Timestamp(request.window.end).tz_convert("UTC")
+        allocations = _allocations(parsed, keys, group_by, filters, end)
+        cluster, idle_price = _cluster(parsed, keys, filters.get("cluster"), end)
+
+        notes = self._notes(parsed, filters)
+        if idle_price is not None:
+            notes.append(
+                "OpenCost's __idle__ entry has GPU cost but no GPU-hours (OpenCost does not "
+                "report them): idle GPU-hours are ESTIMATED at the average allocated GPU price, "
+                f"${idle_price:,.4g}/GPU-hour"
+            )
+        known = bool(parsed.efficiencies) and (
+            parsed.usage_seen or any(e > 0 for e in parsed.efficiencies)
+        )
+        if not known:
+            allocations["busy_gpu_hours"] = 0.0
+            allocations["observed_gpu_hours"] = 0.0
+        return CostData(
+            source=self.name,
+            allocations=allocations,
+            cluster=cluster,
+            busy_metric=BUSY_METRIC if known else None,
+            has_cpu_ram=True,
+            sample_interval_s=0,
+            notes=notes,
+        )
+
+    def _notes(self, parsed: _Parsed, filters: dict[str, str]) -> list[str]:
+        notes: list[str] = []
+        if parsed.entries == 0:
+            notes.append(
+                "OpenCost returned no allocations for this window: is it older than OpenCost's "
+                "retention, or newer than its last run?"
+            )
+        holds_gpus = any(t.gpu_hours > 0 for t in parsed.rows.values())
+        if not parsed.efficiencies:
+            if holds_gpus:
+                notes.append(
+                    "OpenCost reported no GPU efficiency (older version): efficiency and waste "
+                    "are unknown"
+                )
+        elif not parsed.usage_seen and not any(e > 0 for e in parsed.efficiencies):
+            notes.append(
+                "OpenCost reported 0 GPU efficiency for every GPU allocation, which it does when "
+                "it has no DCGM usage metrics: efficiency and waste are treated as unknown"
+            )
+        if parsed.empty_figures:
+            first = self._clean(parsed.empty_figures[0], 80)
+            notes.append(
+                f"PARTIAL DATA: OpenCost left {len(parsed.empty_figures)} figure(s) empty "
+                f"(null, NaN or Inf), counted as 0 (first: {first})"
+            )
+        if parsed.derived_hours:
+            first = self._clean(parsed.derived_hours[0], 80)
+            notes.append(
+                f"OpenCost gave no gpuHours for {len(parsed.derived_hours)} allocation(s); "
+                f"derived from gpuCount x minutes (first: {first})"
+            )
+        if parsed.unsplit:
+            notes.append(
+                f"{len(parsed.unsplit)} OpenCost name(s) could not be split into group values and "
+                f"count as unallocated (first: {self._clean(parsed.unsplit[0], 80)!r})"
+            )
+        if "cluster" in filters and "" in parsed.idle:
+            notes.append(
+                "OpenCost's idle entry names no cluster, so it is left out of the cluster filter"
+            )
+        return notes
+
+    # ---- transport -------------------------------------------------------------------------
+    def _call(self, path: str, params: list[tuple[str, str]]) -> list[Any]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send(path, params)
+            except httpx.TransportError as exc:
+                if attempt > self._retries or not _retryable(exc):
+                    raise self._transport_error(exc, attempt) from exc
+                self._sleep(self._backoff(attempt))
+                continue
+            code = response.status_code
+            if (code == 429 or code >= 500) and attempt <= self._retries:
+                self._sleep(_retry_after(response) or self._backoff(attempt))
+                continue
+            return self._decode(response, path, attempt)
+
+    def _send(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            response = self._http.get(self.display_url + path, params=(*self._url_params, *params))
+        except httpx.TransportError as exc:
+            log.debug(
+                "GET %s params=%s failed after %.0f ms: %s",
+                path,
+                params,
+                (time.monotonic() - started) * 1000,
+                type(exc).__name__,
+            )
+            raise
+        log.debug(
+            "GET %s params=%s -> HTTP %d, %d bytes in %.0f ms",
+            path,
+            params,
+            response.status_code,
+            len(response.content),
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
+        return ceiling * (0.5 + self._rng.random() / 2)
+
+    # ---- response and error interpretation -------------------------------------------------
+    def _decode(self, response: httpx.Response, path: str, attempts: int) -> list[Any]:
+        code = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        envelope = isinstance(body, dict) and ("code" in body or "data" in body)
+        where = f"OpenCost at {self.display_url}"
+        if 200 <= code < 300:
+            if not envelope:
+                raise SourceError(self._not_json(response, where))
+            body_code = body.get("code", 200)
+            if str(body_code) != "200" or body.get("status") == "error":
+                raise SourceError(
+                    f"{where} returned an error (code {self._clean(str(body_code), 10)}): "
+                    f"{self._message(body)}"
+                )
+            message = body.get("message") or body.get("warning")
+            if message:
+                self._on_warning(f"OpenCost: {self._clean(str(message), 500)}")
+            return self._steps(body.get("data"), where)
+        if code in (400, 422):
+            reason = self._message(body) if envelope else ""
+            if not reason or reason == "no message":
+                reason = f"HTTP {code}, {self._snippet(response)}"
+            raise SourceError(f"OpenCost rejected the allocation query: {reason}")
+        if code in (401, 403):
+            if self._has_credentials:
+                raise SourceError(
+                    f"{where} refused the credentials (HTTP {code}); check the values given "
+                    "with --header or in the URL"
+                )
+            raise SourceError(
+                f"{where} requires credentials (HTTP {code}); OpenCost has none of its own, so "
+                "a proxy in front of it wants them: pass them with --header"
+            )
+        if code == 404:
+            raise SourceError(
+                f"{where} has no API path {path} (HTTP 404); point --opencost-url at the OpenCost "
+                "API (e.g. http://opencost.opencost:9003, or the UI's URL with /model appended)"
+            )
+        if code == 429 or code >= 500:
+            detail = self._message(body) if envelope else self._not_json(response, "", short=True)
+            raise SourceError(
+                f"{where} still failed after {attempts} attempt(s): last answer HTTP {code}, "
+                f"{detail}; OpenCost or a proxy in front of it is struggling (long windows are "
+                "slow to compute: try a shorter --window), retry later"
+            )
+        if 300 <= code < 400:
+            raise SourceError(
+                f"{where} answered with a redirect (HTTP {code}); point --opencost-url at the "
+                "API itself, not at a login page or proxy"
+            )
+        raise SourceError(f"{where} answered HTTP {code} for {path}: {self._snippet(response)}")
+
+    def _steps(self, data: Any, where: str) -> list[Any]:
+        if data is None:
+            return []
+        if isinstance(data, dict):
+            return [data]  # some builds answer a single set instead of a one-element list
+        if isinstance(data, list) and all(s is None or isinstance(s, dict) for s in data):
+            return data
+        raise SourceError(
+            f"{where} returned {type(data).__name__!r} data where a list of allocation sets was "
+            "expected; is --opencost-url the OpenCost API?"
+        )
+
+    def _message(self, body: dict[str, Any]) -> str:
+        text = body.get("message") or body.get("error")
+        if not text and isinstance(body.get("data"), str):
+            text = body["data"]  # some handlers put the error text in data
+        return self._clean(str(text), 500) if text else "no message"
+
+    def _not_json(self, response: httpx.Response, where: str, *, short: bool = False) -> str:
+        text = f"body was not OpenCost JSON ({self._snippet(response)})"
+        if short:
+            return text
+        return (
+            f"{where} answered HTTP {response.status_code} but the {text}; check "
+            "--opencost-url (is it the OpenCost API on port 9003, not the UI?)"
+        )
+
+    def _snippet(self, response: httpx.Response) -> str:
+        text = response.content[: _SNIPPET_CHARS * 4].decode("utf-8", "replace")
+        snippet = self._clean(text, _SNIPPET_CHARS)
+        return f"starts {snippet!r}" if snippet else "empty body"
+
+    def _transport_error(self, exc: httpx.TransportError, attempts: int) -> SourceError:
+        where = f"OpenCost at {self.display_url}"
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if isinstance(exc, httpx.TimeoutException):
+            return SourceError(
+                f"{where} did not answer within {self._timeout_s:g} s{tries}; raise --timeout "
+                "or ask for a shorter --window (OpenCost computes allocations on request)"
+            )
+        cause = _root_cause(exc)
+        if isinstance(cause, ssl.SSLError):
+            reason = self._clean(getattr(cause, "reason", None) or str(cause), 120)
+            return SourceError(
+                f"TLS verification failed for {where}: {reason} (pass the server's CA with "
+                "--ca-bundle, or --insecure-skip-tls-verify to skip verification)"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, socket.gaierror):
+            reason = "host name not found"
+        else:
+            reason = self._clean(str(exc) or type(exc).__name__, 120)
+        return SourceError(
+            f"cannot reach OpenCost at {self.display_url}: {reason}{tries} "
+            "(check --opencost-url; in-cluster it is usually http://opencost.opencost:9003)"
+        )
+
+    def _clean(self, text: str, limit: int) -> str:
+        """One printable line, secrets masked: server text may echo headers back at us."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- payload parsing -----------------------------------------------------------------------
+
+
+def _parse(steps: list[Any], keys: list[str], labels: dict[str, str]) -> _Parsed:
+    parsed = _Parsed()
+    for step in steps:
+        for map_key, entry in (step or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            name = str(entry.get("name") or map_key)
+            parsed.entries += 1
+            segments = name.split("/")
+            if IDLE in segments:
+                _add_idle(parsed, name, segments, entry)
+            elif UNMOUNTED not in segments:
+                _add_allocation(parsed, name, segments, entry, keys, labels)
+    return parsed
+
+
+def _add_idle(parsed: _Parsed, name: str, segments: list[str], entry: dict[str, Any]) -> None:
+    props = entry.get("properties") if isinstance(entry.get("properties"), dict) else {}
+    cluster = str((props or {}).get("cluster") or "")
+    if not cluster and len(segments) == 2 and segments[1] == IDLE:
+        cluster = segments[0]
+    slot = parsed.idle.setdefault(cluster, _Totals())
+    cost = _cost(entry, "gpu", name, parsed.empty_figures)
+    hours = _number(entry.get("gpuHours"))
+    if hours is None:
+        hours = _derived_hours(entry) or 0.0
+    slot.gpu_hours += hours
+    slot.gpu_cost += cost
+
+
+def _add_allocation(
+    parsed: _Parsed,
+    name: str,
+    segments: list[str],
+    entry: dict[str, Any],
+    keys: list[str],
+    labels: dict[str, str],
+) -> None:
+    values = _values(name, segments, entry, keys, labels)
+    if values is None:
+        parsed.unsplit.append(name)
+        values = tuple("" for _ in keys)
+    hours = _number(entry.get("gpuHours"))
+    if hours is None:
+        hours = _derived_hours(entry)
+        if hours is not None:
+            parsed.derived_hours.append(name)
+        elif _has_gpu(entry):
+            parsed.empty_figures.append(f"{name} gpuHours")
+    hours = hours or 0.0
+    gpu_cost = _cost(entry, "gpu", name, parsed.empty_figures)
+    cpu_ram = _cost(entry, "cpu", name, parsed.empty_figures) + _cost(
+        entry, "ram", name, parsed.empty_figures
+    )
+    efficiency, usage_seen = _efficiency(entry)
+    parsed.usage_seen = parsed.usage_seen or usage_seen
+    slot = parsed.rows.setdefault(values, _Totals())
+    slot.gpu_hours += hours
+    slot.gpu_cost += gpu_cost
+    slot.cpu_ram_cost += cpu_ram
+    if efficiency is not None and hours > 0:
+        parsed.efficiencies.append(efficiency)
+        slot.busy_gpu_hours += efficiency * hours
+        slot.observed_gpu_hours += hours
+
+
+def _values(
+    name: str,
+    segments: list[str],
+    entry: dict[str, Any],
+    keys: list[str],
+    labels: dict[str, str],
+) -> tuple[str, ...] | None:
+    """Group values for an OpenCost name; ``None`` when they cannot be told apart."""
+    if len(keys) == 1:
+        segments = [name]  # a single value may itself hold "/"; nothing to split
+    elif len(segments) != len(keys):
+        props = entry.get("properties")
+        if not isinstance(props, dict):
+            return None
+        found = []
+        for key in keys:
+            if key in _NATIVE_KEYS:
+                value = props.get(key)
+            else:
+                value = (props.get("labels") or {}).get(labels[key])
+            if not isinstance(value, str):
+                return None
+            found.append(value)
+        segments = found
+    out = []
+    for key, raw in zip(keys, segments, strict=True):
+        value = raw
+        if key in labels and value.startswith(labels[key] + "="):
+            value = value[len(labels[key]) + 1 :]  # older builds: "<sanitised key>=<value>"
+        out.append("" if value in (UNALLOCATED, "") else value)
+    return tuple(out)
+
+
+def _efficiency(entry: dict[str, Any]) -> tuple[float | None, bool]:
+    """Busy share of the entry's GPUs in [0, 1], and whether a positive usage average was seen."""
+    nested = entry.get("gpuAllocation")
+    nested = nested if isinstance(nested, dict) else {}
+    usage = _number(entry.get("gpuUsageAverage"))
+    if usage is None:
+        usage = _number(nested.get("gpuUsageAverage"))
+    request = _number(entry.get("gpuRequestAverage"))
+    if request is None:
+        request = _number(nested.get("gpuRequestAverage"))
+    efficiency = _number(entry.get("gpuEfficiency"))
+    if efficiency is None and usage is not None and request is not None and request > 0:
+        efficiency = usage / request
+    if efficiency is not None:
+        efficiency = min(max(efficiency, 0.0), 1.0)  # OpenCost's usage is MIG-unaware
+    return efficiency, bool(usage and usage > 0)
+
+
+def _cost(entry: dict[str, Any], resource: str, name: str, empty: list[str]) -> float:
+    field_name = f"{resource}Cost"
+    cost = _number(entry.get(field_name))
+    if cost is None:
+        if field_name in entry or resource != "gpu" or _has_gpu(entry):
+            empty.append(f"{name} {field_name}")
+        cost = 0.0
+    return cost + (_number(entry.get(f"{resource}CostAdjustment")) or 0.0)
+
+
+def _has_gpu(entry: dict[str, Any]) -> bool:
+    return any((_number(entry.get(f)) or 0.0) > 0 for f in ("gpuHours", "gpuCount", "gpuCost"))
+
+
+def _derived_hours(entry: dict[str, Any]) -> float | None:
+    count, minutes = _number(entry.get("gpuCount")), _number(entry.get("minutes"))
+    if count is None or minutes is None:
+        return None
+    return count * minutes / 60.0
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for null, missing, NaN, Inf and anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+# ---- frames --------------------------------------------------------------------------------
+
+
+def _allocations(
+    parsed: _Parsed,
+    keys: list[str],
+    group_by: tuple[str, ...],
+    filters: dict[str, str],
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    records = []
+    for values, totals in parsed.rows.items():
+        row = dict(zip(keys, values, strict=True))
+        if any(row.get(k) != v for k, v in filters.items()):
+            continue
+        records.append(
+            {
+                **{k: row[k] for k in group_by},
+                **{m: getattr(totals, m) for m in ALLOCATION_MEASURES},
+            }
+        )
+    columns = ["bucket_end", *group_by, *ALLOCATION_MEASURES]
+    frame = pd.DataFrame(records, columns=[*group_by, *ALLOCATION_MEASURES])
+    frame[list(ALLOCATION_MEASURES)] = frame[list(ALLOCATION_MEASURES)].astype("float64")
+    if group_by and not frame.empty:
+        frame = frame.groupby(list(group_by), as_index=False, sort=True)[
+            list(ALLOCATION_MEASURES)
+        ].sum()
+    elif not frame.empty:
+        frame = frame[list(ALLOCATION_MEASURES)].sum().to_frame().T.astype("float64")
+    frame.insert(0, "bucket_end", pd.Series([end] * len(frame), dtype="datetime64[ns, UTC]"))
+    return frame[columns].reset_index(drop=True)
+
+
+def _cluster(
+    parsed: _Parsed, keys: list[str], cluster_filter: str | None, end: pd.Timestamp
+) -> tuple[pd.DataFrame, float | None]:
+    """Allocated = every non-idle entry (labelled or not); capacity = allocated + idle.
+
+    OpenCost's idle entries carry cost only (its ``ComputeIdleAllocations`` sets no GPU-hours),
+    so idle GPU-hours are estimated from the idle cost at the average price of the allocated
+    GPU-hours; the price used is returned for a note, ``None`` when nothing was estimated.
+    """
+    position = keys.index("cluster") if "cluster" in keys else -1  # filter keys are in keys
+    hours = cost = 0.0
+    for values, totals in parsed.rows.items():
+        if cluster_filter is not None and values[position] != cluster_filter:
+            continue
+        hours += totals.gpu_hours
+        cost += totals.gpu_cost
+    idle_hours = idle_cost = 0.0
+    for cluster, totals in parsed.idle.items():
+        if cluster_filter is not None and cluster != cluster_filter:
+            continue
+        idle_hours += totals.gpu_hours
+        idle_cost += totals.gpu_cost
+    price = None
+    if idle_hours <= 0 < idle_cost and hours > 0 and cost > 0:
+        price = cost / hours
+        idle_hours = idle_cost / price
+    measures = (hours, cost, hours + idle_hours, cost + idle_cost)
+    frame = pd.DataFrame({m: [v] for m, v in zip(CLUSTER_MEASURES, measures, strict=True)})
+    frame = frame.astype("float64")
+    frame.insert(0, "bucket_end", pd.Series([end], dtype="datetime64[ns, UTC]"))
+    return frame, price
+
+
+# ---- small helpers -------------------------------------------------------------------------
+
+
+def _sanitise(label_key: str) -> str:
+    return _INVALID_LABEL_CHAR.sub("_", label_key)
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _retryable(exc: httpx.TransportError) -> bool:
+    if isinstance(_root_cause(exc), ssl.SSLError):
+        return False  # a certificate problem does not heal by asking again
+    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    if response.status_code != 429:
+        return None
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None  # an HTTP-date or garbage: fall back to our own backoff
+    return min(max(seconds, 0.0), _RETRY_AFTER_CAP_S)
+
+
+def _verify(verify: bool | str) -> bool | ssl.SSLContext:
+    if verify is False:
+        return False
+    if verify is True:
+        return _default_tls()
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use --ca-bundle {verify}: {exc.strerror or exc}") from exc
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
