@@ -63,6 +63,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FINOPS_THANOS_PARTIAL_RESPONSE": "prometheus.thanos_partial_response",
     "FINOPS_SAMPLE_INTERVAL": "prometheus.sample_interval_seconds",
     "FINOPS_PROMETHEUS_REPLICA_LABELS": "prometheus.replica_labels",
+    "FINOPS_OPENCOST_URL": "opencost.url",
+    "FINOPS_OPENCOST_BEARER_TOKEN": "opencost.bearer_token",
     "FINOPS_LABEL_TEAM": "labels.team",
     "FINOPS_LABEL_PROJECT": "labels.project",
     "FINOPS_LABEL_MODEL": "labels.model",
@@ -96,6 +98,8 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     "unset: detected from the data.",
     "FINOPS_PROMETHEUS_REPLICA_LABELS": "Comma-separated replica labels of HA Prometheus pairs "
     "to collapse when querying them without Thanos dedup (e.g. prometheus_replica).",
+    "FINOPS_OPENCOST_URL": "OpenCost API base URL (e.g. http://opencost.opencost:9003).",
+    "FINOPS_OPENCOST_BEARER_TOKEN": "Bearer token for the OpenCost API.",
     "FINOPS_LABEL_TEAM": "Pod label key naming the team.",
     "FINOPS_LABEL_PROJECT": "Pod label key naming the project.",
     "FINOPS_LABEL_MODEL": "Pod label key naming the model.",
@@ -110,7 +114,10 @@ _PARTIAL = "finops_partial_layer"
 _HEADERS = ("prometheus", "headers")
 _CA_BUNDLE = ("prometheus", "ca_bundle")
 # Never echoed in errors: URLs may hold user:pass@ or a token in the query.
-_SENSITIVE = {("prometheus", name) for name in ("bearer_token", "password", "headers", "url")}
+_SENSITIVE = {("prometheus", name) for name in ("bearer_token", "password", "headers", "url")} | {
+    ("opencost", "bearer_token"),
+    ("opencost", "url"),
+}
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
 _MAX_SHOWN = 60
@@ -227,6 +234,13 @@ def _source_problems(s: Settings) -> list[tuple[tuple[str, ...], str]]:
             (
                 ("source",),
                 "'prometheus' needs prometheus.url (--prometheus-url or FINOPS_PROMETHEUS_URL)",
+            )
+        ]
+    if s.source == "opencost" and s.opencost.url is None:
+        return [
+            (
+                ("source",),
+                "'opencost' needs opencost.url (--opencost-url or FINOPS_OPENCOST_URL)",
             )
         ]
     return []
@@ -387,13 +401,33 @@ class LabelSettings(BaseModel):
         return value
 
 
+class OpenCostSettings(BaseModel):
+    """The OpenCost API (``/allocation/compute``): a second opinion, or the source itself.
+
+    TLS, timeout and retries follow the ``[prometheus]`` settings: one cluster, one ingress.
+    """
+
+    model_config = _FROZEN
+
+    url: str | None = None
+    bearer_token: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://opencost:9003")
+        return value.rstrip("/") if value else value
+
+
 class Settings(BaseModel):
     """Everything a command needs to know that is not about the question being asked."""
 
     model_config = _FROZEN
 
-    source: Literal["auto", "sample", "prometheus"] = "auto"
+    source: Literal["auto", "sample", "prometheus", "opencost"] = "auto"
     prometheus: PrometheusSettings = PrometheusSettings()
+    opencost: OpenCostSettings = OpenCostSettings()
     labels: LabelSettings = LabelSettings()
     currency: str = "USD"
     sample_seed: int = Field(default=42, ge=0)
@@ -420,7 +454,7 @@ class Settings(BaseModel):
         return self
 
     @property
-    def effective_source(self) -> Literal["sample", "prometheus"]:
+    def effective_source(self) -> Literal["sample", "prometheus", "opencost"]:
         """Resolve ``auto`` here once, so every command agrees on where the data comes from."""
         if self.source == "auto":
             return "prometheus" if self.prometheus.url is not None else "sample"
@@ -433,6 +467,7 @@ class Settings(BaseModel):
         for name in ("bearer_token", "password"):
             prometheus[name] = None if getattr(self.prometheus, name) is None else "***"
         prometheus["headers"] = dict.fromkeys(self.prometheus.headers, "***")
+        data["opencost"]["bearer_token"] = None if self.opencost.bearer_token is None else "***"
         return data
 
 

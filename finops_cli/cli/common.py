@@ -43,6 +43,7 @@ class SourceChoice(StrEnum):
     auto = "auto"
     sample = "sample"
     prometheus = "prometheus"
+    opencost = "opencost"
 
 
 SOURCE = "Data source"
@@ -56,7 +57,7 @@ _SHARED: list[tuple[str, Any, Any]] = [
             SourceChoice | None,
             typer.Option(
                 "--source",
-                help="sample, prometheus, or auto (prometheus when a URL is set).",
+                help="sample, prometheus, opencost, or auto (prometheus when a URL is set).",
                 rich_help_panel=SOURCE,
                 show_default=False,
             ),
@@ -72,6 +73,21 @@ _SHARED: list[tuple[str, Any, Any]] = [
                 metavar="URL",
                 help="Prometheus-compatible API root, path prefix included (Mimir: /prometheus, "
                 "VictoriaMetrics: /select/0/prometheus). Env: FINOPS_PROMETHEUS_URL.",
+                rich_help_panel=SOURCE,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "opencost_url",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--opencost-url",
+                metavar="URL",
+                help="OpenCost API root, for --source opencost or --compare opencost. "
+                "Env: FINOPS_OPENCOST_URL.",
                 rich_help_panel=SOURCE,
                 show_default=False,
             ),
@@ -342,18 +358,15 @@ class CommandContext:
 
     def open_cost_source(self) -> CostSource:
         """The configured backend; announces the sample cluster on stderr when it is used."""
-        pod_labels = {
-            "team": self.settings.labels.team,
-            "project": self.settings.labels.project,
-            "model": self.settings.labels.model,
-            "environment": self.settings.labels.environment,
-        }
+        pod_labels = self.pod_labels()
         if self.settings.effective_source == "sample":
             from finops_cli.sources.sample import SampleCostSource
 
             if not self.quiet:
                 typer.echo(SAMPLE_BANNER, err=True)
             return SampleCostSource(pod_labels, seed=self.settings.sample_seed)
+        if self.settings.effective_source == "opencost":
+            return self.open_opencost()
         from finops_cli.sources.prometheus import PrometheusCostSource
 
         prom = self.settings.prometheus
@@ -366,6 +379,39 @@ class CommandContext:
             on_warning=None if self.quiet else _warn,
         )
 
+    def open_opencost(self) -> CostSource:
+        """The OpenCost allocation API, with the Prometheus settings' TLS, timeout and retries."""
+        from finops_cli.sources.opencost import OpenCostCostSource
+
+        oc = self.settings.opencost
+        if oc.url is None:
+            raise UsageError("no OpenCost URL: set --opencost-url or FINOPS_OPENCOST_URL")
+        prom = self.settings.prometheus
+        verify: bool | str = not prom.insecure_skip_tls_verify
+        if verify and prom.ca_bundle is not None:
+            verify = str(prom.ca_bundle)
+        headers = {}
+        if oc.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {oc.bearer_token.get_secret_value()}"
+        return OpenCostCostSource(
+            oc.url,
+            self.pod_labels(),
+            timeout_seconds=prom.timeout_seconds,
+            retries=prom.retries,
+            headers=headers,
+            verify=verify,
+            on_warning=None if self.quiet else _warn,
+        )
+
+    def pod_labels(self) -> dict[str, str]:
+        labels = self.settings.labels
+        return {
+            "team": labels.team,
+            "project": labels.project,
+            "model": labels.model,
+            "environment": labels.environment,
+        }
+
 
 def _warn(message: str) -> None:
     typer.echo(f"finops: warning: {message}", err=True)
@@ -375,6 +421,7 @@ def _settings_flags(opts: dict[str, Any]) -> dict[str, object]:
     flags: dict[str, object] = {
         "source": opts["source"].value if opts["source"] else None,
         "prometheus.url": opts["prometheus_url"],
+        "opencost.url": opts["opencost_url"],
         "prometheus.bearer_token": opts["bearer_token"],
         "prometheus.ca_bundle": opts["ca_bundle"],
         "prometheus.insecure_skip_tls_verify": opts["insecure_skip_tls_verify"],

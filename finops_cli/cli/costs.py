@@ -25,6 +25,10 @@ class GroupKey(StrEnum):
 FILTERS = "Filters"
 
 
+class CompareWith(StrEnum):
+    opencost = "opencost"
+
+
 @data_command
 def costs(
     ctx: CommandContext,
@@ -47,6 +51,13 @@ def costs(
     cluster: Annotated[
         str | None,
         typer.Option(help="Only this cluster (its cluster label value).", rich_help_panel=FILTERS),
+    ] = None,
+    compare: Annotated[
+        CompareWith | None,
+        typer.Option(
+            "--compare",
+            help="Put another source's figures beside these, per row, with the difference.",
+        ),
     ] = None,
     unit_costs: Annotated[
         bool,
@@ -99,6 +110,19 @@ def costs(
         from finops_cli.analytics.unit_costs import with_unit_costs
 
         report = with_unit_costs(report, inference)
+    comparison = None
+    if compare is not None:
+        from finops_cli.analytics.compare import compare_reports
+
+        other_source = ctx.open_opencost()
+        try:
+            with ctx.progress("Querying OpenCost"):
+                other = attribute_costs(
+                    other_source.costs(request), keys, filters, ctx.window.start, ctx.window.end
+                )
+        finally:
+            other_source.close()
+        comparison = (other.source, compare_reports(report, other))
     for note in report.notes:
         ctx.warn(note)
     document = render.to_document(
@@ -106,6 +130,7 @@ def costs(
         currency=ctx.settings.currency,
         window_label=ctx.window.label,
         generated_at=ctx.now,
+        comparison=comparison,
     )
     if ctx.output is OutputFormat.json:
         typer.echo(render.render_json(document), nl=False)
@@ -116,3 +141,5 @@ def costs(
 
         console = Console()
         console.print(render.render_table(document, console.width))
+        if comparison is not None:
+            console.print(render.render_comparison_table(document))

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from finops_cli.analytics.compare import ComparedRow
 from finops_cli.analytics.costs import CostReport, CostRow
 from finops_cli.render.visual import bar, sparkline
 
@@ -71,11 +72,37 @@ def _row_dict(row: CostRow) -> dict[str, Any]:
     }
 
 
+def _comparison(
+    source: str, rows: tuple[ComparedRow, ...], group_by: tuple[str, ...]
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "rows": [
+            {
+                **r.keys,
+                "gpu_cost": _num(r.gpu_cost),
+                f"{source}_gpu_cost": _num(r.other_gpu_cost),
+                "difference": _num(r.difference),
+                "difference_pct": _num(r.difference_pct),
+            }
+            for r in rows
+        ],
+    }
+
+
 def to_document(
-    report: CostReport, *, currency: str, window_label: str, generated_at: datetime
+    report: CostReport,
+    *,
+    currency: str,
+    window_label: str,
+    generated_at: datetime,
+    comparison: tuple[str, tuple[ComparedRow, ...]] | None = None,
 ) -> dict[str, Any]:
     """The JSON document; its shape is documented in docs/output.md and versioned."""
     t = report.totals
+    extra = {}
+    if comparison is not None:
+        extra["comparison"] = _comparison(comparison[0], comparison[1], report.group_by)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "costs",
@@ -103,6 +130,7 @@ def to_document(
             "cluster_gpu_cost": _num(t.cluster_gpu_cost),
         },
         "notes": list(report.notes),
+        **extra,
     }
 
 
@@ -267,5 +295,37 @@ def render_unit_table(document: dict[str, Any]) -> Any:
             else "-",
             status,
             style=None if status == "ok" else "yellow",
+        )
+    return table
+
+
+def render_comparison_table(document: dict[str, Any]) -> Any:
+    """The ``--compare`` rows: both sources' GPU cost and the gap."""
+    from rich import box
+    from rich.table import Table
+
+    comparison = document["comparison"]
+    other = comparison["source"]
+    table = Table(
+        title=f"GPU cost: {document['source']} vs {other} ({document['currency']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for key in document["group_by"]:
+        table.add_column(key.replace("_", " ").title())
+    for header in (document["source"], other, "Difference", "%"):
+        table.add_column(header, justify="right")
+
+    def num(v: float | None, fmt: str = ",.2f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for row in comparison["rows"]:
+        pct = row["difference_pct"]
+        table.add_row(
+            *(str(row[k]) for k in document["group_by"]),
+            num(row["gpu_cost"]),
+            num(row[f"{other}_gpu_cost"]),
+            num(row["difference"], "+,.2f"),
+            "-" if pct is None else f"{pct * 100:+.1f}%",
         )
     return table
