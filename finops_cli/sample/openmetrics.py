@@ -18,8 +18,14 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def write_openmetrics(series: Iterable[SampleSeries], out: TextIO) -> int:
-    """Write ``series`` grouped by metric family; returns the number of samples written."""
+def write_openmetrics(
+    series: Iterable[SampleSeries], out: TextIO, *, timestamp_scale: int = 1
+) -> int:
+    """Write ``series`` grouped by metric family; returns the number of samples written.
+
+    ``timestamp_scale=1000`` writes milliseconds, the Prometheus text format that
+    VictoriaMetrics' ``/api/v1/import/prometheus`` reads.
+    """
     families: dict[str, list[SampleSeries]] = defaultdict(list)
     for s in series:
         families[s.name].append(s)
@@ -31,18 +37,23 @@ def write_openmetrics(series: Iterable[SampleSeries], out: TextIO) -> int:
             prefix = f"{name}{{{labels}}} "
             lines = [
                 f"{prefix}{v!r} {t}\n"
-                for t, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
+                for t, v in zip(
+                    (s.timestamps * timestamp_scale).tolist(), s.values.tolist(), strict=True
+                )
             ]
             out.writelines(lines)
             written += len(lines)
-    out.write("# EOF\n")
+    if timestamp_scale == 1:
+        out.write("# EOF\n")
     return written
 
 
-def write_openmetrics_file(series: Iterable[SampleSeries], path: Path) -> int:
+def write_openmetrics_file(
+    series: Iterable[SampleSeries], path: Path, *, timestamp_scale: int = 1
+) -> int:
     """Write atomically: a half-written file would backfill a silently smaller cluster."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        count = write_openmetrics(series, fh)
+        count = write_openmetrics(series, fh, timestamp_scale=timestamp_scale)
     tmp.replace(path)
     return count

@@ -1,0 +1,88 @@
+"""``finops costs`` on a second real engine: VictoriaMetrics, reached through a path prefix.
+
+Same sample cluster and ground truth as the Prometheus suite; VictoriaMetrics evaluates subqueries,
+``last_over_time`` windows and ``increase()`` its own way (no extrapolation), so agreement here
+shows the query library does not lean on one engine's quirks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.sample.simulate import SampleCluster
+from finops_cli.sample.truth import ground_truth, inference_truth
+from tests.support.cli import run_finops
+from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
+
+pytestmark = pytest.mark.prometheus
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+END = datetime(2026, 10, 4, tzinfo=UTC)
+STEP = 300
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory):
+    require_victoria_metrics()
+    workdir = Path(tmp_path_factory.mktemp("vm"))
+    cluster = SampleCluster(9)
+    path = workdir / "cluster.prom"
+    write_openmetrics_file(
+        cluster.series(int(START.timestamp()) - 6 * 3600, int(END.timestamp()) + 6 * 3600, STEP),
+        path,
+        timestamp_scale=1000,
+    )
+    server = VictoriaMetrics(workdir)
+    try:
+        server.import_prometheus_text(path)
+        yield server, cluster
+    finally:
+        server.stop()
+
+
+def _costs(url: str, *args: str) -> dict:
+    result = run_finops(
+        "costs",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--prometheus-url",
+        f"{url}/prometheus",
+        "-o",
+        "json",
+        *args,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("flag, key", [("team", "team"), ("gpu-model", "gpu_model")])
+def test_costs_match_ground_truth_on_victoriametrics(vm, flag, key):
+    server, cluster = vm
+    doc = _costs(server.url, "--by", flag)
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    rows = {r[key]: r for r in doc["rows"]}
+    for value, fig in truth.by(key).iterrows():
+        row = rows[value or "__unallocated__"]
+        assert row["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), value
+        assert row["gpu_hours"] == pytest.approx(fig["gpu_hours"], rel=0.005), value
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
+    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(
+        truth.cluster_gpu_cost, rel=0.005
+    )
+
+
+def test_unit_costs_on_victoriametrics(vm):
+    server, cluster = vm
+    doc = _costs(server.url, "--unit-costs")
+    truth = inference_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    rows = {r["model"]: r for r in doc["rows"] if r["kind"] == "allocated"}
+    for model, fig in truth.iterrows():
+        assert rows[model]["requests"] == pytest.approx(fig["requests"], rel=0.01), model
+        assert rows[model]["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), model
