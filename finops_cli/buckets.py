@@ -1,11 +1,13 @@
-"""How a window is cut into buckets that tile ``(start, end]`` exactly, ending at ``end``.
+"""How a window is cut into buckets: aligned to UTC hours or days, tiling ``(start, end]``.
 
-Both sources and the query library cut the same way, so a bucket from the sample cluster and one
-from Prometheus cover the same instants.
+Full buckets sit on multiples of the bucket size (so a daily bucket is a UTC day); a window that
+starts or ends between boundaries gets a partial bucket at either edge. Both sources cut the
+same way, so a bucket from the sample cluster and one from Prometheus cover the same instants.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 DAY_S = 86400
@@ -17,12 +19,38 @@ def bucket_size(window_s: float) -> int:
     return HOUR_S if window_s <= 62 * DAY_S else DAY_S
 
 
-def plan(start: int, end: int, bucket_s: int) -> tuple[int, int]:
-    """``(full_buckets, remainder_s)``: full buckets end at ``end``; the remainder opens it."""
-    full, remainder = divmod(end - start, bucket_s)
-    return int(full), int(remainder)
+@dataclass(frozen=True)
+class BucketPlan:
+    """Full buckets end at ``first_full_end``, ``+ bucket_s``, ... ``last_full_end``;
+    ``partials`` are ``(end, length_s)`` of the edge buckets shorter than ``bucket_s``."""
+
+    bucket_s: int
+    first_full_end: int | None
+    last_full_end: int | None
+    partials: tuple[tuple[int, int], ...]
+
+
+def plan(start: int, end: int, bucket_s: int) -> BucketPlan:
+    first_boundary = -(-start // bucket_s) * bucket_s
+    last_boundary = end // bucket_s * bucket_s
+    if first_boundary >= end:
+        return BucketPlan(bucket_s, None, None, ((end, end - start),))
+    partials = []
+    if first_boundary > start:
+        partials.append((first_boundary, first_boundary - start))
+    if end > last_boundary:
+        partials.append((end, end - last_boundary))
+    first_full = first_boundary + bucket_s
+    if first_full > last_boundary:
+        return BucketPlan(bucket_s, None, None, tuple(partials))
+    return BucketPlan(bucket_s, first_full, last_boundary, tuple(partials))
 
 
 def bucket_end(start: int, end: int, bucket_s: int, instant: Any) -> Any:
     """The end of the bucket holding ``instant`` (in ``(start, end]``; an int or an int array)."""
-    return end - ((end - instant) // bucket_s) * bucket_s
+    aligned = -(-instant // bucket_s) * bucket_s
+    if isinstance(aligned, int):
+        return min(aligned, end)
+    import numpy as np
+
+    return np.minimum(aligned, end)

@@ -157,13 +157,22 @@ class QueryContext:
         return f"topk by ({self._pod_join}) (1, {inner})"
 
     def node_gpu_model(self) -> str:
-        """The GPU product on each node, from dcgm-exporter's modelName and host labels."""
+        """The GPU product on each node: dcgm-exporter's modelName, joined through its host
+        label; nodes whose exporter runs with ``--no-hostname`` fall back to the node label
+        that GPU feature discovery sets (``nvidia.com/gpu.product``)."""
         series = self._attribute(GPU_TEMPERATURE)
         for host in ("Hostname", "hostname"):
             series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         by = ", ".join(self._with_cluster(["node", "gpu_model"]))
-        return f"topk by ({self._node_join}) (1, group by ({by}) ({series}))"
+        dcgm = f"group by ({by}) ({series})"
+        product = (
+            f'label_replace({self._attribute("kube_node_labels")}, "gpu_model", "$1", '
+            '"label_nvidia_com_gpu_product", "(.+)")'
+        )
+        labelled = f"group by ({by}) ({product})"
+        both = f"({dcgm} or ({labelled} unless on ({self._node_join}) {dcgm}))"
+        return f"topk by ({self._node_join}) (1, {both})"
 
     def busy_per_gpu(self, metrics_present: frozenset[str]) -> str:
         """Engine-active share of each GPU bound to a pod, pod labels normalised.
@@ -352,3 +361,104 @@ class InferenceQueries:
             f"sum by (served_model) ({self.served_share()} * on ({self._join()}) "
             f"group_left () {per_pod})"
         )
+
+
+# ---- per-GPU statistics ---------------------------------------------------------------------
+GPU_PRESENCE = "DCGM_FI_DEV_FB_USED"  # reported for whole GPUs and MIG instances alike
+GPU_IDENTITY = ("node", "gpu", "UUID", "GPU_I_ID", "GPU_I_PROFILE", "modelName")
+
+
+class GpuQueries:
+    """One row per GPU (or MIG instance) over a window, every statistic computed on the server.
+
+    Each dcgm-exporter series is split by the pod that held the GPU, so a GPU's statistics first
+    merge its series at each instant (``max by`` its identity) and then run over the window as a
+    subquery: what comes back is a handful of numbers per GPU, never its samples.
+    """
+
+    def __init__(self, ctx: QueryContext, window_s: float) -> None:
+        self.ctx = ctx
+        self.window = duration(window_s)
+        self.step = duration(ctx.sample_interval_s)
+        self.identity = ", ".join(ctx._with_cluster(GPU_IDENTITY))
+
+    def _gpu(self, expr: str, aggregate: str = "max") -> str:
+        return f"{aggregate} by ({self.identity}) ({expr})"
+
+    def _normalised(self, metric: str, bound_only: bool = False) -> str:
+        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
+        read = self.ctx._exact(metric, f'{pod}!=""' if bound_only else "")
+        if self.ctx.exported_pod_labels:
+            read = f'label_replace({read}, "pod", "$1", "exported_pod", "(.+)")'
+            read = f'label_replace({read}, "namespace", "$1", "exported_namespace", "(.+)")'
+        for host in ("Hostname", "hostname"):
+            read = f'label_replace({read}, "node", "$1", "{host}", "(.+)")'
+        return read
+
+    def over_window(self, function: str, per_instant: str) -> str:
+        return f"{function}(({per_instant})[{self.window}:{self.step}])"
+
+    def busy(self, present: frozenset[str]) -> str:
+        """Busy share of each GPU at an instant while a pod holds it."""
+        return self._gpu(self.ctx.busy_per_gpu(present))
+
+    def busy_any(self, present: frozenset[str]) -> str:
+        """Busy share whether or not a pod holds it (work outside Kubernetes shows here)."""
+        parts = []
+        if BUSY_PROFILING in present:
+            parts.append(self._normalised(BUSY_PROFILING))
+        if BUSY_UTIL in present:
+            parts.append(f"{self._normalised(BUSY_UTIL)} / 100")
+        return self._gpu(" or ".join(f"({p})" for p in parts))
+
+    def present(self) -> str:
+        return self._gpu(self._normalised(GPU_PRESENCE))
+
+    def bound(self) -> str:
+        return self._gpu(self._normalised(GPU_PRESENCE, bound_only=True))
+
+    def metric(self, name: str) -> str:
+        return self._gpu(self._normalised(name))
+
+    def memory_total(self) -> str:
+        return self._gpu(
+            f"{self._normalised(GPU_PRESENCE)} + {self._normalised('DCGM_FI_DEV_FB_FREE')}"
+        )
+
+    def price(self) -> str:
+        """The per-GPU price of each GPU's node at each instant it is reported."""
+        return (
+            f"({self.present()}) * 0 + on ({self.ctx._node_join}) group_left () "
+            f"{self.ctx.node_price()}"
+        )
+
+    def holders(self, pod_keys: Sequence[str]) -> str:
+        """Samples each pod held each GPU for, with the pod's team/project/model labels."""
+        by = ", ".join(self.ctx._with_cluster([*GPU_IDENTITY, "namespace", "pod"]))
+        held = f"max by ({by}) ({self._normalised(GPU_PRESENCE, bound_only=True)})"
+        per_pod = self.over_window("count_over_time", held)
+        wide = replace(self.ctx, attribute_lookback_s=int(_seconds(self.window)))
+        carried = sorted({self.ctx.prom_label(k) for k in pod_keys})
+        return (
+            f"({per_pod}) * on ({self.ctx._pod_join}) group_left ({', '.join(carried)}) "
+            f"{wide.pod_attributes(pod_keys, {})}"
+        )
+
+    def node_info(self) -> str:
+        labels = [
+            "label_node_kubernetes_io_instance_type",
+            "label_topology_kubernetes_io_region",
+            "label_karpenter_sh_capacity_type",
+            "label_eks_amazonaws_com_capacity_type",
+            "label_cloud_google_com_gke_spot",
+            "label_kubernetes_azure_com_scalesetpriority",
+        ]
+        by = ", ".join(self.ctx._with_cluster(["node", *labels]))
+        read = self.ctx._read("kube_node_labels", _seconds(self.window))
+        return f"group by ({by}) ({read})"
+
+
+def _seconds(text: str) -> float:
+    if text.endswith("ms"):
+        return int(text[:-2]) / 1000
+    return float(text[:-1])

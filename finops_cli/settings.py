@@ -39,6 +39,7 @@ from pydantic_core import ErrorDetails
 
 from finops_cli.errors import UsageError
 from finops_cli.labels import label_key_problem, prometheus_label_name_problem
+from finops_cli.pricing.overrides import PricingOverrides
 from finops_cli.timewindow import parse_duration
 
 APP_NAME = "finops"
@@ -65,12 +66,26 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FINOPS_PROMETHEUS_REPLICA_LABELS": "prometheus.replica_labels",
     "FINOPS_OPENCOST_URL": "opencost.url",
     "FINOPS_OPENCOST_BEARER_TOKEN": "opencost.bearer_token",
+    "FINOPS_PRICING_DISCOUNT_PERCENT": "pricing.discount_percent",
+    "FINOPS_PRICING_GPU_HOURLY": "pricing.gpu_hourly",
+    "FINOPS_PRICING_EXTRA_CATALOG": "pricing.extra_catalog",
     "FINOPS_LABEL_TEAM": "labels.team",
     "FINOPS_LABEL_PROJECT": "labels.project",
     "FINOPS_LABEL_MODEL": "labels.model",
     "FINOPS_LABEL_ENVIRONMENT": "labels.environment",
     "FINOPS_LABEL_COST_CENTER": "labels.cost_center",
     "FINOPS_CLUSTER_LABEL": "labels.cluster",
+    "FINOPS_BUDGET_WARNING_PERCENT": "budgets.warning_percent",
+    "FINOPS_BUDGET_CRITICAL_PERCENT": "budgets.critical_percent",
+    "FINOPS_NOTIFY_URL": "notify.url",
+    "FINOPS_NOTIFY_FORMAT": "notify.format",
+    "FINOPS_AWS_PROFILE": "billing.aws_profile",
+    "FINOPS_AWS_REGION": "billing.aws_region",
+    "FINOPS_ATHENA_WORKGROUP": "billing.athena_workgroup",
+    "FINOPS_ATHENA_DATABASE": "billing.athena_database",
+    "FINOPS_ATHENA_OUTPUT_LOCATION": "billing.athena_output_location",
+    "FINOPS_BILLING_CACHE_TTL": "billing.cache_ttl_seconds",
+    "FINOPS_BILLING_TEAM_TAG": "billing.team_tag",
 }
 """Environment variable -> the dotted setting it sets. Empty variables count as unset."""
 
@@ -100,12 +115,30 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     "to collapse when querying them without Thanos dedup (e.g. prometheus_replica).",
     "FINOPS_OPENCOST_URL": "OpenCost API base URL (e.g. http://opencost.opencost:9003).",
     "FINOPS_OPENCOST_BEARER_TOKEN": "Bearer token for the OpenCost API.",
+    "FINOPS_PRICING_DISCOUNT_PERCENT": "Negotiated discount (0-100) off on-demand catalog prices.",
+    "FINOPS_PRICING_GPU_HOURLY": "One flat $/GPU-hour for every GPU; wins over every catalog.",
+    "FINOPS_PRICING_EXTRA_CATALOG": "CSV in the catalog format whose rows replace packaged ones.",
     "FINOPS_LABEL_TEAM": "Pod label key naming the team.",
     "FINOPS_LABEL_PROJECT": "Pod label key naming the project.",
     "FINOPS_LABEL_MODEL": "Pod label key naming the model.",
     "FINOPS_LABEL_ENVIRONMENT": "Pod label key naming the environment.",
     "FINOPS_LABEL_COST_CENTER": "Pod annotation key naming the cost center.",
     "FINOPS_CLUSTER_LABEL": "Prometheus label naming the cluster (default 'cluster').",
+    "FINOPS_BUDGET_WARNING_PERCENT": "Default warning threshold: percent of a budget the month-end "
+    "projection must reach (default 90).",
+    "FINOPS_BUDGET_CRITICAL_PERCENT": "Default critical threshold, percent of a budget "
+    "(default 100).",
+    "FINOPS_NOTIFY_URL": "Webhook that --notify posts findings to (a secret; never printed).",
+    "FINOPS_NOTIFY_FORMAT": "slack (incoming-webhook JSON, the default) or json (generic).",
+    "FINOPS_AWS_PROFILE": "AWS profile for finops billing (default: boto3's own chain: AWS_PROFILE, "
+    "env keys, SSO, instance role).",
+    "FINOPS_AWS_REGION": "AWS region of the Athena workgroup (Cost Explorer is global).",
+    "FINOPS_ATHENA_WORKGROUP": "Athena workgroup for billing actual --athena (default primary).",
+    "FINOPS_ATHENA_DATABASE": "Glue database holding the FOCUS / CUR 2.0 table.",
+    "FINOPS_ATHENA_OUTPUT_LOCATION": "s3:// folder for Athena results (default: the workgroup's).",
+    "FINOPS_BILLING_CACHE_TTL": "How long Cost Explorer answers are reused: seconds or a duration "
+    "(default 4h; 0 disables the cache).",
+    "FINOPS_BILLING_TEAM_TAG": "Cost allocation tag key naming the team (default 'team').",
 }
 """One line per variable, FINOPS_CONFIG included, for ``--help`` epilogs and the docs."""
 
@@ -113,10 +146,12 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _PARTIAL = "finops_partial_layer"
 _HEADERS = ("prometheus", "headers")
 _CA_BUNDLE = ("prometheus", "ca_bundle")
+_EXTRA_CATALOG = ("pricing", "extra_catalog")
 # Never echoed in errors: URLs may hold user:pass@ or a token in the query.
 _SENSITIVE = {("prometheus", name) for name in ("bearer_token", "password", "headers", "url")} | {
     ("opencost", "bearer_token"),
     ("opencost", "url"),
+    ("notify", "url"),
 }
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
@@ -263,7 +298,7 @@ class PrometheusSettings(BaseModel):
     max_concurrency: int = Field(default=4, ge=1)
     thanos_dedup: bool | None = None
     thanos_partial_response: bool | None = None
-    sample_interval_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sample_interval_seconds: float | None = Field(default=None, ge=1, allow_inf_nan=False)
     replica_labels: tuple[str, ...] = ()  # HA pairs queried without Thanos dedup
 
     @field_validator("replica_labels", mode="before")
@@ -395,6 +430,8 @@ class LabelSettings(BaseModel):
     @field_validator("cluster")
     @classmethod
     def _check_cluster(cls, value: str | None) -> str | None:
+        if value == "":  # cluster = "" in finops.toml turns the cluster label off
+            return None
         problem = None if value is None else prometheus_label_name_problem(value)
         if problem is not None:
             raise ValueError(problem)
@@ -420,6 +457,181 @@ class OpenCostSettings(BaseModel):
         return value.rstrip("/") if value else value
 
 
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_ATHENA_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+class BillingSettings(BaseModel):
+    """Where ``finops billing`` reads the cloud bill: AWS access, Athena, the answer cache.
+
+    Credentials never live here: boto3's own chain supplies them (profile, environment, SSO,
+    instance or pod role), and ``AWS_ENDPOINT_URL`` points it at a compatible endpoint.
+    """
+
+    model_config = _FROZEN
+
+    aws_profile: str | None = None
+    aws_region: str | None = None  # Athena's region; Cost Explorer answers from us-east-1
+    athena_workgroup: str = "primary"
+    athena_database: str | None = None
+    athena_output_location: str | None = None  # None: the workgroup's own result location
+    cache_ttl_seconds: float = Field(default=4 * 3600.0, ge=0, allow_inf_nan=False)
+    team_tag: str = "team"  # the cost allocation tag (and FOCUS Tags key) naming the team
+
+    @field_validator("cache_ttl_seconds", mode="before")
+    @classmethod
+    def _parse_ttl(cls, value: object) -> object:
+        return _seconds_input(value)
+
+    @field_validator("aws_profile")
+    @classmethod
+    def _check_profile(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("must be a profile name from ~/.aws/config")
+        return value.strip() if value else value
+
+    @field_validator("aws_region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not _AWS_REGION.fullmatch(value.strip()):
+            raise ValueError("must be an AWS region such as us-east-1")
+        return value.strip() if value else value
+
+    @field_validator("athena_workgroup", "athena_database")
+    @classmethod
+    def _check_athena_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ATHENA_NAME.fullmatch(value):
+            raise ValueError("must be 1-128 letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("athena_output_location")
+    @classmethod
+    def _check_output(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", value.strip())
+        ):
+            raise ValueError("must be an s3:// location such as s3://my-bucket/athena-results/")
+        return value.strip() if value else value
+
+    @field_validator("team_tag")
+    @classmethod
+    def _check_tag(cls, value: str) -> str:
+        if not value or len(value) > 128 or not value.isprintable() or "$" in value:
+            raise ValueError("must be a tag key of 1-128 printable characters, without '$'")
+        return value
+
+
+def _number_not_bool(value: object) -> object:
+    """TOML ``monthly = true`` must not mean a budget of 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    return value
+
+
+def _budget_problems(b: BudgetSettings) -> list[tuple[tuple[str, ...], str]]:
+    """Each budget's thresholds fall back to the defaults, so the pair a budget ends up with can
+    only be checked once every source is merged (a file may set one and the env the other)."""
+    scoped: list[tuple[tuple[str, ...], BudgetSpec | None]] = [((), None)]
+    scoped += [(("teams", n), spec) for n, spec in b.teams.items()]
+    scoped += [(("projects", n), spec) for n, spec in b.projects.items()]
+    scoped += [(("total",), b.total)] if b.total is not None else []
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for where, spec in scoped:
+        warning, critical = b.warning_percent, b.critical_percent
+        if spec is not None:
+            warning = spec.warning_percent or warning
+            critical = spec.critical_percent or critical
+        if warning <= critical:
+            continue
+        # Blame the value that was set closest to the budget, so the message names its source.
+        own = spec is not None and (spec.warning_percent or spec.critical_percent) is not None
+        loc = where if own else ()
+        if spec is not None and spec.critical_percent is None and spec.warning_percent is not None:
+            problems.append(
+                (("budgets", *loc, "warning_percent"), f"is above critical_percent {critical:g}")
+            )
+        else:
+            problems.append(
+                (("budgets", *loc, "critical_percent"), f"is below warning_percent {warning:g}")
+            )
+    return problems
+
+
+class BudgetSpec(BaseModel):
+    """One monthly budget (GPU spend, in ``currency``) for a team, a project or the cluster.
+
+    Thresholds are percentages of the budget that the month-end projection must reach to turn
+    the status to warning or critical; unset ones take the ``[budgets]`` defaults.
+    """
+
+    model_config = _FROZEN
+
+    monthly: float = Field(gt=0, allow_inf_nan=False)
+    warning_percent: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    critical_percent: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    owner: str | None = None
+
+    @field_validator("monthly", "warning_percent", "critical_percent", mode="before")
+    @classmethod
+    def _not_bool(cls, value: object) -> object:
+        return _number_not_bool(value)
+
+    @field_validator("owner")
+    @classmethod
+    def _check_owner(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("must be a printable name or address")
+        return value.strip() if value else value
+
+
+class BudgetSettings(BaseModel):
+    """``[budgets]``: default thresholds, then ``teams.<name>``, ``projects.<name>``, ``total``."""
+
+    model_config = _FROZEN
+
+    warning_percent: float = Field(default=90.0, gt=0, le=1000, allow_inf_nan=False)
+    critical_percent: float = Field(default=100.0, gt=0, le=1000, allow_inf_nan=False)
+    teams: dict[str, BudgetSpec] = Field(default_factory=dict)
+    projects: dict[str, BudgetSpec] = Field(default_factory=dict)
+    total: BudgetSpec | None = None
+
+    @field_validator("warning_percent", "critical_percent", mode="before")
+    @classmethod
+    def _not_bool(cls, value: object) -> object:
+        return _number_not_bool(value)
+
+    @field_validator("teams", "projects")
+    @classmethod
+    def _check_names(cls, value: dict[str, BudgetSpec]) -> dict[str, BudgetSpec]:
+        for name in value:
+            if not name.strip() or not name.isprintable():
+                raise ValueError(f"{name!r} is not a usable name (empty or unprintable)")
+        return value
+
+
+class NotifySettings(BaseModel):
+    """Where ``--notify`` posts findings. The URL is a secret: a webhook URL is its own key."""
+
+    model_config = _FROZEN
+
+    url: SecretStr | None = None
+    format: Literal["slack", "json"] = "slack"
+    timeout_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("timeout_seconds", mode="before")
+    @classmethod
+    def _parse_timeout(cls, value: object) -> object:
+        return _seconds_input(value)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+\S*$", value.get_secret_value()):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
 class Settings(BaseModel):
     """Everything a command needs to know that is not about the question being asked."""
 
@@ -428,9 +640,13 @@ class Settings(BaseModel):
     source: Literal["auto", "sample", "prometheus", "opencost"] = "auto"
     prometheus: PrometheusSettings = PrometheusSettings()
     opencost: OpenCostSettings = OpenCostSettings()
+    pricing: PricingOverrides = PricingOverrides()
     labels: LabelSettings = LabelSettings()
     currency: str = "USD"
     sample_seed: int = Field(default=42, ge=0)
+    billing: BillingSettings = BillingSettings()
+    budgets: BudgetSettings = BudgetSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("currency")
     @classmethod
@@ -468,6 +684,9 @@ class Settings(BaseModel):
             prometheus[name] = None if getattr(self.prometheus, name) is None else "***"
         prometheus["headers"] = dict.fromkeys(self.prometheus.headers, "***")
         data["opencost"]["bearer_token"] = None if self.opencost.bearer_token is None else "***"
+        for section in (prometheus, data["opencost"]):
+            if section.get("url") and "?" in section["url"]:  # ?apikey=... style secrets
+                section["url"] = section["url"].split("?", 1)[0] + "?***"
         return data
 
 
@@ -538,6 +757,8 @@ def _reason(error: ErrorDetails) -> str:
         return "must be true or false (1/0 and yes/no also work)"
     if kind == "model_type":
         return "must be a table"
+    if kind == "missing":
+        return "is required"
     if kind == "dict_type":
         return "must be a table of names to values"
     for prefix, replacement in (("Value error, ", ""), ("Input should be ", "must be ")):
@@ -586,9 +807,11 @@ def _read_toml(path: Path, origin: str) -> _Layer:
     except tomllib.TOMLDecodeError as exc:
         detail = " ".join(str(exc).split())
         raise UsageError(f"{_path_text(path)}: not valid TOML: {detail}") from None
-    prometheus = data.get("prometheus")
-    if isinstance(prometheus, dict) and isinstance(prometheus.get("ca_bundle"), str):
-        prometheus["ca_bundle"] = _absolute(prometheus["ca_bundle"], path.parent)
+    # Paths in a finops.toml are relative to that file, wherever finops runs from.
+    for section, key in (_CA_BUNDLE, _EXTRA_CATALOG):
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            table[key] = _absolute(table[key], path.parent)
     return _Layer(data=data, origins={(): origin})
 
 
@@ -636,7 +859,7 @@ def _env_layer(env: Mapping[str, str], cwd: Path) -> _Layer:
                     f"invalid setting {dotted} from {name}: {exc} "
                     "(entries are separated by ';' or newlines)"
                 ) from None
-        elif loc == _CA_BUNDLE:
+        elif loc in (_CA_BUNDLE, _EXTRA_CATALOG):
             value = _absolute(raw, cwd)
         layer.set(loc, value, name)
     return layer
@@ -726,9 +949,14 @@ def load_settings(
     for layer in layers:
         _merge(merged, layer.data)
     settings = _validate(merged, origin_of)
-    problems = _source_problems(settings) + [
-        (("prometheus", *loc), reason) for loc, reason in _prometheus_problems(settings.prometheus)
-    ]
+    problems = (
+        _source_problems(settings)
+        + _budget_problems(settings.budgets)
+        + [
+            (("prometheus", *loc), reason)
+            for loc, reason in _prometheus_problems(settings.prometheus)
+        ]
+    )
     for loc, reason in problems:
         raise UsageError(f"invalid setting {'.'.join(loc)} from {origin_of(loc)}: {reason}")
     return settings

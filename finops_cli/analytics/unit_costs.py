@@ -83,7 +83,7 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
                 float(served["observed_gpu_hours"]),
             )
         else:
-            rows.insert(unallocated, _new_row(model, served))
+            rows.insert(unallocated, _new_row(model, served, report))
             by_model[model] = unallocated
             unallocated += 1
 
@@ -143,7 +143,7 @@ def _shifted(
     )
 
 
-def _new_row(model: str, served: dict[Any, Any]) -> CostRow:
+def _new_row(model: str, served: dict[Any, Any], report: CostReport) -> CostRow:
     cost = float(served["gpu_cost"])
     observed = float(served["observed_gpu_hours"])
     efficiency = float(served["busy_gpu_hours"]) / observed if observed else None
@@ -152,12 +152,12 @@ def _new_row(model: str, served: dict[Any, Any]) -> CostRow:
         kind="allocated",
         gpu_hours=float(served["gpu_hours"]),
         gpu_cost=cost,
-        cpu_ram_cost=None,
+        cpu_ram_cost=0.0 if report.has_cpu_ram else None,
         total_cost=cost,
         efficiency=efficiency,
         waste=cost * (1 - efficiency) if efficiency is not None else None,
         share=0.0,
-        daily_cost=(),
+        daily_cost=tuple(0.0 for _ in report.days),  # served pods' daily split is not kept
     )
 
 

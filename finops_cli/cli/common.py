@@ -10,6 +10,7 @@ import functools
 import inspect
 import logging
 import sys
+import typing
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -467,7 +468,14 @@ def configure_logging(debug: bool) -> None:
 
 def data_command(fn: Callable[..., None]) -> Callable[..., None]:
     """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling."""
-    own = [p for p in inspect.signature(fn).parameters.values() if p.name != "ctx"]
+    # Resolve string annotations (``from __future__ import annotations``) so that typer sees the
+    # ``Annotated[..., typer.Option(...)]`` metadata of the command's own options.
+    hints = typing.get_type_hints(fn, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(fn).parameters.values()
+        if p.name != "ctx"
+    ]
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
         for name, ann, default in _SHARED

@@ -146,24 +146,25 @@ def safe_cell(value: object) -> object:
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    """One row per group with stable columns: the group keys, ``CSV_COLUMNS``, the unit-cost
-    columns when asked for, then currency, window and source."""
+    """One row per group with stable columns: the group keys, ``CSV_COLUMNS``, currency, window
+    and source, then the unit-cost columns when asked for (appended, so positions never move)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = document["group_by"]
     units = UNIT_COLUMNS if any("unit_cost_status" in r for r in document["rows"]) else ()
-    columns = (*CSV_COLUMNS, *units)
-    writer.writerow([*keys, *columns, "currency", "window_start", "window_end", "source"])
+    trailer = ("currency", "window_start", "window_end", "source")
+    writer.writerow([*keys, *CSV_COLUMNS, *trailer, *units])
     for row in document["rows"]:
         writer.writerow(
             [safe_cell(row[k]) for k in keys]
-            + ["" if row.get(c) is None else row[c] for c in columns]
+            + ["" if row.get(c) is None else row[c] for c in CSV_COLUMNS]
             + [
                 document["currency"],
                 document["window"]["start"],
                 document["window"]["end"],
                 document["source"],
             ]
+            + ["" if row.get(c) is None else row[c] for c in units]
         )
     return out.getvalue()
 

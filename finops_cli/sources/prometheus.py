@@ -249,24 +249,23 @@ class PrometheusCostSource(CostSource):
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int
     ) -> list[tuple[dict[str, str], float, float]]:
         """``(labels, bucket_end_unix, value)`` for every group and bucket of the window."""
-        full, remainder = buckets.plan(int(start.timestamp()), int(end.timestamp()), bucket_s)
+        cut = buckets.plan(int(start.timestamp()), int(end.timestamp()), bucket_s)
         out: list[tuple[dict[str, str], float, float]] = []
-        if full:
-            first_end = end - timedelta(seconds=bucket_s * (full - 1))
+        if cut.first_full_end is not None and cut.last_full_end is not None:
             for series in self.client.range(
                 over_buckets(measure, bucket_s, interval),
-                first_end,
-                end,
+                datetime.fromtimestamp(cut.first_full_end, tz=UTC),
+                datetime.fromtimestamp(cut.last_full_end, tz=UTC),
                 timedelta(seconds=bucket_s),
             ):
                 out.extend(
                     (series.labels, ts, v)
                     for ts, v in zip(series.timestamps, series.values, strict=True)
                 )
-        if remainder:
-            at = start + timedelta(seconds=remainder)
-            for sample in self.client.instant(over_buckets(measure, remainder, interval), at):
-                out.append((sample.labels, at.timestamp(), sample.value))
+        for at, length in cut.partials:
+            moment = datetime.fromtimestamp(at, tz=UTC)
+            for sample in self.client.instant(over_buckets(measure, length, interval), moment):
+                out.append((sample.labels, float(at), sample.value))
         return out
 
 

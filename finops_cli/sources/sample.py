@@ -99,10 +99,16 @@ class SampleCostSource(CostSource):
             allocations = pd.DataFrame(columns=["bucket_end", *keys, *ALLOCATION_MEASURES])
         allocations["bucket_end"] = _utc(allocations["bucket_end"])
 
-        capacity_hours = sum(n.gpu_count for n in self.cluster.nodes) * hours
+        other_cluster = request.filters.get("cluster", self.cluster.name) != self.cluster.name
+        capacity_hours = (
+            0.0 if other_cluster else sum(n.gpu_count for n in self.cluster.nodes) * hours
+        )
         capacity_cost = sum(
             self.cluster.gpu_price(n, grid - 1) * n.gpu_count * hours for n in self.cluster.nodes
-        )
+        ) * (0.0 if other_cluster else 1.0)
+        if other_cluster:
+            allocated_hours[:] = 0.0
+            allocated_cost[:] = 0.0
         cluster = (
             pd.DataFrame(
                 {

@@ -1,0 +1,90 @@
+"""Cost sources' frames reshaped into time series: one column per team (or project), per bucket.
+
+Forecasts and anomaly detection work on series, not on reports; this is the one place that turns
+``CostData`` into them, with the same bookkeeping as ``analytics.costs``: pods without the label
+and allocation no labelled pod explains are ``__unallocated__``, capacity nobody held is
+``__idle__``, and the cluster's whole GPU spend is ``__total__``. Pure: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from finops_cli.analytics.costs import IDLE, UNALLOCATED
+from finops_cli.sources.interface import CostData
+
+TOTAL = "__total__"
+SPECIAL = (UNALLOCATED, IDLE, TOTAL)
+
+
+@dataclass(frozen=True)
+class GroupSeries:
+    """Per-bucket measures, one column per group value; the index is ``bucket_end`` (UTC).
+
+    ``cost`` has every group plus ``__unallocated__``, ``__idle__`` and ``__total__`` (the last
+    two only when ``with_cluster``); ``busy`` and ``observed`` (GPU-hours) have the labelled
+    groups and ``__unallocated__`` (pods without the label), for busy shares. ``present`` marks
+    the buckets the source had any data for: a bucket before the data starts is not a zero.
+    """
+
+    cost: pd.DataFrame
+    busy: pd.DataFrame
+    observed: pd.DataFrame
+    present: pd.Series
+
+
+def group_series(data: CostData, key: str, *, with_cluster: bool = True) -> GroupSeries:
+    """Pivot ``data`` (grouped by ``key`` alone) into per-bucket series.
+
+    ``with_cluster`` adds the cluster-wide series; pass False when the request was filtered, as
+    filters do not narrow the cluster frame.
+    """
+    alloc = data.allocations.copy()
+    cluster = data.cluster.copy()
+    alloc["bucket_end"] = pd.to_datetime(alloc["bucket_end"], utc=True)
+    cluster["bucket_end"] = pd.to_datetime(cluster["bucket_end"], utc=True)
+    index = pd.DatetimeIndex(
+        sorted(set(cluster["bucket_end"]) | set(alloc["bucket_end"])), name="bucket_end"
+    )
+    if key in alloc.columns:
+        alloc[key] = alloc[key].astype(str).replace("", UNALLOCATED)
+    else:
+        alloc[key] = UNALLOCATED
+
+    def pivot(measure: str) -> pd.DataFrame:
+        if alloc.empty:
+            return pd.DataFrame(index=index, dtype=float)
+        table = alloc.pivot_table(
+            index="bucket_end", columns=key, values=measure, aggfunc="sum", fill_value=0.0
+        )
+        table.columns = [str(c) for c in table.columns]
+        return table.reindex(index, fill_value=0.0).astype(float)
+
+    cost = pivot("gpu_cost")
+    busy = pivot("busy_gpu_hours")
+    observed = pivot("observed_gpu_hours")
+    if UNALLOCATED not in cost.columns:
+        cost[UNALLOCATED] = 0.0
+    if with_cluster:
+        by_bucket = cluster.groupby("bucket_end")[
+            ["allocated_gpu_cost", "capacity_gpu_cost"]
+        ].sum()
+        by_bucket = by_bucket.reindex(index, fill_value=0.0)
+        known = cost.sum(axis=1)
+        cost[UNALLOCATED] += (by_bucket["allocated_gpu_cost"] - known).clip(lower=0.0)
+        cost[IDLE] = (by_bucket["capacity_gpu_cost"] - by_bucket["allocated_gpu_cost"]).clip(
+            lower=0.0
+        )
+        cost[TOTAL] = by_bucket["capacity_gpu_cost"]
+    present = pd.Series(index.isin(pd.DatetimeIndex(cluster["bucket_end"])), index=index)
+    if not with_cluster or cluster.empty:
+        present = pd.Series(True, index=index)
+    return GroupSeries(cost=cost, busy=busy, observed=observed, present=present)
+
+
+def team_order(columns: pd.Index) -> list[str]:
+    """Labelled groups alphabetically, then the special rows in a fixed order."""
+    names = [str(c) for c in columns]
+    return sorted(n for n in names if n not in SPECIAL) + [s for s in SPECIAL if s in names]

@@ -1,0 +1,371 @@
+"""Refresh AWS catalog rows live: on-demand from the Price List API, spot from spot price history.
+
+- On-demand: ``pricing.get_products`` (the Price List service answers only in us-east-1 and
+  ap-south-1) with TERM_MATCH filters for one instance type in one region, Linux, no
+  pre-installed software, no license, shared tenancy, ``capacitystatus=Used`` and
+  ``marketoption=OnDemand``. Each ``PriceList`` entry is a JSON document; the price is at
+  ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``. Needs ``pricing:GetProducts``.
+- Spot: the regional ``ec2.describe_spot_price_history`` for ``Linux/UNIX``; the latest price in
+  each availability zone, and the median over zones. Needs ``ec2:DescribeSpotPriceHistory``.
+
+boto3 and botocore are imported inside the functions that need them, never at module import, so
+that importing this module (or the CLI) does not pay for them. Every AWS failure becomes one
+``SourceError`` line saying what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from finops_cli.errors import SourceError
+from finops_cli.pricing.catalog import COLUMNS, InstancePrice, normalize_region
+
+PRICING_REGION = "us-east-1"
+"""The Price List API's endpoint region (it also answers in ap-south-1, nowhere else)."""
+
+ON_DEMAND_SOURCE = "AWS Price List API"
+SPOT_SOURCE = "EC2 spot price history"
+SPOT_PRODUCT = "Linux/UNIX"
+
+_GET_PRODUCTS = "pricing:GetProducts"
+_SPOT_HISTORY = "ec2:DescribeSpotPriceHistory"
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "AuthFailure",
+    }
+)
+_EXPIRED = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
+)
+_CREDENTIALS_HINT = (
+    "set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws sso login`"
+)
+
+
+def on_demand_filters(instance_type: str, region: str) -> list[dict[str, str]]:
+    """The ``get_products`` filters for one instance type's Linux on-demand price in ``region``."""
+    terms = (
+        ("instanceType", instance_type),
+        ("regionCode", region),
+        ("operatingSystem", "Linux"),
+        ("preInstalledSw", "NA"),
+        ("licenseModel", "No License required"),
+        ("tenancy", "Shared"),
+        ("capacitystatus", "Used"),
+        ("marketoption", "OnDemand"),
+    )
+    return [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in terms]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _botocore_exceptions() -> Any:
+    # Imported by name at call time: botocore is heavy, and ships no type information.
+    return importlib.import_module("botocore.exceptions")
+
+
+def _aws_error(exc: Exception, permission: str, what: str) -> SourceError | None:
+    """One actionable line for a botocore failure, or None if ``exc`` is not one."""
+    exceptions = _botocore_exceptions()
+    if isinstance(exc, exceptions.NoCredentialsError | exceptions.PartialCredentialsError):
+        return SourceError(f"{what}: no AWS credentials found: {_CREDENTIALS_HINT}")
+    if isinstance(exc, exceptions.ClientError):
+        error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
+        code = str(error.get("Code", "")) or "error"
+        message = _one_line(error.get("Message", "")) or "no message"
+        if code in _DENIED:
+            return SourceError(
+                f"{what}: AWS denied access ({code}): the credentials need the {permission} "
+                f"permission (IAM policy) ({message})"
+            )
+        if code in _EXPIRED:
+            return SourceError(
+                f"{what}: AWS rejected the credentials ({code}): refresh them: {_CREDENTIALS_HINT}"
+            )
+        return SourceError(f"{what}: AWS answered {code}: {message}")
+    if isinstance(exc, exceptions.ProfileNotFound):
+        return SourceError(f"{what}: {_one_line(str(exc))}: check AWS_PROFILE and ~/.aws/config")
+    unreachable = (
+        exceptions.EndpointConnectionError,
+        exceptions.ConnectTimeoutError,
+        exceptions.ReadTimeoutError,
+    )
+    if isinstance(exc, unreachable):
+        return SourceError(f"{what}: cannot reach AWS: {_one_line(str(exc))}")
+    if isinstance(exc, exceptions.BotoCoreError):
+        return SourceError(f"{what}: {_one_line(str(exc))}")
+    return None
+
+
+def _call(method: Any, permission: str, what: str, **params: Any) -> Any:
+    try:
+        return method(**params)
+    except Exception as exc:
+        error = _aws_error(exc, permission, what)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _usd_prices(document: Mapping[str, Any]) -> list[float]:
+    """Every hourly USD price under ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``."""
+    prices: list[float] = []
+    offers = document.get("terms", {}).get("OnDemand", {})
+    for offer in offers.values():
+        for dimension in offer.get("priceDimensions", {}).values():
+            usd = dimension.get("pricePerUnit", {}).get("USD")
+            unit = str(dimension.get("unit", "Hrs"))
+            if usd is None or unit.lower() not in ("hrs", "hr", "hour", "hours"):
+                continue
+            prices.append(float(usd))
+    return prices
+
+
+def _price_of(entries: Sequence[tuple[Mapping[str, Any], list[float]]], what: str) -> float | None:
+    """One price from the products found for one instance type.
+
+    Zero prices are skipped (they are placeholders of terms that do not apply). Should several
+    products still differ, the plain ``RunInstances`` operation is the Linux on-demand one.
+    """
+    priced = [(product, [p for p in prices if p > 0]) for product, prices in entries]
+    priced = [(product, prices) for product, prices in priced if prices]
+    distinct = {price for _, prices in priced for price in prices}
+    if not distinct:
+        return None
+    if len(distinct) == 1:
+        return distinct.pop()
+    plain = {
+        price
+        for product, prices in priced
+        if product.get("attributes", {}).get("operation") == "RunInstances"
+        for price in prices
+    }
+    if len(plain) == 1:
+        return plain.pop()
+    shown = ", ".join(f"{price:g}" for price in sorted(distinct))
+    raise SourceError(f"{what}: the Price List API returned several prices ({shown})")
+
+
+def fetch_on_demand(
+    pricing_client: Any, instance_types: Iterable[str], region: str
+) -> dict[str, float]:
+    """Linux on-demand $/hour in ``region`` for each instance type the Price List API prices.
+
+    ``pricing_client`` is ``boto3.client("pricing", region_name="us-east-1")``. Instance types
+    with no on-demand price (e.g. Capacity-Blocks-only types) are absent from the result.
+    """
+    found: dict[str, float] = {}
+    for instance_type in dict.fromkeys(instance_types):
+        what = f"AWS Price List ({instance_type} in {region})"
+        entries: list[tuple[Mapping[str, Any], list[float]]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "ServiceCode": "AmazonEC2",
+                "Filters": on_demand_filters(instance_type, region),
+                "FormatVersion": "aws_v1",
+                "MaxResults": 100,
+            }
+            if token:
+                params["NextToken"] = token
+            page = _call(pricing_client.get_products, _GET_PRODUCTS, what, **params)
+            for item in page.get("PriceList", []):
+                try:
+                    document = json.loads(item) if isinstance(item, str | bytes) else item
+                    prices = _usd_prices(document)
+                except (ValueError, TypeError, AttributeError) as exc:
+                    raise SourceError(
+                        f"{what}: unreadable PriceList entry: {_one_line(str(exc))}"
+                    ) from None
+                product = document.get("product", {})
+                if product.get("attributes", {}).get("instanceType", instance_type) != (
+                    instance_type
+                ):
+                    continue
+                entries.append((product, prices))
+            token = page.get("NextToken")
+            if not token:
+                break
+        price = _price_of(entries, what)
+        if price is not None:
+            found[instance_type] = price
+    return found
+
+
+def fetch_spot(
+    ec2_client: Any, instance_types: Iterable[str], start: datetime, end: datetime
+) -> dict[str, float]:
+    """Typical Linux spot $/hour per instance type: the median over availability zones of each
+    zone's latest price between ``start`` and ``end``.
+
+    ``ec2_client`` is a regional ``boto3.client("ec2", region_name=...)``. The API also returns
+    the last change before ``start``, so a short window still sees every zone's current price;
+    it looks back at most 90 days. Types with no spot history are absent from the result.
+    """
+    wanted = list(dict.fromkeys(instance_types))
+    if not wanted:
+        return {}
+    what = "EC2 spot price history"
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {
+            "InstanceTypes": wanted,
+            "ProductDescriptions": [SPOT_PRODUCT],
+            "StartTime": start,
+            "EndTime": end,
+        }
+        if token:
+            params["NextToken"] = token
+        page = _call(ec2_client.describe_spot_price_history, _SPOT_HISTORY, what, **params)
+        for entry in page.get("SpotPriceHistory", []):
+            instance_type = entry.get("InstanceType")
+            zone = entry.get("AvailabilityZone")
+            if instance_type not in wanted or not zone:
+                continue
+            if entry.get("ProductDescription", SPOT_PRODUCT) != SPOT_PRODUCT:
+                continue
+            try:
+                price = float(entry["SpotPrice"])
+                stamp: datetime = entry["Timestamp"]
+            except (KeyError, TypeError, ValueError):
+                raise SourceError(
+                    f"{what}: unreadable entry for {instance_type} in {zone}"
+                ) from None
+            key = (instance_type, zone)
+            if key not in latest or stamp > latest[key][0]:
+                latest[key] = (stamp, price)
+        token = page.get("NextToken")
+        if not token:
+            break
+    by_type: dict[str, list[float]] = {}
+    for (instance_type, _zone), (_stamp, price) in latest.items():
+        by_type.setdefault(instance_type, []).append(price)
+    return {name: statistics.median(prices) for name, prices in by_type.items()}
+
+
+def refresh_rows(
+    rows: Iterable[InstancePrice],
+    on_demand: Mapping[str, float],
+    spot: Mapping[str, float],
+    as_of: date,
+) -> list[InstancePrice]:
+    """``rows`` with the fetched prices in place, in the same order.
+
+    A row whose instance type is in neither mapping is unchanged. Otherwise it gets ``as_of``,
+    ``verified=true`` when its on-demand price was fetched, the fetched on-demand price (or keeps
+    its own, cited, when none was fetched) and the fetched spot price, or no spot price when
+    none was fetched: one ``as_of`` per row must not date an old spot snapshot as new. Pass only
+    the rows of the region the prices were fetched for.
+    """
+    refreshed: list[InstancePrice] = []
+    for row in rows:
+        name = row.instance_type
+        if name not in on_demand and name not in spot:
+            refreshed.append(row)
+            continue
+        parts: list[str] = []
+        if name in on_demand:
+            parts.append(ON_DEMAND_SOURCE)
+        elif row.on_demand_hourly is not None:
+            parts.append(f"on-demand: {row.source} as_of {row.as_of.isoformat()}")
+        if name in spot:
+            parts.append(SPOT_SOURCE)
+        refreshed.append(
+            replace(
+                row,
+                on_demand_hourly=on_demand.get(name, row.on_demand_hourly),
+                spot_hourly=spot.get(name),
+                as_of=as_of,
+                source="; ".join(parts),
+                verified=True if name in on_demand else row.verified,
+            )
+        )
+    return refreshed
+
+
+def write_catalog(rows: Iterable[InstancePrice], path: Path) -> None:
+    """Write ``rows`` as a catalog CSV at ``path`` atomically (a temporary file, then a rename),
+    so that a reader never sees half a catalog and a failed write leaves the old one."""
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(row.to_csv_row())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What ``refresh_aws`` did: all rows (refreshed where prices were found) and the gaps."""
+
+    rows: list[InstancePrice]
+    on_demand: dict[str, float]
+    spot: dict[str, float]
+    missing_on_demand: list[str]
+    region: str
+
+
+def refresh_aws(
+    rows: Sequence[InstancePrice],
+    region: str,
+    *,
+    with_spot: bool = True,
+    now: datetime | None = None,
+    spot_lookback: timedelta = timedelta(days=1),
+    profile: str | None = None,
+) -> RefreshResult:
+    """Fetch live prices for the AWS rows of ``region`` in ``rows`` and return every row, those
+    refreshed. Creates the boto3 clients (default credential chain, or ``profile``).
+
+    Without ``with_spot`` no spot history is read, and refreshed rows carry no spot price.
+    """
+    now = now if now is not None else datetime.now(UTC)
+    wanted = normalize_region(region)
+    targets = [row for row in rows if row.provider == "aws" and row.key[1] == wanted]
+    types = [row.instance_type for row in targets]
+    try:
+        boto3 = importlib.import_module("boto3")
+        session = boto3.session.Session(profile_name=profile)
+        pricing = session.client("pricing", region_name=PRICING_REGION)
+        ec2 = session.client("ec2", region_name=region) if with_spot else None
+    except Exception as exc:
+        error = _aws_error(exc, _GET_PRODUCTS, "AWS")
+        if error is None:
+            raise
+        raise error from None
+    on_demand = fetch_on_demand(pricing, types, region)
+    spot = fetch_spot(ec2, types, now - spot_lookback, now) if ec2 is not None else {}
+    updated = {row.key: row for row in refresh_rows(targets, on_demand, spot, now.date())}
+    return RefreshResult(
+        rows=[updated.get(row.key, row) for row in rows],
+        on_demand=on_demand,
+        spot=spot,
+        missing_on_demand=[name for name in types if name not in on_demand],
+        region=region,
+    )
