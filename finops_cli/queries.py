@@ -43,6 +43,7 @@ PROBED_METRICS = (
     BUSY_PROFILING,
     BUSY_UTIL,
     GPU_TEMPERATURE,
+    "DCGM_FI_DEV_FB_USED",
 )
 
 
@@ -395,8 +396,10 @@ class GpuQueries:
             read = f'label_replace({read}, "node", "$1", "{host}", "(.+)")'
         return read
 
-    def over_window(self, function: str, per_instant: str) -> str:
-        return f"{function}(({per_instant})[{self.window}:{self.step}])"
+    def over_window(self, function: str, per_instant: str, first_arg: str = "") -> str:
+        """``function`` of the per-instant series over the window at the sample step."""
+        prefix = f"{first_arg}, " if first_arg else ""
+        return f"{function}({prefix}({per_instant})[{self.window}:{self.step}])"
 
     def busy(self, present: frozenset[str]) -> str:
         """Busy share of each GPU at an instant while a pod holds it."""

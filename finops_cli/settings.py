@@ -69,6 +69,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FINOPS_PRICING_DISCOUNT_PERCENT": "pricing.discount_percent",
     "FINOPS_PRICING_GPU_HOURLY": "pricing.gpu_hourly",
     "FINOPS_PRICING_EXTRA_CATALOG": "pricing.extra_catalog",
+    "FINOPS_GPUS_IDLE_BUSY_P95": "gpus.idle_busy_p95",
+    "FINOPS_GPUS_UNDERUSED_BUSY_AVG": "gpus.underused_busy_avg",
+    "FINOPS_GPUS_MIN_HELD_SHARE": "gpus.min_held_share",
     "FINOPS_LABEL_TEAM": "labels.team",
     "FINOPS_LABEL_PROJECT": "labels.project",
     "FINOPS_LABEL_MODEL": "labels.model",
@@ -118,6 +121,12 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     "FINOPS_PRICING_DISCOUNT_PERCENT": "Negotiated discount (0-100) off on-demand catalog prices.",
     "FINOPS_PRICING_GPU_HOURLY": "One flat $/GPU-hour for every GPU; wins over every catalog.",
     "FINOPS_PRICING_EXTRA_CATALOG": "CSV in the catalog format whose rows replace packaged ones.",
+    "FINOPS_GPUS_IDLE_BUSY_P95": "A held GPU whose busy p95 stays below this (0-1) is "
+    "idle-allocated (default 0.10).",
+    "FINOPS_GPUS_UNDERUSED_BUSY_AVG": "A held GPU whose busy average is below this (0-1) is "
+    "underused (default 0.30).",
+    "FINOPS_GPUS_MIN_HELD_SHARE": "Share of the window a pod must hold a GPU for it to count as "
+    "allocated (default 0.5).",
     "FINOPS_LABEL_TEAM": "Pod label key naming the team.",
     "FINOPS_LABEL_PROJECT": "Pod label key naming the project.",
     "FINOPS_LABEL_MODEL": "Pod label key naming the model.",
@@ -632,6 +641,16 @@ class NotifySettings(BaseModel):
         return value
 
 
+class GpuStateSettings(BaseModel):
+    """Where ``finops gpus`` draws the lines between active, underused and idle GPUs."""
+
+    model_config = _FROZEN
+
+    idle_busy_p95: float = Field(default=0.10, ge=0, le=1, allow_inf_nan=False)
+    underused_busy_avg: float = Field(default=0.30, ge=0, le=1, allow_inf_nan=False)
+    min_held_share: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+
+
 class Settings(BaseModel):
     """Everything a command needs to know that is not about the question being asked."""
 
@@ -641,6 +660,7 @@ class Settings(BaseModel):
     prometheus: PrometheusSettings = PrometheusSettings()
     opencost: OpenCostSettings = OpenCostSettings()
     pricing: PricingOverrides = PricingOverrides()
+    gpus: GpuStateSettings = GpuStateSettings()
     labels: LabelSettings = LabelSettings()
     currency: str = "USD"
     sample_seed: int = Field(default=42, ge=0)

@@ -10,6 +10,7 @@ import typer
 from finops_cli import __version__
 from finops_cli.cli import placeholders
 from finops_cli.cli.costs import costs
+from finops_cli.cli.gpus import gpus
 from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ def root(
 
 
 app.command("costs")(costs)
+app.command("gpus")(gpus)
 placeholders.register(app)
 
 

@@ -9,7 +9,6 @@ import typer
 from finops_cli.errors import EXIT_FAILURE
 
 PLANNED = {
-    "gpus": "Per-GPU state, utilisation and cost; idle and wasted GPUs.",
     "forecast": "Month-end projection against budgets, with trends.",
     "anomalies": "Cost and utilisation anomalies per team.",
     "rightsize": "Downsize, terminate and spot recommendations with savings.",

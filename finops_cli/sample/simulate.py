@@ -34,6 +34,7 @@ GPU_PRICE_SHARE = 0.90  # OpenCost's split of an instance price: GPUs, then CPU 
 CPU_PRICE_SHARE = 0.07
 RAM_PRICE_SHARE = 0.03
 SPOT_PRICE_SWING = 0.12
+WEEKEND_LOAD = 0.6  # Saturday and Sunday traffic, relative to the same hour on a weekday
 DRIVER_VERSION = "580.105.08"
 GIB = 1024**3
 
@@ -134,6 +135,9 @@ class SampleCluster:
             return f"{workload.name}-{h[:9]}-{tail}"
         return f"{workload.name}-{run}-{tail}"
 
+    def gpu_uuid(self, node: str, gpu: int) -> str:
+        return gpu_uuid(self.seed, node, gpu)
+
     def pod_uid(self, workload: WorkloadSpec, run: int) -> str:
         h = f"{_key(self.seed, 'uid', workload.name, run):016x}{_key(self.seed, 'u2', run):016x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -177,9 +181,12 @@ class SampleCluster:
 
     # ---- utilisation -----------------------------------------------------------------------
     def load(self, workload: WorkloadSpec, instants: IntArray) -> FloatArray:
-        """Traffic shape of an inference service: peaks mid-afternoon UTC, quiet at night."""
+        """Traffic shape of an inference service: peaks mid-afternoon UTC, quiet at night, and
+        quieter at weekends (a weekly pattern that anomaly detection must not mistake for one)."""
         hour = (instants % DAY_S) / HOUR_S
-        return np.clip(0.55 + 0.45 * np.sin(2 * math.pi * (hour - 9.0) / 24.0), 0.05, 1.0)
+        daily = np.clip(0.55 + 0.45 * np.sin(2 * math.pi * (hour - 9.0) / 24.0), 0.05, 1.0)
+        weekday = (np.floor_divide(instants, DAY_S) + 3) % 7  # 1970-01-01 was a Thursday: 0=Monday
+        return np.where(weekday >= 5, daily * WEEKEND_LOAD, daily)
 
     def busy(self, workload: WorkloadSpec, gpu: int, instants: IntArray) -> FloatArray:
         """Engine-active share (0-1) of one GPU while the workload holds it."""
@@ -299,7 +306,7 @@ class SampleCluster:
             for gpu in range(node.gpu_count):
                 base = {
                     "gpu": str(gpu),
-                    "UUID": _gpu_uuid(self.seed, node.name, gpu),
+                    "UUID": gpu_uuid(self.seed, node.name, gpu),
                     "pci_bus_id": f"00000000:{0x18 + 0x10 * gpu:02X}:00.0",
                     "device": f"nvidia{gpu}",
                     "modelName": node.gpu_product,
@@ -396,7 +403,7 @@ def _shift(w: WorkloadSpec, by: int) -> WorkloadSpec:
     return replace(w, schedule=replace(w.schedule, phase_s=w.schedule.phase_s + by))
 
 
-def _gpu_uuid(seed: int, node: str, gpu: int) -> str:
+def gpu_uuid(seed: int, node: str, gpu: int) -> str:
     h = f"{_key(seed, 'gpu', node, gpu):016x}{_key(seed, 'gpu2', node, gpu):016x}"
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
@@ -407,14 +414,25 @@ def _true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(changes[::2], changes[1::2], strict=True)]
 
 
+def gpu_metric_values(busy: FloatArray, memory_mib: int) -> dict[str, FloatArray]:
+    """What dcgm-exporter reports for a GPU whose engine is ``busy`` (0-1) at each sample."""
+    used = np.floor(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0) + 0.5)
+    return {
+        "util": np.where(busy > 0, np.minimum(100.0, np.floor(busy * 125.0 + 5.5)), 0.0),
+        "used": used,
+        "free": memory_mib - used,
+        "power": np.floor(70.0 + 280.0 * busy),
+        "temperature": np.floor(34.0 + 40.0 * busy),
+    }
+
+
 def _gpu_metrics(
     labels: dict[str, str], ts: IntArray, busy: FloatArray, memory_mib: int
 ) -> Iterator[SampleSeries]:
-    util = np.where(busy > 0, np.minimum(100.0, np.floor(busy * 125.0 + 5.5)), 0.0)
-    used = np.floor(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0) + 0.5)
+    values = gpu_metric_values(busy, memory_mib)
     yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
-    yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, util)
-    yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, used)
-    yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, memory_mib - used)
-    yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, np.floor(70.0 + 280.0 * busy))
-    yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, np.floor(34.0 + 40.0 * busy))
+    yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, values["util"])
+    yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, values["used"])
+    yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, values["free"])
+    yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, values["power"])
+    yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, values["temperature"])

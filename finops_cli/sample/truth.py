@@ -19,6 +19,7 @@ from finops_cli.sample.scenario import (
     QUANTUM_S,
     TEAM_KEY,
 )
+from finops_cli.sample.simulate import PodRun as WorkloadRun
 from finops_cli.sample.simulate import SampleCluster, grid_between
 
 POD_KEYS = {
@@ -185,3 +186,59 @@ def inference_truth(cluster: SampleCluster, start: int, end: int, step: int) -> 
         },
         index=pd.Index(models, name="model"),
     )
+
+
+def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
+    """One row per GPU with the columns of ``sources.interface.GPU_COLUMNS``, from the samples
+    at ``step`` in ``(start, end]``: what the per-GPU statistics must come to."""
+    from finops_cli.sample.simulate import gpu_metric_values
+
+    grid = grid_between(start, end, step)
+    hours = step / 3600
+    holders: dict[tuple[str, int], list[tuple[int, int, WorkloadRun]]] = {}
+    for r in cluster.pod_runs(grid):
+        for gpu in r.workload.gpu_indices:
+            holders.setdefault((r.workload.node, gpu), []).append((r.first, r.last, r))
+    rows = []
+    for node in cluster.nodes:
+        price = cluster.gpu_price(node, grid - 1)
+        for gpu in range(node.gpu_count):
+            busy = np.zeros(len(grid))
+            held = np.zeros(len(grid), dtype=bool)
+            longest: tuple[int, WorkloadRun | None] = (0, None)
+            for first, last, run in holders.get((node.name, gpu), []):
+                held[first : last + 1] = True
+                busy[first : last + 1] = cluster.busy(run.workload, gpu, grid[first : last + 1] - 1)
+                if last - first + 1 > longest[0]:
+                    longest = (last - first + 1, run)
+            metrics = gpu_metric_values(busy, node.gpu_memory_mib)
+            holder = longest[1]
+            labels = holder.workload.labels if holder else {}
+            rows.append(
+                {
+                    "node": node.name,
+                    "gpu": str(gpu),
+                    "uuid": cluster.gpu_uuid(node.name, gpu),
+                    "mig_profile": "",
+                    "model_name": node.gpu_product,
+                    "present_hours": len(grid) * hours,
+                    "held_hours": float(held.sum()) * hours,
+                    "busy_avg": float(busy[held].mean()) if held.any() else None,
+                    "busy_p95": float(np.quantile(busy[held], 0.95)) if held.any() else None,
+                    "busy_any_avg": float(busy.mean()) if len(busy) else None,
+                    "memory_used_avg_mib": float(metrics["used"].mean()),
+                    "memory_used_max_mib": float(metrics["used"].max()),
+                    "memory_total_mib": float(node.gpu_memory_mib),
+                    "power_avg_w": float(metrics["power"].mean()),
+                    "temperature_avg_c": float(metrics["temperature"].mean()),
+                    "temperature_max_c": float(metrics["temperature"].max()),
+                    "cost": float(price.sum()) * hours,
+                    "hourly_price": float(price.mean()),
+                    "namespace": holder.workload.namespace if holder else "",
+                    "pod": holder.pod if holder else "",
+                    "team": labels.get(TEAM_KEY, ""),
+                    "project": labels.get(PROJECT_KEY, ""),
+                    "model": labels.get(MODEL_KEY, ""),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -80,6 +80,33 @@ class InferenceData:
     notes: list[str] = field(default_factory=list)
 
 
+GPU_COLUMNS = (
+    "node", "gpu", "uuid", "mig_profile", "model_name", "present_hours", "held_hours",
+    "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
+    "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
+    "hourly_price", "namespace", "pod", "team", "project", "model",
+)  # fmt: skip
+NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type")
+
+
+@dataclass
+class GpuData:
+    """One row per GPU or MIG instance over the window, every statistic from the server.
+
+    ``gpus`` has ``GPU_COLUMNS``: hours reported (``present_hours``) and held by a pod
+    (``held_hours``); busy average and p95 while held, and average over all time; memory in MiB;
+    ``cost`` = the node's per-GPU price integrated over the hours the GPU was reported (a MIG
+    instance gets its slice's share); the pod that held it longest and that pod's labels.
+    ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "").
+    """
+
+    gpus: pd.DataFrame
+    nodes: pd.DataFrame
+    busy_metric: str | None
+    sample_interval_s: int
+    notes: list[str] = field(default_factory=list)
+
+
 class CostSource(ABC):
     """A backend that can answer cost questions."""
 
@@ -88,6 +115,12 @@ class CostSource(ABC):
     @abstractmethod
     def costs(self, request: CostRequest) -> CostData:
         """Allocation and capacity figures for the request's window."""
+
+    def gpus(self, window: Window) -> GpuData:
+        """Per-GPU statistics; sources without per-GPU data say so."""
+        from finops_cli.errors import UsageError
+
+        raise UsageError(f"the {self.name} source has no per-GPU data (finops gpus)")
 
     def inference(self, request: CostRequest) -> InferenceData:
         """Requests and tokens per model; sources that cannot see counters say so."""

@@ -20,14 +20,18 @@ from finops_cli.queries import QueryContext, over_buckets
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
+    GPU_COLUMNS,
+    NODE_COLUMNS,
     SERVED_MEASURES,
     TRAFFIC_MEASURES,
     CostData,
     CostRequest,
     CostSource,
+    GpuData,
     InferenceData,
 )
 from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
+from finops_cli.timewindow import Window
 
 _NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900)
 DEFAULT_SAMPLE_INTERVAL_S = 60
@@ -158,12 +162,7 @@ class PrometheusCostSource(CostSource):
                 f"PARTIAL DATA: the server returned {len(skipped)} NaN/Inf value(s) that were "
                 f"left out (first: {skipped[0]})"
             )
-        if len(busy_metrics) == 2:
-            busy_metric = f"{queries.BUSY_PROFILING} (else {queries.BUSY_UTIL}/100)"
-        elif busy_metrics:
-            busy_metric = next(iter(busy_metrics))
-        else:
-            busy_metric = None
+        busy_metric = _busy_metric_name(busy_metrics)
         return CostData(
             source=self.name,
             allocations=allocations,
@@ -245,6 +244,101 @@ class PrometheusCostSource(CostSource):
         ).fillna(0.0)
         return InferenceData(traffic_frame, served_frame, notes)
 
+    def gpus(self, window: Window) -> GpuData:
+        """One row per GPU: a dozen instant queries, each returning a number per GPU."""
+        start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        present = self.present_metrics(start, end)
+        if queries.GPU_PRESENCE not in present:
+            raise SourceError(
+                f"no dcgm-exporter metrics ({queries.GPU_PRESENCE}) in "
+                f"{self.client.display_url} for the window: is dcgm-exporter scraped?"
+            )
+        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
+        interval = int(
+            self.sample_interval_s or self.detect_sample_interval(queries.GPU_PRESENCE, start, end)
+        )
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            exported_pod_labels=self.uses_exported_pod_labels(start, end),
+            replica_labels=self.replica_labels,
+        )
+        gq = queries.GpuQueries(ctx, (end - start).total_seconds())
+        hours = interval / 3600
+        per_gpu = {
+            "present_hours": gq.over_window("count_over_time", gq.present()),
+            "held_hours": gq.over_window("count_over_time", gq.bound()),
+            "memory_used_avg_mib": gq.over_window(
+                "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+            ),
+            "memory_used_max_mib": gq.over_window(
+                "max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+            ),
+            "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
+            "power_avg_w": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")),
+            "temperature_avg_c": gq.over_window(
+                "avg_over_time", gq.metric(queries.GPU_TEMPERATURE)
+            ),
+            "temperature_max_c": gq.over_window(
+                "max_over_time", gq.metric(queries.GPU_TEMPERATURE)
+            ),
+            "cost": gq.over_window("sum_over_time", gq.price()),
+            "hourly_price": gq.over_window("avg_over_time", gq.price()),
+        }
+        if busy_metrics:
+            busy = gq.busy(busy_metrics)
+            per_gpu["busy_avg"] = gq.over_window("avg_over_time", busy)
+            per_gpu["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
+            per_gpu["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            futures = {k: pool.submit(self.client.instant, q, end) for k, q in per_gpu.items()}
+            holders_f = pool.submit(
+                self.client.instant, gq.holders(["team", "project", "model"]), end
+            )
+            nodes_f = pool.submit(self.client.instant, gq.node_info(), end)
+            results = {k: f.result() for k, f in futures.items()}
+            holders, node_rows = holders_f.result(), nodes_f.result()
+
+        def ident(labels: dict[str, str]) -> tuple[str, ...]:
+            return tuple(labels.get(k, "") for k in ("cluster", *queries.GPU_IDENTITY))
+
+        rows: dict[tuple[str, ...], dict[str, object]] = {}
+        for measure, samples in results.items():
+            for s in samples:
+                row = rows.setdefault(ident(s.labels), _gpu_row(s.labels))
+                value = s.value if math.isfinite(s.value) else None
+                if measure in ("present_hours", "held_hours", "cost") and value is not None:
+                    value *= hours
+                row[measure] = value
+        best: dict[tuple[str, ...], float] = {}
+        pod_keys = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
+        for s in holders:
+            key = ident(s.labels)
+            if key in rows and s.value > best.get(key, -1.0):
+                best[key] = s.value
+                rows[key].update(
+                    namespace=s.labels.get("namespace", ""),
+                    pod=s.labels.get("pod", ""),
+                    **{k: s.labels.get(p, "") for k, p in pod_keys.items()},
+                )
+        for row in rows.values():
+            share = mig_fraction(str(row["mig_profile"])) if row["mig_profile"] else 1.0
+            for money in ("cost", "hourly_price"):
+                if row.get(money) is not None:
+                    row[money] = float(row[money]) * share  # type: ignore[arg-type]
+        gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
+        nodes = pd.DataFrame(
+            [_node_row(s.labels) for s in node_rows], columns=list(NODE_COLUMNS)
+        ).drop_duplicates("node")
+        return GpuData(
+            gpus.sort_values(["node", "gpu", "mig_profile"], ignore_index=True),
+            nodes,
+            _busy_metric_name(busy_metrics),
+            interval,
+            [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"],
+        )
+
     def _bucketed(
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int
     ) -> list[tuple[dict[str, str], float, float]]:
@@ -301,3 +395,49 @@ def _merge(
     frame[list(measures)] = frame[list(measures)].astype("float64").fillna(0.0)
     frame["bucket_end"] = pd.to_datetime(frame["bucket_end"].astype("float64"), unit="s", utc=True)
     return frame.sort_values(["bucket_end", *keys], ignore_index=True)
+
+
+def mig_fraction(profile: str) -> float:
+    """Share of a physical GPU a MIG instance holds: ``3g.40gb`` is 3 of the 7 compute slices."""
+    head = profile.split(".", 1)[0]
+    if head.endswith("g") and head[:-1].isdigit():
+        return min(int(head[:-1]), 7) / 7
+    return 1.0
+
+
+def _busy_metric_name(present: frozenset[str]) -> str | None:
+    if len(present) == 2:
+        return f"{queries.BUSY_PROFILING} (else {queries.BUSY_UTIL}/100)"
+    return next(iter(present)) if present else None
+
+
+def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
+    return dict.fromkeys(GPU_COLUMNS) | {
+        "node": labels.get("node", ""),
+        "gpu": labels.get("gpu", ""),
+        "uuid": labels.get("UUID", ""),
+        "mig_profile": labels.get("GPU_I_PROFILE", ""),
+        "model_name": labels.get("modelName", ""),
+        "namespace": "",
+        "pod": "",
+        "team": "",
+        "project": "",
+        "model": "",
+    }
+
+
+def _node_row(labels: dict[str, str]) -> dict[str, str]:
+    from finops_cli.pricing import normalize_capacity_type
+
+    raw = (
+        labels.get("label_karpenter_sh_capacity_type")
+        or labels.get("label_eks_amazonaws_com_capacity_type")
+        or ("spot" if labels.get("label_cloud_google_com_gke_spot") == "true" else "")
+        or labels.get("label_kubernetes_azure_com_scalesetpriority", "")
+    )
+    return {
+        "node": labels.get("node", ""),
+        "instance_type": labels.get("label_node_kubernetes_io_instance_type", ""),
+        "region": labels.get("label_topology_kubernetes_io_region", ""),
+        "capacity_type": (normalize_capacity_type(raw) or "") if raw else "",
+    }

@@ -18,13 +18,17 @@ from finops_cli.sample.simulate import SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
+    GPU_COLUMNS,
+    NODE_COLUMNS,
     SERVED_MEASURES,
     TRAFFIC_MEASURES,
     CostData,
     CostRequest,
     CostSource,
+    GpuData,
     InferenceData,
 )
+from finops_cli.timewindow import Window
 
 SAMPLE_INTERVAL_S = 60
 
@@ -170,6 +174,26 @@ class SampleCostSource(CostSource):
             ),
             pd.DataFrame([[m, *v] for m, v in served.items()], columns=["model", *SERVED_MEASURES]),
         )
+
+    def gpus(self, window: Window) -> GpuData:
+        """Per-GPU statistics of the simulated fleet, as the server-side queries compute them."""
+        from finops_cli.sample.truth import gpu_truth
+
+        start, end = int(window.start.timestamp()), int(window.end.timestamp())
+        gpus = gpu_truth(self.cluster, start, end, self.sample_interval_s)
+        nodes = pd.DataFrame(
+            [
+                {
+                    "node": n.name,
+                    "instance_type": n.instance_type,
+                    "region": n.region,
+                    "capacity_type": n.capacity_type,
+                }
+                for n in self.cluster.nodes
+            ],
+            columns=list(NODE_COLUMNS),
+        )
+        return GpuData(gpus[list(GPU_COLUMNS)], nodes, BUSY_PROFILING, self.sample_interval_s)
 
     def _value(self, w: WorkloadSpec, key: str) -> str:
         if key in POD_LABEL_KEYS:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from finops_cli.cli.placeholders import PLANNED
 from tests.support.cli import run_finops
 
 
@@ -110,9 +111,7 @@ def test_unreachable_prometheus_one_line_without_debug():
     assert "127.0.0.1:9" in _one_line_error(result)
 
 
-@pytest.mark.parametrize(
-    "command", ["gpus", "forecast", "anomalies", "rightsize", "billing", "report", "deploy"]
-)
+@pytest.mark.parametrize("command", sorted(PLANNED))
 def test_unbuilt_commands_say_so_and_exit_1(command):
     result = run_finops(command)
     assert result.returncode == 1
@@ -126,3 +125,15 @@ def test_environment_selects_prometheus_and_flags_win(tmp_path):
     result = run_finops("costs", "--source", "sample", "-o", "json", "-q", cwd=tmp_path)
     assert result.returncode == 0
     assert json.loads(result.stdout)["source"] == "sample"
+
+
+def test_gpus_json_rows_carry_the_documented_fields():
+    result = run_finops("gpus", "--window", "2d", "-o", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["kind"] == "gpus" and doc["source"] == "sample"
+    for row in doc["rows"]:
+        assert {"node", "gpu", "uuid", "model_name", "state", "busy_avg", "cost"} <= set(row)
+        assert row["state"] in {"active", "underused", "idle-allocated", "unallocated"}
+    summary = json.loads(run_finops("gpus", "--by", "gpu-model", "-o", "json", "-q").stdout)
+    assert sum(r["gpus"] for r in summary["rows"]) == len(doc["rows"])

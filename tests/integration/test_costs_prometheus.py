@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from finops_cli.promql import quote
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import efficiency_truth, ground_truth, inference_truth
+from finops_cli.sample.truth import efficiency_truth, gpu_truth, ground_truth, inference_truth
 from tests.support.cli import run_finops
 
 pytestmark = pytest.mark.prometheus
@@ -190,3 +190,74 @@ def test_unit_costs_match_ground_truth(backend):
     # Moving the Triton pod's cost onto its model keeps the spend whole.
     total = sum(r["gpu_cost"] for r in doc["rows"])
     assert total == pytest.approx(doc["totals"]["cluster_gpu_cost"], abs=0.01)
+
+
+def test_gpus_match_ground_truth(backend):
+    """One row per GPU from server-side statistics; states and dollars as the simulator knows."""
+    url, cluster = backend
+    result = run_finops(
+        "gpus",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--prometheus-url",
+        url,
+        "-o",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {r["uuid"]: r for r in json.loads(result.stdout)["rows"]}
+    truth = gpu_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    assert len(rows) == len(truth) == sum(n.gpu_count for n in cluster.nodes)
+    for expected in truth.to_dict("records"):
+        row = rows[expected["uuid"]]
+        assert row["node"] == expected["node"] and row["gpu"] == expected["gpu"]
+        assert row["cost"] == pytest.approx(expected["cost"], rel=0.01)
+        held_share = expected["held_hours"] / expected["present_hours"]
+        assert row["held_share"] == pytest.approx(held_share, abs=0.01)
+        if expected["busy_avg"] is not None:
+            assert row["busy_avg"] == pytest.approx(expected["busy_avg"], abs=0.01)
+            assert row["busy_p95"] == pytest.approx(expected["busy_p95"], abs=0.02)
+        # The pod that held it longest (equal holds, e.g. daily job runs, may pick either).
+        assert row["team"] == expected["team"] and row["namespace"] == expected["namespace"]
+        assert row["instance_type"] == cluster.node(row["node"]).instance_type
+    sample = run_finops(
+        "gpus",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--source",
+        "sample",
+        "-o",
+        "json",
+        env={"FINOPS_SAMPLE_SEED": "7"},
+    )
+    states = {r["uuid"]: r["state"] for r in json.loads(sample.stdout)["rows"]}
+    assert states == {uuid: r["state"] for uuid, r in rows.items()}
+    assert "idle-allocated" in states.values() and "unallocated" in states.values()
+
+
+def test_idle_gpus_and_their_waste(backend):
+    url, cluster = backend
+    result = run_finops(
+        "gpus",
+        "--idle",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--prometheus-url",
+        url,
+        "-o",
+        "json",
+    )
+    doc = json.loads(result.stdout)
+    assert {r["state"] for r in doc["rows"]} <= {"idle-allocated", "unallocated"}
+    notebook = next(r for r in doc["rows"] if r["pod"].startswith("jupyter-alice"))
+    truth = gpu_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    expected = truth[truth["pod"] == notebook["pod"]].iloc[0]
+    waste = expected["cost"] * (1 - expected["busy_avg"])
+    assert notebook["state"] == "idle-allocated"
+    assert notebook["waste"] == pytest.approx(waste, rel=0.01)

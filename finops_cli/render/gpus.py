@@ -1,0 +1,139 @@
+"""``finops gpus`` output: JSON rows per GPU (or per group with ``--by``), CSV and a table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.visual import bar
+
+GPU_FIELDS = (
+    "node", "gpu", "uuid", "mig_profile", "model_name", "instance_type", "capacity_type",
+    "region", "state", "team", "project", "model", "namespace", "pod", "held_share", "busy_avg",
+    "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
+    "memory_total_mib", "memory_used_share", "power_avg_w", "temperature_avg_c",
+    "temperature_max_c", "hourly_price", "cost", "waste",
+)  # fmt: skip
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    if value is pd.NA or value is None:
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def to_document(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    start: datetime,
+    end: datetime,
+    window_label: str,
+    generated_at: datetime,
+    currency: str,
+    busy_metric: str | None,
+    group_by: str | None,
+    idle_only: bool,
+    notes: list[str],
+) -> dict[str, Any]:
+    """The JSON document (schema_version 1), documented in docs/output.md."""
+    if group_by is None:
+        total = frame["memory_total_mib"].astype(float)
+        frame = frame.assign(
+            memory_used_share=frame["memory_used_max_mib"] / total.where(total > 0)
+        )
+        frame = frame.assign(uuid=frame["uuid"])
+        rows = [{k: _clean(r.get(k)) for k in GPU_FIELDS} for r in frame.to_dict("records")]
+    else:
+        rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "gpus",
+        "source": source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
+        "currency": currency,
+        "busy_metric": busy_metric,
+        "group_by": group_by,
+        "idle_only": idle_only,
+        "rows": rows,
+        "totals": {
+            "gpus": int(frame["gpus"].sum()) if group_by else len(frame),
+            "cost": round(float(frame["cost"].fillna(0.0).sum()), 6),
+            "waste": round(float(frame["waste"].fillna(0.0).sum()), 6),
+        },
+        "notes": notes,
+    }
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows = document["rows"]
+    columns = list(rows[0]) if rows else list(GPU_FIELDS)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def render_table(document: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    window = document["window"]
+    cur = document["currency"]
+    title = "Wasted GPUs" if document["idle_only"] else "GPUs"
+    table = Table(
+        title=f"{title} ({cur})  ·  {window['start']} → {window['end']}",
+        caption=f"source: {document['source']}  ·  busy from {document['busy_metric'] or '-'}",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.0f}%"
+
+    def money(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.2f}"
+
+    if document["group_by"]:
+        key = document["group_by"]
+        for header in (key, "GPUs", "active", "under", "idle-alloc", "unalloc", "Busy", "Cost",
+                       "Waste"):  # fmt: skip
+            table.add_column(header, justify="left" if header == key else "right")
+        for r in document["rows"]:
+            table.add_row(
+                str(r[key]), str(r["gpus"]), str(r["active"]), str(r["underused"]),
+                str(r["idle-allocated"]), str(r["unallocated"]), pct(r["busy_avg"]),
+                money(r["cost"]), money(r["waste"]),
+            )  # fmt: skip
+        return table
+    for header in ("Node", "GPU", "Model", "Type", "State", "Team/Pod", "Busy", "p95", "Mem",
+                   "$/h", "Cost", "Waste"):  # fmt: skip
+        table.add_column(header, justify="right" if header in ("GPU", "$/h", "Cost", "Waste",
+                                                               "p95") else "left")  # fmt: skip
+    styles = {"active": None, "underused": "yellow", "idle-allocated": "red", "unallocated": "red"}
+    for r in document["rows"]:
+        gpu = r["gpu"] + (f" {r['mig_profile']}" if r["mig_profile"] else "")
+        spot = " spot" if r["capacity_type"] == "spot" else ""
+        who = r["team"] or r["pod"] or "-"
+        busy = r["busy_avg"]
+        table.add_row(
+            r["node"], gpu, r["model_name"], f"{r['instance_type']}{spot}", r["state"], who,
+            f"{bar(busy or 0.0, 4)}{pct(busy):>5}", pct(r["busy_p95"]), pct(r["memory_used_share"]),
+            money(r["hourly_price"]), money(r["cost"]), money(r["waste"]),
+            style=styles.get(r["state"]),
+        )  # fmt: skip
+    return table
