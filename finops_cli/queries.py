@@ -447,6 +447,59 @@ class GpuQueries:
             f"{wide.pod_attributes(pod_keys, {})}"
         )
 
+    # ---- per pod (what rightsizing needs) ----------------------------------------------------
+    def _pod(self, expr: str, aggregate: str) -> str:
+        return f"{aggregate} by ({self.ctx._pod_join}) ({expr})"
+
+    def pod_gpus(self) -> str:
+        """GPUs each pod holds at an instant (one bound dcgm series per GPU and pod)."""
+        return self._pod(self._normalised(GPU_PRESENCE, bound_only=True), "count")
+
+    def pod_busy(self, present: frozenset[str], aggregate: str) -> str:
+        return self._pod(self.ctx.busy_per_gpu(present), aggregate)
+
+    def pod_memory(self, total: bool) -> str:
+        used = self._normalised(GPU_PRESENCE, bound_only=True)
+        if total:
+            free = self._normalised("DCGM_FI_DEV_FB_FREE", bound_only=True)
+            used = f"{used} + {free}"
+        return self._pod(used, "max")
+
+    def pod_cost(self) -> str:
+        """$/h of the GPUs a pod holds, at its node's per-GPU price."""
+        priced = (
+            f"({self._normalised(GPU_PRESENCE, bound_only=True)}) * 0 + on "
+            f"({self.ctx._node_join}) group_left () {self.ctx.node_price()}"
+        )
+        return self._pod(priced, "sum")
+
+    def _gpu_pods(self) -> str:
+        read = self._normalised(GPU_PRESENCE, bound_only=True).replace(
+            f"[{duration(self.ctx.sample_interval_s - 0.001)}]", f"[{self.window}]"
+        )
+        return f"group by ({self.ctx._pod_join}) ({read})"
+
+    def pod_placement(self) -> str:
+        """Node and GPU product each GPU pod ran on (over the window)."""
+        by = ", ".join(self.ctx._with_cluster(["namespace", "pod", "node", "modelName"]))
+        read = self._normalised(GPU_PRESENCE, bound_only=True).replace(
+            f"[{duration(self.ctx.sample_interval_s - 0.001)}]", f"[{self.window}]"
+        )
+        return f"group by ({by}) ({read})"
+
+    def pod_owners(self) -> str:
+        """The controller of each GPU pod (ReplicaSet, Job, StatefulSet...)."""
+        by = ", ".join(self.ctx._with_cluster(["namespace", "pod", "owner_kind", "owner_name"]))
+        read = self.ctx._read("kube_pod_owner", _seconds(self.window))
+        return f"group by ({by}) ({read}) and on ({self.ctx._pod_join}) {self._gpu_pods()}"
+
+    def pod_labels(self, keys: Sequence[str], extra_labels: Sequence[str] = ()) -> str:
+        """Attribution labels (and e.g. the interruptible label) of each GPU pod."""
+        labels = sorted({self.ctx.prom_label(k) for k in keys} | set(extra_labels))
+        by = ", ".join(self.ctx._with_cluster(["namespace", "pod", *labels]))
+        read = self.ctx._read(POD_LABELS, _seconds(self.window))
+        return f"group by ({by}) ({read}) and on ({self.ctx._pod_join}) {self._gpu_pods()}"
+
     def node_info(self) -> str:
         labels = [
             "label_node_kubernetes_io_instance_type",
@@ -458,6 +511,54 @@ class GpuQueries:
         ]
         by = ", ".join(self.ctx._with_cluster(["node", *labels]))
         read = self.ctx._read("kube_node_labels", _seconds(self.window))
+        return f"group by ({by}) ({read})"
+
+
+# ---- per-node prices, for billing compare ------------------------------------------------------
+NODE_TOTAL_PRICE = "node_total_hourly_cost"  # OpenCost: the whole instance, GPUs, CPU and RAM
+
+
+class NodeQueries:
+    """Each node's price integrated over a window, to set beside the cloud bill.
+
+    A node exists at an instant when OpenCost reports its ``node_gpu_count`` (read exactly, as
+    capacity is); its GPU cost is that count times ``node_gpu_hourly_cost`` and its instance cost
+    ``node_total_hourly_cost``, both summed over the window's samples on the server. Values are
+    per sample: multiply by ``S/3600`` for hours and dollars.
+    """
+
+    def __init__(self, ctx: QueryContext, window_s: float) -> None:
+        self.ctx = ctx
+        # 1 ms short, like over_buckets: the sample at the window's start belongs to the bucket
+        # before it, whether the engine's range starts are open (Prometheus 3) or closed (2.x).
+        self.gpus = GpuQueries(ctx, window_s - 0.001)
+
+    def _exists(self) -> str:
+        return f"max by ({self.ctx._node_join}) ({self.ctx._exact(GPU_CAPACITY)})"
+
+    def samples(self) -> str:
+        return self.gpus.over_window("count_over_time", self._exists())
+
+    def gpu_count(self) -> str:
+        return self.gpus.over_window("max_over_time", self._exists())
+
+    def gpu_cost(self) -> str:
+        per_instant = (
+            f"{self._exists()} * on ({self.ctx._node_join}) group_left () {self.ctx.node_price()}"
+        )
+        return self.gpus.over_window("sum_over_time", per_instant)
+
+    def instance_cost(self) -> str:
+        per_instant = (
+            f"({self._exists()} > bool -1) * on ({self.ctx._node_join}) group_left () "
+            f"{self.ctx.node_price(NODE_TOTAL_PRICE)}"
+        )
+        return self.gpus.over_window("sum_over_time", per_instant)
+
+    def identity(self) -> str:
+        """OpenCost's instance type and provider id of each node seen in the window."""
+        by = ", ".join(self.ctx._with_cluster(["node", "instance_type", "provider_id"]))
+        read = self.ctx._read(NODE_TOTAL_PRICE, _seconds(self.gpus.window))
         return f"group by ({by}) ({read})"
 
 

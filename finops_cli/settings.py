@@ -139,8 +139,8 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     "(default 100).",
     "FINOPS_NOTIFY_URL": "Webhook that --notify posts findings to (a secret; never printed).",
     "FINOPS_NOTIFY_FORMAT": "slack (incoming-webhook JSON, the default) or json (generic).",
-    "FINOPS_AWS_PROFILE": "AWS profile for finops billing (default: boto3's own chain: AWS_PROFILE, "
-    "env keys, SSO, instance role).",
+    "FINOPS_AWS_PROFILE": "AWS profile for finops billing (default: boto3's own chain: "
+    "AWS_PROFILE, env keys, SSO, instance role).",
     "FINOPS_AWS_REGION": "AWS region of the Athena workgroup (Cost Explorer is global).",
     "FINOPS_ATHENA_WORKGROUP": "Athena workgroup for billing actual --athena (default primary).",
     "FINOPS_ATHENA_DATABASE": "Glue database holding the FOCUS / CUR 2.0 table.",

@@ -11,6 +11,7 @@ from finops_cli import __version__
 from finops_cli.cli import placeholders
 from finops_cli.cli.costs import costs
 from finops_cli.cli.gpus import gpus
+from finops_cli.cli.rightsize import rightsize
 from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ def root(
 
 app.command("costs")(costs)
 app.command("gpus")(gpus)
+app.command("rightsize")(rightsize)
 placeholders.register(app)
 
 

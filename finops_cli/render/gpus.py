@@ -55,7 +55,7 @@ def to_document(
         frame = frame.assign(uuid=frame["uuid"])
         rows = [{k: _clean(r.get(k)) for k in GPU_FIELDS} for r in frame.to_dict("records")]
     else:
-        rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        rows = [{str(k): _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "gpus",

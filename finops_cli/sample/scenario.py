@@ -19,6 +19,7 @@ PROJECT_KEY = "ai-finops.io/project"
 MODEL_KEY = "ai-finops.io/model"
 ENVIRONMENT_KEY = "ai-finops.io/environment"
 COST_CENTER_KEY = "ai-finops.io/cost-center"
+INTERRUPTIBLE_KEY = "ai-finops.io/interruptible"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class WorkloadSpec:
     container: str = "main"
     serving: str | None = None  # "vllm", "triton" or "tgi": which inference counters it exports
     served_model: str | None = None  # the name the server reports (default: the model label)
+    memory_fraction: float | None = None  # GPU memory the model pins (else it follows the load)
     requests_per_s_peak: float = 0.0
     prompt_tokens_per_request: float = 0.0
     generation_tokens_per_request: float = 0.0
@@ -149,7 +151,14 @@ NODES: tuple[NodeSpec, ...] = (
     ),
 )
 
-_P5A, _P5B, _G5A, _G5B, _G5S, _G6A, _G6B, _G6S = (n.name for n in NODES)
+# Two single-GPU g5 nodes whose workloads are the planted right-sizing cases.
+NODES = (
+    *NODES,
+    NodeSpec("ip-10-0-4-40.ec2.internal", "g5.xlarge", "NVIDIA A10G", 1, 23028, 4, 16, 1.006),
+    NodeSpec("ip-10-0-4-41.ec2.internal", "g5.xlarge", "NVIDIA A10G", 1, 23028, 4, 16, 1.006),
+)
+
+_P5A, _P5B, _G5A, _G5B, _G5S, _G6A, _G6B, _G6S, _G5X1, _G5X2 = (n.name for n in NODES)
 
 
 def workloads() -> tuple[WorkloadSpec, ...]:
@@ -376,6 +385,47 @@ def workloads() -> tuple[WorkloadSpec, ...]:
             cpu_cores=96,
             memory_gib=1024,
         ),
+        # ml-platform: a small summariser on a whole A10G, light load and 40% of its memory:
+        # the planted "downsize" case (a 16 GB T4 holds it with room to spare).
+        WorkloadSpec(
+            "summarizer",
+            "ml-serving",
+            _G5X1,
+            (0,),
+            _ns("ml-platform", "doc-intel", "summarizer-small", "production"),
+            Schedule(restart_every_s=5 * DAY_S),
+            "inference",
+            annotations={COST_CENTER_KEY: "ML-001"},
+            busy_base=0.12,
+            busy_swing=0.05,
+            cpu_cores=3,
+            memory_gib=12,
+            serving="vllm",
+            memory_fraction=0.40,
+            requests_per_s_peak=3.0,
+            prompt_tokens_per_request=1500,
+            generation_tokens_per_request=120,
+        ),
+        # nlp: a 13B model squeezed onto an A10G, memory at 97%: the planted "upsize" case.
+        WorkloadSpec(
+            "llama-13b",
+            "nlp-serving",
+            _G5X2,
+            (0,),
+            _ns("nlp", "chat-assistant", "llama-2-13b-chat", "production"),
+            Schedule(restart_every_s=6 * DAY_S),
+            "inference",
+            annotations={COST_CENTER_KEY: "NLP-210"},
+            busy_base=0.55,
+            busy_swing=0.2,
+            cpu_cores=3,
+            memory_gib=14,
+            serving="vllm",
+            memory_fraction=0.97,
+            requests_per_s_peak=2.0,
+            prompt_tokens_per_request=700,
+            generation_tokens_per_request=260,
+        ),
         # no team label: a notebook someone left running, holding a GPU and doing nothing.
         WorkloadSpec(
             "jupyter-alice",
@@ -385,7 +435,7 @@ def workloads() -> tuple[WorkloadSpec, ...]:
             {"app": "jupyter"},
             Schedule(),
             "notebook",
-            busy_base=0.01,
+            busy_base=0.005,
             cpu_cores=2,
             memory_gib=8,
         ),

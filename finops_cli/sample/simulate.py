@@ -332,11 +332,16 @@ class SampleCluster:
                         "pod_uid": "",
                     }
                     yield from _gpu_metrics(
-                        labels, ts, self.busy(r.workload, gpu, ts - 1), node.gpu_memory_mib
+                        labels,
+                        ts,
+                        self.busy(r.workload, gpu, ts - 1),
+                        node.gpu_memory_mib,
+                        True,
+                        r.workload.memory_fraction,
                     )
                 for a, b in _true_runs(free):
                     ts = grid[a : b + 1]
-                    yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib)
+                    yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib, False)
 
     def served_model(self, workload: WorkloadSpec) -> str:
         """The model name an inference server reports for itself."""
@@ -414,9 +419,21 @@ def _true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(changes[::2], changes[1::2], strict=True)]
 
 
-def gpu_metric_values(busy: FloatArray, memory_mib: int) -> dict[str, FloatArray]:
-    """What dcgm-exporter reports for a GPU whose engine is ``busy`` (0-1) at each sample."""
-    used = np.floor(np.where(busy > 0, memory_mib * (0.35 + 0.5 * busy), 0.0) + 0.5)
+def gpu_metric_values(
+    busy: FloatArray,
+    memory_mib: int,
+    held: npt.NDArray[np.bool_] | bool,
+    memory_fraction: float | FloatArray | None = None,
+) -> dict[str, FloatArray]:
+    """What dcgm-exporter reports for a GPU whose engine is ``busy`` (0-1) at each sample.
+
+    A held GPU's memory follows its load unless the workload pins it (``memory_fraction``: a
+    model that fills the card whatever the traffic).
+    """
+    share = np.broadcast_to(
+        memory_fraction if memory_fraction is not None else 0.35 + 0.5 * busy, busy.shape
+    )
+    used = np.floor(np.where(held, memory_mib * share, 0.0) + 0.5)
     return {
         "util": np.where(busy > 0, np.minimum(100.0, np.floor(busy * 125.0 + 5.5)), 0.0),
         "used": used,
@@ -427,9 +444,14 @@ def gpu_metric_values(busy: FloatArray, memory_mib: int) -> dict[str, FloatArray
 
 
 def _gpu_metrics(
-    labels: dict[str, str], ts: IntArray, busy: FloatArray, memory_mib: int
+    labels: dict[str, str],
+    ts: IntArray,
+    busy: FloatArray,
+    memory_mib: int,
+    held: bool,
+    memory_fraction: float | None = None,
 ) -> Iterator[SampleSeries]:
-    values = gpu_metric_values(busy, memory_mib)
+    values = gpu_metric_values(busy, memory_mib, held, memory_fraction)
     yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
     yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, values["util"])
     yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, values["used"])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from finops_cli.sample.scenario import (
     ENVIRONMENT_KEY,
+    INTERRUPTIBLE_KEY,
     MODEL_KEY,
     PROJECT_KEY,
     QUANTUM_S,
@@ -205,13 +206,18 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
         for gpu in range(node.gpu_count):
             busy = np.zeros(len(grid))
             held = np.zeros(len(grid), dtype=bool)
+            memory_share = np.zeros(len(grid))
             longest: tuple[int, WorkloadRun | None] = (0, None)
             for first, last, run in holders.get((node.name, gpu), []):
                 held[first : last + 1] = True
                 busy[first : last + 1] = cluster.busy(run.workload, gpu, grid[first : last + 1] - 1)
+                pinned = run.workload.memory_fraction
+                memory_share[first : last + 1] = (
+                    pinned if pinned is not None else 0.35 + 0.5 * busy[first : last + 1]
+                )
                 if last - first + 1 > longest[0]:
                     longest = (last - first + 1, run)
-            metrics = gpu_metric_values(busy, node.gpu_memory_mib)
+            metrics = gpu_metric_values(busy, node.gpu_memory_mib, held, memory_share)
             holder = longest[1]
             labels = holder.workload.labels if holder else {}
             rows.append(
@@ -241,4 +247,46 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                     "model": labels.get(MODEL_KEY, ""),
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
+    """One row per GPU pod with the columns of ``sources.interface.POD_COLUMNS``."""
+    from finops_cli.sample.simulate import gpu_metric_values
+
+    grid = grid_between(start, end, step)
+    hours = step / 3600
+    rows = []
+    for r in cluster.pod_runs(grid):
+        w = r.workload
+        if not w.gpus:
+            continue
+        node = cluster.node(w.node)
+        ts = grid[r.first : r.last + 1]
+        busy = np.array([cluster.busy(w, g, ts - 1) for g in w.gpu_indices])
+        peak = max(
+            float(gpu_metric_values(b, node.gpu_memory_mib, True, w.memory_fraction)["used"].max())
+            for b in busy
+        )
+        rows.append(
+            {
+                "namespace": w.namespace,
+                "pod": r.pod,
+                "owner_kind": "ReplicaSet" if w.schedule.period_s is None else "Job",
+                "owner_name": r.pod.rsplit("-", 1)[0],
+                "team": w.labels.get(TEAM_KEY, ""),
+                "project": w.labels.get(PROJECT_KEY, ""),
+                "model": w.labels.get(MODEL_KEY, ""),
+                "interruptible": w.labels.get(INTERRUPTIBLE_KEY, ""),
+                "node": w.node,
+                "gpu_model": node.gpu_product,
+                "gpus": w.gpus,
+                "gpu_hours": w.gpus * len(ts) * hours,
+                "busy_avg": float(busy.mean()),
+                "busy_p95": float(np.quantile(busy.max(axis=0), 0.95)),
+                "memory_peak_mib": peak,
+                "memory_total_mib": float(node.gpu_memory_mib),
+                "cost": float(cluster.gpu_price(node, ts - 1).sum()) * w.gpus * hours,
+            }
+        )
     return pd.DataFrame(rows)

@@ -107,6 +107,48 @@ class GpuData:
     notes: list[str] = field(default_factory=list)
 
 
+NODE_COST_COLUMNS = (
+    "node",
+    "instance_type",
+    "capacity_type",
+    "region",
+    "provider_id",
+    "gpu_count",
+    "hours",
+    "gpu_cost",
+    "instance_cost",
+)
+"""``CostSource.node_costs``: one row per node over a window, for ``finops billing compare``.
+
+``hours`` the node was reported; ``gpu_cost`` its GPUs' price integrated (what ``finops costs``
+splits over pods and idle); ``instance_cost`` the whole instance's price integrated (OpenCost's
+``node_total_hourly_cost``; NaN where unknown); ``provider_id`` the Kubernetes provider id
+(``aws:///us-east-1a/i-0abc...``, "" if unknown); ``capacity_type`` spot, on-demand or ""."""
+
+
+POD_COLUMNS = (
+    "namespace", "pod", "owner_kind", "owner_name", "team", "project", "model", "interruptible",
+    "node", "gpu_model", "gpus", "gpu_hours", "busy_avg", "busy_p95", "memory_peak_mib",
+    "memory_total_mib", "cost",
+)  # fmt: skip
+INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
+
+
+@dataclass
+class PodGpuData:
+    """One row per pod that held GPUs in the window (``POD_COLUMNS``), for rightsizing.
+
+    ``gpus`` is the most it held at once; busy is averaged over its GPUs and time, ``busy_p95``
+    is the p95 over time of its busiest GPU; memory is per GPU (peak used, and the card's size);
+    ``cost`` is its GPUs at their nodes' prices. ``nodes`` as in ``GpuData``.
+    """
+
+    pods: pd.DataFrame
+    nodes: pd.DataFrame
+    sample_interval_s: int
+    notes: list[str] = field(default_factory=list)
+
+
 class CostSource(ABC):
     """A backend that can answer cost questions."""
 
@@ -121,6 +163,21 @@ class CostSource(ABC):
         from finops_cli.errors import UsageError
 
         raise UsageError(f"the {self.name} source has no per-GPU data (finops gpus)")
+
+    def node_costs(self, window: Window) -> pd.DataFrame:
+        """``NODE_COST_COLUMNS`` per node over the window; sources without node prices say so."""
+        from finops_cli.errors import UsageError
+
+        raise UsageError(
+            f"the {self.name} source cannot price nodes (finops billing compare): use Prometheus "
+            "with OpenCost's metrics, or the sample"
+        )
+
+    def pods(self, window: Window) -> PodGpuData:
+        """Per-pod GPU usage; sources without per-GPU data say so."""
+        from finops_cli.errors import UsageError
+
+        raise UsageError(f"the {self.name} source has no per-pod GPU data (finops rightsize)")
 
     def inference(self, request: CostRequest) -> InferenceData:
         """Requests and tokens per model; sources that cannot see counters say so."""

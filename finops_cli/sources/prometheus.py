@@ -16,12 +16,15 @@ import pandas as pd
 
 from finops_cli import buckets, queries
 from finops_cli.errors import SourceError
+from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.queries import QueryContext, over_buckets
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
     GPU_COLUMNS,
+    INTERRUPTIBLE_LABEL,
     NODE_COLUMNS,
+    POD_COLUMNS,
     SERVED_MEASURES,
     TRAFFIC_MEASURES,
     CostData,
@@ -29,6 +32,7 @@ from finops_cli.sources.interface import (
     CostSource,
     GpuData,
     InferenceData,
+    PodGpuData,
 )
 from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
 from finops_cli.timewindow import Window
@@ -338,6 +342,165 @@ class PrometheusCostSource(CostSource):
             interval,
             [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"],
         )
+
+    def node_costs(self, window: Window) -> pd.DataFrame:
+        """Per node: hours, GPU cost and whole-instance cost over the window, with its type."""
+        from finops_cli.sources.interface import NODE_COST_COLUMNS
+
+        start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        present = self.present_metrics(start, end)
+        missing = [m for m in (queries.GPU_PRICE, queries.GPU_CAPACITY) if m not in present]
+        if missing:
+            raise SourceError(
+                f"no OpenCost node metrics ({', '.join(missing)}) in {self.client.display_url} "
+                "for the window: is OpenCost scraped?"
+            )
+        interval = int(
+            self.sample_interval_s or self.detect_sample_interval(queries.GPU_CAPACITY, start, end)
+        )
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            replica_labels=self.replica_labels,
+        )
+        nq = queries.NodeQueries(ctx, (end - start).total_seconds())
+        measures = {
+            "hours": nq.samples(),
+            "gpu_cost": nq.gpu_cost(),
+            "instance_cost": nq.instance_cost(),
+            "gpu_count": nq.gpu_count(),
+        }
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            futures = {k: pool.submit(self.client.instant, q, end) for k, q in measures.items()}
+            identity_f = pool.submit(self.client.instant, nq.identity(), end)
+            labels_f = pool.submit(self.client.instant, nq.gpus.node_info(), end)
+            results = {k: f.result() for k, f in futures.items()}
+            identities, node_labels = identity_f.result(), labels_f.result()
+        hours = interval / 3600
+        rows: dict[str, dict[str, object]] = {}
+        for measure, samples in results.items():
+            for sample in samples:
+                node = sample.labels.get("node", "")
+                if not node or not math.isfinite(sample.value):
+                    continue
+                row = rows.setdefault(node, {"node": node})
+                scale = 1.0 if measure == "gpu_count" else hours
+                row[measure] = float(row.get(measure, 0.0)) + sample.value * scale  # type: ignore[arg-type]
+        for sample in identities:
+            found = rows.get(sample.labels.get("node", ""))
+            if found is not None:
+                found.setdefault("instance_type", sample.labels.get("instance_type", ""))
+                found.setdefault("provider_id", sample.labels.get("provider_id", ""))
+        for sample in node_labels:
+            info = _node_row(sample.labels)
+            found = rows.get(info["node"])
+            if found is not None:
+                found["instance_type"] = info["instance_type"] or found.get("instance_type", "")
+                found.setdefault("region", info["region"])
+                found.setdefault("capacity_type", info["capacity_type"])
+        frame = pd.DataFrame(list(rows.values()), columns=list(NODE_COST_COLUMNS))
+        for text in ("instance_type", "capacity_type", "region", "provider_id"):
+            frame[text] = frame[text].fillna("").astype(str)
+        numbers = ["hours", "gpu_cost", "gpu_count"]
+        frame[numbers] = frame[numbers].fillna(0.0)
+        frame["gpu_count"] = frame["gpu_count"].astype(int)
+        frame["instance_cost"] = frame["instance_cost"].astype("float64")
+        return frame.sort_values("node", ignore_index=True)
+
+    def pods(self, window: Window) -> PodGpuData:
+        """Per-pod usage for rightsizing: a few instant queries, one number per GPU pod each."""
+        start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        present = self.present_metrics(start, end)
+        if queries.GPU_PRESENCE not in present:
+            raise SourceError(
+                f"no dcgm-exporter metrics ({queries.GPU_PRESENCE}) in "
+                f"{self.client.display_url} for the window: is dcgm-exporter scraped?"
+            )
+        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
+        interval = int(
+            self.sample_interval_s or self.detect_sample_interval(queries.GPU_PRESENCE, start, end)
+        )
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            exported_pod_labels=self.uses_exported_pod_labels(start, end),
+            replica_labels=self.replica_labels,
+        )
+        gq = queries.GpuQueries(ctx, (end - start).total_seconds())
+        hours = interval / 3600
+        interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
+        measures = {
+            "gpu_hours": gq.over_window("sum_over_time", gq.pod_gpus()),
+            "gpus": gq.over_window("max_over_time", gq.pod_gpus()),
+            "memory_peak_mib": gq.over_window("max_over_time", gq.pod_memory(total=False)),
+            "memory_total_mib": gq.over_window("max_over_time", gq.pod_memory(total=True)),
+            "cost": gq.over_window("sum_over_time", gq.pod_cost()),
+        }
+        if busy_metrics:
+            measures["busy_avg"] = gq.over_window("avg_over_time", gq.pod_busy(busy_metrics, "avg"))
+            measures["busy_p95"] = gq.over_window(
+                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "0.95"
+            )
+        attributes = {
+            "placement": gq.pod_placement(),
+            "owners": gq.pod_owners(),
+            "labels": gq.pod_labels(["team", "project", "model"], [interruptible]),
+            "nodes": gq.node_info(),
+        }
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            futures = {
+                k: pool.submit(self.client.instant, q, end)
+                for k, q in (measures | attributes).items()
+            }
+            results = {k: f.result() for k, f in futures.items()}
+
+        def key(labels: dict[str, str]) -> tuple[str, str, str]:
+            return (labels.get("cluster", ""), labels.get("namespace", ""), labels.get("pod", ""))
+
+        rows: dict[tuple[str, str, str], dict[str, object]] = {}
+        for s in results["gpu_hours"]:
+            blank: dict[str, object] = dict.fromkeys(POD_COLUMNS, "") | dict.fromkeys(measures)
+            rows[key(s.labels)] = blank | {
+                "namespace": s.labels.get("namespace", ""),
+                "pod": s.labels.get("pod", ""),
+            }
+        for measure in measures:
+            for s in results[measure]:
+                if key(s.labels) in rows:
+                    value = s.value if math.isfinite(s.value) else None
+                    if measure in ("gpu_hours", "cost") and value is not None:
+                        value *= hours
+                    rows[key(s.labels)][measure] = value
+        for s in results["placement"]:
+            if key(s.labels) in rows:
+                rows[key(s.labels)].update(
+                    node=s.labels.get("node", ""), gpu_model=s.labels.get("modelName", "")
+                )
+        for s in results["owners"]:
+            if key(s.labels) in rows:
+                rows[key(s.labels)].update(
+                    owner_kind=s.labels.get("owner_kind", ""),
+                    owner_name=s.labels.get("owner_name", ""),
+                )
+        label_names = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
+        for s in results["labels"]:
+            if key(s.labels) in rows:
+                rows[key(s.labels)].update(
+                    interruptible=s.labels.get(interruptible, ""),
+                    **{k: s.labels.get(p, "") for k, p in label_names.items()},
+                )
+        pods = pd.DataFrame(list(rows.values()), columns=list(POD_COLUMNS))
+        for column in ("busy_avg", "busy_p95"):
+            if column not in measures:
+                pods[column] = None
+        nodes = pd.DataFrame(
+            [_node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
+        ).drop_duplicates("node")
+        notes = [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]
+        return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
+                          interval, notes)  # fmt: skip
 
     def _bucketed(
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int

@@ -20,6 +20,7 @@ from finops_cli.sources.interface import (
     CLUSTER_MEASURES,
     GPU_COLUMNS,
     NODE_COLUMNS,
+    POD_COLUMNS,
     SERVED_MEASURES,
     TRAFFIC_MEASURES,
     CostData,
@@ -27,6 +28,7 @@ from finops_cli.sources.interface import (
     CostSource,
     GpuData,
     InferenceData,
+    PodGpuData,
 )
 from finops_cli.timewindow import Window
 
@@ -194,6 +196,39 @@ class SampleCostSource(CostSource):
             columns=list(NODE_COLUMNS),
         )
         return GpuData(gpus[list(GPU_COLUMNS)], nodes, BUSY_PROFILING, self.sample_interval_s)
+
+    def node_costs(self, window: Window) -> pd.DataFrame:
+        """Each node's GPU and instance price integrated over the samples of the window."""
+        from finops_cli.sample.bill import instance_id
+        from finops_cli.sources.interface import NODE_COST_COLUMNS
+
+        start, end = int(window.start.timestamp()), int(window.end.timestamp())
+        step = self.sample_interval_s
+        at = grid_between(start, end, step) - 1
+        hours = step / 3600
+        rows = [
+            {
+                "node": n.name,
+                "instance_type": n.instance_type,
+                "capacity_type": n.capacity_type,
+                "region": n.region,
+                "provider_id": f"aws:///{n.zone}/{instance_id(self.cluster, n)}",
+                "gpu_count": n.gpu_count,
+                "hours": len(at) * hours,
+                "gpu_cost": float(self.cluster.gpu_price(n, at).sum()) * n.gpu_count * hours,
+                "instance_cost": float(self.cluster.instance_price(n, at).sum()) * hours,
+            }
+            for n in self.cluster.nodes
+        ]
+        return pd.DataFrame(rows, columns=list(NODE_COST_COLUMNS))
+
+    def pods(self, window: Window) -> PodGpuData:
+        from finops_cli.sample.truth import pod_truth
+
+        start, end = int(window.start.timestamp()), int(window.end.timestamp())
+        pods = pod_truth(self.cluster, start, end, self.sample_interval_s)
+        nodes = self.gpus(window).nodes
+        return PodGpuData(pods[list(POD_COLUMNS)], nodes, self.sample_interval_s)
 
     def _value(self, w: WorkloadSpec, key: str) -> str:
         if key in POD_LABEL_KEYS:

@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 from finops_cli.promql import quote
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import efficiency_truth, gpu_truth, ground_truth, inference_truth
+from finops_cli.sample.truth import (
+    efficiency_truth,
+    gpu_truth,
+    ground_truth,
+    inference_truth,
+    pod_truth,
+)
 from tests.support.cli import run_finops
 
 pytestmark = pytest.mark.prometheus
@@ -261,3 +267,63 @@ def test_idle_gpus_and_their_waste(backend):
     waste = expected["cost"] * (1 - expected["busy_avg"])
     assert notebook["state"] == "idle-allocated"
     assert notebook["waste"] == pytest.approx(waste, rel=0.01)
+
+
+def _rightsize(url: str | None) -> dict:
+    where = ["--prometheus-url", url] if url else ["--source", "sample"]
+    result = run_finops(
+        "rightsize",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        *where,
+        "-o",
+        "json",
+        env={"FINOPS_SAMPLE_SEED": "7"},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_rightsize_finds_each_planted_case_with_its_saving(backend):
+    """Each planted case, its target and its saving, from catalog prices and true GPU-hours."""
+    url, cluster = backend
+    doc = _rightsize(url)
+    recs = {(r["workload"]["name"], r["action"]): r for r in doc["rows"]}
+    pods = pod_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    month = 730 / 72
+
+    def hours(name: str) -> float:
+        return float(pods[pods["pod"].str.startswith(name)]["gpu_hours"].sum())
+
+    def cost(name: str) -> float:
+        return float(pods[pods["pod"].str.startswith(name)]["cost"].sum())
+
+    expected = {
+        ("jupyter-alice", "terminate"): ("-", cost("jupyter-alice") * month),
+        ("summarizer", "downsize"): ("g4dn.xlarge", (1.006 - 0.526) * hours("summarizer") * month),
+        ("llama-13b", "upsize"): ("g6e.xlarge", (1.006 - 1.861) * hours("llama-13b") * month),
+        ("embeddings-0", "consolidate"): ("embeddings-1", 0.8048 * hours("embeddings-0") * month),
+        ("feature-batch", "spot"): ("spot", (5.672 - 2.36) / 4 * hours("feature-batch") * month),
+    }
+    for key, (target, saving) in expected.items():
+        rec = recs[key]
+        assert target in rec["target"], (key, rec["target"])
+        assert rec["monthly_savings"] == pytest.approx(saving, rel=0.01), key
+        assert rec["confidence"] in {"high", "medium", "low"}
+        assert rec["namespace"] and rec["workload"]["kind"] in {"Deployment", "Job"}
+    assert {r["action"] for r in doc["rows"]} == {
+        "terminate",
+        "downsize",
+        "upsize",
+        "consolidate",
+        "spot",
+    }
+    savings = [r["monthly_savings"] for r in doc["rows"]]
+    assert savings == sorted(savings, reverse=True)
+    # The sample source gives the same answers.
+    sample = {(r["workload"]["name"], r["action"]): r for r in _rightsize(None)["rows"]}
+    assert set(sample) == set(recs)
+    for key, rec in recs.items():
+        assert sample[key]["monthly_savings"] == pytest.approx(rec["monthly_savings"], rel=0.01)

@@ -1,0 +1,418 @@
+"""Right-sizing: what to change about each GPU workload, what it saves, and why.
+
+Pure: per-pod usage (``PodGpuData``), the price catalog and the window length in; sorted
+recommendations out. Pods are grouped into workloads by their controller (a ReplicaSet's pods
+are its Deployment, a CronJob's Job runs share a name), and every rule reads the workload's
+evidence. Prices on both sides of a saving come from the catalog, so a saving is a difference of
+list prices (measured cost is shown beside it). Monthly = the window's figure x 730 h / window.
+
+Rules, in the order they are tried (thresholds in ``RightsizeRules``):
+- terminate: busy p95 under 5% for the whole window: it holds GPUs and does nothing.
+- upsize: peak memory at or above 95% of the card: out-of-memory risk; the cheapest type with
+  the same GPU count whose memory holds the peak with 20% headroom (a cost, not a saving).
+- downsize: busy p95 under 50% and the peak memory fits a cheaper GPU type with 20% headroom
+  (same GPU count; the cheapest such type at least 10% cheaper per GPU) -- or, for multi-GPU
+  pods, the busy work fits on fewer GPUs at 70% target utilisation.
+- consolidate: two or more single-GPU serving workloads of one model, each under 35% busy on
+  average: they fit on ceil(sum of busy / 70%) GPUs (MIG slices or time-slicing); the costliest
+  of the rest are released.
+- spot: interruption-tolerant work (a Job, or the pod label ``ai-finops.io/interruptible=true``)
+  on on-demand capacity where the catalog knows the spot price.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from finops_cli.pricing import PriceCatalog
+from finops_cli.sources.interface import PodGpuData
+
+HOURS_PER_MONTH = 730.0
+TERMINATE = "terminate"
+DOWNSIZE = "downsize"
+UPSIZE = "upsize"
+CONSOLIDATE = "consolidate"
+SPOT = "spot"
+ACTIONS = (TERMINATE, DOWNSIZE, UPSIZE, CONSOLIDATE, SPOT)
+
+
+@dataclass(frozen=True)
+class RightsizeRules:
+    terminate_busy_p95: float = 0.05
+    upsize_memory_share: float = 0.95
+    memory_headroom: float = 0.80  # a target GPU's memory may be filled to this share
+    downsize_busy_p95: float = 0.50
+    downsize_min_saving_share: float = 0.10
+    target_busy: float = 0.70
+    consolidate_busy_avg: float = 0.35
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The evidence for one workload, summed over its pods."""
+
+    kind: str
+    name: str
+    namespace: str
+    pods: tuple[str, ...]
+    team: str
+    project: str
+    model: str
+    interruptible: bool
+    instance_type: str
+    region: str
+    capacity_type: str
+    gpu_model: str
+    gpus_per_pod: int
+    gpu_hours: float
+    busy_avg: float | None
+    busy_p95: float | None
+    memory_peak_mib: float
+    memory_total_mib: float
+    cost: float
+    observed_hours: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    workload: Workload
+    action: str
+    current: str
+    target: str
+    current_monthly: float | None
+    target_monthly: float | None
+    monthly_savings: float
+    confidence: str
+    evidence: str
+    risk: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def savings_pct(self) -> float | None:
+        if not self.current_monthly:
+            return None
+        return self.monthly_savings / self.current_monthly
+
+
+def workload_of(owner_kind: str, owner_name: str, pod: str) -> tuple[str, str]:
+    """A pod's workload: ReplicaSet -> its Deployment, Job run -> its CronJob family."""
+    if owner_kind == "ReplicaSet":
+        return "Deployment", re.sub(r"-[a-z0-9]{5,10}$", "", owner_name)
+    if owner_kind == "Job":
+        return "Job", re.sub(r"-\d+$", "", owner_name)
+    if owner_kind:
+        return owner_kind, owner_name
+    return "Pod", pod
+
+
+def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
+    """Pods to workloads; where pods ran on several types, the one with most GPU-hours wins."""
+    pods = data.pods.merge(data.nodes, on="node", how="left").fillna(
+        {"instance_type": "", "region": "", "capacity_type": ""}
+    )
+    if pods.empty:
+        return []
+    keys = [
+        (ns, *workload_of(str(k), str(n), str(p)))
+        for ns, k, n, p in zip(
+            pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
+        )
+    ]
+    pods["_key"] = keys
+    out = []
+    for group_key, group in pods.groupby("_key", sort=True):
+        namespace, kind, name = (str(part) for part in group_key)  # type: ignore[union-attr]
+        hours = group["gpu_hours"].astype(float)
+        main = group.iloc[int(hours.to_numpy().argmax())]
+        busy = group["busy_avg"].astype(float)
+        known = busy.notna()
+        weight = float(hours[known].sum())
+        busy_avg = float((busy[known] * hours[known]).sum()) / weight if weight > 0 else None
+        p95 = group["busy_p95"].astype(float)
+        gpus = int(group["gpus"].astype(float).max())
+        out.append(
+            Workload(
+                kind=kind,
+                name=name,
+                namespace=namespace,
+                pods=tuple(sorted(group["pod"])),
+                team=_first(group["team"]),
+                project=_first(group["project"]),
+                model=_first(group["model"]),
+                interruptible=bool(
+                    (group["interruptible"].astype(str).str.lower() == "true").any()
+                ),
+                instance_type=str(main["instance_type"]),
+                region=str(main["region"]),
+                capacity_type=str(main["capacity_type"]),
+                gpu_model=str(main["gpu_model"]),
+                gpus_per_pod=max(gpus, 1),
+                gpu_hours=float(hours.sum()),
+                busy_avg=busy_avg,
+                busy_p95=float(p95.max()) if p95.notna().any() else None,
+                memory_peak_mib=float(group["memory_peak_mib"].astype(float).max()),
+                memory_total_mib=float(group["memory_total_mib"].astype(float).max()),
+                cost=float(group["cost"].astype(float).fillna(0.0).sum()),
+                observed_hours=min(float(hours.sum()) / max(gpus, 1), window_hours),
+            )
+        )
+    return out
+
+
+def recommend(
+    data: PodGpuData,
+    catalog: PriceCatalog,
+    window_hours: float,
+    rules: RightsizeRules | None = None,
+) -> list[Recommendation]:
+    """Every recommendation, largest monthly saving first."""
+    rules = rules or RightsizeRules()
+    month = HOURS_PER_MONTH / window_hours
+    workloads = group_workloads(data, window_hours)
+    recs: list[Recommendation] = []
+    terminated: set[tuple[str, str, str]] = set()
+    for w in workloads:
+        current = _price(catalog, w, w.capacity_type or "on-demand")
+        confidence = _confidence(w, window_hours)
+        if w.busy_p95 is not None and w.busy_p95 < rules.terminate_busy_p95:
+            terminated.add((w.namespace, w.kind, w.name))
+            recs.append(
+                Recommendation(
+                    w,
+                    TERMINATE,
+                    w.instance_type,
+                    "-",
+                    w.cost * month,
+                    0.0,
+                    w.cost * month,
+                    confidence,
+                    f"busy p95 {w.busy_p95:.1%} over {w.observed_hours:.0f} h held on "
+                    f"{w.gpus_per_pod} GPU(s)",
+                    "someone may still need it: ask the owner before deleting",
+                )
+            )
+            continue
+        if current is None:
+            continue
+        memory_share = w.memory_peak_mib / w.memory_total_mib if w.memory_total_mib else 0.0
+        if memory_share >= rules.upsize_memory_share:
+            target = _cheapest(catalog, w, w.memory_peak_mib / rules.memory_headroom, None)
+            if target is not None:
+                recs.append(
+                    _switch(
+                        w,
+                        UPSIZE,
+                        current,
+                        target,
+                        month,
+                        confidence,
+                        f"peak memory {memory_share:.0%} of {w.memory_total_mib / 1024:.0f} GiB",
+                        "out-of-memory restarts until it moves; costs more",
+                    )
+                )
+            continue
+        if w.busy_p95 is not None and w.busy_p95 < rules.downsize_busy_p95:
+            ceiling = current[1] * (1 - rules.downsize_min_saving_share)
+            target = _cheapest(catalog, w, w.memory_peak_mib / rules.memory_headroom, ceiling)
+            if target is not None:
+                recs.append(
+                    _switch(
+                        w,
+                        DOWNSIZE,
+                        current,
+                        target,
+                        month,
+                        confidence,
+                        f"busy p95 {w.busy_p95:.0%}, peak memory "
+                        f"{w.memory_peak_mib / 1024:.1f} GiB fits {target[0]} "
+                        f"({target[2]:.0f} GiB per GPU) with headroom",
+                        "a smaller GPU runs slower per request: load-test before switching",
+                    )
+                )
+            elif w.gpus_per_pod > 1 and w.busy_avg is not None:
+                needed = max(1, math.ceil(w.busy_avg * w.gpus_per_pod / rules.target_busy))
+                if needed < w.gpus_per_pod:
+                    saving = (
+                        (w.gpus_per_pod - needed)
+                        / w.gpus_per_pod
+                        * current[1]
+                        * (w.gpu_hours * month)
+                    )
+                    recs.append(
+                        Recommendation(
+                            w,
+                            DOWNSIZE,
+                            f"{w.gpus_per_pod} x {w.gpu_model}",
+                            f"{needed} x {w.gpu_model}",
+                            current[1] * w.gpu_hours * month,
+                            current[1] * w.gpu_hours * month - saving,
+                            saving,
+                            confidence,
+                            f"busy {w.busy_avg:.0%} over {w.gpus_per_pod} GPUs fits {needed} at "
+                            f"{rules.target_busy:.0%}",
+                            "needs the job to scale down its data/model parallelism",
+                        )
+                    )
+        if (w.kind == "Job" or w.interruptible) and w.capacity_type == "on-demand":
+            spot = _price(catalog, w, "spot")
+            if spot is not None and spot[1] < current[1]:
+                recs.append(
+                    _switch(
+                        w,
+                        SPOT,
+                        current,
+                        (w.instance_type, spot[1], 0.0, "spot"),
+                        month,
+                        confidence,
+                        f"{'a Job' if w.kind == 'Job' else 'labelled interruptible'} on "
+                        f"on-demand {w.instance_type}; catalog spot {spot[1]:.3f} vs "
+                        f"{current[1]:.3f} $/GPU-h",
+                        "spot capacity can be reclaimed with 2 minutes' notice: checkpoint often",
+                    )
+                )
+    recs.extend(_consolidate(workloads, catalog, month, rules, window_hours, terminated))
+    return sorted(recs, key=lambda r: -r.monthly_savings)
+
+
+def _consolidate(
+    workloads: list[Workload],
+    catalog: PriceCatalog,
+    month: float,
+    rules: RightsizeRules,
+    window_hours: float,
+    terminated: set[tuple[str, str, str]],
+) -> list[Recommendation]:
+    groups: dict[str, list[Workload]] = {}
+    for w in workloads:
+        if (
+            w.kind != "Job"
+            and w.gpus_per_pod == 1
+            and w.model
+            and w.busy_avg is not None
+            and w.busy_avg < rules.consolidate_busy_avg
+            and (w.namespace, w.kind, w.name) not in terminated
+        ):
+            groups.setdefault(w.model, []).append(w)
+    out = []
+    for model, members in sorted(groups.items()):
+        if len(members) < 2:
+            continue
+        needed = max(1, math.ceil(sum(w.busy_avg or 0.0 for w in members) / rules.target_busy))
+        priced = [(w, _price(catalog, w, w.capacity_type or "on-demand")) for w in members]
+        # Keep the cheapest GPUs; release the rest.
+        priced.sort(key=lambda item: item[1][1] if item[1] else math.inf)
+        kept = [w for w, _ in priced[:needed]]
+        for w, price in priced[needed:]:
+            if price is None:
+                continue
+            monthly = price[1] * w.gpu_hours * month
+            host = ", ".join(f"{k.kind}/{k.name}" for k in kept)
+            out.append(
+                Recommendation(
+                    w,
+                    CONSOLIDATE,
+                    w.instance_type,
+                    f"share {host} (MIG or time-slicing)",
+                    monthly,
+                    0.0,
+                    monthly,
+                    _confidence(w, window_hours),
+                    f"{len(members)} single-GPU workloads of {model} average "
+                    f"{sum(m.busy_avg or 0.0 for m in members):.0%} busy in total: "
+                    f"{needed} GPU(s) at {rules.target_busy:.0%} hold them",
+                    "shared GPUs isolate less: noisy neighbours and one failure domain",
+                    {"model": model, "kept": [f"{k.kind}/{k.name}" for k in kept]},
+                )
+            )
+    return out
+
+
+def _switch(
+    w: Workload,
+    action: str,
+    current: tuple[str, float, float, str],
+    target: tuple[str, float, float, str],
+    month: float,
+    confidence: str,
+    evidence: str,
+    risk: str,
+) -> Recommendation:
+    now = current[1] * w.gpu_hours * month
+    then = target[1] * w.gpu_hours * month
+    return Recommendation(
+        w,
+        action,
+        f"{current[0]} ({current[3]})",
+        f"{target[0]} ({target[3]})",
+        now,
+        then,
+        now - then,
+        confidence,
+        evidence,
+        risk,
+    )
+
+
+def _price(
+    catalog: PriceCatalog, w: Workload, capacity_type: str
+) -> tuple[str, float, float, str] | None:
+    """(instance type, $/GPU-hour, GiB per GPU, capacity type) from the catalog."""
+    resolved = catalog.lookup(w.instance_type, w.region or None, capacity_type)
+    row = catalog.find(w.instance_type, w.region or None)
+    if resolved is None or row is None or resolved.per_gpu_hourly is None:
+        return None
+    return (
+        w.instance_type,
+        float(resolved.per_gpu_hourly),
+        float(row.gpu_memory_gib),
+        capacity_type,
+    )
+
+
+def _cheapest(
+    catalog: PriceCatalog, w: Workload, memory_mib: float, below: float | None
+) -> tuple[str, float, float, str] | None:
+    """The cheapest on-demand type of the same provider and region with the workload's GPU
+    count whose GPUs hold ``memory_mib`` (and, for a downsize, costs under ``below``)."""
+    current = catalog.find(w.instance_type, w.region or None)
+    if current is None:
+        return None
+    best: tuple[str, float, float, str] | None = None
+    for row in catalog.rows:
+        if row.provider != current.provider or row.region != current.region:
+            continue
+        if row.gpu_count != w.gpus_per_pod or row.instance_type == current.instance_type:
+            continue
+        if row.gpu_memory_gib * 1024 < memory_mib:
+            continue
+        resolved = catalog.lookup(row.instance_type, row.region, "on-demand")
+        if resolved is None or resolved.per_gpu_hourly is None:
+            continue
+        price = float(resolved.per_gpu_hourly)
+        if below is not None and price >= below:
+            continue
+        if best is None or price < best[1]:
+            best = (row.instance_type, price, float(row.gpu_memory_gib), "on-demand")
+    return best
+
+
+def _confidence(w: Workload, window_hours: float) -> str:
+    """high: seen 3+ days and steady (p95 within 30 points of the mean); medium: 1+ day."""
+    steady = w.busy_p95 is None or w.busy_avg is None or w.busy_p95 - w.busy_avg <= 0.30
+    if w.observed_hours >= min(72.0, window_hours * 0.9) and steady:
+        return "high"
+    if w.observed_hours >= min(24.0, window_hours * 0.5):
+        return "medium"
+    return "low"
+
+
+def _first(values: pd.Series) -> str:
+    for value in values:
+        if isinstance(value, str) and value:
+            return value
+    return ""

@@ -1,0 +1,123 @@
+"""``finops rightsize`` output: JSON rows per recommendation, CSV and a table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from finops_cli.analytics.rightsize import Recommendation
+from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+
+CSV_FIELDS = (
+    "action", "workload", "namespace", "team", "pod", "current", "target", "current_monthly",
+    "target_monthly", "monthly_savings", "savings_pct", "confidence", "evidence", "risk",
+)  # fmt: skip
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _row(r: Recommendation) -> dict[str, Any]:
+    w = r.workload
+    return {
+        "workload": {"kind": w.kind, "name": w.name},
+        "namespace": w.namespace,
+        "team": w.team,
+        "project": w.project,
+        "model": w.model,
+        "pod": w.pods[-1] if w.pods else "",
+        "pods": list(w.pods),
+        "action": r.action,
+        "current": r.current,
+        "target": r.target,
+        "current_monthly": _round(r.current_monthly),
+        "target_monthly": _round(r.target_monthly),
+        "monthly_savings": _round(r.monthly_savings),
+        "savings_pct": _round(r.savings_pct),
+        "confidence": r.confidence,
+        "evidence": r.evidence,
+        "risk": r.risk,
+        "gpus_per_pod": w.gpus_per_pod,
+        "gpu_hours": _round(w.gpu_hours),
+        "busy_avg": _round(w.busy_avg),
+        "busy_p95": _round(w.busy_p95),
+        "memory_peak_gib": _round(w.memory_peak_mib / 1024),
+        **r.details,
+    }
+
+
+def to_document(
+    recs: list[Recommendation],
+    *,
+    source: str,
+    start: datetime,
+    end: datetime,
+    window_label: str,
+    generated_at: datetime,
+    currency: str,
+    notes: list[str],
+) -> dict[str, Any]:
+    savings = sum(r.monthly_savings for r in recs if r.monthly_savings > 0)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "rightsize",
+        "source": source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
+        "currency": currency,
+        "rows": [_row(r) for r in recs],
+        "totals": {
+            "recommendations": len(recs),
+            "monthly_savings": round(savings, 4),
+            "monthly_extra_cost": round(
+                -sum(r.monthly_savings for r in recs if r.monthly_savings < 0), 4
+            ),
+        },
+        "notes": notes,
+    }
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for row in document["rows"]:
+        flat = row | {"workload": f"{row['workload']['kind']}/{row['workload']['name']}"}
+        writer.writerow(["" if flat.get(c) is None else safe_cell(flat.get(c)) for c in CSV_FIELDS])
+    return out.getvalue()
+
+
+def render_table(document: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    totals = document["totals"]
+    table = Table(
+        title=f"Right-sizing ({document['currency']}/month)  ·  "
+        f"{document['window']['start']} → {document['window']['end']}",
+        caption=f"source: {document['source']}  ·  savings available "
+        f"{totals['monthly_savings']:,.2f}/month",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in ("Action", "Workload", "Team", "Current", "Target", "Saving/mo", "Conf.",
+                   "Evidence"):  # fmt: skip
+        table.add_column(header, justify="right" if header == "Saving/mo" else "left")
+    for row in document["rows"]:
+        saving = row["monthly_savings"]
+        table.add_row(
+            row["action"],
+            f"{row['workload']['kind']}/{row['workload']['name']}",
+            row["team"] or "-",
+            row["current"],
+            row["target"],
+            f"{saving:,.2f}",
+            row["confidence"],
+            row["evidence"],
+            style="red" if saving < 0 else None,
+        )
+    return table
