@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from finops_cli.labels import kube_label_to_prometheus
-from finops_cli.promql import duration, label_name, matchers
+from finops_cli.promql import duration, label_name, matchers, quote
 
 POD_LABEL_KEYS = ("team", "project", "model", "environment")
 GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model", "cluster")
@@ -22,6 +22,14 @@ GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model", "cluster")
 GPU_ALLOCATION = "container_gpu_allocation"
 GPU_PRICE = "node_gpu_hourly_cost"
 GPU_CAPACITY = "node_gpu_count"
+GPU_REQUESTS = "kube_pod_container_resource_requests"
+GPU_ALLOCATABLE = "kube_node_status_allocatable"
+INSTANCE_TYPE_LABEL = "label_node_kubernetes_io_instance_type"
+REGION_LABEL = "label_topology_kubernetes_io_region"
+CAPACITY_LABELS = (
+    "label_eks_amazonaws_com_capacity_type",
+    "label_karpenter_sh_capacity_type",
+)
 CPU_ALLOCATION = "container_cpu_allocation"
 RAM_ALLOCATION = "container_memory_allocation_bytes"
 CPU_PRICE = "node_cpu_hourly_cost"
@@ -44,6 +52,9 @@ PROBED_METRICS = (
     BUSY_UTIL,
     GPU_TEMPERATURE,
     "DCGM_FI_DEV_FB_USED",
+    GPU_REQUESTS,
+    GPU_ALLOCATABLE,
+    "kube_node_labels",
 )
 
 
@@ -62,6 +73,9 @@ class QueryContext:
     attribute_lookback_s: int = 600
     cluster_filter: str | None = None  # only this cluster, on every series read
     replica_labels: tuple[str, ...] = ()  # HA pairs without Thanos: collapse replicas at leaves
+    # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per
+    # (instance type, region, capacity type) -> $/GPU-hour. None = OpenCost's own metrics.
+    catalog_prices: tuple[tuple[str, str, str, float], ...] | None = None
 
     def prom_label(self, key: str) -> str:
         """The Prometheus label a group key lives in after the queries below have run."""
@@ -119,12 +133,51 @@ class QueryContext:
 
     # ---- building blocks ---------------------------------------------------------------------
     def pod_gpus(self) -> str:
-        """GPUs held by each pod, per node: OpenCost's allocation, summed over containers."""
+        """GPUs held by each pod, per node, summed over containers: OpenCost's allocation, or
+        without OpenCost the GPUs kube-state-metrics says running pods request."""
         by = ", ".join(self._with_cluster(["namespace", "pod", "node"]))
-        return f"sum by ({by}) ({self._exact(GPU_ALLOCATION)})"
+        if self.catalog_prices is None:
+            return f"sum by ({by}) ({self._exact(GPU_ALLOCATION)})"
+        requests = self._exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
+        finished = self._attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
+        return f"sum by ({by}) ({requests}) unless on ({self._pod_join}) ({finished} == 1)"
+
+    def node_capacity(self) -> str:
+        """GPUs each node has: OpenCost's count, or the node's allocatable GPUs."""
+        if self.catalog_prices is None:
+            return f"max by ({self._node_join}) ({self._exact(GPU_CAPACITY)})"
+        allocatable = self._exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
+        return f"max by ({self._node_join}) ({allocatable})"
 
     def node_price(self, metric: str = GPU_PRICE) -> str:
+        if self.catalog_prices is not None and metric == GPU_PRICE:
+            return self._catalog_node_price()
         return f"max by ({self._node_join}) ({self._attribute(metric)})"
+
+    def _catalog_node_price(self) -> str:
+        """Per-GPU $/h of each node from the catalog, matched on its node labels.
+
+        The catalog answer is written into the query as a small constant table (one entry per
+        instance type, region and capacity type in use), joined to ``kube_node_labels``.
+        """
+        nodes = self._attribute("kube_node_labels")
+        for source in CAPACITY_LABELS:
+            nodes = f'label_replace({nodes}, "capacity", "$1", "{source}", "(.+)")'
+        keys = [INSTANCE_TYPE_LABEL, REGION_LABEL, "capacity"]
+        table = []
+        for instance_type, region, capacity, price in self.catalog_prices or ():
+            entry = f"vector({float(price)!r})"
+            for label, value in zip(keys, (instance_type, region, capacity), strict=True):
+                entry = f'label_replace({entry}, "{label}", {quote(value)}, "", "")'
+            table.append(entry)
+        if not table:
+            return "vector(0) * 0 < 0"  # nothing priced: an empty vector
+        by = ", ".join(self._with_cluster(["node", *keys]))
+        joined = (
+            f"group by ({by}) ({nodes}) * on ({', '.join(keys)}) group_left () "
+            f"({' or '.join(table)})"
+        )
+        return f"max by ({self._node_join}) ({joined})"
 
     def pod_gpu_cost(self) -> str:
         """$/h of the GPUs each pod holds: allocation x its node's per-GPU price."""
@@ -245,12 +298,12 @@ class QueryContext:
 
     def capacity_gpus(self) -> str:
         by = f" by ({self.cluster_label})" if self.cluster_label else ""
-        return f"sum{by} ({self._exact(GPU_CAPACITY)})"
+        return f"sum{by} ({self.node_capacity()})"
 
     def capacity_cost_rate(self) -> str:
         """$/h of every GPU the cluster has, allocated or not: the whole GPU spend."""
         by = f" by ({self.cluster_label})" if self.cluster_label else ""
-        nodes = f"max by ({self._node_join}) ({self._exact(GPU_CAPACITY)})"
+        nodes = self.node_capacity()
         return f"sum{by} ({nodes} * on ({self._node_join}) group_left () {self.node_price()})"
 
     def sample_count(self, metric: str) -> str:

@@ -368,6 +368,7 @@ class CommandContext:
             return SampleCostSource(pod_labels, seed=self.settings.sample_seed)
         if self.settings.effective_source == "opencost":
             return self.open_opencost()
+        from finops_cli.pricing import load_catalog
         from finops_cli.sources.prometheus import PrometheusCostSource
 
         prom = self.settings.prometheus
@@ -377,6 +378,7 @@ class CommandContext:
             cluster_label=self.settings.labels.cluster,
             sample_interval_s=prom.sample_interval_seconds,
             replica_labels=prom.replica_labels,
+            catalog=load_catalog(self.settings.pricing),
             on_warning=None if self.quiet else _warn,
         )
 

@@ -7,9 +7,11 @@ sample source or a real Prometheus, are checked against this.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from finops_cli.sample.scenario import (
@@ -19,6 +21,7 @@ from finops_cli.sample.scenario import (
     PROJECT_KEY,
     QUANTUM_S,
     TEAM_KEY,
+    NodeSpec,
 )
 from finops_cli.sample.simulate import PodRun as WorkloadRun
 from finops_cli.sample.simulate import SampleCluster, grid_between
@@ -67,8 +70,18 @@ class GroundTruth:
         return self.pods.groupby(key, sort=True)[cols].sum()
 
 
-def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
-    """Exact integrals over ``[start, end)`` (unix seconds)."""
+def ground_truth(
+    cluster: SampleCluster,
+    start: int,
+    end: int,
+    gpu_price: Callable[[NodeSpec, npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
+) -> GroundTruth:
+    """Exact integrals over ``[start, end)`` (unix seconds).
+
+    ``gpu_price`` replaces OpenCost's per-GPU price (e.g. catalog prices, for a cluster
+    without OpenCost).
+    """
+    price_of = gpu_price or cluster.gpu_price
     inner = np.arange((start // QUANTUM_S + 1) * QUANTUM_S, end, QUANTUM_S, dtype=np.int64)
     edges = np.concatenate(([start], inner, [end])).astype(np.int64)
     at = edges[:-1]
@@ -78,7 +91,7 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
     for w in cluster.workloads:
         node = cluster.node(w.node)
         runs = cluster.runs_at(w, at)
-        gpu_price = cluster.gpu_price(node, at)
+        gpu_price_at = price_of(node, at)
         cpu_ram = cluster.cpu_price(node, at) * w.cpu_cores + cluster.ram_price(node, at) * (
             w.memory_gib
         )
@@ -94,7 +107,7 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
                     "served_model": cluster.served_model(w) if w.serving else "",
                     "gpus": w.gpus,
                     "gpu_hours": float(np.sum(hours[held])) * w.gpus,
-                    "gpu_cost": float(np.sum(hours[held] * gpu_price[held])) * w.gpus,
+                    "gpu_cost": float(np.sum(hours[held] * gpu_price_at[held])) * w.gpus,
                     "cpu_ram_cost": float(np.sum(hours[held] * cpu_ram[held])),
                 }
             )
@@ -117,7 +130,7 @@ def ground_truth(cluster: SampleCluster, start: int, end: int) -> GroundTruth:
                 "node": n.name,
                 "gpu_model": n.gpu_product,
                 "capacity_gpu_hours": float(hours.sum()) * n.gpu_count,
-                "capacity_gpu_cost": float(np.sum(hours * cluster.gpu_price(n, at))) * n.gpu_count,
+                "capacity_gpu_cost": float(np.sum(hours * price_of(n, at))) * n.gpu_count,
             }
             for n in cluster.nodes
         ]

@@ -17,6 +17,8 @@ import pandas as pd
 from finops_cli import buckets, queries
 from finops_cli.errors import SourceError
 from finops_cli.labels import kube_label_to_prometheus
+from finops_cli.pricing import PriceCatalog, normalize_capacity_type
+from finops_cli.promql import duration
 from finops_cli.queries import QueryContext, over_buckets
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
@@ -52,6 +54,7 @@ class PrometheusCostSource(CostSource):
         cluster_label: str | None = None,
         sample_interval_s: float | None = None,
         replica_labels: tuple[str, ...] = (),
+        catalog: PriceCatalog | None = None,
         client: PrometheusClient | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
@@ -60,6 +63,7 @@ class PrometheusCostSource(CostSource):
         self.cluster_label = cluster_label
         self.sample_interval_s = sample_interval_s
         self.replica_labels = replica_labels
+        self.catalog = catalog
         self.max_concurrency = max(1, settings.max_concurrency)
 
     def close(self) -> None:
@@ -93,42 +97,95 @@ class PrometheusCostSource(CostSource):
         match = [f"{queries.BUSY_PROFILING}", f"{queries.BUSY_UTIL}", f"{queries.GPU_TEMPERATURE}"]
         return bool(self.client.label_values("exported_pod", match, start, end))
 
+    def _context(
+        self,
+        start: datetime,
+        end: datetime,
+        present: frozenset[str],
+        *,
+        cluster_filter: str | None = None,
+        interval_of: str | None = None,
+    ) -> tuple[QueryContext, list[str]]:
+        """How to query this backend: OpenCost's metrics when scraped, else kube-state-metrics
+        priced from the catalog; the scrape interval; dcgm-exporter's pod-label variant."""
+        notes: list[str] = []
+        catalog_prices = None
+        opencost = {queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY}
+        if not opencost <= present:
+            catalog_prices, notes = self._catalog_prices(start, end, present)
+        allocation = queries.GPU_ALLOCATION if catalog_prices is None else queries.GPU_REQUESTS
+        interval = int(
+            self.sample_interval_s
+            or self.detect_sample_interval(interval_of or allocation, start, end)
+        )
+        busy = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
+        ctx = QueryContext(
+            self.pod_labels,
+            interval,
+            cluster_label=self.cluster_label,
+            exported_pod_labels=bool(busy) and self.uses_exported_pod_labels(start, end),
+            cluster_filter=cluster_filter,
+            replica_labels=self.replica_labels,
+            catalog_prices=catalog_prices,
+        )
+        return ctx, notes
+
+    def _catalog_prices(
+        self, start: datetime, end: datetime, present: frozenset[str]
+    ) -> tuple[tuple[tuple[str, str, str, float], ...], list[str]]:
+        """Price every (instance type, region, capacity type) the cluster's nodes use."""
+        needed = {queries.GPU_REQUESTS, queries.GPU_ALLOCATABLE, "kube_node_labels"}
+        if not needed <= present or self.catalog is None:
+            raise SourceError(
+                f"no OpenCost GPU metrics in {self.client.display_url} between "
+                f"{start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC, and no kube-state-metrics "
+                "node labels and GPU requests to price from the catalog: is either scraped?"
+            )
+        labels = [queries.INSTANCE_TYPE_LABEL, queries.REGION_LABEL, *queries.CAPACITY_LABELS]
+        window = duration((end - start).total_seconds())
+        query = f"group by ({', '.join(labels)}) (last_over_time(kube_node_labels[{window}]))"
+        table: dict[tuple[str, str, str], float] = {}
+        unpriced: set[str] = set()
+        for sample in self.client.instant(query, end):
+            instance_type = sample.labels.get(queries.INSTANCE_TYPE_LABEL, "")
+            region = sample.labels.get(queries.REGION_LABEL, "")
+            raw = next(
+                (sample.labels[c] for c in queries.CAPACITY_LABELS if sample.labels.get(c)), ""
+            )
+            capacity = normalize_capacity_type(raw) or "on-demand"
+            price = self.catalog.lookup(instance_type, region or None, capacity)
+            if price is None and capacity == "spot":  # no spot figure: say so, use on-demand
+                price = self.catalog.lookup(instance_type, region or None, "on-demand")
+            if price is None or price.per_gpu_hourly is None:
+                unpriced.add(instance_type or "(no instance-type label)")
+                continue
+            table[(instance_type, region, raw)] = float(price.per_gpu_hourly)
+        notes = [
+            "no OpenCost metrics: GPU prices come from the pricing catalog by instance type, "
+            "region and capacity type (finops pricing list)"
+        ]
+        if unpriced:
+            notes.append(
+                f"no catalog price for {', '.join(sorted(unpriced))}: those GPUs cost 0; add "
+                "[pricing] overrides"
+            )
+        return tuple((*key, price) for key, price in sorted(table.items())), notes
+
     # ---- costs -----------------------------------------------------------------------------
     def costs(self, request: CostRequest) -> CostData:
         window = request.window
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
         present = self.present_metrics(start, end)
-        missing = [
-            m
-            for m in (queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY)
-            if m not in present
-        ]
-        if missing:
-            raise SourceError(
-                f"no OpenCost GPU metrics ({', '.join(missing)}) in {self.client.display_url} "
-                f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC: is OpenCost "
-                "scraped, and does the window hold data?"
-            )
-        notes: list[str] = []
+        ctx, notes = self._context(
+            start, end, present, cluster_filter=request.filters.get("cluster")
+        )
+        interval = ctx.sample_interval_s
+        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
         if queries.POD_LABELS not in present:
             notes.append(
                 "kube_pod_labels is missing: every pod is __unallocated__; run kube-state-metrics "
                 "with --metric-labels-allowlist=pods=[ai-finops.io/team,...]"
             )
-        interval = int(
-            self.sample_interval_s
-            or self.detect_sample_interval(queries.GPU_ALLOCATION, start, end)
-        )
-        busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
-        exported = bool(busy_metrics) and self.uses_exported_pod_labels(start, end)
-        ctx = QueryContext(
-            self.pod_labels,
-            interval,
-            cluster_label=self.cluster_label,
-            exported_pod_labels=exported,
-            cluster_filter=request.filters.get("cluster"),
-            replica_labels=self.replica_labels,
-        )
         # The cluster filter narrows every series read (see QueryContext); the rest select pods.
         keys = request.group_by
         filters = {k: v for k, v in request.filters.items() if k != "cluster"}
@@ -190,19 +247,12 @@ class PrometheusCostSource(CostSource):
                 "no inference counters (vLLM, Triton, TGI) in the window: no requests or tokens"
             )
         present = self.present_metrics(start, end)
-        interval = int(
-            self.sample_interval_s
-            or self.detect_sample_interval(queries.GPU_ALLOCATION, start, end)
-        )
         busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
-        ctx = QueryContext(
-            self.pod_labels,
-            interval,
-            cluster_label=self.cluster_label,
-            exported_pod_labels=bool(busy_metrics) and self.uses_exported_pod_labels(start, end),
-            cluster_filter=request.filters.get("cluster"),
-            replica_labels=self.replica_labels,
+        ctx, context_notes = self._context(
+            start, end, present, cluster_filter=request.filters.get("cluster")
         )
+        notes.extend(context_notes)
+        interval = ctx.sample_interval_s
         iq = queries.InferenceQueries(ctx, window_s)
         filters = {k: v for k, v in request.filters.items() if k != "cluster"}
         served: dict[str, str] = {
@@ -258,16 +308,8 @@ class PrometheusCostSource(CostSource):
                 f"{self.client.display_url} for the window: is dcgm-exporter scraped?"
             )
         busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
-        interval = int(
-            self.sample_interval_s or self.detect_sample_interval(queries.GPU_PRESENCE, start, end)
-        )
-        ctx = QueryContext(
-            self.pod_labels,
-            interval,
-            cluster_label=self.cluster_label,
-            exported_pod_labels=self.uses_exported_pod_labels(start, end),
-            replica_labels=self.replica_labels,
-        )
+        ctx, context_notes = self._context(start, end, present, interval_of=queries.GPU_PRESENCE)
+        interval = ctx.sample_interval_s
         gq = queries.GpuQueries(ctx, (end - start).total_seconds())
         hours = interval / 3600
         per_gpu = {
@@ -340,7 +382,8 @@ class PrometheusCostSource(CostSource):
             nodes,
             _busy_metric_name(busy_metrics),
             interval,
-            [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"],
+            context_notes
+            + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]),
         )
 
     def node_costs(self, window: Window) -> pd.DataFrame:
@@ -418,16 +461,8 @@ class PrometheusCostSource(CostSource):
                 f"{self.client.display_url} for the window: is dcgm-exporter scraped?"
             )
         busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
-        interval = int(
-            self.sample_interval_s or self.detect_sample_interval(queries.GPU_PRESENCE, start, end)
-        )
-        ctx = QueryContext(
-            self.pod_labels,
-            interval,
-            cluster_label=self.cluster_label,
-            exported_pod_labels=self.uses_exported_pod_labels(start, end),
-            replica_labels=self.replica_labels,
-        )
+        ctx, context_notes = self._context(start, end, present, interval_of=queries.GPU_PRESENCE)
+        interval = ctx.sample_interval_s
         gq = queries.GpuQueries(ctx, (end - start).total_seconds())
         hours = interval / 3600
         interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
@@ -498,7 +533,9 @@ class PrometheusCostSource(CostSource):
         nodes = pd.DataFrame(
             [_node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
         ).drop_duplicates("node")
-        notes = [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]
+        notes = context_notes + (
+            [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]
+        )
         return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
                           interval, notes)  # fmt: skip
 
@@ -590,8 +627,6 @@ def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
 
 
 def _node_row(labels: dict[str, str]) -> dict[str, str]:
-    from finops_cli.pricing import normalize_capacity_type
-
     raw = (
         labels.get("label_karpenter_sh_capacity_type")
         or labels.get("label_eks_amazonaws_com_capacity_type")
