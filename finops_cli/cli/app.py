@@ -11,6 +11,7 @@ from finops_cli import __version__
 from finops_cli.cli import placeholders
 from finops_cli.cli.costs import costs
 from finops_cli.cli.gpus import gpus
+from finops_cli.cli.pricing import pricing_app
 from finops_cli.cli.rightsize import rightsize
 from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
@@ -46,6 +47,7 @@ def root(
 app.command("costs")(costs)
 app.command("gpus")(gpus)
 app.command("rightsize")(rightsize)
+app.add_typer(pricing_app, name="pricing")
 placeholders.register(app)
 
 

@@ -105,6 +105,7 @@ class GpuData:
     busy_metric: str | None
     sample_interval_s: int
     notes: list[str] = field(default_factory=list)
+    price_source: str = "OpenCost node_gpu_hourly_cost"
 
 
 NODE_COST_COLUMNS = (

@@ -384,6 +384,7 @@ class PrometheusCostSource(CostSource):
             interval,
             context_notes
             + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]),
+            "OpenCost node_gpu_hourly_cost" if ctx.catalog_prices is None else "pricing catalog",
         )
 
     def node_costs(self, window: Window) -> pd.DataFrame:

@@ -195,7 +195,13 @@ class SampleCostSource(CostSource):
             ],
             columns=list(NODE_COLUMNS),
         )
-        return GpuData(gpus[list(GPU_COLUMNS)], nodes, BUSY_PROFILING, self.sample_interval_s)
+        return GpuData(
+            gpus[list(GPU_COLUMNS)],
+            nodes,
+            BUSY_PROFILING,
+            self.sample_interval_s,
+            price_source="sample cluster (OpenCost-style node_gpu_hourly_cost)",
+        )
 
     def node_costs(self, window: Window) -> pd.DataFrame:
         """Each node's GPU and instance price integrated over the samples of the window."""
