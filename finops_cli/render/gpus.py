@@ -14,8 +14,9 @@ from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
 from finops_cli.render.visual import bar
 
 GPU_FIELDS = (
-    "node", "gpu", "uuid", "mig_profile", "model_name", "instance_type", "capacity_type",
-    "region", "state", "team", "project", "model", "namespace", "pod", "held_share", "busy_avg",
+    "node", "gpu", "uuid", "mig_profile", "mig_instance", "model_name", "instance_type",
+    "capacity_type", "region", "state", "team", "project", "model", "namespace", "pod",
+    "held_share", "busy_avg",
     "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "memory_used_share", "power_avg_w", "temperature_avg_c",
     "temperature_max_c", "hourly_price", "cost", "waste",
@@ -126,7 +127,8 @@ def render_table(document: dict[str, Any]) -> Any:
                                                                "p95") else "left")  # fmt: skip
     styles = {"active": None, "underused": "yellow", "idle-allocated": "red", "unallocated": "red"}
     for r in document["rows"]:
-        gpu = r["gpu"] + (f" {r['mig_profile']}" if r["mig_profile"] else "")
+        mig = f" {r['mig_profile']}#{r['mig_instance']}" if r["mig_profile"] else ""
+        gpu = r["gpu"] + mig
         spot = " spot" if r["capacity_type"] == "spot" else ""
         who = r["team"] or r["pod"] or "-"
         busy = r["busy_avg"]

@@ -37,10 +37,19 @@ class NodeSpec:
     capacity_type: str = "on-demand"  # or "spot"
     region: str = "us-east-1"
     zone: str = "us-east-1a"
+    profiling: bool = True  # False: a pre-Volta GPU, no DCGM_FI_PROF_* metrics
+    # GPU index -> (MIG profile, instances, MiB per instance): the GPU is split into slices.
+    mig: tuple[tuple[int, str, int, int], ...] = ()
 
     @property
     def is_spot(self) -> bool:
         return self.capacity_type == "spot"
+
+    def mig_layout(self, gpu: int) -> tuple[str, int, int] | None:
+        for index, profile, count, memory in self.mig:
+            if index == gpu:
+                return profile, count, memory
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,10 +95,12 @@ class WorkloadSpec:
     requests_per_s_peak: float = 0.0
     prompt_tokens_per_request: float = 0.0
     generation_tokens_per_request: float = 0.0
+    mig_instance: int | None = None  # holds this MIG slice of its one GPU, not the whole GPU
 
     @property
     def gpus(self) -> int:
-        return len(self.gpu_indices)
+        """Whole GPUs requested (``nvidia.com/gpu``); a MIG slice is not one."""
+        return 0 if self.mig_instance is not None else len(self.gpu_indices)
 
 
 def _ns(team: str, project: str, model: str | None, env: str) -> dict[str, str]:
@@ -440,3 +451,37 @@ def workloads() -> tuple[WorkloadSpec, ...]:
             memory_gib=8,
         ),
     )
+
+
+# ---- fleet variants: MIG slices and a pre-Volta GPU (for the per-GPU views' tests) ------------
+VARIANT_NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        "ip-10-0-5-50.ec2.internal", "p4d.24xlarge", "NVIDIA A100-SXM4-40GB", 8, 40960, 96, 1152,
+        21.957642, mig=((0, "1g.5gb", 7, 4864),),
+    ),
+    NodeSpec(
+        "ip-10-0-5-51.ec2.internal", "g3.4xlarge", "Tesla M60", 1, 8129, 16, 122, 1.14,
+        profiling=False,
+    ),
+)  # fmt: skip
+
+
+def variant_workloads() -> tuple[WorkloadSpec, ...]:
+    """Two inference pods on MIG slices of one A100, and a job on a pre-Volta M60."""
+    a100, m60 = (n.name for n in VARIANT_NODES)
+    slices = tuple(
+        WorkloadSpec(
+            f"ocr-slice-{i}", "vision-serving", a100, (0,),
+            _ns("vision", "doc-ocr", "trocr-small", "production"),
+            Schedule(restart_every_s=3 * DAY_S, phase_s=i * HOUR_S), "inference",
+            busy_base=0.5 - 0.3 * i, busy_swing=0.1, cpu_cores=2, memory_gib=8, mig_instance=i,
+        )
+        for i in (0, 1)
+    )  # fmt: skip
+    legacy = WorkloadSpec(
+        "legacy-render", "vision", m60, (0,),
+        _ns("vision", "render-farm", None, "production"),
+        Schedule(period_s=DAY_S, duration_s=16 * HOUR_S, phase_s=4 * HOUR_S), "training",
+        busy_base=0.6, cpu_cores=8, memory_gib=32,
+    )  # fmt: skip
+    return (*slices, legacy)

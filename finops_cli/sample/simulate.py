@@ -67,6 +67,17 @@ class PodRun:
 
 
 @dataclass(frozen=True)
+class GpuUnit:
+    """A whole GPU (``instance`` None) or one MIG instance: its memory and share of the GPU."""
+
+    gpu: int
+    instance: int | None
+    profile: str
+    memory_mib: int
+    share: float
+
+
+@dataclass(frozen=True)
 class SampleSeries:
     """One exported time series: metric name, labels, timestamps (s) and values."""
 
@@ -290,6 +301,22 @@ class SampleCluster:
                     ts,
                     ones * w.gpus,
                 )
+            if w.mig_instance is not None:  # a MIG slice is its own extended resource
+                layout = self.node(w.node).mig_layout(w.gpu_indices[0])
+                profile = layout[0] if layout else "1g.5gb"
+                yield SampleSeries(
+                    "kube_pod_container_resource_requests",
+                    pod
+                    | {
+                        "container": w.container,
+                        "node": w.node,
+                        "resource": f"nvidia_com_mig_{profile.replace('.', '_')}",
+                        "unit": "integer",
+                        "uid": r.uid,
+                    },
+                    ts,
+                    ones,
+                )
             if self.with_opencost:
                 yield SampleSeries("container_gpu_allocation", container, ts, ones * w.gpus)
                 yield SampleSeries("container_cpu_allocation", container, ts, ones * w.cpu_cores)
@@ -297,13 +324,31 @@ class SampleCluster:
                     "container_memory_allocation_bytes", container, ts, ones * w.memory_gib * GIB
                 )
 
-    def _dcgm_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
-        holder: dict[tuple[str, int], list[PodRun]] = {}
+    def gpu_units(self, node: NodeSpec) -> Iterator[GpuUnit]:
+        """What dcgm-exporter reports on a node: whole GPUs, or the MIG instances of a split one."""
+        for gpu in range(node.gpu_count):
+            layout = node.mig_layout(gpu)
+            if layout is None:
+                yield GpuUnit(gpu, None, "", node.gpu_memory_mib, 1.0)
+                continue
+            profile, count, memory = layout
+            share = int(profile.split("g.", 1)[0]) / 7
+            for instance in range(count):
+                yield GpuUnit(gpu, instance, profile, memory, share)
+
+    def holders(self, runs: list[PodRun]) -> dict[tuple[str, int, int | None], list[PodRun]]:
+        """The pod runs on each GPU unit (node, GPU index, MIG instance or None)."""
+        held: dict[tuple[str, int, int | None], list[PodRun]] = {}
         for r in runs:
             for gpu in r.workload.gpu_indices:
-                holder.setdefault((r.workload.node, gpu), []).append(r)
+                held.setdefault((r.workload.node, gpu, r.workload.mig_instance), []).append(r)
+        return held
+
+    def _dcgm_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
+        holder = self.holders(runs)
         for node in self.nodes:
-            for gpu in range(node.gpu_count):
+            for unit in self.gpu_units(node):
+                gpu = unit.gpu
                 base = {
                     "gpu": str(gpu),
                     "UUID": gpu_uuid(self.seed, node.name, gpu),
@@ -312,6 +357,8 @@ class SampleCluster:
                     "modelName": node.gpu_product,
                     "DCGM_FI_DRIVER_VERSION": DRIVER_VERSION,
                 }
+                if unit.instance is not None:
+                    base |= {"GPU_I_PROFILE": unit.profile, "GPU_I_ID": str(unit.instance)}
                 if self.dcgm_host_label:
                     base[self.dcgm_host_label] = node.name
                 if not self.dcgm_honor_labels:
@@ -320,8 +367,9 @@ class SampleCluster:
                         "pod": f"nvidia-dcgm-exporter-{node.name[3:12]}",
                         "container": "nvidia-dcgm-exporter",
                     }
+                kinds = {"util": unit.instance is None, "profiling": node.profiling}
                 free = np.ones(len(grid), dtype=bool)
-                for r in holder.get((node.name, gpu), []):
+                for r in holder.get((node.name, gpu, unit.instance), []):
                     free[r.first : r.last + 1] = False
                     ts = grid[r.first : r.last + 1]
                     prefix = "" if self.dcgm_honor_labels else "exported_"
@@ -335,13 +383,16 @@ class SampleCluster:
                         labels,
                         ts,
                         self.busy(r.workload, gpu, ts - 1),
-                        node.gpu_memory_mib,
+                        unit.memory_mib,
                         True,
                         r.workload.memory_fraction,
+                        **kinds,
                     )
                 for a, b in _true_runs(free):
                     ts = grid[a : b + 1]
-                    yield from _gpu_metrics(base, ts, np.zeros(len(ts)), node.gpu_memory_mib, False)
+                    yield from _gpu_metrics(
+                        base, ts, np.zeros(len(ts)), unit.memory_mib, False, **kinds
+                    )
 
     def served_model(self, workload: WorkloadSpec) -> str:
         """The model name an inference server reports for itself."""
@@ -386,11 +437,11 @@ class SampleCluster:
     def _check_no_gpu_shared(self) -> None:
         """Two workloads on one GPU would make the truth ambiguous; the cast must not do it."""
         probe = np.arange(0, 23 * DAY_S, QUANTUM_S, dtype=np.int64)
-        seen: dict[tuple[str, int], IntArray] = {}
+        seen: dict[tuple[str, int, int | None], IntArray] = {}
         for w in self.workloads:
             active = self.runs_at(w, probe) >= 0
             for gpu in w.gpu_indices:
-                key = (w.node, gpu)
+                key = (w.node, gpu, w.mig_instance)
                 if key in seen and bool(np.any(seen[key] & active)):
                     raise ValueError(f"sample cast shares GPU {gpu} of {w.node}")
                 seen[key] = seen.get(key, np.zeros(len(probe), dtype=bool)) | active
@@ -450,10 +501,16 @@ def _gpu_metrics(
     memory_mib: int,
     held: bool,
     memory_fraction: float | None = None,
+    *,
+    util: bool = True,
+    profiling: bool = True,
 ) -> Iterator[SampleSeries]:
+    """MIG instances report no GPU_UTIL; pre-Volta GPUs no profiling metrics."""
     values = gpu_metric_values(busy, memory_mib, held, memory_fraction)
-    yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
-    yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, values["util"])
+    if profiling:
+        yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
+    if util:
+        yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, values["util"])
     yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, values["used"])
     yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, values["free"])
     yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, values["power"])

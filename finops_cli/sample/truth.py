@@ -23,8 +23,8 @@ from finops_cli.sample.scenario import (
     TEAM_KEY,
     NodeSpec,
 )
+from finops_cli.sample.simulate import FloatArray, SampleCluster, grid_between
 from finops_cli.sample.simulate import PodRun as WorkloadRun
-from finops_cli.sample.simulate import SampleCluster, grid_between
 
 POD_KEYS = {
     "team": TEAM_KEY,
@@ -202,26 +202,34 @@ def inference_truth(cluster: SampleCluster, start: int, end: int, step: int) -> 
     )
 
 
+def _observed_busy(cluster: SampleCluster, node: NodeSpec, busy: FloatArray) -> FloatArray:
+    """Busy as finops reads it: the profiling metric, or GPU_UTIL/100 on pre-Volta GPUs."""
+    from finops_cli.sample.simulate import gpu_metric_values
+
+    if node.profiling:
+        return busy
+    return gpu_metric_values(busy, node.gpu_memory_mib, busy > 0)["util"] / 100
+
+
 def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
-    """One row per GPU with the columns of ``sources.interface.GPU_COLUMNS``, from the samples
-    at ``step`` in ``(start, end]``: what the per-GPU statistics must come to."""
+    """One row per GPU or MIG instance with the columns of ``sources.interface.GPU_COLUMNS``,
+    from the samples at ``step`` in ``(start, end]``: what the per-GPU statistics must be."""
     from finops_cli.sample.simulate import gpu_metric_values
 
     grid = grid_between(start, end, step)
     hours = step / 3600
-    holders: dict[tuple[str, int], list[tuple[int, int, WorkloadRun]]] = {}
-    for r in cluster.pod_runs(grid):
-        for gpu in r.workload.gpu_indices:
-            holders.setdefault((r.workload.node, gpu), []).append((r.first, r.last, r))
+    holders = cluster.holders(cluster.pod_runs(grid))
     rows = []
     for node in cluster.nodes:
         price = cluster.gpu_price(node, grid - 1)
-        for gpu in range(node.gpu_count):
+        for unit in cluster.gpu_units(node):
+            gpu = unit.gpu
             busy = np.zeros(len(grid))
             held = np.zeros(len(grid), dtype=bool)
             memory_share = np.zeros(len(grid))
             longest: tuple[int, WorkloadRun | None] = (0, None)
-            for first, last, run in holders.get((node.name, gpu), []):
+            for run in holders.get((node.name, gpu, unit.instance), []):
+                first, last = run.first, run.last
                 held[first : last + 1] = True
                 busy[first : last + 1] = cluster.busy(run.workload, gpu, grid[first : last + 1] - 1)
                 pinned = run.workload.memory_fraction
@@ -230,7 +238,8 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                 )
                 if last - first + 1 > longest[0]:
                     longest = (last - first + 1, run)
-            metrics = gpu_metric_values(busy, node.gpu_memory_mib, held, memory_share)
+            metrics = gpu_metric_values(busy, unit.memory_mib, held, memory_share)
+            seen = _observed_busy(cluster, node, busy)
             holder = longest[1]
             labels = holder.workload.labels if holder else {}
             rows.append(
@@ -238,21 +247,22 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                     "node": node.name,
                     "gpu": str(gpu),
                     "uuid": cluster.gpu_uuid(node.name, gpu),
-                    "mig_profile": "",
+                    "mig_profile": unit.profile,
+                    "mig_instance": "" if unit.instance is None else str(unit.instance),
                     "model_name": node.gpu_product,
                     "present_hours": len(grid) * hours,
                     "held_hours": float(held.sum()) * hours,
-                    "busy_avg": float(busy[held].mean()) if held.any() else None,
-                    "busy_p95": float(np.quantile(busy[held], 0.95)) if held.any() else None,
-                    "busy_any_avg": float(busy.mean()) if len(busy) else None,
+                    "busy_avg": float(seen[held].mean()) if held.any() else None,
+                    "busy_p95": float(np.quantile(seen[held], 0.95)) if held.any() else None,
+                    "busy_any_avg": float(seen.mean()) if len(seen) else None,
                     "memory_used_avg_mib": float(metrics["used"].mean()),
                     "memory_used_max_mib": float(metrics["used"].max()),
-                    "memory_total_mib": float(node.gpu_memory_mib),
+                    "memory_total_mib": float(unit.memory_mib),
                     "power_avg_w": float(metrics["power"].mean()),
                     "temperature_avg_c": float(metrics["temperature"].mean()),
                     "temperature_max_c": float(metrics["temperature"].max()),
-                    "cost": float(price.sum()) * hours,
-                    "hourly_price": float(price.mean()),
+                    "cost": float(price.sum()) * hours * unit.share,
+                    "hourly_price": float(price.mean()) * unit.share,
                     "namespace": holder.workload.namespace if holder else "",
                     "pod": holder.pod if holder else "",
                     "team": labels.get(TEAM_KEY, ""),
@@ -272,14 +282,19 @@ def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
     rows = []
     for r in cluster.pod_runs(grid):
         w = r.workload
-        if not w.gpus:
+        if not w.gpu_indices:
             continue
         node = cluster.node(w.node)
         ts = grid[r.first : r.last + 1]
-        busy = np.array([cluster.busy(w, g, ts - 1) for g in w.gpu_indices])
+        layout = node.mig_layout(w.gpu_indices[0]) if w.mig_instance is not None else None
+        share = int(layout[0].split("g.", 1)[0]) / 7 if layout else 1.0
+        memory = layout[2] if layout else node.gpu_memory_mib
+        busy = np.array(
+            [_observed_busy(cluster, node, cluster.busy(w, g, ts - 1)) for g in w.gpu_indices]
+        )
+        raw = [cluster.busy(w, g, ts - 1) for g in w.gpu_indices]
         peak = max(
-            float(gpu_metric_values(b, node.gpu_memory_mib, True, w.memory_fraction)["used"].max())
-            for b in busy
+            float(gpu_metric_values(b, memory, True, w.memory_fraction)["used"].max()) for b in raw
         )
         rows.append(
             {
@@ -293,13 +308,16 @@ def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                 "interruptible": w.labels.get(INTERRUPTIBLE_KEY, ""),
                 "node": w.node,
                 "gpu_model": node.gpu_product,
-                "gpus": w.gpus,
-                "gpu_hours": w.gpus * len(ts) * hours,
+                "gpus": len(w.gpu_indices),
+                "gpu_hours": len(w.gpu_indices) * len(ts) * hours,
                 "busy_avg": float(busy.mean()),
                 "busy_p95": float(np.quantile(busy.max(axis=0), 0.95)),
                 "memory_peak_mib": peak,
-                "memory_total_mib": float(node.gpu_memory_mib),
-                "cost": float(cluster.gpu_price(node, ts - 1).sum()) * w.gpus * hours,
+                "memory_total_mib": float(memory),
+                "cost": float(cluster.gpu_price(node, ts - 1).sum())
+                * len(w.gpu_indices)
+                * hours
+                * share,
             }
         )
     return pd.DataFrame(rows)

@@ -81,7 +81,8 @@ class InferenceData:
 
 
 GPU_COLUMNS = (
-    "node", "gpu", "uuid", "mig_profile", "model_name", "present_hours", "held_hours",
+    "node", "gpu", "uuid", "mig_profile", "mig_instance", "model_name", "present_hours",
+    "held_hours",
     "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
     "hourly_price", "namespace", "pod", "team", "project", "model",

@@ -378,7 +378,7 @@ class PrometheusCostSource(CostSource):
             [_node_row(s.labels) for s in node_rows], columns=list(NODE_COLUMNS)
         ).drop_duplicates("node")
         return GpuData(
-            gpus.sort_values(["node", "gpu", "mig_profile"], ignore_index=True),
+            gpus.sort_values(["node", "gpu", "mig_instance"], ignore_index=True),
             nodes,
             _busy_metric_name(busy_metrics),
             interval,
@@ -618,6 +618,7 @@ def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
         "gpu": labels.get("gpu", ""),
         "uuid": labels.get("UUID", ""),
         "mig_profile": labels.get("GPU_I_PROFILE", ""),
+        "mig_instance": labels.get("GPU_I_ID", ""),
         "model_name": labels.get("modelName", ""),
         "namespace": "",
         "pod": "",
