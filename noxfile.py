@@ -36,12 +36,32 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+# Every benchmark is a module run with `python -m`; add yours to the list.
+BENCHMARKS = [
+    "tests.benchmarks.focus_reader",  # FOCUS reader vs DuckDB vs pandas.read_csv, 10M rows
+    "tests.benchmarks.forecast_backtest",  # the table in docs/forecast.md (about a minute)
+    "tests.benchmarks.anomaly_detection",  # the table in docs/anomalies.md (about 20 s)
+]
+
+
+@nox.session(venv_backend="venv")
+def generate(session: nox.Session) -> None:
+    """Regenerate manifests/ rules, Prometheus config and dashboards from the query library."""
+    session.install("-e", ".")
+    session.run("python", "-m", "finops_cli.deploy.generate", *session.posargs)
+
+
 @nox.session(venv_backend="venv")
 def bench(session: nox.Session) -> None:
-    """Benchmarks (`python -m tests.benchmarks`), when they exist."""
-    session.install("-e", ".[test]")
-    package = ROOT / "tests" / "benchmarks"
-    if (package / "__main__.py").is_file() or (ROOT / "tests" / "benchmarks.py").is_file():
-        session.run("python", "-m", "tests.benchmarks", *session.posargs)
-    else:
-        session.log("no benchmark exists yet (tests/benchmarks is missing); nothing to run")
+    """Every benchmark in BENCHMARKS; `nox -s bench -- NAME [ARGS]` runs one, with its arguments
+    (e.g. `nox -s bench -- focus_reader --rows 1000000`)."""
+    session.install("-e", ".[test,bench]")
+    chosen = BENCHMARKS
+    args: list[str] = []
+    if session.posargs:
+        name, *args = session.posargs
+        chosen = [m for m in BENCHMARKS if m.rsplit(".", 1)[-1] == name or m == name]
+        if not chosen:
+            session.error(f"no benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    for module in chosen:
+        session.run("python", "-m", module, *args)

@@ -27,8 +27,10 @@ GPU_ALLOCATABLE = "kube_node_status_allocatable"
 INSTANCE_TYPE_LABEL = "label_node_kubernetes_io_instance_type"
 REGION_LABEL = "label_topology_kubernetes_io_region"
 CAPACITY_LABELS = (
-    "label_eks_amazonaws_com_capacity_type",
     "label_karpenter_sh_capacity_type",
+    "label_eks_amazonaws_com_capacity_type",
+    "label_cloud_google_com_gke_spot",  # "true" on GKE spot nodes
+    "label_kubernetes_azure_com_scalesetpriority",  # "spot" on AKS spot pools
 )
 CPU_ALLOCATION = "container_cpu_allocation"
 RAM_ALLOCATION = "container_memory_allocation_bytes"
@@ -38,6 +40,8 @@ POD_LABELS = "kube_pod_labels"
 BUSY_PROFILING = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 BUSY_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 GPU_TEMPERATURE = "DCGM_FI_DEV_GPU_TEMP"
+
+SAMPLE_COUNT_RANGE_S = 6 * 3600
 
 # Metric names whose presence in a window decides which queries can run.
 PROBED_METRICS = (
@@ -161,7 +165,7 @@ class QueryContext:
         instance type, region and capacity type in use), joined to ``kube_node_labels``.
         """
         nodes = self._attribute("kube_node_labels")
-        for source in CAPACITY_LABELS:
+        for source in reversed(CAPACITY_LABELS):  # applied last wins: the list's first label
             nodes = f'label_replace({nodes}, "capacity", "$1", "{source}", "(.+)")'
         keys = [INSTANCE_TYPE_LABEL, REGION_LABEL, "capacity"]
         table = []
@@ -307,8 +311,12 @@ class QueryContext:
         return f"sum{by} ({nodes} * on ({self._node_join}) group_left () {self.node_price()})"
 
     def sample_count(self, metric: str) -> str:
-        """Samples per hour of the densest series: how the scrape interval is detected."""
-        return f"max(count_over_time({metric}[1h]))"
+        """Samples in six hours of the densest series: how the scrape interval is detected.
+
+        Six hours, not one: a closed range (Prometheus 2.x) counts one sample more than an open
+        one (3.x), and over an hour that one sample moves a 15-minute scrape to 12 minutes.
+        """
+        return f"max(count_over_time({metric}[{SAMPLE_COUNT_RANGE_S}s]))"
 
 
 def over_buckets(measure: str, bucket_s: float, sample_interval_s: int) -> str:
@@ -554,14 +562,7 @@ class GpuQueries:
         return f"group by ({by}) ({read}) and on ({self.ctx._pod_join}) {self._gpu_pods()}"
 
     def node_info(self) -> str:
-        labels = [
-            "label_node_kubernetes_io_instance_type",
-            "label_topology_kubernetes_io_region",
-            "label_karpenter_sh_capacity_type",
-            "label_eks_amazonaws_com_capacity_type",
-            "label_cloud_google_com_gke_spot",
-            "label_kubernetes_azure_com_scalesetpriority",
-        ]
+        labels = [INSTANCE_TYPE_LABEL, REGION_LABEL, *CAPACITY_LABELS]
         by = ", ".join(self.ctx._with_cluster(["node", *labels]))
         read = self.ctx._read("kube_node_labels", _seconds(self.window))
         return f"group by ({by}) ({read})"

@@ -95,7 +95,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
     CONFIG_ENV_VAR: "Path of a TOML file to use instead of the discovered finops.toml files.",
     "FINOPS_SOURCE": "Data source: auto (Prometheus if a URL is set, else sample), sample, "
-    "prometheus.",
+    "prometheus, opencost.",
     "FINOPS_CURRENCY": "ISO 4217 code that prices are reported in.",
     "FINOPS_SAMPLE_SEED": "Seed of the built-in sample data set.",
     "FINOPS_PROMETHEUS_URL": "Prometheus-compatible base URL; may include a path prefix "
@@ -247,6 +247,15 @@ def _lift_userinfo(prometheus: dict[str, Any]) -> None:
     prometheus["url"] = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def _header_safe_token(value: SecretStr | None) -> SecretStr | None:
+    """A token travels in the Authorization header: ASCII without control characters."""
+    if value is not None:
+        token = value.get_secret_value()
+        if not token.isascii() or not token.isprintable():
+            raise ValueError("must be ASCII text without line breaks or control characters")
+    return value
+
+
 def _seconds_input(value: object) -> object:
     if isinstance(value, bool):  # TOML `timeout_seconds = true` must not mean 1 second
         raise ValueError(_DURATION_HINT)
@@ -381,7 +390,14 @@ class PrometheusSettings(BaseModel):
             seen.add(name.lower())
             if any(ch in secret.get_secret_value() for ch in "\r\n\0"):
                 raise ValueError(f"the value of header {name!r} contains a line break or NUL")
+            if not secret.get_secret_value().isascii():
+                raise ValueError(f"the value of header {name!r} must be ASCII text")
         return value
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _header_safe_token(value)
 
     @field_validator("ca_bundle")
     @classmethod
@@ -464,6 +480,11 @@ class OpenCostSettings(BaseModel):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http:// or https:// URL, e.g. http://opencost:9003")
         return value.rstrip("/") if value else value
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _header_safe_token(value)
 
 
 _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
@@ -869,6 +890,8 @@ def _env_layer(env: Mapping[str, str], cwd: Path) -> _Layer:
         raw = env.get(name, "").strip()
         if not raw:
             continue  # `FINOPS_X=` in a CI template means "not set", not "set to nothing"
+        if not _is_utf8(raw):  # undecodable bytes, kept by Python as lone surrogates
+            raise UsageError(f"invalid setting {dotted} from {name}: not valid UTF-8 text")
         loc = tuple(dotted.split("."))
         value: object = raw
         if loc == _HEADERS:
@@ -883,6 +906,14 @@ def _env_layer(env: Mapping[str, str], cwd: Path) -> _Layer:
             value = _absolute(raw, cwd)
         layer.set(loc, value, name)
     return layer
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flag_layer(flags: Mapping[str, object], cwd: Path) -> _Layer:

@@ -241,3 +241,8 @@ def _explicit_range(
         )
     label = window_text or f"{start_text.strip()}..{(end_text or 'now').strip()}"
     return Window(start=start_at, end=end_at, label=label)
+
+
+def rfc3339(moment: datetime) -> str:
+    """The one timestamp format of every output: UTC, seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -64,7 +64,7 @@ DAY = timedelta(days=1)
 COST_REL_FLOOR = 0.05
 COST_LEVEL_FLOOR = 0.02
 SHARE_FLOOR = 0.02
-MERGE_GAP = 1  # one quiet bucket inside an anomaly does not split it in two
+MERGE_GAP_HOURS = 1  # one quiet hour inside an hourly anomaly does not split it in two
 
 _METRIC_TEXT = {
     "hourly_cost": "GPU cost per hour",
@@ -153,13 +153,8 @@ class AnomalyReport:
 
 def _floor(series: Series, expected: FloatArray, window_level: FloatArray) -> FloatArray:
     if series.is_cost:
-        return np.maximum.reduce(
-            [
-                COST_REL_FLOOR * np.abs(expected),
-                COST_LEVEL_FLOOR * np.abs(window_level),
-                np.full(len(expected), 1e-6),
-            ]
-        )
+        relative = np.maximum(COST_REL_FLOOR * np.abs(expected), 1e-6)
+        return np.maximum(relative, COST_LEVEL_FLOOR * np.abs(window_level))
     return np.full(len(expected), SHARE_FLOOR)
 
 
@@ -192,7 +187,9 @@ def expect(series: Series, method: str, window: int, first: int) -> Expectation:
         deviations = s - pd.Series(expected)
         scale = deviations.shift(1).rolling(window, min_periods=minimum).std().to_numpy()
     elif method == SEASONAL:
-        expected, scale = _seasonal(y, _per_day(series), window)
+        starts = series.ends - series.step
+        weekend = np.asarray(starts.day_of_week >= 5, dtype=bool)
+        expected, scale = _seasonal(y, _per_day(series), window, first, weekend)
     else:
         raise ValueError(f"unknown method {method!r}")
     floor = _floor(series, np.nan_to_num(expected), level)
@@ -211,15 +208,29 @@ def expect(series: Series, method: str, window: int, first: int) -> Expectation:
     return Expectation(expected[sl], scale[sl], score[sl])
 
 
-def _seasonal(y: FloatArray, per_day: int, window: int) -> tuple[FloatArray, FloatArray]:
-    """Hour-of-week (or weekday) medians over the weeks of the baseline, and a pooled MAD."""
+def _seasonal(
+    y: FloatArray, per_day: int, window: int, first: int, weekend: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """Hour-of-week (or weekday) medians over the weeks of the baseline, and a pooled MAD;
+    computed for buckets ``first..`` only (the others are never judged).
+
+    With fewer than three weeks, a median of one or two values is at the mercy of one odd week
+    (last Tuesday's sweep would make this Tuesday look like a drop), so the pool also takes the
+    same hour of the previous seven days of the same kind (weekday or weekend).
+    """
     n = len(y)
     period = 7 * per_day
     weeks = max(window // period, 1)
     expected = np.full(n, np.nan)
     scale = np.full(n, np.nan)
-    for i in range(n):
+    for i in range(first, n):
         lags = [i - k * period for k in range(1, weeks + 1) if i - k * period >= 0]
+        if 0 < len(lags) < 3:
+            lags += [
+                j
+                for j in (i - k * per_day for k in range(1, 7))
+                if j >= 0 and weekend[j] == weekend[i]
+            ]
         same = y[lags] if lags else np.array([])
         same = same[np.isfinite(same)]
         if len(same):
@@ -230,13 +241,21 @@ def _seasonal(y: FloatArray, per_day: int, window: int) -> tuple[FloatArray, Flo
             daily = daily[np.isfinite(daily)]
             if len(daily) >= 3:
                 expected[i] = float(np.median(daily))
+        if (i - first) % per_day and i > first:
+            scale[i] = scale[i - 1]  # the scale moves slowly: refreshed once a day
+            continue
         start = max(0, i - window)
         span = (i - start) // period * period
         if span >= period:
             block = y[i - span : i].reshape(-1, period)
-            with np.errstate(all="ignore"):
-                centre = np.nanmedian(block, axis=0) if np.isfinite(block).any() else None
-            if centre is not None:
+            seen = np.isfinite(block)
+            if seen.any():
+                filled = np.where(seen, block, 0.0)
+                counts = seen.sum(axis=0)
+                # nanmedian without its all-NaN warning: columns never seen stay NaN.
+                centre = np.full(period, np.nan)
+                has = counts > 0
+                centre[has] = np.nanmedian(np.where(seen, filled, np.nan)[:, has], axis=0)
                 residuals = np.abs(block - centre)
                 residuals = residuals[np.isfinite(residuals)]
                 if len(residuals):
@@ -270,8 +289,7 @@ def detect(
 ) -> list[Anomaly]:
     """Anomalies of one series among the buckets that start at or after ``since``."""
     starts = series.ends - series.step
-    first = int(np.searchsorted(starts.to_numpy(), np.datetime64(since.replace(tzinfo=None))))
-    first = int(np.searchsorted(starts.tz_convert(None).to_numpy(), pd.Timestamp(since).tz_convert(None).to_datetime64()))
+    first = int(starts.searchsorted(pd.Timestamp(since)))
     if first >= len(series.values):
         return []
     exp = expect(series, method, window, first)
@@ -280,26 +298,18 @@ def detect(
     if not series.is_cost:
         flagged &= np.nan_to_num(exp.score) < 0
     direction = np.sign(np.nan_to_num(exp.score))
+    gap = MERGE_GAP_HOURS if series.step == HOUR else 0
     out: list[Anomaly] = []
-    i = 0
-    m = len(flagged)
-    while i < m:
-        if not flagged[i]:
-            i += 1
-            continue
-        j = i
-        while True:
-            nxt = j + 1
-            while nxt < m and nxt - j <= MERGE_GAP + 1 and not flagged[nxt]:
-                nxt += 1
-            if nxt < m and flagged[nxt] and nxt - j <= MERGE_GAP + 1 and (
-                direction[nxt] == direction[i]
-            ):
-                j = nxt
-            else:
-                break
+    runs: list[list[int]] = []
+    for k in np.flatnonzero(flagged).tolist():
+        last = runs[-1][-1] if runs else None
+        if last is not None and k - last <= gap + 1 and direction[k] == direction[last]:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    for run in runs:
+        i, j = run[0], run[-1]
         out.append(_anomaly(series, method, exp, first, i, j, threshold, currency))
-        i = j + 1
     return out
 
 
@@ -368,7 +378,10 @@ def _with_reason(a: Anomaly, series: Series, method: str, currency: str) -> Anom
             f"{what} of {a.team} fell to {a.actual * 100:.0f}% vs {a.expected * 100:.0f}% "
             f"expected for {length} from {when}; {a.impact:,.2f} {currency} of GPU time idle"
         )
-    text += f" (expected: {_METHOD_TEXT[method]}; score {a.score:+.1f})"
+    basis = _METHOD_TEXT[method]
+    if series.step != HOUR:
+        basis = basis.replace("same hour of the week", "same weekday")
+    text += f" (expected: {basis}; score {a.score:+.1f})"
     return replace(a, reason=text)
 
 
@@ -405,7 +418,9 @@ def build_series(
         dc = frame["c"].to_numpy(float)
         do = frame["o"].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            eff = np.where(do > 1e-9, frame["b"].to_numpy(float) / np.where(do > 1e-9, do, 1), np.nan)
+            eff = np.where(
+                do > 1e-9, frame["b"].to_numpy(float) / np.where(do > 1e-9, do, 1), np.nan
+            )
         out.append(Series(team, "daily_cost", DAY, day_ends, dc, dc))
         out.append(Series(team, "efficiency", DAY, day_ends, eff, dc))
     return out

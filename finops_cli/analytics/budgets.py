@@ -73,8 +73,7 @@ def resolve_budgets(
             name=name,
             monthly=monthly,
             warning_percent=(spec.warning_percent if spec else None) or settings.warning_percent,
-            critical_percent=(spec.critical_percent if spec else None)
-            or settings.critical_percent,
+            critical_percent=(spec.critical_percent if spec else None) or settings.critical_percent,
             owner=spec.owner if spec else None,
             origin="--budget" if amount is not None else "finops.toml",
         )

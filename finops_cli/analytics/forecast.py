@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from finops_cli.analytics.budgets import Budget, at_least, budget_status
+from finops_cli.analytics.costs import IDLE, UNALLOCATED
+from finops_cli.analytics.series import SPECIAL, TOTAL, GroupSeries
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -49,6 +51,8 @@ MIN_SEGMENT_AFTER_STEP = 3  # a level change needs three days after it before it
 MIN_SEGMENT_BEFORE_STEP = 7
 INTERVAL_Z = 1.645  # two-sided 90 %
 FACTOR_FLOOR = 0.05  # a weekday spending under 5 % of the average is treated as "off"
+BIC_WEIGHT = 1.5  # > 1: a trend or a step must explain clearly more than noise to be believed
+SIGMA_FLOOR = 0.02  # day-to-day noise assumed at least 2 % of the level: no zero-width intervals
 TREND_DAYS = (7, 30, 90)
 SPARK_DAYS = 30
 
@@ -125,8 +129,10 @@ class ForecastReport:
 def month_bounds(as_of: datetime) -> tuple[datetime, datetime]:
     """The calendar month (UTC) holding ``as_of``; at midnight on the 1st, the month starting."""
     start = as_of.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    nxt = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    nxt = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
     return start, nxt
 
@@ -145,11 +151,11 @@ def weekday_factors(y: FloatArray, weekdays: npt.NDArray[np.int64]) -> FloatArra
     not make every Tuesday expensive. Fewer than two weeks of ratios: no seasonality (all 1).
     """
     n = len(y)
-    factors = np.ones(7)
+    factors: FloatArray = np.ones(7)
     if n < 14 or float(np.mean(y)) <= 1e-9:
         return factors
     kernel = np.ones(7) / 7.0
-    centred = np.convolve(y, kernel, mode="valid")  # centred[i] averages y[i .. i+6]
+    centred: FloatArray = np.convolve(y, kernel, mode="valid")  # averages y[i .. i+6]
     ratios = np.full(n, np.nan)
     middle = y[3 : n - 3]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,23 +177,34 @@ class _Fit:
     criterion: float
 
 
-def _huber(x: FloatArray, z: FloatArray, iterations: int = 25) -> tuple[FloatArray, FloatArray]:
-    """Huber regression by iteratively reweighted least squares (k = 1.345, MAD scale)."""
-    weights = np.ones(len(z))
-    coef = np.zeros(x.shape[1])
+def _huber(x: FloatArray, z: FloatArray, iterations: int = 30) -> tuple[FloatArray, FloatArray]:
+    """Huber regression by iteratively reweighted least squares (k = 1.345, MAD scale), for a
+    batch of designs at once: ``x`` is (models, n, params), ``z`` is (n,).
+
+    Returns the coefficients (models, params) and residuals (models, n).
+    """
+    models, n, params = x.shape
+    floor = float(np.mean(np.abs(z))) + 1e-9
+    weights = np.ones((models, n))
+    ridge = 1e-9 * np.eye(params)
+    coef = np.zeros((models, params))
     for _ in range(iterations):
-        root = np.sqrt(weights)
-        coef = np.linalg.lstsq(x * root[:, None], z * root, rcond=None)[0]
-        residuals = z - x @ coef
-        scale = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
-        if scale <= 1e-12:
-            break
+        xtw = np.einsum("mnp,mn->mpn", x, weights)
+        rhs = np.einsum("mpn,n->mp", xtw, z)[:, :, None]
+        coef = np.linalg.solve(xtw @ x + ridge, rhs)[:, :, 0]
+        residuals = z[None, :] - np.einsum("mnp,mp->mn", x, coef)
+        centre = np.median(residuals, axis=1, keepdims=True)
+        scale = 1.4826 * np.median(np.abs(residuals - centre), axis=1, keepdims=True)
+        # A MAD of zero (most days identical, one spike) would stop the reweighting at least
+        # squares; a tiny floor lets it go on towards the median instead.
+        scale = np.maximum(scale, 1e-6 * floor)
         u = np.abs(residuals) / (1.345 * scale)
-        new = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
+        new = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1.0))
         if np.allclose(new, weights, atol=1e-6):
             break
         weights = new
-    return coef, z - x @ coef
+    residuals = z[None, :] - np.einsum("mnp,mp->mn", x, coef)
+    return np.asarray(coef, float), np.asarray(residuals, float)
 
 
 def _fit_level(z: FloatArray, t: FloatArray) -> _Fit:
@@ -198,24 +215,69 @@ def _fit_level(z: FloatArray, t: FloatArray) -> _Fit:
     steps: list[int | None] = [None]
     steps += list(range(MIN_SEGMENT_BEFORE_STEP, n - MIN_SEGMENT_AFTER_STEP + 1))
     for trend in (False, True):
-        for step in steps:
-            columns = ["level"] + (["trend"] if trend else [])
-            columns += ["step"] if step is not None else []
-            parts = [np.ones(n)]
-            if trend:
-                parts.append(t - t.mean())
-            if step is not None:
-                parts.append((np.arange(n) >= step).astype(float))
-            x = np.column_stack(parts)
-            coef, residuals = _huber(x, z)
-            sar = float(np.sum(np.abs(residuals))) + n * 1e-6 * scale
-            # BIC on absolute residuals; a step also pays for choosing where it is.
-            params = len(columns) + (1 if step is not None else 0)
-            criterion = n * math.log(sar / n) + params * math.log(n) * 1.5
-            if best is None or criterion < best.criterion - 1e-9:
-                best = _Fit(coef, residuals, tuple(columns), step, criterion)
+        columns = ["level"] + (["trend"] if trend else [])
+        base = [np.ones(n)] + ([t - t.mean()] if trend else [])
+        designs = [
+            np.column_stack(base + ([] if step is None else [(np.arange(n) >= step) * 1.0]))
+            for step in steps
+        ]
+        # Models with and without a step have different widths: fit each width as a batch.
+        for width in sorted({d.shape[1] for d in designs}):
+            chosen = [i for i, d in enumerate(designs) if d.shape[1] == width]
+            coefs, residuals = _huber(np.stack([designs[i] for i in chosen]), z)
+            for k, i in enumerate(chosen):
+                step = steps[i]
+                sar = float(np.sum(np.abs(residuals[k]))) + n * 1e-6 * scale
+                # BIC on absolute residuals; a step also pays for choosing where it is.
+                params = width + (1 if step is not None else 0)
+                criterion = n * math.log(sar / n) + params * math.log(n) * BIC_WEIGHT
+                if best is None or criterion < best.criterion - 1e-9:
+                    names = (*columns, "step") if step is not None else tuple(columns)
+                    best = _Fit(coefs[k], residuals[k], names, step, criterion)
     assert best is not None
     return best
+
+
+def _seasonal_trend(
+    y_all: FloatArray, last_day: date, slot_days: list[date], slot_weight: FloatArray
+) -> tuple[FloatArray, float, date | None, float]:
+    """The ``seasonal-trend`` method: expected spend per slot, variance of their sum, the day
+    of the level change (if any) and the trend per day."""
+    y = y_all[-FIT_DAYS:]
+    m = len(y)
+    t = np.arange(m, dtype=float)
+    fit_first = last_day - timedelta(days=m - 1)
+    weekdays = np.array([(fit_first + timedelta(days=i)).weekday() for i in range(m)])
+    factors = weekday_factors(y, weekdays)
+    on = factors[weekdays] >= FACTOR_FLOOR
+    z = y[on] / factors[weekdays][on]
+    fit = _fit_level(z, t[on])
+    coef = dict(zip(fit.columns, fit.coef.tolist(), strict=True))
+    # Spikes that recur (a sweep every 11 days) belong in the expectation: add the mean
+    # residual, but without the largest one: a spike seen once is an accident, twice a habit.
+    ordered = fit.residuals[np.argsort(np.abs(fit.residuals))]
+    bias = float(np.mean(ordered[:-1])) if len(ordered) > 1 else 0.0
+    slope = coef.get("trend", 0.0)
+    t_mean = float(t[on].mean())
+    level_now = coef["level"] + coef.get("step", 0.0) + bias
+    future_t = np.arange(m, m + len(slot_days), dtype=float)
+    slot_factor = np.array([factors[d.weekday()] for d in slot_days])
+    slot_factor = np.where(slot_factor >= FACTOR_FLOOR, slot_factor, 0.0)
+    expected = (level_now + slope * (future_t - t_mean)) * slot_factor
+    dof = max(len(z) - len(fit.columns), 1)
+    sigma2 = float(np.sum((fit.residuals - bias) ** 2)) / dof
+    sigma2 = max(sigma2, (SIGMA_FLOOR * abs(level_now)) ** 2)
+    segment = len(z) - (fit.step_at or 0)
+    w = slot_factor * slot_weight
+    variance = sigma2 * float(np.sum(w**2)) + sigma2 / max(segment, 1) * float(w.sum()) ** 2
+    if "trend" in coef:
+        spread = float(np.sum((t[on] - t_mean) ** 2))
+        lever = float(np.sum(w * (future_t - t_mean)))
+        variance += sigma2 / max(spread, 1e-9) * lever**2
+    change = None
+    if fit.step_at is not None:
+        change = fit_first + timedelta(days=int(np.flatnonzero(on)[fit.step_at]))
+    return expected, variance, change, slope
 
 
 def project(
@@ -260,40 +322,19 @@ def project(
             half = INTERVAL_Z * math.sqrt(max(variance, 0.0))
             low, high = max(actual, projected - half), projected + half
         return Projection(
-            method, n, actual, projected, low, high, tuple(float(v) for v in expected), change, slope
+            method,
+            n,
+            actual,
+            projected,
+            low,
+            high,
+            tuple(float(v) for v in expected),
+            change,
+            slope,
         )
 
     if n >= SEASONAL_MIN_DAYS:
-        y = y_all[-FIT_DAYS:]
-        m = len(y)
-        t = np.arange(m, dtype=float)
-        fit_first = last_day - timedelta(days=m - 1)
-        weekdays = np.array([(fit_first + timedelta(days=i)).weekday() for i in range(m)])
-        factors = weekday_factors(y, weekdays)
-        on = factors[weekdays] >= FACTOR_FLOOR
-        z = y[on] / factors[weekdays][on]
-        fit = _fit_level(z, t[on])
-        coef = dict(zip(fit.columns, fit.coef.tolist(), strict=True))
-        bias = float(np.mean(fit.residuals))
-        slope = coef.get("trend", 0.0)
-        t_mean = float(t[on].mean())
-        level_now = coef["level"] + coef.get("step", 0.0) + bias
-        future_t = np.array([m + k for k in range(slots)], dtype=float)
-        slot_factor = np.array([factors[d.weekday()] for d in slot_days])
-        slot_factor = np.where(slot_factor >= FACTOR_FLOOR, slot_factor, 0.0)
-        expected = (level_now + slope * (future_t - t_mean)) * slot_factor
-        dof = max(len(z) - len(fit.columns), 1)
-        sigma2 = float(np.sum((fit.residuals - bias) ** 2)) / dof
-        segment = len(z) - (fit.step_at or 0)
-        w = slot_factor * slot_weight
-        variance = sigma2 * float(np.sum(w**2)) + sigma2 / max(segment, 1) * float(w.sum()) ** 2
-        if "trend" in coef:
-            spread = float(np.sum((t[on] - t_mean) ** 2))
-            lever = float(np.sum(w * (future_t - t_mean)))
-            variance += sigma2 / max(spread, 1e-9) * lever**2
-        change = None
-        if fit.step_at is not None:
-            change = fit_first + timedelta(days=int(np.flatnonzero(on)[fit.step_at]))
+        expected, variance, change, slope = _seasonal_trend(y_all, last_day, slot_days, slot_weight)
         return finish(SEASONAL, expected, variance, change, slope)
     if n >= WEEKLY_MIN_DAYS:
         recent = y_all[-7:]
@@ -305,12 +346,12 @@ def project(
     if elapsed <= 0:
         return finish(NO_DATA, np.zeros(slots), None)
     rate = (float(y_all.sum()) + today_spend) / elapsed
-    variance = None
+    spread: float | None = None
     if n >= 2:
         sigma2 = float(np.var(y_all, ddof=1))
         h = float(slot_weight.sum())
-        variance = sigma2 * h + sigma2 / n * h * h
-    return finish(RUN_RATE, np.full(slots, rate), variance)
+        spread = sigma2 * h + sigma2 / n * h * h
+    return finish(RUN_RATE, np.full(slots, rate), spread)
 
 
 def naive_run_rate(month_to_date: float, as_of: datetime) -> float:
@@ -465,3 +506,49 @@ def forecast_report(
         tripped=tuple(tripped),
         notes=tuple(notes),
     )
+
+
+def series_inputs(
+    daily: GroupSeries,
+    today: GroupSeries | None,
+    *,
+    scope: str = "team",
+    names: Sequence[str] | None = None,
+    with_specials: bool = True,
+) -> list[SeriesInput]:
+    """Turn daily series (and today's partial bucket) into one ``SeriesInput`` per group.
+
+    Days before the source's first day of data are dropped: history that does not exist is not
+    a run of zero-spend days. ``names`` adds groups that spent nothing (budgets for them still
+    get a row) and, for projects, limits the rows to those names.
+    """
+    present = daily.present.to_numpy(bool)
+    first = int(np.argmax(present)) if present.any() else len(present)
+    cost = daily.cost.iloc[first:]
+    columns = [str(c) for c in cost.columns]
+    wanted: list[str] = [c for c in columns if c not in SPECIAL]
+    if scope == "project":
+        wanted = [c for c in wanted if names is None or c in names]
+    for name in names or ():
+        if name not in wanted:
+            wanted.append(name)
+    kinds = {UNALLOCATED: "unallocated", IDLE: "idle", TOTAL: "total"}
+    if with_specials:
+        wanted += [c for c in (UNALLOCATED, IDLE, TOTAL) if c in columns]
+    out: list[SeriesInput] = []
+    for name in wanted:
+        values = cost[name].to_numpy(float) if name in columns else np.zeros(len(cost))
+        spent_today = 0.0
+        if today is not None and name in today.cost.columns:
+            spent_today = float(today.cost[name].sum())
+        kind = kinds.get(name, "allocated")
+        out.append(
+            SeriesInput(
+                scope="total" if kind == "total" else scope,
+                name=name,
+                kind=kind,
+                daily=tuple(float(v) for v in values),
+                today=spent_today,
+            )
+        )
+    return out

@@ -92,7 +92,10 @@ def summarise_gpus(frame: pd.DataFrame, by: str) -> pd.DataFrame:
                 "busy_avg": float(busy / held.sum()) if held.sum() > 0 else None,
             }
         )
-    return pd.DataFrame(rows).sort_values("cost", ascending=False, ignore_index=True)
+    columns = [by, "gpus", *STATES, "cost", "waste", "busy_avg"]
+    return pd.DataFrame(rows, columns=columns).sort_values(
+        "cost", ascending=False, ignore_index=True
+    )
 
 
 def _number(value: object) -> float | None:

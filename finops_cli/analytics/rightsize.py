@@ -7,7 +7,8 @@ evidence. Prices on both sides of a saving come from the catalog, so a saving is
 list prices (measured cost is shown beside it). Monthly = the window's figure x 730 h / window.
 
 Rules, in the order they are tried (thresholds in ``RightsizeRules``):
-- terminate: busy p95 under 5% for the whole window: it holds GPUs and does nothing.
+- terminate: every pod's busy p95 under 5%: it holds GPUs and does nothing (the saving is the
+  catalog price of what it holds; measured cost where the catalog lacks the type).
 - upsize: peak memory at or above 95% of the card: out-of-memory risk; the cheapest type with
   the same GPU count whose memory holds the peak with 20% headroom (a cost, not a saving).
 - downsize: busy p95 under 50% and the peak memory fits a cheaper GPU type with 20% headroom
@@ -181,18 +182,20 @@ def recommend(
         confidence = _confidence(w, window_hours)
         if w.busy_p95 is not None and w.busy_p95 < rules.terminate_busy_p95:
             terminated.add((w.namespace, w.kind, w.name))
+            # Catalog price like every other action; measured cost where the type is unknown.
+            monthly = current[1] * w.gpu_hours * month if current else w.cost * month
             recs.append(
                 Recommendation(
                     w,
                     TERMINATE,
                     w.instance_type,
-                    "-",
-                    w.cost * month,
+                    "none",
+                    monthly,
                     0.0,
-                    w.cost * month,
+                    monthly,
                     confidence,
-                    f"busy p95 {w.busy_p95:.1%} over {w.observed_hours:.0f} h held on "
-                    f"{w.gpus_per_pod} GPU(s)",
+                    f"busy p95 at most {w.busy_p95:.1%} on every pod, {w.gpu_hours:.0f} GPU-h "
+                    f"held on {w.gpus_per_pod} GPU(s)",
                     "someone may still need it: ask the owner before deleting",
                 )
             )

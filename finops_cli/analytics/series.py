@@ -68,9 +68,7 @@ def group_series(data: CostData, key: str, *, with_cluster: bool = True) -> Grou
     if UNALLOCATED not in cost.columns:
         cost[UNALLOCATED] = 0.0
     if with_cluster:
-        by_bucket = cluster.groupby("bucket_end")[
-            ["allocated_gpu_cost", "capacity_gpu_cost"]
-        ].sum()
+        by_bucket = cluster.groupby("bucket_end")[["allocated_gpu_cost", "capacity_gpu_cost"]].sum()
         by_bucket = by_bucket.reindex(index, fill_value=0.0)
         known = cost.sum(axis=1)
         cost[UNALLOCATED] += (by_bucket["allocated_gpu_cost"] - known).clip(lower=0.0)

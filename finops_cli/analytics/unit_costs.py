@@ -115,6 +115,7 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
     ]
     totals = replace(
         report.totals,
+        waste=sum(r.waste or 0.0 for r in ordered),
         allocated_gpu_cost=sum(r.gpu_cost for r in allocated),
         unallocated_gpu_cost=next(r.gpu_cost for r in out if r.kind == "unallocated"),
     )

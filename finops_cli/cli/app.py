@@ -9,7 +9,11 @@ import typer
 
 from finops_cli import __version__
 from finops_cli.cli import placeholders
+from finops_cli.cli.anomalies import anomalies
+from finops_cli.cli.billing import billing_app
 from finops_cli.cli.costs import costs
+from finops_cli.cli.deploy import deploy_app
+from finops_cli.cli.forecast import forecast
 from finops_cli.cli.gpus import gpus
 from finops_cli.cli.pricing import pricing_app
 from finops_cli.cli.rightsize import rightsize
@@ -48,11 +52,16 @@ app.command("costs")(costs)
 app.command("gpus")(gpus)
 app.command("rightsize")(rightsize)
 app.add_typer(pricing_app, name="pricing")
+app.command("forecast")(forecast)
+app.command("anomalies")(anomalies)
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(billing_app, name="billing")
 placeholders.register(app)
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"finops: error: {message}\n")
+    one_line = " ".join(part.strip() for part in message.splitlines())
+    sys.stderr.write(f"finops: error: {one_line}\n")
     sys.exit(code)
 
 
@@ -77,6 +86,14 @@ def main() -> None:
         _fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(EXIT_FAILURE)
+    except OSError as err:
+        if debug:
+            traceback.print_exc()
+        if err.filename is None:
+            _fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug)", EXIT_FAILURE)
+        # A file the user named (--output-file in a read-only or missing directory, say); the
+        # commands write through a temporary file, so nothing half-written is left behind.
+        _fail(f"{err.filename}: {err.strerror or type(err).__name__}", EXIT_USAGE)
     except Exception as err:  # a bug: still one line, unless --debug asks for the traceback
         if debug:
             traceback.print_exc()

@@ -468,6 +468,25 @@ def configure_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _refuse_undecodable(kwargs: dict[str, Any]) -> None:
+    """Refuse option values that are not UTF-8 (a Latin-1 terminal, a binary file pasted in).
+
+    Python keeps undecodable argv bytes as lone surrogates, which fail much later, deep inside
+    a query or an HTTP header; here the flag is named instead. The value is not echoed: it may
+    be a token.
+    """
+    for name, value in kwargs.items():
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    flag = "--" + name.replace("_", "-")
+                    raise UsageError(
+                        f"{flag} is not valid UTF-8 text; check the terminal's or script's encoding"
+                    ) from None
+
+
 def data_command(fn: Callable[..., None]) -> Callable[..., None]:
     """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling."""
     # Resolve string annotations (``from __future__ import annotations``) so that typer sees the
@@ -486,6 +505,7 @@ def data_command(fn: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> None:
+        _refuse_undecodable(kwargs)
         shared_opts = {name: kwargs.pop(name) for name in _SHARED_NAMES}
         configure_logging(shared_opts["debug"])
         ctx = build_context(shared_opts)

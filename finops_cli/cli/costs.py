@@ -78,25 +78,9 @@ def costs(
     from finops_cli.render import costs as render
     from finops_cli.sources.interface import CostRequest
 
-    default = GroupKey.model if unit_costs else GroupKey.team
-    keys = tuple(k.value.replace("-", "_") for k in (by or [default]))
-    if unit_costs and keys != ("model",):
-        raise UsageError("--unit-costs works per model: use it with --by model (or no --by)")
-    if len(keys) > 2:
-        raise UsageError("--by takes at most two keys (e.g. --by team --by project)")
-    if len(set(keys)) != len(keys):
-        raise UsageError("--by was given the same key twice")
-    filters = {
-        k: v
-        for k, v in (
-            ("team", team),
-            ("project", project),
-            ("model", model),
-            ("namespace", namespace),
-            ("cluster", cluster),
-        )
-        if v is not None
-    }
+    keys = _group_keys(by, unit_costs, cluster is not None, ctx.settings.labels.cluster)
+    given = {"team": team, "project": project, "model": model, "namespace": namespace}
+    filters = {k: v for k, v in (given | {"cluster": cluster}).items() if v is not None}
     request = CostRequest(ctx.window, keys, filters, bucket_size(ctx.window.seconds))
     source = ctx.open_cost_source()
     try:
@@ -143,3 +127,20 @@ def costs(
         console.print(render.render_table(document, console.width))
         if comparison is not None:
             console.print(render.render_comparison_table(document))
+
+
+def _group_keys(
+    by: list[GroupKey] | None, unit_costs: bool, cluster_filter: bool, cluster_label: str | None
+) -> tuple[str, ...]:
+    """The --by keys, checked: at most two, distinct, and what the other flags need."""
+    default = GroupKey.model if unit_costs else GroupKey.team
+    keys = tuple(k.value.replace("-", "_") for k in (by or [default]))
+    if unit_costs and keys != ("model",):
+        raise UsageError("--unit-costs works per model: use it with --by model (or no --by)")
+    if len(keys) > 2:
+        raise UsageError("--by takes at most two keys (e.g. --by team --by project)")
+    if len(set(keys)) != len(keys):
+        raise UsageError("--by was given the same key twice")
+    if ("cluster" in keys or cluster_filter) and not cluster_label:
+        raise UsageError("--by cluster / --cluster need labels.cluster (it is set to off)")
+    return keys

@@ -30,7 +30,7 @@ def gpus(
     """One row per GPU (and MIG instance): state, busy avg/p95, memory, power, $/h and cost.
 
     States: active, underused (busy avg < 30%), idle-allocated (held, busy p95 < 10%) and
-    unallocated (no pod held it for half the window); thresholds in [gpus] settings.
+    unallocated (no pod held it for half the window); thresholds: the gpus table of finops.toml.
     """
     from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
     from finops_cli.render import gpus as render

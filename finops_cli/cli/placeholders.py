@@ -9,11 +9,7 @@ import typer
 from finops_cli.errors import EXIT_FAILURE
 
 PLANNED = {
-    "forecast": "Month-end projection against budgets, with trends.",
-    "anomalies": "Cost and utilisation anomalies per team.",
-    "billing": "What the cloud bill says: AWS Cost Explorer, FOCUS files, reconciliation.",
     "report": "Chargeback reports (PDF, HTML, CSV, JSON).",
-    "deploy": "Deploy the monitoring stack (DCGM exporter, OpenCost, Prometheus, Grafana).",
 }
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from finops_cli.cli.common import CommandContext, OutputFormat, data_command
+from finops_cli.errors import SourceError, UsageError
+from finops_cli.timewindow import rfc3339
 
 pricing_app = typer.Typer(
     help="The GPU price catalog: list it, refresh AWS rows live, explain the prices used.",
@@ -69,6 +72,9 @@ def list_prices(
 
     settings = load_settings({}, config_file=config)
     catalog = load_catalog(settings.pricing)
+    providers = sorted({row.provider for row in catalog.rows})
+    if provider and provider.lower() not in providers:
+        raise UsageError(f"invalid --provider {provider!r}: one of {', '.join(providers)}")
     rows = []
     for row in catalog.rows:
         if provider and row.provider != provider.lower():
@@ -93,11 +99,17 @@ def list_prices(
                 "effective_per_gpu": round(resolved.per_gpu_hourly, 6) if resolved else None,
                 "price_source": resolved.source if resolved else None,
                 "as_of": row.as_of.isoformat(),
-                "verified": row.verified,
+                "verified": "true" if row.verified else "false",
                 "source": row.source,
             }
         )
-    document = {"schema_version": "1", "kind": "pricing", "currency": settings.currency}
+    document = {
+        "schema_version": "1",
+        "kind": "pricing",
+        "source": "catalog",
+        "generated_at": rfc3339(datetime.now(UTC)),
+        "currency": settings.currency,
+    }
     _emit(rows, LIST_FIELDS, _output(output), "GPU price catalog ($/hour)", document)
 
 
@@ -120,9 +132,19 @@ def refresh(
     from finops_cli.pricing.aws_refresh import refresh_aws, write_catalog
 
     catalog = load_catalog()
-    result = refresh_aws(list(catalog.rows), region, with_spot=spot, profile=profile,
+    rows_in = list(catalog.rows)
+    if not any(r.provider == "aws" and r.region == region for r in rows_in):
+        # The packaged rows are us-east-1: refresh the same instance types for this region.
+        reference = [r for r in rows_in if r.provider == "aws" and r.region == "us-east-1"]
+        rows_in += [replace(r, region=region) for r in reference]
+    result = refresh_aws(rows_in, region, with_spot=spot, profile=profile,
                          now=datetime.now(UTC))  # fmt: skip
-    rows = [r for r in result.rows if r.provider == "aws"]
+    rows = [r for r in result.rows if r.provider == "aws" and r.region == region]
+    if not result.on_demand:
+        raise SourceError(
+            f"the AWS Price List returned no on-demand price for any instance type in {region}: "
+            "nothing written (check the region name)"
+        )
     write_catalog(rows, output_file)
     typer.echo(
         f"finops: refreshed {len(result.on_demand)} on-demand and {len(result.spot)} spot prices "
@@ -175,8 +197,14 @@ def explain(ctx: CommandContext) -> None:
         "schema_version": "1",
         "kind": "pricing-explain",
         "source": source.name,
-        "window": {"start": ctx.window.start.isoformat(), "end": ctx.window.end.isoformat()},
+        "generated_at": rfc3339(ctx.now),
+        "window": {
+            "start": rfc3339(ctx.window.start),
+            "end": rfc3339(ctx.window.end),
+            "label": ctx.window.label,
+        },
         "currency": ctx.settings.currency,
+        "notes": data.notes,
     }
     _emit(rows, fields, ctx.output, "Price per GPU-hour used, by node", document)
 

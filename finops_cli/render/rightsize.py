@@ -49,6 +49,15 @@ def _row(r: Recommendation) -> dict[str, Any]:
     }
 
 
+def _savings_without_overlap(recs: list[Recommendation]) -> float:
+    """One workload can get several recommendations (downsize and spot): count its best one."""
+    best: dict[tuple[str, str, str], float] = {}
+    for r in recs:
+        key = (r.workload.namespace, r.workload.kind, r.workload.name)
+        best[key] = max(best.get(key, 0.0), r.monthly_savings)
+    return sum(best.values())
+
+
 def to_document(
     recs: list[Recommendation],
     *,
@@ -60,7 +69,7 @@ def to_document(
     currency: str,
     notes: list[str],
 ) -> dict[str, Any]:
-    savings = sum(r.monthly_savings for r in recs if r.monthly_savings > 0)
+    savings = _savings_without_overlap(recs)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "rightsize",

@@ -27,10 +27,21 @@ def scrub(message: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def quiet_aws_logs() -> None:
+    """botocore's debug logs print request headers (the access key id among them): never shown,
+    not even with --debug."""
+    import logging
+
+    for name in ("boto3", "botocore", "urllib3", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def session(profile: str | None) -> Any:
     """A boto3 session for ``profile`` (None: boto3's default chain)."""
     import boto3
     import botocore.exceptions
+
+    quiet_aws_logs()
 
     try:
         return boto3.Session(profile_name=profile)
@@ -68,7 +79,7 @@ def access_key_fingerprint(boto_session: Any) -> str:
 
     try:
         credentials = boto_session.get_credentials()
-    except Exception:  # noqa: BLE001 - expired SSO and friends surface on the real call
+    except Exception:  # expired SSO and friends surface on the real call
         return ""
     if credentials is None:
         return ""
@@ -104,7 +115,7 @@ def translate(err: BaseException, service: str, operation: str) -> FinopsError:
         return UsageError(
             "no AWS credentials found: configure a profile (aws configure, or aws sso login) and "
             "pass --profile or FINOPS_AWS_PROFILE, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; "
-            "or read a FOCUS export with --focus PATH"
+            "or read a FOCUS export with --focus PATH (--source sample shows the sample bill)"
         )
     if isinstance(err, bx.ProfileNotFound):
         return UsageError(f"{scrub(str(err))}: check --profile or FINOPS_AWS_PROFILE")

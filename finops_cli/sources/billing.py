@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 UNTAGGED = "__untagged__"
-"""The group of spend that has no value for a tag (Cost Explorer's ``key$``, FOCUS's missing key)."""
+"""Spend without a value for a tag (Cost Explorer's ``key$``, a FOCUS row without the key)."""
 
 NO_INSTANCE_TYPE = "NoInstanceType"
 """What Cost Explorer calls spend that is not an instance; FOCUS rows without one say the same."""
@@ -160,8 +160,8 @@ class BillRequest:
 
     ``start``/``end`` are whole UTC days, end exclusive (Cost Explorer's own convention).
     ``services`` None means the backend's default compute filter (Cost Explorer: EC2 instances;
-    FOCUS: ServiceCategory Compute); an empty tuple means every service. ``tags`` maps a tag key
-    to the values wanted, where ``""`` selects spend without that tag.
+    FOCUS: ServiceCategory Compute, ChargeCategory Usage); an empty tuple means every service.
+    ``tags`` maps a tag key to the values wanted, where ``""`` selects spend without that tag.
     """
 
     start: date
@@ -217,7 +217,9 @@ class Forecast:
     prediction_interval: int
     month_to_date: float
     month_to_date_estimated: bool
-    periods: tuple[tuple[str, str, float, float | None, float | None], ...]  # start, end, mean, lo, hi
+    periods: tuple[
+        tuple[str, str, float, float | None, float | None], ...
+    ]  # start, end, mean, lo, hi
 
 
 class BillSource(ABC):

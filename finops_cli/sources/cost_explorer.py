@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from finops_cli.errors import FinopsError, UsageError
@@ -65,7 +65,12 @@ def filter_expression(request: BillRequest) -> dict[str, Any] | None:
         parts.append({"Dimensions": {"Key": "SERVICE", "Values": list(services)}})
     if request.instance_families:
         parts.append(
-            {"Dimensions": {"Key": "INSTANCE_TYPE_FAMILY", "Values": list(request.instance_families)}}
+            {
+                "Dimensions": {
+                    "Key": "INSTANCE_TYPE_FAMILY",
+                    "Values": list(request.instance_families),
+                }
+            }
         )
     for key, values in request.tags.items():
         wanted = [v for v in values if v != ""]
@@ -175,9 +180,11 @@ class CostExplorerSource(BillSource):
         identity: dict[str, str] | None = None,
         name: str = "cost-explorer",
         paid: bool = True,
+        refresh: bool = False,
     ) -> None:
         self.client = client
         self.cache = cache
+        self.refresh = refresh  # --no-cache: ask again, but keep the fresh answer for next time
         self.identity = identity or {}
         self.name = name
         self.paid = paid  # the sample's simulated answers cost nothing
@@ -198,7 +205,7 @@ class CostExplorerSource(BillSource):
 
     def _pages(self, operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         key = cache_key({"operation": operation, "params": params, **self.identity})
-        if self.cache is not None:
+        if self.cache is not None and not self.refresh:
             cached = self.cache.get(key)
             if cached is not None:
                 self.cached_calls += len(cached)
@@ -332,10 +339,6 @@ def open_cost_explorer(
         "key": aws.access_key_fingerprint(boto_session),
     }
     cache = None
-    if use_cache and cache_ttl_seconds > 0:
+    if cache_ttl_seconds > 0:
         cache = ResponseCache(cache_directory or default_directory(), cache_ttl_seconds)
-    return CostExplorerSource(client, cache=cache, identity=identity)
-
-
-def window_days(start: date, end: date) -> int:
-    return (end - start).days
+    return CostExplorerSource(client, cache=cache, identity=identity, refresh=not use_cache)

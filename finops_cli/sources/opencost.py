@@ -173,6 +173,10 @@ class OpenCostCostSource(CostSource):
         if parts.scheme not in ("http", "https") or not hostport:
             raise bad_url
         self.display_url = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
+        try:  # a host name IDNA cannot encode (☃.net, full-width letters) fails only here
+            httpx.URL(self.display_url)
+        except (httpx.InvalidURL, ValueError):
+            raise bad_url from None
         self._url_params = parse_qsl(parts.query, keep_blank_values=True)
         self.pod_labels = pod_labels
 
@@ -191,6 +195,7 @@ class OpenCostCostSource(CostSource):
         self._retries = max(0, retries)
         self._sleep = sleep
         self._on_warning = on_warning or _default_on_warning
+        self._warnings: list[str] = []  # the "warning" of successful answers, for notes
         self._rng = random.Random()
         self._http = httpx.Client(
             headers=sent,
@@ -218,6 +223,7 @@ class OpenCostCostSource(CostSource):
         ]
         if "cluster" in keys:
             params.append(("splitIdle", "true"))  # one __idle__ per cluster: needed to filter it
+        warned = len(self._warnings)
         steps = self._call(API_PATH, params)
 
         labels = {k: _sanitise(self.pod_labels[k]) for k in keys if k in _LABEL_KEYS}
@@ -227,6 +233,10 @@ class OpenCostCostSource(CostSource):
         cluster, idle_price = _cluster(parsed, keys, filters.get("cluster"), end)
 
         notes = self._notes(parsed, filters)
+        notes += [
+            f"PARTIAL DATA: OpenCost answered with a warning, figures may be incomplete: {message}"
+            for message in self._warnings[warned:]
+        ]
         if idle_price is not None:
             notes.append(
                 "OpenCost's __idle__ entry has GPU cost but no GPU-hours (OpenCost does not "
@@ -354,9 +364,12 @@ class OpenCostCostSource(CostSource):
                     f"{where} returned an error (code {self._clean(str(body_code), 10)}): "
                     f"{self._message(body)}"
                 )
-            message = body.get("message") or body.get("warning")
-            if message:
-                self._on_warning(f"OpenCost: {self._clean(str(message), 500)}")
+            for key in ("message", "warning"):
+                if body.get(key):
+                    text = self._clean(str(body[key]), 500)
+                    if key == "warning":  # WrapDataWithWarning: the data is not whole
+                        self._warnings.append(text)
+                    self._on_warning(f"OpenCost: {text}")
             return self._steps(body.get("data"), where)
         if code in (400, 422):
             reason = self._message(body) if envelope else ""

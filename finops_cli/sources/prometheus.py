@@ -7,10 +7,14 @@ groups x buckets, however many pods and samples the window holds.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -39,7 +43,10 @@ from finops_cli.sources.interface import (
 from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
 from finops_cli.timewindow import Window
 
-_NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900)
+_warn_log = logging.getLogger("finops")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 DEFAULT_SAMPLE_INTERVAL_S = 60
 
 
@@ -59,6 +66,7 @@ class PrometheusCostSource(CostSource):
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client or PrometheusClient(settings, on_warning=on_warning)
+        self._on_warning = on_warning or (lambda message: _warn_log.warning("%s", message))
         self.pod_labels = pod_labels
         self.cluster_label = cluster_label
         self.sample_interval_s = sample_interval_s
@@ -77,19 +85,18 @@ class PrometheusCostSource(CostSource):
         return frozenset(names)
 
     def detect_sample_interval(self, metric: str, start: datetime, end: datetime) -> int:
-        """The scrape interval of ``metric``, from how many samples its densest series has per hour.
-
-        Rounded to a usual scrape interval so jitter cannot make windows miss samples.
-        """
+        """The scrape interval of ``metric``, from how many samples its densest series has in
+        six hours, rounded to a usual scrape interval so jitter cannot make windows miss one."""
         probe = queries.QueryContext({}, 60).sample_count(metric)
         counts = [s.value for s in self.client.instant(probe, end) if math.isfinite(s.value)]
         if not counts:
+            span = timedelta(seconds=queries.SAMPLE_COUNT_RANGE_S)
             step = max((end - start) / 24, timedelta(hours=1))
-            series = self.client.range(probe, start + timedelta(hours=1), end, step)
+            series = self.client.range(probe, min(start + span, end), end, step)
             counts = [v for s in series for v in s.values if math.isfinite(v)]
         if not counts or max(counts) <= 0:
             return DEFAULT_SAMPLE_INTERVAL_S
-        raw = 3600 / max(counts)
+        raw = queries.SAMPLE_COUNT_RANGE_S / max(counts)
         return min(_NICE_INTERVALS, key=lambda nice: abs(nice - raw))
 
     def uses_exported_pod_labels(self, start: datetime, end: datetime) -> bool:
@@ -146,16 +153,17 @@ class PrometheusCostSource(CostSource):
         query = f"group by ({', '.join(labels)}) (last_over_time(kube_node_labels[{window}]))"
         table: dict[tuple[str, str, str], float] = {}
         unpriced: set[str] = set()
+        spot_as_on_demand: set[str] = set()
         for sample in self.client.instant(query, end):
             instance_type = sample.labels.get(queries.INSTANCE_TYPE_LABEL, "")
             region = sample.labels.get(queries.REGION_LABEL, "")
-            raw = next(
-                (sample.labels[c] for c in queries.CAPACITY_LABELS if sample.labels.get(c)), ""
-            )
-            capacity = normalize_capacity_type(raw) or "on-demand"
+            label = next((c for c in queries.CAPACITY_LABELS if sample.labels.get(c)), "")
+            raw = sample.labels.get(label, "")
+            capacity = _capacity_of(label, raw)
             price = self.catalog.lookup(instance_type, region or None, capacity)
             if price is None and capacity == "spot":  # no spot figure: say so, use on-demand
                 price = self.catalog.lookup(instance_type, region or None, "on-demand")
+                spot_as_on_demand.add(instance_type)
             if price is None or price.per_gpu_hourly is None:
                 unpriced.add(instance_type or "(no instance-type label)")
                 continue
@@ -169,12 +177,18 @@ class PrometheusCostSource(CostSource):
                 f"no catalog price for {', '.join(sorted(unpriced))}: those GPUs cost 0; add "
                 "[pricing] overrides"
             )
+        if spot_as_on_demand:
+            notes.append(
+                f"no catalog spot price for {', '.join(sorted(spot_as_on_demand))}: its spot "
+                "nodes are priced on-demand (an upper bound); add pricing.instance_overrides"
+            )
         return tuple((*key, price) for key, price in sorted(table.items())), notes
 
     # ---- costs -----------------------------------------------------------------------------
     def costs(self, request: CostRequest) -> CostData:
         window = request.window
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        warned = len(self.client.warnings)
         present = self.present_metrics(start, end)
         ctx, notes = self._context(
             start, end, present, cluster_filter=request.filters.get("cluster")
@@ -207,22 +221,25 @@ class PrometheusCostSource(CostSource):
         else:
             notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
 
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        with _Queries(self.max_concurrency) as pool:
             futures = {
                 name: pool.submit(self._bucketed, expr, start, end, request.bucket_s, interval)
                 for name, expr in measures.items()
             }
-            results = {name: f.result() for name, f in futures.items()}
+            results = _gather(futures)
 
         prom_keys = [ctx.prom_label(k) for k in keys]
         skipped: list[str] = []
         allocations = _merge(results, ALLOCATION_MEASURES, prom_keys, list(keys), skipped)
         cluster = _merge(results, CLUSTER_MEASURES, [], [], skipped)
-        if skipped:
+        if not (cluster["capacity_gpu_hours"] > 0).any():
+            cluster_filter = request.filters.get("cluster")
+            where = "" if cluster_filter is None else f" of cluster {cluster_filter!r}"
             notes.append(
-                f"PARTIAL DATA: the server returned {len(skipped)} NaN/Inf value(s) that were "
-                f"left out (first: {skipped[0]})"
+                f"no GPU capacity{where} in the window: the server returned no GPU nodes, so "
+                "every figure is 0"
             )
+        notes += self._partial_notes(warned, skipped)
         busy_metric = _busy_metric_name(busy_metrics)
         return CostData(
             source=self.name,
@@ -238,6 +255,7 @@ class PrometheusCostSource(CostSource):
         """Traffic per model by counter increase, and the GPUs of unlabelled serving pods."""
         start, end = _whole_seconds(request.window.start), _whole_seconds(request.window.end)
         window_s = (end - start).total_seconds()
+        warned = len(self.client.warnings)
         names = self.client.label_values(
             "__name__", [f'{{__name__=~"{"|".join(queries.SERVING_METRICS)}"}}'], start, end
         )
@@ -262,7 +280,7 @@ class PrometheusCostSource(CostSource):
         if busy_metrics:
             served["busy_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics))
             served["observed_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics), "count")
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        with _Queries(self.max_concurrency) as pool:
             traffic_futures = {
                 measure: pool.submit(
                     self.client.instant, iq.traffic_by_model(counters, window_s, filters), end
@@ -273,14 +291,17 @@ class PrometheusCostSource(CostSource):
                 name: pool.submit(self._bucketed, expr, start, end, request.bucket_s, interval)
                 for name, expr in (served.items() if names else ())
             }
-            traffic_results = {m: f.result() for m, f in traffic_futures.items()}
-            served_results = {m: f.result() for m, f in served_futures.items()}
+            traffic_results = _gather(traffic_futures)
+            served_results = _gather(served_futures)
 
+        skipped: list[str] = []
         traffic: dict[str, dict[str, float]] = {}
         for measure, samples in traffic_results.items():
             for sample in samples:
                 model = sample.labels.get("model", "")
-                if model and math.isfinite(sample.value):
+                if model and not math.isfinite(sample.value):
+                    skipped.append(f"{measure} {sample.labels}")
+                elif model:
                     traffic.setdefault(model, {})[measure] = sample.value
         traffic_frame = pd.DataFrame(
             [{"model": m, **v} for m, v in traffic.items()],
@@ -290,17 +311,21 @@ class PrometheusCostSource(CostSource):
         for measure, rows in served_results.items():
             for labels, _ts, value in rows:
                 model = labels.get("served_model", "")
-                if model and math.isfinite(value):
+                if model and not math.isfinite(value):
+                    skipped.append(f"{measure} {labels}")
+                elif model:
                     slot = totals.setdefault(model, {})
                     slot[measure] = slot.get(measure, 0.0) + value
         served_frame = pd.DataFrame(
             [{"model": m, **v} for m, v in totals.items()], columns=["model", *SERVED_MEASURES]
         ).fillna(0.0)
+        notes += self._partial_notes(warned, skipped)
         return InferenceData(traffic_frame, served_frame, notes)
 
     def gpus(self, window: Window) -> GpuData:
         """One row per GPU: a dozen instant queries, each returning a number per GPU."""
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        warned = len(self.client.warnings)
         present = self.present_metrics(start, end)
         if queries.GPU_PRESENCE not in present:
             raise SourceError(
@@ -337,23 +362,26 @@ class PrometheusCostSource(CostSource):
             per_gpu["busy_avg"] = gq.over_window("avg_over_time", busy)
             per_gpu["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
             per_gpu["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        with _Queries(self.max_concurrency) as pool:
             futures = {k: pool.submit(self.client.instant, q, end) for k, q in per_gpu.items()}
             holders_f = pool.submit(
                 self.client.instant, gq.holders(["team", "project", "model"]), end
             )
             nodes_f = pool.submit(self.client.instant, gq.node_info(), end)
-            results = {k: f.result() for k, f in futures.items()}
+            results = _gather(futures)
             holders, node_rows = holders_f.result(), nodes_f.result()
 
         def ident(labels: dict[str, str]) -> tuple[str, ...]:
             return tuple(labels.get(k, "") for k in ("cluster", *queries.GPU_IDENTITY))
 
         rows: dict[tuple[str, ...], dict[str, object]] = {}
+        skipped: list[str] = []
         for measure, samples in results.items():
             for s in samples:
                 row = rows.setdefault(ident(s.labels), _gpu_row(s.labels))
                 value = s.value if math.isfinite(s.value) else None
+                if value is None:
+                    skipped.append(f"{measure} {s.labels}")
                 if measure in ("present_hours", "held_hours", "cost") and value is not None:
                     value *= hours
                 row[measure] = value
@@ -383,7 +411,8 @@ class PrometheusCostSource(CostSource):
             _busy_metric_name(busy_metrics),
             interval,
             context_notes
-            + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]),
+            + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+            + self._partial_notes(warned, skipped),
             "OpenCost node_gpu_hourly_cost" if ctx.catalog_prices is None else "pricing catalog",
         )
 
@@ -415,17 +444,20 @@ class PrometheusCostSource(CostSource):
             "instance_cost": nq.instance_cost(),
             "gpu_count": nq.gpu_count(),
         }
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        with _Queries(self.max_concurrency) as pool:
             futures = {k: pool.submit(self.client.instant, q, end) for k, q in measures.items()}
             identity_f = pool.submit(self.client.instant, nq.identity(), end)
             labels_f = pool.submit(self.client.instant, nq.gpus.node_info(), end)
-            results = {k: f.result() for k, f in futures.items()}
+            results = _gather(futures)
             identities, node_labels = identity_f.result(), labels_f.result()
         hours = interval / 3600
         rows: dict[str, dict[str, object]] = {}
+        skipped: list[str] = []
         for measure, samples in results.items():
             for sample in samples:
                 node = sample.labels.get("node", "")
+                if node and not math.isfinite(sample.value):
+                    skipped.append(f"{measure} {sample.labels}")
                 if not node or not math.isfinite(sample.value):
                     continue
                 row = rows.setdefault(node, {"node": node})
@@ -450,11 +482,14 @@ class PrometheusCostSource(CostSource):
         frame[numbers] = frame[numbers].fillna(0.0)
         frame["gpu_count"] = frame["gpu_count"].astype(int)
         frame["instance_cost"] = frame["instance_cost"].astype("float64")
+        if skipped:  # no notes to carry this: say it now (server warnings were shown already)
+            self._on_warning(_nan_note(skipped))
         return frame.sort_values("node", ignore_index=True)
 
     def pods(self, window: Window) -> PodGpuData:
         """Per-pod usage for rightsizing: a few instant queries, one number per GPU pod each."""
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
+        warned = len(self.client.warnings)
         present = self.present_metrics(start, end)
         if queries.GPU_PRESENCE not in present:
             raise SourceError(
@@ -485,12 +520,12 @@ class PrometheusCostSource(CostSource):
             "labels": gq.pod_labels(["team", "project", "model"], [interruptible]),
             "nodes": gq.node_info(),
         }
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        with _Queries(self.max_concurrency) as pool:
             futures = {
                 k: pool.submit(self.client.instant, q, end)
                 for k, q in (measures | attributes).items()
             }
-            results = {k: f.result() for k, f in futures.items()}
+            results = _gather(futures)
 
         def key(labels: dict[str, str]) -> tuple[str, str, str]:
             return (labels.get("cluster", ""), labels.get("namespace", ""), labels.get("pod", ""))
@@ -502,10 +537,13 @@ class PrometheusCostSource(CostSource):
                 "namespace": s.labels.get("namespace", ""),
                 "pod": s.labels.get("pod", ""),
             }
+        skipped: list[str] = []
         for measure in measures:
             for s in results[measure]:
                 if key(s.labels) in rows:
                     value = s.value if math.isfinite(s.value) else None
+                    if value is None:
+                        skipped.append(f"{measure} {s.labels}")
                     if measure in ("gpu_hours", "cost") and value is not None:
                         value *= hours
                     rows[key(s.labels)][measure] = value
@@ -534,11 +572,25 @@ class PrometheusCostSource(CostSource):
         nodes = pd.DataFrame(
             [_node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
         ).drop_duplicates("node")
-        notes = context_notes + (
-            [] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"]
+        notes = (
+            context_notes
+            + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+            + self._partial_notes(warned, skipped)
         )
         return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
                           interval, notes)  # fmt: skip
+
+    def _partial_notes(self, warned: int, skipped: list[str]) -> list[str]:
+        """PARTIAL DATA notes: NaN/Inf values left out, and server warnings since ``warned``."""
+        notes = [_nan_note(skipped)] if skipped else []
+        warnings = self.client.warnings[warned:]
+        if warnings:
+            more = f" (and {len(warnings) - 1} other warning(s))" if len(warnings) > 1 else ""
+            notes.append(
+                "PARTIAL DATA: Prometheus warned that its answer may be incomplete, figures may "
+                f"be too low: {warnings[0]}{more}"
+            )
+        return notes
 
     def _bucketed(
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int
@@ -562,6 +614,59 @@ class PrometheusCostSource(CostSource):
             for sample in self.client.instant(over_buckets(measure, length, interval), moment):
                 out.append((sample.labels, float(at), sample.value))
         return out
+
+
+def _nan_note(skipped: list[str]) -> str:
+    return (
+        f"PARTIAL DATA: the server returned {len(skipped)} NaN/Inf value(s) that were left out "
+        f"(first: {skipped[0]})"
+    )
+
+
+class _AbandonedError(SourceError):
+    """A query not sent because an earlier one of the same command failed."""
+
+
+class _Queries:
+    """A command's queries on a thread pool that starts no new query once one has failed, so a
+    dead or slow server fails the command after one round of retries, not one per queued query.
+
+    Queries start in submission order, so the failure that stopped the rest always belongs to a
+    future submitted before any abandoned one: ``_gather`` reports it, not an ``_AbandonedError``.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._failed = threading.Event()
+
+    def submit(self, fn: Callable[..., _V], *args: Any) -> Future[_V]:
+        def run() -> _V:
+            if self._failed.is_set():
+                raise _AbandonedError("query abandoned after an earlier query failed")
+            try:
+                return fn(*args)
+            except BaseException:
+                self._failed.set()
+                raise
+
+        return self._pool.submit(run)
+
+    def __enter__(self) -> _Queries:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._failed.set()
+        self._pool.shutdown(wait=True, cancel_futures=exc is not None)
+
+
+def _gather(futures: Mapping[_K, Future[_V]]) -> dict[_K, _V]:
+    return {key: future.result() for key, future in futures.items()}
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -629,15 +734,17 @@ def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
 
 
 def _node_row(labels: dict[str, str]) -> dict[str, str]:
-    raw = (
-        labels.get("label_karpenter_sh_capacity_type")
-        or labels.get("label_eks_amazonaws_com_capacity_type")
-        or ("spot" if labels.get("label_cloud_google_com_gke_spot") == "true" else "")
-        or labels.get("label_kubernetes_azure_com_scalesetpriority", "")
-    )
+    label = next((c for c in queries.CAPACITY_LABELS if labels.get(c)), "")
     return {
         "node": labels.get("node", ""),
-        "instance_type": labels.get("label_node_kubernetes_io_instance_type", ""),
-        "region": labels.get("label_topology_kubernetes_io_region", ""),
-        "capacity_type": (normalize_capacity_type(raw) or "") if raw else "",
+        "instance_type": labels.get(queries.INSTANCE_TYPE_LABEL, ""),
+        "region": labels.get(queries.REGION_LABEL, ""),
+        "capacity_type": _capacity_of(label, labels[label]) if label else "",
     }
+
+
+def _capacity_of(label: str, value: str) -> str:
+    """Spot or on-demand from whichever capacity label a node carries (GKE says ``true``)."""
+    if label == "label_cloud_google_com_gke_spot":
+        return "spot" if value.lower() == "true" else "on-demand"
+    return normalize_capacity_type(value) or "on-demand"

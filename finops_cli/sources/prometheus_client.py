@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
 import httpx
 
@@ -114,19 +114,7 @@ class PrometheusClient:
     ) -> None:
         if not settings.url:
             raise UsageError("no Prometheus URL configured (set --prometheus-url)")
-        bad_url = UsageError(
-            "--prometheus-url must be an http:// or https:// URL with a host, "
-            "e.g. http://prometheus:9090 or https://mimir.example/prometheus"
-        )  # the URL itself is not echoed: it may carry a password
-        try:
-            parts = urlsplit(settings.url.strip())
-        except ValueError:
-            raise bad_url from None
-        hostport = parts.netloc.rpartition("@")[2]
-        if parts.scheme not in ("http", "https") or not hostport:
-            raise bad_url
-        # Userinfo is turned into basic auth and dropped from every URL we build or show.
-        self.display_url = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
+        parts, self.display_url = _split_url(settings.url)
         self._base = self.display_url
         self._url_params = parse_qsl(parts.query, keep_blank_values=True)
 
@@ -170,6 +158,10 @@ class PrometheusClient:
         self._lock = threading.Lock()
         self.queries_issued = 0
         self.bytes_received = 0
+        # Distinct server warnings, in order: a partial answer (Thanos partial_response, a
+        # remote-read error) repeats on every query, so it is reported once and kept for notes.
+        self.warnings: list[str] = []
+        self._told: set[str] = set()
         self._http = httpx.Client(
             headers=headers,
             auth=auth,
@@ -206,7 +198,7 @@ class PrometheusClient:
             if kind == "vector":
                 return [InstantSample(dict(r["metric"]), float(r["value"][1])) for r in result]
         except (KeyError, TypeError, ValueError, IndexError):
-            pass
+            raise self._malformed_error(kind) from None
         raise self._shape_error(kind, "vector or scalar")
 
     def range(
@@ -236,7 +228,7 @@ class PrometheusClient:
                     for ts, value in series["values"]:
                         points.setdefault(float(ts), float(value))
             except (KeyError, TypeError, ValueError, AttributeError):
-                raise self._shape_error(kind, "matrix") from None
+                raise self._malformed_error(kind) from None
             chunk_start = chunk_end + step
         out = []
         for key, points in merged.items():
@@ -330,8 +322,9 @@ class PrometheusClient:
         envelope = isinstance(body, dict) and body.get("status") in ("success", "error")
         if envelope:
             for key, label in (("warnings", "warning"), ("infos", "info")):
-                for text in body.get(key) or []:
-                    self._on_warning(f"Prometheus {label}: {self._clean(str(text), 500)}")
+                texts = body.get(key) or []
+                for text in texts if isinstance(texts, list) else [texts]:
+                    self._warn_once(label, self._clean(str(text), 500))
         server_error = self._server_error(body) if envelope else None
         where = f"Prometheus at {self.display_url}"
 
@@ -374,6 +367,16 @@ class PrometheusClient:
             )
         raise SourceError(f"{where} answered HTTP {code} for {path}: {self._snippet(response)}")
 
+    def _warn_once(self, label: str, text: str) -> None:
+        message = f"Prometheus {label}: {text}"
+        with self._lock:
+            if message in self._told:
+                return
+            self._told.add(message)
+            if label == "warning":
+                self.warnings.append(text)
+        self._on_warning(message)
+
     def _server_error(self, body: dict[str, Any]) -> str:
         kind = self._clean(str(body.get("errorType") or "error"), 60)
         return f"{kind}: {self._clean(str(body.get('error') or 'no message'), 500)}"
@@ -382,6 +385,13 @@ class PrometheusClient:
         text = f"body was not Prometheus JSON ({self._snippet(response)})"
         if short:
             return text
+        if response.content.lstrip()[:1] in (b"{", b"["):
+            return (
+                f"{where} answered HTTP {response.status_code} but the body was not Prometheus "
+                f"JSON: it is cut off or malformed ({len(response.content)} bytes, "
+                f"{self._snippet(response)}); a proxy in front of it may be truncating answers, "
+                "retry or query a shorter range"
+            )
         return (
             f"{where} answered HTTP {response.status_code} but the {text}; check "
             "--prometheus-url (is it the Prometheus API, not a UI or ingress page?)"
@@ -424,12 +434,42 @@ class PrometheusClient:
             f"{expected} was expected; is the query right for this command?"
         )
 
+    def _malformed_error(self, kind: str) -> SourceError:
+        return SourceError(
+            f"Prometheus at {self.display_url} returned a malformed {kind} (a series without "
+            "labels or samples, or a sample value that is not a number); is --prometheus-url a "
+            "Prometheus-compatible API?"
+        )
+
     def _clean(self, text: str, limit: int) -> str:
         """One printable line, secrets masked: server text may echo headers back at us."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _split_url(url: str) -> tuple[SplitResult, str]:
+    """The URL's parts, and the URL shown and queried: userinfo (turned into basic auth by the
+    caller) and any query string dropped. The URL itself is never echoed: it may hold a password.
+    """
+    bad_url = UsageError(
+        "--prometheus-url must be an http:// or https:// URL with a host, "
+        "e.g. http://prometheus:9090 or https://mimir.example/prometheus"
+    )
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise bad_url from None
+    hostport = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not hostport:
+        raise bad_url
+    shown = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
+    try:  # a host name IDNA cannot encode (☃.net, full-width letters) fails only here
+        httpx.URL(shown)
+    except (httpx.InvalidURL, ValueError):
+        raise bad_url from None
+    return parts, shown
 
 
 def _result(data: Any) -> tuple[str, Any]:

@@ -69,3 +69,27 @@ def test_costs_fall_back_to_catalog_prices(no_opencost):
     assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
     assert doc["totals"]["gpu_cost"] == pytest.approx(truth.cluster_gpu_cost, rel=0.005)
     assert doc["totals"]["cpu_ram_cost"] is None  # OpenCost's CPU/RAM split is not invented
+
+
+@pytest.mark.parametrize("step", [900, 30])
+def test_scrape_interval_is_detected(prometheus_from_openmetrics, tmp_path_factory, step):
+    """15-minute and 30-second scrapes, without --sample-interval: the figures still match."""
+    cluster = SampleCluster(6)
+    start, end = datetime(2026, 10, 1, 12, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)
+    path = Path(tmp_path_factory.mktemp(f"step{step}")) / "cluster.om"
+    series = cluster.series(int(start.timestamp()) - 7 * 3600, int(end.timestamp()) + 600, step)
+    write_openmetrics_file(series, path)
+    url = prometheus_from_openmetrics(path, f"step-{step}")
+    result = run_finops(
+        "costs", "--start", "2026-10-01T12:00:00Z", "--end", "2026-10-02", "--prometheus-url",
+        url, "-o", "json",
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["sample_interval_seconds"] == step
+    truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
+    rows = {r["team"]: r for r in doc["rows"]}
+    for team, fig in truth.by("team").iterrows():
+        assert rows[team or "__unallocated__"]["gpu_cost"] == pytest.approx(
+            fig["gpu_cost"], rel=0.005
+        ), team

@@ -1,0 +1,242 @@
+"""``finops deploy``: deploy, inspect, reach and remove the monitoring stack finops reads from."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from finops_cli.errors import FinopsError, UsageError
+
+
+class Target(StrEnum):
+    kind = "kind"
+    eks = "eks"
+    generic = "generic"
+
+
+class StatusFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Service(StrEnum):
+    grafana = "grafana"
+    prometheus = "prometheus"
+    opencost = "opencost"
+    alertmanager = "alertmanager"
+
+
+CONTEXT_HELP = "Kube context to use (default: kind-NAME for --target kind, else the current one)."
+QUIET_HELP = "No progress or notices on stderr (errors still print)."
+
+deploy_app = typer.Typer(
+    name="deploy",
+    help="Deploy the monitoring stack finops reads from: dcgm-exporter, kube-state-metrics, "
+    "OpenCost, Prometheus (rules generated from finops' queries), Alertmanager, Grafana; "
+    "Thanos with --multi-cluster.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@deploy_app.callback(invoke_without_command=True)
+def deploy(
+    ctx: typer.Context,
+    target: Annotated[
+        Target | None,
+        typer.Option("--target", "-t", help="kind (local, mock GPUs), eks, or generic."),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help=CONTEXT_HELP)] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the rendered manifests (one YAML stream) and stop."),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="A deployment setting, repeatable (cluster.name, grafana.adminPassword, "
+            "alertmanager.slackWebhookUrl, budget.TEAM, ...; see docs/deployment.md). "
+            "Secrets are better given as FINOPS_DEPLOY_* environment variables.",
+        ),
+    ] = None,
+    create_cluster: Annotated[
+        bool, typer.Option("--create-cluster", help="With --target kind: create the kind cluster.")
+    ] = False,
+    multi_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--multi-cluster", help="Add Thanos (sidecar, query, store, compactor) over a bucket."
+        ),
+    ] = False,
+    timeout: Annotated[
+        int, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for rollouts.")
+    ] = 600,
+    manifests_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifests-dir", help="Use this manifests/ tree instead of the packaged one."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+) -> None:
+    """Render the target's manifests, apply them with server-side apply and wait for rollouts.
+
+    Checks first that kubectl is installed and the context answers (for kind, that the cluster
+    exists, or creates it with --create-cluster). Secrets (Grafana's generated admin password,
+    Alertmanager receivers, object storage) go into Kubernetes Secrets on kubectl's stdin, never
+    into files or output. Ends by printing how to reach Grafana, Prometheus and OpenCost.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if target is None:
+        raise UsageError(
+            "choose a target: finops deploy --target kind|eks|generic "
+            "(or a subcommand: status, destroy, port-forward, generate)"
+        )
+    import os
+
+    from finops_cli.deploy.orchestrate import DeployOptions, Ui
+    from finops_cli.deploy.orchestrate import deploy as run_deploy
+    from finops_cli.deploy.paths import manifests_dir as find_manifests
+    from finops_cli.deploy.render import RenderRequest
+    from finops_cli.deploy.values import parse_values
+
+    if timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    values = parse_values(target.value, set_ or [], os.environ)
+    request = RenderRequest(find_manifests(manifests_dir), values, multi_cluster)
+    options = DeployOptions(request, context, dry_run, create_cluster, timeout)
+    run_deploy(options, Ui(quiet=quiet), _echo)
+
+
+@deploy_app.command("status")
+def status(
+    context: Annotated[
+        str | None, typer.Option("--context", help="Kube context (default: current).")
+    ] = None,
+    output: Annotated[
+        StatusFormat | None,
+        typer.Option("--output", "-o", help="table (default on a terminal) or json."),
+    ] = None,
+) -> None:
+    """Readiness of every workload of the stack; exits 1 when any is not ready."""
+    import json
+
+    from finops_cli.deploy.orchestrate import status as get_status
+
+    ctx, rows = get_status(context)
+    fmt = output or (StatusFormat.table if sys.stdout.isatty() else StatusFormat.json)
+    if fmt is StatusFormat.json:
+        doc = {
+            "context": ctx,
+            "ready": all(r.is_ready for r in rows),
+            "workloads": [
+                {
+                    "namespace": r.namespace,
+                    "kind": r.kind,
+                    "name": r.name,
+                    "ready": r.ready,
+                    "desired": r.desired,
+                }
+                for r in rows
+            ],
+        }
+        _echo(json.dumps(doc, indent=2) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"finops stack in {ctx}")
+        for col in ("namespace", "kind", "name", "ready"):
+            table.add_column(col)
+        for r in rows:
+            mark = "[green]" if r.is_ready else "[red]"
+            table.add_row(r.namespace, r.kind, r.name, f"{mark}{r.ready}/{r.desired}")
+        Console().print(table)
+    not_ready = [f"{r.kind.lower()}/{r.name}" for r in rows if not r.is_ready]
+    if not_ready:
+        raise FinopsError(f"{len(not_ready)} workload(s) not ready: {', '.join(not_ready)}")
+
+
+@deploy_app.command("destroy")
+def destroy(
+    context: Annotated[
+        str | None, typer.Option("--context", help="Kube context (default: current).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+) -> None:
+    """Delete the stack: its namespaces (volumes included) and its cluster-wide objects."""
+    from finops_cli.deploy.orchestrate import NAMESPACES, Ui
+    from finops_cli.deploy.orchestrate import destroy as run_destroy
+
+    where = f"context {context}" if context else "the current context"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to destroy without confirmation: pass --yes")
+        prompt = f"Delete namespaces {', '.join(NAMESPACES)} and their data from {where}?"
+        if not typer.confirm(prompt, err=True):
+            raise typer.Abort()
+    ctx = run_destroy(context, Ui(quiet=quiet))
+    _echo(f"deleted the finops stack from context {ctx}\n")
+
+
+@deploy_app.command("port-forward")
+def port_forward(
+    context: Annotated[
+        str | None, typer.Option("--context", help="Kube context (default: current).")
+    ] = None,
+    service: Annotated[
+        list[Service] | None,
+        typer.Option("--service", "-s", help="Only this service, repeatable (default: all)."),
+    ] = None,
+    address: Annotated[
+        str, typer.Option("--address", help="Local address to listen on.")
+    ] = "127.0.0.1",
+) -> None:
+    """Forward Grafana (3000), Prometheus (9090), OpenCost (9003) and Alertmanager (9093)."""
+    from finops_cli.deploy.orchestrate import port_forward as run_port_forward
+
+    chosen = [s.value for s in service] if service else [s.value for s in Service]
+    run_port_forward(context, chosen, address, _echo)
+
+
+@deploy_app.command("generate")
+def generate(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if a generated file is stale; write nothing.")
+    ] = False,
+    manifests_dir: Annotated[
+        Path | None,
+        typer.Option("--manifests-dir", help="Default: the repository's manifests/."),
+    ] = None,
+) -> None:
+    """Regenerate the rules, Prometheus configuration and dashboards from the query library."""
+    from finops_cli.deploy.generate import stale_files, write_files
+    from finops_cli.deploy.paths import checkout_manifests_dir
+
+    root = manifests_dir or checkout_manifests_dir()
+    if not (root / "base").is_dir():
+        raise UsageError(f"{root} is not a manifests/ tree (no base/): pass --manifests-dir")
+    if check:
+        stale = stale_files(root)
+        if stale:
+            raise FinopsError(
+                f"generated files are stale: {', '.join(stale)} (run finops deploy generate)"
+            )
+        _echo("generated files are up to date\n")
+        return
+    for rel in write_files(root):
+        _echo(f"wrote {root / rel}\n")

@@ -1,0 +1,134 @@
+"""The Prometheus configuration and kube-state-metrics allowlists the stack deploys.
+
+Generated (``finops deploy generate``) so that the labels the queries read and the labels the
+exporters are told to export can never drift apart: kube-state-metrics' allowlist is built from
+the same pod-label keys as the rules, and every job that carries a workload's ``namespace``/``pod``
+(dcgm-exporter, OpenCost, kube-state-metrics) is scraped with ``honor_labels: true`` so those
+labels are not renamed to ``exported_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from finops_cli.deploy.rules import (
+    COST_CENTER_ANNOTATION,
+    DEFAULT_POD_LABELS,
+    SCRAPE_INTERVAL_S,
+)
+
+MONITORING_NAMESPACE = "finops-monitoring"
+GPU_NAMESPACE = "finops-gpu"
+GPU_EXPORTER_SERVICE = f"dcgm-exporter.{GPU_NAMESPACE}.svc"  # headless: one A record per pod
+GPU_EXPORTER_PORT = 9400
+RULES_DIR = "/etc/prometheus/rules"
+PROMETHEUS_CONFIG = "prometheus.yml"
+REPLICA_LABEL = "prometheus_replica"
+
+# Node labels the cost model reads through kube_node_labels (instance type, region, capacity).
+NODE_LABELS = (
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "karpenter.sh/capacity-type",
+    "eks.amazonaws.com/capacityType",  # EKS's own key (kube-state-metrics: capacity_type)
+    "cloud.google.com/gke-spot",
+    "kubernetes.azure.com/scalesetpriority",
+    "nvidia.com/gpu.product",
+    "nvidia.com/gpu.count",
+)
+
+
+def ksm_label_allowlist(pod_labels: Mapping[str, str] | None = None) -> str:
+    """``--metric-labels-allowlist``: the pod labels attribution needs, the node labels pricing
+    needs."""
+    keys = {*(pod_labels or DEFAULT_POD_LABELS).values(), "ai-finops.io/interruptible"}
+    pods = ",".join(sorted(keys))
+    return f"pods=[{pods}],nodes=[{','.join(NODE_LABELS)}]"
+
+
+def ksm_annotation_allowlist() -> str:
+    return f"pods=[{COST_CENTER_ANNOTATION}]"
+
+
+def _static(job: str, target: str, *, honor_labels: bool, path: str = "/metrics") -> dict[str, Any]:
+    out: dict[str, Any] = {"job_name": job}
+    if honor_labels:
+        out["honor_labels"] = True
+    if path != "/metrics":
+        out["metrics_path"] = path
+    out["static_configs"] = [{"targets": [target]}]
+    return out
+
+
+def prometheus_config() -> dict[str, Any]:
+    interval = f"{SCRAPE_INTERVAL_S}s"
+    gpu_exporters = {
+        "job_name": "dcgm-exporter",
+        # dcgm-exporter's namespace/pod/container name the workload holding the GPU: keep them.
+        "honor_labels": True,
+        # Every pod behind the headless Service (one per GPU node; the mock exporter on kind).
+        "dns_sd_configs": [
+            {"names": [GPU_EXPORTER_SERVICE], "type": "A", "port": GPU_EXPORTER_PORT}
+        ],
+    }
+    inference = {
+        "job_name": "inference-pods",
+        # Needs Kubernetes service discovery (Debian's own Prometheus build lacks it; the image
+        # deployed has it).
+        "kubernetes_sd_configs": [{"role": "pod"}],
+        "relabel_configs": [
+            {
+                "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                "regex": "true",
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_phase"],
+                "regex": "Pending|Succeeded|Failed",
+                "action": "drop",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+                "regex": "(.+)",
+                "target_label": "__metrics_path__",
+            },
+            {
+                "source_labels": [
+                    "__address__",
+                    "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                ],
+                "regex": r"([^:]+)(?::\d+)?;(\d+)",
+                "replacement": "$1:$2",
+                "target_label": "__address__",
+            },
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
+        ],
+    }
+    return {
+        "global": {
+            "scrape_interval": interval,
+            "scrape_timeout": "30s",
+            "evaluation_interval": interval,
+            # Expanded from the pod's environment (Prometheus 3; 2.x with
+            # --enable-feature=expand-external-labels). Thanos and remote write carry them.
+            "external_labels": {"cluster": "${CLUSTER_NAME}", REPLICA_LABEL: "${POD_NAME}"},
+        },
+        "rule_files": [f"{RULES_DIR}/*.yaml"],
+        "alerting": {
+            # HA replicas must send identical alerts for Alertmanager to deduplicate them.
+            "alert_relabel_configs": [{"action": "labeldrop", "regex": REPLICA_LABEL}],
+            "alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}],
+        },
+        "scrape_configs": [
+            _static("prometheus", "localhost:9090", honor_labels=False),
+            _static("alertmanager", "alertmanager:9093", honor_labels=False),
+            _static("kube-state-metrics", "kube-state-metrics:8080", honor_labels=True),
+            _static("opencost", "opencost:9003", honor_labels=True),
+            gpu_exporters,
+            inference,
+        ],
+    }

@@ -1,0 +1,385 @@
+"""Prometheus recording and alerting rules, generated from the query library.
+
+Every measure here is built by ``finops_cli.queries`` (``QueryContext`` and ``InferenceQueries``)
+with the labelling a default deployment produces: dcgm-exporter scraped with ``honor_labels:
+true``, kube-state-metrics exporting the ``ai-finops.io/*`` pod labels, OpenCost's allocation and
+price series, all scraped every ``SCRAPE_INTERVAL_S``. ``finops deploy generate`` writes them to
+``manifests/base/prometheus/rules/``; a test fails when the committed files and this module
+disagree.
+
+Names follow Prometheus' ``level:metric:operations`` convention; the team, model and GPU model
+of a recorded series are in plain ``team``/``model``/``gpu_model`` labels (pods without the team
+label are recorded as ``team="__unallocated__"``, as the CLI names them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from finops_cli.queries import (
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    GENERATED_TOKEN_COUNTERS,
+    GPU_TEMPERATURE,
+    PROMPT_TOKEN_COUNTERS,
+    REQUEST_COUNTERS,
+    InferenceQueries,
+    QueryContext,
+    over_buckets,
+)
+
+SCRAPE_INTERVAL_S = 60
+UNALLOCATED = "__unallocated__"
+DEFAULT_POD_LABELS = {
+    "team": "ai-finops.io/team",
+    "project": "ai-finops.io/project",
+    "model": "ai-finops.io/model",
+    "environment": "ai-finops.io/environment",
+}
+COST_CENTER_ANNOTATION = "ai-finops.io/cost-center"
+XID_ERRORS = "DCGM_FI_DEV_XID_ERRORS"
+BUSY_METRICS = frozenset({BUSY_PROFILING, BUSY_UTIL})
+
+# ---- recorded series (dashboards and alerts refer to these names) ---------------------------
+TEAM_COST = "team:finops_gpu_cost_dollars_per_hour:sum"
+TEAM_GPUS = "team:finops_gpus_allocated:sum"
+TEAM_BUSY = "team:finops_gpus_busy:sum"
+TEAM_OBSERVED = "team:finops_gpus_observed:count"
+TEAM_EFFICIENCY = "team:finops_gpu_efficiency:ratio"
+TEAM_WASTE = "team:finops_gpu_waste_dollars_per_hour:sum"
+TEAM_COST_24H = "team:finops_gpu_cost_dollars:sum_24h"
+TEAM_COST_AVG_7D = "team:finops_gpu_cost_dollars_per_hour:avg_7d"
+TEAM_COST_STDDEV_7D = "team:finops_gpu_cost_dollars_per_hour:stddev_7d"
+TEAM_BUDGET = "team:finops_gpu_budget_dollars_per_month"
+TEAM_BUDGET_BURN = "team:finops_gpu_budget_burn:ratio"
+CLUSTER_CAPACITY = "cluster:finops_gpu_capacity:sum"
+CLUSTER_ALLOCATED = "cluster:finops_gpus_allocated:sum"
+CLUSTER_IDLE = "cluster:finops_gpus_idle:sum"
+CLUSTER_COST = "cluster:finops_gpu_cost_dollars_per_hour:sum"
+CLUSTER_ALLOCATED_COST = "cluster:finops_allocated_gpu_cost_dollars_per_hour:sum"
+CLUSTER_IDLE_COST = "cluster:finops_idle_gpu_cost_dollars_per_hour:sum"
+CLUSTER_IDLE_HOURS_1H = "cluster:finops_idle_gpu_hours:sum_1h"
+CLUSTER_BUSY = "cluster:finops_gpus_busy:sum"
+CLUSTER_OBSERVED = "cluster:finops_gpus_observed:count"
+CLUSTER_EFFICIENCY = "cluster:finops_gpu_efficiency:ratio"
+GPU_MODEL_COST = "gpu_model:finops_gpu_cost_dollars_per_hour:sum"
+GPU_MODEL_BUSY = "gpu_model:finops_gpus_busy:sum"
+GPU_MODEL_OBSERVED = "gpu_model:finops_gpus_observed:count"
+GPU_MODEL_EFFICIENCY = "gpu_model:finops_gpu_efficiency:ratio"
+MODEL_COST = "model:finops_gpu_cost_dollars_per_hour:sum"
+MODEL_REQUESTS_1H = "model:finops_requests:increase_1h"
+MODEL_PROMPT_TOKENS_1H = "model:finops_prompt_tokens:increase_1h"
+MODEL_GENERATED_TOKENS_1H = "model:finops_generated_tokens:increase_1h"
+
+# ---- alert thresholds ----------------------------------------------------------------------
+IDLE_BUSY_THRESHOLD = 0.05  # engine-active share under which an allocated GPU counts as idle
+IDLE_FOR = "30m"
+BUDGET_WARNING_BURN = 1.0  # on pace to spend the whole monthly budget
+BUDGET_CRITICAL_BURN = 1.5
+ANOMALY_SIGMAS = 3
+ANOMALY_MIN_RATIO = 1.5  # and at least 50% above the 7-day mean, so a flat baseline is not noise
+GPU_TEMP_WARNING_C = 85
+GPU_TEMP_CRITICAL_C = 92
+EXPORTER_JOBS = ("kube-state-metrics", "opencost", "dcgm-exporter")
+
+RULES_FILE = "finops.rules.yaml"
+BUDGETS_FILE = "budgets.rules.yaml"
+
+
+def rule_context(pod_labels: Mapping[str, str] | None = None) -> QueryContext:
+    """The query context a deployed Prometheus evaluates its rules in (no cluster label: the
+    cluster is an external label that Thanos or remote write adds after recording)."""
+    return QueryContext(
+        pod_labels=dict(pod_labels or DEFAULT_POD_LABELS),
+        sample_interval_s=SCRAPE_INTERVAL_S,
+        cluster_label=None,
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One recording (``record``) or alerting (``alert``) rule, as Prometheus reads it."""
+
+    name: str
+    expr: str
+    alert: bool = False
+    for_: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"alert" if self.alert else "record": self.name, "expr": self.expr}
+        if self.for_:
+            out["for"] = self.for_
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    rules: tuple[Rule, ...]
+    interval: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.interval:
+            out["interval"] = self.interval
+        out["rules"] = [r.to_dict() for r in self.rules]
+        return out
+
+
+def _by(key: str, expr: str, ctx: QueryContext) -> str:
+    """Move a pod-label key into a plain label (``team``), unlabelled pods as __unallocated__."""
+    source = ctx.prom_label(key)
+    if source == key:
+        return expr
+    expr = f'label_replace({expr}, "{key}", "{UNALLOCATED}", "{source}", "")'
+    expr = f'label_replace({expr}, "{key}", "$1", "{source}", "(.+)")'
+    return f"sum by ({key}) ({expr})"
+
+
+def dcgm_node(expr: str) -> str:
+    """dcgm-exporter's host label (``Hostname`` released, ``hostname`` at HEAD) as ``node``."""
+    for host in ("Hostname", "hostname"):
+        expr = f'label_replace({expr}, "node", "$1", "{host}", "(.+)")'
+    return expr
+
+
+def model_cost_rate(ctx: QueryContext) -> str:
+    """$/h of GPUs per model: pods labelled with a model, plus unlabelled serving pods shared out
+    over the models their inference server reports (Triton, vLLM ``model_name``)."""
+    iq = InferenceQueries(ctx, ctx.attribute_lookback_s)
+    model_label = ctx.prom_label("model")
+    pods = iq.model_pods(ctx.attribute_lookback_s)
+    labelled = (
+        f"sum by (model) (label_replace(({ctx.pod_gpu_cost()}) * on (namespace, pod) "
+        f'group_left ({model_label}) {pods}, "model", "$1", "{model_label}", "(.+)"))'
+    )
+    served = (
+        f'sum by (model) (label_replace({iq.served(ctx.pod_gpu_cost())}, "model", "$1", '
+        '"served_model", "(.+)"))'
+    )
+    return f"(({labelled}) + ({served})) or ({labelled}) or ({served})"
+
+
+def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
+    """The recording rules, in dependency order: a group only reads groups before it."""
+    ctx = ctx or rule_context()
+    iq = InferenceQueries(ctx, ctx.attribute_lookback_s)
+    interval = f"{SCRAPE_INTERVAL_S}s"
+    measures = RuleGroup(
+        "finops-gpu-measures",
+        (
+            Rule(TEAM_COST, _by("team", ctx.gpu_cost_rate(["team"], {}), ctx)),
+            Rule(TEAM_GPUS, _by("team", ctx.gpus_allocated(["team"], {}), ctx)),
+            Rule(TEAM_BUSY, _by("team", ctx.busy_sum(["team"], {}, BUSY_METRICS), ctx)),
+            Rule(TEAM_OBSERVED, _by("team", ctx.busy_count(["team"], {}, BUSY_METRICS), ctx)),
+            Rule(CLUSTER_CAPACITY, ctx.capacity_gpus()),
+            Rule(CLUSTER_ALLOCATED, ctx.gpus_allocated([], {})),
+            Rule(CLUSTER_COST, ctx.capacity_cost_rate()),
+            Rule(CLUSTER_ALLOCATED_COST, ctx.gpu_cost_rate([], {})),
+            Rule(CLUSTER_BUSY, ctx.busy_sum([], {}, BUSY_METRICS)),
+            Rule(CLUSTER_OBSERVED, ctx.busy_count([], {}, BUSY_METRICS)),
+            Rule(GPU_MODEL_COST, ctx.gpu_cost_rate(["gpu_model"], {})),
+            Rule(GPU_MODEL_BUSY, ctx.busy_sum(["gpu_model"], {}, BUSY_METRICS)),
+            Rule(GPU_MODEL_OBSERVED, ctx.busy_count(["gpu_model"], {}, BUSY_METRICS)),
+            Rule(MODEL_COST, model_cost_rate(ctx)),
+            Rule(MODEL_REQUESTS_1H, iq.traffic_by_model(REQUEST_COUNTERS, 3600, {})),
+            Rule(MODEL_PROMPT_TOKENS_1H, iq.traffic_by_model(PROMPT_TOKEN_COUNTERS, 3600, {})),
+            Rule(
+                MODEL_GENERATED_TOKENS_1H,
+                iq.traffic_by_model(GENERATED_TOKEN_COUNTERS, 3600, {}),
+            ),
+        ),
+        interval,
+    )
+    derived = RuleGroup(
+        "finops-gpu-derived",
+        (
+            Rule(TEAM_EFFICIENCY, f"{TEAM_BUSY} / {TEAM_OBSERVED}"),
+            Rule(CLUSTER_EFFICIENCY, f"{CLUSTER_BUSY} / {CLUSTER_OBSERVED}"),
+            Rule(GPU_MODEL_EFFICIENCY, f"{GPU_MODEL_BUSY} / {GPU_MODEL_OBSERVED}"),
+            Rule(CLUSTER_IDLE, f"{CLUSTER_CAPACITY} - ({CLUSTER_ALLOCATED} or vector(0))"),
+            Rule(CLUSTER_IDLE_COST, f"{CLUSTER_COST} - ({CLUSTER_ALLOCATED_COST} or vector(0))"),
+            Rule(TEAM_COST_24H, over_buckets(TEAM_COST, 86400, SCRAPE_INTERVAL_S)),
+            Rule(TEAM_COST_AVG_7D, f"avg_over_time({TEAM_COST}[7d])"),
+            Rule(TEAM_COST_STDDEV_7D, f"stddev_over_time({TEAM_COST}[7d])"),
+        ),
+        interval,
+    )
+    burn = RuleGroup(
+        "finops-gpu-burn",
+        (
+            Rule(TEAM_WASTE, f"{TEAM_COST} * (1 - {TEAM_EFFICIENCY})"),
+            Rule(CLUSTER_IDLE_HOURS_1H, over_buckets(CLUSTER_IDLE, 3600, SCRAPE_INTERVAL_S)),
+            Rule(
+                TEAM_BUDGET_BURN,
+                f"{TEAM_COST_24H} * scalar(days_in_month()) / on (team) {TEAM_BUDGET}",
+            ),
+        ),
+        interval,
+    )
+    return [measures, derived, burn]
+
+
+def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
+    ctx = ctx or rule_context()
+    idle = (
+        f"max by (namespace, pod, node, gpu_model) ({ctx.busy_per_gpu(BUSY_METRICS)})"
+        f" < {IDLE_BUSY_THRESHOLD}"
+    )
+    temperature = f"max by (node, gpu, UUID, modelName) ({dcgm_node(GPU_TEMPERATURE)})"
+    anomaly = (
+        f"({TEAM_COST} > on (team) ({TEAM_COST_AVG_7D} + {ANOMALY_SIGMAS} * {TEAM_COST_STDDEV_7D}))"
+        f" and on (team) ({TEAM_COST} > on (team) {ANOMALY_MIN_RATIO} * {TEAM_COST_AVG_7D})"
+    )
+    gpu = RuleGroup(
+        "finops-gpu-alerts",
+        (
+            Rule(
+                "FinopsIdleAllocatedGPU",
+                idle,
+                alert=True,
+                for_=IDLE_FOR,
+                labels={"severity": "warning", "category": "idle-gpu"},
+                annotations={
+                    "summary": "Allocated GPUs idle for 30 minutes",
+                    "description": (
+                        "Pod {{ $labels.namespace }}/{{ $labels.pod }} holds GPUs on "
+                        "{{ $labels.node }} ({{ $labels.gpu_model }}) that have been under "
+                        f"{IDLE_BUSY_THRESHOLD:.0%} busy for {IDLE_FOR}; it is paid for "
+                        'whatever it does. Busiest GPU: {{ $value | printf "%.2f" }} '
+                        "engine-active."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsGPUTemperatureHigh",
+                f"{temperature} > {GPU_TEMP_WARNING_C}",
+                alert=True,
+                for_="10m",
+                labels={"severity": "warning", "category": "gpu-temperature"},
+                annotations={
+                    "summary": "GPU running hot",
+                    "description": (
+                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
+                        "is at {{ $value }} C (over "
+                        f"{GPU_TEMP_WARNING_C} C for 10 minutes)."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsGPUTemperatureCritical",
+                f"{temperature} > {GPU_TEMP_CRITICAL_C}",
+                alert=True,
+                for_="5m",
+                labels={"severity": "critical", "category": "gpu-temperature"},
+                annotations={
+                    "summary": "GPU overheating",
+                    "description": (
+                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
+                        "is at {{ $value }} C (over "
+                        f"{GPU_TEMP_CRITICAL_C} C for 5 minutes): expect throttling."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsGPUXidError",
+                f"max by (node, gpu, UUID, modelName) ({dcgm_node(XID_ERRORS)}) > 0",
+                alert=True,
+                labels={"severity": "critical", "category": "gpu-xid"},
+                annotations={
+                    "summary": "GPU reported an XID error",
+                    "description": (
+                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
+                        "reported XID {{ $value }}; see NVIDIA's XID catalogue (48, 63, 64, "
+                        "74, 79, 94, 95 usually need the node drained)."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsExporterDown",
+                f'up{{job=~"{"|".join(EXPORTER_JOBS)}"}} == 0',
+                alert=True,
+                for_="10m",
+                labels={"severity": "warning", "category": "pipeline"},
+                annotations={
+                    "summary": "A metrics source finops needs is down",
+                    "description": (
+                        "{{ $labels.job }} target {{ $labels.instance }} has not answered "
+                        "scrapes for 10 minutes: GPU costs will have gaps."
+                    ),
+                },
+            ),
+        ),
+    )
+    cost = RuleGroup(
+        "finops-cost-alerts",
+        (
+            Rule(
+                "FinopsBudgetBurnHigh",
+                f"{TEAM_BUDGET_BURN} > {BUDGET_WARNING_BURN}",
+                alert=True,
+                for_="1h",
+                labels={"severity": "warning", "category": "budget"},
+                annotations={
+                    "summary": "Team on pace to exceed its monthly GPU budget",
+                    "description": (
+                        "At the last 24 hours' rate, team {{ $labels.team }} would spend "
+                        f"more than its monthly GPU budget (burn over {BUDGET_WARNING_BURN:g})."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsBudgetBurnCritical",
+                f"{TEAM_BUDGET_BURN} > {BUDGET_CRITICAL_BURN}",
+                alert=True,
+                for_="1h",
+                labels={"severity": "critical", "category": "budget"},
+                annotations={
+                    "summary": "Team burning its monthly GPU budget far too fast",
+                    "description": (
+                        "At the last 24 hours' rate, team {{ $labels.team }} would spend "
+                        f"over {BUDGET_CRITICAL_BURN:g} times its monthly GPU budget."
+                    ),
+                },
+            ),
+            Rule(
+                "FinopsCostAnomaly",
+                anomaly,
+                alert=True,
+                for_="30m",
+                labels={"severity": "warning", "category": "cost-anomaly"},
+                annotations={
+                    "summary": "Team GPU spend far above its 7-day baseline",
+                    "description": (
+                        'Team {{ $labels.team }} is spending {{ $value | printf "%.2f" }} '
+                        "$/h on "
+                        f"GPUs, over {ANOMALY_SIGMAS} standard deviations and "
+                        f"{ANOMALY_MIN_RATIO}x above its 7-day mean, for 30 minutes."
+                    ),
+                },
+            ),
+        ),
+    )
+    return [gpu, cost]
+
+
+def rules_document(ctx: QueryContext | None = None) -> dict[str, Any]:
+    groups = [*recording_groups(ctx), *alert_groups(ctx)]
+    return {"groups": [g.to_dict() for g in groups]}
+
+
+def budgets_document(budgets: Mapping[str, float]) -> dict[str, Any]:
+    """Monthly GPU budgets per team as constant series; none gives an empty group."""
+    rules = [
+        Rule(TEAM_BUDGET, f"vector({float(amount)!r})", labels={"team": team}).to_dict()
+        for team, amount in sorted(budgets.items())
+    ]
+    return {"groups": [{"name": "finops-budgets", "interval": "5m", "rules": rules}]}

@@ -1,0 +1,191 @@
+"""``finops anomalies`` output: the JSON document (the contract), CSV and a rich table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from finops_cli.analytics.anomalies import SEVERITIES, Anomaly, AnomalyReport
+from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    """Rounded for the document; ``+ 0.0`` turns a rounded ``-0.0`` into ``0.0``."""
+    return None if value is None else round(value, digits) + 0.0
+
+
+CSV_COLUMNS = (
+    "team",
+    "metric",
+    "at",
+    "end",
+    "buckets",
+    "actual",
+    "expected",
+    "deviation",
+    "deviation_pct",
+    "score",
+    "direction",
+    "severity",
+    "impact",
+    "reason",
+)
+
+
+def _row(a: Anomaly) -> dict[str, Any]:
+    return {
+        "team": a.team,
+        "metric": a.metric,
+        "at": _iso(a.start),
+        "end": _iso(a.end),
+        "buckets": a.buckets,
+        "actual": _num(a.actual),
+        "expected": _num(a.expected),
+        "deviation": _num(a.deviation),
+        "deviation_pct": _num(a.deviation_pct),
+        "score": _num(a.score, 3),
+        "direction": a.direction,
+        "severity": a.severity,
+        "impact": _num(a.impact),
+        "reason": a.reason,
+    }
+
+
+def to_document(
+    report: AnomalyReport,
+    *,
+    currency: str,
+    window_label: str,
+    generated_at: datetime,
+    filters: dict[str, Any],
+    min_impact: float,
+) -> dict[str, Any]:
+    """The JSON document; its fields are documented in docs/anomalies.md and versioned."""
+    rows = [_row(a) for a in report.anomalies]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "anomalies",
+        "source": report.source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _iso(report.since), "end": _iso(report.as_of), "label": window_label},
+        "currency": currency,
+        "as_of": _iso(report.as_of),
+        "method": report.method,
+        "threshold": report.threshold,
+        "baseline": {
+            "start": _iso(report.baseline_start),
+            "days": round((report.since - report.baseline_start).total_seconds() / 86400),
+        },
+        "filters": filters,
+        "min_impact": min_impact,
+        "series_checked": report.series_checked,
+        "rows": rows,
+        "summary": {
+            "count": len(rows),
+            "by_severity": {
+                s: sum(1 for a in report.anomalies if a.severity == s) for s in SEVERITIES
+            },
+            # Per metric: an idle GPU shows as extra hourly cost, extra daily cost and a busy-share
+            # drop, so one grand total would count the same dollars three times.
+            "impact_by_metric": {
+                m: _num(sum(a.impact for a in report.anomalies if a.metric == m))
+                for m in dict.fromkeys(a.metric for a in report.anomalies)
+            },
+        },
+        "fail_on": None
+        if report.fail_on is None
+        else {"severity": report.fail_on, "tripped": [_row(a) for a in report.tripped]},
+        "notes": list(report.notes),
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, "method", "currency", "source"])
+    for row in document["rows"]:
+        writer.writerow(
+            [safe_cell("" if row[c] is None else row[c]) for c in CSV_COLUMNS]
+            + [document["method"], document["currency"], document["source"]]
+        )
+    return out.getvalue()
+
+
+_SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+_UNITS = {"hourly_cost": "/h", "daily_cost": "/day", "busy_share": "", "efficiency": ""}
+
+
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """One line per anomaly: when, which series, actual vs expected, severity and dollars."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    window = document["window"]
+    table = Table(
+        title=f"GPU cost and efficiency anomalies ({document['currency']})  ·  "
+        f"{window['start']} → {window['end']}  ·  method {document['method']}",
+        caption=_caption(document),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in ("When (UTC)", "Team", "Metric", "Actual", "Expected", "Change", "Severity"):
+        table.add_column(header, justify="right" if header in ("Actual", "Expected") else "left")
+    table.add_column("Impact", justify="right")
+    show_reason = width >= 150
+    if show_reason:
+        table.add_column("Why", overflow="fold")
+    for row in document["rows"]:
+        cost = row["metric"] in ("hourly_cost", "daily_cost")
+        n = max(row["buckets"], 1)
+
+        def value(v: float, cost: bool = cost, n: int = n) -> str:
+            return f"{v / n:,.2f}" if cost else f"{v * 100:.0f}%"
+
+        pct = row["deviation_pct"]
+        change = "-" if pct is None else f"{pct * 100:+.0f}%"
+        unit = "h" if row["metric"] in ("hourly_cost", "busy_share") else "d"
+        span = f"{row['at'][:16].replace('T', ' ')} +{n}{unit}"
+        cells: list[Any] = [
+            span,
+            row["team"],
+            row["metric"],
+            value(row["actual"]) + (_UNITS[row["metric"]] if cost else ""),
+            value(row["expected"]) + (_UNITS[row["metric"]] if cost else ""),
+            change,
+            Text(row["severity"], style=_SEVERITY_STYLE.get(row["severity"], "")),
+            f"{row['impact']:+,.2f}",
+        ]
+        if show_reason:
+            cells.append(row["reason"])
+        table.add_row(*cells)
+    return table
+
+
+def _caption(document: dict[str, Any]) -> str:
+    summary = document["summary"]
+    counts = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
+    impacts = summary["impact_by_metric"]
+    lines = [
+        f"source: {document['source']}  ·  {summary['count']} anomalies ({counts or 'none'}) in "
+        f"{document['series_checked']} series  ·  baseline {document['baseline']['days']} days"
+    ]
+    if impacts:
+        cur = document["currency"]
+        lines.append("impact: " + ", ".join(f"{m} {v:+,.2f} {cur}" for m, v in impacts.items()))
+    fail_on = document["fail_on"]
+    if fail_on and fail_on["tripped"]:
+        lines.append(
+            f"--fail-on-anomaly {fail_on['severity']} tripped by "
+            f"{len(fail_on['tripped'])} anomalies"
+        )
+    lines += [f"note: {n}" for n in document["notes"]]
+    return "\n".join(lines)

@@ -1,0 +1,461 @@
+"""``finops billing`` output: JSON (the contract), CSV and rich tables, for actual, forecast and
+compare. The JSON documents share ``schema_version``, ``kind``, ``source``, ``generated_at``,
+``window`` and ``currency`` with every other command (docs/billing.md has their fields)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Any
+
+from finops_cli.analytics.billing import BillReport, Reconciliation
+from finops_cli.render.costs import render_json, safe_cell
+from finops_cli.render.visual import bar, sparkline
+from finops_cli.sources.billing import Forecast
+
+SCHEMA_VERSION = "1"
+__all__ = [
+    "actual_document",
+    "compare_document",
+    "forecast_document",
+    "render_actual_csv",
+    "render_actual_table",
+    "render_compare_csv",
+    "render_compare_table",
+    "render_forecast_csv",
+    "render_forecast_table",
+    "render_json",
+]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _day(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _header(
+    kind: str, source: str, generated_at: datetime, start: date, end: date, label: str
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "source": source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _day(start), "end": _day(end), "label": label},
+    }
+
+
+# ---- actual ---------------------------------------------------------------------------------
+def actual_document(
+    report: BillReport,
+    *,
+    window_label: str,
+    generated_at: datetime,
+    filters: dict[str, Any],
+) -> dict[str, Any]:
+    rows = [
+        {
+            **r.keys,
+            "cost": _num(r.cost),
+            "currency": r.currency,
+            "estimated": r.estimated,
+            "share": _num(r.share),
+            "periods": [
+                {
+                    "start": p.start,
+                    "end": p.end,
+                    "cost": _num(p.cost),
+                    "estimated": p.estimated,
+                }
+                for p in r.periods
+            ],
+        }
+        for r in report.rows
+    ]
+    total = report.totals.get(report.currency, 0.0)
+    return _header(
+        "billing-actual", report.source, generated_at, report.start, report.end, window_label
+    ) | {
+        "currency": report.currency,
+        "metric": report.metric,
+        "granularity": report.granularity,
+        "group_by": list(report.group_by),
+        "filters": filters,
+        "estimated": report.estimated,
+        "periods": [{"start": s, "end": e} for s, e in report.periods],
+        "rows": rows,
+        "totals": {
+            "cost": _num(total),
+            "by_currency": {c: _num(v) for c, v in sorted(report.totals.items())},
+        },
+        "requests": {"paid": report.paid_calls, "cached": report.cached_calls},
+        "notes": list(report.notes),
+    }
+
+
+ACTUAL_CSV_COLUMNS = (
+    "cost",
+    "currency",
+    "estimated",
+    "share",
+    "window_start",
+    "window_end",
+    "metric",
+    "source",
+)
+
+
+def render_actual_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = document["group_by"]
+    writer.writerow([*keys, *ACTUAL_CSV_COLUMNS])
+    for row in document["rows"]:
+        writer.writerow(
+            [safe_cell(row[k]) for k in keys]
+            + [
+                row["cost"],
+                row["currency"],
+                str(row["estimated"]).lower(),
+                row["share"],
+                document["window"]["start"],
+                document["window"]["end"],
+                document["metric"],
+                document["source"],
+            ]
+        )
+    return out.getvalue()
+
+
+def _money(value: float | None, currency: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}"
+
+
+def render_actual_table(document: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    window = document["window"]
+    keys = document["group_by"]
+    title = (
+        f"{document['metric']} by {' / '.join(keys) or 'total'} ({document['currency']})  ·  "
+        f"{window['start'][:10]} → {window['end'][:10]}"
+    )
+    caption = [
+        f"source: {document['source']}  ·  {_filters_text(document['filters'])}  ·  "
+        "end date exclusive"
+    ]
+    if document["estimated"]:
+        caption.append("* estimated: the provider has not finalised these figures yet")
+    caption += [f"note: {n}" for n in document["notes"]]
+    table = Table(
+        title=title,
+        caption="\n".join(caption),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        min_width=len(title) + 2,
+    )
+    for key in keys:
+        table.add_column(key.replace("_", " ").title())
+    multi_currency = len(document["totals"]["by_currency"]) > 1
+    table.add_column("Cost", justify="right")
+    if multi_currency:
+        table.add_column("Cur.")
+    table.add_column("Share")
+    table.add_column(document["granularity"].title())
+    for row in document["rows"]:
+        cells: list[Any] = [str(row[k]) for k in keys]
+        cells.append(_money(row["cost"]) + ("*" if row["estimated"] else " "))
+        if multi_currency:
+            cells.append(row["currency"])
+        cells.append(Text(f"{bar(row['share'], 5)}{row['share'] * 100:5.1f}%"))
+        cells.append(sparkline([p["cost"] for p in row["periods"]]))
+        untagged = any(str(row[k]).startswith("__") for k in keys)
+        table.add_row(*cells, style="dim" if untagged else None)
+    table.add_section()
+    totals: list[Any] = ["Total", *([""] * (len(keys) - 1))] if keys else []
+    totals.append(_money(document["totals"]["cost"]))
+    if multi_currency:
+        totals.append(document["currency"])
+    totals += ["", ""]
+    table.add_row(*totals, style="bold")
+    return table
+
+
+def _filters_text(filters: dict[str, Any]) -> str:
+    parts = []
+    services = filters.get("services")
+    parts.append(
+        "services: " + (", ".join(services) if services else "all")
+        if services is not None
+        else "services: compute (default)"
+    )
+    if filters.get("instance_families"):
+        parts.append("families: " + ",".join(filters["instance_families"]))
+    for key, values in filters.get("tags", {}).items():
+        parts.append(f"tag {key} in {', '.join(v or '(untagged)' for v in values)}")
+    return "  ·  ".join(parts)
+
+
+# ---- forecast -------------------------------------------------------------------------------
+def forecast_document(
+    forecast: Forecast,
+    *,
+    source: str,
+    generated_at: datetime,
+    filters: dict[str, Any],
+    paid_calls: int,
+    cached_calls: int,
+) -> dict[str, Any]:
+    f = forecast
+
+    def plus(value: float | None) -> float | None:
+        return None if value is None else _num(f.month_to_date + value)
+
+    return _header("billing-forecast", source, generated_at, f.month_start, f.end, "month") | {
+        "currency": f.currency,
+        "metric": f.metric,
+        "filters": filters,
+        "month": f"{f.month_start:%Y-%m}",
+        "month_to_date": {
+            "start": f.month_start.isoformat(),
+            "end": f.start.isoformat(),
+            "cost": _num(f.month_to_date),
+            "estimated": f.month_to_date_estimated,
+        },
+        "forecast": {
+            "start": f.start.isoformat(),
+            "end": f.end.isoformat(),
+            "mean": _num(f.mean),
+            "lower": _num(f.lower),
+            "upper": _num(f.upper),
+            "prediction_interval": f.prediction_interval,
+        },
+        "month_end": {"mean": plus(f.mean), "lower": plus(f.lower), "upper": plus(f.upper)},
+        "periods": [
+            {"start": s, "end": e, "mean": _num(m), "lower": _num(lo), "upper": _num(hi)}
+            for s, e, m, lo, hi in f.periods
+        ],
+        "requests": {"paid": paid_calls, "cached": cached_calls},
+        "notes": [],
+    }
+
+
+def render_forecast_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["start", "end", "kind", "cost", "lower", "upper", "currency", "metric"])
+    mtd = document["month_to_date"]
+    cur, metric = document["currency"], document["metric"]
+    writer.writerow([mtd["start"], mtd["end"], "actual", mtd["cost"], "", "", cur, metric])
+    for p in document["periods"]:
+        writer.writerow(
+            [p["start"], p["end"], "forecast", p["mean"], p["lower"], p["upper"], cur, metric]
+        )
+    return out.getvalue()
+
+
+def render_forecast_table(document: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    level = document["forecast"]["prediction_interval"]
+    table = Table(
+        title=f"{document['metric']} forecast for {document['month']} ({document['currency']})",
+        caption=f"source: {document['source']}  ·  {_filters_text(document['filters'])}",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in ("", "From", "To", "Cost", f"{level}% low", f"{level}% high"):
+        table.add_column(header, justify="right" if header not in ("", "From", "To") else "left")
+    mtd = document["month_to_date"]
+    table.add_row(
+        "month to date" + (" *" if mtd["estimated"] else ""),
+        mtd["start"],
+        mtd["end"],
+        _money(mtd["cost"]),
+        "",
+        "",
+    )
+    fc = document["forecast"]
+    table.add_row(
+        "forecast",
+        fc["start"],
+        fc["end"],
+        _money(fc["mean"]),
+        _money(fc["lower"]),
+        _money(fc["upper"]),
+    )
+    table.add_section()
+    me = document["month_end"]
+    table.add_row(
+        "month end",
+        "",
+        "",
+        _money(me["mean"]),
+        _money(me["lower"]),
+        _money(me["upper"]),
+        style="bold",
+    )
+    return table
+
+
+# ---- compare --------------------------------------------------------------------------------
+def compare_document(
+    result: Reconciliation,
+    *,
+    cost_source: str,
+    bill_source: str,
+    metric: str,
+    currency: str,
+    start: date,
+    end: date,
+    window_label: str,
+    generated_at: datetime,
+    paid_calls: int,
+    cached_calls: int,
+    notes: list[str],
+) -> dict[str, Any]:
+    rows = [
+        {
+            "group": r.group,
+            "nodes": r.nodes,
+            "spot_nodes": r.spot_nodes,
+            "unpriced_nodes": r.unpriced_nodes,
+            "estimated_cost": _num(r.estimated_cost),
+            "estimated_gpu_cost": _num(r.estimated_gpu_cost),
+            "billed_cost": _num(r.billed_cost),
+            "difference": _num(r.difference),
+            "difference_pct": _num(r.difference_pct),
+            "flagged": r.flagged,
+            "causes": list(r.causes),
+            "billed_by_purchase": {k: _num(v) for k, v in r.billed_by_purchase.items()},
+            "outside_resources": list(r.outside_resources),
+            "missing_nodes": list(r.missing_nodes),
+        }
+        for r in result.rows
+    ]
+    pct = result.difference / result.estimated_cost if result.estimated_cost > 0 else None
+    return _header("billing-compare", cost_source, generated_at, start, end, window_label) | {
+        "bill_source": bill_source,
+        "currency": currency,
+        "metric": metric,
+        "group_by": ["instance_type"],
+        "threshold": result.threshold,
+        "rows": rows,
+        "totals": {
+            "estimated_cost": _num(result.estimated_cost),
+            "billed_cost": _num(result.billed_cost),
+            "difference": _num(result.difference),
+            "difference_pct": _num(pct),
+            "explained_share": _num(result.explained_share),
+            "excluded_billed_cost": _num(result.excluded_billed_cost),
+        },
+        "flagged": sum(1 for r in result.rows if r.flagged),
+        "requests": {"paid": paid_calls, "cached": cached_calls},
+        "notes": [*notes, *result.notes],
+    }
+
+
+COMPARE_CSV_COLUMNS = (
+    "group",
+    "nodes",
+    "estimated_cost",
+    "billed_cost",
+    "difference",
+    "difference_pct",
+    "flagged",
+    "causes",
+)
+
+
+def render_compare_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*COMPARE_CSV_COLUMNS, "currency", "window_start", "window_end"])
+    for row in document["rows"]:
+        values = []
+        for column in COMPARE_CSV_COLUMNS:
+            value = row[column]
+            if column == "causes":
+                value = "; ".join(value)
+            elif column == "flagged":
+                value = str(value).lower()
+            values.append("" if value is None else safe_cell(value))
+        writer.writerow(
+            [*values, document["currency"], document["window"]["start"], document["window"]["end"]]
+        )
+    return out.getvalue()
+
+
+def render_compare_table(document: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    window = document["window"]
+    t = document["totals"]
+    share = t["explained_share"]
+    caption = [
+        f"estimate: {document['source']} (whole instances at the cluster's prices)  ·  bill: "
+        f"{document['bill_source']} {document['metric']}  ·  flag over "
+        f"{document['threshold'] * 100:g}%",
+        "the cluster model explains "
+        + ("-" if share is None else f"{share * 100:.1f}%")
+        + " of the billed GPU instance spend",
+    ]
+    for row in document["rows"]:
+        for cause in row["causes"]:
+            caption.append(f"⚠ {row['group']}: {cause}")
+    caption += [f"note: {n}" for n in document["notes"]]
+    title = (
+        f"Cluster estimate vs bill by instance type ({document['currency']})  ·  "
+        f"{window['start'][:10]} → {window['end'][:10]}"
+    )
+    table = Table(
+        title=title,
+        min_width=len(title) + 2,
+        caption="\n".join(caption),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for header in ("Instance type", "Nodes", "Estimate", "Bill", "Difference", "%", ""):
+        table.add_column(header, justify="left" if header in ("Instance type", "") else "right")
+    for row in document["rows"]:
+        pct = row["difference_pct"]
+        table.add_row(
+            row["group"],
+            str(row["nodes"]),
+            _money(row["estimated_cost"]),
+            _money(row["billed_cost"]),
+            "-" if row["difference"] is None else f"{row['difference']:+,.2f}",
+            "-" if pct is None else f"{pct * 100:+.1f}%",
+            "⚠" if row["flagged"] else "",
+            style="yellow" if row["flagged"] else None,
+        )
+    table.add_section()
+    pct = t["difference_pct"]
+    table.add_row(
+        "Total",
+        "",
+        _money(t["estimated_cost"]),
+        _money(t["billed_cost"]),
+        f"{t['difference']:+,.2f}",
+        "-" if pct is None else f"{pct * 100:+.1f}%",
+        "",
+        style="bold",
+    )
+    return table

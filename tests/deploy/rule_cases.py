@@ -1,0 +1,500 @@
+"""``promtool test rules`` cases for the generated rules, with real-shaped input series.
+
+A small cluster written as the exporters write it: OpenCost's node prices and container
+allocations, kube-state-metrics' ``kube_pod_labels`` with sanitised ``label_ai_finops_io_*`` keys,
+dcgm-exporter per-GPU series with ``Hostname`` (node n1) and ``hostname`` (node n2, unreleased
+dcgm-exporter) and the workload's ``namespace``/``pod``, vLLM and Triton counters. Every recording
+rule is checked for its value, every alert for firing when it should and staying silent before
+and elsewhere. ``test_every_rule_is_tested`` keeps it that way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from finops_cli.deploy import rules as r
+
+H100 = "NVIDIA H100 80GB HBM3"
+A10G = "NVIDIA A10G"
+N1_PRICE, N2_PRICE = 6.0, 1.5  # per GPU-hour, as OpenCost's node_gpu_hourly_cost
+BUDGETS = {"platform": 300.0, "labs": 200.0}  # monthly USD; nlp, vision, research have none
+BATCH_COST_24H = 2 * N1_PRICE * 60 * (r.SCRAPE_INTERVAL_S / 3600)  # 2 GPUs for 60 minutes
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+
+def series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
+    return {"series": f"{name}{{{_labels(labels)}}}", "values": values}
+
+
+def sample(name: str, labels: dict[str, str], value: float) -> dict[str, Any]:
+    return {"labels": f"{name}{{{_labels(labels)}}}", "value": value}
+
+
+def node(
+    name: str, gpus: int, price: float, instance_type: str, steps: int
+) -> list[dict[str, str]]:
+    labels = {
+        "instance": name,
+        "node": name,
+        "instance_type": instance_type,
+        "region": "us-east-1",
+        "provider_id": f"aws:///us-east-1a/i-{name}",
+        "arch": "amd64",
+    }
+    return [
+        series("node_gpu_count", labels, f"{gpus}x{steps}"),
+        series("node_gpu_hourly_cost", labels, f"{price}x{steps}"),
+    ]
+
+
+def pod(
+    namespace: str, name: str, node_name: str, gpus: int, labels: dict[str, str], steps: int
+) -> list[dict[str, str]]:
+    container = {
+        "namespace": namespace,
+        "pod": name,
+        "container": "main",
+        "instance": node_name,
+        "node": node_name,
+    }
+    ksm = {"namespace": namespace, "pod": name, "uid": f"uid-{name}"} | labels
+    return [
+        series("container_gpu_allocation", container, f"{gpus}x{steps}"),
+        series("kube_pod_labels", ksm, f"1x{steps}"),
+    ]
+
+
+def gpu(
+    node_name: str,
+    index: int,
+    model: str,
+    host_label: str,
+    holder: tuple[str, str] | None,
+    metrics: dict[str, str],
+) -> list[dict[str, str]]:
+    labels = {
+        "gpu": str(index),
+        "UUID": f"GPU-{node_name}-{index}",
+        "pci_bus_id": f"00000000:{0x18 + 0x10 * index:02X}:00.0",
+        "device": f"nvidia{index}",
+        "modelName": model,
+        host_label: node_name,
+        "DCGM_FI_DRIVER_VERSION": "580.105.08",
+    }
+    if holder is not None:
+        labels |= {"container": "main", "namespace": holder[0], "pod": holder[1], "pod_uid": ""}
+    return [series(name, labels, values) for name, values in metrics.items()]
+
+
+def team(name: str) -> dict[str, str]:
+    return {"label_ai_finops_io_team": name, "label_ai_finops_io_environment": "production"}
+
+
+STEPS = 180  # three hours of one-minute samples
+
+
+def main_cluster() -> list[dict[str, str]]:
+    n = STEPS
+    s: list[dict[str, str]] = []
+    s += node("n1", 8, N1_PRICE, "p5.48xlarge", n)
+    s += node("n2", 4, N2_PRICE, "g5.12xlarge", n)
+    s += pod("research", "train-0", "n1", 4, team("research"), n)
+    s += pod(
+        "nlp",
+        "chat-0",
+        "n2",
+        1,
+        team("nlp") | {"label_ai_finops_io_model": "llama-3-8b"},
+        n,
+    )
+    s += pod("vision", "triton-0", "n2", 1, team("vision"), n)
+    s += pod("sandbox", "notebook", "n2", 1, {}, n)  # no team label: __unallocated__
+    # Two batch jobs with monthly budgets hold two of n1's free GPUs each for the first hour only,
+    # so their 24-hour spend is settled (and the chained rules are exact) after minute 60.
+    for name in BUDGETS:
+        s += pod(name, "batch-0", "n1", 2, team(name), 59)
+    # n1 (released dcgm-exporter: Hostname): train-0 holds GPUs 0-3, 4-7 are free.
+    for i in range(8):
+        temp = {0: f"50x4 88x{n - 5}", 1: f"50x4 95x{n - 5}"}.get(i, f"45x{n}")
+        metrics = {"DCGM_FI_DEV_GPU_TEMP": temp}
+        if i < 4:
+            metrics |= {
+                "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0.75x{n}",
+                "DCGM_FI_DEV_GPU_UTIL": f"97x{n}",
+            }
+        else:
+            metrics |= {"DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0x{n}", "DCGM_FI_DEV_GPU_UTIL": f"0x{n}"}
+        if i == 2:
+            metrics["DCGM_FI_DEV_XID_ERRORS"] = f"0x9 79x{n - 10}"
+        holder = ("research", "train-0") if i < 4 else None
+        s += gpu("n1", i, H100, "Hostname", holder, metrics)
+    # n2 (unreleased dcgm-exporter: lowercase hostname).
+    s += gpu(
+        "n2",
+        0,
+        A10G,
+        "hostname",
+        ("nlp", "chat-0"),
+        {
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0.5x{n}",
+            "DCGM_FI_DEV_GPU_UTIL": f"63x{n}",
+            "DCGM_FI_DEV_GPU_TEMP": f"60x{n}",
+        },
+    )
+    s += gpu(
+        "n2",
+        1,
+        A10G,
+        "hostname",
+        ("sandbox", "notebook"),
+        {
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0.015625x{n}",
+            "DCGM_FI_DEV_GPU_UTIL": f"6x{n}",
+            "DCGM_FI_DEV_GPU_TEMP": f"40x{n}",
+        },
+    )
+    # Triton's GPU reports no profiling metric (fallback to GPU_UTIL / 100).
+    s += gpu(
+        "n2",
+        2,
+        A10G,
+        "hostname",
+        ("vision", "triton-0"),
+        {"DCGM_FI_DEV_GPU_UTIL": f"25x{n}", "DCGM_FI_DEV_GPU_TEMP": f"55x{n}"},
+    )
+    s += gpu(
+        "n2",
+        3,
+        A10G,
+        "hostname",
+        None,
+        {
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0x{n}",
+            "DCGM_FI_DEV_GPU_UTIL": f"0x{n}",
+            "DCGM_FI_DEV_GPU_TEMP": f"35x{n}",
+        },
+    )
+    vllm = {"namespace": "nlp", "pod": "chat-0", "model_name": "llama-3-8b", "engine": "0"}
+    s.append(series("vllm:request_success_total", vllm | {"finished_reason": "stop"}, f"0+60x{n}"))
+    s.append(series("vllm:prompt_tokens_total", vllm, f"0+6000x{n}"))
+    s.append(series("vllm:generation_tokens_total", vllm, f"0+2400x{n}"))
+    triton = {"namespace": "vision", "pod": "triton-0", "model": "resnet50", "version": "1"}
+    s.append(series("nv_inference_request_success", triton, f"0+120x{n}"))
+    # Budgets as `finops deploy --set budget.platform=300` records them.
+    for name, amount in BUDGETS.items():
+        s.append(series(r.TEAM_BUDGET, {"team": name}, f"{amount}x{n}"))
+    # Scrape health: opencost stops answering at minute 20; prometheus itself is not watched.
+    s.append(series("up", {"job": "opencost", "instance": "opencost:9003"}, f"1x19 0x{n - 20}"))
+    s.append(series("up", {"job": "prometheus", "instance": "localhost:9090"}, f"0x{n}"))
+    return s
+
+
+def _team_values() -> dict[str, dict[str, float]]:
+    cost = {"research": 4 * N1_PRICE, "nlp": N2_PRICE, "vision": N2_PRICE, r.UNALLOCATED: N2_PRICE}
+    gpus = {"research": 4, "nlp": 1, "vision": 1, r.UNALLOCATED: 1}
+    busy = {"research": 4 * 0.75, "nlp": 0.5, "vision": 0.25, r.UNALLOCATED: 0.015625}
+    eff = {t: busy[t] / gpus[t] for t in busy}
+    return {
+        r.TEAM_COST: cost,
+        r.TEAM_GPUS: {t: float(v) for t, v in gpus.items()},
+        r.TEAM_BUSY: busy,
+        r.TEAM_OBSERVED: {t: float(v) for t, v in gpus.items()},
+        r.TEAM_EFFICIENCY: eff,
+        r.TEAM_WASTE: {t: cost[t] * (1 - eff[t]) for t in cost},
+        # The 7-day views still hold the finished batch jobs.
+        r.TEAM_COST_AVG_7D: cost | {t: 2 * N1_PRICE for t in BUDGETS},
+        r.TEAM_COST_STDDEV_7D: {t: 0.0 for t in [*cost, *BUDGETS]},
+    }
+
+
+def _cost_24h(per_hour: float, minute: int) -> float:
+    """The 24h subquery sums one recorded value per minute since minute 0."""
+    return per_hour * (minute + 1) * (r.SCRAPE_INTERVAL_S / 3600)
+
+
+def main_tests() -> list[dict[str, Any]]:
+    at = 70  # minutes: past the 1h counter window
+    exprs: list[dict[str, Any]] = []
+    for record, values in _team_values().items():
+        exprs.append(
+            {
+                "expr": record,
+                "eval_time": f"{at}m",
+                "exp_samples": [sample(record, {"team": t}, v) for t, v in sorted(values.items())],
+            }
+        )
+    capacity, allocated = 12.0, 7.0
+    cluster_cost = 8 * N1_PRICE + 4 * N2_PRICE
+    allocated_cost = 4 * N1_PRICE + 3 * N2_PRICE
+    busy = 3.0 + 0.5 + 0.25 + 0.015625  # binary-exact, so sums match to the bit
+    scalars = {
+        r.CLUSTER_CAPACITY: capacity,
+        r.CLUSTER_ALLOCATED: allocated,
+        r.CLUSTER_IDLE: capacity - allocated,
+        r.CLUSTER_COST: cluster_cost,
+        r.CLUSTER_ALLOCATED_COST: allocated_cost,
+        r.CLUSTER_IDLE_COST: cluster_cost - allocated_cost,
+        r.CLUSTER_BUSY: busy,
+        r.CLUSTER_OBSERVED: allocated,
+        r.CLUSTER_EFFICIENCY: busy / allocated,
+    }
+    for record, value in scalars.items():
+        exprs.append(
+            {"expr": record, "eval_time": f"{at}m", "exp_samples": [sample(record, {}, value)]}
+        )
+    # 5 idle GPUs for the 60 one-minute samples of the last hour (a 1 ms shorter window); at
+    # minute 130, long after the batch jobs left.
+    idle_hours = 5.0 * 60 * (r.SCRAPE_INTERVAL_S / 3600)
+    exprs.append(
+        {
+            "expr": r.CLUSTER_IDLE_HOURS_1H,
+            "eval_time": "130m",
+            "exp_samples": [sample(r.CLUSTER_IDLE_HOURS_1H, {}, idle_hours)],
+        }
+    )
+    by_gpu_model = {
+        r.GPU_MODEL_COST: {H100: 4 * N1_PRICE, A10G: 3 * N2_PRICE},
+        r.GPU_MODEL_BUSY: {H100: 3.0, A10G: 0.765625},
+        r.GPU_MODEL_OBSERVED: {H100: 4.0, A10G: 3.0},
+        r.GPU_MODEL_EFFICIENCY: {H100: 0.75, A10G: 0.765625 / 3},
+    }
+    for record, values in by_gpu_model.items():
+        exprs.append(
+            {
+                "expr": record,
+                "eval_time": f"{at}m",
+                "exp_samples": [
+                    sample(record, {"gpu_model": m}, v) for m, v in sorted(values.items())
+                ],
+            }
+        )
+    # Model cost: chat-0 by its model label; triton-0 (no model label) by what Triton reports.
+    by_model = {
+        r.MODEL_COST: {"llama-3-8b": N2_PRICE, "resnet50": N2_PRICE},
+        r.MODEL_REQUESTS_1H: {"llama-3-8b": 3600.0, "resnet50": 7200.0},
+        r.MODEL_PROMPT_TOKENS_1H: {"llama-3-8b": 360000.0},
+        r.MODEL_GENERATED_TOKENS_1H: {"llama-3-8b": 144000.0},
+    }
+    for record, values in by_model.items():
+        exprs.append(
+            {
+                "expr": record,
+                "eval_time": f"{at}m",
+                "exp_samples": [sample(record, {"model": m}, v) for m, v in sorted(values.items())],
+            }
+        )
+    # Budgets: platform and labs have one; nlp, vision and research stay silent.
+    for minute in (at, 120):
+        exprs.append(
+            {
+                "expr": r.TEAM_COST_24H + '{team=~"platform|labs"}',
+                "eval_time": f"{minute}m",
+                "exp_samples": [
+                    sample(r.TEAM_COST_24H, {"team": t}, BATCH_COST_24H) for t in sorted(BUDGETS)
+                ],
+            }
+        )
+        exprs.append(
+            {
+                "expr": r.TEAM_BUDGET_BURN,
+                "eval_time": f"{minute}m",
+                "exp_samples": [
+                    sample(r.TEAM_BUDGET_BURN, {"team": t}, BATCH_COST_24H * 31 / BUDGETS[t])
+                    for t in sorted(BUDGETS)
+                ],
+            }
+        )
+    exprs.append(
+        {
+            "expr": r.TEAM_BUDGET,
+            "eval_time": f"{at}m",
+            "exp_samples": [
+                sample(r.TEAM_BUDGET, {"team": t}, v) for t, v in sorted(BUDGETS.items())
+            ],
+        }
+    )
+    return [
+        {
+            "name": "a cluster as the exporters write it",
+            "interval": "1m",
+            "input_series": main_cluster(),
+            "promql_expr_test": exprs,
+            "alert_rule_test": main_alerts(),
+        }
+    ]
+
+
+def main_alerts() -> list[dict[str, Any]]:
+    rule_alerts = {a.name: a for g in r.alert_groups() for a in g.rules}
+
+    def fired(name: str, labels: dict[str, str], value: str) -> dict[str, Any]:
+        rule = rule_alerts[name]
+        exp = {"exp_labels": rule.labels | labels}
+        exp["exp_annotations"] = {k: _expand(v, labels, value) for k, v in rule.annotations.items()}
+        return exp
+
+    n1_h100 = {"modelName": H100, "node": "n1"}
+    idle = {"namespace": "sandbox", "pod": "notebook", "node": "n2", "gpu_model": A10G}
+    tests: list[dict[str, Any]] = [
+        # Idle allocated GPU: the notebook's GPU is 1% busy from the start; fires at 30 minutes.
+        {"eval_time": "29m", "alertname": "FinopsIdleAllocatedGPU", "exp_alerts": []},
+        {
+            "eval_time": "31m",
+            "alertname": "FinopsIdleAllocatedGPU",
+            "exp_alerts": [fired("FinopsIdleAllocatedGPU", idle, "0.02")],
+        },
+        # Temperature: GPU 0 at 88 C and GPU 1 at 95 C from minute 5.
+        {"eval_time": "13m", "alertname": "FinopsGPUTemperatureHigh", "exp_alerts": []},
+        {
+            "eval_time": "15m",
+            "alertname": "FinopsGPUTemperatureHigh",
+            "exp_alerts": [
+                fired("FinopsGPUTemperatureHigh", n1_h100 | {"gpu": "0", "UUID": "GPU-n1-0"}, "88"),
+                fired("FinopsGPUTemperatureHigh", n1_h100 | {"gpu": "1", "UUID": "GPU-n1-1"}, "95"),
+            ],
+        },
+        {"eval_time": "8m", "alertname": "FinopsGPUTemperatureCritical", "exp_alerts": []},
+        {
+            "eval_time": "10m",
+            "alertname": "FinopsGPUTemperatureCritical",
+            "exp_alerts": [
+                fired(
+                    "FinopsGPUTemperatureCritical",
+                    n1_h100 | {"gpu": "1", "UUID": "GPU-n1-1"},
+                    "95",
+                )
+            ],
+        },
+        # XID 79 on n1 GPU 2 from minute 10: fires at once.
+        {"eval_time": "9m", "alertname": "FinopsGPUXidError", "exp_alerts": []},
+        {
+            "eval_time": "10m",
+            "alertname": "FinopsGPUXidError",
+            "exp_alerts": [
+                fired("FinopsGPUXidError", n1_h100 | {"gpu": "2", "UUID": "GPU-n1-2"}, "79")
+            ],
+        },
+        # opencost down from minute 20; prometheus' own job is not one finops needs.
+        {"eval_time": "28m", "alertname": "FinopsExporterDown", "exp_alerts": []},
+        {
+            "eval_time": "30m",
+            "alertname": "FinopsExporterDown",
+            "exp_alerts": [
+                fired(
+                    "FinopsExporterDown",
+                    {"job": "opencost", "instance": "opencost:9003"},
+                    "0",
+                )
+            ],
+        },
+        # Budget burn: platform's and labs' 24h spend x 31 days passes 100% of their budget
+        # (and labs' 150% at minute 48), and must hold an hour.
+        # labs crosses 100% at minute 32, platform at minute 48: at 100 only labs fires.
+        {
+            "eval_time": "100m",
+            "alertname": "FinopsBudgetBurnHigh",
+            "exp_alerts": [fired("FinopsBudgetBurnHigh", {"team": "labs"}, "")],
+        },
+        {
+            "eval_time": "115m",
+            "alertname": "FinopsBudgetBurnHigh",
+            "exp_alerts": [
+                fired("FinopsBudgetBurnHigh", {"team": t}, "") for t in ("labs", "platform")
+            ],
+        },
+        {"eval_time": "100m", "alertname": "FinopsBudgetBurnCritical", "exp_alerts": []},
+        {
+            "eval_time": "115m",
+            "alertname": "FinopsBudgetBurnCritical",
+            "exp_alerts": [fired("FinopsBudgetBurnCritical", {"team": "labs"}, "")],
+        },
+        # A steady cluster is no anomaly.
+        {"eval_time": "170m", "alertname": "FinopsCostAnomaly", "exp_alerts": []},
+    ]
+    return tests
+
+
+def anomaly_tests() -> list[dict[str, Any]]:
+    """A day of steady spend at five-minute resolution, then vision takes five GPUs at once."""
+    n = 24 * 12  # one day of 5-minute samples before the spike
+    spike = 12  # one hour of it
+    s: list[dict[str, str]] = []
+    s += node("n2", 8, N2_PRICE, "g5.48xlarge", n + spike)
+    s += pod("research", "eval-0", "n2", 2, team("research"), n + spike)
+    s.append(
+        series(
+            "container_gpu_allocation",
+            {
+                "namespace": "vision",
+                "pod": "sweep-0",
+                "container": "main",
+                "instance": "n2",
+                "node": "n2",
+            },
+            f"1x{n - 1} 5x{spike}",
+        )
+    )
+    s.append(
+        series(
+            "kube_pod_labels",
+            {"namespace": "vision", "pod": "sweep-0", "uid": "uid-sweep"} | team("vision"),
+            f"1x{n + spike}",
+        )
+    )
+    rule = next(a for g in r.alert_groups() for a in g.rules if a.name == "FinopsCostAnomaly")
+    labels = {"team": "vision"}
+    value = f"{5 * N2_PRICE:.2f}"
+    return [
+        {
+            "name": "a sudden jump in one team's GPU spend",
+            "interval": "5m",
+            "input_series": s,
+            "alert_rule_test": [
+                # Spike from 24h; pending for 30 minutes, then firing; research stays silent.
+                {"eval_time": "24h25m", "alertname": "FinopsCostAnomaly", "exp_alerts": []},
+                {
+                    "eval_time": "24h35m",
+                    "alertname": "FinopsCostAnomaly",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": rule.labels | labels,
+                            "exp_annotations": {
+                                k: _expand(v, labels, value) for k, v in rule.annotations.items()
+                            },
+                        }
+                    ],
+                },
+            ],
+        }
+    ]
+
+
+def _expand(template: str, labels: dict[str, str], value: str) -> str:
+    """The few Go template forms the annotations use."""
+    out = template.replace('{{ $value | printf "%.2f" }}', value).replace("{{ $value }}", value)
+    for key, val in labels.items():
+        out = out.replace(f"{{{{ $labels.{key} }}}}", val)
+    return out
+
+
+def test_files(rules_file: str) -> dict[str, dict[str, Any]]:
+    """File name -> promtool test document, reading the rules from ``rules_file``."""
+    base = {"rule_files": [rules_file], "evaluation_interval": "1m"}
+    return {
+        "main.test.yaml": base | {"tests": main_tests()},
+        "anomaly.test.yaml": base | {"evaluation_interval": "5m", "tests": anomaly_tests()},
+    }
+
+
+def tested_names() -> set[str]:
+    names = set()
+    for doc in test_files("x").values():
+        for group in doc["tests"]:
+            for t in group.get("promql_expr_test", []):
+                names.add(t["expr"].split("{")[0])
+            for t in group.get("alert_rule_test", []):
+                names.add(t["alertname"])
+    return names
