@@ -42,9 +42,7 @@ def test_explain_shows_the_price_charged_and_the_catalog_price():
 
 
 def test_refresh_without_credentials_is_one_line_exit_1(tmp_path):
-    result = run_finops(
-        "pricing", "refresh", "--output-file", str(tmp_path / "p.csv"), env=NO_AWS
-    )
+    result = run_finops("pricing", "refresh", "--output-file", str(tmp_path / "p.csv"), env=NO_AWS)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "credential" in lines[0].lower()

@@ -81,8 +81,15 @@ def test_scrape_interval_is_detected(prometheus_from_openmetrics, tmp_path_facto
     write_openmetrics_file(series, path)
     url = prometheus_from_openmetrics(path, f"step-{step}")
     result = run_finops(
-        "costs", "--start", "2026-10-01T12:00:00Z", "--end", "2026-10-02", "--prometheus-url",
-        url, "-o", "json",
+        "costs",
+        "--start",
+        "2026-10-01T12:00:00Z",
+        "--end",
+        "2026-10-02",
+        "--prometheus-url",
+        url,
+        "-o",
+        "json",
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -219,8 +219,9 @@ def test_any_label_value_in_any_filter(
     home: Path, command: str, flag: str, column: str | None, value: str
 ) -> None:
     """Exit 0 with only matching rows (none, for a team that does not exist), or exit 2."""
+    by = ["--by", column] if command == "costs" and column else []
     run = cli(home, command, "--source", "sample", "--window", "6h", "-o", "json", "-q",
-              flag, value)  # fmt: skip
+              flag, value, *by)  # fmt: skip
     assert_clean(run)
     if run.code == 0:
         doc = json_document(run)
