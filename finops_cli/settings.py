@@ -165,6 +165,7 @@ _SENSITIVE = {("prometheus", name) for name in ("bearer_token", "password", "hea
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
 _MAX_SHOWN = 60
+_DAY_S = 86_400.0  # past this a timeout or scrape interval is a typo (and overflows the OS's)
 
 
 def _expand(path: Path) -> Path:
@@ -311,12 +312,14 @@ class PrometheusSettings(BaseModel):
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     ca_bundle: Path | None = None
     insecure_skip_tls_verify: bool = False
-    timeout_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=_DAY_S, allow_inf_nan=False)
     retries: int = Field(default=3, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
     thanos_dedup: bool | None = None
     thanos_partial_response: bool | None = None
-    sample_interval_seconds: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    sample_interval_seconds: float | None = Field(
+        default=None, ge=1, le=_DAY_S, allow_inf_nan=False
+    )
     replica_labels: tuple[str, ...] = ()  # HA pairs queried without Thanos dedup
 
     @field_validator("replica_labels", mode="before")
@@ -646,7 +649,7 @@ class NotifySettings(BaseModel):
 
     url: SecretStr | None = None
     format: Literal["slack", "json"] = "slack"
-    timeout_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=_DAY_S, allow_inf_nan=False)
     retries: int = Field(default=3, ge=0, le=10)
 
     @field_validator("timeout_seconds", mode="before")
@@ -813,7 +816,8 @@ def _usage_error(exc: ValidationError, origin_of: Callable[[Loc], str]) -> Usage
     errors = exc.errors(include_url=False, include_context=False)
     error = errors[0]
     loc = tuple(str(part) for part in error["loc"])
-    dotted = ".".join(loc) or "settings"
+    # Keys come from the user's file: one holding a line break must not break the line.
+    dotted = ".".join(p if p.isprintable() else repr(p) for p in loc) or "settings"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     origin = origin_of(loc)
     if error["type"] == "extra_forbidden":

@@ -16,6 +16,7 @@ from finops_cli.cli.deploy import deploy_app
 from finops_cli.cli.forecast import forecast
 from finops_cli.cli.gpus import gpus
 from finops_cli.cli.pricing import pricing_app
+from finops_cli.cli.report import report_app
 from finops_cli.cli.rightsize import rightsize
 from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
@@ -56,6 +57,7 @@ app.command("forecast")(forecast)
 app.command("anomalies")(anomalies)
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(billing_app, name="billing")
+app.add_typer(report_app, name="report")
 placeholders.register(app)
 
 

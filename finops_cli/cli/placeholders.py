@@ -8,9 +8,7 @@ import typer
 
 from finops_cli.errors import EXIT_FAILURE
 
-PLANNED = {
-    "report": "Chargeback reports (PDF, HTML, CSV, JSON).",
-}
+PLANNED: dict[str, str] = {}
 
 
 def _not_built(command: str) -> Callable[[], None]:

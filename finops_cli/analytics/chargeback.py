@@ -1,0 +1,404 @@
+"""Chargeback: who pays what for a period, built from ``attribute_costs`` reports.
+
+Pure: cost reports (this period's and the one before), budgets and the optional sections in, one
+``dict`` document out (the JSON of ``finops report chargeback``; the CSV, HTML and PDF are
+renderings of exactly this document).
+
+Idle sharing (``share_idle``):
+
+- ``none``: ``__unallocated__`` and ``__idle__`` stay rows of their own; the rows add up to the
+  cluster's spend exactly as in ``finops costs``.
+- ``proportional``: the idle and unallocated GPU cost (and the unallocated CPU/RAM cost) is spread
+  over the groups in proportion to their own GPU cost; the groups' totals then add up to the
+  cluster's whole spend, and ``shared_idle_cost`` says how much of each total came from the pool.
+
+Budgets are monthly GPU budgets (``[budgets]``); a calendar-month period compares against the
+monthly amount, any other period against the amount pro-rated by its length (30.4375-day month).
+The variance is the group's chargeable GPU cost (its GPU cost plus shared idle) minus the budget:
+positive means over budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.anomalies import Anomaly
+    from finops_cli.analytics.budgets import Budget
+    from finops_cli.analytics.rightsize import Recommendation
+
+SCHEMA_VERSION = "1"
+SHARE_MODES = ("none", "proportional")
+GROUP_FIELDS = {"team": "team", "project": "project", "cost-center": "cost_center"}
+UNMAPPED = "__unmapped__"
+AVERAGE_MONTH_DAYS = 30.4375
+TOP_TEAMS = 5
+TOP_RECOMMENDATIONS = 3
+TOP_ANOMALIES = 5
+
+
+@dataclass(frozen=True)
+class Period:
+    """The report's period: [start, end) in UTC, how it was asked for, and its file-name label."""
+
+    start: datetime
+    end: datetime
+    label: str  # 2026-10, 2026-W44, 2026-10-01_2026-10-15
+    kind: str  # month, week or custom
+    previous_start: datetime
+    previous_end: datetime
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group's figures before sharing: a cost row, or several merged (cost centers)."""
+
+    name: str
+    kind: str  # allocated, unallocated, idle
+    gpu_hours: float
+    gpu_cost: float
+    cpu_ram_cost: float | None
+    waste: float | None
+    efficiency: float | None
+    daily_cost: tuple[float, ...]
+
+
+@dataclass
+class Extras:
+    """Optional sections; ``None`` means the section could not be built (left out, not faked)."""
+
+    models: dict[str, list[dict[str, Any]]] | None = None
+    recommendations: list[Recommendation] | None = None
+    anomalies: list[Anomaly] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def groups_of(
+    report: CostReport, key: str, mapping: Mapping[str, str] | None = None
+) -> list[Group]:
+    """The report's rows as groups; with ``mapping`` (team -> cost center) merged by its values.
+
+    Teams the mapping does not know go to ``__unmapped__``; unallocated and idle stay as they are.
+    """
+    merged: dict[tuple[str, str], list[CostRow]] = {}
+    for row in report.rows:
+        name = row.keys.get(key, row.keys.get("group", ""))
+        if row.kind == "unallocated":
+            name = UNALLOCATED
+        elif row.kind == "idle":
+            name = IDLE
+        elif mapping is not None:
+            name = mapping.get(name, UNMAPPED)
+        merged.setdefault((row.kind, name), []).append(row)
+    out = [_merge(name, kind, rows) for (kind, name), rows in merged.items()]
+    order = {"allocated": 0, "unallocated": 1, "idle": 2}
+    return sorted(out, key=lambda g: (order[g.kind], -g.gpu_cost, g.name))
+
+
+def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
+    gpu_cost = sum(r.gpu_cost for r in rows)
+    cpu = [r.cpu_ram_cost for r in rows]
+    wastes = [r.waste for r in rows]
+    waste = None if any(w is None for w in wastes) else sum(w or 0.0 for w in wastes)
+    if len(rows) == 1:
+        efficiency = rows[0].efficiency
+    elif waste is not None and gpu_cost > 0:
+        efficiency = min(max(1.0 - waste / gpu_cost, 0.0), 1.0)  # cost-weighted
+    else:
+        efficiency = None
+    days = len(rows[0].daily_cost)
+    return Group(
+        name=name,
+        kind=kind,
+        gpu_hours=sum(r.gpu_hours for r in rows),
+        gpu_cost=gpu_cost,
+        cpu_ram_cost=None if any(c is None for c in cpu) else sum(c or 0.0 for c in cpu),
+        waste=waste,
+        efficiency=efficiency,
+        daily_cost=tuple(sum(r.daily_cost[i] for r in rows) for i in range(days)),
+    )
+
+
+@dataclass(frozen=True)
+class _Shared:
+    idle: dict[str, float]
+    cpu_ram: dict[str, float]
+    shared: bool
+
+
+def _share(groups: Sequence[Group], mode: str) -> _Shared:
+    allocated = [g for g in groups if g.kind == "allocated"]
+    pool = sum(g.gpu_cost for g in groups if g.kind != "allocated")
+    cpu_pool = sum(g.cpu_ram_cost or 0.0 for g in groups if g.kind != "allocated")
+    base = sum(g.gpu_cost for g in allocated)
+    if mode != "proportional" or base <= 0:
+        return _Shared({}, {}, False)
+    return _Shared(
+        {g.name: pool * g.gpu_cost / base for g in allocated},
+        {g.name: cpu_pool * g.gpu_cost / base for g in allocated},
+        True,
+    )
+
+
+def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[str, float]:
+    """Each group's total as the report shows it (for the change against the previous period)."""
+    shared = _share(groups, mode)
+    out = {}
+    for g in groups:
+        if shared.shared and g.kind != "allocated":
+            continue
+        out[g.name] = (
+            g.gpu_cost
+            + (g.cpu_ram_cost or 0.0)
+            + shared.idle.get(g.name, 0.0)
+            + shared.cpu_ram.get(g.name, 0.0)
+        )
+    return out
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def budget_factor(period: Period) -> float:
+    """1 for a calendar month, else the period's share of an average month."""
+    if period.kind == "month":
+        return 1.0
+    return period.hours / 24 / AVERAGE_MONTH_DAYS
+
+
+def build_document(  # noqa: PLR0915 - one document, field by field
+    *,
+    report: CostReport,
+    previous: CostReport | None,
+    by: str,
+    period: Period,
+    share_idle: str,
+    currency: str,
+    generated_at: datetime,
+    window_label: str,
+    budgets: Mapping[tuple[str, str], Budget],
+    mapping: Mapping[str, str] | None = None,
+    extras: Extras | None = None,
+) -> dict[str, Any]:
+    """The chargeback document (see docs/reports.md for every field)."""
+    extras = extras or Extras()
+    field_name = GROUP_FIELDS[by]
+    query_key = "team" if by == "cost-center" else by
+    groups = groups_of(report, query_key, mapping)
+    shared = _share(groups, share_idle)
+    notes = list(report.notes) + list(extras.notes)
+    if share_idle == "proportional" and not shared.shared:
+        notes.append("no allocated GPU cost to share idle over: idle shown separately")
+    prev_totals = (
+        _totals_by_name(groups_of(previous, query_key, mapping), share_idle)
+        if previous is not None
+        else None
+    )
+    factor = budget_factor(period)
+    budget_scope = {"team": "team", "project": "project"}.get(by)
+    rec_key = {"team": "team", "project": "project", "cost-center": "team"}[by]
+
+    recs_by: dict[str, list[Recommendation]] = {}
+    if extras.recommendations is not None:
+        for rec in extras.recommendations:
+            name = getattr(rec.workload, rec_key) or UNALLOCATED
+            if mapping is not None and name != UNALLOCATED:
+                name = mapping.get(name, UNMAPPED)
+            recs_by.setdefault(name, []).append(rec)
+    anomalies_by: dict[str, list[Anomaly]] = {}
+    if extras.anomalies is not None:
+        for a in extras.anomalies:
+            anomalies_by.setdefault(a.team, []).append(a)
+
+    hours = period.hours
+    rows: list[dict[str, Any]] = []
+    for g in groups:
+        if shared.shared and g.kind != "allocated":
+            continue
+        idle_share = shared.idle.get(g.name, 0.0) if shared.shared else None
+        cpu_share = shared.cpu_ram.get(g.name, 0.0) if shared.shared else 0.0
+        cpu_ram = None if g.cpu_ram_cost is None else g.cpu_ram_cost + cpu_share
+        total = g.gpu_cost + (cpu_ram or 0.0) + (idle_share or 0.0)
+        chargeable_gpu = g.gpu_cost + (idle_share or 0.0)
+        row: dict[str, Any] = {
+            field_name: g.name,
+            "kind": g.kind,
+            "gpu_hours": _num(g.gpu_hours),
+            "avg_gpus": _num(g.gpu_hours / hours if hours > 0 else 0.0),
+            "gpu_cost": _num(g.gpu_cost),
+            "cpu_ram_cost": _num(cpu_ram),
+            "shared_idle_cost": _num(idle_share),
+            "total_cost": _num(total),
+            "efficiency": _num(g.efficiency),
+            "waste": _num(g.waste),
+        }
+        budget = budgets.get((budget_scope, g.name)) if budget_scope else None
+        if budget is not None and g.kind == "allocated":
+            amount = budget.monthly * factor
+            row["budget"] = _num(amount)
+            row["budget_variance"] = _num(chargeable_gpu - amount)
+            row["budget_used"] = _num(chargeable_gpu / amount if amount > 0 else None)
+        else:
+            row["budget"] = row["budget_variance"] = row["budget_used"] = None
+        if prev_totals is not None:
+            before = prev_totals.get(g.name)
+            row["previous_total_cost"] = _num(before)
+            row["change"] = _num(None if before is None else total - before)
+            row["change_pct"] = _num(
+                (total - before) / before if before is not None and before > 0 else None
+            )
+        if extras.models is not None and g.kind == "allocated":
+            row["models"] = extras.models.get(g.name, [])
+        if extras.recommendations is not None:
+            mine = sorted(recs_by.get(g.name, []), key=lambda r: -r.monthly_savings)
+            row["savings_available"] = _num(sum((max(r.monthly_savings, 0.0) for r in mine), 0.0))
+            row["recommendations"] = [_rec(r) for r in mine[:TOP_RECOMMENDATIONS]]
+        if extras.anomalies is not None and g.kind == "allocated":
+            mine_a = sorted(anomalies_by.get(g.name, []), key=lambda a: -abs(a.impact))
+            row["anomalies"] = [_anomaly(a) for a in mine_a[:TOP_ANOMALIES]]
+        rows.append(row)
+
+    t = report.totals
+    total_cost = t.total_cost
+    allocated_rows = [r for r in rows if r["kind"] == "allocated"]
+    top = sorted(allocated_rows, key=lambda r: (-r["total_cost"], r[field_name]))[:TOP_TEAMS]
+    daily = [
+        {
+            "date": day,
+            "allocated_gpu_cost": _num(
+                sum(g.daily_cost[i] for g in groups if g.kind == "allocated")
+            ),
+            "unallocated_gpu_cost": _num(
+                sum(g.daily_cost[i] for g in groups if g.kind == "unallocated")
+            ),
+            "idle_gpu_cost": _num(sum(g.daily_cost[i] for g in groups if g.kind == "idle")),
+        }
+        for i, day in enumerate(report.days)
+    ]
+    summary: dict[str, Any] = {
+        "total_cost": _num(total_cost),
+        "gpu_cost": _num(t.gpu_cost),
+        "cpu_ram_cost": _num(t.cpu_ram_cost),
+        "gpu_share": _num(t.gpu_cost / total_cost if total_cost > 0 else None),
+        "allocated_gpu_cost": _num(t.allocated_gpu_cost),
+        "unallocated_gpu_cost": _num(t.unallocated_gpu_cost),
+        "idle_gpu_cost": _num(t.idle_gpu_cost),
+        "idle_gpu_hours": _num(t.idle_gpu_hours),
+        "gpu_hours": _num(t.gpu_hours),
+        "efficiency": _num(t.efficiency),
+        "waste": _num(t.waste),
+        "top": [
+            {
+                field_name: r[field_name],
+                "total_cost": r["total_cost"],
+                "share": _num(r["total_cost"] / total_cost if total_cost > 0 else None),
+            }
+            for r in top
+        ],
+        "savings_available": _num(
+            sum((max(r.monthly_savings, 0.0) for r in extras.recommendations), 0.0)
+            if extras.recommendations is not None
+            else None
+        ),
+        "previous_total_cost": _num(previous.totals.total_cost if previous else None),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "chargeback",
+        "source": report.source,
+        "generated_at": _iso(generated_at),
+        "window": {"start": _iso(report.start), "end": _iso(report.end), "label": window_label},
+        "period": {
+            "label": period.label,
+            "kind": period.kind,
+            "start": _iso(period.start),
+            "end": _iso(period.end),
+            "previous_start": _iso(period.previous_start),
+            "previous_end": _iso(period.previous_end),
+        },
+        "currency": currency,
+        "group_by": field_name,
+        "share_idle": share_idle if shared.shared or share_idle == "none" else "none",
+        "efficiency_metric": report.busy_metric,
+        "budget_factor": _num(factor) if budget_scope else None,
+        "sections": {
+            "budgets": budget_scope is not None,
+            "previous_period": previous is not None,
+            "unit_costs": extras.models is not None,
+            "recommendations": extras.recommendations is not None,
+            "anomalies": extras.anomalies is not None,
+        },
+        "summary": summary,
+        "rows": rows,
+        "days": list(report.days),
+        "daily": daily,
+        "notes": notes,
+    }
+
+
+def _rec(rec: Recommendation) -> dict[str, Any]:
+    w = rec.workload
+    return {
+        "workload": f"{w.kind}/{w.name}",
+        "namespace": w.namespace,
+        "action": rec.action,
+        "current": rec.current,
+        "target": rec.target,
+        "monthly_savings": _num(rec.monthly_savings),
+        "confidence": rec.confidence,
+    }
+
+
+def _anomaly(a: Anomaly) -> dict[str, Any]:
+    return {
+        "metric": a.metric,
+        "start": _iso(a.start),
+        "end": _iso(a.end),
+        "severity": a.severity,
+        "direction": a.direction,
+        "impact": _num(a.impact),
+        "reason": a.reason,
+    }
+
+
+def team_models(
+    by_team_model: CostReport, by_model_units: CostReport
+) -> dict[str, list[dict[str, Any]]]:
+    """Per team, the models it ran (its GPU cost on each) with each model's cluster-wide unit
+    costs (``with_unit_costs`` of a ``--by model`` report)."""
+    units = {r.keys["model"]: r.unit for r in by_model_units.rows if r.kind == "allocated"}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in by_team_model.rows:
+        if row.kind != "allocated":
+            continue
+        team, model = row.keys.get("team", ""), row.keys.get("model", "")
+        if team in ("", UNALLOCATED) or model in ("", UNALLOCATED):
+            continue
+        unit = units.get(model)
+        out.setdefault(team, []).append(
+            {
+                "model": model,
+                "gpu_cost": _num(row.gpu_cost),
+                "requests": _num(unit.requests, 3) if unit else None,
+                "cost_per_1k_requests": _num(unit.cost_per_1k_requests) if unit else None,
+                "cost_per_1m_tokens": _num(unit.cost_per_1m_tokens) if unit else None,
+                "unit_cost_status": unit.status if unit else None,
+            }
+        )
+    for models in out.values():
+        models.sort(key=lambda m: (-(m["gpu_cost"] or 0.0), m["model"]))
+    return out

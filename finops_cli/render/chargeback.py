@@ -1,0 +1,235 @@
+"""``finops report chargeback`` output: JSON (the data), CSV, HTML; atomic file writes.
+
+The CSV and HTML (and the PDF, ``chargeback_pdf``) are renderings of exactly the JSON document.
+jinja2 is imported only when HTML is asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from finops_cli.render.costs import safe_cell
+
+CSV_COLUMNS = (
+    "kind",
+    "gpu_hours",
+    "avg_gpus",
+    "gpu_cost",
+    "cpu_ram_cost",
+    "shared_idle_cost",
+    "total_cost",
+    "efficiency",
+    "waste",
+    "budget",
+    "budget_variance",
+    "budget_used",
+    "previous_total_cost",
+    "change",
+    "change_pct",
+    "savings_available",
+)
+"""After the group column (team, project or cost_center); then currency, period_start,
+period_end, share_idle, source. New columns are only ever appended."""
+CSV_TRAILER = ("currency", "period_start", "period_end", "share_idle", "source")
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    """One row per group, stable columns (see ``CSV_COLUMNS``), formula-guarded text cells."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    key = document["group_by"]
+    writer.writerow([key, *CSV_COLUMNS, *CSV_TRAILER])
+    period = document["period"]
+    for row in document["rows"]:
+        writer.writerow(
+            [safe_cell(row[key])]
+            + ["" if row.get(c) is None else safe_cell(row[c]) for c in CSV_COLUMNS]
+            + [
+                safe_cell(document["currency"]),
+                period["start"],
+                period["end"],
+                document["share_idle"],
+                safe_cell(document["source"]),
+            ]
+        )
+    return out.getvalue()
+
+
+def money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+,.2f}"
+
+
+def pct(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:+.1f}%" if sign else f"{value * 100:.1f}%"
+
+
+def hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def group_title(document: dict[str, Any]) -> str:
+    return {"team": "Team", "project": "Project", "cost_center": "Cost center"}[
+        document["group_by"]
+    ]
+
+
+def idle_policy(document: dict[str, Any]) -> str:
+    if document["share_idle"] == "proportional":
+        return (
+            "Idle and unallocated cost is shared over the groups in proportion to their GPU cost."
+        )
+    return "Idle and unallocated GPU cost is shown separately, not charged to any group."
+
+
+_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>GPU chargeback {{ d.period.label }}</title>
+<style>
+body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;font-size:12px;color:#222;margin:24px}
+h1{font-size:20px;margin:0 0 4px} h2{font-size:15px;margin:22px 0 6px;border-bottom:1px solid #ccc}
+.meta{color:#666} table{border-collapse:collapse;width:100%;margin:6px 0}
+th,td{padding:3px 6px;border-bottom:1px solid #e4e4e4;text-align:right}
+th{background:#f0f3f7} th:first-child,td:first-child{text-align:left}
+td.text{text-align:left} .cards{display:flex;gap:12px;flex-wrap:wrap}
+.card{border:1px solid #ddd;border-radius:4px;padding:8px 12px;min-width:140px}
+.card b{display:block;font-size:16px} .bar{background:#3b6ea5;height:10px;display:inline-block}
+.over{color:#b22} .under{color:#272} .special td{color:#777}
+@media print{body{margin:0} h2{page-break-after:avoid} tr{page-break-inside:avoid}}
+</style></head><body>
+<h1>GPU chargeback · {{ d.period.label }}</h1>
+<div class="meta">{{ d.period.start }} → {{ d.period.end }} · source: {{ d.source }} ·
+currency: {{ d.currency }} · by {{ title|lower }} · generated {{ d.generated_at }}</div>
+<p>{{ policy }}</p>
+<h2>Summary</h2>
+<div class="cards">
+<div class="card">Total spend<b>{{ money(s.total_cost) }}</b></div>
+<div class="card">GPU share<b>{{ pct(s.gpu_share) }}</b></div>
+<div class="card">Idle GPU cost<b>{{ money(s.idle_gpu_cost) }}</b></div>
+<div class="card">Unallocated GPU cost<b>{{ money(s.unallocated_gpu_cost) }}</b></div>
+<div class="card">Waste<b>{{ money(s.waste) }}</b></div>
+{% if s.savings_available is not none %}<div class="card">Savings available / month
+<b>{{ money(s.savings_available) }}</b></div>{% endif %}
+</div>
+<h2>Top {{ s.top|length }}</h2>
+<table><tr><th>{{ title }}</th><th>Total</th><th>Share</th><th></th></tr>
+{% for t in s.top %}<tr><td>{{ t[key] }}</td><td>{{ money(t.total_cost) }}</td>
+<td>{{ pct(t.share) }}</td><td class="text"><span class="bar"
+style="width:{{ '%.0f' % ((t.share or 0) * 300) }}px"></span></td></tr>{% endfor %}
+</table>
+<h2>Daily GPU cost</h2>
+<table><tr><th>Date</th><th>Allocated</th><th>Unallocated</th><th>Idle</th><th></th></tr>
+{% for day in d.daily %}{% set tot = day.allocated_gpu_cost + day.unallocated_gpu_cost
++ day.idle_gpu_cost %}<tr><td>{{ day.date }}</td><td>{{ money(day.allocated_gpu_cost) }}</td>
+<td>{{ money(day.unallocated_gpu_cost) }}</td><td>{{ money(day.idle_gpu_cost) }}</td>
+<td class="text"><span class="bar" style="width:{{ '%.0f' % (tot / max_day * 200) }}px">
+</span></td></tr>{% endfor %}
+</table>
+<h2>Cost per {{ title|lower }}</h2>
+<table><tr><th>{{ title }}</th><th>GPU-h</th><th>Avg GPUs</th><th>GPU cost</th><th>CPU/RAM</th>
+{% if shared %}<th>Shared idle</th>{% endif %}<th>Total</th><th>Efficiency</th><th>Waste</th>
+{% if d.sections.budgets %}<th>Budget</th><th>Variance</th>{% endif %}
+{% if d.sections.previous_period %}<th>Change</th>{% endif %}</tr>
+{% for r in d.rows %}<tr{% if r.kind != "allocated" %} class="special"{% endif %}>
+<td>{{ r[key] }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
+<td>{{ money(r.gpu_cost) }}</td><td>{{ money(r.cpu_ram_cost) }}</td>
+{% if shared %}<td>{{ money(r.shared_idle_cost) }}</td>{% endif %}
+<td><b>{{ money(r.total_cost) }}</b></td><td>{{ pct(r.efficiency) }}</td>
+<td>{{ money(r.waste) }}</td>
+{% if d.sections.budgets %}<td>{{ money(r.budget) }}</td><td class="{{ 'over' if (r.budget_variance
+or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
+{% if d.sections.previous_period %}<td>{{ signed(r.change) }} ({{ pct(r.change_pct, True) }})</td>
+{% endif %}</tr>{% endfor %}
+<tr><th>Total</th><th>{{ hours(s.gpu_hours) }}</th><th></th><th>{{ money(s.gpu_cost) }}</th>
+<th>{{ money(s.cpu_ram_cost) }}</th>{% if shared %}<th></th>{% endif %}
+<th>{{ money(s.total_cost) }}</th><th>{{ pct(s.efficiency) }}</th><th>{{ money(s.waste) }}</th>
+{% if d.sections.budgets %}<th></th><th></th>{% endif %}
+{% if d.sections.previous_period %}<th></th>{% endif %}</tr>
+</table>
+{% if d.sections.unit_costs %}<h2>Unit costs by model</h2>
+<table><tr><th>{{ title }}</th><th class="text">Model</th><th>GPU cost</th><th>Requests</th>
+<th>per 1k requests</th><th>per 1M tokens</th><th class="text">Status</th></tr>
+{% for r in d.rows %}{% for m in r.models or [] %}<tr><td>{{ r[key] }}</td>
+<td class="text">{{ m.model }}</td><td>{{ money(m.gpu_cost) }}</td><td>{{ count(m.requests) }}</td>
+<td>{{ unit(m.cost_per_1k_requests) }}</td><td>{{ unit(m.cost_per_1m_tokens) }}</td>
+<td class="text">{{ m.unit_cost_status or "-" }}</td></tr>{% endfor %}{% endfor %}
+</table>{% endif %}
+{% if d.sections.recommendations %}<h2>Top recommendations</h2>
+<table><tr><th>{{ title }}</th><th class="text">Workload</th><th class="text">Action</th>
+<th class="text">Change</th><th>Saving / month</th><th class="text">Confidence</th></tr>
+{% for r in d.rows %}{% for c in r.recommendations or [] %}<tr><td>{{ r[key] }}</td>
+<td class="text">{{ c.namespace }}/{{ c.workload }}</td><td class="text">{{ c.action }}</td>
+<td class="text">{{ c.current }} → {{ c.target }}</td><td>{{ money(c.monthly_savings) }}</td>
+<td class="text">{{ c.confidence }}</td></tr>{% endfor %}{% endfor %}
+</table>{% endif %}
+{% if d.sections.anomalies %}<h2>Anomalies</h2>
+<table><tr><th>{{ title }}</th><th class="text">Metric</th><th class="text">Start</th>
+<th class="text">Severity</th><th>Impact</th><th class="text">Reason</th></tr>
+{% for r in d.rows %}{% for a in r.anomalies or [] %}<tr><td>{{ r[key] }}</td>
+<td class="text">{{ a.metric }}</td><td class="text">{{ a.start }}</td>
+<td class="text">{{ a.severity }}</td><td>{{ money(a.impact) }}</td>
+<td class="text">{{ a.reason }}</td></tr>{% endfor %}{% endfor %}
+</table>{% endif %}
+{% if d.notes %}<h2>Notes</h2><ul>{% for n in d.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+"""
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """One self-contained, printable page (no scripts, no external resources), autoescaped."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = env.from_string(_HTML)
+    daily = document["daily"]
+    max_day = max(
+        [d["allocated_gpu_cost"] + d["unallocated_gpu_cost"] + d["idle_gpu_cost"] for d in daily]
+        + [1e-9]
+    )
+    return template.render(
+        d=document,
+        s=document["summary"],
+        key=document["group_by"],
+        title=group_title(document),
+        policy=idle_policy(document),
+        shared=document["share_idle"] == "proportional",
+        max_day=max_day,
+        money=money,
+        signed=signed,
+        pct=pct,
+        hours=hours,
+        unit=lambda v: "-" if v is None else f"{v:,.4f}",
+        count=lambda v: "-" if v is None else f"{v:,.0f}",
+    )
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write through a temporary file in the same directory and rename it into place: readers
+    never see a half-written report, and a failure leaves no file behind."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,386 @@
+"""The chargeback PDF (fpdf2, imported only here): a summary page with a bar chart per group and
+a daily cost chart drawn with fpdf2's primitives, then tables with repeated headers.
+
+Unicode: DejaVu Sans is embedded (subset). It is looked up in ``FINOPS_PDF_FONT_DIR``, then the
+usual system places (Debian/Ubuntu ``fonts-dejavu-core``, Fedora, Homebrew); without it the PDF
+cannot be made and the error says what to install.
+
+Reproducible: the creation date is ``SOURCE_DATE_EPOCH`` when set, else the period's end.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from finops_cli.errors import UsageError
+from finops_cli.render.chargeback import group_title, hours, idle_policy, money, pct, signed
+
+FONT_DIRS = (
+    "/usr/share/fonts/truetype/dejavu",  # Debian, Ubuntu: fonts-dejavu-core
+    "/usr/share/fonts/dejavu-sans-fonts",  # Fedora
+    "/usr/share/fonts/TTF",  # Arch
+    "/opt/homebrew/share/fonts",
+    "/usr/local/share/fonts",
+)
+BLUE = (59, 110, 165)
+GREY = (150, 150, 150)
+ORANGE = (230, 140, 50)
+
+
+def font_paths() -> tuple[Path, Path]:
+    """DejaVuSans.ttf and DejaVuSans-Bold.ttf, or a UsageError that says how to get them."""
+    dirs = [os.environ["FINOPS_PDF_FONT_DIR"]] if os.environ.get("FINOPS_PDF_FONT_DIR") else []
+    for directory in [*dirs, *FONT_DIRS]:
+        regular = Path(directory) / "DejaVuSans.ttf"
+        bold = Path(directory) / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            return regular, bold
+    raise UsageError(
+        "--format pdf needs the DejaVu Sans font: install fonts-dejavu-core (Debian/Ubuntu) or "
+        "dejavu-sans-fonts (Fedora), or set FINOPS_PDF_FONT_DIR to a folder with DejaVuSans.ttf "
+        "and DejaVuSans-Bold.ttf"
+    )
+
+
+def _creation_date(document: dict[str, Any]) -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.strptime(document["period"]["end"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def render_pdf(document: dict[str, Any]) -> bytes:
+    from fpdf import FPDF
+
+    regular, bold = font_paths()
+    title = f"GPU chargeback · {document['period']['label']}"
+    period = document["period"]
+    footer_text = (
+        f"{period['start'][:10]} → {period['end'][:10]} · source: {document['source']} · "
+        f"{document['currency']}"
+    )
+
+    class Report(FPDF):
+        def header(self) -> None:
+            self.set_font("DejaVu", "B", 11)
+            self.set_text_color(30, 30, 30)
+            self.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+            self.set_draw_color(*BLUE)
+            self.set_line_width(0.4)
+            self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+            self.ln(3)
+
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("DejaVu", "", 7.5)
+            self.set_text_color(*GREY)
+            self.cell(0, 5, footer_text, align="L")
+            self.set_x(self.l_margin)
+            self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    pdf = Report(orientation="L", unit="mm", format="A4")
+    pdf.set_creation_date(_creation_date(document))
+    pdf.set_title(title)
+    pdf.set_author("finops")
+    pdf.set_creator("finops report chargeback")
+    pdf.add_font("DejaVu", "", str(regular))
+    pdf.add_font("DejaVu", "B", str(bold))
+    pdf.alias_nb_pages()
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.add_page()
+    _summary(pdf, document)
+    _tables(pdf, document)
+    return bytes(pdf.output())
+
+
+def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, drawn in order
+    s = d["summary"]
+    key = d["group_by"]
+    pdf.set_font("DejaVu", "", 8.5)
+    pdf.set_text_color(90, 90, 90)
+    pdf.cell(
+        0,
+        5,
+        f"Period {d['period']['start']} → {d['period']['end']} · by {group_title(d).lower()} · "
+        f"{idle_policy(d)}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(2)
+    cards = [
+        ("Total spend", money(s["total_cost"])),
+        ("GPU share", pct(s["gpu_share"])),
+        ("Idle GPU cost", money(s["idle_gpu_cost"])),
+        ("Unallocated GPU", money(s["unallocated_gpu_cost"])),
+        ("Waste", money(s["waste"])),
+    ]
+    if s["savings_available"] is not None:
+        cards.append(("Savings / month", money(s["savings_available"])))
+    width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (len(cards) - 1)) / len(cards)
+    top = pdf.get_y()
+    for i, (label, value) in enumerate(cards):
+        x = pdf.l_margin + i * (width + 3)
+        pdf.set_draw_color(210, 210, 210)
+        pdf.rect(x, top, width, 15)
+        pdf.set_xy(x + 2, top + 1.5)
+        pdf.set_font("DejaVu", "", 7.5)
+        pdf.set_text_color(110, 110, 110)
+        pdf.cell(width - 4, 4, label)
+        pdf.set_xy(x + 2, top + 6.5)
+        pdf.set_font("DejaVu", "B", 12)
+        pdf.set_text_color(20, 20, 20)
+        pdf.cell(width - 4, 6, value)
+    pdf.set_y(top + 20)
+
+    # Bar chart: total cost per group (top 12), left half.
+    rows = [r for r in d["rows"]][:12]
+    chart_top = pdf.get_y()
+    half = (pdf.w - pdf.l_margin - pdf.r_margin - 8) / 2
+    pdf.set_font("DejaVu", "B", 9.5)
+    pdf.set_text_color(30, 30, 30)
+    pdf.cell(half, 6, f"Total cost per {group_title(d).lower()} ({d['currency']})")
+    label_w = 38.0
+    bar_x = pdf.l_margin + label_w
+    bar_max = half - label_w - 22
+    biggest = max([r["total_cost"] or 0.0 for r in rows] + [1e-9])
+    y = chart_top + 8
+    step = min(7.0, 100 / max(len(rows), 1))
+    pdf.set_font("DejaVu", "", 7.5)
+    for r in rows:
+        pdf.set_text_color(40, 40, 40)
+        pdf.set_xy(pdf.l_margin, y)
+        pdf.cell(label_w - 2, step - 1, _fit(pdf, str(r[key]), label_w - 3), align="R")
+        length = bar_max * max(r["total_cost"] or 0.0, 0.0) / biggest
+        pdf.set_fill_color(*(BLUE if r["kind"] == "allocated" else GREY))
+        pdf.rect(bar_x, y + 0.8, max(length, 0.2), step - 2.6, style="F")
+        pdf.set_xy(bar_x + length + 1, y)
+        pdf.cell(22, step - 1, money(r["total_cost"]))
+        y += step
+
+    # Daily GPU cost: stacked columns (allocated, unallocated, idle), right half.
+    x0 = pdf.l_margin + half + 8
+    pdf.set_xy(x0, chart_top)
+    pdf.set_font("DejaVu", "B", 9.5)
+    pdf.cell(half, 6, f"Daily GPU cost ({d['currency']})")
+    daily = d["daily"]
+    plot_top, plot_h = chart_top + 10, 80.0
+    plot_x, plot_w = x0 + 16, half - 18
+    peak = max(
+        [x["allocated_gpu_cost"] + x["unallocated_gpu_cost"] + x["idle_gpu_cost"] for x in daily]
+        + [1e-9]
+    )
+    pdf.set_draw_color(200, 200, 200)
+    pdf.set_font("DejaVu", "", 6.5)
+    pdf.set_text_color(110, 110, 110)
+    for tick in range(5):
+        ty = plot_top + plot_h - plot_h * tick / 4
+        pdf.line(plot_x, ty, plot_x + plot_w, ty)
+        pdf.set_xy(x0, ty - 2)
+        pdf.cell(15, 4, f"{peak * tick / 4:,.0f}", align="R")
+    if daily:
+        slot = plot_w / len(daily)
+        for i, day in enumerate(daily):
+            bottom = plot_top + plot_h
+            for value, colour in (
+                (day["allocated_gpu_cost"], BLUE),
+                (day["unallocated_gpu_cost"], ORANGE),
+                (day["idle_gpu_cost"], GREY),
+            ):
+                h = plot_h * max(value, 0.0) / peak
+                if h > 0:
+                    pdf.set_fill_color(*colour)
+                    pdf.rect(plot_x + i * slot + slot * 0.15, bottom - h, slot * 0.7, h, style="F")
+                bottom -= h
+            if i % max(1, len(daily) // 8) == 0:
+                pdf.set_xy(plot_x + i * slot - 4, plot_top + plot_h + 1)
+                pdf.cell(slot + 8, 4, day["date"][5:], align="C")
+    legend_y = plot_top + plot_h + 7
+    lx = plot_x
+    for name, colour in (("allocated", BLUE), ("unallocated", ORANGE), ("idle", GREY)):
+        pdf.set_fill_color(*colour)
+        pdf.rect(lx, legend_y + 1, 3, 3, style="F")
+        pdf.set_xy(lx + 4, legend_y)
+        pdf.cell(22, 5, name)
+        lx += 26
+    pdf.set_y(max(y, legend_y + 8) + 2)
+
+    # Top 5.
+    pdf.set_font("DejaVu", "B", 9.5)
+    pdf.set_text_color(30, 30, 30)
+    pdf.cell(0, 6, f"Top {len(s['top'])}", new_x="LMARGIN", new_y="NEXT")
+    _table(
+        pdf,
+        [group_title(d), "Total", "Share"],
+        [[t[key], money(t["total_cost"]), pct(t["share"])] for t in s["top"]],
+        [70, 35, 25],
+    )
+
+
+def unit(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4f}"
+
+
+def _fit(pdf: Any, text: str, width: float) -> str:
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _table(
+    pdf: Any,
+    headers: list[str],
+    rows: list[list[str]],
+    widths: list[float],
+    left: frozenset[int] = frozenset({0}),
+) -> None:
+    """A table whose header is drawn again at the top of every page it runs onto."""
+    line_h = 5.2
+    room = pdf.w - pdf.l_margin - pdf.r_margin
+    if sum(widths) > room:  # shrink every column alike rather than run off the page
+        widths = [w * room / sum(widths) for w in widths]
+
+    def head() -> None:
+        pdf.set_font("DejaVu", "B", 7.5)
+        pdf.set_fill_color(235, 240, 246)
+        pdf.set_text_color(30, 30, 30)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
+            pdf.cell(w, line_h + 0.6, h, border="B", fill=True, align="L" if i in left else "R")
+        pdf.ln()
+        pdf.set_font("DejaVu", "", 7.5)
+
+    head()
+    for row in rows:
+        if pdf.get_y() + line_h > pdf.page_break_trigger:
+            pdf.add_page()
+            head()
+        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
+            text = _fit(pdf, cell, w - 1.5)
+            pdf.cell(w, line_h, text, border="B", align="L" if i in left else "R")
+        pdf.ln()
+    pdf.ln(3)
+
+
+def _section(pdf: Any, title: str) -> None:
+    if pdf.get_y() + 20 > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.set_font("DejaVu", "B", 10)
+    pdf.set_text_color(30, 30, 30)
+    pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+
+
+def _tables(pdf: Any, d: dict[str, Any]) -> None:
+    key = d["group_by"]
+    title = group_title(d)
+    sections = d["sections"]
+    shared = d["share_idle"] == "proportional"
+    pdf.add_page()
+    _section(pdf, f"Cost per {title.lower()} ({d['currency']})")
+    headers = [title, "GPU-h", "Avg GPUs", "GPU cost", "CPU/RAM"]
+    widths = [52.0, 20, 18, 26, 22]
+    if shared:
+        headers.append("Shared idle")
+        widths.append(24)
+    headers += ["Total", "Efficiency", "Waste"]
+    widths += [28, 20, 24]
+    if sections["budgets"]:
+        headers += ["Budget", "Variance"]
+        widths += [24, 24]
+    if sections["previous_period"]:
+        headers += ["Change", "Change %"]
+        widths += [24, 18]
+    body = []
+    for r in d["rows"]:
+        cells = [
+            str(r[key]),
+            hours(r["gpu_hours"]),
+            hours(r["avg_gpus"]),
+            money(r["gpu_cost"]),
+            money(r["cpu_ram_cost"]),
+        ]
+        if shared:
+            cells.append(money(r["shared_idle_cost"]))
+        cells += [money(r["total_cost"]), pct(r["efficiency"]), money(r["waste"])]
+        if sections["budgets"]:
+            cells += [money(r["budget"]), signed(r["budget_variance"])]
+        if sections["previous_period"]:
+            cells += [signed(r.get("change")), pct(r.get("change_pct"), True)]
+        body.append(cells)
+    s = d["summary"]
+    total = ["Total", hours(s["gpu_hours"]), "", money(s["gpu_cost"]), money(s["cpu_ram_cost"])]
+    if shared:
+        total.append("")
+    total += [money(s["total_cost"]), pct(s["efficiency"]), money(s["waste"])]
+    total += [""] * (len(headers) - len(total))
+    _table(pdf, headers, [*body, total], widths)
+
+    if sections["unit_costs"]:
+        _section(pdf, "Unit costs of each team's models")
+        _table(
+            pdf,
+            [title, "Model", "GPU cost", "Requests", "Per 1k requests", "Per 1M tokens", "Status"],
+            [
+                [
+                    str(r[key]),
+                    m["model"],
+                    money(m["gpu_cost"]),
+                    "-" if m["requests"] is None else f"{m['requests']:,.0f}",
+                    unit(m["cost_per_1k_requests"]),
+                    unit(m["cost_per_1m_tokens"]),
+                    m["unit_cost_status"] or "-",
+                ]
+                for r in d["rows"]
+                for m in r.get("models") or []
+            ],
+            [50.0, 60, 28, 32, 30, 30, 30],
+            frozenset({0, 1, 6}),
+        )
+    if sections["recommendations"]:
+        _section(pdf, "Top recommendations")
+        _table(
+            pdf,
+            [title, "Workload", "Action", "Change", "Saving / month", "Confidence"],
+            [
+                [
+                    str(r[key]),
+                    f"{c['namespace']}/{c['workload']}",
+                    c["action"],
+                    f"{c['current']} → {c['target']}",
+                    money(c["monthly_savings"]),
+                    c["confidence"],
+                ]
+                for r in d["rows"]
+                for c in r.get("recommendations") or []
+            ],
+            [45.0, 70, 25, 75, 28, 25],
+            frozenset({0, 1, 2, 3, 5}),
+        )
+    if sections["anomalies"]:
+        _section(pdf, "Anomalies")
+        _table(
+            pdf,
+            [title, "Metric", "Start", "Severity", "Impact", "Reason"],
+            [
+                [
+                    str(r[key]),
+                    a["metric"],
+                    a["start"][:16].replace("T", " "),
+                    a["severity"],
+                    money(a["impact"]),
+                    a["reason"],
+                ]
+                for r in d["rows"]
+                for a in r.get("anomalies") or []
+            ],
+            [40.0, 25, 30, 20, 22, 130],
+            frozenset({0, 1, 2, 3, 5}),
+        )
+    if d["notes"]:
+        _section(pdf, "Notes")
+        pdf.set_font("DejaVu", "", 7.5)
+        for note in d["notes"]:
+            pdf.multi_cell(0, 4.5, f"• {note}", new_x="LMARGIN", new_y="NEXT")

@@ -1,0 +1,121 @@
+"""`finops report chargeback` end to end on the sample cluster (short windows, no extras)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.support.cli import run_finops
+
+WINDOW = ("--start", "2026-10-05", "--end", "2026-10-07")
+FAST = ("--no-details", "-q", "--source", "sample")
+
+
+@pytest.fixture(scope="module")
+def costs_doc():
+    result = run_finops("costs", *WINDOW, "-o", "json", "-q", "--source", "sample")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def report_json():
+    result = run_finops("report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_json_figures_match_costs_to_the_cent(costs_doc, report_json):
+    doc = json.loads(report_json)
+    assert doc["kind"] == "chargeback"
+    assert doc["period"]["label"] == "2026-10-05_2026-10-07"
+    assert doc["window"] == {**costs_doc["window"], "label": doc["period"]["label"]}
+    expected = {r["team"]: r for r in costs_doc["rows"]}
+    assert {r["team"] for r in doc["rows"]} == set(expected)
+    for row in doc["rows"]:
+        want = expected[row["team"]]
+        for field in ("gpu_hours", "gpu_cost", "cpu_ram_cost", "total_cost", "efficiency"):
+            assert row[field] == want[field], (row["team"], field)
+    assert doc["summary"]["total_cost"] == costs_doc["totals"]["total_cost"]
+    assert doc["summary"]["idle_gpu_cost"] == costs_doc["totals"]["idle_gpu_cost"]
+
+
+def test_json_is_reproducible(report_json):
+    again = run_finops("report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-")
+    assert again.stdout == report_json
+
+
+def test_csv_file_default_name_and_proportional_sum(tmp_path, costs_doc):
+    result = run_finops(
+        "report", "chargeback", *WINDOW, *FAST, "-f", "csv", "--share-idle", "proportional",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "chargeback-2026-10-05_2026-10-07.csv"
+    assert [p.name for p in tmp_path.iterdir()] == [written.name]
+    rows = list(csv.DictReader(io.StringIO(written.read_text(encoding="utf-8"))))
+    assert {r["kind"] for r in rows} == {"allocated"}
+    charged = sum(float(r["gpu_cost"]) + float(r["shared_idle_cost"]) for r in rows)
+    assert charged == pytest.approx(costs_doc["totals"]["cluster_gpu_cost"], abs=0.005)
+    assert {r["share_idle"] for r in rows} == {"proportional"}
+
+
+def test_cost_center_grouping(tmp_path, costs_doc):
+    mapping = tmp_path / "cc.csv"
+    mapping.write_text("team,cost_center\nnlp,CC-1\nvision,CC-1\nresearch,CC-2\n", encoding="utf-8")
+    result = run_finops(
+        "report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-",
+        "--by", "cost-center", "--cost-centers", str(mapping),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    rows = {r["cost_center"]: r for r in doc["rows"]}
+    teams = {r["team"]: r for r in costs_doc["rows"]}
+    assert rows["CC-1"]["gpu_cost"] == pytest.approx(
+        teams["nlp"]["gpu_cost"] + teams["vision"]["gpu_cost"], abs=1e-5
+    )
+    assert rows["CC-2"]["gpu_cost"] == teams["research"]["gpu_cost"]
+    assert rows["__unmapped__"]["gpu_cost"] == teams["ml-platform"]["gpu_cost"]
+
+
+def test_pdf_written(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    out = tmp_path / "r.pdf"
+    result = run_finops(
+        "report", "chargeback", *WINDOW, *FAST, "--output-file", str(out), "--share-idle",
+        "proportional",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = pypdf.PdfReader(out).pages[0].extract_text()
+    assert "GPU chargeback" in text
+    assert "Page 1 of" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--month", "2026-13"), "invalid --month '2026-13'"),
+        (("--month", "2026-10", "--period", "weekly"), "conflict"),
+        (("--month", "2026-10", "--output-file", "-"), "cannot go to stdout"),
+        (("--month", "2026-10", "--by", "cost-center"), "--cost-centers"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
+    result = run_finops("report", "chargeback", *args, *FAST, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_leaves_no_file(tmp_path):
+    target = tmp_path / "missing" / "r.json"
+    result = run_finops(
+        "report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", str(target)
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert not target.parent.exists()
