@@ -8,7 +8,6 @@ import traceback
 import typer
 
 from finops_cli import __version__
-from finops_cli.cli import placeholders
 from finops_cli.cli.anomalies import anomalies
 from finops_cli.cli.billing import billing_app
 from finops_cli.cli.costs import costs
@@ -58,7 +57,6 @@ app.command("anomalies")(anomalies)
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(billing_app, name="billing")
 app.add_typer(report_app, name="report")
-placeholders.register(app)
 
 
 def _fail(message: str, code: int) -> None:

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from finops_cli.cli.placeholders import PLANNED
 from tests.support.cli import run_finops
 
 
@@ -109,15 +108,6 @@ def test_unreachable_prometheus_one_line_without_debug():
     )
     assert result.returncode == 1
     assert "127.0.0.1:9" in _one_line_error(result)
-
-
-@pytest.mark.parametrize("command", sorted(PLANNED))
-def test_unbuilt_commands_say_so_and_exit_1(command):
-    result = run_finops(command)
-    assert result.returncode == 1
-    assert "not built yet" in _one_line_error(result)
-    helped = run_finops(command, "--help")
-    assert helped.returncode == 0 and "NOT BUILT YET" in helped.stdout
 
 
 def test_environment_selects_prometheus_and_flags_win(tmp_path):
