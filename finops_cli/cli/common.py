@@ -349,6 +349,24 @@ class CommandContext:
         if not self.quiet:
             _warn(message)
 
+    def emit(
+        self,
+        document: dict[str, Any],
+        csv: Callable[[dict[str, Any]], str],
+        table: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        """The document on stdout in the chosen format (JSON, CSV, or a rich table)."""
+        if self.output is OutputFormat.json:
+            import json
+
+            typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        elif self.output is OutputFormat.csv:
+            typer.echo(csv(document), nl=False)
+        else:
+            from rich.console import Console
+
+            Console().print(table(document))
+
     def progress(self, what: str) -> AbstractContextManager[object]:
         """A spinner on stderr while the backend works; silent when piped or with --quiet."""
         if self.quiet or not sys.stderr.isatty():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from finops_cli.cli.common import CommandContext, OutputFormat, data_command
+from finops_cli.cli.common import CommandContext, data_command
 from finops_cli.errors import UsageError
 
 
@@ -116,17 +116,17 @@ def costs(
         generated_at=ctx.now,
         comparison=comparison,
     )
-    if ctx.output is OutputFormat.json:
-        typer.echo(render.render_json(document), nl=False)
-    elif ctx.output is OutputFormat.csv:
-        typer.echo(render.render_csv(document), nl=False)
-    else:
-        from rich.console import Console
 
-        console = Console()
-        console.print(render.render_table(document, console.width))
+    def table(doc: dict[str, Any]) -> Any:
+        from rich import get_console
+        from rich.console import Group
+
+        parts = [render.render_table(doc, get_console().width)]
         if comparison is not None:
-            console.print(render.render_comparison_table(document))
+            parts.append(render.render_comparison_table(doc))
+        return Group(*parts)
+
+    ctx.emit(document, render.render_csv, table)
 
 
 def _group_keys(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from finops_cli.cli.common import CommandContext, OutputFormat, data_command
+from finops_cli.cli.common import CommandContext, data_command
 
 
 class GpuGroup(StrEnum):
@@ -66,13 +66,4 @@ def gpus(
         idle_only=idle,
         notes=data.notes,
     )
-    if ctx.output is OutputFormat.json:
-        from finops_cli.render.costs import render_json
-
-        typer.echo(render_json(document), nl=False)
-    elif ctx.output is OutputFormat.csv:
-        typer.echo(render.render_csv(document), nl=False)
-    else:
-        from rich.console import Console
-
-        Console().print(render.render_table(document))
+    ctx.emit(document, render.render_csv, render.render_table)
