@@ -457,7 +457,7 @@ def destroy(context: str | None, ui: Ui) -> str:
 def port_forward(
     context: str | None, services: Sequence[str], address: str, out: Callable[[str], None]
 ) -> None:
-    """Forward every service until interrupted or one forward fails."""
+    """Forward every service until interrupted, one forward fails, or all have ended."""
     ctx = context or _current_context()
     kubectl = tools.kubectl(ctx)
     procs: list[tuple[str, subprocess.Popen[str]]] = []
@@ -485,16 +485,19 @@ def port_forward(
             out(f"{svc}: http://{address}:{local}  {what}\n")
         out(f"forwarding from context {ctx}; Ctrl-C to stop\n")
         while True:
+            running = 0
             for svc, proc in procs:
                 code = proc.poll()
-                if code is not None:
+                if code is None:
+                    running += 1
+                elif code != 0:
                     err = proc.stderr.read() if proc.stderr else ""
                     result = subprocess.CompletedProcess(proc.args, code, "", err)
-                    if code != 0:
-                        raise SourceError(
-                            f"kubectl port-forward svc/{svc} failed: {tools.cause(result)}"
-                        )
-                    return
+                    raise SourceError(
+                        f"kubectl port-forward svc/{svc} failed: {tools.cause(result)}"
+                    )
+            if not running:  # every forward ended cleanly (kubectl exits 0 when its pod goes)
+                return
             time.sleep(0.2)
     finally:
         for _, proc in procs:
