@@ -27,7 +27,7 @@ pytestmark = pytest.mark.prometheus
 
 PLACEHOLDER = "zz-placeholder-zz"
 TEAMS = {"research", "nlp", "ml-platform", "vision", ""}
-VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+VALUES = st.text(st.characters(codec="utf-8", exclude_characters="\x00"),
                  max_size=30)  # fmt: skip
 
 

@@ -35,7 +35,7 @@ POD_LABELS = {
     "environment": "ai-finops.io/environment",
 }
 PLACEHOLDER = "zz-placeholder-zz"
-ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
 NASTY = st.sampled_from(
     ['"', "\\", '\\"', '"}', '"} or vector(1) or {a="', "\n", "\r\n", "\x00", "\x7f", "\u2028",
      "\x1b", "{", "}", "`", "'", "=~", "|", "${x}", "\\x41", "\\u0041", "é🙂团"]
