@@ -139,19 +139,11 @@ def notify(
 def print_document(
     ctx: CommandContext,
     document: dict[str, Any],
-    as_json: Callable[[dict[str, Any]], str],
     as_csv: Callable[[dict[str, Any]], str],
     as_table: Callable[[dict[str, Any], int], Any],
 ) -> None:
-    """The document on stdout in the chosen format (nothing else goes to stdout)."""
-    from finops_cli.cli.common import OutputFormat
+    """The document on stdout in the chosen format, through ``CommandContext.emit``; these
+    tables take the console width."""
+    from rich import get_console
 
-    if ctx.output is OutputFormat.json:
-        typer.echo(as_json(document), nl=False)
-    elif ctx.output is OutputFormat.csv:
-        typer.echo(as_csv(document), nl=False)
-    else:
-        from rich.console import Console
-
-        console = Console()
-        console.print(as_table(document, console.width))
+    ctx.emit(document, as_csv, lambda doc: as_table(doc, get_console().width))

@@ -166,7 +166,7 @@ def anomalies(
         filters={"team": list(team)} if team else {},
         min_impact=min_impact,
     )
-    print_document(ctx, document, render.render_json, render.render_csv, render.render_table)
+    print_document(ctx, document, render.render_csv, render.render_table)
     notify(ctx, target, anomalies_message(document), document)
     if report.tripped:
         worst = report.tripped[0]

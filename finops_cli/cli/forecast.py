@@ -122,7 +122,7 @@ def forecast(
         window_label=f"{history} history, month to date as of {moment:%Y-%m-%dT%H:%M:%SZ}",
         generated_at=ctx.now,
     )
-    print_document(ctx, document, render.render_json, render.render_csv, render.render_table)
+    print_document(ctx, document, render.render_csv, render.render_table)
     notify(ctx, target, forecast_message(document), document)
     if report.tripped:
         who = ", ".join(f"{t.scope} {t.name or 'total'} ({t.status})" for t in report.tripped[:5])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from typing import Any
 
@@ -100,10 +99,6 @@ def to_document(
         else {"severity": report.fail_on, "tripped": [_row(a) for a in report.tripped]},
         "notes": list(report.notes),
     }
-
-
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_csv(document: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from typing import Any
 
@@ -128,10 +127,6 @@ def to_document(
         },
         "notes": list(report.notes),
     }
-
-
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _all_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
