@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 import typer
 
@@ -72,7 +71,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except FinopsError as err:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         _fail(str(err), err.exit_code)
     except typer.Abort:
         _fail("aborted", EXIT_FAILURE)
@@ -88,7 +87,7 @@ def main() -> None:
         sys.exit(EXIT_FAILURE)
     except OSError as err:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         if err.filename is None:
             _fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug)", EXIT_FAILURE)
         # A file the user named (--output-file in a read-only or missing directory, say); the
@@ -96,6 +95,13 @@ def main() -> None:
         _fail(f"{err.filename}: {err.strerror or type(err).__name__}", EXIT_USAGE)
     except Exception as err:  # a bug: still one line, unless --debug asks for the traceback
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         _fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug)", EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    """``--debug`` only: importing traceback (linecache, tokenize) costs start-up time."""
+    import traceback
+
+    traceback.print_exc()

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,7 @@ def _free_port() -> int:
 
 
 class VictoriaMetrics:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_args: Sequence[str] = ()) -> None:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = (workdir / "victoria-metrics.log").open("wb")
@@ -47,6 +48,7 @@ class VictoriaMetrics:
                 f"-httpListenAddr=127.0.0.1:{port}",
                 "-retentionPeriod=100y",
                 "-search.latencyOffset=0s",
+                *extra_args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,384 @@
+"""Scale benchmark (issue 9): finops against fleets of 200, 2,000 and 20,000 GPUs in a real engine.
+
+For each size, ``finops_cli.sample.scale`` generates a 14-day fleet (5-minute samples, 100 teams
+at every size) which is streamed into a real VictoriaMetrics (Debian ``victoria-metrics``) through
+its JSON-lines import (promtool backfill of 20,000 GPUs x 14 days, about a billion samples, takes
+hours on a small machine; VictoriaMetrics takes minutes). Then six commands run against it, each in
+a process of its own (``scale_probe``), and the naive approach (``scale_naive``) runs beside them.
+
+Per command and size it prints: wall time, time spent waiting on the server (union of in-flight
+requests), client time (wall minus that), queries, bytes received (and per GPU), peak RSS. The
+engine runs with its result cache off so every run does the full work.
+
+    nox -s bench -- scale                         # 200, 2000, 20000 GPUs
+    nox -s bench -- scale --sizes 200,2000        # quicker
+    python -m tests.benchmarks.scale --keep-data  # reuse loaded engines between runs
+
+The loaded data is kept under ``--data-dir`` (default ``.bench/scale``) when ``--keep-data`` is
+given, keyed by size, days and generator version, so repeated runs skip the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from finops_cli.sample.scale import scale_cluster
+from finops_cli.sample.simulate import SampleSeries
+from tests.support.vmserver import VictoriaMetrics
+
+GENERATOR_VERSION = 2  # bump when finops_cli/sample/scale.py changes what it emits
+END = datetime(2026, 11, 1, tzinfo=UTC)
+STEP_S = 300
+WINDOW = ["--start", "{start}", "--end", "{end}"]
+COMMANDS: dict[str, list[str]] = {
+    "costs --by team": ["costs", "--by", "team", *WINDOW],
+    "costs --unit-costs": ["costs", "--by", "model", "--unit-costs", *WINDOW],
+    "gpus": ["gpus", *WINDOW],
+    "rightsize": ["rightsize", *WINDOW],
+    # The month to date (from October 1, before the fleet's first sample) plus --history.
+    "forecast": ["forecast", "--as-of", "{end}", "--history", "{history}d"],
+    "anomalies": ["anomalies", "--as-of", "{end}", "--since", "3d", "--baseline", "{history}d"],
+}
+FLAT_COMMANDS = ("costs --by team", "costs --unit-costs", "forecast", "anomalies")
+
+
+# ---- loading ---------------------------------------------------------------------------------
+def _json_lines(series: Iterator[SampleSeries]) -> Iterator[bytes]:
+    """VictoriaMetrics' /api/v1/import format, one series a line, in ~4 MB chunks.
+
+    Timestamps and constant values repeat across thousands of series (a pod's labels, a node's
+    GPU count), so their JSON text is made once and reused.
+    """
+    stamps: dict[tuple[int, int], str] = {}
+    constants: dict[tuple[float, int], str] = {}
+    buffer: list[str] = []
+    size = 0
+    for s in series:
+        key = (int(s.timestamps[0]), len(s.timestamps))
+        ts = stamps.get(key)
+        if ts is None:
+            ts = stamps[key] = json.dumps((s.timestamps * 1000).tolist(), separators=(",", ":"))
+        values = s.values
+        if values[0] == values[-1] and bool((values == values[0]).all()):
+            ckey = (float(values[0]), len(values))
+            text = constants.get(ckey)
+            if text is None:
+                text = constants[ckey] = json.dumps(values.tolist(), separators=(",", ":"))
+        else:
+            text = json.dumps(values.tolist(), separators=(",", ":"))
+        metric = json.dumps({"__name__": s.name, **s.labels}, separators=(",", ":"))
+        line = f'{{"metric":{metric},"values":{text},"timestamps":{ts}}}\n'
+        buffer.append(line)
+        size += len(line)
+        if size > 4_000_000:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+def load(engine: VictoriaMetrics, gpus: int, days: int) -> dict[str, float]:
+    cluster = scale_cluster(gpus)
+    start = int((END - timedelta(days=days)).timestamp())
+    counted = {"series": 0, "samples": 0}
+
+    def counting() -> Iterator[SampleSeries]:
+        for s in cluster.series(start, int(END.timestamp()), STEP_S):
+            counted["series"] += 1
+            counted["samples"] += len(s.values)
+            yield s
+
+    began = time.monotonic()
+    response = httpx.post(
+        f"{engine.url}/api/v1/import", content=_json_lines(counting()), timeout=None
+    )
+    response.raise_for_status()
+    httpx.get(f"{engine.url}/internal/force_flush", timeout=600).raise_for_status()
+    return {**counted, "load_s": time.monotonic() - began}
+
+
+class Engine:
+    """A VictoriaMetrics holding one size's fleet: reused from --data-dir when already loaded."""
+
+    def __init__(self, root: Path, gpus: int, days: int, keep: bool) -> None:
+        self.workdir = root / f"vm-{gpus}gpus-{days}d-v{GENERATOR_VERSION}"
+        marker = self.workdir / "loaded.json"
+        if not keep or not marker.exists():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir.mkdir(parents=True)
+            self.vm = VictoriaMetrics(self.workdir, extra_args=["-search.disableCache"])
+            self.loaded = load(self.vm, gpus, days)
+            marker.write_text(json.dumps(self.loaded))
+            self.reused = False
+        else:
+            self.vm = VictoriaMetrics(self.workdir, extra_args=["-search.disableCache"])
+            self.loaded = json.loads(marker.read_text())
+            self.reused = True
+        self.keep = keep
+
+    def close(self) -> None:
+        self.vm.stop()
+        if not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ---- running ---------------------------------------------------------------------------------
+def run_command(url: str, argv: list[str], days: int) -> dict[str, Any]:
+    fields = {
+        "start": (END - timedelta(days=days)).isoformat(),
+        "end": END.isoformat(),
+        "history": max(1, days - 3),
+    }
+    args = [a.format(**fields) for a in argv]
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "stats.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.scale_probe",
+            str(stats_file),
+            "--",
+            *args,
+            "--prometheus-url",
+            url,
+            "--timeout",
+            "600s",
+            "-o",
+            "json",
+            "--quiet",
+        ]
+        began = time.monotonic()
+        done = subprocess.run(cmd, check=False, capture_output=True, cwd=tmp, env=_env(tmp))
+        wall = time.monotonic() - began
+        if done.returncode not in (0, 3) or not stats_file.exists():
+            tail = done.stderr.decode(errors="replace")[-600:]
+            return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall}
+        stats: dict[str, Any] = json.loads(stats_file.read_text())
+        stats["wall_s"] = wall
+        stats["client_s"] = wall - stats["server_s"]
+        # interpreter start-up, imports and settings: the same for any fleet size
+        stats["startup_s"] = wall - stats["in_process_s"] + stats["before_first_query_s"]
+        stats["document"] = json.loads(done.stdout)
+        return stats
+
+
+def run_naive(url: str, days: int, timeout_s: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "stats.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.benchmarks.scale_naive",
+            str(stats_file),
+            url,
+            (END - timedelta(days=days)).isoformat(),
+            END.isoformat(),
+            str(STEP_S),
+        ]
+        began = time.monotonic()
+        try:
+            done = subprocess.run(
+                cmd, check=False, capture_output=True, timeout=timeout_s, env=_env(tmp)
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"did not finish in {timeout_s:.0f} s", "wall_s": timeout_s}
+        wall = time.monotonic() - began
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace")[-600:]
+            return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall}
+        stats: dict[str, Any] = json.loads(stats_file.read_text())
+        stats["wall_s"] = wall
+        return stats
+
+
+def _env(home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
+    env["XDG_CONFIG_HOME"] = home  # no user finops.toml
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return env
+
+
+# ---- reporting -------------------------------------------------------------------------------
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    probe = subprocess.run(  # the Debian build prints nothing for -version
+        ["dpkg-query", "-W", "-f", "${Version}", "victoria-metrics"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    return (
+        f"{os.cpu_count()} vCPU {model}, {memory:.0f} GiB RAM, Python {platform.python_version()}"
+        f", victoria-metrics {probe.stdout.strip() or '(version unknown)'}"
+    )
+
+
+def _row(size: int, name: str, s: dict[str, Any]) -> str:
+    if "error" in s:
+        return f"| {size:,} | {name} | failed: {s['error'].splitlines()[0][:80]} ||||||||"
+    per_gpu = s["bytes_received"] / size
+    return (
+        f"| {size:,} | {name} | {s['wall_s']:.2f} | {s['server_s']:.2f} | {s['client_s']:.2f} "
+        f"| {s['queries']} | {s['bytes_received'] / 1024:,.0f} | {per_gpu:,.0f} "
+        f"| {s['peak_rss_mib']:.0f} |"
+    )
+
+
+def _allocated(document: dict[str, Any]) -> float:
+    return float(document["totals"]["allocated_gpu_cost"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200,2000,20000", help="GPUs per fleet, comma-separated")
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--commands", default=",".join(COMMANDS), help="subset of the commands")
+    parser.add_argument("--naive-timeout", type=float, default=900.0, help="seconds")
+    parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--data-dir", type=Path, default=Path(".bench/scale"))
+    parser.add_argument("--keep-data", action="store_true", help="keep and reuse loaded engines")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    chosen = [c.strip() for c in args.commands.split(",")]
+    unknown = [c for c in chosen if c not in COMMANDS]
+    if unknown:
+        parser.error(f"unknown command(s) {unknown}; known: {', '.join(COMMANDS)}")
+    if shutil.which("victoria-metrics") is None:
+        print("victoria-metrics not installed: apt-get install victoria-metrics", file=sys.stderr)
+        return 2
+
+    print(f"# finops scale benchmark, {datetime.now(UTC):%Y-%m-%d}")
+    print(f"machine: {_machine()}")
+    print(
+        f"fleet: {args.days} days ending {END:%Y-%m-%d}, {STEP_S // 60}-minute samples, 100 teams"
+    )
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    loads: dict[int, dict[str, Any]] = {}
+    for size in sizes:
+        print(f"\nloading {size:,} GPUs ...", file=sys.stderr, flush=True)
+        engine = Engine(args.data_dir, size, args.days, args.keep_data)
+        loads[size] = engine.loaded | {"reused": engine.reused}
+        try:
+            results[size] = {}
+            for name in chosen:
+                print(f"  {size:,} GPUs: {name}", file=sys.stderr, flush=True)
+                results[size][name] = run_command(engine.vm.url, COMMANDS[name], args.days)
+            if not args.no_naive:
+                print(f"  {size:,} GPUs: naive costs", file=sys.stderr, flush=True)
+                results[size]["naive"] = run_naive(engine.vm.url, args.days, args.naive_timeout)
+        finally:
+            engine.close()
+    _report(loads, results, chosen, naive=not args.no_naive)
+    _targets(results, sizes, chosen)
+    return 0
+
+
+def _report(
+    loads: dict[int, dict[str, Any]],
+    results: dict[int, dict[str, dict[str, Any]]],
+    chosen: list[str],
+    *,
+    naive: bool,
+) -> None:
+    print("\n## Fleets loaded\n")
+    print("| GPUs | series | samples | load s |")
+    print("|---:|---:|---:|---:|")
+    for size, info in loads.items():
+        reused = " (reused)" if info["reused"] else ""
+        print(
+            f"| {size:,} | {info['series']:,} | {info['samples']:,} | "
+            f"{info['load_s']:.0f}{reused} |"
+        )
+    print("\n## Per command\n")
+    print(
+        "| GPUs | command | wall s | server s | client s | of which start-up s | queries "
+        "| KiB received | bytes/GPU | peak RSS MiB |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, by_command in results.items():
+        for name in chosen:
+            print(_row(size, name, by_command[name]))
+    if naive:
+        print("\n## Naive pull-and-aggregate (prometheus-api-client + pandas) vs finops costs\n")
+        print(
+            "| GPUs | naive wall s | naive MiB received | naive peak RSS MiB | finops wall s "
+            "| finops KiB received | wall ratio | bytes ratio | RSS ratio | same answer |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for size, by_command in results.items():
+            naive, ours = by_command["naive"], by_command.get("costs --by team", {})
+            if "error" in naive or "error" in ours or not ours:
+                reason = naive.get("error") or ours.get("error") or "costs not run"
+                print(f"| {size:,} | {reason.splitlines()[0][:90]} |||||||||")
+                continue
+            answer = _allocated(ours["document"])
+            same = abs(naive["allocated_cost"] - answer) <= 0.01 * max(answer, 1.0)
+            print(
+                f"| {size:,} | {naive['wall_s']:.1f} | {naive['bytes_received'] / 2**20:,.1f} "
+                f"| {naive['peak_rss_mib']:.0f} | {ours['wall_s']:.2f} "
+                f"| {ours['bytes_received'] / 1024:,.0f} "
+                f"| {naive['wall_s'] / ours['wall_s']:.0f}x "
+                f"| {naive['bytes_received'] / ours['bytes_received']:.0f}x "
+                f"| {naive['peak_rss_mib'] / ours['peak_rss_mib']:.1f}x "
+                f"| {'yes' if same else 'no'} (${naive['allocated_cost']:,.0f} vs ${answer:,.0f}) |"
+            )
+
+
+def _targets(
+    results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], chosen: list[str]
+) -> None:
+    """The issue's targets, checked on the figures above (a benchmark reports; it does not fail)."""
+    small, large = min(sizes), max(sizes)
+    print(f"\n## Targets ({small:,} -> {large:,} GPUs)\n")
+    for name in chosen:
+        a, b = results[small].get(name, {}), results[large].get(name, {})
+        if "error" in a or "error" in b:
+            print(f"- {name}: not measured (failed)")
+            continue
+        if name in FLAT_COMMANDS:
+            growth = b["bytes_received"] / a["bytes_received"]
+            fast = b["client_s"] < 0.5
+            light = b["peak_rss_mib"] * 1.048576 < 250
+            print(
+                f"- {name}: bytes x{growth:.2f} (flat: {_yes(growth < 1.5)}), "
+                f"client {b['client_s']:.2f} s (< 0.5 s: {_yes(fast)}), "
+                f"peak RSS {b['peak_rss_mib']:.0f} MiB (< 250 MB: {_yes(light)})"
+            )
+        else:
+            per_gpu = b["bytes_received"] / large
+            growth = b["bytes_received"] / a["bytes_received"]
+            print(
+                f"- {name}: {per_gpu:,.0f} bytes/GPU at {large:,} GPUs "
+                f"(<= 2 KB: {_yes(per_gpu <= 2048)}), bytes x{growth:.1f} for "
+                f"x{large / small:.0f} GPUs"
+            )
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
