@@ -41,6 +41,11 @@ BENCHMARKS = [
     "tests.benchmarks.focus_reader",  # FOCUS reader vs DuckDB vs pandas.read_csv, 10M rows
     "tests.benchmarks.forecast_backtest",  # the table in docs/forecast.md (about a minute)
     "tests.benchmarks.anomaly_detection",  # the table in docs/anomalies.md (about 20 s)
+    "tests.benchmarks.chargeback_scale",  # "Scale" in docs/reports.md: 50/500 teams (~1.5 min)
+    "tests.benchmarks.startup",  # docs/performance.md: finops --version beside python -c pass
+    # docs/performance.md: 200/2,000/20,000 GPUs in VictoriaMetrics (an hour on 2 vCPU; needs
+    # the victoria-metrics package; `-- scale --sizes 200,2000` for a quick run)
+    "tests.benchmarks.scale",
 ]
 
 

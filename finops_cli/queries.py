@@ -17,7 +17,11 @@ from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers, quote
 
 POD_LABEL_KEYS = ("team", "project", "model", "environment")
-GROUP_KEYS = (*POD_LABEL_KEYS, "namespace", "node", "gpu_model", "cluster")
+# Group keys read from pod annotations (``kube_pod_annotations``), not labels.
+POD_ANNOTATION_KEYS = ("cost_center",)
+POD_ATTRIBUTE_KEYS = (*POD_LABEL_KEYS, *POD_ANNOTATION_KEYS)
+GROUP_KEYS = (*POD_ATTRIBUTE_KEYS, "namespace", "node", "gpu_model", "cluster")
+DEFAULT_COST_CENTER_KEY = "ai-finops.io/cost-center"  # settings: labels.cost_center
 
 GPU_ALLOCATION = "container_gpu_allocation"
 GPU_PRICE = "node_gpu_hourly_cost"
@@ -37,6 +41,7 @@ RAM_ALLOCATION = "container_memory_allocation_bytes"
 CPU_PRICE = "node_cpu_hourly_cost"
 RAM_PRICE = "node_ram_hourly_cost"
 POD_LABELS = "kube_pod_labels"
+POD_ANNOTATIONS = "kube_pod_annotations"
 BUSY_PROFILING = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 BUSY_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 GPU_TEMPERATURE = "DCGM_FI_DEV_GPU_TEMP"
@@ -52,6 +57,7 @@ PROBED_METRICS = (
     CPU_PRICE,
     RAM_PRICE,
     POD_LABELS,
+    POD_ANNOTATIONS,
     BUSY_PROFILING,
     BUSY_UTIL,
     GPU_TEMPERATURE,
@@ -66,7 +72,8 @@ PROBED_METRICS = (
 class QueryContext:
     """What the queries need to know about the cluster's labelling and sampling.
 
-    ``pod_labels`` maps a group key (team, project...) to the Kubernetes label key it comes from;
+    ``pod_labels`` maps a group key (team, project...) to the Kubernetes label key it comes from,
+    and ``cost_center`` to the pod annotation key (default ``ai-finops.io/cost-center``);
     ``sample_interval_s`` is the scrape interval of the allocation series (``S``).
     """
 
@@ -85,11 +92,17 @@ class QueryContext:
         """The Prometheus label a group key lives in after the queries below have run."""
         if key in POD_LABEL_KEYS:
             return kube_label_to_prometheus(self.pod_labels[key])
+        if key in POD_ANNOTATION_KEYS:
+            return kube_label_to_prometheus(self.annotation_key(key), prefix="annotation_")
         if key == "cluster":
             if not self.cluster_label:
                 raise ValueError("grouping by cluster needs a cluster label")
             return self.cluster_label
         return key
+
+    def annotation_key(self, key: str) -> str:
+        """The Kubernetes annotation key a group key (cost_center) comes from."""
+        return self.pod_labels.get(key) or DEFAULT_COST_CENTER_KEY
 
     @property
     def _pod_join(self) -> str:
@@ -199,12 +212,43 @@ class QueryContext:
         )
 
     def pod_attributes(self, keys: Sequence[str], filters: dict[str, str]) -> str:
-        """One series per pod (value 1) carrying the pod-label keys asked for.
+        """One series per pod (value 1) carrying the pod-label and annotation keys asked for.
 
-        Filters (pod-label keys and namespace) become exact matchers here, so a filtered query
-        only keeps pods that match; ``topk`` keeps one series per pod when a pod was recreated
-        under the same name with other labels inside the lookback.
+        Filters (pod-label keys, annotation keys and namespace) become exact matchers here, so a
+        filtered query only keeps pods that match; ``topk`` keeps one series per pod when a pod
+        was recreated under the same name with other labels inside the lookback.
+
+        Annotation keys (cost_center) come from ``kube_pod_annotations``, read only when one is
+        asked for. Asked for alone, the annotations are the only attribute read: a pod without
+        an annotation series then joins nothing, and its cost reaches ``__unallocated__`` as
+        allocation no row explains. With pod-label keys or filters too, the annotations are
+        left-joined onto the labels (``or on (namespace, pod)``), so a pod that kube-state-metrics
+        reports without annotations keeps its labels and an empty cost center.
         """
+        annotation_keys = [k for k in keys if k in POD_ANNOTATION_KEYS]
+        annotation_filters = {k: v for k, v in filters.items() if k in POD_ANNOTATION_KEYS}
+        label_filters = {k: v for k, v in filters.items() if k not in POD_ANNOTATION_KEYS}
+        annotations = (
+            self._pod_annotations([*annotation_keys, *annotation_filters], annotation_filters)
+            if annotation_keys or annotation_filters
+            else None
+        )
+        if (
+            annotations is not None
+            and not label_filters
+            and not any(k in POD_LABEL_KEYS for k in keys)
+        ):
+            return annotations
+        labels = self._pod_labels(keys, label_filters)
+        if annotations is None:
+            return labels
+        carried = ", ".join(sorted({self.prom_label(k) for k in annotation_keys}))
+        joined = f"{labels} * on ({self._pod_join}) group_left ({carried}) {annotations}"
+        if annotation_filters:  # a cost-center filter keeps only the pods that carry it
+            return f"({joined})"
+        return f"(({joined}) or on ({self._pod_join}) {labels})"
+
+    def _pod_labels(self, keys: Sequence[str], filters: dict[str, str]) -> str:
         wanted = sorted({self.prom_label(k) for k in keys if k in POD_LABEL_KEYS})
         selector = matchers(
             {self.prom_label(k): v for k, v in filters.items() if k in POD_LABEL_KEYS}
@@ -212,6 +256,15 @@ class QueryContext:
         )[1:-1]
         by = ", ".join(self._with_cluster(["namespace", "pod", *wanted]))
         inner = f"group by ({by}) ({self._attribute(POD_LABELS, selector)})"
+        return f"topk by ({self._pod_join}) (1, {inner})"
+
+    def _pod_annotations(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """One series per pod from ``kube_pod_annotations`` with the annotation keys asked for
+        (empty when the pod lacks the annotation)."""
+        wanted = sorted({self.prom_label(k) for k in keys if k in POD_ANNOTATION_KEYS})
+        selector = matchers({self.prom_label(k): v for k, v in filters.items()})[1:-1]
+        by = ", ".join(self._with_cluster(["namespace", "pod", *wanted]))
+        inner = f"group by ({by}) ({self._attribute(POD_ANNOTATIONS, selector)})"
         return f"topk by ({self._pod_join}) (1, {inner})"
 
     def node_gpu_model(self) -> str:
@@ -267,8 +320,8 @@ class QueryContext:
     ) -> str:
         by_labels = self._with_cluster([self.prom_label(k) for k in keys])
         expr = f"({per_pod})"
-        if filters or any(k in POD_LABEL_KEYS for k in keys):
-            carried = sorted({self.prom_label(k) for k in keys if k in POD_LABEL_KEYS})
+        if filters or any(k in POD_ATTRIBUTE_KEYS for k in keys):
+            carried = sorted({self.prom_label(k) for k in keys if k in POD_ATTRIBUTE_KEYS})
             expr = (
                 f"{expr} * on ({self._pod_join}) group_left ({', '.join(carried)}) "
                 f"{self.pod_attributes(keys, filters)}"
@@ -427,25 +480,32 @@ class InferenceQueries:
 
 # ---- per-GPU statistics ---------------------------------------------------------------------
 GPU_PRESENCE = "DCGM_FI_DEV_FB_USED"  # reported for whole GPUs and MIG instances alike
-GPU_IDENTITY = ("node", "gpu", "UUID", "GPU_I_ID", "GPU_I_PROFILE", "modelName")
+GPU_KEY = ("node", "gpu", "GPU_I_ID")  # what tells one GPU (or MIG instance) from another
+GPU_IDENTITY = (*GPU_KEY, "UUID", "GPU_I_PROFILE", "modelName")  # and what describes it
+WORKLOAD_LABELS = ("workload_kind", "workload")
 
 
 class GpuQueries:
     """One row per GPU (or MIG instance) over a window, every statistic computed on the server.
 
     Each dcgm-exporter series is split by the pod that held the GPU, so a GPU's statistics first
-    merge its series at each instant (``max by`` its identity) and then run over the window as a
-    subquery: what comes back is a handful of numbers per GPU, never its samples.
+    merge its series at each instant (``max by`` its key) and then run over the window as a
+    subquery: what comes back is a handful of numbers per GPU, never its samples. Only
+    ``inventory`` carries the descriptive labels (UUID, model, MIG profile); every other statistic
+    comes back keyed by node, index and MIG instance alone, which keeps a fleet's answers near a
+    kilobyte per GPU.
     """
 
     def __init__(self, ctx: QueryContext, window_s: float) -> None:
         self.ctx = ctx
         self.window = duration(window_s)
         self.step = duration(ctx.sample_interval_s)
+        self.key = ", ".join(ctx._with_cluster(GPU_KEY))
+        self.workload_key = ", ".join(ctx._with_cluster(["namespace", *WORKLOAD_LABELS]))
         self.identity = ", ".join(ctx._with_cluster(GPU_IDENTITY))
 
     def _gpu(self, expr: str, aggregate: str = "max") -> str:
-        return f"{aggregate} by ({self.identity}) ({expr})"
+        return f"{aggregate} by ({self.key}) ({expr})"
 
     def _normalised(self, metric: str, bound_only: bool = False) -> str:
         pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
@@ -475,6 +535,10 @@ class GpuQueries:
             parts.append(f"{self._normalised(BUSY_UTIL)} / 100")
         return self._gpu(" or ".join(f"({p})" for p in parts))
 
+    def inventory(self) -> str:
+        """Each GPU with its descriptive labels, at each instant it is reported."""
+        return f"max by ({self.identity}) ({self._normalised(GPU_PRESENCE)})"
+
     def present(self) -> str:
         return self._gpu(self._normalised(GPU_PRESENCE))
 
@@ -497,15 +561,16 @@ class GpuQueries:
         )
 
     def holders(self, pod_keys: Sequence[str]) -> str:
-        """Samples each pod held each GPU for, with the pod's team/project/model labels."""
-        by = ", ".join(self.ctx._with_cluster([*GPU_IDENTITY, "namespace", "pod"]))
+        """The pod that held each GPU longest (samples held), with its team/project/model labels:
+        one series per GPU however many pods came and went."""
+        by = ", ".join(self.ctx._with_cluster([*GPU_KEY, "namespace", "pod"]))
         held = f"max by ({by}) ({self._normalised(GPU_PRESENCE, bound_only=True)})"
         per_pod = self.over_window("count_over_time", held)
         wide = replace(self.ctx, attribute_lookback_s=int(_seconds(self.window)))
         carried = sorted({self.ctx.prom_label(k) for k in pod_keys})
         return (
-            f"({per_pod}) * on ({self.ctx._pod_join}) group_left ({', '.join(carried)}) "
-            f"{wide.pod_attributes(pod_keys, {})}"
+            f"topk by ({self.key}) (1, ({per_pod}) * on ({self.ctx._pod_join}) "
+            f"group_left ({', '.join(carried)}) {wide.pod_attributes(pod_keys, {})})"
         )
 
     # ---- per pod (what rightsizing needs) ----------------------------------------------------
@@ -560,6 +625,62 @@ class GpuQueries:
         by = ", ".join(self.ctx._with_cluster(["namespace", "pod", *labels]))
         read = self.ctx._read(POD_LABELS, _seconds(self.window))
         return f"group by ({by}) ({read}) and on ({self.ctx._pod_join}) {self._gpu_pods()}"
+
+    # ---- per workload: rightsizing's answers, grouped on the server -------------------------
+    def pod_workloads(self) -> str:
+        """Each GPU pod with the workload it belongs to (``workload_kind``, ``workload``), named
+        as ``analytics.rightsize.workload_of`` names it: a ReplicaSet's pods belong to its
+        Deployment, a Job's to the job family (the name without its run number), other
+        controllers to themselves, and a pod without one (kube-state-metrics says ``<none>``)
+        to itself alone."""
+        join = self.ctx._pod_join
+        gpu_pods = self._gpu_pods()
+        by = ", ".join(self.ctx._with_cluster(["namespace", "pod", "owner_kind", "owner_name"]))
+        read = self.ctx._read("kube_pod_owner", _seconds(self.window), 'owner_kind!="<none>"')
+        owners = f"(topk by ({join}) (1, group by ({by}) ({read})) and on ({join}) {gpu_pods})"
+        named = f'label_join({owners}, "owner", "/", "owner_kind", "owner_name")'
+        for target, replacement, source, regex in (
+            ("workload_kind", "$1", "owner_kind", "(.*)"),
+            ("workload_kind", "Deployment", "owner_kind", "ReplicaSet"),
+            ("workload", "$1", "owner_name", "(.*)"),
+            ("workload", "$1", "owner", "ReplicaSet/(.+)-[a-z0-9]{5,10}"),
+            ("workload", "$1", "owner", "Job/(.+)-[0-9]+"),
+        ):
+            named = f'label_replace({named}, "{target}", "{replacement}", "{source}", "{regex}")'
+        alone = f"({gpu_pods} unless on ({join}) {owners})"
+        alone = f'label_replace({alone}, "workload_kind", "Pod", "", "")'
+        alone = f'label_replace({alone}, "workload", "$1", "pod", "(.*)")'
+        keep = ", ".join(self.ctx._with_cluster(["namespace", "pod", *WORKLOAD_LABELS]))
+        return f"group by ({keep}) ({named} or {alone})"
+
+    def per_workload(self, per_pod: str, aggregate: str, keep: Sequence[str] = ()) -> str:
+        """A per-pod answer (an instant vector by pod) combined over each workload's pods;
+        ``keep`` names pod labels to keep beside the workload."""
+        by = ", ".join([self.workload_key, *keep])
+        return (
+            f"{aggregate} by ({by}) (({per_pod}) * on ({self.ctx._pod_join}) "
+            f"group_left ({', '.join(WORKLOAD_LABELS)}) {self.pod_workloads()})"
+        )
+
+    def workload_busy_avg(self, present: frozenset[str]) -> str:
+        """Busy share over all the GPU-samples of a workload's pods."""
+        busy = self.over_window("sum_over_time", self.pod_busy(present, "sum"))
+        samples = self.over_window("sum_over_time", self.pod_busy(present, "count"))
+        return f"{self.per_workload(busy, 'sum')} / {self.per_workload(samples, 'sum')}"
+
+    def workload_placement(self, gpu_hours_per_pod: str) -> str:
+        """Node and GPU product of each workload's pod with the most GPU-hours."""
+        placed = (
+            f"({gpu_hours_per_pod}) * on ({self.ctx._pod_join}) group_left (node, modelName) "
+            f"topk by ({self.ctx._pod_join}) (1, {self.pod_placement()})"
+        )
+        per_pod = self.per_workload(placed, "max", ["pod", "node", "modelName"])
+        return f"topk by ({self.workload_key}) (1, {per_pod})"
+
+    def workload_labels(self, keys: Sequence[str], extra_labels: Sequence[str] = ()) -> str:
+        """Each distinct set of attribution labels among a workload's pods."""
+        labels = sorted({self.ctx.prom_label(k) for k in keys} | set(extra_labels))
+        return self.per_workload(self.pod_labels(keys, extra_labels), "group", labels)
 
     def node_info(self) -> str:
         labels = [INSTANCE_TYPE_LABEL, REGION_LABEL, *CAPACITY_LABELS]

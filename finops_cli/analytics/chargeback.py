@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = "1"
 SHARE_MODES = ("none", "proportional")
+# --by value -> the cost-report group key, which is also the rows' field name.
 GROUP_FIELDS = {"team": "team", "project": "project", "cost-center": "cost_center"}
-UNMAPPED = "__unmapped__"
+# Recommendations are per workload, which knows its team and project (not its cost center).
+RECOMMENDATION_KEYS = {"team": "team", "project": "project"}
 AVERAGE_MONTH_DAYS = 30.4375
 TOP_TEAMS = 5
 TOP_RECOMMENDATIONS = 3
@@ -60,7 +62,7 @@ class Period:
 
 @dataclass(frozen=True)
 class Group:
-    """One group's figures before sharing: a cost row, or several merged (cost centers)."""
+    """One group's figures before sharing (cost rows of the same kind and name, merged)."""
 
     name: str
     kind: str  # allocated, unallocated, idle
@@ -82,13 +84,8 @@ class Extras:
     notes: list[str] = field(default_factory=list)
 
 
-def groups_of(
-    report: CostReport, key: str, mapping: Mapping[str, str] | None = None
-) -> list[Group]:
-    """The report's rows as groups; with ``mapping`` (team -> cost center) merged by its values.
-
-    Teams the mapping does not know go to ``__unmapped__``; unallocated and idle stay as they are.
-    """
+def groups_of(report: CostReport, key: str) -> list[Group]:
+    """The report's rows as groups named by ``key``'s value (unallocated and idle by kind)."""
     merged: dict[tuple[str, str], list[CostRow]] = {}
     for row in report.rows:
         name = row.keys.get(key, row.keys.get("group", ""))
@@ -96,8 +93,6 @@ def groups_of(
             name = UNALLOCATED
         elif row.kind == "idle":
             name = IDLE
-        elif mapping is not None:
-            name = mapping.get(name, UNMAPPED)
         merged.setdefault((row.kind, name), []).append(row)
     out = [_merge(name, kind, rows) for (kind, name), rows in merged.items()]
     order = {"allocated": 0, "unallocated": 1, "idle": 2}
@@ -191,37 +186,38 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     generated_at: datetime,
     window_label: str,
     budgets: Mapping[tuple[str, str], Budget],
-    mapping: Mapping[str, str] | None = None,
     extras: Extras | None = None,
 ) -> dict[str, Any]:
     """The chargeback document (see docs/reports.md for every field)."""
     extras = extras or Extras()
     field_name = GROUP_FIELDS[by]
-    query_key = "team" if by == "cost-center" else by
-    groups = groups_of(report, query_key, mapping)
+    groups = groups_of(report, field_name)
     shared = _share(groups, share_idle)
     notes = list(report.notes) + list(extras.notes)
     if share_idle == "proportional" and not shared.shared:
         notes.append("no allocated GPU cost to share idle over: idle shown separately")
     prev_totals = (
-        _totals_by_name(groups_of(previous, query_key, mapping), share_idle)
+        _totals_by_name(groups_of(previous, field_name), share_idle)
         if previous is not None
         else None
     )
     factor = budget_factor(period)
     budget_scope = {"team": "team", "project": "project"}.get(by)
-    rec_key = {"team": "team", "project": "project", "cost-center": "team"}[by]
+    # Workloads know their team and project, not their cost center; unit costs per model and
+    # anomalies are per team. A section with no key to attribute it by is left out, not faked.
+    rec_key = RECOMMENDATION_KEYS.get(by)
+    recommendations = extras.recommendations if rec_key is not None else None
+    models = extras.models if by == "team" else None
+    anomalies = extras.anomalies if by == "team" else None
 
     recs_by: dict[str, list[Recommendation]] = {}
-    if extras.recommendations is not None:
-        for rec in extras.recommendations:
+    if recommendations is not None and rec_key is not None:
+        for rec in recommendations:
             name = getattr(rec.workload, rec_key) or UNALLOCATED
-            if mapping is not None and name != UNALLOCATED:
-                name = mapping.get(name, UNMAPPED)
             recs_by.setdefault(name, []).append(rec)
     anomalies_by: dict[str, list[Anomaly]] = {}
-    if extras.anomalies is not None:
-        for a in extras.anomalies:
+    if anomalies is not None:
+        for a in anomalies:
             anomalies_by.setdefault(a.team, []).append(a)
 
     hours = period.hours
@@ -261,13 +257,13 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             row["change_pct"] = _num(
                 (total - before) / before if before is not None and before > 0 else None
             )
-        if extras.models is not None and g.kind == "allocated":
-            row["models"] = extras.models.get(g.name, [])
-        if extras.recommendations is not None:
+        if models is not None and g.kind == "allocated":
+            row["models"] = models.get(g.name, [])
+        if recommendations is not None:
             mine = sorted(recs_by.get(g.name, []), key=lambda r: -r.monthly_savings)
             row["savings_available"] = _num(sum((max(r.monthly_savings, 0.0) for r in mine), 0.0))
             row["recommendations"] = [_rec(r) for r in mine[:TOP_RECOMMENDATIONS]]
-        if extras.anomalies is not None and g.kind == "allocated":
+        if anomalies is not None and g.kind == "allocated":
             mine_a = sorted(anomalies_by.get(g.name, []), key=lambda a: -abs(a.impact))
             row["anomalies"] = [_anomaly(a) for a in mine_a[:TOP_ANOMALIES]]
         rows.append(row)
@@ -310,8 +306,8 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             for r in top
         ],
         "savings_available": _num(
-            sum((max(r.monthly_savings, 0.0) for r in extras.recommendations), 0.0)
-            if extras.recommendations is not None
+            sum((max(r.monthly_savings, 0.0) for r in recommendations), 0.0)
+            if recommendations is not None
             else None
         ),
         "previous_total_cost": _num(previous.totals.total_cost if previous else None),
@@ -338,9 +334,9 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         "sections": {
             "budgets": budget_scope is not None,
             "previous_period": previous is not None,
-            "unit_costs": extras.models is not None,
-            "recommendations": extras.recommendations is not None,
-            "anomalies": extras.anomalies is not None,
+            "unit_costs": models is not None,
+            "recommendations": recommendations is not None,
+            "anomalies": anomalies is not None,
         },
         "summary": summary,
         "rows": rows,

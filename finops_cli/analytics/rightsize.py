@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import pandas as pd
@@ -106,7 +107,7 @@ def workload_of(owner_kind: str, owner_name: str, pod: str) -> tuple[str, str]:
         return "Deployment", re.sub(r"-[a-z0-9]{5,10}$", "", owner_name)
     if owner_kind == "Job":
         return "Job", re.sub(r"-\d+$", "", owner_name)
-    if owner_kind:
+    if owner_kind and owner_kind != "<none>":  # kube-state-metrics' word for no owner
         return owner_kind, owner_name
     return "Pod", pod
 
@@ -118,12 +119,15 @@ def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
     )
     if pods.empty:
         return []
-    keys = [
-        (ns, *workload_of(str(k), str(n), str(p)))
-        for ns, k, n, p in zip(
-            pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
-        )
-    ]
+    if "workload" in pods.columns:  # grouped by the source already
+        keys = list(zip(pods["namespace"], pods["workload_kind"], pods["workload"], strict=True))
+    else:
+        keys = [
+            (ns, *workload_of(str(k), str(n), str(p)))
+            for ns, k, n, p in zip(
+                pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
+            )
+        ]
     pods["_key"] = keys
     out = []
     for group_key, group in pods.groupby("_key", sort=True):
@@ -141,7 +145,11 @@ def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
                 kind=kind,
                 name=name,
                 namespace=namespace,
-                pods=tuple(sorted(group["pod"])),
+                pods=tuple(
+                    sorted(chain.from_iterable(group["pod_names"]))
+                    if "pod_names" in group.columns
+                    else sorted(group["pod"])
+                ),
                 team=_first(group["team"]),
                 project=_first(group["project"]),
                 model=_first(group["model"]),

@@ -425,12 +425,14 @@ class CommandContext:
         )
 
     def pod_labels(self) -> dict[str, str]:
+        """Group key -> Kubernetes key: pod labels, and the cost-center pod annotation."""
         labels = self.settings.labels
         return {
             "team": labels.team,
             "project": labels.project,
             "model": labels.model,
             "environment": labels.environment,
+            "cost_center": labels.cost_center,
         }
 
 

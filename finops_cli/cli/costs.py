@@ -1,4 +1,5 @@
-"""``finops costs``: GPU cost by team, project, model, namespace, node or GPU model."""
+"""``finops costs``: GPU cost by team, project, model, cost center, namespace, node or GPU
+model."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class GroupKey(StrEnum):
     project = "project"
     model = "model"
     environment = "environment"
+    cost_center = "cost-center"
     namespace = "namespace"
     node = "node"
     gpu_model = "gpu-model"

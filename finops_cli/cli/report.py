@@ -117,31 +117,6 @@ def resolve_period(
     return Period(start, end, label, "custom", start - length, start)
 
 
-def _read_mapping(path: Path) -> dict[str, str]:
-    """``team,cost_center`` rows (a header line is allowed)."""
-    import csv
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"--cost-centers {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--cost-centers {path}: not UTF-8 text") from None
-    mapping: dict[str, str] = {}
-    for n, record in enumerate(csv.reader(text.splitlines()), start=1):
-        if not record or not "".join(record).strip():
-            continue
-        if len(record) != 2:
-            raise UsageError(f"--cost-centers {path}: line {n}: expected TEAM,COST_CENTER")
-        team, center = record[0].strip(), record[1].strip()
-        if n == 1 and (team.lower(), center.lower()) == ("team", "cost_center"):
-            continue
-        if not team or not center:
-            raise UsageError(f"--cost-centers {path}: line {n}: empty team or cost center")
-        mapping[team] = center
-    return mapping
-
-
 @report_app.command("chargeback")
 @data_command
 def chargeback(
@@ -168,18 +143,14 @@ def chargeback(
     ] = None,
     by: Annotated[
         ReportBy,
-        typer.Option("--by", "-b", help="Who is charged.", rich_help_panel=REPORT),
-    ] = ReportBy.team,
-    cost_centers: Annotated[
-        Path | None,
         typer.Option(
-            "--cost-centers",
-            metavar="PATH",
-            help="CSV of TEAM,COST_CENTER rows for --by cost-center.",
+            "--by",
+            "-b",
+            help="Who is charged: the team or project pod label, or the cost-center pod "
+            "annotation (labels.cost_center).",
             rich_help_panel=REPORT,
-            show_default=False,
         ),
-    ] = None,
+    ] = ReportBy.team,
     share_idle: Annotated[
         ShareIdle,
         typer.Option(
@@ -218,7 +189,7 @@ def chargeback(
     Figures are those of `finops costs` for the same window; see docs/reports.md.
     """
     from finops_cli.analytics.budgets import resolve_budgets
-    from finops_cli.analytics.chargeback import build_document
+    from finops_cli.analytics.chargeback import GROUP_FIELDS, build_document
     from finops_cli.render import chargeback as render
 
     # The shared window options default to 7d; any other window (--start/--end, --window,
@@ -227,19 +198,9 @@ def chargeback(
     chosen = resolve_period(month, period.value if period else None, explicit, ctx.now)
     if output_file == "-" and fmt is ReportFormat.pdf:
         raise UsageError("--format pdf cannot go to stdout: give --output-file PATH")
-    mapping = None
-    if by is ReportBy.cost_center:
-        if cost_centers is None:
-            raise UsageError(
-                "--by cost-center needs --cost-centers FILE (TEAM,COST_CENTER rows); reading "
-                "the ai-finops.io/cost-center annotation is not supported yet"
-            )
-        mapping = _read_mapping(cost_centers)
-    elif cost_centers is not None:
-        raise UsageError("--cost-centers only applies to --by cost-center")
     target = output_file or f"chargeback-{chosen.label}.{fmt.value}"
 
-    key = "team" if by is ReportBy.cost_center else by.value
+    key = GROUP_FIELDS[by.value]  # team, project or cost_center (the pod annotation)
     source = ctx.open_cost_source()
     try:
         with ctx.progress("Querying costs"):
@@ -260,7 +221,6 @@ def chargeback(
         generated_at=chosen.end,  # not the clock: same data and options, same bytes
         window_label=chosen.label,
         budgets=resolve_budgets(ctx.settings.budgets),
-        mapping=mapping,
         extras=extras,
     )
     if fmt is ReportFormat.pdf:
@@ -346,7 +306,13 @@ def _extras(source: CostSource, period: Period, by: ReportBy, ctx: CommandContex
         catalog = load_catalog(ctx.settings.pricing)
         return recommend(source.pods(window), catalog, window.seconds / 3600)
 
-    extras.recommendations = attempt("recommendations", recommendations)
+    if by is ReportBy.cost_center:  # workloads carry no cost center to attribute them by
+        extras.notes.append(
+            "recommendations left out: right-sizing attributes workloads to teams and "
+            "projects, not to cost centers (see --by team)"
+        )
+    else:
+        extras.recommendations = attempt("recommendations", recommendations)
 
     if by is ReportBy.team:
 

@@ -164,7 +164,7 @@ or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 {% if d.sections.unit_costs %}<h2>Unit costs by model</h2>
 <table><tr><th>{{ title }}</th><th class="text">Model</th><th>GPU cost</th><th>Requests</th>
 <th>per 1k requests</th><th>per 1M tokens</th><th class="text">Status</th></tr>
-{% for r in d.rows %}{% for m in r.models or [] %}<tr><td>{{ r[key] }}</td>
+{% for r in d.rows %}{% for m in r.get("models") or [] %}<tr><td>{{ r[key] }}</td>
 <td class="text">{{ m.model }}</td><td>{{ money(m.gpu_cost) }}</td><td>{{ count(m.requests) }}</td>
 <td>{{ unit(m.cost_per_1k_requests) }}</td><td>{{ unit(m.cost_per_1m_tokens) }}</td>
 <td class="text">{{ m.unit_cost_status or "-" }}</td></tr>{% endfor %}{% endfor %}
@@ -172,7 +172,7 @@ or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 {% if d.sections.recommendations %}<h2>Top recommendations</h2>
 <table><tr><th>{{ title }}</th><th class="text">Workload</th><th class="text">Action</th>
 <th class="text">Change</th><th>Saving / month</th><th class="text">Confidence</th></tr>
-{% for r in d.rows %}{% for c in r.recommendations or [] %}<tr><td>{{ r[key] }}</td>
+{% for r in d.rows %}{% for c in r.get("recommendations") or [] %}<tr><td>{{ r[key] }}</td>
 <td class="text">{{ c.namespace }}/{{ c.workload }}</td><td class="text">{{ c.action }}</td>
 <td class="text">{{ c.current }} → {{ c.target }}</td><td>{{ money(c.monthly_savings) }}</td>
 <td class="text">{{ c.confidence }}</td></tr>{% endfor %}{% endfor %}
@@ -180,7 +180,7 @@ or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 {% if d.sections.anomalies %}<h2>Anomalies</h2>
 <table><tr><th>{{ title }}</th><th class="text">Metric</th><th class="text">Start</th>
 <th class="text">Severity</th><th>Impact</th><th class="text">Reason</th></tr>
-{% for r in d.rows %}{% for a in r.anomalies or [] %}<tr><td>{{ r[key] }}</td>
+{% for r in d.rows %}{% for a in r.get("anomalies") or [] %}<tr><td>{{ r[key] }}</td>
 <td class="text">{{ a.metric }}</td><td class="text">{{ a.start }}</td>
 <td class="text">{{ a.severity }}</td><td>{{ money(a.impact) }}</td>
 <td class="text">{{ a.reason }}</td></tr>{% endfor %}{% endfor %}

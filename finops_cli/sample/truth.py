@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from finops_cli.sample.scenario import (
+    COST_CENTER_KEY,
     ENVIRONMENT_KEY,
     INTERRUPTIBLE_KEY,
     MODEL_KEY,
@@ -32,6 +33,7 @@ POD_KEYS = {
     "model": MODEL_KEY,
     "environment": ENVIRONMENT_KEY,
 }
+POD_ANNOTATION_KEYS = {"cost_center": COST_CENTER_KEY}
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class GroundTruth:
     """Per pod-run and per node figures for ``[start, end)``.
 
     ``pods`` columns: team, project, model, environment (empty when the pod lacks the label),
-    namespace, node, gpu_model, pod, gpus, gpu_hours, gpu_cost, cpu_ram_cost.
+    cost_center (the annotation; empty when the pod lacks it), namespace, node, gpu_model, pod,
+    served_model, gpus, gpu_hours, gpu_cost, cpu_ram_cost.
     ``nodes`` columns: node, gpu_model, capacity_gpu_hours, capacity_gpu_cost.
     """
 
@@ -100,6 +103,7 @@ def ground_truth(
             rows.append(
                 {
                     **{k: w.labels.get(label, "") for k, label in POD_KEYS.items()},
+                    **{k: w.annotations.get(a, "") for k, a in POD_ANNOTATION_KEYS.items()},
                     "namespace": w.namespace,
                     "node": w.node,
                     "gpu_model": node.gpu_product,
@@ -113,6 +117,7 @@ def ground_truth(
             )
     columns = [
         *POD_KEYS,
+        *POD_ANNOTATION_KEYS,
         "namespace",
         "node",
         "gpu_model",
@@ -164,6 +169,8 @@ def _key_value(cluster: SampleCluster, w: object, key: str) -> str:
     assert isinstance(w, WorkloadSpec)
     if key in POD_KEYS:
         return w.labels.get(POD_KEYS[key], "")
+    if key in POD_ANNOTATION_KEYS:
+        return w.annotations.get(POD_ANNOTATION_KEYS[key], "")
     if key == "gpu_model":
         return cluster.node(w.node).gpu_product
     return str(getattr(w, key))

@@ -133,6 +133,10 @@ POD_COLUMNS = (
     "node", "gpu_model", "gpus", "gpu_hours", "busy_avg", "busy_p95", "memory_peak_mib",
     "memory_total_mib", "cost",
 )  # fmt: skip
+# A source may group pods into workloads itself (the Prometheus source does, on the server):
+# then each row is a workload, ``workload_kind``/``workload`` name it and ``pod_names`` lists its
+# pods; ``pod`` is the one with the most GPU-hours.
+WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
 
 

@@ -3,8 +3,10 @@
 One request per ``costs()`` call: the window as an RFC 3339 pair, ``accumulate=true`` (one figure
 for the whole window) and ``includeIdle=true`` (the ``__idle__`` entry that makes capacity add
 up). The request's group keys become OpenCost's ``aggregate`` (``label:<pod label key>`` for
-team/project/model/environment, ``namespace``, ``node``, ``cluster``); ``gpu_model`` has no
-OpenCost equivalent and is refused.
+team/project/model/environment, ``annotation:<pod annotation key>`` for cost_center,
+``namespace``, ``node``, ``cluster``); ``gpu_model`` has no OpenCost equivalent and is refused.
+OpenCost reads pod annotations from the ``kube_pod_annotations`` series it scrapes (or emits,
+with ``EMIT_POD_ANNOTATIONS_METRIC``), so they need the same kube-state-metrics allowlist.
 
 What OpenCost answers, and how it is read:
 
@@ -67,6 +69,9 @@ IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
 UNMOUNTED = "__unmounted__"
 _LABEL_KEYS = ("team", "project", "model", "environment")
+_ANNOTATION_KEYS = ("cost_center",)
+_ATTRIBUTE_KEYS = (*_LABEL_KEYS, *_ANNOTATION_KEYS)
+DEFAULT_COST_CENTER_KEY = "ai-finops.io/cost-center"
 _NATIVE_KEYS = ("cluster", "node", "namespace")  # OpenCost's own key order in older builds
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 10.0
@@ -87,7 +92,7 @@ def aggregate_keys(keys: tuple[str, ...] | list[str]) -> list[str]:
     order was asked; newer ones follow the request. Asking in that fixed order makes both agree.
     Raises ``UsageError`` for keys OpenCost cannot aggregate by.
     """
-    unknown = sorted({k for k in keys if k not in _LABEL_KEYS and k not in _NATIVE_KEYS})
+    unknown = sorted({k for k in keys if k not in _ATTRIBUTE_KEYS and k not in _NATIVE_KEYS})
     if "gpu_model" in unknown:
         raise UsageError(
             "OpenCost cannot group or filter by gpu_model (its allocation API has no GPU model "
@@ -97,7 +102,7 @@ def aggregate_keys(keys: tuple[str, ...] | list[str]) -> list[str]:
         raise UsageError(f"OpenCost cannot group or filter by {', '.join(unknown)}")
     ordered = [k for k in _NATIVE_KEYS if k in keys]
     for key in keys:
-        if key in _LABEL_KEYS and key not in ordered:
+        if key in _ATTRIBUTE_KEYS and key not in ordered:
             ordered.append(key)
     return ordered
 
@@ -111,6 +116,8 @@ def aggregate_param(keys: list[str], pod_labels: Mapping[str, str]) -> str:
             if not label:
                 raise UsageError(f"no Kubernetes label key configured for {key}")
             terms.append(f"label:{label}")
+        elif key in _ANNOTATION_KEYS:
+            terms.append(f"annotation:{_annotation_key(pod_labels, key)}")
         else:
             terms.append(key)
     return ",".join(terms)
@@ -227,12 +234,16 @@ class OpenCostCostSource(CostSource):
         steps = self._call(API_PATH, params)
 
         labels = {k: _sanitise(self.pod_labels[k]) for k in keys if k in _LABEL_KEYS}
+        labels |= {
+            k: _sanitise(_annotation_key(self.pod_labels, k)) for k in keys if k in _ANNOTATION_KEYS
+        }
         parsed = _parse(steps, keys, labels)
         end = pd.Timestamp(request.window.end).tz_convert("UTC")
         allocations = _allocations(parsed, keys, group_by, filters, end)
         cluster, idle_price = _cluster(parsed, keys, filters.get("cluster"), end)
 
         notes = self._notes(parsed, filters)
+        notes += self._annotation_notes(parsed, keys, group_by)
         notes += [
             f"PARTIAL DATA: OpenCost answered with a warning, figures may be incomplete: {message}"
             for message in self._warnings[warned:]
@@ -258,6 +269,24 @@ class OpenCostCostSource(CostSource):
             sample_interval_s=0,
             notes=notes,
         )
+
+    def _annotation_notes(
+        self, parsed: _Parsed, keys: list[str], group_by: tuple[str, ...]
+    ) -> list[str]:
+        """Grouped by an annotation no allocation carries: say why and how to fix it."""
+        notes = []
+        for key in (k for k in group_by if k in _ANNOTATION_KEYS):
+            index = keys.index(key)
+            holds = any(t.gpu_hours > 0 for t in parsed.rows.values())
+            if holds and not any(values[index] for values in parsed.rows):
+                annotation = _annotation_key(self.pod_labels, key)
+                notes.append(
+                    f"no allocation carries the {annotation} annotation: every pod's cost center "
+                    "is __unallocated__; OpenCost reads pod annotations from kube_pod_annotations: "
+                    "run kube-state-metrics with "
+                    f"--metric-annotations-allowlist=pods=[{annotation}]"
+                )
+        return notes
 
     def _notes(self, parsed: _Parsed, filters: dict[str, str]) -> list[str]:
         notes: list[str] = []
@@ -559,7 +588,8 @@ def _values(
             if key in _NATIVE_KEYS:
                 value = props.get(key)
             else:
-                value = (props.get("labels") or {}).get(labels[key])
+                bag = "annotations" if key in _ANNOTATION_KEYS else "labels"
+                value = (props.get(bag) or {}).get(labels[key])
             if not isinstance(value, str):
                 return None
             found.append(value)
@@ -691,6 +721,11 @@ def _cluster(
 
 
 # ---- small helpers -------------------------------------------------------------------------
+
+
+def _annotation_key(pod_labels: Mapping[str, str], key: str) -> str:
+    """The Kubernetes annotation key of an annotation group key (cost_center)."""
+    return pod_labels.get(key) or DEFAULT_COST_CENTER_KEY
 
 
 def _sanitise(label_key: str) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from finops_cli import buckets, queries
@@ -30,9 +31,9 @@ from finops_cli.sources.interface import (
     GPU_COLUMNS,
     INTERRUPTIBLE_LABEL,
     NODE_COLUMNS,
-    POD_COLUMNS,
     SERVED_MEASURES,
     TRAFFIC_MEASURES,
+    WORKLOAD_POD_COLUMNS,
     CostData,
     CostRequest,
     CostSource,
@@ -40,7 +41,11 @@ from finops_cli.sources.interface import (
     InferenceData,
     PodGpuData,
 )
-from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
+from finops_cli.sources.prometheus_client import (
+    InstantSample,
+    PrometheusClient,
+    PrometheusSettingsLike,
+)
 from finops_cli.timewindow import Window
 
 _warn_log = logging.getLogger("finops")
@@ -202,6 +207,9 @@ class PrometheusCostSource(CostSource):
             )
         # The cluster filter narrows every series read (see QueryContext); the rest select pods.
         keys = request.group_by
+        annotation_keys = [k for k in keys if k in queries.POD_ANNOTATION_KEYS]
+        if annotation_keys and queries.POD_ANNOTATIONS not in present:
+            notes.append(_annotation_note(ctx, annotation_keys, missing_metric=True))
         filters = {k: v for k, v in request.filters.items() if k != "cluster"}
         has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
 
@@ -232,6 +240,18 @@ class PrometheusCostSource(CostSource):
         skipped: list[str] = []
         allocations = _merge(results, ALLOCATION_MEASURES, prom_keys, list(keys), skipped)
         cluster = _merge(results, CLUSTER_MEASURES, [], [], skipped)
+        held = (
+            float(allocations["gpu_hours"].sum()) > 0
+            if filters
+            else bool((cluster["allocated_gpu_hours"] > 0).any())
+        )
+        if (
+            annotation_keys
+            and queries.POD_ANNOTATIONS in present
+            and held
+            and not any((allocations[k] != "").any() for k in annotation_keys)
+        ):
+            notes.append(_annotation_note(ctx, annotation_keys, missing_metric=False))
         if not (cluster["capacity_gpu_hours"] > 0).any():
             cluster_filter = request.filters.get("cluster")
             where = "" if cluster_filter is None else f" of cluster {cluster_filter!r}"
@@ -338,7 +358,7 @@ class PrometheusCostSource(CostSource):
         gq = queries.GpuQueries(ctx, (end - start).total_seconds())
         hours = interval / 3600
         per_gpu = {
-            "present_hours": gq.over_window("count_over_time", gq.present()),
+            "present_hours": gq.over_window("count_over_time", gq.inventory()),
             "held_hours": gq.over_window("count_over_time", gq.bound()),
             "memory_used_avg_mib": gq.over_window(
                 "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
@@ -371,20 +391,9 @@ class PrometheusCostSource(CostSource):
             results = _gather(futures)
             holders, node_rows = holders_f.result(), nodes_f.result()
 
-        def ident(labels: dict[str, str]) -> tuple[str, ...]:
-            return tuple(labels.get(k, "") for k in ("cluster", *queries.GPU_IDENTITY))
-
-        rows: dict[tuple[str, ...], dict[str, object]] = {}
+        ident = _gpu_key
         skipped: list[str] = []
-        for measure, samples in results.items():
-            for s in samples:
-                row = rows.setdefault(ident(s.labels), _gpu_row(s.labels))
-                value = s.value if math.isfinite(s.value) else None
-                if value is None:
-                    skipped.append(f"{measure} {s.labels}")
-                if measure in ("present_hours", "held_hours", "cost") and value is not None:
-                    value *= hours
-                row[measure] = value
+        rows = _gpu_rows(results, hours, skipped)
         best: dict[tuple[str, ...], float] = {}
         pod_keys = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
         for s in holders:
@@ -487,7 +496,7 @@ class PrometheusCostSource(CostSource):
         return frame.sort_values("node", ignore_index=True)
 
     def pods(self, window: Window) -> PodGpuData:
-        """Per-pod usage for rightsizing: a few instant queries, one number per GPU pod each."""
+        """Usage per workload for rightsizing: a few instant queries, one number per workload."""
         start, end = _whole_seconds(window.start), _whole_seconds(window.end)
         warned = len(self.client.warnings)
         present = self.present_metrics(start, end)
@@ -502,22 +511,29 @@ class PrometheusCostSource(CostSource):
         gq = queries.GpuQueries(ctx, (end - start).total_seconds())
         hours = interval / 3600
         interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
+        gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
+
+        def per_pod(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
+            return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
+
+        # Grouped into workloads on the server: the answer grows with workloads, not with the
+        # pods that rollouts and job runs leave behind (only the list of pod names does).
         measures = {
-            "gpu_hours": gq.over_window("sum_over_time", gq.pod_gpus()),
-            "gpus": gq.over_window("max_over_time", gq.pod_gpus()),
-            "memory_peak_mib": gq.over_window("max_over_time", gq.pod_memory(total=False)),
-            "memory_total_mib": gq.over_window("max_over_time", gq.pod_memory(total=True)),
-            "cost": gq.over_window("sum_over_time", gq.pod_cost()),
+            "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
+            "gpus": per_pod("max_over_time", gq.pod_gpus(), "max"),
+            "memory_peak_mib": per_pod("max_over_time", gq.pod_memory(total=False), "max"),
+            "memory_total_mib": per_pod("max_over_time", gq.pod_memory(total=True), "max"),
+            "cost": per_pod("sum_over_time", gq.pod_cost(), "sum"),
         }
         if busy_metrics:
-            measures["busy_avg"] = gq.over_window("avg_over_time", gq.pod_busy(busy_metrics, "avg"))
-            measures["busy_p95"] = gq.over_window(
-                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "0.95"
+            measures["busy_avg"] = gq.workload_busy_avg(busy_metrics)
+            measures["busy_p95"] = per_pod(
+                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
             )
         attributes = {
-            "placement": gq.pod_placement(),
-            "owners": gq.pod_owners(),
-            "labels": gq.pod_labels(["team", "project", "model"], [interruptible]),
+            "placement": gq.workload_placement(gpu_hours_per_pod),
+            "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
+            "pods": gq.pod_workloads(),
             "nodes": gq.node_info(),
         }
         with _Queries(self.max_concurrency) as pool:
@@ -527,15 +543,19 @@ class PrometheusCostSource(CostSource):
             }
             results = _gather(futures)
 
-        def key(labels: dict[str, str]) -> tuple[str, str, str]:
-            return (labels.get("cluster", ""), labels.get("namespace", ""), labels.get("pod", ""))
-
-        rows: dict[tuple[str, str, str], dict[str, object]] = {}
+        key = _workload_key
+        rows: dict[tuple[str, ...], dict[str, object]] = {}
         for s in results["gpu_hours"]:
-            blank: dict[str, object] = dict.fromkeys(POD_COLUMNS, "") | dict.fromkeys(measures)
+            blank: dict[str, object] = dict.fromkeys(WORKLOAD_POD_COLUMNS, "") | dict.fromkeys(
+                measures
+            )
+            kind, name = s.labels.get("workload_kind", ""), s.labels.get("workload", "")
             rows[key(s.labels)] = blank | {
                 "namespace": s.labels.get("namespace", ""),
-                "pod": s.labels.get("pod", ""),
+                "owner_kind": kind,
+                "owner_name": name,
+                "workload_kind": kind,
+                "workload": name,
             }
         skipped: list[str] = []
         for measure in measures:
@@ -547,25 +567,9 @@ class PrometheusCostSource(CostSource):
                     if measure in ("gpu_hours", "cost") and value is not None:
                         value *= hours
                     rows[key(s.labels)][measure] = value
-        for s in results["placement"]:
-            if key(s.labels) in rows:
-                rows[key(s.labels)].update(
-                    node=s.labels.get("node", ""), gpu_model=s.labels.get("modelName", "")
-                )
-        for s in results["owners"]:
-            if key(s.labels) in rows:
-                rows[key(s.labels)].update(
-                    owner_kind=s.labels.get("owner_kind", ""),
-                    owner_name=s.labels.get("owner_name", ""),
-                )
         label_names = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
-        for s in results["labels"]:
-            if key(s.labels) in rows:
-                rows[key(s.labels)].update(
-                    interruptible=s.labels.get(interruptible, ""),
-                    **{k: s.labels.get(p, "") for k, p in label_names.items()},
-                )
-        pods = pd.DataFrame(list(rows.values()), columns=list(POD_COLUMNS))
+        _describe_workloads(rows, results, label_names, interruptible)
+        pods = pd.DataFrame(list(rows.values()), columns=list(WORKLOAD_POD_COLUMNS))
         for column in ("busy_avg", "busy_p95"):
             if column not in measures:
                 pods[column] = None
@@ -614,6 +618,21 @@ class PrometheusCostSource(CostSource):
             for sample in self.client.instant(over_buckets(measure, length, interval), moment):
                 out.append((sample.labels, float(at), sample.value))
         return out
+
+
+def _annotation_note(ctx: QueryContext, keys: list[str], *, missing_metric: bool) -> str:
+    """Why every pod is ``__unallocated__`` by cost center, and the kube-state-metrics fix."""
+    annotations = ",".join(ctx.annotation_key(k) for k in keys)
+    labels = ", ".join(ctx.prom_label(k) for k in keys)
+    what = (
+        f"{queries.POD_ANNOTATIONS} is missing"
+        if missing_metric
+        else f"no pod carries the {annotations} annotation ({labels} on {queries.POD_ANNOTATIONS})"
+    )
+    return (
+        f"{what}: every pod's cost center is __unallocated__; run kube-state-metrics with "
+        f"--metric-annotations-allowlist=pods=[{annotations}]"
+    )
 
 
 def _nan_note(skipped: list[str]) -> str:
@@ -685,19 +704,36 @@ def _merge(
     Series that differ only in labels outside the group (one per cluster behind Thanos) add up.
     Non-finite values cannot be costs: they are counted in ``skipped`` for the caller to flag.
     """
-    records: dict[tuple[object, ...], dict[str, float]] = {}
+    frames = []
     for measure in measures:
-        for labels, ts, value in results.get(measure, []):
-            if not math.isfinite(value):
-                skipped.append(f"{measure} {labels}")
-                continue
-            key = (ts, *(labels.get(p, "") for p in prom_keys))
-            slot = records.setdefault(key, {})
-            slot[measure] = slot.get(measure, 0.0) + value
-    rows = [
-        {"bucket_end": k[0], **dict(zip(keys, k[1:], strict=True)), **v} for k, v in records.items()
-    ]
-    frame = pd.DataFrame(rows, columns=["bucket_end", *keys, *measures])
+        points = results.get(measure, [])
+        if not points:
+            continue
+        labels, stamps, values = zip(*points, strict=True)
+        frame = pd.DataFrame(
+            {"bucket_end": stamps}
+            | {
+                key: [lab.get(p, "") for lab in labels]
+                for key, p in zip(keys, prom_keys, strict=True)
+            }
+            | {measure: values}
+        )
+        finite = np.isfinite(frame[measure].to_numpy(dtype="float64"))
+        if not finite.all():
+            skipped.extend(f"{measure} {labels[i]}" for i in np.flatnonzero(~finite))
+            frame = frame[finite]
+        frames.append(frame)
+    columns = ["bucket_end", *keys, *measures]
+    if not frames:
+        frame = pd.DataFrame(columns=columns)
+    else:
+        # A measure absent for a group adds nothing: sum() counts the NaN of the others as 0.
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            .groupby(["bucket_end", *keys], sort=True, as_index=False)
+            .sum()
+        )
+        frame = frame.reindex(columns=columns)
     frame[list(measures)] = frame[list(measures)].astype("float64").fillna(0.0)
     frame["bucket_end"] = pd.to_datetime(frame["bucket_end"].astype("float64"), unit="s", utc=True)
     return frame.sort_values(["bucket_end", *keys], ignore_index=True)
@@ -715,6 +751,71 @@ def _busy_metric_name(present: frozenset[str]) -> str | None:
     if len(present) == 2:
         return f"{queries.BUSY_PROFILING} (else {queries.BUSY_UTIL}/100)"
     return next(iter(present)) if present else None
+
+
+def _workload_key(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(k, "") for k in ("cluster", "namespace", *queries.WORKLOAD_LABELS))
+
+
+def _describe_workloads(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    results: dict[str, list[InstantSample]],
+    label_names: dict[str, str],
+    interruptible: str,
+) -> None:
+    """Main pod, node and GPU product; attribution labels (the first non-empty among the
+    pods', interruptible if any pod is); and every pod's name."""
+    for s in results["placement"]:
+        if (row := rows.get(_workload_key(s.labels))) is not None:
+            row.update(
+                pod=s.labels.get("pod", ""),
+                node=s.labels.get("node", ""),
+                gpu_model=s.labels.get("modelName", ""),
+            )
+    for s in sorted(results["labels"], key=lambda s: sorted(s.labels.items())):
+        if (row := rows.get(_workload_key(s.labels))) is None:
+            continue
+        for field_name, label in label_names.items():
+            row[field_name] = row[field_name] or s.labels.get(label, "")
+        if s.labels.get(interruptible, "").lower() == "true":
+            row["interruptible"] = "true"
+    names: dict[tuple[str, ...], list[str]] = {k: [] for k in rows}
+    for s in results["pods"]:
+        if _workload_key(s.labels) in names:
+            names[_workload_key(s.labels)].append(s.labels.get("pod", ""))
+    for k, row in rows.items():
+        row["pod_names"] = tuple(sorted(names[k]))
+        row["pod"] = row["pod"] or (sorted(names[k]) or [""])[-1]
+
+
+def _gpu_key(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(k, "") for k in ("cluster", *queries.GPU_KEY))
+
+
+def _gpu_rows(
+    results: dict[str, list[InstantSample]], hours: float, skipped: list[str]
+) -> dict[tuple[str, ...], dict[str, object]]:
+    """Rows come from the inventory (the only answer with UUID, model and MIG profile); a GPU
+    replaced in its slot during the window shows twice there and counts once."""
+    rows: dict[tuple[str, ...], dict[str, object]] = {}
+    for measure, samples in results.items():
+        for s in samples:
+            value = s.value if math.isfinite(s.value) else None
+            if value is None:
+                skipped.append(f"{measure} {s.labels}")
+            if measure in ("present_hours", "held_hours", "cost") and value is not None:
+                value *= hours
+            if measure == "present_hours":
+                row = rows.setdefault(_gpu_key(s.labels), _gpu_row(s.labels))
+                before = row.get(measure)
+                if isinstance(before, float) and value is not None:
+                    value += before
+            elif _gpu_key(s.labels) in rows:
+                row = rows[_gpu_key(s.labels)]
+            else:
+                continue
+            row[measure] = value
+    return rows
 
 
 def _gpu_row(labels: dict[str, str]) -> dict[str, object]:

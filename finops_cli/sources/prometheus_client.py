@@ -12,6 +12,7 @@ import base64
 import functools
 import logging
 import random
+import re
 import socket
 import ssl
 import threading
@@ -41,6 +42,28 @@ _BACKOFF_CAP_S = 10.0
 _RETRY_AFTER_CAP_S = 30.0
 _SNIPPET_CHARS = 80
 _MIN_REDACT_LEN = 4  # redacting 1-3 character "secrets" would shred every message
+
+# What servers answer (HTTP 422, or 400) when one query would load more than a per-query limit
+# allows: samples, points, series, chunks, memory or time range. All shrink with a shorter range.
+_LIMIT_ERROR = re.compile(
+    r"would load too many samples into memory"  # PromQL engine: Prometheus, Thanos, Mimir, Cortex
+    r"|exceeded maximum number of samples"  # Cortex ingesters (chunks storage)
+    r"|the query (?:hit|exceeded) the (?:max|aggregated)"  # Cortex / Mimir queriers
+    r"|the estimated number of chunks for the query exceeded"  # Mimir
+    r"|the query time range exceeds the limit"  # Mimir / Cortex max query length
+    r"|exceeded (?:series|chunks|bytes|samples) limit"  # Thanos / Cortex store-gateways
+    r"|cannot select more than -search\.maxSamplesPerQuery"  # VictoriaMetrics, and below
+    r"|cannot process more than \d+ samples per series"
+    r"|the number of matching timeseries exceeds"
+    r"|too many points for the given step"  # subqueries too: 30,000 points of S by default
+    r"|not enough memory for processing"
+    # Out of time rather than memory, which a shorter range cures the same way: Prometheus
+    # (--query.timeout, HTTP 503, errorType timeout) and VictoriaMetrics (-search.maxQueryDuration).
+    r"|query timed out in"
+    r"|timeout exceeded (?:before starting the query processing|during query execution)",
+    re.IGNORECASE,
+)
+_PROMQL_ENGINE_LIMIT = "would load too many samples"
 
 
 class _Secret(Protocol):
@@ -101,7 +124,8 @@ class PrometheusClient:
     """Thread-safe: one instance may serve many worker threads, at most ``max_concurrency`` at once.
 
     ``queries_issued`` counts HTTP requests sent (retries included, since that is the load the
-    server sees) and ``bytes_received`` the response bodies; both exist for benchmarks.
+    server sees), ``bytes_received`` the response bodies and ``range_splits`` the range queries
+    split in two because the server found them over a per-query limit; all exist for benchmarks.
     """
 
     def __init__(
@@ -158,6 +182,7 @@ class PrometheusClient:
         self._lock = threading.Lock()
         self.queries_issued = 0
         self.bytes_received = 0
+        self.range_splits = 0
         # Distinct server warnings, in order: a partial answer (Thanos partial_response, a
         # remote-read error) repeats on every query, so it is reported once and kept for notes.
         self.warnings: list[str] = []
@@ -204,7 +229,8 @@ class PrometheusClient:
     def range(
         self, query: str, start: datetime, end: datetime, step: timedelta
     ) -> list[RangeSeries]:
-        """Splits long ranges because Prometheus refuses more than 11,000 points per series."""
+        """Splits long ranges because Prometheus refuses more than 11,000 points per series, and
+        any range the server finds over a per-query limit (see :meth:`_range_chunk`)."""
         if step <= timedelta(0):
             raise UsageError(f"the query step must be positive (got {step})")
         if end < start:
@@ -213,28 +239,67 @@ class PrometheusClient:
         chunk_start = start
         while chunk_start <= end:
             chunk_end = min(end, chunk_start + step * _STEPS_PER_CHUNK)
-            params = [
-                ("query", query),
-                ("start", _ts(chunk_start)),
-                ("end", _ts(chunk_end)),
-                ("step", _num(step.total_seconds())),
-            ]
-            kind, result = _result(self._call("/api/v1/query_range", params))
-            if kind != "matrix":
-                raise self._shape_error(kind, "matrix")
-            try:
-                for series in result:
-                    points = merged.setdefault(tuple(sorted(series["metric"].items())), {})
-                    for ts, value in series["values"]:
-                        points.setdefault(float(ts), float(value))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise self._malformed_error(kind) from None
+            self._range_chunk(query, chunk_start, chunk_end, step, merged)
             chunk_start = chunk_end + step
         out = []
         for key, points in merged.items():
             stamps = sorted(points)
             out.append(RangeSeries(dict(key), stamps, [points[t] for t in stamps]))
         return out
+
+    def _range_chunk(
+        self,
+        query: str,
+        start: datetime,
+        end: datetime,
+        step: timedelta,
+        merged: dict[tuple[tuple[str, str], ...], dict[float, float]],
+    ) -> None:
+        """One ``query_range`` call, its series merged into ``merged``.
+
+        A range the server finds over a per-query limit (samples, points, series...) is asked
+        again as two halves cut on a step boundary, recursively: each step is evaluated on its
+        own, so the halves' answers together are the whole's. A single step cannot be cut.
+        """
+        params = [
+            ("query", query),
+            ("start", _ts(start)),
+            ("end", _ts(end)),
+            ("step", _num(step.total_seconds())),
+        ]
+        try:
+            data = self._call("/api/v1/query_range", params)
+        except _ServerLimitError as exc:
+            steps = (end - start) // step + 1
+            if steps < 2:
+                raise SourceError(exc.single_step(step)) from None
+            middle = start + step * (steps // 2)
+            with self._lock:
+                self.range_splits += 1
+            log.debug(
+                "query_range start=%s end=%s (%d steps) is over a server limit; querying it "
+                "in two halves",
+                _ts(start),
+                _ts(end),
+                steps,
+            )
+            self._range_chunk(query, start, middle - step, step, merged)
+            self._range_chunk(query, middle, end, step, merged)
+            return
+        kind, result = _result(data)
+        if kind != "matrix":
+            raise self._shape_error(kind, "matrix")
+        try:
+            for series in result:
+                answer = {float(ts): float(value) for ts, value in series["values"]}
+                key = tuple(sorted(series["metric"].items()))
+                points = merged.get(key)
+                if points is None:  # the usual case: one chunk per series
+                    merged[key] = answer
+                else:  # chunks do not overlap; were they to, the first answer would stand
+                    points.update({t: v for t, v in answer.items() if t not in points})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._malformed_error(kind) from None
 
     def label_values(
         self, label: str, match: Sequence[str], start: datetime, end: datetime
@@ -263,7 +328,8 @@ class PrometheusClient:
                 self._sleep(self._backoff(attempt))
                 continue
             code = response.status_code
-            if (code == 429 or code >= 500) and attempt <= self._retries:
+            over_limit = code == 503 and _limit_reason(response.text) is not None
+            if (code == 429 or code >= 500) and attempt <= self._retries and not over_limit:
                 self._sleep(_retry_after(response) or self._backoff(attempt))
                 continue
             return self._decode(response, path, attempt)
@@ -334,6 +400,10 @@ class PrometheusClient:
             if body["status"] == "error":
                 raise SourceError(f"{where} returned an error: {server_error}")
             return body.get("data")
+        if code in (400, 413, 422, 503):
+            limit = _limit_reason(str(body.get("error")) if envelope else response.text)
+            if limit:
+                raise _ServerLimitError(where, self._clean(limit, 240))
         if code in (400, 422):
             reason = self._clean(str(body.get("error") or ""), 500) if envelope else ""
             reason = reason or f"HTTP {code}, {self._snippet(response)}"
@@ -449,6 +519,36 @@ class PrometheusClient:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class _ServerLimitError(SourceError):
+    """The server refused a query as over one of its per-query limits.
+
+    ``reason`` is the server's text from where it names the limit (VictoriaMetrics echoes the
+    whole query before it). The PromQL engine's text does not name its flag, so it is added.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        self.flag = ""
+        if _PROMQL_ENGINE_LIMIT in reason:
+            self.flag = " (Prometheus: --query.max-samples; Mimir and Cortex: -querier.max-samples)"
+        elif "query timed out in" in reason:
+            self.flag = " (Prometheus: --query.timeout)"
+        super().__init__(
+            f"{where} refused the query as over a server limit: {reason}; narrow it with "
+            "--cluster or a filter such as --team or --namespace, use a shorter --window, or "
+            f"raise the limit on the server{self.flag}"
+        )
+
+    def single_step(self, step: timedelta) -> str:
+        return (
+            f"{self.where} refused even a single {_num(step.total_seconds())} s step of the "
+            f"query as over a server limit: {self.reason}; a shorter window will not help: "
+            "narrow it with --cluster or a filter such as --team or --namespace, or raise the "
+            f"limit on the server{self.flag}"
+        )
+
+
 def _split_url(url: str) -> tuple[SplitResult, str]:
     """The URL's parts, and the URL shown and queried: userinfo (turned into basic auth by the
     caller) and any query string dropped. The URL itself is never echoed: it may hold a password.
@@ -470,6 +570,19 @@ def _split_url(url: str) -> tuple[SplitResult, str]:
     except (httpx.InvalidURL, ValueError):
         raise bad_url from None
     return parts, shown
+
+
+def _limit_reason(text: str) -> str | None:
+    """The clause of a server error that says a per-query limit was hit, or None.
+
+    VictoriaMetrics puts the whole query in front, Thanos and Cortex an RPC path: both dropped.
+    """
+    found = _LIMIT_ERROR.search(text)
+    if found is None:
+        return None
+    head = text[: found.start()]
+    cut = max((head.rfind(sep) + len(sep) for sep in (": ", "desc = ") if sep in head), default=0)
+    return text[cut:]
 
 
 def _result(data: Any) -> tuple[str, Any]:

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from finops_cli import buckets
-from finops_cli.queries import BUSY_PROFILING, GROUP_KEYS, POD_LABEL_KEYS
+from finops_cli.queries import (
+    BUSY_PROFILING,
+    DEFAULT_COST_CENTER_KEY,
+    GROUP_KEYS,
+    POD_ANNOTATION_KEYS,
+    POD_LABEL_KEYS,
+)
 from finops_cli.sample.scenario import WorkloadSpec
 from finops_cli.sample.simulate import SampleCluster, grid_between
 from finops_cli.sources.interface import (
@@ -249,6 +255,8 @@ class SampleCostSource(CostSource):
     def _value(self, w: WorkloadSpec, key: str) -> str:
         if key in POD_LABEL_KEYS:
             return w.labels.get(self.pod_labels[key], "")
+        if key in POD_ANNOTATION_KEYS:
+            return w.annotations.get(self.pod_labels.get(key) or DEFAULT_COST_CENTER_KEY, "")
         if key == "cluster":
             return self.cluster.name
         if key == "gpu_model":

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,9 @@ from finops_cli.sample.scale import scale_cluster
 from finops_cli.sample.simulate import SampleSeries
 from tests.support.vmserver import VictoriaMetrics
 
+# No result cache (every run does the whole work); no 30 s cap on one query (a 2-vCPU machine
+# needs minutes for 20,000 GPUs x 14 days).
+ENGINE_FLAGS = ["-search.disableCache", "-search.maxQueryDuration=20m"]
 GENERATOR_VERSION = 2  # bump when finops_cli/sample/scale.py changes what it emits
 END = datetime(2026, 11, 1, tzinfo=UTC)
 STEP_S = 300
@@ -120,12 +124,12 @@ class Engine:
         if not keep or not marker.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir.mkdir(parents=True)
-            self.vm = VictoriaMetrics(self.workdir, extra_args=["-search.disableCache"])
+            self.vm = VictoriaMetrics(self.workdir, extra_args=ENGINE_FLAGS)
             self.loaded = load(self.vm, gpus, days)
             marker.write_text(json.dumps(self.loaded))
             self.reused = False
         else:
-            self.vm = VictoriaMetrics(self.workdir, extra_args=["-search.disableCache"])
+            self.vm = VictoriaMetrics(self.workdir, extra_args=ENGINE_FLAGS)
             self.loaded = json.loads(marker.read_text())
             self.reused = True
         self.keep = keep
@@ -176,6 +180,13 @@ def run_command(url: str, argv: list[str], days: int) -> dict[str, Any]:
         return stats
 
 
+NAIVE_MEMORY_LIMIT = 12 * 2**30  # address space: keeps a runaway pull from taking the machine
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (NAIVE_MEMORY_LIMIT, NAIVE_MEMORY_LIMIT))
+
+
 def run_naive(url: str, days: int, timeout_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         stats_file = Path(tmp) / "stats.json"
@@ -192,13 +203,21 @@ def run_naive(url: str, days: int, timeout_s: float) -> dict[str, Any]:
         began = time.monotonic()
         try:
             done = subprocess.run(
-                cmd, check=False, capture_output=True, timeout=timeout_s, env=_env(tmp)
+                cmd,
+                check=False,
+                capture_output=True,
+                timeout=timeout_s,
+                env=_env(tmp),
+                preexec_fn=_limit_memory,
             )
         except subprocess.TimeoutExpired:
             return {"error": f"did not finish in {timeout_s:.0f} s", "wall_s": timeout_s}
         wall = time.monotonic() - began
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace")[-600:]
+            if "MemoryError" in tail:
+                limit = NAIVE_MEMORY_LIMIT / 2**30
+                return {"error": f"out of memory ({limit:.0f} GiB limit)", "wall_s": wall}
             return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall}
         stats: dict[str, Any] = json.loads(stats_file.read_text())
         stats["wall_s"] = wall
@@ -259,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--data-dir", type=Path, default=Path(".bench/scale"))
     parser.add_argument("--keep-data", action="store_true", help="keep and reuse loaded engines")
+    parser.add_argument("--load-only", action="store_true", help="load (and keep) the fleets")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     chosen = [c.strip() for c in args.commands.split(",")]
@@ -278,8 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     loads: dict[int, dict[str, Any]] = {}
     for size in sizes:
         print(f"\nloading {size:,} GPUs ...", file=sys.stderr, flush=True)
-        engine = Engine(args.data_dir, size, args.days, args.keep_data)
+        engine = Engine(args.data_dir, size, args.days, args.keep_data or args.load_only)
         loads[size] = engine.loaded | {"reused": engine.reused}
+        if args.load_only:
+            engine.close()
+            print(f"{size:,} GPUs: {json.dumps(loads[size])}")
+            continue
         try:
             results[size] = {}
             for name in chosen:
@@ -290,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[size]["naive"] = run_naive(engine.vm.url, args.days, args.naive_timeout)
         finally:
             engine.close()
+    if args.load_only:
+        return 0
     _report(loads, results, chosen, naive=not args.no_naive)
     _targets(results, sizes, chosen)
     return 0

@@ -63,22 +63,36 @@ def test_csv_file_default_name_and_proportional_sum(tmp_path, costs_doc):
     assert {r["share_idle"] for r in rows} == {"proportional"}
 
 
-def test_cost_center_grouping(tmp_path, costs_doc):
+def test_cost_center_grouping_from_the_annotation():
+    """--by cost-center reads the ai-finops.io/cost-center pod annotation: the rows are those of
+    `finops costs --by cost-center`, to the cent."""
+    result = run_finops(
+        "report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-",
+        "--by", "cost-center",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["group_by"] == "cost_center"
+    costs = run_finops("costs", *WINDOW, "--by", "cost-center", "-o", "json", "-q")
+    assert costs.returncode == 0, costs.stderr
+    expected = {r["cost_center"]: r for r in json.loads(costs.stdout)["rows"]}
+    assert {r["cost_center"] for r in doc["rows"]} == set(expected)
+    assert {"NLP-210", "NLP-220", "__unallocated__", "__idle__"} <= set(expected)
+    for row in doc["rows"]:
+        want = expected[row["cost_center"]]
+        for field in ("gpu_hours", "gpu_cost", "cpu_ram_cost", "total_cost", "efficiency"):
+            assert row[field] == want[field], (row["cost_center"], field)
+
+
+def test_cost_centers_mapping_option_is_gone(tmp_path):
     mapping = tmp_path / "cc.csv"
-    mapping.write_text("team,cost_center\nnlp,CC-1\nvision,CC-1\nresearch,CC-2\n", encoding="utf-8")
+    mapping.write_text("team,cost_center\nnlp,CC-1\n", encoding="utf-8")
     result = run_finops(
         "report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-",
         "--by", "cost-center", "--cost-centers", str(mapping),
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    doc = json.loads(result.stdout)
-    rows = {r["cost_center"]: r for r in doc["rows"]}
-    teams = {r["team"]: r for r in costs_doc["rows"]}
-    assert rows["CC-1"]["gpu_cost"] == pytest.approx(
-        teams["nlp"]["gpu_cost"] + teams["vision"]["gpu_cost"], abs=1e-5
-    )
-    assert rows["CC-2"]["gpu_cost"] == teams["research"]["gpu_cost"]
-    assert rows["__unmapped__"]["gpu_cost"] == teams["ml-platform"]["gpu_cost"]
+    assert result.returncode == 2
+    assert "--cost-centers" in result.stderr
 
 
 def test_pdf_written(tmp_path):
@@ -100,7 +114,6 @@ def test_pdf_written(tmp_path):
         (("--month", "2026-13"), "invalid --month '2026-13'"),
         (("--month", "2026-10", "--period", "weekly"), "conflict"),
         (("--month", "2026-10", "--output-file", "-"), "cannot go to stdout"),
-        (("--month", "2026-10", "--by", "cost-center"), "--cost-centers"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):

@@ -167,19 +167,21 @@ def test_an_html_page_from_an_ingress_with_status_200(proxy: FaultProxy) -> None
     one_line_error(costs(proxy.url), 1, "HTTP 200", "not Prometheus JSON", "--prometheus-url")
 
 
+_TOO_MANY_SAMPLES = "query processing would load too many samples into memory in query execution"
+_MANY_TO_MANY = "many-to-many matching not allowed: matching labels must be unique on one side"
+
+
 @pytest.mark.parametrize(
-    ("code", "needles"),
+    ("code", "error", "needles"),
     [
-        (422, ["Prometheus rejected the query", "too many samples"]),
-        (200, ["returned an error", "execution: query processing would load too many samples"]),
+        # A sample limit is split down to one step first (tests/faults/test_server_limits.py).
+        (422, _TOO_MANY_SAMPLES, ["refused even a single 3600 s step", "--query.max-samples"]),
+        (422, _MANY_TO_MANY, ["Prometheus rejected the query", "many-to-many"]),
+        (200, _TOO_MANY_SAMPLES, ["returned an error", "execution: query processing would load"]),
     ],
 )
-def test_status_error_bodies(proxy: FaultProxy, code: int, needles: list[str]) -> None:
-    body = {
-        "status": "error",
-        "errorType": "execution",
-        "error": "query processing would load too many samples into memory in query execution",
-    }
+def test_status_error_bodies(proxy: FaultProxy, code: int, error: str, needles: list[str]) -> None:
+    body = {"status": "error", "errorType": "execution", "error": error}
     proxy.add(status(code, body), times=None, match=RANGE)
     one_line_error(costs(proxy.url), 1, *needles)
 
@@ -263,9 +265,10 @@ def test_nan_in_gpus_is_null_and_flagged(proxy: FaultProxy) -> None:
 
     def change(seen: Seen, body: dict[str, Any]) -> dict[str, Any]:
         result = body["data"]["result"]
-        if seen.param("query").startswith("sum_over_time(") and result and "UUID" in str(result):
+        if seen.param("query").startswith("sum_over_time(") and result and "gpu" in str(result):
             result[0]["value"][1] = "NaN"
-            poisoned.append(result[0]["metric"]["UUID"])
+            metric = result[0]["metric"]
+            poisoned.append((metric["node"], metric["gpu"]))
         return body
 
     proxy.add(rewrite("NaN", change), times=None, match=INSTANT)
@@ -274,8 +277,8 @@ def test_nan_in_gpus_is_null_and_flagged(proxy: FaultProxy) -> None:
     assert poisoned
     assert any(n.startswith("PARTIAL DATA") and "NaN/Inf" in n for n in doc["notes"])
     assert "finops: warning: PARTIAL DATA" in result.stderr
-    rows = {r["uuid"]: r for r in doc["rows"]}
-    assert None in rows[poisoned[0]].values()
+    rows = {(r["node"], r["gpu"]): r for r in doc["rows"] if not r["mig_instance"]}
+    assert rows[poisoned[0]]["cost"] is None
 
 
 def test_nan_in_inference_counters_is_flagged(proxy: FaultProxy) -> None:

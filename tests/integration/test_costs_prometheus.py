@@ -44,6 +44,7 @@ KEYS = {
     "team": "team",
     "project": "project",
     "model": "model",
+    "cost-center": "cost_center",
     "namespace": "namespace",
     "node": "node",
     "gpu-model": "gpu_model",
@@ -325,3 +326,135 @@ def test_rightsize_finds_each_planted_case_with_its_saving(backend):
     assert set(sample) == set(recs)
     for key, rec in recs.items():
         assert sample[key]["monthly_savings"] == pytest.approx(rec["monthly_savings"], rel=0.01)
+        # Grouped into workloads on the server, with every pod's name still listed.
+        assert rec["pods"] == sample[key]["pods"], key
+        assert rec["pods"] and rec["pod"] == rec["pods"][-1]
+
+
+# ---- cost center: the ai-finops.io/cost-center pod annotation, through kube_pod_annotations ----
+
+
+def _truth_by_cost_center(cluster: SampleCluster) -> tuple[dict[str, float], float, float]:
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    by = truth.by("cost_center")["gpu_cost"]
+    return (
+        {(k or "__unallocated__"): float(v) for k, v in by.items()},
+        truth.idle_gpu_cost,
+        truth.cluster_gpu_cost,
+    )
+
+
+def test_costs_by_cost_center_equal_truth_to_the_cent(backend):
+    url, cluster = backend
+    result = run_finops(
+        "costs", "--start", "2026-10-01", "--end", "2026-10-04", "--prometheus-url", url,
+        "--by", "cost-center", "-o", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "annotation" not in result.stderr  # every annotated pod was found: no warning
+    doc = json.loads(result.stdout)
+    assert doc["group_by"] == ["cost_center"]
+    expected, idle, cluster_cost = _truth_by_cost_center(cluster)
+    rows = _by_key(doc, "cost_center")
+    assert set(rows) == {*expected, "__idle__"}
+    assert {"NLP-210", "NLP-220", "__unallocated__"} <= set(expected)
+    for name, cost in expected.items():
+        assert rows[name]["gpu_cost"] == pytest.approx(cost, abs=0.01), name
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(idle, abs=0.01)
+    total = sum(r["gpu_cost"] for r in doc["rows"])
+    assert total == pytest.approx(cluster_cost, abs=0.01)
+
+
+def test_chargeback_by_cost_center_equals_truth_to_the_cent(backend):
+    url, cluster = backend
+    result = run_finops(
+        "report", "chargeback", "--start", "2026-10-01", "--end", "2026-10-04",
+        "--prometheus-url", url, "--by", "cost-center", "--format", "json", "--output-file", "-",
+        "--no-details", "-q",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["group_by"] == "cost_center" and doc["source"] == "prometheus"
+    expected, idle, cluster_cost = _truth_by_cost_center(cluster)
+    rows = {r["cost_center"]: r for r in doc["rows"]}
+    assert set(rows) == {*expected, "__idle__"}
+    for name, cost in expected.items():
+        assert rows[name]["gpu_cost"] == pytest.approx(cost, abs=0.01), name
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(idle, abs=0.01)
+    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(cluster_cost, abs=0.01)
+
+
+def test_team_and_cost_center_with_a_team_filter(backend):
+    """Two levels and a filter: the annotations are joined onto the filtered pod labels."""
+    url, cluster = backend
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    for team in ("research", "nlp"):
+        doc = _costs(url, "--by", "team", "--by", "cost-center", "--team", team)
+        allocated = {
+            (r["team"], r["cost_center"]): r for r in doc["rows"] if r["kind"] == "allocated"
+        }
+        pods = truth.pods[(truth.pods["team"] == team) & (truth.pods["gpu_cost"] > 0)]
+        expected = pods.groupby("cost_center")["gpu_cost"].sum()
+        assert len(expected) == 2, team  # research: one pod without it; nlp: two cost centers
+        assert set(allocated) == {(team, c or "__unallocated__") for c in expected.index}
+        for center, cost in expected.items():
+            row = allocated[(team, center or "__unallocated__")]
+            assert row["gpu_cost"] == pytest.approx(cost, abs=0.01), (team, center)
+
+
+def test_a_cost_center_key_no_pod_carries_warns(backend):
+    """kube_pod_annotations exists but no pod has the configured annotation: all unallocated."""
+    url, cluster = backend
+    result = run_finops(
+        "costs", "--start", "2026-10-01", "--end", "2026-10-04", "--prometheus-url", url,
+        "--by", "cost-center", "-o", "json",
+        env={"FINOPS_LABEL_COST_CENTER": "example.com/billing-code"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "no pod carries the example.com/billing-code annotation" in result.stderr
+    assert "--metric-annotations-allowlist=pods=[example.com/billing-code]" in result.stderr
+    doc = json.loads(result.stdout)
+    assert {r["kind"] for r in doc["rows"]} == {"unallocated", "idle"}
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    unallocated = next(r for r in doc["rows"] if r["kind"] == "unallocated")
+    assert unallocated["gpu_cost"] == pytest.approx(truth.allocated_gpu_cost, abs=0.01)
+
+
+NO_ANNOTATIONS_END = datetime(2026, 10, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def without_annotations(prometheus_from_openmetrics, tmp_path_factory):
+    """The sample cluster as kube-state-metrics exports it without --metric-annotations-allowlist:
+    no kube_pod_annotations series at all (one day, to keep the backfill short)."""
+    cluster = SampleCluster(7)
+    path = Path(tmp_path_factory.mktemp("om")) / "no-annotations.om"
+    series = cluster.series(DATA_FROM, int(NO_ANNOTATIONS_END.timestamp()) + 3600, STEP)
+    write_openmetrics_file((s for s in series if s.name != "kube_pod_annotations"), path)
+    return prometheus_from_openmetrics(path, "costs-no-annotations"), cluster
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("costs", "-o", "json"),
+        ("report", "chargeback", "--format", "json", "--output-file", "-", "--no-details"),
+    ],
+)
+def test_missing_kube_pod_annotations_warns_with_the_allowlist_hint(without_annotations, command):
+    url, cluster = without_annotations
+    result = run_finops(
+        *command, "--start", "2026-10-01", "--end", "2026-10-02", "--prometheus-url", url,
+        "--by", "cost-center",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "kube_pod_annotations is missing" in result.stderr
+    assert "--metric-annotations-allowlist=pods=[ai-finops.io/cost-center]" in result.stderr
+    doc = json.loads(result.stdout)
+    assert {r["kind"] for r in doc["rows"]} == {"unallocated", "idle"}
+    truth = ground_truth(cluster, int(START.timestamp()), int(NO_ANNOTATIONS_END.timestamp()))
+    rows = {r["kind"]: r for r in doc["rows"]}
+    assert rows["unallocated"]["gpu_cost"] == pytest.approx(truth.allocated_gpu_cost, abs=0.01)
+    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(
+        truth.cluster_gpu_cost, abs=0.01
+    )

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from finops_cli.analytics.budgets import resolve_budgets
-from finops_cli.analytics.chargeback import Period, build_document
+from finops_cli.analytics.chargeback import Extras, Period, build_document
 from finops_cli.analytics.costs import attribute_costs
 from finops_cli.cli.report import resolve_period
 from finops_cli.errors import UsageError
 from finops_cli.render import chargeback as render
+from finops_cli.sample.simulate import SampleCluster
+from finops_cli.sample.truth import ground_truth
 from finops_cli.settings import BudgetSettings
 from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
@@ -41,7 +43,7 @@ def reports():
     return _report(START, END), _report(PERIOD.previous_start, PERIOD.previous_end)
 
 
-def _doc(reports, share="none", budgets=None, mapping=None, by="team"):
+def _doc(reports, share="none", budgets=None, by="team", extras=None):
     current, previous = reports
     return build_document(
         report=current,
@@ -53,7 +55,7 @@ def _doc(reports, share="none", budgets=None, mapping=None, by="team"):
         generated_at=END,
         window_label=PERIOD.label,
         budgets=budgets or {},
-        mapping=mapping,
+        extras=extras,
     )
 
 
@@ -103,20 +105,49 @@ def test_change_against_previous_period(reports):
         assert row["change"] == pytest.approx(row["total_cost"] - before[row["team"]], abs=1e-5)
 
 
-def test_cost_centers_merge_teams(reports):
-    current, _ = reports
-    mapping = {"nlp": "CC-100", "vision": "CC-100", "research": "CC-200"}
-    doc = _doc(reports, mapping=mapping, by="cost-center")
+def test_cost_center_rows_come_from_the_annotation():
+    current = _report(START, END, ("cost_center",))
+    previous = _report(PERIOD.previous_start, PERIOD.previous_end, ("cost_center",))
+    budgets = resolve_budgets(BudgetSettings.model_validate({"teams": {"nlp": {"monthly": 9}}}))
+    doc = _doc((current, previous), by="cost-center", budgets=budgets)
     assert doc["group_by"] == "cost_center"
     rows = {r["cost_center"]: r for r in doc["rows"]}
-    teams = {r.keys["team"]: r for r in current.rows}
-    assert rows["CC-100"]["gpu_cost"] == pytest.approx(
-        teams["nlp"].gpu_cost + teams["vision"].gpu_cost, abs=1e-5
-    )
-    assert rows["__unmapped__"]["gpu_cost"] == pytest.approx(
-        teams["ml-platform"].gpu_cost, abs=1e-5
-    )
-    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(current.totals.gpu_cost)
+    truth = ground_truth(SampleCluster(42), int(START.timestamp()), int(END.timestamp()))
+    for center, fig in truth.by("cost_center").iterrows():
+        row = rows[center or "__unallocated__"]
+        assert row["gpu_cost"] == pytest.approx(fig["gpu_cost"], abs=0.005), center
+    assert {"NLP-210", "NLP-220", "RND-100", "ML-001", "VIS-300"} <= set(rows)
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, abs=0.005)
+    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(truth.cluster_gpu_cost)
+    assert all(r["budget"] is None for r in doc["rows"])  # budgets are per team or project
+    assert doc["sections"]["budgets"] is False
+    for row in doc["rows"]:
+        assert row["previous_total_cost"] == pytest.approx(
+            next(
+                r.total_cost for r in previous.rows if r.keys["cost_center"] == row["cost_center"]
+            ),
+            abs=1e-5,
+        )
+
+
+def test_cost_center_report_leaves_out_what_it_cannot_attribute():
+    """Recommendations (per team/project workload), unit costs and anomalies (per team) have no
+    cost center: given anyway, they are left out of the document, not attributed wrongly."""
+    current = _report(START, END, ("cost_center",))
+    extras = Extras(models={"nlp": []}, recommendations=[], anomalies=[])
+    doc = _doc((current, None), by="cost-center", extras=extras)
+    assert doc["sections"] == {
+        "budgets": False,
+        "previous_period": False,
+        "unit_costs": False,
+        "recommendations": False,
+        "anomalies": False,
+    }
+    assert doc["summary"]["savings_available"] is None
+    for row in doc["rows"]:
+        assert not {"models", "recommendations", "savings_available", "anomalies"} & set(row)
+    team_doc = _doc((_report(START, END), None), extras=extras)
+    assert all(team_doc["sections"][k] for k in ("unit_costs", "recommendations", "anomalies"))
 
 
 def test_csv_columns_and_formula_guard(reports):

@@ -317,6 +317,73 @@ def test_two_key_aggregate(oc: FakeOpenCost, h: Harness) -> None:
     assert sum(r.gpu_cost for r in report.rows) == pytest.approx(CAPACITY_COST)
 
 
+def _renamed(names: dict[str, str], annotations: bool = False) -> dict[str, Any]:
+    """``current_team.json`` aggregated by another key: the same entries under other names.
+
+    With ``annotations``, each allocation is named ``<namespace>/<cost center>`` and carries the
+    cost center in ``properties.annotations``, as a two-key aggregation returns it.
+    """
+    body = copy.deepcopy(fixture("current_team.json"))
+    renamed = {}
+    for key, entry in body["data"][0].items():
+        name = names.get(key, key)
+        if annotations and key in names:
+            entry["properties"]["annotations"] = {"ai_finops_io_cost_center": name}
+            name = f"{entry['properties']['namespace']}/{name}"
+        entry["name"] = name
+        renamed[name] = entry
+    body["data"][0] = renamed
+    return body
+
+
+def test_cost_center_aggregates_by_the_annotation(oc: FakeOpenCost, h: Harness) -> None:
+    centers = {"nlp": "NLP-210", "vision": "VIS-300", "recsys": "ML-001", "data-eng": "DE-400"}
+    oc.default = ok(_renamed(centers))
+    data = h.source(oc.url).costs(request("cost_center"))
+    assert oc.requests[0].params["aggregate"] == ["annotation:ai-finops.io/cost-center"]
+    assert list(data.allocations.columns) == ["bucket_end", "cost_center", *ALLOCATION_MEASURES]
+    got = rows(data.allocations, "cost_center")
+    assert {k: v["gpu_cost"] for k, v in got.items()} == {
+        "NLP-210": 1152,
+        "VIS-300": 720,
+        "ML-001": 288,
+        "DE-400": 0,
+        "": 576,
+    }
+    assert not any("annotation" in n for n in data.notes)
+    report = attribute_costs(data, ("cost_center",), {}, START, END)
+    assert sum(r.gpu_cost for r in report.rows) == pytest.approx(CAPACITY_COST)
+
+
+def test_cost_center_with_namespace_reads_the_annotations_property(
+    oc: FakeOpenCost, h: Harness
+) -> None:
+    """A cost center holding "/" cannot be split from the name: the property gives it."""
+    oc.default = ok(_renamed({"nlp": "CC/1", "vision": "CC/2"}, annotations=True))
+    data = h.source(oc.url).costs(request("namespace", "cost_center"))
+    assert oc.requests[0].params["aggregate"] == ["namespace,annotation:ai-finops.io/cost-center"]
+    got = {
+        (r["namespace"], r["cost_center"]): r["gpu_cost"]
+        for r in data.allocations.to_dict("records")
+        if r["cost_center"]
+    }
+    assert got == {("ml-serving", "CC/1"): 1152, ("ml-training", "CC/2"): 720}
+
+
+def test_cost_center_no_allocation_carries_it(oc: FakeOpenCost, h: Harness) -> None:
+    # Every allocation lacks the annotation: OpenCost folds them all into __unallocated__.
+    names = dict.fromkeys(("nlp", "vision", "recsys", "data-eng"), "__unallocated__")
+    oc.default = ok(_renamed(names))
+    custom = POD_LABELS | {"cost_center": "example.com/billing-code"}
+    src = OpenCostCostSource(oc.url, custom, on_warning=h.warnings.append)
+    h.sources.append(src)
+    data = src.costs(request("cost_center"))
+    assert oc.requests[0].params["aggregate"] == ["annotation:example.com/billing-code"]
+    (note,) = [n for n in data.notes if "annotation" in n]
+    assert "no allocation carries the example.com/billing-code annotation" in note
+    assert "--metric-annotations-allowlist=pods=[example.com/billing-code]" in note
+
+
 def test_filters_apply_client_side(oc: FakeOpenCost, h: Harness) -> None:
     oc.default = ok(fixture("two_keys_namespace_team.json"))
     data = h.source(oc.url).costs(request("team", namespace="ml-training"))

@@ -583,3 +583,222 @@ def test_secrets_never_leak(
     for text in messages + [r.getMessage() for r in caplog.records] + [caplog.text]:
         assert SECRET not in text
         assert basic not in text
+
+
+# -- per-query server limits ------------------------------------------------------------------
+# Real answers: Prometheus 2.42 and VictoriaMetrics 1.79 as they sent them in
+# tests/faults/test_server_limits.py; Thanos from the e2e output in thanos-io/thanos#6325;
+# Mimir from grafana/mimir pkg/util/limiter and #6347; Cortex from cortexproject/cortex#5149.
+
+
+def _error(error_type: str, text: str) -> dict[str, str]:
+    return {"status": "error", "errorType": error_type, "error": text}
+
+
+_VM_QUERY = (
+    'error when executing query="sum_over_time(up[1h:5m])" on the time range '
+    "(start=1790812800000, end=1790985600000, step=3600000): cannot execute query: cannot "
+    'evaluate "sum_over_time(up[1h:5m])": '
+)
+LIMIT_ERRORS = {  # server -> (answer, what the message must name)
+    "prometheus": (
+        _error(
+            "execution",
+            "query processing would load too many samples into memory in query execution",
+        ),
+        "--query.max-samples",
+    ),
+    "victoriametrics-samples-per-query": (
+        _error(
+            "422",
+            'error when executing query="max(count_over_time(x[21600s]))" for '
+            "(time=1791072000000, step=300000): cannot select more than "
+            "-search.maxSamplesPerQuery=100 samples; possible solutions: to increase the "
+            "-search.maxSamplesPerQuery; to reduce time range for the query; to use more specific "
+            "label filters in order to select lower number of series",
+        ),
+        "-search.maxSamplesPerQuery=100",
+    ),
+    "victoriametrics-samples-per-series": (
+        _error(
+            "422",
+            _VM_QUERY + "error during time series unpacking: cannot process more than 100 samples "
+            "per series; either increase -search.maxSamplesPerSeries or reduce time range for the "
+            "query",
+        ),
+        "-search.maxSamplesPerSeries",
+    ),
+    "victoriametrics-points": (
+        _error(
+            "422",
+            _VM_QUERY + "too many points for the given step=300000, start=1780185000001 and "
+            "end=1791072300000: 36291; cannot exceed -search.maxPointsPerTimeseries=30000",
+        ),
+        "-search.maxPointsPerTimeseries=30000",
+    ),
+    "thanos-store": (
+        _error(
+            "execution",
+            "expanding series: proxy Series(): rpc error: code = Aborted desc = receive series "
+            'from Addr: store-gw-1:9091 LabelSets: {ext1="value1"} MinTime: 1683016297853 '
+            "MaxTime: 1683023497853: rpc error: code = ResourceExhausted desc = fetch series for "
+            "block 01GZDQPDKDF7ENV3KQ8MS7SAPZ: expanded matching posting: get postings: rpc error: "
+            "code = ResourceExhausted desc = exceeded bytes limit while fetching postings: limit 1 "
+            "violated (got 8)",
+        ),
+        "exceeded bytes limit while fetching postings: limit 1 violated (got 8)",
+    ),
+    "mimir": (
+        _error(
+            "execution",
+            "the query exceeded the maximum number of chunks (limit: 30 chunks) "
+            "(err-mimir-max-chunks-per-query). Consider reducing the time range and/or number of "
+            "series selected by the query. One way to reduce the number of selected series is to "
+            "add more label matchers to the query. Otherwise, to adjust the related per-tenant "
+            "limit, configure -querier.max-fetched-chunks-per-query, or contact your service "
+            "administrator.",
+        ),
+        "err-mimir-max-chunks-per-query",
+    ),
+    "cortex-store-gateway": (
+        _error(
+            "execution",
+            "expanding series: error querying tenant_id t1: failed to receive series from "
+            "192.18.29.156:9095: rpc error: code = Code(422) desc = fetch series for block "
+            "01GS9S165XPR46FQZR26GYCFSA: exceeded chunks limit: rpc error: code = Code(422) desc = "
+            "limit 2000000 violated (got 2000033)",
+        ),
+        "exceeded chunks limit",
+    ),
+}
+
+
+def refusing_over(max_steps: int, answer: Reply) -> Responder:
+    """A server refusing every range of more than ``max_steps`` steps; one series otherwise."""
+
+    def respond(seen: Seen) -> Reply:
+        start, end, step = (int(seen.params[k][0]) for k in ("start", "end", "step"))
+        if (end - start) // step + 1 > max_steps:
+            return answer
+        values = [[t, str(t)] for t in range(start, end + 1, step)]
+        return ok({"resultType": "matrix", "result": [{"metric": {"s": "a"}, "values": values}]})
+
+    return respond
+
+
+@pytest.mark.parametrize("server", sorted(LIMIT_ERRORS))
+def test_range_over_a_server_limit_is_split_in_halves(
+    prom: FakePrometheus, h: Harness, server: str
+) -> None:
+    prom.default = refusing_over(10, json_reply(422, LIMIT_ERRORS[server][0]))
+    client = h.client(prom.url)
+    got = client.range("x", T0, T0 + timedelta(minutes=24), timedelta(minutes=1))
+
+    t0 = int(T0.timestamp())
+    asked = [
+        ((int(r.params["start"][0]) - t0) // 60, (int(r.params["end"][0]) - t0) // 60)
+        for r in prom.requests
+    ]
+    # 25 steps, then depth first: 12 (0-11) and 13 (12-24) are still over 10, their halves fit.
+    assert asked == [(0, 24), (0, 11), (0, 5), (6, 11), (12, 24), (12, 17), (18, 24)]
+    assert client.range_splits == 3
+    stamps = [float(t0 + 60 * i) for i in range(25)]
+    assert got == [RangeSeries({"s": "a"}, stamps, stamps)]
+    assert h.sleeps == []  # a limit is not retried as such
+
+
+@pytest.mark.parametrize(
+    "code, body",
+    [
+        # Prometheus past --query.timeout: 503, errorType timeout (retrying would time out again).
+        (503, _error("timeout", "query timed out in expression evaluation")),
+        # VictoriaMetrics past -search.maxQueryDuration (the query is echoed in front).
+        (
+            422,
+            _error(
+                "422",
+                'error when executing query="sum(x)" on the time range (start=1, end=2, step=60): '
+                "cannot execute query: timeout exceeded during query execution: 30.000 seconds; "
+                "the timeout can be adjusted with `-search.maxQueryDuration` command-line flag",
+            ),
+        ),
+    ],
+)
+def test_a_server_query_timeout_is_split_not_retried(
+    prom: FakePrometheus, h: Harness, code: int, body: dict[str, Any]
+) -> None:
+    prom.default = refusing_over(3, json_reply(code, body))
+    client = h.client(prom.url)
+    got = client.range("x", T0, T0 + timedelta(minutes=4), timedelta(minutes=1))
+    assert client.range_splits == 1 and len(got[0].values) == 5
+    assert len(prom.requests) == 3 and h.sleeps == []
+
+
+def test_a_frontend_answering_in_plain_text_is_recognised(prom: FakePrometheus, h: Harness) -> None:
+    answer = raw(
+        422, "the query hit the max number of chunks limit (limit: 10 chunks)", "text/plain"
+    )
+    prom.default = refusing_over(3, answer)
+    client = h.client(prom.url)
+    got = client.range("x", T0, T0 + timedelta(minutes=4), timedelta(minutes=1))
+    assert client.range_splits == 1 and len(got[0].values) == 5
+
+
+def test_a_single_step_over_the_limit_is_one_line(prom: FakePrometheus, h: Harness) -> None:
+    prom.default = json_reply(422, LIMIT_ERRORS["prometheus"][0])
+    client = h.client(prom.url)
+    with pytest.raises(SourceError) as err:
+        client.range("x", T0, T0 + timedelta(minutes=3), timedelta(minutes=1))
+    assert len(prom.requests) == 3  # 4 steps, 2, then the first step alone: the end
+    assert client.range_splits == 2
+    assert str(err.value) == (
+        f"Prometheus at {prom.url} refused even a single 60 s step of the query as over a server "
+        "limit: query processing would load too many samples into memory in query execution; a "
+        "shorter window will not help: narrow it with --cluster or a filter such as --team or "
+        "--namespace, or raise the limit on the server (Prometheus: --query.max-samples; Mimir "
+        "and Cortex: -querier.max-samples)"
+    )
+
+
+@pytest.mark.parametrize("server", sorted(LIMIT_ERRORS))
+def test_instant_over_a_server_limit_is_one_line_naming_it(
+    prom: FakePrometheus, h: Harness, server: str
+) -> None:
+    answer, named = LIMIT_ERRORS[server]
+    prom.default = json_reply(422, answer)
+    with pytest.raises(SourceError) as err:
+        h.client(prom.url).instant("x", T0)
+    message = str(err.value)
+    assert len(prom.requests) == 1
+    assert message.startswith(f"Prometheus at {prom.url} refused the query as over a server limit")
+    assert named in message
+    assert "narrow it with --cluster" in message and "shorter --window" in message
+    assert "error when executing query" not in message and "expanding series" not in message
+    assert "\n" not in message and len(message) < 600
+
+
+@pytest.mark.parametrize(
+    "code, answer",
+    [
+        (
+            422,
+            _error(
+                "execution",
+                'found duplicate series for the match group {node="gpu-1"} on the right '
+                'hand-side of the operation: [{node="gpu-1", pod="a"}, {node="gpu-1", pod="b"}];'
+                "many-to-many matching not allowed: matching labels must be unique on one side",
+            ),
+        ),
+        (400, _error("bad_data", 'invalid parameter "query": 1:5: parse error: unexpected "}"')),
+    ],
+)
+def test_other_rejections_are_not_split(
+    prom: FakePrometheus, h: Harness, code: int, answer: dict[str, str]
+) -> None:
+    prom.default = json_reply(code, answer)
+    client = h.client(prom.url)
+    with pytest.raises(SourceError) as err:
+        client.range("x", T0, T0 + timedelta(minutes=24), timedelta(minutes=1))
+    assert len(prom.requests) == 1
+    assert client.range_splits == 0
+    assert str(err.value) == f"Prometheus rejected the query: {answer['error']}"

@@ -106,3 +106,75 @@ def test_cluster_filter_and_replicas_reach_every_leaf():
     leaves = query.count("last_over_time(")
     assert leaves == query.count('cluster="eu\\"1"') == 5
     assert query.count("max without (prometheus_replica) (last_over_time(") == leaves
+
+
+# ---- cost center: the ai-finops.io/cost-center pod annotation --------------------------------
+
+
+def test_cost_center_reads_pod_annotations_only_when_asked():
+    ctx = QueryContext(LABELS, 60, cluster_label=None)
+    query = ctx.gpu_cost_rate(["cost_center"], {})
+    assert query.startswith("sum by (annotation_ai_finops_io_cost_center) (")
+    assert "group_left (annotation_ai_finops_io_cost_center)" in query
+    assert "last_over_time(kube_pod_annotations[600s])" in query
+    assert "kube_pod_labels" not in query  # nothing else asked for: the labels are not read
+    for other in (ctx.gpu_cost_rate(["team"], {}), ctx.gpu_cost_rate(["namespace"], {})):
+        assert "kube_pod_annotations" not in other
+    assert "kube_pod_annotations" not in ctx.gpu_cost_rate(["team"], {"namespace": "ns"})
+
+
+def test_cost_center_annotation_key_comes_from_settings():
+    assert QueryContext(LABELS, 60).prom_label("cost_center") == (
+        "annotation_ai_finops_io_cost_center"
+    )
+    custom = QueryContext(LABELS | {"cost_center": "example.com/costCenter"}, 60)
+    assert custom.prom_label("cost_center") == "annotation_example_com_cost_center"
+    assert "annotation_example_com_cost_center" in custom.gpu_cost_rate(["cost_center"], {})
+
+
+def test_cost_center_with_labels_is_a_left_join_inside_the_attribute_operand():
+    """With label keys or filters too, the annotations are left-joined onto the labels, and the
+    whole ``... or on (namespace, pod) labels`` stays one parenthesised operand of the join."""
+    ctx = QueryContext(LABELS, 60, cluster_label=None)
+    query = ctx.gpu_cost_rate(["team", "cost_center"], {"namespace": "ns"})
+    assert query.startswith(
+        "sum by (label_ai_finops_io_team, annotation_ai_finops_io_cost_center) ("
+    )
+    per_pod, _, attributes = query.partition(
+        " * on (namespace, pod) group_left (annotation_ai_finops_io_cost_center, "
+        "label_ai_finops_io_team) "
+    )
+    assert per_pod and attributes.startswith("((") and attributes.endswith("))")
+    assert " or on (namespace, pod) topk by (namespace, pod)" in attributes
+    assert 'kube_pod_labels{namespace="ns"}' in attributes
+    operand = attributes[:-1]  # the last ")" closes the sum
+    depth = 0
+    for i, char in enumerate(operand):  # one parenthesised group from its first char to its last
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth > 0 or i == len(operand) - 1, operand[: i + 1]
+    assert depth == 0
+
+
+def test_cost_center_filter_keeps_only_annotated_pods():
+    ctx = QueryContext(LABELS, 60, cluster_label=None)
+    query = ctx.gpu_cost_rate(["team"], {"cost_center": "CC-1"})
+    assert 'kube_pod_annotations{annotation_ai_finops_io_cost_center="CC-1"}' in query
+    assert " or " not in query  # an inner join: only pods carrying that cost center
+
+
+@given(st.text())
+def test_a_cost_center_value_only_ever_appears_as_a_string_literal(value):
+    ctx = QueryContext(LABELS, 60)
+    hostile = ctx.gpu_cost_rate(["cost_center"], {"cost_center": value, "team": value})
+    harmless = ctx.gpu_cost_rate(["cost_center"], {"cost_center": PLACEHOLDER, "team": PLACEHOLDER})
+    assert hostile == harmless.replace(quote(PLACEHOLDER), quote(value))
+
+
+def test_cluster_filter_and_replicas_reach_the_annotation_leaf():
+    ctx = QueryContext(LABELS, 60, cluster_filter="eu-1", replica_labels=("prometheus_replica",))
+    query = ctx.gpu_cost_rate(["cost_center"], {})
+    leaves = query.count("last_over_time(")
+    assert leaves == query.count('cluster="eu-1"') == 3
+    assert query.count("max without (prometheus_replica) (last_over_time(") == leaves
+    assert 'kube_pod_annotations{cluster="eu-1"}' in query
+    assert "on (cluster, namespace, pod) group_left (annotation_ai_finops_io_cost_center)" in query

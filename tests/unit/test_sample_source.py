@@ -30,7 +30,9 @@ def _report(seed, start, end, keys, filters=None, bucket=3600):
 
 
 @pytest.mark.parametrize("seed", [1, 42, 2026])
-@pytest.mark.parametrize("key", ["team", "project", "model", "namespace", "node", "gpu_model"])
+@pytest.mark.parametrize(
+    "key", ["team", "project", "model", "cost_center", "namespace", "node", "gpu_model"]
+)
 def test_costs_equal_ground_truth(seed, key):
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC)
     cluster, report = _report(seed, start, end, (key,))
@@ -53,6 +55,35 @@ def test_unaligned_window_and_daily_buckets_stay_within_half_a_percent():
     for team, fig in truth.by("team").iterrows():
         assert rows[team or UNALLOCATED].gpu_cost == pytest.approx(fig["gpu_cost"], rel=0.005)
     assert len(report.days) == 79
+
+
+def test_cost_centers_come_from_the_annotation_not_from_teams():
+    """Cost per cost center equals the truth to the cent, and is no relabelling of teams: one team
+    spans two cost centers and a labelled workload carries no annotation."""
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)
+    cluster, report = _report(42, start, end, ("team", "cost_center"))
+    truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
+    pods = truth.pods[truth.pods["gpu_cost"] > 0]
+    assert pods[pods["team"] == "nlp"]["cost_center"].nunique() == 2
+    assert ((pods["team"] == "research") & (pods["cost_center"] == "")).any()
+    rows = {(r.keys["team"], r.keys["cost_center"]): r for r in report.rows}
+    for (team, center), fig in pods.groupby(["team", "cost_center"])[["gpu_cost"]].sum().iterrows():
+        row = rows[(team or UNALLOCATED, center or UNALLOCATED)]
+        assert row.gpu_cost == pytest.approx(fig["gpu_cost"], abs=0.005), (team, center)
+    assert rows[("research", UNALLOCATED)].kind == "allocated"  # a team without a cost center
+    assert sum(r.gpu_cost for r in report.rows) == pytest.approx(truth.cluster_gpu_cost, abs=0.01)
+
+
+def test_cost_center_annotation_key_is_configurable():
+    """A key no pod carries puts every pod in __unallocated__; the invariant still holds."""
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)
+    source = SampleCostSource(LABELS | {"cost_center": "example.com/billing-code"}, seed=42)
+    data = source.costs(CostRequest(Window(start, end, "t"), ("cost_center",), {}, 3600))
+    report = attribute_costs(data, ("cost_center",), {}, start, end)
+    assert {r.kind for r in report.rows} == {"unallocated", "idle"}
+    truth = ground_truth(source.cluster, int(start.timestamp()), int(end.timestamp()))
+    unallocated = next(r for r in report.rows if r.kind == "unallocated")
+    assert unallocated.gpu_cost == pytest.approx(truth.allocated_gpu_cost, abs=0.005)
 
 
 def test_efficiency_equals_sampled_truth():
