@@ -285,14 +285,15 @@ class QueryContext:
         both = f"({dcgm} or ({labelled} unless on ({self._node_join}) {dcgm}))"
         return f"topk by ({self._node_join}) (1, {both})"
 
-    def busy_per_gpu(self, metrics_present: frozenset[str]) -> str:
+    def busy_per_gpu(self, metrics_present: frozenset[str], shard: str = "") -> str:
         """Engine-active share of each GPU bound to a pod, pod labels normalised.
 
         Prefers GR_ENGINE_ACTIVE and falls back, GPU by GPU, to GPU_UTIL/100 (``or`` keeps the
         first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
+        ``shard`` is one more matcher (see ``Shard``).
         """
         pod = "exported_pod" if self.exported_pod_labels else "pod"
-        selector = f'{pod}!=""'
+        selector = ",".join(m for m in (f'{pod}!=""', shard) if m)
         parts = []
         if BUSY_PROFILING in metrics_present:
             parts.append(self._exact(BUSY_PROFILING, selector))
@@ -485,6 +486,44 @@ GPU_IDENTITY = (*GPU_KEY, "UUID", "GPU_I_PROFILE", "modelName")  # and what desc
 WORKLOAD_LABELS = ("workload_kind", "workload")
 
 
+@dataclass(frozen=True)
+class Shard:
+    """One part of the fleet's dcgm-exporter series, for a server that refuses the whole.
+
+    ``by="gpu"`` cuts on the first hex digit of the GPU's UUID, so every series of a GPU (and of
+    its MIG instances) lands in one part; ``by="pod"`` cuts on the last character of the pod's
+    name (random in Deployment and Job pods), so every series of a pod lands in one part. The
+    last part of a cut takes whatever the others do not match.
+    """
+
+    by: str  # "gpu" or "pod"
+    index: int
+    count: int
+
+    def matcher(self, pod_label: str) -> str:
+        alphabet = SHARD_ALPHABETS[self.by]
+        label, template = ("UUID", "GPU-{}.*") if self.by == "gpu" else (pod_label, ".*{}")
+        if self.index == self.count - 1:  # the rest, odd names included
+            taken = alphabet[: len(alphabet) * self.index // self.count]
+            if not taken:
+                return f'{label}=~".*"'
+            return f'{label}!~"{template.format(f"[{taken}]")}"'
+        part = alphabet[
+            len(alphabet) * self.index // self.count : len(alphabet)
+            * (self.index + 1)
+            // self.count
+        ]
+        return f'{label}=~"{template.format(f"[{part}]")}"'
+
+
+SHARD_ALPHABETS = {"gpu": "0123456789abcdef", "pod": "0123456789abcdefghijklmnopqrstuvwxyz"}
+MAX_SHARDS = 16
+
+
+def shards(by: str, count: int) -> list[Shard]:
+    return [Shard(by, i, count) for i in range(count)]
+
+
 class GpuQueries:
     """One row per GPU (or MIG instance) over a window, every statistic computed on the server.
 
@@ -496,8 +535,9 @@ class GpuQueries:
     kilobyte per GPU.
     """
 
-    def __init__(self, ctx: QueryContext, window_s: float) -> None:
+    def __init__(self, ctx: QueryContext, window_s: float, shard: Shard | None = None) -> None:
         self.ctx = ctx
+        self.shard = shard
         self.window = duration(window_s)
         self.step = duration(ctx.sample_interval_s)
         self.key = ", ".join(ctx._with_cluster(GPU_KEY))
@@ -509,7 +549,8 @@ class GpuQueries:
 
     def _normalised(self, metric: str, bound_only: bool = False) -> str:
         pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
-        read = self.ctx._exact(metric, f'{pod}!=""' if bound_only else "")
+        wanted = [f'{pod}!=""' if bound_only else "", self._shard_matcher()]
+        read = self.ctx._exact(metric, ",".join(m for m in wanted if m))
         if self.ctx.exported_pod_labels:
             read = f'label_replace({read}, "pod", "$1", "exported_pod", "(.+)")'
             read = f'label_replace({read}, "namespace", "$1", "exported_namespace", "(.+)")'
@@ -522,9 +563,19 @@ class GpuQueries:
         prefix = f"{first_arg}, " if first_arg else ""
         return f"{function}({prefix}({per_instant})[{self.window}:{self.step}])"
 
+    def _shard_matcher(self) -> str:
+        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
+        return self.shard.matcher(pod) if self.shard is not None else ""
+
+    def _kube_shard(self) -> str:
+        """The pod shard on kube-state-metrics reads too (their pod label is always ``pod``)."""
+        return (
+            self.shard.matcher("pod") if self.shard is not None and self.shard.by == "pod" else ""
+        )
+
     def busy(self, present: frozenset[str]) -> str:
         """Busy share of each GPU at an instant while a pod holds it."""
-        return self._gpu(self.ctx.busy_per_gpu(present))
+        return self._gpu(self.ctx.busy_per_gpu(present, self._shard_matcher()))
 
     def busy_any(self, present: frozenset[str]) -> str:
         """Busy share whether or not a pod holds it (work outside Kubernetes shows here)."""
@@ -565,7 +616,10 @@ class GpuQueries:
         one series per GPU however many pods came and went."""
         by = ", ".join(self.ctx._with_cluster([*GPU_KEY, "namespace", "pod"]))
         held = f"max by ({by}) ({self._normalised(GPU_PRESENCE, bound_only=True)})"
-        per_pod = self.over_window("count_over_time", held)
+        # Equal holders (runs of one job) are told apart by who held it last, a fraction of a
+        # sample added to the count, so the same data always names the same pod.
+        last = self.over_window("max_over_time", f"timestamp({held})")
+        per_pod = f"{self.over_window('count_over_time', held)} + {last} / 1e11"
         wide = replace(self.ctx, attribute_lookback_s=int(_seconds(self.window)))
         carried = sorted({self.ctx.prom_label(k) for k in pod_keys})
         return (
@@ -582,7 +636,7 @@ class GpuQueries:
         return self._pod(self._normalised(GPU_PRESENCE, bound_only=True), "count")
 
     def pod_busy(self, present: frozenset[str], aggregate: str) -> str:
-        return self._pod(self.ctx.busy_per_gpu(present), aggregate)
+        return self._pod(self.ctx.busy_per_gpu(present, self._shard_matcher()), aggregate)
 
     def pod_memory(self, total: bool) -> str:
         used = self._normalised(GPU_PRESENCE, bound_only=True)
@@ -623,7 +677,7 @@ class GpuQueries:
         """Attribution labels (and e.g. the interruptible label) of each GPU pod."""
         labels = sorted({self.ctx.prom_label(k) for k in keys} | set(extra_labels))
         by = ", ".join(self.ctx._with_cluster(["namespace", "pod", *labels]))
-        read = self.ctx._read(POD_LABELS, _seconds(self.window))
+        read = self.ctx._read(POD_LABELS, _seconds(self.window), self._kube_shard())
         return f"group by ({by}) ({read}) and on ({self.ctx._pod_join}) {self._gpu_pods()}"
 
     # ---- per workload: rightsizing's answers, grouped on the server -------------------------
@@ -636,7 +690,8 @@ class GpuQueries:
         join = self.ctx._pod_join
         gpu_pods = self._gpu_pods()
         by = ", ".join(self.ctx._with_cluster(["namespace", "pod", "owner_kind", "owner_name"]))
-        read = self.ctx._read("kube_pod_owner", _seconds(self.window), 'owner_kind!="<none>"')
+        matchers_text = ",".join(m for m in ('owner_kind!="<none>"', self._kube_shard()) if m)
+        read = self.ctx._read("kube_pod_owner", _seconds(self.window), matchers_text)
         owners = f"(topk by ({join}) (1, group by ({by}) ({read})) and on ({join}) {gpu_pods})"
         named = f'label_join({owners}, "owner", "/", "owner_kind", "owner_name")'
         for target, replacement, source, regex in (
@@ -661,12 +716,6 @@ class GpuQueries:
             f"{aggregate} by ({by}) (({per_pod}) * on ({self.ctx._pod_join}) "
             f"group_left ({', '.join(WORKLOAD_LABELS)}) {self.pod_workloads()})"
         )
-
-    def workload_busy_avg(self, present: frozenset[str]) -> str:
-        """Busy share over all the GPU-samples of a workload's pods."""
-        busy = self.over_window("sum_over_time", self.pod_busy(present, "sum"))
-        samples = self.over_window("sum_over_time", self.pod_busy(present, "count"))
-        return f"{self.per_workload(busy, 'sum')} / {self.per_workload(samples, 'sum')}"
 
     def workload_placement(self, gpu_hours_per_pod: str) -> str:
         """Node and GPU product of each workload's pod with the most GPU-hours."""

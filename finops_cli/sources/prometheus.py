@@ -45,10 +45,12 @@ from finops_cli.sources.prometheus_client import (
     InstantSample,
     PrometheusClient,
     PrometheusSettingsLike,
+    ServerLimitError,
 )
 from finops_cli.timewindow import Window
 
 _warn_log = logging.getLogger("finops")
+_debug_log = logging.getLogger("finops.prometheus")
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
@@ -86,7 +88,14 @@ class PrometheusCostSource(CostSource):
     def present_metrics(self, start: datetime, end: datetime) -> frozenset[str]:
         """Which contract metrics exist in the window: one cheap index lookup, no samples read."""
         pattern = "|".join(queries.PROBED_METRICS)
-        names = self.client.label_values("__name__", [f'{{__name__=~"{pattern}"}}'], start, end)
+        try:
+            names = self.client.label_values("__name__", [f'{{__name__=~"{pattern}"}}'], start, end)
+        except ServerLimitError:  # too many series for one query: every name in the window
+            names = [
+                n
+                for n in self.client.label_values("__name__", [], start, end)
+                if n in queries.PROBED_METRICS
+            ]
         return frozenset(names)
 
     def detect_sample_interval(self, metric: str, start: datetime, end: datetime) -> int:
@@ -107,7 +116,12 @@ class PrometheusCostSource(CostSource):
     def uses_exported_pod_labels(self, start: datetime, end: datetime) -> bool:
         """Scraped with ``honorLabels: false``, dcgm-exporter's pod labels become ``exported_*``."""
         match = [f"{queries.BUSY_PROFILING}", f"{queries.BUSY_UTIL}", f"{queries.GPU_TEMPERATURE}"]
-        return bool(self.client.label_values("exported_pod", match, start, end))
+        try:
+            return bool(self.client.label_values("exported_pod", match, start, end))
+        except ServerLimitError:  # too many series for one query: do any carry exported_pod?
+            names = "|".join(match)  # (only series that do are read: none, usually)
+            probe = f'group(last_over_time({{__name__=~"{names}",exported_pod!=""}}[1h]))'
+            return bool(self.client.instant(probe, end))
 
     def _context(
         self,
@@ -355,41 +369,48 @@ class PrometheusCostSource(CostSource):
         busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
         ctx, context_notes = self._context(start, end, present, interval_of=queries.GPU_PRESENCE)
         interval = ctx.sample_interval_s
-        gq = queries.GpuQueries(ctx, (end - start).total_seconds())
+        window_s = (end - start).total_seconds()
         hours = interval / 3600
-        per_gpu = {
-            "present_hours": gq.over_window("count_over_time", gq.inventory()),
-            "held_hours": gq.over_window("count_over_time", gq.bound()),
-            "memory_used_avg_mib": gq.over_window(
-                "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
-            ),
-            "memory_used_max_mib": gq.over_window(
-                "max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
-            ),
-            "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
-            "power_avg_w": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")),
-            "temperature_avg_c": gq.over_window(
-                "avg_over_time", gq.metric(queries.GPU_TEMPERATURE)
-            ),
-            "temperature_max_c": gq.over_window(
-                "max_over_time", gq.metric(queries.GPU_TEMPERATURE)
-            ),
-            "cost": gq.over_window("sum_over_time", gq.price()),
-            "hourly_price": gq.over_window("avg_over_time", gq.price()),
-        }
-        if busy_metrics:
-            busy = gq.busy(busy_metrics)
-            per_gpu["busy_avg"] = gq.over_window("avg_over_time", busy)
-            per_gpu["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
-            per_gpu["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
-        with _Queries(self.max_concurrency) as pool:
-            futures = {k: pool.submit(self.client.instant, q, end) for k, q in per_gpu.items()}
-            holders_f = pool.submit(
-                self.client.instant, gq.holders(["team", "project", "model"]), end
-            )
-            nodes_f = pool.submit(self.client.instant, gq.node_info(), end)
-            results = _gather(futures)
-            holders, node_rows = holders_f.result(), nodes_f.result()
+
+        def per_gpu(gq: queries.GpuQueries) -> dict[str, str]:
+            measures = {
+                "present_hours": gq.over_window("count_over_time", gq.inventory()),
+                "held_hours": gq.over_window("count_over_time", gq.bound()),
+                "memory_used_avg_mib": gq.over_window(
+                    "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+                ),
+                "memory_used_max_mib": gq.over_window(
+                    "max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+                ),
+                "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
+                "power_avg_w": gq.over_window(
+                    "avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")
+                ),
+                "temperature_avg_c": gq.over_window(
+                    "avg_over_time", gq.metric(queries.GPU_TEMPERATURE)
+                ),
+                "temperature_max_c": gq.over_window(
+                    "max_over_time", gq.metric(queries.GPU_TEMPERATURE)
+                ),
+                "cost": gq.over_window("sum_over_time", gq.price()),
+                "hourly_price": gq.over_window("avg_over_time", gq.price()),
+            }
+            if busy_metrics:
+                busy = gq.busy(busy_metrics)
+                measures["busy_avg"] = gq.over_window("avg_over_time", busy)
+                measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
+                measures["busy_any_avg"] = gq.over_window(
+                    "avg_over_time", gq.busy_any(busy_metrics)
+                )
+            return measures | {"holders": gq.holders(["team", "project", "model"])}
+
+        gq = queries.GpuQueries(ctx, window_s)
+        # Each GPU is whole in one shard, so the shards' answers simply add up.
+        results = self._per_gpu_or_pod(
+            per_gpu, ctx, window_s, end, "gpu", dict.fromkeys(per_gpu(gq), "sum")
+        )
+        holders = results.pop("holders")
+        node_rows = self.client.instant(gq.node_info(), end)
 
         ident = _gpu_key
         skipped: list[str] = []
@@ -508,46 +529,77 @@ class PrometheusCostSource(CostSource):
         busy_metrics = present & {queries.BUSY_PROFILING, queries.BUSY_UTIL}
         ctx, context_notes = self._context(start, end, present, interval_of=queries.GPU_PRESENCE)
         interval = ctx.sample_interval_s
-        gq = queries.GpuQueries(ctx, (end - start).total_seconds())
+        window_s = (end - start).total_seconds()
         hours = interval / 3600
         interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
-        gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
 
-        def per_pod(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
-            return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
+        def per_workload(gq: queries.GpuQueries) -> dict[str, str]:
+            """Grouped into workloads on the server: the answer grows with workloads, not with
+            the pods that rollouts and job runs leave behind (only the list of names does)."""
 
-        # Grouped into workloads on the server: the answer grows with workloads, not with the
-        # pods that rollouts and job runs leave behind (only the list of pod names does).
-        measures = {
-            "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
-            "gpus": per_pod("max_over_time", gq.pod_gpus(), "max"),
-            "memory_peak_mib": per_pod("max_over_time", gq.pod_memory(total=False), "max"),
-            "memory_total_mib": per_pod("max_over_time", gq.pod_memory(total=True), "max"),
-            "cost": per_pod("sum_over_time", gq.pod_cost(), "sum"),
-        }
-        if busy_metrics:
-            measures["busy_avg"] = gq.workload_busy_avg(busy_metrics)
-            measures["busy_p95"] = per_pod(
-                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
-            )
-        attributes = {
-            "placement": gq.workload_placement(gpu_hours_per_pod),
-            "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
-            "pods": gq.pod_workloads(),
-            "nodes": gq.node_info(),
-        }
-        with _Queries(self.max_concurrency) as pool:
-            futures = {
-                k: pool.submit(self.client.instant, q, end)
-                for k, q in (measures | attributes).items()
+            def over(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
+                return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
+
+            gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
+            measures = {
+                "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
+                "gpus": over("max_over_time", gq.pod_gpus(), "max"),
+                "memory_peak_mib": over("max_over_time", gq.pod_memory(total=False), "max"),
+                "memory_total_mib": over("max_over_time", gq.pod_memory(total=True), "max"),
+                "cost": over("sum_over_time", gq.pod_cost(), "sum"),
             }
-            results = _gather(futures)
+            if busy_metrics:  # busy_avg = busy_sum / busy_samples: over all GPU-samples
+                measures["busy_sum"] = over(
+                    "sum_over_time", gq.pod_busy(busy_metrics, "sum"), "sum"
+                )
+                measures["busy_samples"] = over(
+                    "sum_over_time", gq.pod_busy(busy_metrics, "count"), "sum"
+                )
+                measures["busy_p95"] = over(
+                    "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
+                )
+            return measures | {
+                "placement": gq.workload_placement(gpu_hours_per_pod),
+                "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
+                "pods": gq.pod_workloads(),
+            }
 
+        gq = queries.GpuQueries(ctx, window_s)
+        # Each pod is whole in one shard; a workload's pods may not be, so shards combine as
+        # each measure does (sums add, maxima take the larger, placement keeps the top pod).
+        combine = {
+            "gpus": "max",
+            "memory_peak_mib": "max",
+            "memory_total_mib": "max",
+            "busy_p95": "max",
+            "placement": "top",
+        }
+        results = self._per_gpu_or_pod(
+            per_workload,
+            ctx,
+            window_s,
+            end,
+            "pod",
+            {name: combine.get(name, "sum") for name in per_workload(gq)},
+        )
+        results["nodes"] = self.client.instant(gq.node_info(), end)
+        measures = [
+            m
+            for m in (
+                "gpu_hours",
+                "gpus",
+                "memory_peak_mib",
+                "memory_total_mib",
+                "cost",
+                "busy_p95",
+            )
+            if m in results
+        ]
         key = _workload_key
         rows: dict[tuple[str, ...], dict[str, object]] = {}
         for s in results["gpu_hours"]:
             blank: dict[str, object] = dict.fromkeys(WORKLOAD_POD_COLUMNS, "") | dict.fromkeys(
-                measures
+                [*measures, "busy_avg"]
             )
             kind, name = s.labels.get("workload_kind", ""), s.labels.get("workload", "")
             rows[key(s.labels)] = blank | {
@@ -567,12 +619,10 @@ class PrometheusCostSource(CostSource):
                     if measure in ("gpu_hours", "cost") and value is not None:
                         value *= hours
                     rows[key(s.labels)][measure] = value
+        _workload_busy(rows, results, skipped)
         label_names = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
         _describe_workloads(rows, results, label_names, interruptible)
         pods = pd.DataFrame(list(rows.values()), columns=list(WORKLOAD_POD_COLUMNS))
-        for column in ("busy_avg", "busy_p95"):
-            if column not in measures:
-                pods[column] = None
         nodes = pd.DataFrame(
             [_node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
         ).drop_duplicates("node")
@@ -583,6 +633,46 @@ class PrometheusCostSource(CostSource):
         )
         return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
                           interval, notes)  # fmt: skip
+
+    def _per_gpu_or_pod(
+        self,
+        build: Callable[[queries.GpuQueries], dict[str, str]],
+        ctx: QueryContext,
+        window_s: float,
+        end: datetime,
+        shard_by: str,
+        combine: dict[str, str],
+    ) -> dict[str, list[InstantSample]]:
+        """Each of ``build``'s window queries, run concurrently; one the server refuses as over
+        a per-query limit (a large fleet over a long window: VictoriaMetrics' memory guard,
+        Prometheus' --query.max-samples) is run again over 2, 4, ... up to 16 shards of the
+        dcgm-exporter series, one shard after the other, and their answers combined."""
+        whole = build(queries.GpuQueries(ctx, window_s))
+
+        def run(name: str) -> list[InstantSample]:
+            try:
+                return self.client.instant(whole[name], end)
+            except ServerLimitError as refused:
+                error = refused
+            count = 2
+            while count <= queries.MAX_SHARDS:
+                _debug_log.debug("%s: over a server limit; %d shards by %s", name, count, shard_by)
+                try:
+                    parts = [
+                        self.client.instant(
+                            build(queries.GpuQueries(ctx, window_s, shard))[name], end
+                        )
+                        for shard in queries.shards(shard_by, count)
+                    ]
+                except ServerLimitError as refused:
+                    error = refused
+                    count *= 2
+                    continue
+                return _combine(parts, combine[name])
+            raise error
+
+        with _Queries(self.max_concurrency) as pool:
+            return _gather({name: pool.submit(run, name) for name in whole})
 
     def _partial_notes(self, warned: int, skipped: list[str]) -> list[str]:
         """PARTIAL DATA notes: NaN/Inf values left out, and server warnings since ``warned``."""
@@ -753,8 +843,41 @@ def _busy_metric_name(present: frozenset[str]) -> str | None:
     return next(iter(present)) if present else None
 
 
+def _combine(parts: list[list[InstantSample]], how: str) -> list[InstantSample]:
+    """Shards' answers as one: by identical labels, ``sum`` adds and ``max`` keeps the larger;
+    ``top`` keeps, per workload, the sample with the largest value (its labels name a pod)."""
+    merged: dict[tuple[object, ...], InstantSample] = {}
+    for sample in (s for part in parts for s in part):
+        key = _workload_key(sample.labels) if how == "top" else tuple(sorted(sample.labels.items()))
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = sample
+        elif how == "sum":
+            merged[key] = InstantSample(seen.labels, seen.value + sample.value)
+        elif sample.value > seen.value:
+            merged[key] = sample
+    return list(merged.values())
+
+
 def _workload_key(labels: dict[str, str]) -> tuple[str, ...]:
     return tuple(labels.get(k, "") for k in ("cluster", "namespace", *queries.WORKLOAD_LABELS))
+
+
+def _workload_busy(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    results: dict[str, list[InstantSample]],
+    skipped: list[str],
+) -> None:
+    """busy_avg: busy share summed over all the workload's GPU-samples, over their count."""
+    samples = {_workload_key(s.labels): s.value for s in results.get("busy_samples", [])}
+    for s in results.get("busy_sum", []):
+        if (row := rows.get(_workload_key(s.labels))) is None:
+            continue
+        count = samples.get(_workload_key(s.labels), 0.0)
+        if not (math.isfinite(s.value) and math.isfinite(count)):
+            skipped.append(f"busy_avg {s.labels}")
+        elif count > 0:
+            row["busy_avg"] = s.value / count
 
 
 def _describe_workloads(

@@ -269,7 +269,7 @@ class PrometheusClient:
         ]
         try:
             data = self._call("/api/v1/query_range", params)
-        except _ServerLimitError as exc:
+        except ServerLimitError as exc:
             steps = (end - start) // step + 1
             if steps < 2:
                 raise SourceError(exc.single_step(step)) from None
@@ -403,7 +403,7 @@ class PrometheusClient:
         if code in (400, 413, 422, 503):
             limit = _limit_reason(str(body.get("error")) if envelope else response.text)
             if limit:
-                raise _ServerLimitError(where, self._clean(limit, 240))
+                raise ServerLimitError(where, self._clean(limit, 240))
         if code in (400, 422):
             reason = self._clean(str(body.get("error") or ""), 500) if envelope else ""
             reason = reason or f"HTTP {code}, {self._snippet(response)}"
@@ -519,7 +519,7 @@ class PrometheusClient:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _ServerLimitError(SourceError):
+class ServerLimitError(SourceError):
     """The server refused a query as over one of its per-query limits.
 
     ``reason`` is the server's text from where it names the limit (VictoriaMetrics echoes the
