@@ -221,26 +221,9 @@ def _seasonal(
     n = len(y)
     period = 7 * per_day
     weeks = max(window // period, 1)
-    expected = np.full(n, np.nan)
+    expected = _seasonal_expected(y, per_day, weeks, first, weekend)
     scale = np.full(n, np.nan)
     for i in range(first, n):
-        lags = [i - k * period for k in range(1, weeks + 1) if i - k * period >= 0]
-        if 0 < len(lags) < 3:
-            lags += [
-                j
-                for j in (i - k * per_day for k in range(1, 7))
-                if j >= 0 and weekend[j] == weekend[i]
-            ]
-        same = y[lags] if lags else np.array([])
-        same = same[np.isfinite(same)]
-        if len(same):
-            expected[i] = float(np.median(same))
-        elif per_day > 1:  # under a week of history: same hour on the previous days
-            days = [i - k * per_day for k in range(1, 8) if i - k * per_day >= 0]
-            daily = y[days] if days else np.array([])
-            daily = daily[np.isfinite(daily)]
-            if len(daily) >= 3:
-                expected[i] = float(np.median(daily))
         if (i - first) % per_day and i > first:
             scale[i] = scale[i - 1]  # the scale moves slowly: refreshed once a day
             continue
@@ -266,6 +249,47 @@ def _seasonal(
             if len(recent) >= 3:
                 scale[i] = 1.4826 * float(np.median(np.abs(recent - np.median(recent))))
     return expected, scale
+
+
+def _seasonal_expected(
+    y: FloatArray, per_day: int, weeks: int, first: int, weekend: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """The expected value of buckets ``first..``, all at once: the median of the same bucket in
+    the baseline's weeks; with one or two such weeks, also of the same hour on the previous six
+    days of the same kind; with none, of the same hour on the previous seven days (three or more
+    of them seen)."""
+    n = len(y)
+    expected = np.full(n, np.nan)
+    judged = np.arange(first, n)
+    if not len(judged):
+        return expected
+    period = 7 * per_day
+
+    def gather(lags: npt.NDArray[np.int64], wanted: npt.NDArray[np.bool_]) -> FloatArray:
+        values = y[np.clip(lags, 0, None)]
+        return np.where(wanted & (lags >= 0) & np.isfinite(values), values, np.nan)
+
+    weekly = judged[:, None] - np.arange(1, weeks + 1)[None, :] * period
+    found = (weekly >= 0).sum(axis=1)
+    daily = judged[:, None] - np.arange(1, 7)[None, :] * per_day
+    same_kind = weekend[np.clip(daily, 0, None)] == weekend[judged][:, None]
+    pool = np.concatenate(
+        [
+            gather(weekly, np.ones_like(weekly, dtype=bool)),
+            gather(daily, same_kind & ((found > 0) & (found < 3))[:, None]),
+        ],
+        axis=1,
+    )
+    seen = np.isfinite(pool).any(axis=1)
+    if seen.any():
+        expected[judged[seen]] = np.nanmedian(pool[seen], axis=1)
+    if per_day > 1:  # under a week of history: same hour on the previous days
+        days = judged[:, None] - np.arange(1, 8)[None, :] * per_day
+        recent = gather(days, np.ones_like(days, dtype=bool))
+        enough = ~seen & (np.isfinite(recent).sum(axis=1) >= 3)
+        if enough.any():
+            expected[judged[enough]] = np.nanmedian(recent[enough], axis=1)
+    return expected
 
 
 # ---- from flagged buckets to anomalies -----------------------------------------------------

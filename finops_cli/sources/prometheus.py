@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -50,6 +51,8 @@ from finops_cli.sources.prometheus_client import (
 from finops_cli.timewindow import Window
 
 _warn_log = logging.getLogger("finops")
+# One answered series of a bucketed measure: labels, bucket ends (unix s), values.
+_Series = tuple[dict[str, str], list[float], list[float]]
 _debug_log = logging.getLogger("finops.prometheus")
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -343,13 +346,14 @@ class PrometheusCostSource(CostSource):
         ).fillna(0.0)
         totals: dict[str, dict[str, float]] = {}
         for measure, rows in served_results.items():
-            for labels, _ts, value in rows:
+            for labels, _stamps, values in rows:
                 model = labels.get("served_model", "")
-                if model and not math.isfinite(value):
-                    skipped.append(f"{measure} {labels}")
-                elif model:
-                    slot = totals.setdefault(model, {})
-                    slot[measure] = slot.get(measure, 0.0) + value
+                for value in values if model else ():
+                    if not math.isfinite(value):
+                        skipped.append(f"{measure} {labels}")
+                    else:
+                        slot = totals.setdefault(model, {})
+                        slot[measure] = slot.get(measure, 0.0) + value
         served_frame = pd.DataFrame(
             [{"model": m, **v} for m, v in totals.items()], columns=["model", *SERVED_MEASURES]
         ).fillna(0.0)
@@ -688,10 +692,11 @@ class PrometheusCostSource(CostSource):
 
     def _bucketed(
         self, measure: str, start: datetime, end: datetime, bucket_s: int, interval: int
-    ) -> list[tuple[dict[str, str], float, float]]:
-        """``(labels, bucket_end_unix, value)`` for every group and bucket of the window."""
+    ) -> list[_Series]:
+        """``(labels, bucket_ends_unix, values)`` for every group of the window, one per series
+        answered (the edge buckets' instant answers are one-point series)."""
         cut = buckets.plan(int(start.timestamp()), int(end.timestamp()), bucket_s)
-        out: list[tuple[dict[str, str], float, float]] = []
+        out: list[_Series] = []
         if cut.first_full_end is not None and cut.last_full_end is not None:
             for series in self.client.range(
                 over_buckets(measure, bucket_s, interval),
@@ -699,14 +704,11 @@ class PrometheusCostSource(CostSource):
                 datetime.fromtimestamp(cut.last_full_end, tz=UTC),
                 timedelta(seconds=bucket_s),
             ):
-                out.extend(
-                    (series.labels, ts, v)
-                    for ts, v in zip(series.timestamps, series.values, strict=True)
-                )
+                out.append((series.labels, series.timestamps, series.values))
         for at, length in cut.partials:
             moment = datetime.fromtimestamp(at, tz=UTC)
             for sample in self.client.instant(over_buckets(measure, length, interval), moment):
-                out.append((sample.labels, float(at), sample.value))
+                out.append((sample.labels, [float(at)], [sample.value]))
         return out
 
 
@@ -783,7 +785,7 @@ def _whole_seconds(moment: datetime) -> datetime:
 
 
 def _merge(
-    results: dict[str, list[tuple[dict[str, str], float, float]]],
+    results: dict[str, list[_Series]],
     measures: tuple[str, ...],
     prom_keys: list[str],
     keys: list[str],
@@ -796,21 +798,27 @@ def _merge(
     """
     frames = []
     for measure in measures:
-        points = results.get(measure, [])
-        if not points:
+        answered = results.get(measure, [])
+        if not answered:
             continue
-        labels, stamps, values = zip(*points, strict=True)
+        lengths = [len(stamps) for _, stamps, _ in answered]
+        series_of_point = np.repeat(np.arange(len(answered)), lengths)
+        values = np.fromiter(chain.from_iterable(v for _, _, v in answered), "float64")
         frame = pd.DataFrame(
-            {"bucket_end": stamps}
+            {"bucket_end": np.fromiter(chain.from_iterable(t for _, t, _ in answered), "float64")}
             | {
-                key: [lab.get(p, "") for lab in labels]
+                key: np.array([lab.get(p, "") for lab, _, _ in answered], dtype=object)[
+                    series_of_point
+                ]
                 for key, p in zip(keys, prom_keys, strict=True)
             }
             | {measure: values}
         )
-        finite = np.isfinite(frame[measure].to_numpy(dtype="float64"))
+        finite = np.isfinite(values)
         if not finite.all():
-            skipped.extend(f"{measure} {labels[i]}" for i in np.flatnonzero(~finite))
+            skipped.extend(
+                f"{measure} {answered[series_of_point[i]][0]}" for i in np.flatnonzero(~finite)
+            )
             frame = frame[finite]
         frames.append(frame)
     columns = ["bucket_end", *keys, *measures]

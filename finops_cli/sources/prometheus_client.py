@@ -191,7 +191,8 @@ class PrometheusClient:
             headers=headers,
             auth=auth,
             timeout=httpx.Timeout(settings.timeout_seconds),
-            verify=_verify(settings),
+            # Plain http never uses TLS (and redirects are not followed): no CA bundle to load.
+            verify=_verify(settings) if parts.scheme == "https" else False,
             transport=transport,
             follow_redirects=False,
         )

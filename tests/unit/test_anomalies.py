@@ -133,3 +133,45 @@ def test_report_filters_by_impact_and_trips_fail_on():
     big = an.anomaly_report(**kwargs, min_impact=100.0, fail_on="critical")
     assert len(big.anomalies) == 1 and big.anomalies[0].impact > 390
     assert big.tripped == big.anomalies
+
+
+def _reference_expected(y, per_day, weeks, first, weekend):
+    """The expected values bucket by bucket, as the docstring of _seasonal_expected says."""
+    n, period = len(y), 7 * per_day
+    out = np.full(n, np.nan)
+    for i in range(first, n):
+        lags = [i - k * period for k in range(1, weeks + 1) if i - k * period >= 0]
+        if 0 < len(lags) < 3:
+            lags += [
+                j
+                for j in (i - k * per_day for k in range(1, 7))
+                if j >= 0 and weekend[j] == weekend[i]
+            ]
+        same = y[lags] if lags else np.array([])
+        same = same[np.isfinite(same)]
+        if len(same):
+            out[i] = np.median(same)
+        elif per_day > 1:
+            days = [i - k * per_day for k in range(1, 8) if i - k * per_day >= 0]
+            daily = y[days] if days else np.array([])
+            daily = daily[np.isfinite(daily)]
+            if len(daily) >= 3:
+                out[i] = np.median(daily)
+    return out
+
+
+def test_seasonal_expected_equals_the_bucket_by_bucket_definition():
+    from finops_cli.analytics.anomalies import _seasonal_expected
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        per_day = int(rng.choice([1, 24]))
+        n = int(rng.integers(1, 24 * 40 if per_day == 24 else 60))
+        y = rng.normal(10, 3, n)
+        y[rng.random(n) < 0.15] = np.nan
+        weeks = int(rng.integers(1, 6))
+        first = int(rng.integers(0, n))
+        weekend = rng.random(n) < 0.3
+        got = _seasonal_expected(y, per_day, weeks, first, weekend)
+        want = _reference_expected(y, per_day, weeks, first, weekend)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
