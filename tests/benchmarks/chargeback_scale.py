@@ -45,6 +45,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.benchmarks.common import cpu_model, peak_rss_mib
+
 if TYPE_CHECKING:
     from finops_cli.analytics.budgets import Budget
     from finops_cli.analytics.chargeback import Extras, Period
@@ -440,20 +442,6 @@ def render(document: dict[str, Any], fmt: str) -> bytes:
 # ---- one size, in a child process -----------------------------------------------------------
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory: VmHWM (per address space, reset by exec, unlike
-    ru_maxrss, which can carry a forking parent's peak), else ru_maxrss."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_size(
     teams: int,
     outdir: Path,
@@ -511,7 +499,7 @@ def run_size(
         "days": len(document["days"]),
         "repeat": max(repeat, 1),
         "steps": steps,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -595,14 +583,7 @@ def run_cli(details: bool, workdir: Path) -> dict[str, Any]:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     try:
         from importlib.metadata import version
 

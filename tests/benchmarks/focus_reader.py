@@ -29,6 +29,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from tests.benchmarks.common import peak_rss_mib
+
 READERS = ("finops", "duckdb", "pandas")
 CHUNK = 500_000
 DAYS = 30
@@ -194,26 +196,12 @@ def child(reader: str, path: Path) -> None:
     began = time.perf_counter()
     result = {"finops": read_finops, "duckdb": read_duckdb, "pandas": read_pandas}[reader](path)
     result["seconds"] = time.perf_counter() - began
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result["peak_rss_mib"] = peak_rss_mib()
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     print(json.dumps(result))
-
-
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory: VmHWM (per address space, so reset by exec, unlike
-    ru_maxrss, which a child inherits from a large parent), else ru_maxrss."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(reader: str, path: Path) -> dict[str, float] | str:

@@ -191,7 +191,7 @@ def run_command(url: str, argv: list[str], days: int, timeout_s: float) -> dict[
         return stats
 
 
-NAIVE_MEMORY_LIMIT = 12 * 2**30  # address space: keeps a runaway pull from taking the machine
+NAIVE_MEMORY_LIMIT = 6 * 2**30  # address space: keeps a runaway pull from taking the machine
 
 
 def _limit_memory() -> None:
