@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import product
 
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers, quote
@@ -490,10 +491,10 @@ WORKLOAD_LABELS = ("workload_kind", "workload")
 class Shard:
     """One part of the fleet's dcgm-exporter series, for a server that refuses the whole.
 
-    ``by="gpu"`` cuts on the first hex digit of the GPU's UUID, so every series of a GPU (and of
-    its MIG instances) lands in one part; ``by="pod"`` cuts on the last character of the pod's
-    name (random in Deployment and Job pods), so every series of a pod lands in one part. The
-    last part of a cut takes whatever the others do not match.
+    ``by="gpu"`` cuts on the first hex digit (two past 16 parts) of the GPU's UUID, so every
+    series of a GPU (and of its MIG instances) lands in one part; ``by="pod"`` cuts on the last
+    character (two past 36 parts) of the pod's name (random in Deployment and Job pods), so every
+    series of a pod lands in one part. The last part takes whatever the others do not match.
     """
 
     by: str  # "gpu" or "pod"
@@ -502,22 +503,20 @@ class Shard:
 
     def matcher(self, pod_label: str) -> str:
         alphabet = SHARD_ALPHABETS[self.by]
-        label, template = ("UUID", "GPU-{}.*") if self.by == "gpu" else (pod_label, ".*{}")
+        width = 1 if self.count <= len(alphabet) else 2  # more parts: two characters
+        pieces = ["".join(chars) for chars in product(alphabet, repeat=width)]
+        low = len(pieces) * self.index // self.count
+        high = len(pieces) * (self.index + 1) // self.count
+        label, template = ("UUID", "GPU-({}).*") if self.by == "gpu" else (pod_label, ".*({})")
         if self.index == self.count - 1:  # the rest, odd names included
-            taken = alphabet[: len(alphabet) * self.index // self.count]
-            if not taken:
+            if not low:
                 return f'{label}=~".*"'
-            return f'{label}!~"{template.format(f"[{taken}]")}"'
-        part = alphabet[
-            len(alphabet) * self.index // self.count : len(alphabet)
-            * (self.index + 1)
-            // self.count
-        ]
-        return f'{label}=~"{template.format(f"[{part}]")}"'
+            return f'{label}!~"{template.format("|".join(pieces[:low]))}"'
+        return f'{label}=~"{template.format("|".join(pieces[low:high]))}"'
 
 
 SHARD_ALPHABETS = {"gpu": "0123456789abcdef", "pod": "0123456789abcdefghijklmnopqrstuvwxyz"}
-MAX_SHARDS = 16
+MAX_SHARDS = 128
 
 
 def shards(by: str, count: int) -> list[Shard]:

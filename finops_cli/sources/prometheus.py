@@ -649,7 +649,7 @@ class PrometheusCostSource(CostSource):
     ) -> dict[str, list[InstantSample]]:
         """Each of ``build``'s window queries, run concurrently; one the server refuses as over
         a per-query limit (a large fleet over a long window: VictoriaMetrics' memory guard,
-        Prometheus' --query.max-samples) is run again over 2, 4, ... up to 16 shards of the
+        Prometheus' --query.max-samples) is run again over 2, 4, ... up to 128 shards of the
         dcgm-exporter series, one shard after the other, and their answers combined."""
         whole = build(queries.GpuQueries(ctx, window_s))
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ import httpx
 
 from finops_cli.sample.scale import scale_cluster
 from finops_cli.sample.simulate import SampleSeries
+from tests.benchmarks.common import cpu_model
 from tests.support.vmserver import VictoriaMetrics
 
 # No result cache (every run does the whole work); no 30 s cap on one query (a 2-vCPU machine
@@ -226,6 +228,14 @@ def run_naive(url: str, days: int, timeout_s: float) -> dict[str, Any]:
         wall = time.monotonic() - began
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace")[-600:]
+            refused = re.search(
+                r"not enough memory for processing \d+ data points across \d+ time series", tail
+            )
+            if refused:
+                return {
+                    "error": f"the server refused the raw pull: {refused.group(0)}",
+                    "wall_s": wall,
+                }
             if "MemoryError" in tail:
                 limit = NAIVE_MEMORY_LIMIT / 2**30
                 return {"error": f"out of memory ({limit:.0f} GiB limit)", "wall_s": wall}
@@ -244,14 +254,7 @@ def _env(home: str) -> dict[str, str]:
 
 # ---- reporting -------------------------------------------------------------------------------
 def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     probe = subprocess.run(  # the Debian build prints nothing for -version
         ["dpkg-query", "-W", "-f", "${Version}", "victoria-metrics"],

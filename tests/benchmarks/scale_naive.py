@@ -12,7 +12,6 @@ sample over the wire and into memory.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -22,6 +21,8 @@ from typing import Any
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusConnect
+
+from tests.benchmarks.common import peak_rss_mib
 
 TEAM_LABEL = "label_ai_finops_io_team"
 
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> int:
         "aggregate_s": done - pulled,
         "queries": received["queries"],
         "bytes_received": received["bytes"],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "allocated_cost": float(by_team.sum()),
         "teams": int((by_team.index != "").sum()),
     }

@@ -10,7 +10,6 @@ is the client's own work: imports, query building, parsing, analytics and render
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_cli.sources import prometheus_client
+from tests.benchmarks.common import peak_rss_mib
 
 
 def _union_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         "before_first_query_s": (min(i[0] for i in intervals) - started) if intervals else 0.0,
         "queries": sum(c.queries_issued for c in clients),
         "bytes_received": sum(c.bytes_received for c in clients),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
     stats_path.write_text(json.dumps(stats))
     return int(code or 0)
