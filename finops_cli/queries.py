@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import product
 
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers, quote
@@ -504,15 +503,33 @@ class Shard:
     def matcher(self, pod_label: str) -> str:
         alphabet = SHARD_ALPHABETS[self.by]
         width = 1 if self.count <= len(alphabet) else 2  # more parts: two characters
-        pieces = ["".join(chars) for chars in product(alphabet, repeat=width)]
-        low = len(pieces) * self.index // self.count
-        high = len(pieces) * (self.index + 1) // self.count
+        pieces = len(alphabet) ** width
+        low = pieces * self.index // self.count
+        high = pieces * (self.index + 1) // self.count
         label, template = ("UUID", "GPU-({}).*") if self.by == "gpu" else (pod_label, ".*({})")
         if self.index == self.count - 1:  # the rest, odd names included
             if not low:
                 return f'{label}=~".*"'
-            return f'{label}!~"{template.format("|".join(pieces[:low]))}"'
-        return f'{label}=~"{template.format("|".join(pieces[low:high]))}"'
+            return f'{label}!~"{template.format(_span(alphabet, width, 0, low))}"'
+        return f'{label}=~"{template.format(_span(alphabet, width, low, high))}"'
+
+
+def _span(alphabet: str, width: int, low: int, high: int) -> str:
+    """A short regex for pieces ``low..high-1`` of the ``width``-character strings over
+    ``alphabet`` in order: character classes, so a server's query-length cap is never near."""
+    if width == 1:
+        return f"[{alphabet[low:high]}]"
+    size = len(alphabet)
+    parts = []
+    first, last = low // size, (high - 1) // size
+    for lead in range(first, last + 1):
+        begin = low - lead * size if lead == first else 0
+        end = high - lead * size if lead == last else size
+        parts.append((alphabet[lead], alphabet[begin:end]))
+    whole = "".join(lead for lead, tail in parts if len(tail) == size)
+    out = [f"[{whole}][{alphabet}]"] if whole else []
+    out += [f"{lead}[{tail}]" for lead, tail in parts if len(tail) != size]
+    return "|".join(out)
 
 
 SHARD_ALPHABETS = {"gpu": "0123456789abcdef", "pod": "0123456789abcdefghijklmnopqrstuvwxyz"}

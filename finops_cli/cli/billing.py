@@ -136,6 +136,8 @@ def _tags(entries: list[str] | None) -> dict[str, tuple[str, ...]]:
 def _days(ctx: CommandContext, *, whole_days_only: bool = False) -> tuple[date, date]:
     """The window as whole UTC days, end exclusive: bills are daily."""
     start = ctx.window.start.date()
+    if whole_days_only and ctx.window.start.time() != datetime.min.time():
+        start += timedelta(days=1)  # only the days the window covers whole
     end_moment = ctx.window.end
     end = end_moment.date()
     if not whole_days_only and (end_moment.time() != datetime.min.time() or end <= start):

@@ -652,27 +652,35 @@ class PrometheusCostSource(CostSource):
         Prometheus' --query.max-samples) is run again over 2, 4, ... up to 128 shards of the
         dcgm-exporter series, one shard after the other, and their answers combined."""
         whole = build(queries.GpuQueries(ctx, window_s))
+        # Sharded work runs one measure at a time (the shards of several would compete for the
+        # server's memory for concurrent queries), starting from the cut that last worked.
+        one_at_a_time = threading.Lock()
+        fits = [2]
 
         def run(name: str) -> list[InstantSample]:
             try:
                 return self.client.instant(whole[name], end)
             except ServerLimitError as refused:
                 error = refused
-            count = 2
-            while count <= queries.MAX_SHARDS:
-                _debug_log.debug("%s: over a server limit; %d shards by %s", name, count, shard_by)
-                try:
-                    parts = [
-                        self.client.instant(
-                            build(queries.GpuQueries(ctx, window_s, shard))[name], end
-                        )
-                        for shard in queries.shards(shard_by, count)
-                    ]
-                except ServerLimitError as refused:
-                    error = refused
-                    count *= 2
-                    continue
-                return _combine(parts, combine[name])
+            with one_at_a_time:
+                count = fits[0]
+                while count <= queries.MAX_SHARDS:
+                    _debug_log.debug(
+                        "%s: over a server limit; %d shards by %s", name, count, shard_by
+                    )
+                    try:
+                        parts = [
+                            self.client.instant(
+                                build(queries.GpuQueries(ctx, window_s, shard))[name], end
+                            )
+                            for shard in queries.shards(shard_by, count)
+                        ]
+                    except ServerLimitError as refused:
+                        error = refused
+                        count *= 2
+                        continue
+                    fits[0] = count
+                    return _combine(parts, combine[name])
             raise error
 
         with _Queries(self.max_concurrency) as pool:

@@ -42,10 +42,10 @@ def _refused_unless_sharded(min_shards: int) -> Any:
         query = seen.param("query")
         if not _window_query(query):
             return False
-        shard = re.search(r'(?:UUID|pod)(=~|!~)"(?:GPU-)?(?:\.\*)?\(([0-9a-z|]+)\)', query)
+        shard = re.search(r'(?:UUID|pod)(=~|!~)"(?:GPU-)?(?:\.\*)?\(\[([0-9a-z]+)\]\)', query)
         if shard is None:
             return True  # the whole fleet
-        chars = len(shard.group(2).split("|"))
+        chars = len(shard.group(2))
         alphabet = 16 if "UUID" in shard.group(0) else 36
         # the last shard is "everything not in the others": its size is what the others leave
         taken = alphabet - chars if shard.group(1) == "!~" else chars

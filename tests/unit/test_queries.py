@@ -178,3 +178,28 @@ def test_cluster_filter_and_replicas_reach_the_annotation_leaf():
     assert query.count("max without (prometheus_replica) (last_over_time(") == leaves
     assert 'kube_pod_annotations{cluster="eu-1"}' in query
     assert "on (cluster, namespace, pod) group_left (annotation_ai_finops_io_cost_center)" in query
+
+
+@pytest.mark.parametrize("by", ["gpu", "pod"])
+def test_shards_partition_every_name_exactly_once_and_stay_short(by):
+    """Each GPU (by UUID) or pod (by name) falls in exactly one shard of any cut, odd names in
+    the last; the matchers stay short (servers cap the query length: VictoriaMetrics at 16 KB)."""
+    import itertools
+    import re
+
+    from finops_cli.queries import SHARD_ALPHABETS, shards
+
+    alphabet = SHARD_ALPHABETS[by]
+    pairs = ["".join(p) for p in itertools.product(alphabet, repeat=2)]
+    names = [f"GPU-{p}c1-9" if by == "gpu" else f"job-7-x{p}" for p in pairs]
+    names.append("GPU-ZZ" if by == "gpu" else "pod-A_")
+    for count in (1, 2, 4, 8, 16, 32, 64, 128):
+        matchers = [s.matcher("pod") for s in shards(by, count)]
+        assert max(len(m) for m in matchers) < 160
+        for name in names:
+            hits = 0
+            for m in matchers:
+                label_op, regex = m.split('"', 1)
+                found = re.fullmatch(regex.rstrip('"'), name) is not None
+                hits += found if label_op.endswith("=~") else not found
+            assert hits == 1, (count, name, matchers)
