@@ -49,7 +49,7 @@ def test_gpu_instances():
     assert not is_gpu_instance("m6i.xlarge") and not is_gpu_instance("NoInstanceType")
 
 
-def test_window_days_round_out_to_whole_days():
+def test_window_days_round_to_whole_days():
     from finops_cli.cli.billing import _days
     from finops_cli.timewindow import Window
 
@@ -60,5 +60,6 @@ def test_window_days_round_out_to_whole_days():
 
     start, end = _days(Ctx())  # type: ignore[arg-type]
     assert (start.isoformat(), end.isoformat()) == ("2026-10-01", "2026-10-04")
+    # billing compare: only the days the window covers whole
     start, end = _days(Ctx(), whole_days_only=True)  # type: ignore[arg-type]
-    assert (start.isoformat(), end.isoformat()) == ("2026-10-01", "2026-10-03")
+    assert (start.isoformat(), end.isoformat()) == ("2026-10-02", "2026-10-03")
