@@ -149,6 +149,35 @@ class Engine:
 
 
 # ---- running ---------------------------------------------------------------------------------
+def _run_child(
+    module: str, args: list[str], ok_codes: tuple[int, ...], timeout_s: float, **popen: Any
+) -> dict[str, Any]:
+    """``python -m module STATS.json ARGS`` in a temporary directory; its stats with ``wall_s``
+    (and ``stdout``), or ``error`` with ``wall_s`` (and ``stderr``) when it failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "stats.json"
+        cmd = [sys.executable, "-m", module, str(stats_file), *args]
+        began = time.monotonic()
+        try:
+            done = subprocess.run(
+                cmd,
+                check=False,
+                capture_output=True,
+                cwd=tmp,
+                env=_env(tmp),
+                timeout=timeout_s,
+                **popen,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"did not finish in {timeout_s:.0f} s", "wall_s": timeout_s}
+        wall = time.monotonic() - began
+        if done.returncode not in ok_codes or not stats_file.exists():
+            tail = done.stderr.decode(errors="replace")[-600:]
+            return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall, "stderr": tail}
+        stats: dict[str, Any] = json.loads(stats_file.read_text())
+        return stats | {"wall_s": wall, "stdout": done.stdout}
+
+
 def run_command(url: str, argv: list[str], days: int, timeout_s: float) -> dict[str, Any]:
     fields = {
         "start": (END - timedelta(days=days)).isoformat(),
@@ -156,41 +185,16 @@ def run_command(url: str, argv: list[str], days: int, timeout_s: float) -> dict[
         "history": max(1, days - 3),
     }
     args = [a.format(**fields) for a in argv]
-    with tempfile.TemporaryDirectory() as tmp:
-        stats_file = Path(tmp) / "stats.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "tests.benchmarks.scale_probe",
-            str(stats_file),
-            "--",
-            *args,
-            "--prometheus-url",
-            url,
-            "--timeout",
-            "1800s",
-            "-o",
-            "json",
-            "--quiet",
-        ]
-        began = time.monotonic()
-        try:
-            done = subprocess.run(
-                cmd, check=False, capture_output=True, cwd=tmp, env=_env(tmp), timeout=timeout_s
-            )
-        except subprocess.TimeoutExpired:
-            return {"error": f"did not finish in {timeout_s:.0f} s", "wall_s": timeout_s}
-        wall = time.monotonic() - began
-        if done.returncode not in (0, 3) or not stats_file.exists():
-            tail = done.stderr.decode(errors="replace")[-600:]
-            return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall}
-        stats: dict[str, Any] = json.loads(stats_file.read_text())
-        stats["wall_s"] = wall
-        stats["client_s"] = wall - stats["server_s"]
-        # interpreter start-up, imports and settings: the same for any fleet size
-        stats["startup_s"] = wall - stats["in_process_s"] + stats["before_first_query_s"]
-        stats["document"] = json.loads(done.stdout)
+    common = ["--prometheus-url", url, "--timeout", "1800s", "-o", "json", "--quiet"]
+    stats = _run_child("tests.benchmarks.scale_probe", ["--", *args, *common], (0, 3), timeout_s)
+    if "error" in stats:
         return stats
+    wall = stats["wall_s"]
+    stats["client_s"] = wall - stats["server_s"]
+    # interpreter start-up, imports and settings: the same for any fleet size
+    stats["startup_s"] = wall - stats["in_process_s"] + stats["before_first_query_s"]
+    stats["document"] = json.loads(stats.pop("stdout"))
+    return stats
 
 
 NAIVE_MEMORY_LIMIT = 6 * 2**30  # address space: keeps a runaway pull from taking the machine
@@ -201,48 +205,24 @@ def _limit_memory() -> None:
 
 
 def run_naive(url: str, days: int, timeout_s: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        stats_file = Path(tmp) / "stats.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "tests.benchmarks.scale_naive",
-            str(stats_file),
-            url,
-            (END - timedelta(days=days)).isoformat(),
-            END.isoformat(),
-            str(STEP_S),
-        ]
-        began = time.monotonic()
-        try:
-            done = subprocess.run(
-                cmd,
-                check=False,
-                capture_output=True,
-                timeout=timeout_s,
-                env=_env(tmp),
-                preexec_fn=_limit_memory,
-            )
-        except subprocess.TimeoutExpired:
-            return {"error": f"did not finish in {timeout_s:.0f} s", "wall_s": timeout_s}
-        wall = time.monotonic() - began
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace")[-600:]
-            refused = re.search(
-                r"not enough memory for processing \d+ data points across \d+ time series", tail
-            )
-            if refused:
-                return {
-                    "error": f"the server refused the raw pull: {refused.group(0)}",
-                    "wall_s": wall,
-                }
-            if "MemoryError" in tail:
-                limit = NAIVE_MEMORY_LIMIT / 2**30
-                return {"error": f"out of memory ({limit:.0f} GiB limit)", "wall_s": wall}
-            return {"error": f"exit {done.returncode}: {tail}", "wall_s": wall}
-        stats: dict[str, Any] = json.loads(stats_file.read_text())
-        stats["wall_s"] = wall
-        return stats
+    window = [(END - timedelta(days=days)).isoformat(), END.isoformat(), str(STEP_S)]
+    stats = _run_child(
+        "tests.benchmarks.scale_naive", [url, *window], (0,), timeout_s, preexec_fn=_limit_memory
+    )
+    tail = stats.get("stderr", "")
+    refused = re.search(
+        r"not enough memory for processing \d+ data points across \d+ time series", tail
+    )
+    if refused:
+        return {
+            "error": f"the server refused the raw pull: {refused.group(0)}",
+            "wall_s": stats["wall_s"],
+        }
+    if "MemoryError" in tail:
+        limit = NAIVE_MEMORY_LIMIT / 2**30
+        return {"error": f"out of memory ({limit:.0f} GiB limit)", "wall_s": stats["wall_s"]}
+    stats.pop("stdout", None)
+    return stats
 
 
 def _env(home: str) -> dict[str, str]:
