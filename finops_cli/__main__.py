@@ -1,3 +1,3 @@
-from finops_cli.cli.app import main
+from finops_cli.cli.app import run
 
-main()
+run()

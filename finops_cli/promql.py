@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_REGEX_META = frozenset("\\.+*?()|[]{}^$")
 
 
 def quote(value: str) -> str:
@@ -30,6 +31,14 @@ def quote(value: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def regex_literal(value: str) -> str:
+    """A regex (RE2, as Prometheus reads it; Python's ``re`` reads it the same) that matches
+    exactly ``value``: the characters Go's ``regexp.QuoteMeta`` escapes, and no others (a
+    namespace's ``-`` stays as it is, keeping long alternations short). Pass it through
+    ``quote`` to put it in a query."""
+    return "".join("\\" + ch if ch in _REGEX_META else ch for ch in value)
 
 
 def label_name(name: str) -> str:

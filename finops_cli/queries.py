@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from finops_cli.labels import kube_label_to_prometheus
-from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.promql import duration, label_name, matchers, quote, regex_literal
 
 POD_LABEL_KEYS = ("team", "project", "model", "environment")
 # Group keys read from pod annotations (``kube_pod_annotations``), not labels.
@@ -491,27 +491,53 @@ class Shard:
     """One part of the fleet's dcgm-exporter series, for a server that refuses the whole.
 
     ``by="gpu"`` cuts on the first hex digit (two past 16 parts) of the GPU's UUID, so every
-    series of a GPU (and of its MIG instances) lands in one part; ``by="pod"`` cuts on the last
-    character (two past 36 parts) of the pod's name (random in Deployment and Job pods), so every
-    series of a pod lands in one part. The last part takes whatever the others do not match.
+    series of a GPU (and of its MIG instances) lands in one part. ``by="namespace"`` (rightsize)
+    takes one of ``groups``, the namespaces of GPU pods dealt round-robin: a workload never spans
+    namespaces, so each workload is whole in one part and comes back once. ``by="pod"`` (rightsize
+    when one namespace alone is too big) cuts on the last character (two past 36 parts) of the
+    pod's name (random in Deployment and Job pods), so every series of a pod lands in one part but
+    a workload's pods may not. The last part takes whatever the others do not match (namespaces
+    that appeared after they were listed, odd names).
     """
 
-    by: str  # "gpu" or "pod"
+    by: str  # "gpu", "namespace" or "pod"
     index: int
     count: int
+    groups: tuple[tuple[str, ...], ...] = ()  # by="namespace": ``count`` groups of names
 
-    def matcher(self, pod_label: str) -> str:
+    def matcher(self, label: str) -> str:
+        """The matcher of this part on ``label``, the label naming the pod or namespace as ``by``
+        says (``by="gpu"`` reads ``UUID``)."""
+        if self.by == "namespace":
+            return self._namespace_matcher(label)
         alphabet = SHARD_ALPHABETS[self.by]
         width = 1 if self.count <= len(alphabet) else 2  # more parts: two characters
         pieces = len(alphabet) ** width
         low = pieces * self.index // self.count
         high = pieces * (self.index + 1) // self.count
-        label, template = ("UUID", "GPU-({}).*") if self.by == "gpu" else (pod_label, ".*({})")
+        label, template = ("UUID", "GPU-({}).*") if self.by == "gpu" else (label, ".*({})")
         if self.index == self.count - 1:  # the rest, odd names included
             if not low:
                 return f'{label}=~".*"'
             return f'{label}!~"{template.format(_span(alphabet, width, 0, low))}"'
         return f'{label}=~"{template.format(_span(alphabet, width, low, high))}"'
+
+    def _namespace_matcher(self, label: str) -> str:
+        # Only this part's own names, and in the last part a negative match of the others' names
+        # (so that namespaces created after the list was read are not lost): never the whole list
+        # in every part, which would multiply the query's length by the shard count for nothing
+        # (servers cap it: VictoriaMetrics at 16 KB).
+        if self.index < self.count - 1:
+            return f"{label}=~{quote(_alternation(self.groups[self.index]))}"
+        others = [name for group in self.groups[: self.count - 1] for name in group]
+        if not others:
+            return f'{label}=~".*"'
+        return f"{label}!~{quote(_alternation(others))}"
+
+
+def _alternation(names: Sequence[str]) -> str:
+    """A regex matching exactly the given names (PromQL anchors it: a full match)."""
+    return "|".join(regex_literal(name) for name in names)
 
 
 def _span(alphabet: str, width: int, low: int, high: int) -> str:
@@ -538,6 +564,17 @@ MAX_SHARDS = 128
 
 def shards(by: str, count: int) -> list[Shard]:
     return [Shard(by, i, count) for i in range(count)]
+
+
+def workload_shards(namespaces: Sequence[str], count: int) -> list[Shard]:
+    """Rightsize's cut into ``count`` parts: the namespaces, sorted and dealt round-robin into
+    ``count`` groups, so that no workload is in two parts; by pod name once ``count`` is more
+    than there are namespaces (one namespace alone is too big)."""
+    names = sorted({name for name in namespaces if name})
+    if count > len(names):
+        return shards("pod", count)
+    groups = tuple(tuple(names[i::count]) for i in range(count))
+    return [Shard("namespace", i, count, groups) for i in range(count)]
 
 
 class GpuQueries:
@@ -580,14 +617,29 @@ class GpuQueries:
         return f"{function}({prefix}({per_instant})[{self.window}:{self.step}])"
 
     def _shard_matcher(self) -> str:
-        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
-        return self.shard.matcher(pod) if self.shard is not None else ""
+        if self.shard is None:
+            return ""
+        prefix = "exported_" if self.ctx.exported_pod_labels else ""
+        return self.shard.matcher(prefix + ("namespace" if self.shard.by == "namespace" else "pod"))
 
     def _kube_shard(self) -> str:
-        """The pod shard on kube-state-metrics reads too (their pod label is always ``pod``)."""
-        return (
-            self.shard.matcher("pod") if self.shard is not None and self.shard.by == "pod" else ""
-        )
+        """The pod or namespace shard on kube-state-metrics reads too (their labels are always
+        ``pod`` and ``namespace``)."""
+        if self.shard is None or self.shard.by not in ("pod", "namespace"):
+            return ""
+        return self.shard.matcher(self.shard.by)
+
+    @property
+    def namespace_label(self) -> str:
+        """The label naming a dcgm-exporter series' namespace."""
+        return "exported_namespace" if self.ctx.exported_pod_labels else "namespace"
+
+    def bound_series(self) -> str:
+        """A match[] selector of the dcgm-exporter series a pod holds: the namespaces of their
+        ``namespace_label`` are what rightsize's namespace shards are dealt from."""
+        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
+        wanted = [f'{pod}!=""', self.ctx._cluster_matcher()]
+        return f"{GPU_PRESENCE}{{{','.join(m for m in wanted if m)}}}"
 
     def busy(self, present: frozenset[str]) -> str:
         """Busy share of each GPU at an instant while a pod holds it."""

@@ -246,3 +246,14 @@ def _explicit_range(
 def rfc3339(moment: datetime) -> str:
     """The one timestamp format of every output: UTC, seconds, ``Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def month_bounds(as_of: datetime) -> tuple[datetime, datetime]:
+    """The calendar month (UTC) holding ``as_of``; at midnight on the 1st, the month starting."""
+    start = as_of.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nxt = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, nxt

@@ -151,11 +151,32 @@ class AnomalyReport:
 # ---- detectors -----------------------------------------------------------------------------
 
 
-def _floor(series: Series, expected: FloatArray, window_level: FloatArray) -> FloatArray:
-    if series.is_cost:
-        relative = np.maximum(COST_REL_FLOOR * np.abs(expected), 1e-6)
-        return np.maximum(relative, COST_LEVEL_FLOOR * np.abs(window_level))
-    return np.full(len(expected), SHARE_FLOOR)
+def _floor(is_cost: npt.NDArray[np.bool_], expected: FloatArray, level: FloatArray) -> FloatArray:
+    """The smallest scale a series may have (one row per series): a flat baseline must not make
+    every cent an anomaly."""
+    relative = np.maximum(COST_REL_FLOOR * np.abs(expected), 1e-6)
+    cost_floor = np.maximum(relative, COST_LEVEL_FLOOR * np.abs(level))
+    return np.where(is_cost[:, None], cost_floor, SHARE_FLOOR)
+
+
+def _bucket_starts(series: Series) -> npt.NDArray[np.datetime64]:
+    """Bucket starts as naive UTC datetime64: numpy arithmetic, not a DatetimeIndex's."""
+    return series.ends.tz_convert("UTC").tz_localize(None).to_numpy() - np.timedelta64(series.step)
+
+
+def _trailing_mean(values: FloatArray, window: int) -> FloatArray:
+    """Per row, the mean of the non-NaN values among the ``window`` before each position (NaN
+    if none): ``pd.Series(row).shift(1).rolling(window, min_periods=1).mean()``, by running
+    sums."""
+    seen = ~np.isnan(values)
+    zero = np.zeros((len(values), 1))
+    sums = np.concatenate([zero, np.cumsum(np.where(seen, values, 0.0), axis=1)], axis=1)
+    counts = np.concatenate([zero, np.cumsum(seen, axis=1)], axis=1)
+    ends = np.arange(values.shape[1])
+    starts = np.maximum(ends - window, 0)
+    count = counts[:, ends] - counts[:, starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (sums[:, ends] - sums[:, starts]) / np.maximum(count, 1), np.nan)
 
 
 def _per_day(series: Series) -> int:
@@ -167,32 +188,25 @@ def expect(series: Series, method: str, window: int, first: int) -> Expectation:
 
     ``window`` is the baseline length in buckets; a bucket is judged only on what came before it.
     """
-    y = series.values
-    n = len(y)
-    s = pd.Series(y)
-    past = s.shift(1)
+    return expect_many([series], method, window, first)[0]
+
+
+def expect_many(group: Sequence[Series], method: str, window: int, first: int) -> list[Expectation]:
+    """``expect`` for series on the same buckets (every team's hourly series, say), as one
+    array: a fleet's hundreds of series cost one pass, not one each."""
+    y = np.vstack([s.values for s in group]).astype(float)
     minimum = max(window // 4, 3)
-    level = past.abs().rolling(window, min_periods=1).mean().to_numpy()
-    if method == ZSCORE:
-        expected = past.rolling(window, min_periods=minimum).mean().to_numpy()
-        scale = past.rolling(window, min_periods=minimum).std().to_numpy()
-    elif method == IQR:
-        q1 = past.rolling(window, min_periods=minimum).quantile(0.25).to_numpy()
-        q3 = past.rolling(window, min_periods=minimum).quantile(0.75).to_numpy()
-        expected = past.rolling(window, min_periods=minimum).median().to_numpy()
-        scale = q3 - q1
-    elif method == MOVING_AVERAGE:
-        k = _per_day(series) if _per_day(series) > 1 else 7
-        expected = past.rolling(k, min_periods=max(k // 2, 1)).mean().to_numpy()
-        deviations = s - pd.Series(expected)
-        scale = deviations.shift(1).rolling(window, min_periods=minimum).std().to_numpy()
-    elif method == SEASONAL:
-        starts = series.ends - series.step
-        weekend = np.asarray(starts.day_of_week >= 5, dtype=bool)
-        expected, scale = _seasonal(y, _per_day(series), window, first, weekend)
+    per_day = _per_day(group[0])
+    level = _trailing_mean(np.abs(y), window)
+    if method == SEASONAL:
+        days = _bucket_starts(group[0]).astype("datetime64[D]").astype("int64")
+        weekend = (days + 3) % 7 >= 5  # 1970-01-01 was a Thursday (weekday 3)
+        expected, scale = _seasonal(y, per_day, window, first, weekend)
     else:
-        raise ValueError(f"unknown method {method!r}")
-    floor = _floor(series, np.nan_to_num(expected), level)
+        rolled = [_rolling(row, method, window, minimum, per_day) for row in y]
+        expected, scale, q1, q3 = (np.vstack(part) for part in zip(*rolled, strict=True))
+    is_cost = np.array([s.is_cost for s in group], dtype=bool)
+    floor = _floor(is_cost, np.nan_to_num(expected), level)
     if method == IQR:
         scale = np.fmax(scale, floor * 1.349)
         with np.errstate(invalid="ignore"):
@@ -204,69 +218,88 @@ def expect(series: Series, method: str, window: int, first: int) -> Expectation:
         with np.errstate(invalid="ignore", divide="ignore"):
             score = (y - expected) / scale
     score = np.where(np.isfinite(y) & np.isfinite(expected), score, np.nan)
-    sl = slice(first, n)
-    return Expectation(expected[sl], scale[sl], score[sl])
+    return [
+        Expectation(expected[k, first:], scale[k, first:], score[k, first:])
+        for k in range(len(group))
+    ]
+
+
+def _rolling(
+    y: FloatArray, method: str, window: int, minimum: int, per_day: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Expected value and scale of the rolling methods (and the quartiles, for IQR)."""
+    s = pd.Series(y)
+    past = s.shift(1)
+    q1 = q3 = np.full(len(y), np.nan)
+    if method == ZSCORE:
+        expected = past.rolling(window, min_periods=minimum).mean().to_numpy()
+        scale = past.rolling(window, min_periods=minimum).std().to_numpy()
+    elif method == IQR:
+        q1 = past.rolling(window, min_periods=minimum).quantile(0.25).to_numpy()
+        q3 = past.rolling(window, min_periods=minimum).quantile(0.75).to_numpy()
+        expected = past.rolling(window, min_periods=minimum).median().to_numpy()
+        scale = q3 - q1
+    elif method == MOVING_AVERAGE:
+        k = per_day if per_day > 1 else 7
+        expected = past.rolling(k, min_periods=max(k // 2, 1)).mean().to_numpy()
+        deviations = s - pd.Series(expected)
+        scale = deviations.shift(1).rolling(window, min_periods=minimum).std().to_numpy()
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return expected, scale, q1, q3
 
 
 def _seasonal(
     y: FloatArray, per_day: int, window: int, first: int, weekend: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
-    """Hour-of-week (or weekday) medians over the weeks of the baseline, and a pooled MAD;
-    computed for buckets ``first..`` only (the others are never judged).
+    """Hour-of-week (or weekday) medians over the weeks of the baseline, and a pooled MAD; one
+    row per series, computed for buckets ``first..`` only (the others are never judged).
 
     With fewer than three weeks, a median of one or two values is at the mercy of one odd week
     (last Tuesday's sweep would make this Tuesday look like a drop), so the pool also takes the
     same hour of the previous seven days of the same kind (weekday or weekend).
     """
-    n = len(y)
+    rows, n = y.shape
     period = 7 * per_day
     weeks = max(window // period, 1)
     expected = _seasonal_expected(y, per_day, weeks, first, weekend)
-    scale = np.full(n, np.nan)
+    scale = np.full((rows, n), np.nan)
     for i in range(first, n):
         if (i - first) % per_day and i > first:
-            scale[i] = scale[i - 1]  # the scale moves slowly: refreshed once a day
+            scale[:, i] = scale[:, i - 1]  # the scale moves slowly: refreshed once a day
             continue
         start = max(0, i - window)
         span = (i - start) // period * period
         if span >= period:
-            block = y[i - span : i].reshape(-1, period)
-            seen = np.isfinite(block)
-            if seen.any():
-                filled = np.where(seen, block, 0.0)
-                counts = seen.sum(axis=0)
-                # nanmedian without its all-NaN warning: columns never seen stay NaN.
-                centre = np.full(period, np.nan)
-                has = counts > 0
-                centre[has] = np.nanmedian(np.where(seen, filled, np.nan)[:, has], axis=0)
-                residuals = np.abs(block - centre)
-                residuals = residuals[np.isfinite(residuals)]
-                if len(residuals):
-                    scale[i] = 1.4826 * float(np.median(residuals))
+            # Each hour of the week's median over the weeks, then the median distance to it.
+            block = y[:, i - span : i].reshape(rows, -1, period)
+            centre = _nanmedian(block.transpose(0, 2, 1))
+            residuals = np.abs(block - centre[:, None, :]).reshape(rows, -1)
+            scale[:, i] = 1.4826 * _nanmedian(residuals)
         elif i >= 3 * per_day:
-            recent = y[max(0, i - window) : i]
-            recent = recent[np.isfinite(recent)]
-            if len(recent) >= 3:
-                scale[i] = 1.4826 * float(np.median(np.abs(recent - np.median(recent))))
+            recent = y[:, start:i]
+            spread = _nanmedian(np.abs(recent - _nanmedian(recent)[:, None]))
+            enough = (~np.isnan(recent)).sum(axis=1) >= 3
+            scale[:, i] = np.where(enough, 1.4826 * spread, np.nan)
     return expected, scale
 
 
 def _seasonal_expected(
     y: FloatArray, per_day: int, weeks: int, first: int, weekend: npt.NDArray[np.bool_]
 ) -> FloatArray:
-    """The expected value of buckets ``first..``, all at once: the median of the same bucket in
-    the baseline's weeks; with one or two such weeks, also of the same hour on the previous six
-    days of the same kind; with none, of the same hour on the previous seven days (three or more
-    of them seen)."""
-    n = len(y)
-    expected = np.full(n, np.nan)
+    """The expected value of buckets ``first..`` (one row per series), all at once: the median
+    of the same bucket in the baseline's weeks; with one or two such weeks, also of the same
+    hour on the previous six days of the same kind; with none, of the same hour on the previous
+    seven days (three or more of them seen)."""
+    n = y.shape[1]
+    expected = np.full(y.shape, np.nan)
     judged = np.arange(first, n)
     if not len(judged):
         return expected
     period = 7 * per_day
 
     def gather(lags: npt.NDArray[np.int64], wanted: npt.NDArray[np.bool_]) -> FloatArray:
-        values = y[np.clip(lags, 0, None)]
+        values = y[:, np.clip(lags, 0, None)]  # series x judged bucket x lag
         return np.where(wanted & (lags >= 0) & np.isfinite(values), values, np.nan)
 
     weekly = judged[:, None] - np.arange(1, weeks + 1)[None, :] * period
@@ -278,18 +311,32 @@ def _seasonal_expected(
             gather(weekly, np.ones_like(weekly, dtype=bool)),
             gather(daily, same_kind & ((found > 0) & (found < 3))[:, None]),
         ],
-        axis=1,
+        axis=2,
     )
-    seen = np.isfinite(pool).any(axis=1)
-    if seen.any():
-        expected[judged[seen]] = np.nanmedian(pool[seen], axis=1)
+    seen = np.isfinite(pool).any(axis=2)
+    chosen = np.where(seen, _nanmedian(pool), np.nan)
     if per_day > 1:  # under a week of history: same hour on the previous days
         days = judged[:, None] - np.arange(1, 8)[None, :] * per_day
         recent = gather(days, np.ones_like(days, dtype=bool))
-        enough = ~seen & (np.isfinite(recent).sum(axis=1) >= 3)
-        if enough.any():
-            expected[judged[enough]] = np.nanmedian(recent[enough], axis=1)
+        enough = ~seen & (np.isfinite(recent).sum(axis=2) >= 3)
+        chosen = np.where(enough, _nanmedian(recent), chosen)
+    expected[:, first:] = chosen
     return expected
+
+
+def _nanmedian(values: FloatArray) -> FloatArray:
+    """The median of the non-NaN values along the last axis (NaN where there are none), as
+    ``np.nanmedian(values, axis=-1)`` computes it, bit for bit, without its slow masked-array
+    path (it was most of a fleet's anomaly scan)."""
+    if values.shape[-1] == 0:
+        return np.full(values.shape[:-1], np.nan)
+    ordered = np.sort(values, axis=-1)  # NaN sorts last
+    counts = (~np.isnan(values)).sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((counts - 1) // 2, 0)[..., None], -1)[..., 0]
+    high = np.take_along_axis(ordered, np.maximum(counts // 2, 0)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        middle = np.where(counts % 2 == 1, low, (low + high) / 2)
+    return np.where(counts > 0, middle, np.nan)
 
 
 # ---- from flagged buckets to anomalies -----------------------------------------------------
@@ -312,11 +359,22 @@ def detect(
     series: Series, method: str, since: datetime, window: int, currency: str = "USD"
 ) -> list[Anomaly]:
     """Anomalies of one series among the buckets that start at or after ``since``."""
-    starts = series.ends - series.step
-    first = int(starts.searchsorted(pd.Timestamp(since)))
+    first = _first_judged(series, since)
     if first >= len(series.values):
         return []
-    exp = expect(series, method, window, first)
+    return _judge(series, method, expect(series, method, window, first), first, currency)
+
+
+def _first_judged(series: Series, since: datetime) -> int:
+    """The first bucket that starts at or after ``since``."""
+    moment = np.datetime64(pd.Timestamp(since).tz_convert("UTC").tz_localize(None))
+    return int(np.searchsorted(_bucket_starts(series), moment))
+
+
+def _judge(
+    series: Series, method: str, exp: Expectation, first: int, currency: str
+) -> list[Anomaly]:
+    """Flagged buckets in runs (an hour's gap bridged), each run one anomaly."""
     threshold = THRESHOLDS[method]
     flagged = np.abs(np.nan_to_num(exp.score)) >= threshold
     if not series.is_cost:
@@ -429,24 +487,32 @@ def build_series(
     counts = pd.Series(1, index=index).groupby(day_of).sum()
     full_days = counts[counts == 24].index
     day_ends = pd.DatetimeIndex(full_days + pd.Timedelta(days=1))
-    for team in teams:
-        c = cost[team].to_numpy(float) if team in cost else np.zeros(len(index))
-        b = busy[team].to_numpy(float) if team in busy else np.zeros(len(index))
-        o = observed[team].to_numpy(float) if team in observed else np.zeros(len(index))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(o > 1e-9, b / np.where(o > 1e-9, o, 1.0), np.nan)
-        out.append(Series(team, "hourly_cost", HOUR, index, c, c))
-        out.append(Series(team, "busy_share", HOUR, index, share, c))
-        frame = pd.DataFrame({"c": c, "b": b, "o": o}, index=index).groupby(day_of).sum()
-        frame = frame.reindex(full_days)
-        dc = frame["c"].to_numpy(float)
-        do = frame["o"].to_numpy(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            eff = np.where(
-                do > 1e-9, frame["b"].to_numpy(float) / np.where(do > 1e-9, do, 1), np.nan
-            )
-        out.append(Series(team, "daily_cost", DAY, day_ends, dc, dc))
-        out.append(Series(team, "efficiency", DAY, day_ends, eff, dc))
+    names = list(teams)
+
+    def hourly(frame: pd.DataFrame) -> FloatArray:  # one column per team, absent ones 0
+        return frame.reindex(columns=names, fill_value=0.0).to_numpy(float)
+
+    def daily(values: FloatArray) -> FloatArray:  # whole UTC days only
+        return (
+            pd.DataFrame(values, index=index)
+            .groupby(day_of)
+            .sum()
+            .reindex(full_days)
+            .to_numpy(float)
+        )
+
+    c, b, o = hourly(cost), hourly(busy), hourly(observed)
+    dc, db, do = daily(c), daily(b), daily(o)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(o > 1e-9, b / np.where(o > 1e-9, o, 1.0), np.nan)
+        eff = np.where(do > 1e-9, db / np.where(do > 1e-9, do, 1.0), np.nan)
+    # A row per team, each contiguous in memory.
+    c, share, dc, eff = (np.ascontiguousarray(a.T) for a in (c, share, dc, eff))
+    for i, team in enumerate(names):
+        out.append(Series(team, "hourly_cost", HOUR, index, c[i], c[i]))
+        out.append(Series(team, "busy_share", HOUR, index, share[i], c[i]))
+        out.append(Series(team, "daily_cost", DAY, day_ends, dc[i], dc[i]))
+        out.append(Series(team, "efficiency", DAY, day_ends, eff[i], dc[i]))
     return out
 
 
@@ -466,16 +532,20 @@ def anomaly_report(
     notes: Sequence[str] = (),
 ) -> AnomalyReport:
     """Run ``method`` over every series; keep anomalies worth at least ``min_impact`` dollars."""
+    chosen = [s for s in series if s.metric in metrics]
+    same_buckets: dict[tuple[int, timedelta], list[Series]] = {}
+    for s in chosen:
+        same_buckets.setdefault((id(s.ends), s.step), []).append(s)
     found: list[Anomaly] = []
-    checked = 0
-    for s in series:
-        if s.metric not in metrics:
+    for group in same_buckets.values():
+        first = _first_judged(group[0], since)
+        if first >= len(group[0].values):
             continue
-        checked += 1
-        window = baseline_days * _per_day(s)
-        found.extend(
-            a for a in detect(s, method, since, window, currency) if abs(a.impact) >= min_impact
-        )
+        window = baseline_days * _per_day(group[0])
+        for s, exp in zip(group, expect_many(group, method, window, first), strict=True):
+            found.extend(
+                a for a in _judge(s, method, exp, first, currency) if abs(a.impact) >= min_impact
+            )
     found.sort(key=lambda a: (a.start, a.team, METRICS.index(a.metric)))
     tripped = tuple(a for a in found if fail_on is not None and at_least(a.severity, fail_on))
     return AnomalyReport(
@@ -486,7 +556,7 @@ def anomaly_report(
         since=since,
         baseline_start=baseline_start,
         anomalies=tuple(found),
-        series_checked=checked,
+        series_checked=len(chosen),
         fail_on=fail_on,
         tripped=tripped,
         notes=tuple(notes),

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from finops_cli.analytics.budgets import Budget, at_least, budget_status
 from finops_cli.analytics.costs import IDLE, UNALLOCATED
 from finops_cli.analytics.series import SPECIAL, TOTAL, GroupSeries
+from finops_cli.timewindow import month_bounds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -124,17 +125,6 @@ class ForecastReport:
 
 
 # ---- calendar ------------------------------------------------------------------------------
-
-
-def month_bounds(as_of: datetime) -> tuple[datetime, datetime]:
-    """The calendar month (UTC) holding ``as_of``; at midnight on the 1st, the month starting."""
-    start = as_of.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    nxt = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return start, nxt
 
 
 def day_floor(moment: datetime) -> datetime:

@@ -119,9 +119,6 @@ def anomalies(
     Checks hourly and daily GPU cost, hourly GPU busy share and daily efficiency of every team
     against a baseline learnt from the weeks before. See docs/anomalies.md.
     """
-    from finops_cli.analytics.anomalies import METRICS, anomaly_report
-    from finops_cli.notify import anomalies_message
-    from finops_cli.render import anomalies as render
     from finops_cli.sources.history import anomaly_history
 
     moment = resolve_as_of(ctx, as_of)
@@ -142,6 +139,11 @@ def anomalies(
             found = anomaly_history(source, moment, start, base.days, team)
     finally:
         source.close()
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.anomalies import METRICS, anomaly_report
+    from finops_cli.notify import anomalies_message
+    from finops_cli.render import anomalies as render
+
     report = anomaly_report(
         source=found.source,
         series=found.series,

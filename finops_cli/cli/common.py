@@ -7,11 +7,13 @@ meaning everywhere) and hands the command one ``CommandContext`` built from them
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import logging
 import sys
+import threading
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ SAMPLE_BANNER = (
     "finops: no Prometheus configured, reading the built-in SAMPLE cluster (simulated data); "
     "point at a real one with --prometheus-url URL or FINOPS_PROMETHEUS_URL"
 )
+ANALYTICS_MODULES = ("pandas",)  # numpy comes with it
 
 
 class OutputFormat(StrEnum):
@@ -390,7 +393,7 @@ class CommandContext:
         from finops_cli.sources.prometheus import PrometheusCostSource
 
         prom = self.settings.prometheus
-        return PrometheusCostSource(
+        source = PrometheusCostSource(
             prom,
             pod_labels,
             cluster_label=self.settings.labels.cluster,
@@ -399,6 +402,8 @@ class CommandContext:
             catalog=load_catalog(self.settings.pricing),
             on_warning=None if self.quiet else _warn,
         )
+        load_in_background(ANALYTICS_MODULES)  # while the server answers the first queries
+        return source
 
     def open_opencost(self) -> CostSource:
         """The OpenCost allocation API, with the Prometheus settings' TLS, timeout and retries."""
@@ -505,6 +510,26 @@ def _refuse_undecodable(kwargs: dict[str, Any]) -> None:
                     raise UsageError(
                         f"{flag} is not valid UTF-8 text; check the terminal's or script's encoding"
                     ) from None
+
+
+def load_in_background(modules: Sequence[str]) -> None:
+    """Import ``modules`` on a thread of their own.
+
+    pandas takes about half a second to import, and a command needs it only once its queries
+    are answered: loading it while the server works takes it off the wall time of every query
+    command (commands import their analytics after their queries for this). The thread is not
+    a daemon, so the interpreter never exits in the middle of an import; a module that fails to
+    load here fails again, with the usual one-line error, where the command imports it.
+    """
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported where the command imports it
+                continue
+
+    threading.Thread(target=load, name="load-analytics").start()
 
 
 def data_command(fn: Callable[..., None]) -> Callable[..., None]:

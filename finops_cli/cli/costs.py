@@ -75,9 +75,7 @@ def costs(
     Rows + __unallocated__ (pods without the grouping label) + __idle__ (capacity no pod held)
     add up to the cluster's whole GPU spend.
     """
-    from finops_cli.analytics.costs import attribute_costs
     from finops_cli.buckets import bucket_size
-    from finops_cli.render import costs as render
     from finops_cli.sources.interface import CostRequest
 
     keys = _group_keys(by, unit_costs, cluster is not None, ctx.settings.labels.cluster)
@@ -91,6 +89,10 @@ def costs(
             inference = source.inference(request) if unit_costs else None
     finally:
         source.close()
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.costs import attribute_costs
+    from finops_cli.render import costs as render
+
     report = attribute_costs(data, keys, filters, ctx.window.start, ctx.window.end)
     if inference is not None:
         from finops_cli.analytics.unit_costs import with_unit_costs

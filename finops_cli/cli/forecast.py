@@ -80,9 +80,6 @@ def forecast(
     the critical / warning percentage of the budget), on_track. See docs/forecast.md.
     """
     from finops_cli.analytics.budgets import parse_budget_flag, resolve_budgets
-    from finops_cli.analytics.forecast import forecast_report
-    from finops_cli.notify import forecast_message
-    from finops_cli.render import forecast as render
     from finops_cli.sources.history import forecast_history
 
     if ctx.window.label != "7d" and not ctx.window.label.startswith("7d ending "):
@@ -104,6 +101,11 @@ def forecast(
             history_in = forecast_history(source, moment, length.days, budgets, team)
     finally:
         source.close()
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.forecast import forecast_report
+    from finops_cli.notify import forecast_message
+    from finops_cli.render import forecast as render
+
     report = forecast_report(
         source=history_in.source,
         as_of=moment,

@@ -32,8 +32,6 @@ def gpus(
     States: active, underused (busy avg < 30%), idle-allocated (held, busy p95 < 10%) and
     unallocated (no pod held it for half the window); thresholds: the gpus table of finops.toml.
     """
-    from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
-    from finops_cli.render import gpus as render
 
     source = ctx.open_cost_source()
     try:
@@ -41,6 +39,10 @@ def gpus(
             data = source.gpus(ctx.window)
     finally:
         source.close()
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
+    from finops_cli.render import gpus as render
+
     s = ctx.settings.gpus
     frame = assess_gpus(
         data, GpuThresholds(s.idle_busy_p95, s.underused_busy_avg, s.min_held_share)

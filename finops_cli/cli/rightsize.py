@@ -34,9 +34,7 @@ def rightsize(
 
     Rules and thresholds: docs/rightsize.md. Upsizes (a cost, not a saving) are always shown.
     """
-    from finops_cli.analytics.rightsize import UPSIZE, recommend
     from finops_cli.pricing import load_catalog
-    from finops_cli.render import rightsize as render
 
     catalog = load_catalog(ctx.settings.pricing)
     source = ctx.open_cost_source()
@@ -45,6 +43,10 @@ def rightsize(
             data = source.pods(ctx.window)
     finally:
         source.close()
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.rightsize import UPSIZE, recommend
+    from finops_cli.render import rightsize as render
+
     recs = recommend(data, catalog, ctx.window.seconds / 3600)
     wanted = {a.value for a in action} if action else None
     recs = [

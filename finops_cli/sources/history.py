@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from finops_cli.analytics.series import GroupSeries, group_series
 from finops_cli.buckets import DAY_S, HOUR_S
 from finops_cli.errors import UsageError
 from finops_cli.sources.interface import CostRequest, CostSource
-from finops_cli.timewindow import Window
+from finops_cli.timewindow import Window, month_bounds
 
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Series
     from finops_cli.analytics.budgets import Budget
     from finops_cli.analytics.forecast import SeriesInput
+    from finops_cli.analytics.series import GroupSeries
 
 
 def floor_to(moment: datetime, bucket_s: int) -> datetime:
@@ -43,7 +43,10 @@ def series(
     if int(start.timestamp()) % bucket_s or int(end.timestamp()) % bucket_s:
         raise ValueError(f"window {start}..{end} is not aligned to {bucket_s} s buckets")
     request = CostRequest(Window(start, end, "history"), (key,), dict(filters or {}), bucket_s)
-    found = group_series(source.costs(request), key, with_cluster=not filters)
+    data = source.costs(request)
+    from finops_cli.analytics.series import group_series  # pandas: loaded while queries ran
+
+    found = group_series(data, key, with_cluster=not filters)
     return _complete(found, start, end, bucket_s)
 
 
@@ -51,6 +54,8 @@ def _complete(found: GroupSeries, start: datetime, end: datetime, bucket_s: int)
     """Every bucket of the window, in order: an engine returns nothing for a bucket without
     data, and a series with holes would shift every day after the hole."""
     import pandas as pd
+
+    from finops_cli.analytics.series import GroupSeries
 
     index = pd.date_range(
         start + timedelta(seconds=bucket_s), end, freq=f"{bucket_s}s", name="bucket_end"
@@ -72,7 +77,10 @@ def today_so_far(
     if as_of <= midnight:
         return None
     request = CostRequest(Window(midnight, as_of, "today"), (key,), dict(filters or {}), DAY_S)
-    return group_series(source.costs(request), key, with_cluster=not filters)
+    data = source.costs(request)
+    from finops_cli.analytics.series import group_series
+
+    return group_series(data, key, with_cluster=not filters)
 
 
 def daily_window(as_of: datetime, history_days: int) -> tuple[datetime, datetime]:
@@ -110,14 +118,14 @@ def forecast_history(
 ) -> ForecastHistory:
     """Daily GPU cost per team (and per budgeted project) over the history and the month so
     far, plus today's partial bucket. ``teams`` limits the rows (no cluster-wide rows then)."""
-    from finops_cli.analytics.forecast import month_bounds, series_inputs
-
     month_start, _ = month_bounds(as_of)
     days = max(history_days, (floor_to(as_of, DAY_S) - month_start).days)
     start, end = daily_window(as_of, days)
     projects = sorted(name for scope, name in budgets if scope == "project")
     daily = series(source, start, end, DAY_S, "team")
     today = today_so_far(source, as_of, "team")
+    from finops_cli.analytics.forecast import series_inputs  # pandas: loaded while queries ran
+
     named = [name for scope, name in budgets if scope == "team"]
     inputs = series_inputs(daily, today, names=named, with_specials=not teams)
     notes: list[str] = []
@@ -163,15 +171,15 @@ def anomaly_history(
 ) -> AnomalyHistory:
     """Hourly GPU cost, busy and held GPU-hours per team from the baseline's start to the last
     whole hour before ``as_of``; one team is filtered on the server, several after."""
-    from finops_cli.analytics.anomalies import build_series
-    from finops_cli.analytics.costs import UNALLOCATED
-    from finops_cli.analytics.series import SPECIAL, team_order
-
     first, last = hourly_window(as_of, since, baseline_days)
     if last <= floor_to(since, HOUR_S):
         raise UsageError("the window holds no whole hour before --as-of: widen --since")
     filters = {"team": teams[0]} if teams and len(teams) == 1 else {}
     hourly = series(source, first, last, HOUR_S, "team", filters)
+    from finops_cli.analytics.anomalies import build_series  # pandas: loaded while queries ran
+    from finops_cli.analytics.costs import UNALLOCATED
+    from finops_cli.analytics.series import SPECIAL, team_order
+
     names = [c for c in team_order(hourly.cost.columns) if c not in SPECIAL or c == UNALLOCATED]
     if teams:
         names = [n for n in names if n in teams]

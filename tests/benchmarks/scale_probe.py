@@ -56,6 +56,7 @@ def main(argv: list[str]) -> int:
     prometheus_client.PrometheusClient._send = timed_send  # type: ignore[method-assign]
     prometheus_client.PrometheusClient.__init__ = remembering_init  # type: ignore[method-assign]
 
+    from finops_cli.cli.app import end_now
     from finops_cli.cli.app import main as finops_main
 
     sys.argv = ["finops", *args]
@@ -75,6 +76,7 @@ def main(argv: list[str]) -> int:
         "peak_rss_mib": peak_rss_mib(),
     }
     stats_path.write_text(json.dumps(stats))
+    end_now(int(code or 0))  # as the console script ends (``finops_cli.cli.app.run``)
     return int(code or 0)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from finops_cli import __version__
 from tests.support.cli import run_finops, run_python
 
@@ -27,6 +29,42 @@ def test_importing_the_app_loads_no_heavy_module() -> None:
         "import finops_cli.cli.app, sys; "
         f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert ast.literal_eval(result.stdout.strip()) == []
+
+
+QUERY_COMMANDS = {
+    "costs": ["costs", "--by", "team"],
+    "unit costs": ["costs", "--unit-costs"],
+    "forecast": ["forecast"],
+    "anomalies": ["anomalies"],
+    "gpus": ["gpus"],
+    "rightsize": ["rightsize"],
+}
+
+# The first query is stopped where it would leave, and the modules loaded by then are printed.
+FIRST_QUERY_PROBE = """
+import sys
+import finops_cli.cli.common as common
+from finops_cli.sources import prometheus_client
+
+common.load_in_background = lambda modules: None  # only what the command itself imports
+def first_query(*args, **kwargs):
+    print(sorted(m for m in {heavy!r} if m in sys.modules), flush=True)
+    raise SystemExit(0)
+prometheus_client.PrometheusClient._send = first_query
+sys.argv = ["finops", *{argv!r}, "--prometheus-url", "http://127.0.0.1:9", "-o", "json"]
+from finops_cli.cli.app import main
+main()
+"""
+
+
+@pytest.mark.parametrize("command", list(QUERY_COMMANDS))
+def test_the_first_query_leaves_before_pandas_is_imported(command: str) -> None:
+    """pandas takes half a second to import: it loads on a thread while the queries run
+    (``load_in_background``), so nothing on the way to the first query may import it."""
+    code = FIRST_QUERY_PROBE.format(heavy=HEAVY_MODULES, argv=QUERY_COMMANDS[command])
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert ast.literal_eval(result.stdout.strip()) == []

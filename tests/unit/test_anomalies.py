@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -172,6 +173,94 @@ def test_seasonal_expected_equals_the_bucket_by_bucket_definition():
         weeks = int(rng.integers(1, 6))
         first = int(rng.integers(0, n))
         weekend = rng.random(n) < 0.3
-        got = _seasonal_expected(y, per_day, weeks, first, weekend)
+        got = _seasonal_expected(y[None, :], per_day, weeks, first, weekend)[0]
         want = _reference_expected(y, per_day, weeks, first, weekend)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def _reference_scale(y, per_day, window, first):
+    """The pooled MAD of one series, bucket by bucket, with numpy's own medians."""
+    n, period = len(y), 7 * per_day
+    scale = np.full(n, np.nan)
+    for i in range(first, n):
+        if (i - first) % per_day and i > first:
+            scale[i] = scale[i - 1]
+            continue
+        start = max(0, i - window)
+        span = (i - start) // period * period
+        if span >= period:
+            block = y[i - span : i].reshape(-1, period)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN hours of the week
+                centre = np.nanmedian(block, axis=0)
+            residuals = np.abs(block - centre)
+            residuals = residuals[np.isfinite(residuals)]
+            if len(residuals):
+                scale[i] = 1.4826 * float(np.median(residuals))
+        elif i >= 3 * per_day:
+            recent = y[start:i]
+            recent = recent[np.isfinite(recent)]
+            if len(recent) >= 3:
+                scale[i] = 1.4826 * float(np.median(np.abs(recent - np.median(recent))))
+    return scale
+
+
+def test_seasonal_scale_of_many_series_at_once_equals_each_alone():
+    """``_seasonal`` runs every team's series as one array: each row must be exactly what the
+    series alone gives under the bucket-by-bucket definition."""
+    from finops_cli.analytics.anomalies import _seasonal
+
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        per_day = int(rng.choice([1, 24]))
+        n = int(rng.integers(1, 24 * 30 if per_day == 24 else 60))
+        rows = int(rng.integers(1, 5))
+        y = rng.normal(10, 3, (rows, n))
+        y[rng.random((rows, n)) < 0.2] = np.nan
+        window = int(rng.integers(3, 28)) * per_day
+        first = int(rng.integers(0, n))
+        _, scale = _seasonal(y, per_day, window, first, rng.random(n) < 0.3)
+        for row in range(rows):
+            want = _reference_scale(y[row], per_day, window, first)
+            np.testing.assert_array_equal(scale[row], want)
+
+
+def test_nanmedian_is_numpys_bit_for_bit():
+    from finops_cli.analytics.anomalies import _nanmedian
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        shape = tuple(int(d) for d in rng.integers(1, 7, size=int(rng.integers(1, 4))))
+        values = rng.choice([1.0, 2.5, -3.0, np.inf, rng.normal()], size=shape)
+        values[rng.random(shape) < 0.3] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = np.nanmedian(values, axis=-1)
+        np.testing.assert_array_equal(_nanmedian(values), want)
+
+
+@pytest.mark.parametrize("method", [an.SEASONAL, an.ZSCORE, an.IQR, an.MOVING_AVERAGE])
+def test_series_judged_together_are_judged_as_alone(method):
+    hours_ = hours()
+    group = [series(seasonal_cost(hours_) * (1 + team)) for team in range(3)] + [
+        series(np.linspace(0.2, 0.9, len(hours_)), "busy_share")
+    ]
+    first = 24 * 28
+    together = an.expect_many(group, method, 21 * 24, first)
+    for one, got in zip(group, together, strict=True):
+        alone = an.expect(one, method, 21 * 24, first)
+        for field in ("expected", "scale", "score"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(alone, field))
+
+
+def test_trailing_mean_is_pandas_rolling_mean():
+    from finops_cli.analytics.anomalies import _trailing_mean
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n, window = int(rng.integers(1, 300)), int(rng.integers(1, 100))
+        values = rng.random(n) * 100
+        values[rng.random(n) < 0.2] = np.nan
+        want = pd.Series(values).shift(1).rolling(window, min_periods=1).mean().to_numpy()
+        got = _trailing_mean(values[None, :], window)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -203,3 +203,96 @@ def test_shards_partition_every_name_exactly_once_and_stay_short(by):
                 found = re.fullmatch(regex.rstrip('"'), name) is not None
                 hits += found if label_op.endswith("=~") else not found
             assert hits == 1, (count, name, matchers)
+
+
+def _matches(matcher: str, value: str) -> bool:
+    """Whether ``label=~"regex"`` / ``label!~"regex"`` accepts ``value``, as PromQL reads it: the
+    string literal unescaped (its escapes are Python's), the regex anchored (a full match)."""
+    import ast
+    import re
+
+    label_op, literal = matcher.split('"', 1)
+    found = re.fullmatch(ast.literal_eval('"' + literal), value) is not None
+    return found if label_op.endswith("=~") else not found
+
+
+NAMESPACE_NAMES = ["team-a", "team-b", "ml", "research-3", "sandbox", "z", "vision-serving"]
+
+
+def test_namespace_groups_partition_the_names_and_the_last_catches_new_ones():
+    """Rightsize's namespace shards: the sorted names dealt round-robin, each name in exactly one
+    group, a namespace not listed (created since) in the last; each group's matcher names only
+    its own namespaces, the last's only the others' (never the whole list in every shard)."""
+    from finops_cli.queries import workload_shards
+
+    names = sorted(NAMESPACE_NAMES)
+    for count in range(1, len(names) + 1):
+        cut = workload_shards([*NAMESPACE_NAMES, "ml", ""], count)  # repeats and blanks: once
+        assert [s.by for s in cut] == ["namespace"] * count
+        matchers = [s.matcher("exported_namespace") for s in cut]
+        assert all(m.startswith("exported_namespace") for m in matchers)
+        for index, matcher in enumerate(matchers[:-1]):
+            own = names[index::count]
+            assert [n for n in names if _matches(matcher, n)] == own
+            assert matcher == f'exported_namespace=~"{"|".join(own)}"'  # no other name in it
+        others = [n for i in range(count - 1) for n in names[i::count]]
+        assert matchers[-1] == (
+            f'exported_namespace!~"{"|".join(others)}"' if others else 'exported_namespace=~".*"'
+        )
+        for name in [*names, "team-new", "a", "team-a-2"]:
+            hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
+            expected = [names.index(name) % count] if name in names else [count - 1]
+            assert hits == expected, (count, name, matchers)
+
+
+def test_more_shards_than_namespaces_cut_by_pod_name():
+    from finops_cli.queries import shards, workload_shards
+
+    assert workload_shards(NAMESPACE_NAMES, 8) == shards("pod", 8)
+    assert workload_shards(["only"], 2) == shards("pod", 2)
+    assert workload_shards([], 2) == shards("pod", 2)
+    assert workload_shards(NAMESPACE_NAMES, 7)[0].by == "namespace"
+
+
+def test_namespace_names_are_escaped_for_the_regex_and_the_string():
+    """Regex metacharacters, quotes, backslashes and newlines in a name match only that name
+    (unescaped, ``a.b`` would take ``axb`` and ``a|b`` would take ``a``)."""
+    import re
+
+    from finops_cli.queries import workload_shards
+
+    odd = ["a.b", "a|b", "(x)", 'q"uote', "back\\slash", "st*r", "^$", "[c]", "{2}", "ü-é", "n\nl"]
+    near = ["axb", "a", "b", "x", "(x", "quote", 'q"', "backslash", "back\\", "str", "sttr"]
+    near += ["", "c", "[c", "22", "ü", "n", "nl"]  # "": a series without the label
+    one_literal = re.compile(r'namespace[=!]~"(?:[^"\\\n]|\\.)*"')  # nothing after it
+    for count in (2, 3, len(odd)):
+        matchers = [s.matcher("namespace") for s in workload_shards(odd, count)]
+        assert all(one_literal.fullmatch(m) for m in matchers), matchers
+        for index, name in enumerate(sorted(odd)):
+            hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
+            assert hits == [index % count], (name, matchers)
+        for name in near:  # not listed: only the last shard's negative matcher takes them
+            hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
+            assert hits == [count - 1], (name, matchers)
+
+
+def test_namespace_shards_reach_dcgm_and_kube_state_metrics_reads():
+    from finops_cli.queries import GpuQueries, workload_shards
+
+    for exported in (False, True):
+        ctx = QueryContext(LABELS, 60, exported_pod_labels=exported)
+        first, last = workload_shards(["team-a", "team-b"], 2)
+        dcgm = "exported_namespace" if exported else "namespace"
+        gq = GpuQueries(ctx, 3600, first)
+        workloads = gq.pod_workloads()
+        assert f'{{{"exported_pod" if exported else "pod"}!="",{dcgm}=~"team-a"}}' in workloads
+        assert 'kube_pod_owner{owner_kind!="<none>",namespace=~"team-a"}' in workloads
+        assert 'namespace=~"team-a"}' in gq.pod_labels(["team"])
+        assert "team-b" not in gq.workload_labels(["team"])
+        rest = GpuQueries(ctx, 3600, last).pod_workloads()
+        assert f'{dcgm}!~"team-a"' in rest and 'namespace!~"team-a"' in rest
+        assert "team-b" not in rest
+        assert gq.bound_series() == (
+            'DCGM_FI_DEV_FB_USED{exported_pod!=""}' if exported else 'DCGM_FI_DEV_FB_USED{pod!=""}'
+        )
+        assert gq.namespace_label == dcgm
