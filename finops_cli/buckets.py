@@ -14,9 +14,10 @@ DAY_S = 86400
 HOUR_S = 3600
 
 
-def bucket_size(window_s: float) -> int:
-    """Hourly buckets up to two months, daily beyond (keeps answers small on long windows)."""
-    return HOUR_S if window_s <= 62 * DAY_S else DAY_S
+# Cost answers come in UTC days: reports and tables show per-day figures and nothing finer, and
+# hourly buckets would make the server send 24 times as much for the same totals. (Forecasts
+# and anomaly detection ask for their own buckets: see sources/history.py.)
+COST_BUCKET_S = DAY_S
 
 
 @dataclass(frozen=True)

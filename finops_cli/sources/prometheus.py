@@ -864,10 +864,12 @@ def _merge(
     ordered = sorted(group_ids)
     rank = np.empty(len(ordered), dtype="int64")
     rank[[group_ids[g] for g in ordered]] = np.arange(len(ordered))
-    bucket_ends, bucket = np.unique(stamp, return_inverse=True)
+    # pd.factorize(sort=True) is np.unique(return_inverse=True) by hashing: a sort of the
+    # distinct values only, not of every point.
+    bucket, bucket_ends = pd.factorize(stamp, sort=True)
     group_rank = rank[np.concatenate(groups)] if groups else np.empty(0, dtype="int64")
     width = max(len(ordered), 1)
-    cells, cell = np.unique((bucket * width + group_rank).astype("int64"), return_inverse=True)
+    cell, cells = pd.factorize((bucket * width + group_rank).astype("int64"), sort=True)
     measure_of = np.concatenate(columns_of) if columns_of else np.empty(0, dtype="int64")
     value = np.concatenate(values) if values else np.empty(0)
     frame = pd.DataFrame(
