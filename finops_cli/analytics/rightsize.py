@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from finops_cli.pricing import PriceCatalog
 from finops_cli.sources.interface import PodGpuData
@@ -128,49 +129,70 @@ def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
                 pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
             )
         ]
-    pods["_key"] = keys
-    out = []
-    for group_key, group in pods.groupby("_key", sort=True):
-        namespace, kind, name = (str(part) for part in group_key)  # type: ignore[union-attr]
-        hours = group["gpu_hours"].astype(float)
-        main = group.iloc[int(hours.to_numpy().argmax())]
-        busy = group["busy_avg"].astype(float)
-        known = busy.notna()
-        weight = float(hours[known].sum())
-        busy_avg = float((busy[known] * hours[known]).sum()) / weight if weight > 0 else None
-        p95 = group["busy_p95"].astype(float)
-        gpus = int(group["gpus"].astype(float).max())
-        out.append(
-            Workload(
-                kind=kind,
-                name=name,
-                namespace=namespace,
-                pods=tuple(
-                    sorted(chain.from_iterable(group["pod_names"]))
-                    if "pod_names" in group.columns
-                    else sorted(group["pod"])
-                ),
-                team=_first(group["team"]),
-                project=_first(group["project"]),
-                model=_first(group["model"]),
-                interruptible=bool(
-                    (group["interruptible"].astype(str).str.lower() == "true").any()
-                ),
-                instance_type=str(main["instance_type"]),
-                region=str(main["region"]),
-                capacity_type=str(main["capacity_type"]),
-                gpu_model=str(main["gpu_model"]),
-                gpus_per_pod=max(gpus, 1),
-                gpu_hours=float(hours.sum()),
-                busy_avg=busy_avg,
-                busy_p95=float(p95.max()) if p95.notna().any() else None,
-                memory_peak_mib=float(group["memory_peak_mib"].astype(float).max()),
-                memory_total_mib=float(group["memory_total_mib"].astype(float).max()),
-                cost=float(group["cost"].astype(float).fillna(0.0).sum()),
-                observed_hours=min(float(hours.sum()) / max(gpus, 1), window_hours),
-            )
-        )
-    return out
+    # Plain records, one pass: a pandas slice per workload cost 30 s at 20,000 GPUs.
+    by_workload: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for key, row in zip(keys, pods.to_dict("records"), strict=True):
+        by_workload.setdefault(tuple(str(part) for part in key), []).append(row)  # type: ignore[arg-type]
+    has_names = "pod_names" in pods.columns
+    return [
+        _workload(key, rows, has_names, window_hours) for key, rows in sorted(by_workload.items())
+    ]
+
+
+def _workload(
+    key: tuple[str, str, str], rows: list[dict[str, Any]], has_names: bool, window_hours: float
+) -> Workload:
+    """One workload from its pods' rows (usually one: the Prometheus source groups them)."""
+    namespace, kind, name = key
+    hours = [_number(r["gpu_hours"]) for r in rows]
+    main = rows[int(np.argmax(hours))]
+    busy = [_number(r["busy_avg"]) for r in rows]
+    known = [(b, h) for b, h in zip(busy, hours, strict=True) if not math.isnan(b)]
+    weight = _nansum(h for _, h in known)
+    busy_avg = _nansum(b * h for b, h in known) / weight if weight > 0 else None
+    p95 = [v for v in (_number(r["busy_p95"]) for r in rows) if not math.isnan(v)]
+    gpus = int(_nanmax(_number(r["gpus"]) for r in rows))
+    total_hours = _nansum(hours)
+    return Workload(
+        kind=kind,
+        name=name,
+        namespace=namespace,
+        pods=tuple(
+            sorted(chain.from_iterable(r["pod_names"] for r in rows))
+            if has_names
+            else sorted(r["pod"] for r in rows)
+        ),
+        team=_first(r["team"] for r in rows),
+        project=_first(r["project"] for r in rows),
+        model=_first(r["model"] for r in rows),
+        interruptible=any(str(r["interruptible"]).lower() == "true" for r in rows),
+        instance_type=str(main["instance_type"]),
+        region=str(main["region"]),
+        capacity_type=str(main["capacity_type"]),
+        gpu_model=str(main["gpu_model"]),
+        gpus_per_pod=max(gpus, 1),
+        gpu_hours=total_hours,
+        busy_avg=busy_avg,
+        busy_p95=max(p95) if p95 else None,
+        memory_peak_mib=_nanmax(_number(r["memory_peak_mib"]) for r in rows),
+        memory_total_mib=_nanmax(_number(r["memory_total_mib"]) for r in rows),
+        cost=_nansum(_number(r["cost"]) for r in rows),
+        observed_hours=min(total_hours / max(gpus, 1), window_hours),
+    )
+
+
+def _number(value: Any) -> float:
+    """A frame cell as a float, missing (None, NaN) as NaN."""
+    return math.nan if value is None else float(value)
+
+
+def _nansum(values: Iterable[float]) -> float:
+    return sum((v for v in values if not math.isnan(v)), 0.0)
+
+
+def _nanmax(values: Iterable[float]) -> float:
+    seen = [v for v in values if not math.isnan(v)]
+    return max(seen) if seen else math.nan
 
 
 def recommend(
@@ -422,7 +444,7 @@ def _confidence(w: Workload, window_hours: float) -> str:
     return "low"
 
 
-def _first(values: pd.Series) -> str:
+def _first(values: Iterable[Any]) -> str:
     for value in values:
         if isinstance(value, str) and value:
             return value
