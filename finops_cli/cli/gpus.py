@@ -32,7 +32,6 @@ def gpus(
     States: active, underused (busy avg < 30%), idle-allocated (held, busy p95 < 10%) and
     unallocated (no pod held it for half the window); thresholds: the gpus table of finops.toml.
     """
-
     source = ctx.open_cost_source()
     try:
         with ctx.progress("Querying GPUs"):
