@@ -14,10 +14,13 @@ DAY_S = 86400
 HOUR_S = 3600
 
 
-# Cost answers come in UTC days: reports and tables show per-day figures and nothing finer, and
-# hourly buckets would make the server send 24 times as much for the same totals. (Forecasts
-# and anomaly detection ask for their own buckets: see sources/history.py.)
-COST_BUCKET_S = DAY_S
+def bucket_size(window_s: float) -> int:
+    """Hourly buckets up to two months, daily beyond (keeps answers small on long windows).
+
+    Not daily throughout, though costs show nothing finer than a day: a bucket is the smallest
+    piece a query the server refuses as too big can be cut into, and a fleet's whole day can be
+    over a limit (Prometheus' --query.max-samples) where its hours are not."""
+    return HOUR_S if window_s <= 62 * DAY_S else DAY_S
 
 
 @dataclass(frozen=True)

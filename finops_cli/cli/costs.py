@@ -75,13 +75,13 @@ def costs(
     Rows + __unallocated__ (pods without the grouping label) + __idle__ (capacity no pod held)
     add up to the cluster's whole GPU spend.
     """
-    from finops_cli.buckets import COST_BUCKET_S
+    from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
 
     keys = _group_keys(by, unit_costs, cluster is not None, ctx.settings.labels.cluster)
     given = {"team": team, "project": project, "model": model, "namespace": namespace}
     filters = {k: v for k, v in (given | {"cluster": cluster}).items() if v is not None}
-    request = CostRequest(ctx.window, keys, filters, COST_BUCKET_S)
+    request = CostRequest(ctx.window, keys, filters, bucket_size(ctx.window.seconds))
     source = ctx.open_cost_source()
     try:
         with ctx.progress("Querying costs"):

@@ -246,12 +246,12 @@ def _costs(
     source: CostSource, keys: tuple[str, ...], start: datetime, end: datetime, ctx: CommandContext
 ) -> CostReport:
     from finops_cli.analytics.costs import attribute_costs
-    from finops_cli.buckets import COST_BUCKET_S
+    from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
     from finops_cli.timewindow import Window
 
     window = Window(start, end, ctx.window.label)
-    request = CostRequest(window, keys, {}, COST_BUCKET_S)
+    request = CostRequest(window, keys, {}, bucket_size(window.seconds))
     return attribute_costs(source.costs(request), keys, {}, start, end)
 
 
@@ -286,10 +286,10 @@ def _extras(source: CostSource, period: Period, by: ReportBy, ctx: CommandContex
 
         def models() -> Any:
             from finops_cli.analytics.unit_costs import with_unit_costs
-            from finops_cli.buckets import COST_BUCKET_S
+            from finops_cli.buckets import bucket_size
             from finops_cli.sources.interface import CostRequest
 
-            per_model = CostRequest(window, ("model",), {}, COST_BUCKET_S)
+            per_model = CostRequest(window, ("model",), {}, bucket_size(window.seconds))
             units = with_unit_costs(
                 _costs(source, ("model",), period.start, period.end, ctx),
                 source.inference(per_model),
