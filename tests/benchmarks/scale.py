@@ -51,6 +51,11 @@ ENGINE_FLAGS = [
     "-search.disableCache",
     "-search.maxQueryDuration=30m",
     "-search.maxUniqueTimeseries=5000000",
+    # Two queries at a time, the others wait (finops sends four): four 14-day queries of the
+    # 20,000-GPU fleet at once took VictoriaMetrics past this machine's 23 GiB, and the kernel
+    # killed it; its memory guard did not refuse them. The wait counts as server time.
+    "-search.maxConcurrentRequests=2",
+    "-search.maxQueueDuration=30m",
 ]
 GENERATOR_VERSION = 2  # bump when finops_cli/sample/scale.py changes what it emits
 END = datetime(2026, 11, 1, tzinfo=UTC)
