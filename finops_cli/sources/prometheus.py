@@ -7,13 +7,13 @@ groups x buckets, however many pods and samples the window holds.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -413,7 +413,12 @@ class PrometheusCostSource(CostSource):
         gq = queries.GpuQueries(ctx, window_s)
         # Each GPU is whole in one shard, so the shards' answers simply add up.
         results = self._per_gpu_or_pod(
-            per_gpu, ctx, window_s, end, "gpu", dict.fromkeys(per_gpu(gq), "sum")
+            per_gpu,
+            ctx,
+            window_s,
+            end,
+            functools.partial(queries.shards, "gpu"),
+            dict.fromkeys(per_gpu(gq), "sum"),
         )
         holders = results.pop("holders")
         node_rows = self.client.instant(gq.node_info(), end)
@@ -653,20 +658,21 @@ class PrometheusCostSource(CostSource):
     ) -> Callable[[int], list[queries.Shard]]:
         """Rightsize's cut into a number of shards: groups of the GPU pods' namespaces (by pod
         name past their number), the namespaces read at the first refusal, once for all."""
-        namespaces: dict[str, list[str]] = {}
+        names: list[str] | None = None
         listing = threading.Lock()  # measures are refused, and cut, from several threads
 
         def cut(count: int) -> list[queries.Shard]:
+            nonlocal names
             with listing:
-                if "names" not in namespaces:
+                if names is None:
                     try:  # the index alone answers this: cheap whatever the fleet
-                        namespaces["names"] = self.client.label_values(
+                        names = self.client.label_values(
                             gq.namespace_label, [gq.bound_series()], start, end
                         )
                     except ServerLimitError:
                         _debug_log.debug("namespaces over a server limit: shards by pod")
-                        namespaces["names"] = []
-            return queries.workload_shards(namespaces["names"], count)
+                        names = []
+            return queries.workload_shards(names, count)
 
         return cut
 
@@ -676,14 +682,14 @@ class PrometheusCostSource(CostSource):
         ctx: QueryContext,
         window_s: float,
         end: datetime,
-        shard_by: str | Callable[[int], list[queries.Shard]],
+        cut_into: Callable[[int], list[queries.Shard]],
         combine: dict[str, str],
     ) -> dict[str, list[InstantSample]]:
         """Each of ``build``'s window queries, run concurrently; one the server refuses as over
         a per-query limit (a large fleet over a long window: VictoriaMetrics' memory guard,
         Prometheus' --query.max-samples) is run again over 2, 4, ... up to 128 shards of the
         dcgm-exporter series, one shard after the other, and their answers combined.
-        ``shard_by`` is a kind of ``queries.shards`` or gives the cut into a number of shards."""
+        ``cut_into`` gives the shards of a cut into a number of them."""
         whole = build(queries.GpuQueries(ctx, window_s))
         # Sharded work runs one measure at a time (the shards of several would compete for the
         # server's memory for concurrent queries), starting from the cut that last worked.
@@ -698,10 +704,7 @@ class PrometheusCostSource(CostSource):
             with one_at_a_time:
                 count = fits[0]
                 while count <= queries.MAX_SHARDS:
-                    if isinstance(shard_by, str):
-                        cut = queries.shards(shard_by, count)
-                    else:
-                        cut = shard_by(count)
+                    cut = cut_into(count)
                     by = cut[0].by
                     _debug_log.debug("%s: over a server limit; %d shards by %s", name, count, by)
                     try:
@@ -716,7 +719,7 @@ class PrometheusCostSource(CostSource):
                         count *= 2
                         continue
                     fits[0] = count
-                    return _combine(parts, combine[name], disjoint=by == "namespace")
+                    return _combine(parts, combine[name])
             raise error
 
         with _Queries(self.max_concurrency) as pool:
@@ -903,15 +906,10 @@ def _busy_metric_name(present: frozenset[str]) -> str | None:
     return next(iter(present)) if present else None
 
 
-def _combine(
-    parts: list[list[InstantSample]], how: str, disjoint: bool = False
-) -> list[InstantSample]:
+def _combine(parts: list[list[InstantSample]], how: str) -> list[InstantSample]:
     """Shards' answers as one: by identical labels, ``sum`` adds and ``max`` keeps the larger;
     ``top`` keeps, per workload, the sample with the largest value (its labels name a pod).
-    ``disjoint`` parts (namespace shards: no workload in two) are simply concatenated, which is
-    what the merge would give them too."""
-    if disjoint:
-        return list(chain.from_iterable(parts))
+    Namespace shards' answers never share a key, so for them this is a concatenation."""
     merged: dict[tuple[object, ...], InstantSample] = {}
     for sample in (s for part in parts for s in part):
         key = _workload_key(sample.labels) if how == "top" else tuple(sorted(sample.labels.items()))
