@@ -88,6 +88,16 @@ class QueryContext:
     # (instance type, region, capacity type) -> $/GPU-hour. None = OpenCost's own metrics.
     catalog_prices: tuple[tuple[str, str, str, float], ...] | None = None
 
+    @property
+    def dcgm_pod_label(self) -> str:
+        """The label naming the pod on a dcgm-exporter series."""
+        return "exported_pod" if self.exported_pod_labels else "pod"
+
+    @property
+    def dcgm_namespace_label(self) -> str:
+        """The label naming the pod's namespace on a dcgm-exporter series."""
+        return "exported_namespace" if self.exported_pod_labels else "namespace"
+
     def prom_label(self, key: str) -> str:
         """The Prometheus label a group key lives in after the queries below have run."""
         if key in POD_LABEL_KEYS:
@@ -292,8 +302,7 @@ class QueryContext:
         first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
         ``shard`` is one more matcher (see ``Shard``).
         """
-        pod = "exported_pod" if self.exported_pod_labels else "pod"
-        selector = ",".join(m for m in (f'{pod}!=""', shard) if m)
+        selector = ",".join(m for m in (f'{self.dcgm_pod_label}!=""', shard) if m)
         parts = []
         if BUSY_PROFILING in metrics_present:
             parts.append(self._exact(BUSY_PROFILING, selector))
@@ -601,8 +610,7 @@ class GpuQueries:
         return f"{aggregate} by ({self.key}) ({expr})"
 
     def _normalised(self, metric: str, bound_only: bool = False) -> str:
-        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
-        wanted = [f'{pod}!=""' if bound_only else "", self._shard_matcher()]
+        wanted = [f'{self.ctx.dcgm_pod_label}!=""' if bound_only else "", self._shard_matcher()]
         read = self.ctx._exact(metric, ",".join(m for m in wanted if m))
         if self.ctx.exported_pod_labels:
             read = f'label_replace({read}, "pod", "$1", "exported_pod", "(.+)")'
@@ -619,8 +627,10 @@ class GpuQueries:
     def _shard_matcher(self) -> str:
         if self.shard is None:
             return ""
-        prefix = "exported_" if self.ctx.exported_pod_labels else ""
-        return self.shard.matcher(prefix + ("namespace" if self.shard.by == "namespace" else "pod"))
+        by_namespace = self.shard.by == "namespace"
+        return self.shard.matcher(
+            self.ctx.dcgm_namespace_label if by_namespace else self.ctx.dcgm_pod_label
+        )
 
     def _kube_shard(self) -> str:
         """The pod or namespace shard on kube-state-metrics reads too (their labels are always
@@ -629,16 +639,10 @@ class GpuQueries:
             return ""
         return self.shard.matcher(self.shard.by)
 
-    @property
-    def namespace_label(self) -> str:
-        """The label naming a dcgm-exporter series' namespace."""
-        return "exported_namespace" if self.ctx.exported_pod_labels else "namespace"
-
     def bound_series(self) -> str:
         """A match[] selector of the dcgm-exporter series a pod holds: the namespaces of their
-        ``namespace_label`` are what rightsize's namespace shards are dealt from."""
-        pod = "exported_pod" if self.ctx.exported_pod_labels else "pod"
-        wanted = [f'{pod}!=""', self.ctx._cluster_matcher()]
+        ``ctx.dcgm_namespace_label`` are what rightsize's namespace shards are dealt from."""
+        wanted = [f'{self.ctx.dcgm_pod_label}!=""', self.ctx._cluster_matcher()]
         return f"{GPU_PRESENCE}{{{','.join(m for m in wanted if m)}}}"
 
     def busy(self, present: frozenset[str]) -> str:

@@ -1,32 +1,31 @@
-"""The typer application: registers every subcommand; imports nothing heavy at start-up."""
+"""The typer application: builds only the subcommand a run names; nothing heavy at start-up."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 import typer
 
 from finops_cli import __version__
-from finops_cli.cli.anomalies import anomalies
-from finops_cli.cli.billing import billing_app
-from finops_cli.cli.costs import costs
-from finops_cli.cli.deploy import deploy_app
-from finops_cli.cli.forecast import forecast
-from finops_cli.cli.gpus import gpus
-from finops_cli.cli.pricing import pricing_app
-from finops_cli.cli.report import report_app
-from finops_cli.cli.rightsize import rightsize
 from finops_cli.errors import EXIT_FAILURE, EXIT_USAGE, FinopsError
 
-app = typer.Typer(
-    name="finops",
-    help="GPU cost visibility, attribution and optimisation for AI/ML workloads on Kubernetes.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "costs": ("finops_cli.cli.costs", "costs"),
+    "gpus": ("finops_cli.cli.gpus", "gpus"),
+    "rightsize": ("finops_cli.cli.rightsize", "rightsize"),
+    "pricing": ("finops_cli.cli.pricing", "pricing_app"),
+    "forecast": ("finops_cli.cli.forecast", "forecast"),
+    "anomalies": ("finops_cli.cli.anomalies", "anomalies"),
+    "deploy": ("finops_cli.cli.deploy", "deploy_app"),
+    "billing": ("finops_cli.cli.billing", "billing_app"),
+    "report": ("finops_cli.cli.report", "report_app"),
+}
+"""Subcommand -> (module, attribute): a command function or a ``typer.Typer`` group, in
+``--help`` order."""
 
 
 def _version(value: bool) -> None:
@@ -35,7 +34,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -49,15 +47,41 @@ def root(
     """
 
 
-app.command("costs")(costs)
-app.command("gpus")(gpus)
-app.command("rightsize")(rightsize)
-app.add_typer(pricing_app, name="pricing")
-app.command("forecast")(forecast)
-app.command("anomalies")(anomalies)
-app.add_typer(deploy_app, name="deploy")
-app.add_typer(billing_app, name="billing")
-app.add_typer(report_app, name="report")
+def invoked_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs, or None when it names none (``--help``, a typo).
+
+    The root takes flags only (``--version``, ``--help``), so the first word that is not a flag
+    is the subcommand.
+    """
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def build_app(argv: Sequence[str] = ()) -> typer.Typer:
+    """The application with the subcommand ``argv`` runs, or with all of them.
+
+    typer turns every registered command's signature into click parameters on each run, and
+    each command module has its own imports: registering only the one that runs takes them off
+    the start-up of every command. Root help and "no such command" suggestions need them all.
+    """
+    app = typer.Typer(
+        name="finops",
+        help="GPU cost visibility, attribution and optimisation for AI/ML workloads on Kubernetes.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(root)
+    wanted = invoked_command(argv)
+    for name, (module, attribute) in COMMANDS.items():
+        if wanted not in (None, name):
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
 
 
 def _fail(message: str, code: int) -> None:
@@ -70,7 +94,7 @@ def main() -> None:
     """Entry point: every failure ends as one line on stderr and a documented exit code."""
     debug = "--debug" in sys.argv
     try:
-        code = app(standalone_mode=False)
+        code = build_app(sys.argv[1:])(standalone_mode=False)
     except FinopsError as err:
         if debug:
             _print_traceback()

@@ -667,7 +667,7 @@ class PrometheusCostSource(CostSource):
                 if names is None:
                     try:  # the index alone answers this: cheap whatever the fleet
                         names = self.client.label_values(
-                            gq.namespace_label, [gq.bound_series()], start, end
+                            gq.ctx.dcgm_namespace_label, [gq.bound_series()], start, end
                         )
                     except ServerLimitError:
                         _debug_log.debug("namespaces over a server limit: shards by pod")
@@ -858,10 +858,11 @@ def _merge(
             finite = np.isfinite(these)
             if not finite.all():
                 skipped.extend(f"{measure} {labels}" for _ in range(int((~finite).sum())))
+            kept = these[finite]
             stamps.append(np.asarray(series_stamps, dtype="float64")[finite])
-            values.append(these[finite])
-            groups.append(np.full(int(finite.sum()), group_ids.setdefault(group, len(group_ids))))
-            columns_of.append(np.full(int(finite.sum()), column))
+            values.append(kept)
+            groups.append(np.full(len(kept), group_ids.setdefault(group, len(group_ids))))
+            columns_of.append(np.full(len(kept), column))
     stamp = np.concatenate(stamps) if stamps else np.empty(0)
     # Cells in (bucket, group) order: groups ranked by their key values, as a sort would.
     ordered = sorted(group_ids)

@@ -40,7 +40,7 @@ import httpx
 
 from finops_cli.sample.scale import scale_cluster
 from finops_cli.sample.simulate import SampleSeries
-from tests.benchmarks.common import cpu_model
+from tests.benchmarks.common import compile_finops, cpu_model
 from tests.support.vmserver import VictoriaMetrics
 
 # No result cache (every run does the whole work); no 30 s cap on one query (a 2-vCPU machine
@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         print("victoria-metrics not installed: apt-get install victoria-metrics", file=sys.stderr)
         return 2
 
+    compile_finops()
     print(f"# finops scale benchmark, {datetime.now(UTC):%Y-%m-%d}")
     print(f"machine: {_machine()}")
     print(

@@ -68,3 +68,26 @@ def test_the_first_query_leaves_before_pandas_is_imported(command: str) -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert ast.literal_eval(result.stdout.strip()) == []
+
+
+def test_a_subcommand_run_registers_only_that_command() -> None:
+    """typer builds every registered command's parameters on each run: a run builds its own."""
+    code = (
+        "import sys; from finops_cli.cli.app import build_app, COMMANDS; "
+        "names = lambda app: [c.name for c in app.registered_commands] "
+        "+ [g.name for g in app.registered_groups]; "
+        "costs = names(build_app(['costs', '--by', 'team'])); "
+        "other_modules = sorted(m for m in sys.modules if m.startswith('finops_cli.cli.') "
+        "and m not in ('finops_cli.cli.app', 'finops_cli.cli.costs', 'finops_cli.cli.common')); "
+        "print(costs, other_modules, names(build_app(['billing', 'actual'])), "
+        "len(names(build_app(['--help']))), len(names(build_app(['cost']))), len(COMMANDS))"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['costs']", "[]", "['billing']", "9", "9", "9"]
+
+
+def test_a_mistyped_command_is_still_suggested() -> None:
+    result = run_finops("cost", "--by", "team")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "finops: error: No such command 'cost'. Did you mean 'costs'?"

@@ -295,4 +295,4 @@ def test_namespace_shards_reach_dcgm_and_kube_state_metrics_reads():
         assert gq.bound_series() == (
             'DCGM_FI_DEV_FB_USED{exported_pod!=""}' if exported else 'DCGM_FI_DEV_FB_USED{pod!=""}'
         )
-        assert gq.namespace_label == dcgm
+        assert gq.ctx.dcgm_namespace_label == dcgm
