@@ -534,6 +534,18 @@ def load_in_background(modules: Sequence[str]) -> None:
 
 def data_command(fn: Callable[..., None]) -> Callable[..., None]:
     """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling."""
+    return _with_shared_options(fn, _SHARED)
+
+
+def document_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """``data_command`` for a command that writes a document in a ``--format`` of its own: no
+    ``--output/-o``, which it would accept and ignore."""
+    return _with_shared_options(fn, [option for option in _SHARED if option[0] != "output"])
+
+
+def _with_shared_options(
+    fn: Callable[..., None], options: list[tuple[str, Any, Any]]
+) -> Callable[..., None]:
     # Resolve string annotations (``from __future__ import annotations``) so that typer sees the
     # ``Annotated[..., typer.Option(...)]`` metadata of the command's own options.
     hints = typing.get_type_hints(fn, include_extras=True)
@@ -544,15 +556,15 @@ def data_command(fn: Callable[..., None]) -> Callable[..., None]:
     ]
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
-        for name, ann, default in _SHARED
+        for name, ann, default in options
     ]
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> None:
         _refuse_undecodable(kwargs)
-        shared_opts = {name: kwargs.pop(name) for name in _SHARED_NAMES}
-        configure_logging(shared_opts["debug"])
+        shared_opts = {name: kwargs.pop(name, None) for name in _SHARED_NAMES}
+        configure_logging(bool(shared_opts["debug"]))
         ctx = build_context(shared_opts)
         fn(ctx, **kwargs)
 

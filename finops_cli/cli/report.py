@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, document_command
 from finops_cli.errors import FinopsError, UsageError
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def resolve_period(
 
 
 @report_app.command("chargeback")
-@data_command
+@document_command
 def chargeback(
     ctx: CommandContext,
     month: Annotated[

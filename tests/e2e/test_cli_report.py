@@ -114,6 +114,8 @@ def test_pdf_written(tmp_path):
         (("--month", "2026-13"), "invalid --month '2026-13'"),
         (("--month", "2026-10", "--period", "weekly"), "conflict"),
         (("--month", "2026-10", "--output-file", "-"), "cannot go to stdout"),
+        # The document's format is --format: -o would be accepted and ignored.
+        (("--month", "2026-10", "-o", "json"), "No such option: -o"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
