@@ -14,33 +14,60 @@ because these lines end up in CI logs.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import ErrorDetails
 
+from finops_cli.config_checks import (
+    Checked,
+    ConfigError,
+    Rule,
+    SecretStr,
+    choice,
+    closest_key,
+    number_in,
+    optional,
+    plain,
+    required,
+    table_of,
+    to_bool,
+    to_path,
+    to_secret,
+    to_str,
+    tuple_of,
+    whole_number_in,
+)
 from finops_cli.errors import UsageError
 from finops_cli.labels import label_key_problem, prometheus_label_name_problem
 from finops_cli.pricing.overrides import PricingOverrides
 from finops_cli.timewindow import parse_duration
+
+__all__ = [
+    "ENVIRONMENT_VARIABLES",
+    "ENVIRONMENT_VARIABLE_HELP",
+    "BillingSettings",
+    "BudgetSettings",
+    "BudgetSpec",
+    "ConfigError",
+    "GpuStateSettings",
+    "LabelSettings",
+    "NotifySettings",
+    "OpenCostSettings",
+    "PricingOverrides",
+    "PrometheusSettings",
+    "SecretStr",
+    "Settings",
+    "load_settings",
+    "parse_header_entries",
+]
+
 
 APP_NAME = "finops"
 CONFIG_FILE_NAME = "finops.toml"
@@ -151,8 +178,6 @@ ENVIRONMENT_VARIABLE_HELP: dict[str, str] = {
 }
 """One line per variable, FINOPS_CONFIG included, for ``--help`` epilogs and the docs."""
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
-_PARTIAL = "finops_partial_layer"
 _HEADERS = ("prometheus", "headers")
 _CA_BUNDLE = ("prometheus", "ca_bundle")
 _EXTRA_CATALOG = ("pricing", "extra_catalog")
@@ -166,6 +191,8 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
 _MAX_SHOWN = 60
 _DAY_S = 86_400.0  # past this a timeout or scrape interval is a typo (and overflows the OS's)
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_ATHENA_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def _expand(path: Path) -> Path:
@@ -179,11 +206,6 @@ def _path_text(path: Path) -> str:
     """Quote only the odd path whose name holds a control character, to keep errors one line."""
     text = str(path)
     return text if text.isprintable() else repr(text)
-
-
-def _partial(info: ValidationInfo) -> bool:
-    """Cross-field rules only make sense once all sources are merged, not on one file alone."""
-    return isinstance(info.context, Mapping) and bool(info.context.get(_PARTIAL))
 
 
 def _header_entry(entry: str, where: str) -> tuple[str, str]:
@@ -300,143 +322,162 @@ def _source_problems(s: Settings) -> list[tuple[tuple[str, ...], str]]:
     return []
 
 
-class PrometheusSettings(BaseModel):
-    """How to reach and query a Prometheus-compatible API (Prometheus, Thanos, Mimir, VM)."""
+def _no_bool(value: object) -> object:
+    """TOML ``retries = true`` must not mean 1, as lax number reading would take it."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    return value
 
-    model_config = _FROZEN
+
+def _number_not_bool(value: object) -> object:
+    """TOML ``monthly = true`` must not mean a budget of 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    return value
+
+
+def _split_replicas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+def _check_label_names(value: tuple[str, ...]) -> tuple[str, ...]:
+    for name in value:
+        problem = prometheus_label_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
+def _check_prometheus_url(value: str | None) -> str | None:
+    """Keep a path prefix and query, drop a trailing '/', so API paths append cleanly.
+
+    Mimir and VictoriaMetrics serve the API under a prefix, and VictoriaMetrics takes
+    ``extra_label`` in the query; the client appends ``/api/v1/...`` to whatever is left.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    hint = "must be an http(s) URL such as http://prometheus:9090"
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise ValueError(hint)
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises on a non-numeric or out-of-range port
+    except ValueError:
+        raise ValueError(hint) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(hint)
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+
+
+def _check_headers(value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+    """Reject what would let a value smuggle in a second header or be sent twice."""
+    seen: set[str] = set()
+    for number, (name, secret) in enumerate(value.items(), start=1):
+        if not _HEADER_NAME.fullmatch(name):
+            # Not echoed: a malformed name is often a pasted "Authorization=Bearer ..." line.
+            raise ValueError(
+                f"header {number} has an invalid name (allowed: letters, digits, "
+                "and !#$%&'*+-.^_`|~)"
+            )
+        if name.lower() in seen:
+            raise ValueError(f"header {name!r} is given twice (names are case-insensitive)")
+        seen.add(name.lower())
+        if any(ch in secret.get_secret_value() for ch in "\r\n\0"):
+            raise ValueError(f"the value of header {name!r} contains a line break or NUL")
+        if not secret.get_secret_value().isascii():
+            raise ValueError(f"the value of header {name!r} must be ASCII text")
+    return value
+
+
+def _check_ca_bundle(value: Path | None) -> Path | None:
+    """A missing CA file is a configuration error (exit 2), not a network failure later."""
+    if value is None:
+        return None
+    path = _expand(value)
+    if not path.is_file():
+        raise ValueError(f"no such file: {_path_text(path)}")
+    return path
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrometheusSettings(Checked):
+    """How to reach and query a Prometheus-compatible API (Prometheus, Thanos, Mimir, VM)."""
 
     url: str | None = None
     bearer_token: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = field(default_factory=dict)
     ca_bundle: Path | None = None
     insecure_skip_tls_verify: bool = False
-    timeout_seconds: float = Field(default=30.0, gt=0, le=_DAY_S, allow_inf_nan=False)
-    retries: int = Field(default=3, ge=0)
-    max_concurrency: int = Field(default=4, ge=1)
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    max_concurrency: int = 4
     thanos_dedup: bool | None = None
     thanos_partial_response: bool | None = None
-    sample_interval_seconds: float | None = Field(
-        default=None, ge=1, le=_DAY_S, allow_inf_nan=False
-    )
+    sample_interval_seconds: float | None = None
     replica_labels: tuple[str, ...] = ()  # HA pairs queried without Thanos dedup
 
-    @field_validator("replica_labels", mode="before")
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "url": Rule(optional(to_str), checks=(_check_prometheus_url,)),
+        "bearer_token": Rule(optional(to_secret), checks=(_header_safe_token,)),
+        "username": Rule(optional(to_str)),
+        "password": Rule(optional(to_secret)),
+        "headers": Rule(table_of(to_secret), prepare=_headers_input, checks=(_check_headers,)),
+        "ca_bundle": Rule(optional(to_path), checks=(_check_ca_bundle,)),
+        "insecure_skip_tls_verify": Rule(to_bool),
+        "timeout_seconds": Rule(number_in(gt=0, le=_DAY_S), prepare=_seconds_input),
+        "retries": Rule(whole_number_in(ge=0), prepare=_no_bool),
+        "max_concurrency": Rule(whole_number_in(ge=1), prepare=_no_bool),
+        "thanos_dedup": Rule(optional(to_bool)),
+        "thanos_partial_response": Rule(optional(to_bool)),
+        "sample_interval_seconds": Rule(
+            optional(number_in(ge=1, le=_DAY_S)), prepare=_seconds_input
+        ),
+        "replica_labels": Rule(
+            tuple_of(to_str), prepare=_split_replicas, checks=(_check_label_names,)
+        ),
+    }
+
     @classmethod
-    def _split_replicas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        return value
+    def _prepare(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        lifted = dict(data)
+        _lift_userinfo(lifted)
+        return lifted
 
-    @field_validator("replica_labels")
-    @classmethod
-    def _check_replicas(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            problem = prometheus_label_name_problem(name)
-            if problem is not None:
-                raise ValueError(problem)
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lift_url_credentials(cls, data: object) -> object:
-        if isinstance(data, Mapping):
-            data = dict(data)
-            _lift_userinfo(data)
-        return data
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        """Keep a path prefix and query, drop a trailing '/', so API paths append cleanly.
-
-        Mimir and VictoriaMetrics serve the API under a prefix, and VictoriaMetrics takes
-        ``extra_label`` in the query; the client appends ``/api/v1/...`` to whatever is left.
-        """
-        if value is None:
-            return None
-        text = value.strip()
-        hint = "must be an http(s) URL such as http://prometheus:9090"
-        if any(ch.isspace() or ord(ch) < 32 for ch in text):
-            raise ValueError(hint)
-        try:
-            parts = urlsplit(text)
-            _ = parts.port  # raises on a non-numeric or out-of-range port
-        except ValueError:
-            raise ValueError(hint) from None
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError(hint)
-        if parts.fragment:
-            raise ValueError("must not have a #fragment")
-        return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
-
-    @field_validator("headers", mode="before")
-    @classmethod
-    def _parse_headers(cls, value: object) -> object:
-        return _headers_input(value)
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        """Reject what would let a value smuggle in a second header or be sent twice."""
-        seen: set[str] = set()
-        for number, (name, secret) in enumerate(value.items(), start=1):
-            if not _HEADER_NAME.fullmatch(name):
-                # Not echoed: a malformed name is often a pasted "Authorization=Bearer ..." line.
-                raise ValueError(
-                    f"header {number} has an invalid name (allowed: letters, digits, "
-                    "and !#$%&'*+-.^_`|~)"
-                )
-            if name.lower() in seen:
-                raise ValueError(f"header {name!r} is given twice (names are case-insensitive)")
-            seen.add(name.lower())
-            if any(ch in secret.get_secret_value() for ch in "\r\n\0"):
-                raise ValueError(f"the value of header {name!r} contains a line break or NUL")
-            if not secret.get_secret_value().isascii():
-                raise ValueError(f"the value of header {name!r} must be ASCII text")
-        return value
-
-    @field_validator("bearer_token")
-    @classmethod
-    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
-        return _header_safe_token(value)
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _check_ca_bundle(cls, value: Path | None) -> Path | None:
-        """A missing CA file is a configuration error (exit 2), not a network failure later."""
-        if value is None:
-            return None
-        path = _expand(value)
-        if not path.is_file():
-            raise ValueError(f"no such file: {_path_text(path)}")
-        return path
-
-    @field_validator("timeout_seconds", "sample_interval_seconds", mode="before")
-    @classmethod
-    def _parse_seconds(cls, value: object) -> object:
-        return _seconds_input(value)
-
-    @field_validator("retries", "max_concurrency", mode="before")
-    @classmethod
-    def _no_bool(cls, value: object) -> object:
-        if isinstance(value, bool):  # pydantic would read `true` as 1
-            raise ValueError("must be a whole number")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self, info: ValidationInfo) -> Self:
-        if not _partial(info):
+    def _check_whole(self, partial: bool) -> None:
+        if not partial:
             for loc, reason in _prometheus_problems(self):
                 raise ValueError(f"prometheus.{'.'.join(loc)} {reason}")
-        return self
 
 
-class LabelSettings(BaseModel):
+def _check_label_key(value: str) -> str:
+    problem = label_key_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _check_cluster_label(value: str | None) -> str | None:
+    if value == "":  # cluster = "" in finops.toml turns the cluster label off
+        return None
+    problem = None if value is None else prometheus_label_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+_LABEL_KEY = Rule(to_str, checks=(_check_label_key,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelSettings(Checked):
     """Kubernetes label/annotation keys that attribute GPU cost to teams, projects and models."""
-
-    model_config = _FROZEN
 
     team: str = "ai-finops.io/team"
     project: str = "ai-finops.io/project"
@@ -447,118 +488,95 @@ class LabelSettings(BaseModel):
     # Harmless on a single cluster: a missing label joins as empty. None turns it off.
     cluster: str | None = "cluster"
 
-    @field_validator("team", "project", "model", "environment", "cost_center")
-    @classmethod
-    def _check_key(cls, value: str) -> str:
-        problem = label_key_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("cluster")
-    @classmethod
-    def _check_cluster(cls, value: str | None) -> str | None:
-        if value == "":  # cluster = "" in finops.toml turns the cluster label off
-            return None
-        problem = None if value is None else prometheus_label_name_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "team": _LABEL_KEY,
+        "project": _LABEL_KEY,
+        "model": _LABEL_KEY,
+        "environment": _LABEL_KEY,
+        "cost_center": _LABEL_KEY,
+        "cluster": Rule(optional(to_str), checks=(_check_cluster_label,)),
+    }
 
 
-class OpenCostSettings(BaseModel):
+def _check_opencost_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL, e.g. http://opencost:9003")
+    return value.rstrip("/") if value else value
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCostSettings(Checked):
     """The OpenCost API (``/allocation/compute``): a second opinion, or the source itself.
 
     TLS, timeout and retries follow the ``[prometheus]`` settings: one cluster, one ingress.
     """
 
-    model_config = _FROZEN
-
     url: str | None = None
     bearer_token: SecretStr | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://opencost:9003")
-        return value.rstrip("/") if value else value
-
-    @field_validator("bearer_token")
-    @classmethod
-    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
-        return _header_safe_token(value)
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "url": Rule(optional(to_str), checks=(_check_opencost_url,)),
+        "bearer_token": Rule(optional(to_secret), checks=(_header_safe_token,)),
+    }
 
 
-_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-_ATHENA_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+def _check_profile(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or not value.isprintable()):
+        raise ValueError("must be a profile name from ~/.aws/config")
+    return value.strip() if value else value
 
 
-class BillingSettings(BaseModel):
+def _check_region(value: str | None) -> str | None:
+    if value is not None and not _AWS_REGION.fullmatch(value.strip()):
+        raise ValueError("must be an AWS region such as us-east-1")
+    return value.strip() if value else value
+
+
+def _check_athena_name(value: str | None) -> str | None:
+    if value is not None and not _ATHENA_NAME.fullmatch(value):
+        raise ValueError("must be 1-128 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _check_output(value: str | None) -> str | None:
+    if value is not None and (
+        not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", value.strip())
+    ):
+        raise ValueError("must be an s3:// location such as s3://my-bucket/athena-results/")
+    return value.strip() if value else value
+
+
+def _check_tag(value: str) -> str:
+    if not value or len(value) > 128 or not value.isprintable() or "$" in value:
+        raise ValueError("must be a tag key of 1-128 printable characters, without '$'")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingSettings(Checked):
     """Where ``finops billing`` reads the cloud bill: AWS access, Athena, the answer cache.
 
     Credentials never live here: boto3's own chain supplies them (profile, environment, SSO,
     instance or pod role), and ``AWS_ENDPOINT_URL`` points it at a compatible endpoint.
     """
 
-    model_config = _FROZEN
-
     aws_profile: str | None = None
     aws_region: str | None = None  # Athena's region; Cost Explorer answers from us-east-1
     athena_workgroup: str = "primary"
     athena_database: str | None = None
     athena_output_location: str | None = None  # None: the workgroup's own result location
-    cache_ttl_seconds: float = Field(default=4 * 3600.0, ge=0, allow_inf_nan=False)
+    cache_ttl_seconds: float = 4 * 3600.0
     team_tag: str = "team"  # the cost allocation tag (and FOCUS Tags key) naming the team
 
-    @field_validator("cache_ttl_seconds", mode="before")
-    @classmethod
-    def _parse_ttl(cls, value: object) -> object:
-        return _seconds_input(value)
-
-    @field_validator("aws_profile")
-    @classmethod
-    def _check_profile(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or not value.isprintable()):
-            raise ValueError("must be a profile name from ~/.aws/config")
-        return value.strip() if value else value
-
-    @field_validator("aws_region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not _AWS_REGION.fullmatch(value.strip()):
-            raise ValueError("must be an AWS region such as us-east-1")
-        return value.strip() if value else value
-
-    @field_validator("athena_workgroup", "athena_database")
-    @classmethod
-    def _check_athena_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ATHENA_NAME.fullmatch(value):
-            raise ValueError("must be 1-128 letters, digits, '.', '_' or '-'")
-        return value
-
-    @field_validator("athena_output_location")
-    @classmethod
-    def _check_output(cls, value: str | None) -> str | None:
-        if value is not None and (
-            not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", value.strip())
-        ):
-            raise ValueError("must be an s3:// location such as s3://my-bucket/athena-results/")
-        return value.strip() if value else value
-
-    @field_validator("team_tag")
-    @classmethod
-    def _check_tag(cls, value: str) -> str:
-        if not value or len(value) > 128 or not value.isprintable() or "$" in value:
-            raise ValueError("must be a tag key of 1-128 printable characters, without '$'")
-        return value
-
-
-def _number_not_bool(value: object) -> object:
-    """TOML ``monthly = true`` must not mean a budget of 1."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number")
-    return value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "aws_profile": Rule(optional(to_str), checks=(_check_profile,)),
+        "aws_region": Rule(optional(to_str), checks=(_check_region,)),
+        "athena_workgroup": Rule(to_str, checks=(_check_athena_name,)),
+        "athena_database": Rule(optional(to_str), checks=(_check_athena_name,)),
+        "athena_output_location": Rule(optional(to_str), checks=(_check_output,)),
+        "cache_ttl_seconds": Rule(number_in(ge=0), prepare=_seconds_input),
+        "team_tag": Rule(to_str, checks=(_check_tag,)),
+    }
 
 
 def _budget_problems(b: BudgetSettings) -> list[tuple[tuple[str, ...], str]]:
@@ -590,128 +608,146 @@ def _budget_problems(b: BudgetSettings) -> list[tuple[tuple[str, ...], str]]:
     return problems
 
 
-class BudgetSpec(BaseModel):
+def _check_owner(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or not value.isprintable()):
+        raise ValueError("must be a printable name or address")
+    return value.strip() if value else value
+
+
+_PERCENT = Rule(number_in(gt=0, le=1000), prepare=_number_not_bool)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSpec(Checked):
     """One monthly budget (GPU spend, in ``currency``) for a team, a project or the cluster.
 
     Thresholds are percentages of the budget that the month-end projection must reach to turn
     the status to warning or critical; unset ones take the ``[budgets]`` defaults.
     """
 
-    model_config = _FROZEN
-
-    monthly: float = Field(gt=0, allow_inf_nan=False)
-    warning_percent: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
-    critical_percent: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    monthly: float = required()
+    warning_percent: float | None = None
+    critical_percent: float | None = None
     owner: str | None = None
 
-    @field_validator("monthly", "warning_percent", "critical_percent", mode="before")
-    @classmethod
-    def _not_bool(cls, value: object) -> object:
-        return _number_not_bool(value)
-
-    @field_validator("owner")
-    @classmethod
-    def _check_owner(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or not value.isprintable()):
-            raise ValueError("must be a printable name or address")
-        return value.strip() if value else value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "monthly": Rule(number_in(gt=0), prepare=_number_not_bool),
+        "warning_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_number_not_bool),
+        "critical_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_number_not_bool),
+        "owner": Rule(optional(to_str), checks=(_check_owner,)),
+    }
 
 
-class BudgetSettings(BaseModel):
+def _check_budget_names(value: dict[str, BudgetSpec]) -> dict[str, BudgetSpec]:
+    for name in value:
+        if not name.strip() or not name.isprintable():
+            raise ValueError(f"{name!r} is not a usable name (empty or unprintable)")
+    return value
+
+
+_BUDGETS = Rule(table_of(BudgetSpec.from_mapping), checks=(_check_budget_names,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSettings(Checked):
     """``[budgets]``: default thresholds, then ``teams.<name>``, ``projects.<name>``, ``total``."""
 
-    model_config = _FROZEN
-
-    warning_percent: float = Field(default=90.0, gt=0, le=1000, allow_inf_nan=False)
-    critical_percent: float = Field(default=100.0, gt=0, le=1000, allow_inf_nan=False)
-    teams: dict[str, BudgetSpec] = Field(default_factory=dict)
-    projects: dict[str, BudgetSpec] = Field(default_factory=dict)
+    warning_percent: float = 90.0
+    critical_percent: float = 100.0
+    teams: dict[str, BudgetSpec] = field(default_factory=dict)
+    projects: dict[str, BudgetSpec] = field(default_factory=dict)
     total: BudgetSpec | None = None
 
-    @field_validator("warning_percent", "critical_percent", mode="before")
-    @classmethod
-    def _not_bool(cls, value: object) -> object:
-        return _number_not_bool(value)
-
-    @field_validator("teams", "projects")
-    @classmethod
-    def _check_names(cls, value: dict[str, BudgetSpec]) -> dict[str, BudgetSpec]:
-        for name in value:
-            if not name.strip() or not name.isprintable():
-                raise ValueError(f"{name!r} is not a usable name (empty or unprintable)")
-        return value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "warning_percent": _PERCENT,
+        "critical_percent": _PERCENT,
+        "teams": _BUDGETS,
+        "projects": _BUDGETS,
+        "total": Rule(optional(BudgetSpec.from_mapping)),
+    }
 
 
-class NotifySettings(BaseModel):
+def _check_webhook(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not re.match(r"^https?://[^/\s]+\S*$", value.get_secret_value()):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifySettings(Checked):
     """Where ``--notify`` posts findings. The URL is a secret: a webhook URL is its own key."""
-
-    model_config = _FROZEN
 
     url: SecretStr | None = None
     format: Literal["slack", "json"] = "slack"
-    timeout_seconds: float = Field(default=10.0, gt=0, le=_DAY_S, allow_inf_nan=False)
-    retries: int = Field(default=3, ge=0, le=10)
+    timeout_seconds: float = 10.0
+    retries: int = 3
 
-    @field_validator("timeout_seconds", mode="before")
-    @classmethod
-    def _parse_timeout(cls, value: object) -> object:
-        return _seconds_input(value)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+\S*$", value.get_secret_value()):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "url": Rule(optional(to_secret), checks=(_check_webhook,)),
+        "format": Rule(choice("slack", "json")),
+        "timeout_seconds": Rule(number_in(gt=0, le=_DAY_S), prepare=_seconds_input),
+        "retries": Rule(whole_number_in(ge=0, le=10)),  # `true` is 1 here, as it always was
+    }
 
 
-class GpuStateSettings(BaseModel):
+_SHARE = Rule(number_in(ge=0, le=1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuStateSettings(Checked):
     """Where ``finops gpus`` draws the lines between active, underused and idle GPUs."""
 
-    model_config = _FROZEN
+    idle_busy_p95: float = 0.10
+    underused_busy_avg: float = 0.30
+    min_held_share: float = 0.5
 
-    idle_busy_p95: float = Field(default=0.10, ge=0, le=1, allow_inf_nan=False)
-    underused_busy_avg: float = Field(default=0.30, ge=0, le=1, allow_inf_nan=False)
-    min_held_share: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "idle_busy_p95": _SHARE,
+        "underused_busy_avg": _SHARE,
+        "min_held_share": _SHARE,
+    }
 
 
-class Settings(BaseModel):
+def _check_currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise ValueError("must be a three-letter ISO 4217 code such as USD or EUR")
+    return value.upper()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(Checked):
     """Everything a command needs to know that is not about the question being asked."""
 
-    model_config = _FROZEN
-
     source: Literal["auto", "sample", "prometheus", "opencost"] = "auto"
-    prometheus: PrometheusSettings = PrometheusSettings()
-    opencost: OpenCostSettings = OpenCostSettings()
-    pricing: PricingOverrides = PricingOverrides()
-    gpus: GpuStateSettings = GpuStateSettings()
-    labels: LabelSettings = LabelSettings()
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    opencost: OpenCostSettings = field(default_factory=OpenCostSettings)
+    pricing: PricingOverrides = field(default_factory=PricingOverrides)
+    gpus: GpuStateSettings = field(default_factory=GpuStateSettings)
+    labels: LabelSettings = field(default_factory=LabelSettings)
     currency: str = "USD"
-    sample_seed: int = Field(default=42, ge=0)
-    billing: BillingSettings = BillingSettings()
-    budgets: BudgetSettings = BudgetSettings()
-    notify: NotifySettings = NotifySettings()
+    sample_seed: int = 42
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
-    @field_validator("currency")
-    @classmethod
-    def _check_currency(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{3}", value):
-            raise ValueError("must be a three-letter ISO 4217 code such as USD or EUR")
-        return value.upper()
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "source": Rule(choice("auto", "sample", "prometheus", "opencost")),
+        "prometheus": Rule(section=PrometheusSettings),
+        "opencost": Rule(section=OpenCostSettings),
+        "pricing": Rule(section=PricingOverrides),
+        "gpus": Rule(section=GpuStateSettings),
+        "labels": Rule(section=LabelSettings),
+        "currency": Rule(to_str, checks=(_check_currency,)),
+        "sample_seed": Rule(whole_number_in(ge=0), prepare=_no_bool),
+        "billing": Rule(section=BillingSettings),
+        "budgets": Rule(section=BudgetSettings),
+        "notify": Rule(section=NotifySettings),
+    }
 
-    @field_validator("sample_seed", mode="before")
-    @classmethod
-    def _seed_not_bool(cls, value: object) -> object:
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self, info: ValidationInfo) -> Self:
-        if not _partial(info):
+    def _check_whole(self, partial: bool) -> None:
+        if not partial:
             for loc, reason in _source_problems(self):
                 raise ValueError(f"{'.'.join(loc)} {reason}")
-        return self
 
     @property
     def effective_source(self) -> Literal["sample", "prometheus", "opencost"]:
@@ -722,7 +758,7 @@ class Settings(BaseModel):
 
     def describe(self) -> dict[str, Any]:
         """A plain dict for ``config show`` and debug logs; secrets appear only as ``***``."""
-        data = self.model_dump(mode="json")
+        data = cast(dict[str, Any], plain(self))
         prometheus = data["prometheus"]
         for name in ("bearer_token", "password"):
             prometheus[name] = None if getattr(self.prometheus, name) is None else "***"
@@ -741,7 +777,7 @@ Loc = tuple[str, ...]
 
 @dataclass
 class _Layer:
-    """One source of settings, nested like the model, with where each value came from."""
+    """One source of settings, nested like the settings, with where each value came from."""
 
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[Loc, str] = field(default_factory=dict)
@@ -784,50 +820,23 @@ def _shown(value: object) -> str | None:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _known_keys(parent: Loc) -> list[str]:
-    model: type[BaseModel] = Settings
-    for part in parent:
-        info = model.model_fields.get(part)
-        annotation = info.annotation if info is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _reason(error: ErrorDetails) -> str:
-    kind, message = error["type"], error["msg"]
-    if kind in ("bool_parsing", "bool_type"):
-        return "must be true or false (1/0 and yes/no also work)"
-    if kind == "model_type":
-        return "must be a table"
-    if kind == "missing":
-        return "is required"
-    if kind == "dict_type":
-        return "must be a table of names to values"
-    for prefix, replacement in (("Value error, ", ""), ("Input should be ", "must be ")):
-        if message.startswith(prefix):
-            return replacement + message[len(prefix) :]
-    return message
-
-
-def _usage_error(exc: ValidationError, origin_of: Callable[[Loc], str]) -> UsageError:
-    """Turn pydantic's multi-line report into one line that never repeats a secret input."""
-    errors = exc.errors(include_url=False, include_context=False)
-    error = errors[0]
-    loc = tuple(str(part) for part in error["loc"])
+def _usage_error(exc: ConfigError, origin_of: Callable[[Loc], str]) -> UsageError:
+    """Turn the problems into one line that never repeats a secret input."""
+    problem = exc.problems[0]
+    loc = tuple(str(part) for part in problem.loc)
     # Keys come from the user's file: one holding a line break must not break the line.
     dotted = ".".join(p if p.isprintable() else repr(p) for p in loc) or "settings"
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    count = len(exc.problems)
+    more = f" (and {count - 1} more problem(s))" if count > 1 else ""
     origin = origin_of(loc)
-    if error["type"] == "extra_forbidden":
+    if problem.kind == "unknown":
         # Only the key: a misspelt `bearer_tokn = "..."` must not print its value.
-        close = difflib.get_close_matches(loc[-1], _known_keys(loc[:-1]), n=1) if loc else []
-        hint = f" (did you mean {'.'.join((*loc[:-1], close[0]))}?)" if close else ""
+        close = closest_key(Settings, loc)
+        hint = f" (did you mean {'.'.join((*loc[:-1], close))}?)" if close else ""
         return UsageError(f"{origin}: unknown setting {dotted}{hint}{more}")
-    message = f"invalid setting {dotted} from {origin}: {_reason(error)}"
+    message = f"invalid setting {dotted} from {origin}: {problem.reason}"
     quiet = loc[:2] in _SENSITIVE or loc[:2] == _CA_BUNDLE  # the CA message names its path
-    shown = None if quiet else _shown(error.get("input"))
+    shown = None if quiet else _shown(problem.input)
     if shown is not None:
         message += f" (got {shown})"
     return UsageError(message + more)
@@ -835,8 +844,9 @@ def _usage_error(exc: ValidationError, origin_of: Callable[[Loc], str]) -> Usage
 
 def _validate(data: Mapping[str, Any], origin_of: Callable[[Loc], str]) -> Settings:
     try:
-        return Settings.model_validate(data, context={_PARTIAL: True})
-    except ValidationError as exc:
+        # partial: cross-field rules wait for the merged result (see load_settings)
+        return Settings.from_mapping(data, partial=True)
+    except ConfigError as exc:
         raise _usage_error(exc, origin_of) from None
 
 

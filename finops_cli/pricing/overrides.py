@@ -1,9 +1,10 @@
 """User pricing overrides: negotiated discounts, private instance prices, a flat per-GPU rate.
 
-``PricingOverrides`` is a frozen pydantic model so that the settings object can hold it as its
-``[pricing]`` table as-is; validation problems then surface as the settings loader's one-line
-``UsageError`` naming the file or variable. Constructed directly (tests, library use), a bad value
-raises pydantic's ``ValidationError``; ``PricingOverrides.parse`` turns that into a ``UsageError``.
+``PricingOverrides`` is a frozen dataclass checked by :mod:`finops_cli.config_checks`, so that
+the settings object can hold it as its ``[pricing]`` table as-is; validation problems then
+surface as the settings loader's one-line ``UsageError`` naming the file or variable.
+Constructed directly (tests, library use), a bad value raises ``ConfigError`` (a ``ValueError``);
+``PricingOverrides.parse`` turns that into a ``UsageError``.
 
 How these combine with the catalogs is documented in :mod:`finops_cli.pricing.catalog`.
 """
@@ -11,32 +12,60 @@ How these combine with the catalogs is documented in :mod:`finops_cli.pricing.ca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
+from finops_cli.config_checks import (
+    Checked,
+    ConfigError,
+    Rule,
+    number_in,
+    optional,
+    table_of,
+    to_path,
+)
 from finops_cli.errors import UsageError
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_PRICE = Rule(optional(number_in(ge=0)))
 
 
-class InstanceOverride(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class InstanceOverride(Checked):
     """Private prices for one instance type; a missing price falls through to the catalogs."""
 
-    model_config = _FROZEN
+    on_demand_hourly: float | None = None
+    spot_hourly: float | None = None
 
-    on_demand_hourly: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    spot_hourly: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    RULES: ClassVar[Mapping[str, Rule]] = {"on_demand_hourly": _PRICE, "spot_hourly": _PRICE}
 
-    @model_validator(mode="after")
-    def _something_set(self) -> Self:
+    def _check_whole(self, partial: bool) -> None:
         if self.on_demand_hourly is None and self.spot_hourly is None:
             raise ValueError("set on_demand_hourly, spot_hourly or both")
-        return self
 
 
-class PricingOverrides(BaseModel):
+def _number_not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    return value
+
+
+def _distinct_instance_types(
+    value: dict[str, InstanceOverride],
+) -> dict[str, InstanceOverride]:
+    seen: dict[str, str] = {}
+    for name in value:
+        key = name.strip().lower()
+        if not key:
+            raise ValueError("instance types must not be empty")
+        if key in seen:
+            raise ValueError(f"{seen[key]!r} and {name!r} name the same instance type")
+        seen[key] = name
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class PricingOverrides(Checked):
     """The ``[pricing]`` settings table.
 
     - ``discount_percent``: a negotiated discount (e.g. an EDP) taken off on-demand *catalog*
@@ -49,34 +78,19 @@ class PricingOverrides(BaseModel):
       with the same instance type and region (and add new ones).
     """
 
-    model_config = _FROZEN
-
-    discount_percent: float = Field(default=0.0, ge=0, le=100, allow_inf_nan=False)
-    instance_overrides: dict[str, InstanceOverride] = Field(default_factory=dict)
-    gpu_hourly: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    discount_percent: float = 0.0
+    instance_overrides: dict[str, InstanceOverride] = field(default_factory=dict)
+    gpu_hourly: float | None = None
     extra_catalog: Path | None = None
 
-    @field_validator("discount_percent", "gpu_hourly", mode="before")
-    @classmethod
-    def _number_not_bool(cls, value: object) -> object:
-        if isinstance(value, bool):
-            raise ValueError("must be a number")
-        return value
-
-    @field_validator("instance_overrides")
-    @classmethod
-    def _distinct_instance_types(
-        cls, value: dict[str, InstanceOverride]
-    ) -> dict[str, InstanceOverride]:
-        seen: dict[str, str] = {}
-        for name in value:
-            key = name.strip().lower()
-            if not key:
-                raise ValueError("instance types must not be empty")
-            if key in seen:
-                raise ValueError(f"{seen[key]!r} and {name!r} name the same instance type")
-            seen[key] = name
-        return value
+    RULES: ClassVar[Mapping[str, Rule]] = {
+        "discount_percent": Rule(number_in(ge=0, le=100), prepare=_number_not_bool),
+        "instance_overrides": Rule(
+            table_of(InstanceOverride.from_mapping), checks=(_distinct_instance_types,)
+        ),
+        "gpu_hourly": Rule(optional(number_in(ge=0)), prepare=_number_not_bool),
+        "extra_catalog": Rule(optional(to_path)),
+    }
 
     @property
     def is_empty(self) -> bool:
@@ -100,11 +114,10 @@ class PricingOverrides(BaseModel):
     def parse(cls, data: Mapping[str, Any], origin: str = "pricing overrides") -> Self:
         """Validate a plain mapping (a ``[pricing]`` TOML table), raising a one-line UsageError."""
         try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False)
-            first = errors[0]
-            where = ".".join(str(part) for part in first["loc"]) or "pricing"
-            message = first["msg"].removeprefix("Value error, ")
-            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-            raise UsageError(f"{origin}: invalid pricing.{where}: {message}{more}") from None
+            return cls.from_mapping(dict(data))
+        except ConfigError as exc:
+            first = exc.problems[0]
+            where = ".".join(str(part) for part in first.loc) or "pricing"
+            count = len(exc.problems)
+            more = f" (and {count - 1} more problem(s))" if count > 1 else ""
+            raise UsageError(f"{origin}: invalid pricing.{where}: {first.message}{more}") from None

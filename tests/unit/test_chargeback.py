@@ -86,7 +86,7 @@ def test_proportional_sharing_charges_the_whole_cluster(reports):
 
 
 def test_budget_is_prorated_and_variance_signed(reports):
-    settings = BudgetSettings.model_validate({"teams": {"nlp": {"monthly": 1000}}})
+    settings = BudgetSettings.from_mapping({"teams": {"nlp": {"monthly": 1000}}})
     doc = _doc(reports, budgets=resolve_budgets(settings))
     nlp = next(r for r in doc["rows"] if r["team"] == "nlp")
     factor = 3 / 30.4375
@@ -108,7 +108,7 @@ def test_change_against_previous_period(reports):
 def test_cost_center_rows_come_from_the_annotation():
     current = _report(START, END, ("cost_center",))
     previous = _report(PERIOD.previous_start, PERIOD.previous_end, ("cost_center",))
-    budgets = resolve_budgets(BudgetSettings.model_validate({"teams": {"nlp": {"monthly": 9}}}))
+    budgets = resolve_budgets(BudgetSettings.from_mapping({"teams": {"nlp": {"monthly": 9}}}))
     doc = _doc((current, previous), by="cost-center", budgets=budgets)
     assert doc["group_by"] == "cost_center"
     rows = {r["cost_center"]: r for r in doc["rows"]}

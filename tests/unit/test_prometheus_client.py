@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pydantic import SecretStr
 
+from finops_cli.config_checks import SecretStr
 from finops_cli.errors import SourceError, UsageError
 from finops_cli.sources.prometheus_client import (
     InstantSample,
