@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from finops_cli.analytics.costs import IDLE, UNALLOCATED
@@ -54,17 +55,24 @@ def group_series(data: CostData, key: str, *, with_cluster: bool = True) -> Grou
     else:
         alloc[key] = UNALLOCATED
 
-    # One grouped pass for the three measures (a pivot_table each cost a fleet 50 ms apiece).
+    # One pass for the three measures: each is a bincount over (bucket, group) cells, in the
+    # order a groupby-unstack gives (a pivot_table each cost a fleet 50 ms apiece, a groupby 30).
     measures = ["gpu_cost", "busy_gpu_hours", "observed_gpu_hours"]
-    if alloc.empty:
-        tables = {m: pd.DataFrame(index=index, dtype=float) for m in measures}
-    else:
-        wide = alloc.groupby(["bucket_end", key], sort=True)[measures].sum().unstack(key)
-        tables = {}
-        for measure in measures:
-            table = pd.DataFrame(wide[measure]).fillna(0.0)
-            table.columns = pd.Index([str(c) for c in table.columns])
-            tables[measure] = table.reindex(index, fill_value=0.0).astype(float)
+    bucket, bucket_ends = pd.factorize(alloc["bucket_end"], sort=True)
+    group, groups = pd.factorize(alloc[key], sort=True)
+    shape = (len(bucket_ends), len(groups))
+    cell = bucket * shape[1] + group
+    tables = {}
+    for measure in measures:
+        weights = alloc[measure].to_numpy(dtype=float)
+        weights = np.where(np.isnan(weights), 0.0, weights)  # as a grouped sum skips NaN
+        grid = np.bincount(cell, weights, shape[0] * shape[1]).reshape(shape)
+        table = pd.DataFrame(
+            grid,
+            index=pd.DatetimeIndex(bucket_ends, name="bucket_end"),
+            columns=pd.Index([str(c) for c in groups]),
+        )
+        tables[measure] = table.reindex(index, fill_value=0.0)
     cost, busy, observed = (tables[m] for m in measures)
     if UNALLOCATED not in cost.columns:
         cost[UNALLOCATED] = 0.0

@@ -7,6 +7,7 @@ meaning everywhere) and hands the command one ``CommandContext`` built from them
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import inspect
 import logging
@@ -512,6 +513,17 @@ def _refuse_undecodable(kwargs: dict[str, Any]) -> None:
                     ) from None
 
 
+ENDS_WITH_THE_COMMAND = False
+"""True in the console script (``cli.app.run``), whose process ends when its command does.
+
+Then what the background imports create is frozen out of the garbage collector once loaded:
+those objects live until the process ends anyway, and without the freeze every full collection
+walks all of pandas' and numpy's, which the many small lists of a few MB of JSON answers trigger
+(about 0.05 s after the last answer of ``anomalies`` here). A caller that goes on, such as the
+test suite running commands in-process, leaves it False.
+"""
+
+
 def load_in_background(modules: Sequence[str]) -> None:
     """Import ``modules`` on a thread of their own.
 
@@ -528,6 +540,8 @@ def load_in_background(modules: Sequence[str]) -> None:
                 importlib.import_module(name)
             except Exception:  # reported where the command imports it
                 continue
+        if ENDS_WITH_THE_COMMAND:
+            gc.freeze()
 
     threading.Thread(target=load, name="load-analytics").start()
 

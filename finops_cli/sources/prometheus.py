@@ -849,21 +849,36 @@ def _merge(
     import numpy as np
     import pandas as pd
 
+    # Every answer's points go into flat lists first, numpy arrays once: a numpy call per series
+    # (thousands of them, most one-point edge buckets) cost more than the sums themselves.
     group_ids: dict[tuple[str, ...], int] = {}
-    stamps, groups, columns_of, values = [], [], [], []
+    all_stamps: list[float] = []
+    all_values: list[float] = []
+    series: list[tuple[str, dict[str, str]]] = []
+    series_group: list[int] = []
+    series_column: list[int] = []
+    series_length: list[int] = []
     for column, measure in enumerate(measures):
         for labels, series_stamps, series_values in results.get(measure, []):
             group = tuple(labels.get(p, "") for p in prom_keys)
-            these = np.asarray(series_values, dtype="float64")
-            finite = np.isfinite(these)
-            if not finite.all():
-                skipped.extend(f"{measure} {labels}" for _ in range(int((~finite).sum())))
-            kept = these[finite]
-            stamps.append(np.asarray(series_stamps, dtype="float64")[finite])
-            values.append(kept)
-            groups.append(np.full(len(kept), group_ids.setdefault(group, len(group_ids))))
-            columns_of.append(np.full(len(kept), column))
-    stamp = np.concatenate(stamps) if stamps else np.empty(0)
+            series.append((measure, labels))
+            series_group.append(group_ids.setdefault(group, len(group_ids)))
+            series_column.append(column)
+            series_length.append(len(series_values))
+            all_stamps.extend(series_stamps)
+            all_values.extend(series_values)
+    lengths = np.array(series_length, dtype="int64")
+    stamp = np.array(all_stamps, dtype="float64")
+    value = np.array(all_values, dtype="float64")
+    group_of = np.repeat(np.array(series_group, dtype="int64"), lengths)
+    measure_of = np.repeat(np.array(series_column, dtype="int64"), lengths)
+    finite = np.isfinite(value)
+    if not finite.all():
+        series_of = np.repeat(np.arange(len(series)), lengths)
+        skipped.extend(f"{series[i][0]} {series[i][1]}" for i in series_of[~finite])
+        stamp, value, group_of, measure_of = (
+            a[finite] for a in (stamp, value, group_of, measure_of)
+        )
     # Cells in (bucket, group) order: groups ranked by their key values, as a sort would.
     ordered = sorted(group_ids)
     rank = np.empty(len(ordered), dtype="int64")
@@ -871,11 +886,9 @@ def _merge(
     # pd.factorize(sort=True) is np.unique(return_inverse=True) by hashing: a sort of the
     # distinct values only, not of every point.
     bucket, bucket_ends = pd.factorize(stamp, sort=True)
-    group_rank = rank[np.concatenate(groups)] if groups else np.empty(0, dtype="int64")
+    group_rank = rank[group_of]
     width = max(len(ordered), 1)
     cell, cells = pd.factorize((bucket * width + group_rank).astype("int64"), sort=True)
-    measure_of = np.concatenate(columns_of) if columns_of else np.empty(0, dtype="int64")
-    value = np.concatenate(values) if values else np.empty(0)
     frame = pd.DataFrame(
         {"bucket_end": bucket_ends[cells // width]}
         | {
