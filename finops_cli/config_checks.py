@@ -319,6 +319,17 @@ def choice(*choices: str) -> Callable[[object], str]:
     return check
 
 
+def refuse_bool(message: str) -> Callable[[object], object]:
+    """A ``Rule.prepare`` for a number: lax reading would take TOML's ``true`` as 1."""
+
+    def prepare(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(message)
+        return value
+
+    return prepare
+
+
 def number_in(
     *, gt: float | None = None, ge: float | None = None, le: float | None = None
 ) -> Callable[[object], float]:

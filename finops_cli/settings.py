@@ -35,6 +35,7 @@ from finops_cli.config_checks import (
     number_in,
     optional,
     plain,
+    refuse_bool,
     required,
     table_of,
     to_bool,
@@ -322,18 +323,8 @@ def _source_problems(s: Settings) -> list[tuple[tuple[str, ...], str]]:
     return []
 
 
-def _no_bool(value: object) -> object:
-    """TOML ``retries = true`` must not mean 1, as lax number reading would take it."""
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number")
-    return value
-
-
-def _number_not_bool(value: object) -> object:
-    """TOML ``monthly = true`` must not mean a budget of 1."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number")
-    return value
+_NO_BOOL = refuse_bool("must be a whole number")  # TOML `retries = true` is not 1
+_NUMBER_NOT_BOOL = refuse_bool("must be a number")  # `monthly = true` is no budget of 1
 
 
 def _split_replicas(value: object) -> object:
@@ -432,8 +423,8 @@ class PrometheusSettings(Checked):
         "ca_bundle": Rule(optional(to_path), checks=(_check_ca_bundle,)),
         "insecure_skip_tls_verify": Rule(to_bool),
         "timeout_seconds": Rule(number_in(gt=0, le=_DAY_S), prepare=_seconds_input),
-        "retries": Rule(whole_number_in(ge=0), prepare=_no_bool),
-        "max_concurrency": Rule(whole_number_in(ge=1), prepare=_no_bool),
+        "retries": Rule(whole_number_in(ge=0), prepare=_NO_BOOL),
+        "max_concurrency": Rule(whole_number_in(ge=1), prepare=_NO_BOOL),
         "thanos_dedup": Rule(optional(to_bool)),
         "thanos_partial_response": Rule(optional(to_bool)),
         "sample_interval_seconds": Rule(
@@ -614,7 +605,7 @@ def _check_owner(value: str | None) -> str | None:
     return value.strip() if value else value
 
 
-_PERCENT = Rule(number_in(gt=0, le=1000), prepare=_number_not_bool)
+_PERCENT = Rule(number_in(gt=0, le=1000), prepare=_NUMBER_NOT_BOOL)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -631,9 +622,9 @@ class BudgetSpec(Checked):
     owner: str | None = None
 
     RULES: ClassVar[Mapping[str, Rule]] = {
-        "monthly": Rule(number_in(gt=0), prepare=_number_not_bool),
-        "warning_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_number_not_bool),
-        "critical_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_number_not_bool),
+        "monthly": Rule(number_in(gt=0), prepare=_NUMBER_NOT_BOOL),
+        "warning_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_NUMBER_NOT_BOOL),
+        "critical_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_NUMBER_NOT_BOOL),
         "owner": Rule(optional(to_str), checks=(_check_owner,)),
     }
 
@@ -738,7 +729,7 @@ class Settings(Checked):
         "gpus": Rule(section=GpuStateSettings),
         "labels": Rule(section=LabelSettings),
         "currency": Rule(to_str, checks=(_check_currency,)),
-        "sample_seed": Rule(whole_number_in(ge=0), prepare=_no_bool),
+        "sample_seed": Rule(whole_number_in(ge=0), prepare=_NO_BOOL),
         "billing": Rule(section=BillingSettings),
         "budgets": Rule(section=BudgetSettings),
         "notify": Rule(section=NotifySettings),

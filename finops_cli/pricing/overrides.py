@@ -22,6 +22,7 @@ from finops_cli.config_checks import (
     Rule,
     number_in,
     optional,
+    refuse_bool,
     table_of,
     to_path,
 )
@@ -44,10 +45,7 @@ class InstanceOverride(Checked):
             raise ValueError("set on_demand_hourly, spot_hourly or both")
 
 
-def _number_not_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("must be a number")
-    return value
+_NUMBER_NOT_BOOL = refuse_bool("must be a number")
 
 
 def _distinct_instance_types(
@@ -84,11 +82,11 @@ class PricingOverrides(Checked):
     extra_catalog: Path | None = None
 
     RULES: ClassVar[Mapping[str, Rule]] = {
-        "discount_percent": Rule(number_in(ge=0, le=100), prepare=_number_not_bool),
+        "discount_percent": Rule(number_in(ge=0, le=100), prepare=_NUMBER_NOT_BOOL),
         "instance_overrides": Rule(
             table_of(InstanceOverride.from_mapping), checks=(_distinct_instance_types,)
         ),
-        "gpu_hourly": Rule(optional(number_in(ge=0)), prepare=_number_not_bool),
+        "gpu_hourly": Rule(optional(number_in(ge=0)), prepare=_NUMBER_NOT_BOOL),
         "extra_catalog": Rule(optional(to_path)),
     }
 
