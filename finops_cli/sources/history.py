@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from finops_cli.buckets import DAY_S, HOUR_S
 from finops_cli.errors import UsageError
-from finops_cli.sources.interface import CostRequest, CostSource
+from finops_cli.sources.interface import SERIES_MEASURES, CostRequest, CostSource
 from finops_cli.timewindow import Window, month_bounds
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ def series(
     """Per-bucket series by ``key`` for ``[start, end)``; both ends must sit on boundaries."""
     if int(start.timestamp()) % bucket_s or int(end.timestamp()) % bucket_s:
         raise ValueError(f"window {start}..{end} is not aligned to {bucket_s} s buckets")
-    request = CostRequest(Window(start, end, "history"), (key,), dict(filters or {}), bucket_s)
+    request = CostRequest(
+        Window(start, end, "history"), (key,), dict(filters or {}), bucket_s, SERIES_MEASURES
+    )
     data = source.costs(request)
     from finops_cli.analytics.series import group_series  # pandas: loaded while queries ran
 

@@ -246,10 +246,12 @@ class PrometheusCostSource(CostSource):
         else:
             notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
 
+        unread = set(ALLOCATION_MEASURES) - set(request.measures)  # left at 0 by _merge
         with _Queries(self.max_concurrency) as pool:
             futures = {
                 name: pool.submit(self._bucketed, expr, start, end, request.bucket_s, interval)
                 for name, expr in measures.items()
+                if name not in unread
             }
             results = _gather(futures)
 
@@ -283,7 +285,7 @@ class PrometheusCostSource(CostSource):
             allocations=allocations,
             cluster=cluster,
             busy_metric=busy_metric,
-            has_cpu_ram=has_cpu_ram,
+            has_cpu_ram=has_cpu_ram and "cpu_ram_cost" not in unread,
             sample_interval_s=interval,
             notes=notes,
         )

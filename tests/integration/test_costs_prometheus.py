@@ -458,3 +458,28 @@ def test_missing_kube_pod_annotations_warns_with_the_allowlist_hint(without_anno
     assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(
         truth.cluster_gpu_cost, abs=0.01
     )
+
+
+def test_a_request_for_fewer_measures_sends_fewer_queries(backend):
+    """Forecasts and anomalies read three allocation measures: the others are not queried, and
+    the three they read are the figures a full request gives."""
+    from finops_cli.settings import PrometheusSettings
+    from finops_cli.sources.interface import SERIES_MEASURES, CostRequest
+    from finops_cli.sources.prometheus import PrometheusCostSource
+    from finops_cli.timewindow import Window
+
+    url, _ = backend
+    window = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC), "test")
+    answers = {}
+    for measures in (None, SERIES_MEASURES):
+        source = PrometheusCostSource(PrometheusSettings(url=url), {"team": "ai-finops.io/team"})
+        request = CostRequest(window, ("team",))
+        if measures is not None:
+            request = CostRequest(window, ("team",), measures=measures)
+        data = source.costs(request)
+        answers[measures] = (data.allocations.set_index(["bucket_end", "team"]), source)
+    (full, full_source), (part, part_source) = answers[None], answers[SERIES_MEASURES]
+    assert part_source.client.queries_issued < full_source.client.queries_issued
+    pd.testing.assert_frame_equal(part[list(SERIES_MEASURES)], full[list(SERIES_MEASURES)])
+    assert (part[["gpu_hours", "cpu_ram_cost"]] == 0).all().all()
+    assert full["gpu_hours"].sum() > 0
