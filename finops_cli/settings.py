@@ -606,6 +606,7 @@ def _check_owner(value: str | None) -> str | None:
 
 
 _PERCENT = Rule(number_in(gt=0, le=1000), prepare=_NUMBER_NOT_BOOL)
+_OPTIONAL_PERCENT = Rule(optional(number_in(gt=0, le=1000)), prepare=_NUMBER_NOT_BOOL)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -623,8 +624,8 @@ class BudgetSpec(Checked):
 
     RULES: ClassVar[Mapping[str, Rule]] = {
         "monthly": Rule(number_in(gt=0), prepare=_NUMBER_NOT_BOOL),
-        "warning_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_NUMBER_NOT_BOOL),
-        "critical_percent": Rule(optional(number_in(gt=0, le=1000)), prepare=_NUMBER_NOT_BOOL),
+        "warning_percent": _OPTIONAL_PERCENT,
+        "critical_percent": _OPTIONAL_PERCENT,
         "owner": Rule(optional(to_str), checks=(_check_owner,)),
     }
 
