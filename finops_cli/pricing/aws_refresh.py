@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_cli.errors import SourceError
-from finops_cli.pricing.catalog import COLUMNS, InstancePrice, normalize_region
+from finops_cli.pricing.rows import COLUMNS, InstancePrice, normalize_region
 
 PRICING_REGION = "us-east-1"
 """The Price List API's endpoint region (it also answers in ap-south-1, nowhere else)."""
