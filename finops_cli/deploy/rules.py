@@ -228,6 +228,85 @@ def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     return [measures, derived, burn]
 
 
+def _alert(
+    name: str,
+    expr: str,
+    labels: tuple[str, str],
+    summary: str,
+    description: str,
+    for_: str | None = None,
+) -> Rule:
+    """An alerting rule with the labels and annotations every finops alert carries.
+
+    ``labels`` is (severity, category): receivers route on both, so no alert may lack them.
+    """
+    severity, category = labels
+    return Rule(
+        name,
+        expr,
+        alert=True,
+        for_=for_,
+        labels={"severity": severity, "category": category},
+        annotations={"summary": summary, "description": description},
+    )
+
+
+def _temperature_alerts(temperature: str) -> list[Rule]:
+    """A warning and a critical alert on the hottest GPU, the same rule at two thresholds."""
+    return [
+        _alert(
+            f"FinopsGPUTemperature{suffix}",
+            f"{temperature} > {threshold}",
+            (severity, "gpu-temperature"),
+            summary,
+            "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} is at "
+            f"{{{{ $value }}}} C (over {threshold} C for {minutes} minutes){consequence}",
+            for_=f"{minutes}m",
+        )
+        for suffix, severity, threshold, minutes, summary, consequence in (
+            ("High", "warning", GPU_TEMP_WARNING_C, 10, "GPU running hot", "."),
+            (
+                "Critical",
+                "critical",
+                GPU_TEMP_CRITICAL_C,
+                5,
+                "GPU overheating",
+                ": expect throttling.",
+            ),
+        )
+    ]
+
+
+def _budget_alerts() -> list[Rule]:
+    """A warning and a critical alert on a team's budget burn, the same rule at two thresholds."""
+    return [
+        _alert(
+            f"FinopsBudgetBurn{suffix}",
+            f"{TEAM_BUDGET_BURN} > {threshold}",
+            (severity, "budget"),
+            summary,
+            f"At the last 24 hours' rate, team {{{{ $labels.team }}}} would spend {how_much}.",
+            for_="1h",
+        )
+        for suffix, severity, threshold, summary, how_much in (
+            (
+                "High",
+                "warning",
+                BUDGET_WARNING_BURN,
+                "Team on pace to exceed its monthly GPU budget",
+                f"more than its monthly GPU budget (burn over {BUDGET_WARNING_BURN:g})",
+            ),
+            (
+                "Critical",
+                "critical",
+                BUDGET_CRITICAL_BURN,
+                "Team burning its monthly GPU budget far too fast",
+                f"over {BUDGET_CRITICAL_BURN:g} times its monthly GPU budget",
+            ),
+        )
+    ]
+
+
 def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     ctx = ctx or rule_context()
     idle = (
@@ -242,129 +321,51 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     gpu = RuleGroup(
         "finops-gpu-alerts",
         (
-            Rule(
+            _alert(
                 "FinopsIdleAllocatedGPU",
                 idle,
-                alert=True,
+                ("warning", "idle-gpu"),
+                "Allocated GPUs idle for 30 minutes",
+                "Pod {{ $labels.namespace }}/{{ $labels.pod }} holds GPUs on "
+                "{{ $labels.node }} ({{ $labels.gpu_model }}) that have been under "
+                f"{IDLE_BUSY_THRESHOLD:.0%} busy for {IDLE_FOR}; it is paid for "
+                'whatever it does. Busiest GPU: {{ $value | printf "%.2f" }} engine-active.',
                 for_=IDLE_FOR,
-                labels={"severity": "warning", "category": "idle-gpu"},
-                annotations={
-                    "summary": "Allocated GPUs idle for 30 minutes",
-                    "description": (
-                        "Pod {{ $labels.namespace }}/{{ $labels.pod }} holds GPUs on "
-                        "{{ $labels.node }} ({{ $labels.gpu_model }}) that have been under "
-                        f"{IDLE_BUSY_THRESHOLD:.0%} busy for {IDLE_FOR}; it is paid for "
-                        'whatever it does. Busiest GPU: {{ $value | printf "%.2f" }} '
-                        "engine-active."
-                    ),
-                },
             ),
-            Rule(
-                "FinopsGPUTemperatureHigh",
-                f"{temperature} > {GPU_TEMP_WARNING_C}",
-                alert=True,
-                for_="10m",
-                labels={"severity": "warning", "category": "gpu-temperature"},
-                annotations={
-                    "summary": "GPU running hot",
-                    "description": (
-                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
-                        "is at {{ $value }} C (over "
-                        f"{GPU_TEMP_WARNING_C} C for 10 minutes)."
-                    ),
-                },
-            ),
-            Rule(
-                "FinopsGPUTemperatureCritical",
-                f"{temperature} > {GPU_TEMP_CRITICAL_C}",
-                alert=True,
-                for_="5m",
-                labels={"severity": "critical", "category": "gpu-temperature"},
-                annotations={
-                    "summary": "GPU overheating",
-                    "description": (
-                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
-                        "is at {{ $value }} C (over "
-                        f"{GPU_TEMP_CRITICAL_C} C for 5 minutes): expect throttling."
-                    ),
-                },
-            ),
-            Rule(
+            *_temperature_alerts(temperature),
+            _alert(
                 "FinopsGPUXidError",
                 f"max by (node, gpu, UUID, modelName) ({dcgm_node(XID_ERRORS)}) > 0",
-                alert=True,
-                labels={"severity": "critical", "category": "gpu-xid"},
-                annotations={
-                    "summary": "GPU reported an XID error",
-                    "description": (
-                        "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
-                        "reported XID {{ $value }}; see NVIDIA's XID catalogue (48, 63, 64, "
-                        "74, 79, 94, 95 usually need the node drained)."
-                    ),
-                },
+                ("critical", "gpu-xid"),
+                "GPU reported an XID error",
+                "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "
+                "reported XID {{ $value }}; see NVIDIA's XID catalogue (48, 63, 64, "
+                "74, 79, 94, 95 usually need the node drained).",
             ),
-            Rule(
+            _alert(
                 "FinopsExporterDown",
                 f'up{{job=~"{"|".join(EXPORTER_JOBS)}"}} == 0',
-                alert=True,
+                ("warning", "pipeline"),
+                "A metrics source finops needs is down",
+                "{{ $labels.job }} target {{ $labels.instance }} has not answered "
+                "scrapes for 10 minutes: GPU costs will have gaps.",
                 for_="10m",
-                labels={"severity": "warning", "category": "pipeline"},
-                annotations={
-                    "summary": "A metrics source finops needs is down",
-                    "description": (
-                        "{{ $labels.job }} target {{ $labels.instance }} has not answered "
-                        "scrapes for 10 minutes: GPU costs will have gaps."
-                    ),
-                },
             ),
         ),
     )
     cost = RuleGroup(
         "finops-cost-alerts",
         (
-            Rule(
-                "FinopsBudgetBurnHigh",
-                f"{TEAM_BUDGET_BURN} > {BUDGET_WARNING_BURN}",
-                alert=True,
-                for_="1h",
-                labels={"severity": "warning", "category": "budget"},
-                annotations={
-                    "summary": "Team on pace to exceed its monthly GPU budget",
-                    "description": (
-                        "At the last 24 hours' rate, team {{ $labels.team }} would spend "
-                        f"more than its monthly GPU budget (burn over {BUDGET_WARNING_BURN:g})."
-                    ),
-                },
-            ),
-            Rule(
-                "FinopsBudgetBurnCritical",
-                f"{TEAM_BUDGET_BURN} > {BUDGET_CRITICAL_BURN}",
-                alert=True,
-                for_="1h",
-                labels={"severity": "critical", "category": "budget"},
-                annotations={
-                    "summary": "Team burning its monthly GPU budget far too fast",
-                    "description": (
-                        "At the last 24 hours' rate, team {{ $labels.team }} would spend "
-                        f"over {BUDGET_CRITICAL_BURN:g} times its monthly GPU budget."
-                    ),
-                },
-            ),
-            Rule(
+            *_budget_alerts(),
+            _alert(
                 "FinopsCostAnomaly",
                 anomaly,
-                alert=True,
+                ("warning", "cost-anomaly"),
+                "Team GPU spend far above its 7-day baseline",
+                'Team {{ $labels.team }} is spending {{ $value | printf "%.2f" }} $/h on '
+                f"GPUs, over {ANOMALY_SIGMAS} standard deviations and "
+                f"{ANOMALY_MIN_RATIO}x above its 7-day mean, for 30 minutes.",
                 for_="30m",
-                labels={"severity": "warning", "category": "cost-anomaly"},
-                annotations={
-                    "summary": "Team GPU spend far above its 7-day baseline",
-                    "description": (
-                        'Team {{ $labels.team }} is spending {{ $value | printf "%.2f" }} '
-                        "$/h on "
-                        f"GPUs, over {ANOMALY_SIGMAS} standard deviations and "
-                        f"{ANOMALY_MIN_RATIO}x above its 7-day mean, for 30 minutes."
-                    ),
-                },
             ),
         ),
     )

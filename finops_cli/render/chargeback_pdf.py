@@ -11,6 +11,7 @@ Reproducible: the creation date is ``SOURCE_DATE_EPOCH`` when set, else the peri
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,71 @@ def _section(pdf: Any, title: str) -> None:
     pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
 
 
+# A column of a detail table: header, width, left-aligned, and the cell of one listed item.
+_Column = tuple[str, float, bool, Callable[[dict[str, Any]], str]]
+# A detail table: (section switch, heading, the row's list, width of the row's column), columns.
+_Detail = tuple[tuple[str, str, str, float], tuple[_Column, ...]]
+
+
+def _detail_table(pdf: Any, d: dict[str, Any], detail: _Detail) -> None:
+    """A table of what each row lists (its models, recommendations or anomalies), row first.
+
+    One function for the three such tables, so that they agree on how rows are keyed and on
+    drawing nothing when the section is off.
+    """
+    (switch, heading, listed, key_width), columns = detail
+    if not d["sections"][switch]:
+        return
+    _section(pdf, heading)
+    key = d["group_by"]
+    body = [
+        [str(r[key]), *(cell(item) for *_, cell in columns)]
+        for r in d["rows"]
+        for item in r.get(listed) or []
+    ]
+    headers = [group_title(d), *(header for header, *_ in columns)]
+    widths = [key_width, *(width for _, width, *_ in columns)]
+    left = frozenset({0} | {i for i, (_, _, is_left, _) in enumerate(columns, 1) if is_left})
+    _table(pdf, headers, body, widths, left)
+
+
+def _requests(m: dict[str, Any]) -> str:
+    return "-" if m["requests"] is None else f"{m['requests']:,.0f}"
+
+
+_MODELS: _Detail = (
+    ("unit_costs", "Unit costs of each team's models", "models", 50.0),
+    (
+        ("Model", 60, True, lambda m: m["model"]),
+        ("GPU cost", 28, False, lambda m: money(m["gpu_cost"])),
+        ("Requests", 32, False, _requests),
+        ("Per 1k requests", 30, False, lambda m: unit(m["cost_per_1k_requests"])),
+        ("Per 1M tokens", 30, False, lambda m: unit(m["cost_per_1m_tokens"])),
+        ("Status", 30, True, lambda m: m["unit_cost_status"] or "-"),
+    ),
+)
+_RECOMMENDATIONS: _Detail = (
+    ("recommendations", "Top recommendations", "recommendations", 45.0),
+    (
+        ("Workload", 70, True, lambda c: f"{c['namespace']}/{c['workload']}"),
+        ("Action", 25, True, lambda c: c["action"]),
+        ("Change", 75, True, lambda c: f"{c['current']} → {c['target']}"),
+        ("Saving / month", 28, False, lambda c: money(c["monthly_savings"])),
+        ("Confidence", 25, True, lambda c: c["confidence"]),
+    ),
+)
+_ANOMALIES: _Detail = (
+    ("anomalies", "Anomalies", "anomalies", 40.0),
+    (
+        ("Metric", 25, True, lambda a: a["metric"]),
+        ("Start", 30, True, lambda a: a["start"][:16].replace("T", " ")),
+        ("Severity", 20, True, lambda a: a["severity"]),
+        ("Impact", 22, False, lambda a: money(a["impact"])),
+        ("Reason", 130, True, lambda a: a["reason"]),
+    ),
+)
+
+
 def _tables(pdf: Any, d: dict[str, Any]) -> None:
     key = d["group_by"]
     title = group_title(d)
@@ -327,67 +393,8 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     total += [""] * (len(headers) - len(total))
     _table(pdf, headers, [*body, total], widths)
 
-    if sections["unit_costs"]:
-        _section(pdf, "Unit costs of each team's models")
-        _table(
-            pdf,
-            [title, "Model", "GPU cost", "Requests", "Per 1k requests", "Per 1M tokens", "Status"],
-            [
-                [
-                    str(r[key]),
-                    m["model"],
-                    money(m["gpu_cost"]),
-                    "-" if m["requests"] is None else f"{m['requests']:,.0f}",
-                    unit(m["cost_per_1k_requests"]),
-                    unit(m["cost_per_1m_tokens"]),
-                    m["unit_cost_status"] or "-",
-                ]
-                for r in d["rows"]
-                for m in r.get("models") or []
-            ],
-            [50.0, 60, 28, 32, 30, 30, 30],
-            frozenset({0, 1, 6}),
-        )
-    if sections["recommendations"]:
-        _section(pdf, "Top recommendations")
-        _table(
-            pdf,
-            [title, "Workload", "Action", "Change", "Saving / month", "Confidence"],
-            [
-                [
-                    str(r[key]),
-                    f"{c['namespace']}/{c['workload']}",
-                    c["action"],
-                    f"{c['current']} → {c['target']}",
-                    money(c["monthly_savings"]),
-                    c["confidence"],
-                ]
-                for r in d["rows"]
-                for c in r.get("recommendations") or []
-            ],
-            [45.0, 70, 25, 75, 28, 25],
-            frozenset({0, 1, 2, 3, 5}),
-        )
-    if sections["anomalies"]:
-        _section(pdf, "Anomalies")
-        _table(
-            pdf,
-            [title, "Metric", "Start", "Severity", "Impact", "Reason"],
-            [
-                [
-                    str(r[key]),
-                    a["metric"],
-                    a["start"][:16].replace("T", " "),
-                    a["severity"],
-                    money(a["impact"]),
-                    a["reason"],
-                ]
-                for r in d["rows"]
-                for a in r.get("anomalies") or []
-            ],
-            [40.0, 25, 30, 20, 22, 130],
-            frozenset({0, 1, 2, 3, 5}),
-        )
+    for detail in (_MODELS, _RECOMMENDATIONS, _ANOMALIES):
+        _detail_table(pdf, d, detail)
     if d["notes"]:
         _section(pdf, "Notes")
         pdf.set_font("DejaVu", "", 7.5)
