@@ -23,6 +23,7 @@ Rules, in the order they are tried (thresholds in ``RightsizeRules``):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -232,41 +233,26 @@ def recommend(
             continue
         if current is None:
             continue
+        switch = functools.partial(_switch, w, current=current, month=month, confidence=confidence)
+        memory_needed = w.memory_peak_mib / rules.memory_headroom
         memory_share = w.memory_peak_mib / w.memory_total_mib if w.memory_total_mib else 0.0
         if memory_share >= rules.upsize_memory_share:
-            target = _cheapest(catalog, w, w.memory_peak_mib / rules.memory_headroom, None)
+            target = _cheapest(catalog, w, memory_needed, None)
             if target is not None:
-                recs.append(
-                    _switch(
-                        w,
-                        UPSIZE,
-                        current,
-                        target,
-                        month,
-                        confidence,
-                        f"peak memory {memory_share:.0%} of {w.memory_total_mib / 1024:.0f} GiB",
-                        "out-of-memory restarts until it moves; costs more",
-                    )
-                )
+                evidence = f"peak memory {memory_share:.0%} of {w.memory_total_mib / 1024:.0f} GiB"
+                risk = "out-of-memory restarts until it moves; costs more"
+                recs.append(switch(UPSIZE, target, evidence, risk))
             continue
         if w.busy_p95 is not None and w.busy_p95 < rules.downsize_busy_p95:
             ceiling = current[1] * (1 - rules.downsize_min_saving_share)
-            target = _cheapest(catalog, w, w.memory_peak_mib / rules.memory_headroom, ceiling)
+            target = _cheapest(catalog, w, memory_needed, ceiling)
             if target is not None:
-                recs.append(
-                    _switch(
-                        w,
-                        DOWNSIZE,
-                        current,
-                        target,
-                        month,
-                        confidence,
-                        f"busy p95 {w.busy_p95:.0%}, peak memory "
-                        f"{w.memory_peak_mib / 1024:.1f} GiB fits {target[0]} "
-                        f"({target[2]:.0f} GiB per GPU) with headroom",
-                        "a smaller GPU runs slower per request: load-test before switching",
-                    )
+                evidence = (
+                    f"busy p95 {w.busy_p95:.0%}, peak memory {w.memory_peak_mib / 1024:.1f} GiB "
+                    f"fits {target[0]} ({target[2]:.0f} GiB per GPU) with headroom"
                 )
+                risk = "a smaller GPU runs slower per request: load-test before switching"
+                recs.append(switch(DOWNSIZE, target, evidence, risk))
             elif w.gpus_per_pod > 1 and w.busy_avg is not None:
                 needed = max(1, math.ceil(w.busy_avg * w.gpus_per_pod / rules.target_busy))
                 if needed < w.gpus_per_pod:
@@ -294,20 +280,13 @@ def recommend(
         if (w.kind == "Job" or w.interruptible) and w.capacity_type == "on-demand":
             spot = _price(catalog, w, "spot")
             if spot is not None and spot[1] < current[1]:
-                recs.append(
-                    _switch(
-                        w,
-                        SPOT,
-                        current,
-                        (w.instance_type, spot[1], 0.0, "spot"),
-                        month,
-                        confidence,
-                        f"{'a Job' if w.kind == 'Job' else 'labelled interruptible'} on "
-                        f"on-demand {w.instance_type}; catalog spot {spot[1]:.3f} vs "
-                        f"{current[1]:.3f} $/GPU-h",
-                        "spot capacity can be reclaimed with 2 minutes' notice: checkpoint often",
-                    )
+                evidence = (
+                    f"{'a Job' if w.kind == 'Job' else 'labelled interruptible'} on "
+                    f"on-demand {w.instance_type}; catalog spot {spot[1]:.3f} vs "
+                    f"{current[1]:.3f} $/GPU-h"
                 )
+                risk = "spot capacity can be reclaimed with 2 minutes' notice: checkpoint often"
+                recs.append(switch(SPOT, (w.instance_type, spot[1], 0.0, "spot"), evidence, risk))
     recs.extend(_consolidate(workloads, catalog, month, rules, window_hours, terminated))
     return sorted(recs, key=lambda r: -r.monthly_savings)
 
@@ -368,13 +347,15 @@ def _consolidate(
 def _switch(
     w: Workload,
     action: str,
-    current: tuple[str, float, float, str],
     target: tuple[str, float, float, str],
-    month: float,
-    confidence: str,
     evidence: str,
     risk: str,
+    *,
+    current: tuple[str, float, float, str],
+    month: float,
+    confidence: str,
 ) -> Recommendation:
+    """Move ``w`` from its ``current`` instance to ``target``: the saving is the price gap."""
     now = current[1] * w.gpu_hours * month
     then = target[1] * w.gpu_hours * month
     return Recommendation(
