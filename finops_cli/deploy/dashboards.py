@@ -17,6 +17,9 @@ SCHEMA_VERSION = 39
 CLUSTER = 'cluster=~"$cluster"'
 TEAM = f'{CLUSTER}, team=~"$team"'
 MODEL = f'{CLUSTER}, model=~"$model"'
+USD = "currencyUSD"
+_SELECTORS = {"team": TEAM, "model": MODEL, "gpu_model": CLUSTER}
+SHARE = "percentunit"
 
 
 def _target(
@@ -135,247 +138,154 @@ def _dashboard(
     }
 
 
+def _q(agg: str, measure: str, by: str = "", selector: str = CLUSTER) -> str:
+    """``sum by (team) (measure{selector})``: how the panels read a recorded series."""
+    if by:
+        return f"{agg} by ({by}) ({measure}{{{selector}}})"
+    return f"{agg}({measure}{{{selector}}})"
+
+
+def _each(agg: str, by: str, measure: str, suffix: str = "") -> tuple[str, str]:
+    """A target with one line per value of ``by``, each named by its value.
+
+    The selector follows ``by``: team series obey the team variable, model series the model one.
+    """
+    return _q(agg, measure, by, _SELECTORS[by]), f"{{{{{by}}}}}{suffix}"
+
+
+class _Board:
+    """One dashboard's panels, placed left to right in the order they are added."""
+
+    def __init__(self) -> None:
+        self.layout = _Layout()
+        self.panels: list[dict[str, Any]] = []
+
+    def add(self, kind: str, title: str, *targets: tuple[str, str], **options: Any) -> None:
+        self.panels.append(_panel(self.layout, title, kind, list(targets), **options))
+
+    def series(self, title: str, *targets: tuple[str, str], **options: Any) -> None:
+        self.add("timeseries", title, *targets, **options)
+
+    def bars(self, title: str, *targets: tuple[str, str], **options: Any) -> None:
+        self.add("bargauge", title, *targets, **options)
+
+    def stat(self, title: str, expr: str, **options: Any) -> None:
+        """A single number: one unnamed target."""
+        self.add("stat", title, (expr, ""), **options)
+
+
 def gpu_overview() -> dict[str, Any]:
-    lay = _Layout()
-    panels = [
-        _panel(lay, "GPU capacity", "stat", [(f"sum({r.CLUSTER_CAPACITY}{{{CLUSTER}}})", "")], w=4),
-        _panel(
-            lay, "GPUs allocated", "stat", [(f"sum({r.CLUSTER_ALLOCATED}{{{CLUSTER}}})", "")], w=4
-        ),
-        _panel(lay, "GPUs idle", "stat", [(f"sum({r.CLUSTER_IDLE}{{{CLUSTER}}})", "")], w=4),
-        _panel(
-            lay,
+    b = _Board()
+    for title, measure in (
+        ("GPU capacity", r.CLUSTER_CAPACITY),
+        ("GPUs allocated", r.CLUSTER_ALLOCATED),
+        ("GPUs idle", r.CLUSTER_IDLE),
+    ):
+        b.stat(title, _q("sum", measure), w=4)
+    for title, agg, measure, unit, description in (
+        (
             "GPU spend",
-            "stat",
-            [(f"sum({r.CLUSTER_COST}{{{CLUSTER}}})", "")],
-            unit="currencyUSD",
-            w=4,
-            description="$/h of every GPU the cluster has, allocated or not.",
+            "sum",
+            r.CLUSTER_COST,
+            USD,
+            "$/h of every GPU the cluster has, allocated or not.",
         ),
-        _panel(
-            lay,
-            "Idle GPU spend",
-            "stat",
-            [(f"sum({r.CLUSTER_IDLE_COST}{{{CLUSTER}}})", "")],
-            unit="currencyUSD",
-            w=4,
-            description="$/h of GPUs no pod holds.",
-        ),
-        _panel(
-            lay,
+        ("Idle GPU spend", "sum", r.CLUSTER_IDLE_COST, USD, "$/h of GPUs no pod holds."),
+        (
             "Efficiency",
-            "stat",
-            [(f"avg({r.CLUSTER_EFFICIENCY}{{{CLUSTER}}})", "")],
-            unit="percentunit",
-            w=4,
-            description="Allocation-weighted engine-active share of allocated GPUs.",
+            "avg",
+            r.CLUSTER_EFFICIENCY,
+            SHARE,
+            "Allocation-weighted engine-active share of allocated GPUs.",
         ),
-        _panel(
-            lay,
-            "GPUs: capacity, allocated, idle",
-            "timeseries",
-            [
-                (f"sum({r.CLUSTER_CAPACITY}{{{CLUSTER}}})", "capacity"),
-                (f"sum({r.CLUSTER_ALLOCATED}{{{CLUSTER}}})", "allocated"),
-                (f"sum({r.CLUSTER_IDLE}{{{CLUSTER}}})", "idle"),
-            ],
-        ),
-        _panel(
-            lay,
-            "GPU spend by GPU model",
-            "timeseries",
-            [(f"sum by (gpu_model) ({r.GPU_MODEL_COST}{{{CLUSTER}}})", "{{gpu_model}}")],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "Efficiency by GPU model",
-            "timeseries",
-            [(f"avg by (gpu_model) ({r.GPU_MODEL_EFFICIENCY}{{{CLUSTER}}})", "{{gpu_model}}")],
-            unit="percentunit",
-        ),
-        _panel(
-            lay,
-            "Hottest GPU per node",
-            "timeseries",
-            [(f"max by (node) ({r.dcgm_node(f'{GPU_TEMPERATURE}{{{CLUSTER}}}')})", "{{node}}")],
-            unit="celsius",
-        ),
-    ]
-    return _dashboard("finops-gpu-overview", "FinOps / GPU overview", panels, [])
+    ):
+        b.stat(title, _q(agg, measure), unit=unit, w=4, description=description)
+    b.series(
+        "GPUs: capacity, allocated, idle",
+        (_q("sum", r.CLUSTER_CAPACITY), "capacity"),
+        (_q("sum", r.CLUSTER_ALLOCATED), "allocated"),
+        (_q("sum", r.CLUSTER_IDLE), "idle"),
+    )
+    b.series("GPU spend by GPU model", _each("sum", "gpu_model", r.GPU_MODEL_COST), unit=USD)
+    b.series(
+        "Efficiency by GPU model",
+        _each("avg", "gpu_model", r.GPU_MODEL_EFFICIENCY),
+        unit=SHARE,
+    )
+    hottest = f"max by (node) ({r.dcgm_node(f'{GPU_TEMPERATURE}{{{CLUSTER}}}')})"
+    b.series("Hottest GPU per node", (hottest, "{{node}}"), unit="celsius")
+    return _dashboard("finops-gpu-overview", "FinOps / GPU overview", b.panels, [])
 
 
 def team_costs() -> dict[str, Any]:
-    lay = _Layout()
+    b = _Board()
     team = _variable("team", "Team", f"label_values({r.TEAM_COST}, team)")
-    panels = [
-        _panel(
-            lay,
-            "GPU spend by team",
-            "timeseries",
-            [(f"sum by (team) ({r.TEAM_COST}{{{TEAM}}})", "{{team}}")],
-            unit="currencyUSD",
-            w=24,
-            description="$/h of the GPUs each team's pods hold, at their nodes' prices.",
-        ),
-        _panel(
-            lay,
-            "GPU spend over the selected range",
-            "bargauge",
-            [
-                (
-                    f"sum by (team) (sum_over_time({r.TEAM_COST}{{{TEAM}}}[$__range:1m])) / 60",
-                    "{{team}}",
-                )
-            ],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "GPU spend, last 24 hours",
-            "bargauge",
-            [(f"sum by (team) ({r.TEAM_COST_24H}{{{TEAM}}})", "{{team}}")],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "GPUs allocated by team",
-            "timeseries",
-            [(f"sum by (team) ({r.TEAM_GPUS}{{{TEAM}}})", "{{team}}")],
-        ),
-        _panel(
-            lay,
-            "Budget burn (projected share of the monthly budget)",
-            "bargauge",
-            [(f"max by (team) ({r.TEAM_BUDGET_BURN}{{{TEAM}}})", "{{team}}")],
-            unit="percentunit",
-            description="Last 24 hours' spend x days in the month / monthly budget; over 100% "
-            "means on pace to overspend. Teams without a budget are not shown.",
-        ),
-        _panel(
-            lay,
-            "Spend against the 7-day baseline",
-            "timeseries",
-            [
-                (f"sum by (team) ({r.TEAM_COST}{{{TEAM}}})", "{{team}}"),
-                (f"sum by (team) ({r.TEAM_COST_AVG_7D}{{{TEAM}}})", "{{team}} 7-day mean"),
-            ],
-            unit="currencyUSD",
-            w=24,
-        ),
-    ]
-    return _dashboard("finops-team-costs", "FinOps / Team GPU costs", panels, [team])
+    b.series(
+        "GPU spend by team",
+        _each("sum", "team", r.TEAM_COST),
+        unit=USD,
+        w=24,
+        description="$/h of the GPUs each team's pods hold, at their nodes' prices.",
+    )
+    over_range = f"sum by (team) (sum_over_time({r.TEAM_COST}{{{TEAM}}}[$__range:1m])) / 60"
+    b.bars("GPU spend over the selected range", (over_range, "{{team}}"), unit=USD)
+    b.bars("GPU spend, last 24 hours", _each("sum", "team", r.TEAM_COST_24H), unit=USD)
+    b.series("GPUs allocated by team", _each("sum", "team", r.TEAM_GPUS))
+    b.bars(
+        "Budget burn (projected share of the monthly budget)",
+        _each("max", "team", r.TEAM_BUDGET_BURN),
+        unit=SHARE,
+        description="Last 24 hours' spend x days in the month / monthly budget; over 100% "
+        "means on pace to overspend. Teams without a budget are not shown.",
+    )
+    b.series(
+        "Spend against the 7-day baseline",
+        _each("sum", "team", r.TEAM_COST),
+        _each("sum", "team", r.TEAM_COST_AVG_7D, " 7-day mean"),
+        unit=USD,
+        w=24,
+    )
+    return _dashboard("finops-team-costs", "FinOps / Team GPU costs", b.panels, [team])
 
 
 def efficiency() -> dict[str, Any]:
-    lay = _Layout()
+    b = _Board()
     team = _variable("team", "Team", f"label_values({r.TEAM_EFFICIENCY}, team)")
-    panels = [
-        _panel(
-            lay,
-            "Efficiency by team",
-            "timeseries",
-            [(f"avg by (team) ({r.TEAM_EFFICIENCY}{{{TEAM}}})", "{{team}}")],
-            unit="percentunit",
-        ),
-        _panel(
-            lay,
-            "Waste by team",
-            "timeseries",
-            [(f"sum by (team) ({r.TEAM_WASTE}{{{TEAM}}})", "{{team}}")],
-            unit="currencyUSD",
-            description="$/h x (1 - efficiency): what allocated but unused GPUs cost.",
-        ),
-        _panel(
-            lay,
-            "Idle GPU-hours per hour",
-            "timeseries",
-            [(f"sum({r.CLUSTER_IDLE_HOURS_1H}{{{CLUSTER}}})", "idle GPU-hours (last hour)")],
-        ),
-        _panel(
-            lay,
-            "Idle GPU spend",
-            "timeseries",
-            [(f"sum({r.CLUSTER_IDLE_COST}{{{CLUSTER}}})", "idle $/h")],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "Idle GPU-hours over the selected range",
-            "stat",
-            [(f"sum(sum_over_time({r.CLUSTER_IDLE}{{{CLUSTER}}}[$__range:1m])) / 60", "")],
-            decimals=1,
-        ),
-        _panel(
-            lay,
-            "Cluster efficiency",
-            "stat",
-            [(f"avg({r.CLUSTER_EFFICIENCY}{{{CLUSTER}}})", "")],
-            unit="percentunit",
-        ),
-    ]
-    return _dashboard("finops-efficiency", "FinOps / GPU efficiency", panels, [team])
+    b.series("Efficiency by team", _each("avg", "team", r.TEAM_EFFICIENCY), unit=SHARE)
+    b.series(
+        "Waste by team",
+        _each("sum", "team", r.TEAM_WASTE),
+        unit=USD,
+        description="$/h x (1 - efficiency): what allocated but unused GPUs cost.",
+    )
+    idle_hours = (_q("sum", r.CLUSTER_IDLE_HOURS_1H), "idle GPU-hours (last hour)")
+    b.series("Idle GPU-hours per hour", idle_hours)
+    b.series("Idle GPU spend", (_q("sum", r.CLUSTER_IDLE_COST), "idle $/h"), unit=USD)
+    over_range = f"sum(sum_over_time({r.CLUSTER_IDLE}{{{CLUSTER}}}[$__range:1m])) / 60"
+    b.stat("Idle GPU-hours over the selected range", over_range, decimals=1)
+    b.stat("Cluster efficiency", _q("avg", r.CLUSTER_EFFICIENCY), unit=SHARE)
+    return _dashboard("finops-efficiency", "FinOps / GPU efficiency", b.panels, [team])
 
 
 def unit_costs() -> dict[str, Any]:
-    lay = _Layout()
+    b = _Board()
     model = _variable("model", "Model", f"label_values({r.MODEL_REQUESTS_1H}, model)")
     cost_1h = f"avg_over_time({r.MODEL_COST}{{{MODEL}}}[1h])"
-    panels = [
-        _panel(
-            lay,
-            "GPU spend by model",
-            "timeseries",
-            [(f"sum by (model) ({r.MODEL_COST}{{{MODEL}}})", "{{model}}")],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "Requests per hour by model",
-            "timeseries",
-            [(f"sum by (model) ({r.MODEL_REQUESTS_1H}{{{MODEL}}})", "{{model}}")],
-        ),
-        _panel(
-            lay,
-            "GPU cost per 1k requests",
-            "timeseries",
-            [
-                (
-                    f"sum by (model) ({cost_1h}) / "
-                    f"(sum by (model) ({r.MODEL_REQUESTS_1H}{{{MODEL}}}) / 1000)",
-                    "{{model}}",
-                )
-            ],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "GPU cost per 1M generated tokens",
-            "timeseries",
-            [
-                (
-                    f"sum by (model) ({cost_1h}) / "
-                    f"(sum by (model) ({r.MODEL_GENERATED_TOKENS_1H}{{{MODEL}}}) / 1e6)",
-                    "{{model}}",
-                )
-            ],
-            unit="currencyUSD",
-        ),
-        _panel(
-            lay,
-            "Tokens per hour by model",
-            "timeseries",
-            [
-                (f"sum by (model) ({r.MODEL_PROMPT_TOKENS_1H}{{{MODEL}}})", "{{model}} prompt"),
-                (
-                    f"sum by (model) ({r.MODEL_GENERATED_TOKENS_1H}{{{MODEL}}})",
-                    "{{model}} generated",
-                ),
-            ],
-            w=24,
-        ),
-    ]
-    return _dashboard("finops-unit-costs", "FinOps / Inference unit costs", panels, [model])
+    b.series("GPU spend by model", _each("sum", "model", r.MODEL_COST), unit=USD)
+    b.series("Requests per hour by model", _each("sum", "model", r.MODEL_REQUESTS_1H))
+    for title, per, divisor in (
+        ("GPU cost per 1k requests", r.MODEL_REQUESTS_1H, "1000"),
+        ("GPU cost per 1M generated tokens", r.MODEL_GENERATED_TOKENS_1H, "1e6"),
+    ):
+        expr = f"sum by (model) ({cost_1h}) / ({_q('sum', per, 'model', MODEL)} / {divisor})"
+        b.series(title, (expr, "{{model}}"), unit=USD)
+    b.series(
+        "Tokens per hour by model",
+        _each("sum", "model", r.MODEL_PROMPT_TOKENS_1H, " prompt"),
+        _each("sum", "model", r.MODEL_GENERATED_TOKENS_1H, " generated"),
+        w=24,
+    )
+    return _dashboard("finops-unit-costs", "FinOps / Inference unit costs", b.panels, [model])
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
