@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _USAGE_INSTANCE = re.compile(r"(?:^|[:/])([a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9a-z-]+)$")
 
 
-class BadValue(Exception):  # noqa: N818 - internal signal, never leaves the module
+class BadValue(Exception):  # noqa: N818 - internal signal, never leaves the FOCUS reader
     """A raw value a derivation cannot use; carries the reason shown to the user."""
 
 
