@@ -12,9 +12,8 @@ How these combine with the catalogs is documented in :mod:`finops_cli.pricing.ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from finops_cli.config_checks import (
     Checked,
@@ -23,6 +22,8 @@ from finops_cli.config_checks import (
     number_in,
     optional,
     refuse_bool,
+    setting,
+    settings_table,
     table_of,
     to_path,
 )
@@ -31,14 +32,12 @@ from finops_cli.errors import UsageError
 _PRICE = Rule(optional(number_in(ge=0)))
 
 
-@dataclass(frozen=True, kw_only=True)
+@settings_table
 class InstanceOverride(Checked):
     """Private prices for one instance type; a missing price falls through to the catalogs."""
 
-    on_demand_hourly: float | None = None
-    spot_hourly: float | None = None
-
-    RULES: ClassVar[Mapping[str, Rule]] = {"on_demand_hourly": _PRICE, "spot_hourly": _PRICE}
+    on_demand_hourly: float | None = setting(None, _PRICE)
+    spot_hourly: float | None = setting(None, _PRICE)
 
     def _check_whole(self, partial: bool) -> None:
         if self.on_demand_hourly is None and self.spot_hourly is None:
@@ -62,7 +61,7 @@ def _distinct_instance_types(
     return value
 
 
-@dataclass(frozen=True, kw_only=True)
+@settings_table
 class PricingOverrides(Checked):
     """The ``[pricing]`` settings table.
 
@@ -76,19 +75,28 @@ class PricingOverrides(Checked):
       with the same instance type and region (and add new ones).
     """
 
-    discount_percent: float = 0.0
-    instance_overrides: dict[str, InstanceOverride] = field(default_factory=dict)
-    gpu_hourly: float | None = None
-    extra_catalog: Path | None = None
-
-    RULES: ClassVar[Mapping[str, Rule]] = {
-        "discount_percent": Rule(number_in(ge=0, le=100), prepare=_NUMBER_NOT_BOOL),
-        "instance_overrides": Rule(
-            table_of(InstanceOverride.from_mapping), checks=(_distinct_instance_types,)
-        ),
-        "gpu_hourly": Rule(optional(number_in(ge=0)), prepare=_NUMBER_NOT_BOOL),
-        "extra_catalog": Rule(optional(to_path)),
-    }
+    discount_percent: float = setting(
+        0.0,
+        Rule(number_in(ge=0, le=100), prepare=_NUMBER_NOT_BOOL),
+        env="FINOPS_PRICING_DISCOUNT_PERCENT",
+        help="Negotiated discount (0-100) off on-demand catalog prices.",
+    )
+    instance_overrides: dict[str, InstanceOverride] = setting(  # file only
+        dict, Rule(table_of(InstanceOverride.from_mapping), checks=(_distinct_instance_types,))
+    )
+    gpu_hourly: float | None = setting(
+        None,
+        Rule(optional(number_in(ge=0)), prepare=_NUMBER_NOT_BOOL),
+        env="FINOPS_PRICING_GPU_HOURLY",
+        help="One flat $/GPU-hour for every GPU; wins over every catalog.",
+    )
+    # A redirect in the trust model: a project's catalog would set the prices the user reports.
+    extra_catalog: Path | None = setting(
+        None,
+        Rule(optional(to_path), guard="redirect"),
+        env="FINOPS_PRICING_EXTRA_CATALOG",
+        help="CSV in the catalog format whose rows replace packaged ones.",
+    )
 
     @property
     def is_empty(self) -> bool:
@@ -118,4 +126,4 @@ class PricingOverrides(Checked):
             where = ".".join(str(part) for part in first.loc) or "pricing"
             count = len(exc.problems)
             more = f" (and {count - 1} more problem(s))" if count > 1 else ""
-            raise UsageError(f"{origin}: invalid pricing.{where}: {first.message}{more}") from None
+            raise UsageError(f"{origin}: invalid pricing.{where}: {first.reason}{more}") from None
