@@ -17,6 +17,7 @@ The names below are the public API; import them from ``finops_cli.settings``.
 from __future__ import annotations
 
 from finops_cli.config_checks import ConfigError, SecretStr
+from finops_cli.pricing.overrides import PricingOverrides
 from finops_cli.settings.checks import parse_header_entries
 from finops_cli.settings.loading import APP_NAME, CONFIG_FILE_NAME, load_settings
 from finops_cli.settings.registry import (
@@ -34,7 +35,6 @@ from finops_cli.settings.tables import (
     LabelSettings,
     NotifySettings,
     OpenCostSettings,
-    PricingOverrides,
     PrometheusSettings,
     Settings,
 )

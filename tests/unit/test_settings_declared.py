@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -116,7 +117,7 @@ def test_bad_max_response_mb_is_one_line_exit_2(tmp_path: Path, value: str, reas
     assert run.code == 2, run.stderr
     assert len(run.error_lines) == 1 and reason in run.error_lines[0]
     assert "prometheus.max_response_mb" in run.error_lines[0] or "--max-response-mb" in run.stderr
-    with pytest.raises(UsageError, match="max_response_mb from finops.toml"):
+    with pytest.raises(UsageError, match=r"max_response_mb from finops\.toml"):
         _load(tmp_path, toml="[prometheus]\nmax_response_mb = true\n")
 
 
@@ -235,7 +236,7 @@ def test_an_explicit_config_file_is_the_users(dirs: Dirs, tmp_path: Path) -> Non
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]]
 
     def do_GET(self) -> None:
         self.seen.append(dict(self.headers))
