@@ -168,14 +168,14 @@ def _config_layers(
             where = "" if str(path) == str(explicit) else f" ({path_text(path)})"
             raise UsageError(f"{how} {str(explicit)!r}: no such file{where}")
         return [_read_toml(path, f"{path_text(Path(path.name))} ({path_text(path)})")]
-    found: list[Path] = []
-    for directory in (user_config_dir, cwd):
+    found: list[tuple[Path, bool]] = []
+    for directory, project in ((user_config_dir, False), (cwd, True)):
         path = directory / CONFIG_FILE_NAME
-        if path.exists() and not any(_same_file(path, other) for other in found):
-            found.append(path)
+        if path.exists() and not any(_same_file(path, other) for other, _ in found):
+            found.append((path, project))  # the user's own directory is never the project's
     return [
-        _read_toml(path, f"{CONFIG_FILE_NAME} ({path_text(path)})", project=path.parent == cwd)
-        for path in found
+        _read_toml(path, f"{CONFIG_FILE_NAME} ({path_text(path)})", project=project)
+        for path, project in found
     ]
 
 

@@ -228,6 +228,13 @@ def test_trust_in_the_user_file_counts_but_not_in_the_project_file(dirs: Dirs) -
         dirs.load()
 
 
+def test_the_user_config_directory_as_cwd_is_the_users(tmp_path: Path) -> None:
+    (tmp_path / "finops.toml").write_text('[prometheus]\nurl = "https://mine"\n')
+    env = {"FINOPS_PROMETHEUS_BEARER_TOKEN": TOKEN}
+    settings = load_settings(env=env, cwd=tmp_path, user_config_dir=tmp_path)
+    assert settings.prometheus.url == "https://mine"
+
+
 def test_an_explicit_config_file_is_the_users(dirs: Dirs, tmp_path: Path) -> None:
     chosen = tmp_path / "ci.toml"
     chosen.write_text('[prometheus]\nurl = "https://ci-prom"\n')
