@@ -17,9 +17,9 @@ The names below are the public API; import them from ``finops_cli.settings``.
 from __future__ import annotations
 
 from finops_cli.config_checks import ConfigError, SecretStr
-from finops_cli.pricing.overrides import PricingOverrides
 from finops_cli.settings.checks import parse_header_entries
 from finops_cli.settings.loading import APP_NAME, CONFIG_FILE_NAME, load_settings
+from finops_cli.settings.pricing import PricingOverrides
 from finops_cli.settings.registry import (
     CONFIG_ENV_VAR,
     ENVIRONMENT_VARIABLE_HELP,

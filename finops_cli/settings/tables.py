@@ -32,7 +32,6 @@ from finops_cli.config_checks import (
     tuple_of,
     whole_number_in,
 )
-from finops_cli.pricing.overrides import PricingOverrides
 from finops_cli.settings.checks import (
     DAY_S,
     NO_BOOL,
@@ -62,6 +61,7 @@ from finops_cli.settings.checks import (
     source_problems,
     split_replicas,
 )
+from finops_cli.settings.pricing import PricingOverrides
 
 _URL = Rule(optional(to_str), secret="url", guard="redirect")
 _TOKEN = Rule(optional(to_secret), checks=(header_safe_token,), secret="value", guard="credential")
