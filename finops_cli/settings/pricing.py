@@ -21,13 +21,13 @@ from finops_cli.config_checks import (
     Rule,
     number_in,
     optional,
-    refuse_bool,
     setting,
     settings_table,
     table_of,
     to_path,
 )
 from finops_cli.errors import UsageError
+from finops_cli.settings.checks import NUMBER_NOT_BOOL
 
 _PRICE = Rule(optional(number_in(ge=0)))
 
@@ -42,9 +42,6 @@ class InstanceOverride(Checked):
     def _check_whole(self, partial: bool) -> None:
         if self.on_demand_hourly is None and self.spot_hourly is None:
             raise ValueError("set on_demand_hourly, spot_hourly or both")
-
-
-_NUMBER_NOT_BOOL = refuse_bool("must be a number")
 
 
 def _distinct_instance_types(
@@ -77,7 +74,7 @@ class PricingOverrides(Checked):
 
     discount_percent: float = setting(
         0.0,
-        Rule(number_in(ge=0, le=100), prepare=_NUMBER_NOT_BOOL),
+        Rule(number_in(ge=0, le=100), prepare=NUMBER_NOT_BOOL),
         env="FINOPS_PRICING_DISCOUNT_PERCENT",
         help="Negotiated discount (0-100) off on-demand catalog prices.",
     )
@@ -86,7 +83,7 @@ class PricingOverrides(Checked):
     )
     gpu_hourly: float | None = setting(
         None,
-        Rule(optional(number_in(ge=0)), prepare=_NUMBER_NOT_BOOL),
+        Rule(optional(number_in(ge=0)), prepare=NUMBER_NOT_BOOL),
         env="FINOPS_PRICING_GPU_HOURLY",
         help="One flat $/GPU-hour for every GPU; wins over every catalog.",
     )

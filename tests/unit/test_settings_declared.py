@@ -21,7 +21,7 @@ from finops_cli.settings import (
     settings_from_flags,
     typer_options,
 )
-from finops_cli.settings.registry import CREDENTIALS, DECLARED, FLAGS, REDIRECTS
+from finops_cli.settings.registry import CREDENTIALS, DECLARED, FLAGS, REDIRECTS, secret_values
 from tests.support.cli import run_finops
 from tests.support.inprocess import run_inprocess
 
@@ -317,6 +317,13 @@ def test_describe_masks_every_secret(tmp_path: Path) -> None:
     assert described["notify"]["url"] == "https://hooks.slack.com/***"
     token = _load(tmp_path, {"prometheus.bearer_token": TOKEN}).describe()
     assert token["prometheus"]["bearer_token"] == "***"
+
+
+def test_secret_values_lists_every_secret_for_redaction(tmp_path: Path) -> None:
+    flags = {"prometheus.bearer_token": TOKEN, "prometheus.headers": ["X-Key: hdr-secret"]}
+    env = {"FINOPS_NOTIFY_URL": SECRET_URLS["notify"]}
+    values = secret_values(_load(tmp_path, flags, env))
+    assert {TOKEN, "hdr-secret", SECRET_URLS["notify"]} <= set(values)
 
 
 def test_debug_log_never_shows_a_secret(tmp_path: Path) -> None:
