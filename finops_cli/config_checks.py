@@ -330,10 +330,12 @@ class Rule:
 
     Declaring: ``env`` is the ``FINOPS_*`` variable, ``flag`` the shared command-line option
     (``metavar``, ``flag_type`` and ``flag_to`` shape it), ``help`` the one line shown for both,
-    ``secret`` how descriptions mask it (``"value"``, ``"url"`` or ``"webhook"``) and ``guard``
-    its part in the trust model (``"redirect"``: it picks where credentials go or how they are
-    protected; ``"credential"``: it is one). The env table, the env help, the typer options, the
-    flag mapping and the masking are all derived from these, so a setting is declared once.
+    ``secret`` how descriptions mask it (``"value"``, ``"url"``, ``"webhook"`` or ``"headers"``)
+    and ``guard`` its part in the trust model (``"redirect"``: it picks where credentials go or
+    how they are protected; ``"credential"``: it is one; ``"both"``). ``hidden_input``: errors
+    do not echo the value (a path the message already names). The env table, the env help, the
+    typer options, the flag mapping and the masking are all derived from these, so a setting is
+    declared once.
     """
 
     convert: Callable[[object], object] = lambda value: value
@@ -367,9 +369,9 @@ class Rule:
 def setting(default: Any = _NO_DEFAULT, rule: Rule | None = None, **declared: Any) -> Any:
     """One setting's declaration, as a dataclass field: default, check, env, flag and help.
 
-    ``default`` may be a zero-argument callable for mutable defaults (``dict``); ``rule`` holds
-    the check and ``declared`` the rest (see ``Rule``); ``@settings_table`` turns the fields of a
-    class into its ``RULES``.
+    ``default`` may be a class, called for each instance (``dict``: a mutable default), or
+    ``REQUIRED``; ``rule`` holds the check and ``declared`` the rest (see ``Rule``);
+    ``@settings_table`` turns the fields of a class into its ``RULES``.
     """
     full = (rule or Rule()).but(**declared)
     if callable(default) and isinstance(default, type):
@@ -390,19 +392,36 @@ def section(cls: type[Checked]) -> Any:
 def settings_table(cls: type[C]) -> type[C]:
     """Make ``cls`` a frozen keyword-only dataclass whose ``RULES`` come from its fields.
 
-    A field declared with ``setting()``/``section()`` carries its rule; a plain field keeps a
-    rule given in a ``RULES`` of its own (the few tables with keys no flag or env names).
+    Every field must be declared with ``setting()`` or ``section()``, and a declaration with a
+    variable or flag must have its help: a half-declared setting fails at import, in every test.
     """
     built: Any = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
-    own: Mapping[str, Rule] = getattr(cls, "RULES", {})
     rules: dict[str, Rule] = {}
     for each in dataclasses.fields(built):
-        rule = each.metadata.get("rule") or own.get(each.name)
-        if rule is None:
-            raise TypeError(f"{cls.__name__}.{each.name} has no rule: declare it with setting()")
+        rule: Rule | None = each.metadata.get("rule")
+        problem = "is not declared with setting()" if rule is None else _half_declared(rule)
+        if rule is None or problem:  # at import time: a half-declared setting never ships
+            raise TypeError(f"{cls.__name__}.{each.name} {problem}")
         rules[each.name] = rule
     built.RULES = rules
     return typing.cast(type[C], built)
+
+
+_SECRETS = (None, "value", "url", "webhook", "headers")
+_GUARDS = (None, "redirect", "credential", "both")
+
+
+def _half_declared(rule: Rule) -> str | None:
+    """What is missing or wrong in a declaration, so every variable and flag has its help."""
+    if (rule.env or rule.flag) and not rule.help.strip():
+        return "has a variable or flag but no help"
+    if rule.env and not rule.env.startswith("FINOPS_"):
+        return f"has variable {rule.env!r}, which does not start with FINOPS_"
+    if rule.flag and not rule.flag.startswith("--"):
+        return f"has flag {rule.flag!r}, which does not start with --"
+    if rule.secret not in _SECRETS or rule.guard not in _GUARDS:
+        return f"has secret={rule.secret!r} / guard={rule.guard!r}: not one of the known kinds"
+    return None
 
 
 def _own_rule(rule: Callable[[Any], object], value: object, shown: object) -> object:

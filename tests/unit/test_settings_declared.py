@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import pytest
 
+from finops_cli.config_checks import Checked, Rule, setting, settings_table, to_str
 from finops_cli.errors import UsageError
 from finops_cli.settings import (
     ENVIRONMENT_VARIABLE_HELP,
@@ -46,6 +47,29 @@ def test_each_declaration_yields_its_variable_help_and_flag() -> None:
         if rule.flag:
             assert any(FLAGS[name][0] == loc for name in options), f"{dotted}: no typer option"
     assert set(ENVIRONMENT_VARIABLE_HELP) == set(ENVIRONMENT_VARIABLES) | {"FINOPS_CONFIG"}
+
+
+@pytest.mark.parametrize(
+    ("declared", "problem"),
+    [
+        ({"env": "FINOPS_X"}, "no help"),
+        ({"flag": "--x"}, "no help"),
+        ({"env": "X", "help": "h"}, "does not start with FINOPS_"),
+        ({"secret": "sometimes"}, "not one of the known kinds"),
+    ],
+)
+def test_a_half_declared_setting_fails_at_import(declared: dict[str, str], problem: str) -> None:
+    class Table(Checked):
+        x: str = setting("a", Rule(to_str), **declared)
+
+    with pytest.raises(TypeError, match=problem):
+        settings_table(Table)
+    with pytest.raises(TypeError, match="not declared with setting"):
+
+        class Plain(Checked):
+            y: int = 3
+
+        settings_table(Plain)
 
 
 def test_help_shows_every_settings_flag_with_its_variable() -> None:
