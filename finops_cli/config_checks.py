@@ -1,15 +1,11 @@
 """The small validation layer under the settings: coerce one value, collect every problem.
 
-The settings used to be models of a third-party validation library, whose import and model
-building cost about 0.15 s on every ``finops`` run; they are now frozen dataclasses checked by the
-few stdlib-only rules here. Each problem keeps the wording that library gave it (``message``), so
-the one-line errors users and CI logs see did not change; ``Problem.reason`` is the form the
-settings loader shows.
-
-Coercion is lax, as the library's was, because configuration arrives as text: environment strings
-such as ``"3"`` become ints, ``"0.5"`` floats, ``"yes"`` booleans; ints are accepted as floats. A
-check reports a bad value by raising ``ConfigError`` (a ``ValueError``) with its problems, their
-locations relative to the value checked, so a table can prefix them with the key that holds it.
+Stdlib only, because it runs on every ``finops`` invocation (a third-party validation library
+cost about 0.15 s of start-up). Coercion is lax where configuration arrives as text: environment
+strings such as ``"3"`` become ints, ``"0.5"`` floats, ``"yes"`` booleans, and ints count as
+floats. The wording of every problem is our own and fits after ``invalid setting X from Y:``.
+A check reports a bad value by raising ``ConfigError`` (a ``ValueError``) with its problems,
+located relative to the value checked, so a table can prefix them with the key that holds it.
 """
 
 from __future__ import annotations
@@ -17,50 +13,37 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 T = TypeVar("T")
+C = TypeVar("C", bound="Checked")
 
-# Rust's str::trim, which the old number parsing used: Python's whitespace less \x1c-\x1f.
-_TRIM = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-_TRIM += "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-_INT_DIGITS_LIMIT = 4300  # Python's own limit on int() of a string
-_I64 = 2.0**63
+_MAX_DIGITS = 4300  # Python's own limit on int() of a string
 
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """One thing wrong with a settings input.
 
-    ``kind`` is ``unknown`` (a key that is no setting), ``missing``, ``table`` (a section that
-    is not a table), ``mapping`` (a names-to-values setting that is not a table), ``bool``,
-    ``value`` (a rule of our own; ``message`` says what is wrong) or ``type`` (any other
-    wrong type or bound). ``input`` is the offending value, echoed only where it is safe.
+    ``kind`` is ``unknown`` (a key that is no setting), ``missing``, ``table`` (a section that is
+    not a table) or ``value`` (anything else). ``reason`` is the one-line explanation; ``input``
+    is the offending value, echoed only where the loader knows it is safe.
     """
 
     loc: tuple[str | int, ...]
     kind: str
-    message: str
+    reason: str
     input: object = None
 
     @property
-    def reason(self) -> str:
-        """The problem as the settings loader words it after ``invalid setting X from Y:``."""
-        fixed = {
-            "bool": "must be true or false (1/0 and yes/no also work)",
-            "table": "must be a table",
-            "missing": "is required",
-            "mapping": "must be a table of names to values",
-        }
-        if self.kind in fixed:
-            return fixed[self.kind]
-        if self.message.startswith("Input should be "):
-            return "must be " + self.message.removeprefix("Input should be ")
-        return self.message
+    def message(self) -> str:
+        """The same text as ``reason``; kept for callers written before the two were one."""
+        return self.reason
 
     def under(self, *parents: str | int) -> Problem:
         return dataclasses.replace(self, loc=(*parents, *self.loc))
@@ -78,9 +61,9 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def invalid(message: str, value: object, kind: str = "type") -> ConfigError:
-    """The error for one bad value (raise it); ``message`` is worded as the old library did."""
-    return ConfigError([Problem((), kind, message, value)])
+def invalid(reason: str, value: object, kind: str = "value") -> ConfigError:
+    """The error for one bad value (raise it)."""
+    return ConfigError([Problem((), kind, reason, value)])
 
 
 class SecretStr:
@@ -121,15 +104,15 @@ def _check_bounds(
     number: float, value: object, gt: float | None, ge: float | None, le: float | None
 ) -> None:
     if gt is not None and not number > gt:
-        raise invalid(f"Input should be greater than {_number(gt)}", value)
+        raise invalid(f"must be greater than {_number(gt)}", value)
     if ge is not None and not number >= ge:
-        raise invalid(f"Input should be greater than or equal to {_number(ge)}", value)
+        raise invalid(f"must be at least {_number(ge)}", value)
     if le is not None and not number <= le:
-        raise invalid(f"Input should be less than or equal to {_number(le)}", value)
+        raise invalid(f"must be at most {_number(le)}", value)
 
 
 def _text_of(value: object) -> str | None:
-    """Text in a str, bytes or bytearray, as the old lax mode read them; None otherwise."""
+    """The text in a str (or UTF-8 bytes); None for anything else."""
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bytes | bytearray):
@@ -140,117 +123,49 @@ def _text_of(value: object) -> str | None:
     return None
 
 
-def _without_underscores(text: str) -> str | None:
-    """``1_000`` -> ``1000``; None where an underscore is leading, trailing or doubled."""
-    if text.startswith("_") or text.endswith("_") or "__" in text:
+def _parse_number(text: str) -> float | None:
+    """Python's own float syntax, ASCII only: ``"\u0663"`` (an Arabic-Indic 3) is no number."""
+    text = text.strip()
+    if not text.isascii() or len(text) > _MAX_DIGITS:
         return None
-    return text.replace("_", "")
-
-
-def _float_text(text: str) -> float | None:
-    """Rust's f64 grammar: digits, '.', exponent, inf/infinity/nan; no other scripts' digits."""
-    body = text[1:] if text[:1] in ("+", "-") else text
-    if body.lower() in ("inf", "infinity", "nan"):
+    try:
         return float(text)
-    mantissa, _, exponent = body.lower().partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    if not (whole + fraction) or not (whole + fraction).isascii():
+    except ValueError:
         return None
-    if not (whole.isdigit() or not whole) or not (fraction.isdigit() or not fraction):
-        return None
-    if "e" in body.lower():
-        digits = exponent[1:] if exponent[:1] in ("+", "-") else exponent
-        if not (digits.isascii() and digits.isdigit()):
-            return None
-    return float(text)
-
-
-def _parse_float(text: str) -> float | None:
-    parsed = _float_text(text.strip(_TRIM))
-    if parsed is None:
-        stripped = _without_underscores(text)  # untrimmed, as the old parser did
-        parsed = None if stripped is None else _float_text(stripped)
-    return parsed
-
-
-def _int_text(text: str) -> int | None:
-    """Rust's integer grammar, plus underscores between two digits as Python allows them."""
-    sign = text[:1] if text[:1] in ("+", "-") else ""
-    body = text[len(sign) :]
-    if body.startswith("0"):  # leading zeros skip any underscores among them
-        body = body.lstrip("0_") or body[-1]
-    digits = body.replace("_", "")
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    if "_" in body and any(
-        not (body[i - 1 : i].isdigit() and body[i + 1 : i + 2].isdigit())
-        for i, ch in enumerate(body)
-        if ch == "_"
-    ):
-        return None
-    return int(sign + digits)
-
-
-def _parse_int(text: str, value: object) -> int:
-    text = text.strip(_TRIM)
-    if len(text) > _INT_DIGITS_LIMIT:
-        raise invalid("Unable to parse input string as an integer, exceeded maximum size", value)
-    parsed = _int_text(text)
-    if parsed is None:
-        whole, dot, fraction = text.partition(".")
-        if dot and fraction and fraction.strip("0") == "":  # "3.00" is 3
-            parsed = _int_text(whole)
-    if parsed is None:
-        raise invalid(
-            "Input should be a valid integer, unable to parse string as an integer", value
-        )
-    return parsed
 
 
 def to_bool(value: object) -> bool:
     """true/false, 1/0, yes/no, on/off, t/f, y/n in any case, and the numbers 0 and 1."""
     if isinstance(value, bool):
         return value
-    text = _text_of(value) if isinstance(value, str | bytes) else None
+    text = _text_of(value)
     if text is not None and text.lower() in _TRUE | _FALSE:
         return text.lower() in _TRUE
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
-    # two wordings, as before: a whole number that fits 64 bits "cannot be interpreted"
-    in_range = (isinstance(value, int) and -_I64 <= value < _I64) or (
-        isinstance(value, float) and value.is_integer() and -_I64 < value < _I64
-    )
-    unparsable = isinstance(value, str | bytes) or in_range
-    if unparsable:
-        raise invalid("Input should be a valid boolean, unable to interpret input", value, "bool")
-    raise invalid("Input should be a valid boolean", value, "bool")
+    raise invalid("must be true or false (1/0 and yes/no also work)", value)
 
 
 def to_int(value: object, *, ge: float | None = None, le: float | None = None) -> int:
     """A whole number; "3", "3.0" and 3.0 count, 3.5 does not. True is 1: refuse it before."""
-    number: int
-    if isinstance(value, int):
-        number = int(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise invalid("Input should be a finite number", value)
-        if not value.is_integer():
-            message = "Input should be a valid integer, got a number with a fractional part"
-            raise invalid(message, value)
-        if not -_I64 < value < _I64:
-            message = "Unable to parse input string as an integer, exceeded maximum size"
-            raise invalid(message, value)
-        number = int(value)
-    elif isinstance(value, str | bytes | bytearray):
-        text = _text_of(value)
-        if text is None:
-            message = "Input should be a valid integer, unable to parse string as an integer"
-            raise invalid(message, value)
-        number = _parse_int(text, value)
+    number: float | None
+    if isinstance(value, int | float):
+        number = value
     else:
-        raise invalid("Input should be a valid integer", value)
+        text = _text_of(value)
+        number = None if text is None else _parse_number(text)
+        if text is not None and number is not None and "e" in text.lower():
+            number = None  # "1e3" is a float's spelling, not a count's
+    if number is None:
+        raise invalid("must be a whole number", value)
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise invalid("must be a finite number", value)
+        if not number.is_integer():
+            raise invalid("must be a whole number", value)
+        number = int(number)
     _check_bounds(number, value, None, ge, le)
-    return number
+    return int(number)
 
 
 def to_float(
@@ -262,23 +177,18 @@ def to_float(
 ) -> float:
     """A finite number within the bounds; ints and numeric strings count. True is 1.0."""
     number: float | None
-    if isinstance(value, float):
-        number = value
-    elif isinstance(value, int):
+    if isinstance(value, int | float):
         try:
             number = float(value)
         except OverflowError:
-            raise invalid("Input should be a valid number", value) from None
-    elif isinstance(value, str | bytes):
-        text = _text_of(value)
-        number = None if text is None else _parse_float(text)
-        if number is None:
-            message = "Input should be a valid number, unable to parse string as a number"
-            raise invalid(message, value)
+            raise invalid("must be a finite number", value) from None
     else:
-        raise invalid("Input should be a valid number", value)
+        text = _text_of(value)
+        number = None if text is None else _parse_number(text)
+    if number is None:
+        raise invalid("must be a number", value)
     if not math.isfinite(number):
-        raise invalid("Input should be a finite number", value)
+        raise invalid("must be a finite number", value)
     _check_bounds(number, value, gt, ge, le)
     return number
 
@@ -286,12 +196,9 @@ def to_float(
 def to_str(value: object) -> str:
     """Text; a number is not text (``currency = 840`` is refused, not read as "840")."""
     text = _text_of(value)
-    if text is not None:
-        return text
-    if isinstance(value, bytes | bytearray):
-        message = "Input should be a valid string, unable to parse raw data as a unicode string"
-        raise invalid(message, value)
-    raise invalid("Input should be a valid string", value)
+    if text is None:
+        raise invalid("must be text", value)
+    return text
 
 
 def to_secret(value: object) -> SecretStr:
@@ -303,7 +210,7 @@ def to_path(value: object) -> Path:
         return value
     if isinstance(value, str | os.PathLike):
         return Path(value)
-    raise invalid("Input is not a valid path for <class 'pathlib.Path'>", value)
+    raise invalid("must be a file path", value)
 
 
 def choice(*choices: str) -> Callable[[object], str]:
@@ -314,7 +221,7 @@ def choice(*choices: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if isinstance(value, str) and value in choices:
             return str.__str__(value)
-        raise invalid(f"Input should be {listed}", value)
+        raise invalid(f"must be {listed}", value)
 
     return check
 
@@ -351,22 +258,31 @@ def optional(convert: Callable[[object], T]) -> Callable[[object], T | None]:
     return check
 
 
+def _collect(
+    items: Iterable[tuple[str | int, object, object]], run: Callable[[object, object], None]
+) -> None:
+    """``run(key, item)`` for every item, then one ConfigError with all problems, each located."""
+    problems: list[Problem] = []
+    for where, key, item in items:
+        try:
+            run(key, item)
+        except ConfigError as exc:
+            problems += [p.under(where) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems)
+
+
 def tuple_of(convert: Callable[[object], T]) -> Callable[[object], tuple[T, ...]]:
     """A list (or other sequence) whose items each pass ``convert``; problems name the index."""
 
     def check(value: object) -> tuple[T, ...]:
         if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
-            raise invalid("Input should be a valid tuple", value)
-        items: list[T] = []
-        problems: list[Problem] = []
-        for index, item in enumerate(value):
-            try:
-                items.append(convert(item))
-            except ConfigError as exc:
-                problems += [p.under(index) for p in exc.problems]
-        if problems:
-            raise ConfigError(problems)
-        return tuple(items)
+            raise invalid("must be a list", value)
+        out: list[T] = []
+        _collect(
+            ((i, i, item) for i, item in enumerate(value)), lambda _, v: out.append(convert(v))
+        )
+        return tuple(out)
 
     return check
 
@@ -376,24 +292,15 @@ def table_of(convert: Callable[[object], T]) -> Callable[[object], dict[str, T]]
 
     def check(value: object) -> dict[str, T]:
         if not isinstance(value, Mapping):
-            raise invalid("Input should be a valid dictionary", value, "mapping")
+            raise invalid("must be a table of names to values", value)
         result: dict[str, T] = {}
-        problems: list[Problem] = []
-        for key, item in value.items():
-            name: str | None = None
-            try:
-                name = to_str(key)
-            except ConfigError as exc:
-                problems += [p.under(key, "[key]") for p in exc.problems]
-            try:
-                converted = convert(item)
-            except ConfigError as exc:
-                problems += [p.under(key) for p in exc.problems]
-                continue
-            if name is not None:
-                result[name] = converted
-        if problems:
-            raise ConfigError(problems)
+
+        def one(key: object, item: object) -> None:
+            if not isinstance(key, str):
+                raise invalid("names must be text", key)
+            result[key] = convert(item)
+
+        _collect(((str(k), k, v) for k, v in value.items()), one)
         return result
 
     return check
@@ -402,6 +309,9 @@ def table_of(convert: Callable[[object], T]) -> Callable[[object], dict[str, T]]
 # --- one table ------------------------------------------------------------------------------
 
 _REQUIRED: Any = object()  # the default of a field that must be given
+REQUIRED: Any = _REQUIRED
+"""``setting(REQUIRED, ...)``: a field with no default, whose omission is a problem."""
+_NO_DEFAULT: Any = dataclasses.MISSING
 
 
 def required() -> Any:
@@ -411,18 +321,36 @@ def required() -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """How the input of one field becomes its value, in the order the old library used.
+    """Everything about one setting but its name, type and default (the dataclass field's).
 
-    ``prepare`` first rewrites the raw input (``"1m"`` -> ``60.0``); ``convert`` checks type and
-    bounds; each of ``checks`` then validates (and may normalise) the converted value, raising a
-    plain ``ValueError`` whose text is the message. ``section`` makes the field a nested table
-    whose cross-field rules wait, like its parent's, until every source is merged.
+    Checking: ``prepare`` first rewrites the raw input (``"1m"`` -> ``60.0``); ``convert`` checks
+    type and bounds; each of ``checks`` then validates (and may normalise) the converted value,
+    raising a plain ``ValueError`` whose text is the reason. ``section`` makes the field a nested
+    table whose cross-field rules wait, like its parent's, until every source is merged.
+
+    Declaring: ``env`` is the ``FINOPS_*`` variable, ``flag`` the shared command-line option
+    (``metavar``, ``flag_type`` and ``flag_to`` shape it), ``help`` the one line shown for both,
+    ``secret`` how descriptions mask it (``"value"``, ``"url"``, ``"webhook"`` or ``"headers"``)
+    and ``guard`` its part in the trust model (``"redirect"``: it picks where credentials go or
+    how they are protected; ``"credential"``: it is one; ``"both"``). ``hidden_input``: errors
+    do not echo the value (a path the message already names). The env table, the env help, the
+    typer options, the flag mapping and the masking are all derived from these, so a setting is
+    declared once.
     """
 
     convert: Callable[[object], object] = lambda value: value
     prepare: Callable[[object], object] | None = None
     checks: tuple[Callable[[Any], object], ...] = ()
     section: type[Checked] | None = None
+    env: str | None = None
+    flag: str | None = None
+    help: str = ""
+    metavar: str | None = None
+    flag_type: Any = str
+    flag_to: Callable[[Any], Mapping[str, object]] | None = None
+    secret: str | None = None
+    guard: str | None = None
+    hidden_input: bool = False
 
     def apply(self, given: object, partial: bool) -> object:
         value = given if self.prepare is None else _own_rule(self.prepare, given, given)
@@ -432,6 +360,68 @@ class Rule:
         for check in self.checks:
             result = _own_rule(check, result, given)  # theirs show the value as given
         return result
+
+    def but(self, **changes: Any) -> Rule:
+        """This rule with its declaration details set: share a check, declare each setting."""
+        return dataclasses.replace(self, **changes)
+
+
+def setting(default: Any = _NO_DEFAULT, rule: Rule | None = None, **declared: Any) -> Any:
+    """One setting's declaration, as a dataclass field: default, check, env, flag and help.
+
+    ``default`` may be a class, called for each instance (``dict``: a mutable default), or
+    ``REQUIRED``; ``rule`` holds the check and ``declared`` the rest (see ``Rule``);
+    ``@settings_table`` turns the fields of a class into its ``RULES``.
+    """
+    full = (rule or Rule()).but(**declared)
+    if callable(default) and isinstance(default, type):
+        return dataclasses.field(default_factory=default, metadata={"rule": full})
+    return dataclasses.field(default=default, metadata={"rule": full})
+
+
+def section(cls: type[Checked]) -> Any:
+    """A field holding a nested settings table, built from its defaults when not given."""
+    return dataclasses.field(default_factory=cls, metadata={"rule": Rule(section=cls)})
+
+
+# setting()/section() are not listed as field specifiers: type checkers then read their result as
+# the field's default (every declared setting has one; REQUIRED is checked at run time).
+@typing.dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,)
+)
+def settings_table(cls: type[C]) -> type[C]:
+    """Make ``cls`` a frozen keyword-only dataclass whose ``RULES`` come from its fields.
+
+    Every field must be declared with ``setting()`` or ``section()``, and a declaration with a
+    variable or flag must have its help: a half-declared setting fails at import, in every test.
+    """
+    built: Any = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    rules: dict[str, Rule] = {}
+    for each in dataclasses.fields(built):
+        rule: Rule | None = each.metadata.get("rule")
+        problem = "is not declared with setting()" if rule is None else _half_declared(rule)
+        if rule is None or problem:  # at import time: a half-declared setting never ships
+            raise TypeError(f"{cls.__name__}.{each.name} {problem}")
+        rules[each.name] = rule
+    built.RULES = rules
+    return typing.cast(type[C], built)
+
+
+_SECRETS = (None, "value", "url", "webhook", "headers")
+_GUARDS = (None, "redirect", "credential", "both")
+
+
+def _half_declared(rule: Rule) -> str | None:
+    """What is missing or wrong in a declaration, so every variable and flag has its help."""
+    if (rule.env or rule.flag) and not rule.help.strip():
+        return "has a variable or flag but no help"
+    if rule.env and not rule.env.startswith("FINOPS_"):
+        return f"has variable {rule.env!r}, which does not start with FINOPS_"
+    if rule.flag and not rule.flag.startswith("--"):
+        return f"has flag {rule.flag!r}, which does not start with --"
+    if rule.secret not in _SECRETS or rule.guard not in _GUARDS:
+        return f"has secret={rule.secret!r} / guard={rule.guard!r}: not one of the known kinds"
+    return None
 
 
 def _own_rule(rule: Callable[[Any], object], value: object, shown: object) -> object:
@@ -472,10 +462,10 @@ class Checked:
                 except ConfigError as exc:
                     problems += [p.under(name) for p in exc.problems]
             elif _default_missing(cls, name):
-                problems.append(Problem((name,), "missing", "Field required", dict(data)))
+                problems.append(Problem((name,), "missing", "is required", dict(data)))
         for key, value in data.items():
             if key not in cls.RULES:
-                problems.append(Problem((key,), "unknown", "Extra inputs are not permitted", value))
+                problems.append(Problem((key,), "unknown", "is not a setting", value))
         if problems:
             raise ConfigError(problems, cls.__name__)
         return values
@@ -486,8 +476,7 @@ class Checked:
         if isinstance(data, cls):
             return data
         if not isinstance(data, Mapping):
-            message = f"Input should be a valid dictionary or instance of {cls.__name__}"
-            raise invalid(message, data, "table")
+            raise invalid("must be a table", data, "table")
         data = cls._prepare(data)
         values = cls._values(data, partial)
         built = cls.__new__(cls)

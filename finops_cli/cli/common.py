@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from finops_cli.errors import UsageError
+from finops_cli.settings.registry import settings_from_flags, typer_options
 
 if TYPE_CHECKING:
     from finops_cli.settings import Settings
@@ -44,199 +45,14 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
-class SourceChoice(StrEnum):
-    auto = "auto"
-    sample = "sample"
-    prometheus = "prometheus"
-    opencost = "opencost"
-
-
 SOURCE = "Data source"
 WINDOW = "Time window"
 OUTPUT = "Output"
 
+# The settings flags are generated from the settings' declarations (one place per setting);
+# the rest are about the question asked (window) and the answer (output).
 _SHARED: list[tuple[str, Any, Any]] = [
-    (
-        "source",
-        Annotated[
-            SourceChoice | None,
-            typer.Option(
-                "--source",
-                help="sample, prometheus, opencost, or auto (prometheus when a URL is set).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "prometheus_url",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--prometheus-url",
-                metavar="URL",
-                help="Prometheus-compatible API root, path prefix included (Mimir: /prometheus, "
-                "VictoriaMetrics: /select/0/prometheus). Env: FINOPS_PROMETHEUS_URL.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "opencost_url",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--opencost-url",
-                metavar="URL",
-                help="OpenCost API root, for --source opencost or --compare opencost. "
-                "Env: FINOPS_OPENCOST_URL.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "bearer_token",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--bearer-token",
-                metavar="TOKEN",
-                help="Bearer token (prefer FINOPS_PROMETHEUS_BEARER_TOKEN: flags show in ps).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "basic_auth",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--basic-auth",
-                metavar="USER:PASSWORD",
-                help="HTTP basic auth.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "header",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--header",
-                "-H",
-                metavar="'NAME: VALUE'",
-                help="Extra HTTP header, repeatable (e.g. 'X-Scope-OrgID: tenant-a').",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "ca_bundle",
-        Annotated[
-            Path | None,
-            typer.Option(
-                "--ca-bundle",
-                metavar="PATH",
-                help="CA bundle to verify the server's TLS certificate.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "insecure_skip_tls_verify",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--insecure-skip-tls-verify",
-                help="Do not verify TLS certificates (unsafe).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "timeout",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--timeout",
-                metavar="DURATION",
-                help="Per-request timeout, e.g. 30s (default 30s).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "max_concurrency",
-        Annotated[
-            int | None,
-            typer.Option(
-                "--max-concurrency",
-                metavar="N",
-                help="Queries in flight at once (default 4).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "thanos_dedup",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--thanos-dedup/--no-thanos-dedup",
-                help="Send Thanos' dedup parameter.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "thanos_partial_response",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--thanos-partial-response/--no-thanos-partial-response",
-                help="Send Thanos' partial_response parameter.",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
-    (
-        "sample_interval",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--sample-interval",
-                metavar="DURATION",
-                help="Scrape interval of the allocation metrics (default: detected from the data).",
-                rich_help_panel=SOURCE,
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
+    *typer_options(SOURCE),
     (
         "config",
         Annotated[
@@ -447,28 +263,8 @@ def _warn(message: str) -> None:
 
 
 def _settings_flags(opts: dict[str, Any]) -> dict[str, object]:
-    flags: dict[str, object] = {
-        "source": opts["source"].value if opts["source"] else None,
-        "prometheus.url": opts["prometheus_url"],
-        "opencost.url": opts["opencost_url"],
-        "prometheus.bearer_token": opts["bearer_token"],
-        "prometheus.ca_bundle": opts["ca_bundle"],
-        "prometheus.insecure_skip_tls_verify": opts["insecure_skip_tls_verify"],
-        "prometheus.timeout_seconds": opts["timeout"],
-        "prometheus.max_concurrency": opts["max_concurrency"],
-        "prometheus.thanos_dedup": opts["thanos_dedup"],
-        "prometheus.thanos_partial_response": opts["thanos_partial_response"],
-        "prometheus.sample_interval_seconds": opts["sample_interval"],
-    }
-    if opts["basic_auth"] is not None:
-        user, sep, password = opts["basic_auth"].partition(":")
-        if not sep or not user:
-            raise UsageError("invalid --basic-auth: expected USER:PASSWORD")
-        flags["prometheus.username"] = user
-        flags["prometheus.password"] = password
-    if opts["header"]:
-        flags["prometheus.headers"] = list(opts["header"])
-    return flags
+    """The dotted settings the shared flags set, as the declarations map them."""
+    return settings_from_flags(opts)
 
 
 def build_context(opts: dict[str, Any], now: datetime | None = None) -> CommandContext:

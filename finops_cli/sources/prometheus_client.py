@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
 import httpx
@@ -66,41 +65,12 @@ _LIMIT_ERROR = re.compile(
 _PROMQL_ENGINE_LIMIT = "would load too many samples"
 
 
-class _Secret(Protocol):
-    def get_secret_value(self) -> str: ...
-
-
-class PrometheusSettingsLike(Protocol):
-    """The attributes read from ``finops_cli.settings.PrometheusSettings``.
-
-    A protocol rather than an import keeps this module free of the settings layer (and of the CLI
-    it validates), so benchmarks and tests can hand in any object with these attributes.
-    """
-
-    @property
-    def url(self) -> str | None: ...
-    @property
-    def bearer_token(self) -> _Secret | None: ...
-    @property
-    def username(self) -> str | None: ...
-    @property
-    def password(self) -> _Secret | None: ...
-    @property
-    def headers(self) -> dict[str, Any]: ...
-    @property
-    def ca_bundle(self) -> Path | None: ...
-    @property
-    def insecure_skip_tls_verify(self) -> bool: ...
-    @property
-    def timeout_seconds(self) -> float: ...
-    @property
-    def retries(self) -> int: ...
-    @property
-    def max_concurrency(self) -> int: ...
-    @property
-    def thanos_dedup(self) -> bool | None: ...
-    @property
-    def thanos_partial_response(self) -> bool | None: ...
+if TYPE_CHECKING:
+    # The settings' own declarations (finops_cli/settings/tables.py) are the contract; a copy of
+    # them here as a Protocol was one more place to keep in step with every new setting.
+    from finops_cli.settings import PrometheusSettings as PrometheusSettingsLike
+else:  # not imported at run time: this module stays free of the settings layer
+    PrometheusSettingsLike = Any
 
 
 @dataclass(frozen=True)

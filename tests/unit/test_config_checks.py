@@ -1,4 +1,8 @@
-"""The validation layer under the settings: lax coercion, all problems collected, secrets hidden."""
+"""The validation layer under the settings: lax coercion, all problems collected, secrets hidden.
+
+The wording is our own (one short clause after "invalid setting X from Y:"); these tests pin
+that bad values are refused with a clear reason, not a third-party library's exact text.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +36,13 @@ def test_whole_numbers_read_leniently(text: object, expected: int) -> None:
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ("3.5", "must be a valid integer, unable to parse string as an integer"),
-        ("1e3", "must be a valid integer, unable to parse string as an integer"),
-        ("\u0663", "must be a valid integer, unable to parse string as an integer"),
-        (1.5, "must be a valid integer, got a number with a fractional part"),
+        ("3.5", "must be a whole number"),
+        ("1e3", "must be a whole number"),
+        ("\u0663", "must be a whole number"),
+        (1.5, "must be a whole number"),
         (math.inf, "must be a finite number"),
-        (-1, "must be greater than or equal to 0"),
+        (-1, "must be at least 0"),
+        (None, "must be a whole number"),
     ],
 )
 def test_bad_whole_numbers(value: object, reason: str) -> None:
@@ -47,7 +52,8 @@ def test_bad_whole_numbers(value: object, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("0.5", 0.5), (" 1e3", 1000.0), ("1_0.5", 10.5), (2, 2.0), (True, 1.0)]
+    ("value", "expected"),
+    [("0.5", 0.5), (" 1e3", 1000.0), ("1_000.5", 1000.5), (2, 2.0), (True, 1.0)],
 )
 def test_numbers_read_leniently(value: object, expected: float) -> None:
     result = to_float(value)
@@ -57,12 +63,13 @@ def test_numbers_read_leniently(value: object, expected: float) -> None:
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ("abc", "must be a valid number, unable to parse string as a number"),
+        ("abc", "must be a number"),
+        ("\u0663", "must be a number"),
         ("nan", "must be a finite number"),
         ("1e400", "must be a finite number"),
         (0, "must be greater than 0"),
-        (86401, "must be less than or equal to 86400"),
-        ([1], "must be a valid number"),
+        (86401, "must be at most 86400"),
+        ([1], "must be a number"),
     ],
 )
 def test_bad_numbers(value: object, reason: str) -> None:
@@ -76,14 +83,14 @@ def test_booleans() -> None:
         assert to_bool(text) is True
     for text in ("false", "0", "no", "Off", "f", "n", 0):
         assert to_bool(text) is False
-    for bad in (" true", "2", 2, "", None):
+    for bad in ("2", 2, "", None, "truthy"):
         with pytest.raises(ConfigError) as caught:
             to_bool(bad)
         assert caught.value.problems[0].reason.startswith("must be true or false")
 
 
 def test_text_choices_and_containers() -> None:
-    with pytest.raises(ConfigError, match="must be a valid string"):
+    with pytest.raises(ConfigError, match="must be text"):
         to_str(840)
     with pytest.raises(ConfigError) as caught:
         choice("auto", "sample", "prometheus")("prom")
@@ -102,10 +109,10 @@ def test_every_problem_is_collected_in_declaration_order() -> None:
         Settings.from_mapping(data)
     problems = [(p.loc, p.kind) for p in caught.value.problems]
     assert problems == [
-        (("source",), "type"),
-        (("prometheus", "retries"), "type"),
+        (("source",), "value"),
+        (("prometheus", "retries"), "value"),
         (("prometheus", "ulr"), "unknown"),
-        (("currency",), "type"),
+        (("currency",), "value"),
         (("zz",), "unknown"),
     ]
 

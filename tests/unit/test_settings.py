@@ -140,7 +140,9 @@ def test_toml_files_are_deep_merged_with_the_current_directory_winning(dirs: Dir
         "[labels]\n"
         'team = "example.com/squad"\n'
     )
-    settings = dirs.load()
+    # The project file's headers would ride along with the user's: only with the user's consent.
+    assert "prometheus.headers" in dirs.error()
+    settings = dirs.load(env={"FINOPS_TRUST_PROJECT_CONFIG": "1"})
     prometheus = settings.prometheus
     assert prometheus.url == "http://shared:9090"
     assert prometheus.retries == 1
@@ -152,7 +154,8 @@ def test_toml_files_are_deep_merged_with_the_current_directory_winning(dirs: Dir
 
 def test_env_header_replaces_a_file_header_case_insensitively(dirs: Dirs) -> None:
     dirs.cwd_toml('[prometheus.headers]\nX-Scope-OrgID = "file"\nX-Other = "o"\n')
-    settings = dirs.load(env={"FINOPS_PROMETHEUS_HEADERS": "x-scope-orgid: env"})
+    env = {"FINOPS_PROMETHEUS_HEADERS": "x-scope-orgid: env", "FINOPS_TRUST_PROJECT_CONFIG": "1"}
+    settings = dirs.load(env=env)
     headers = {k: v.get_secret_value() for k, v in settings.prometheus.headers.items()}
     assert headers == {"X-Other": "o", "x-scope-orgid": "env"}
 
@@ -167,9 +170,7 @@ def test_defaults_to_os_environ_and_platformdirs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "finops.toml").write_text("sample_seed = 7\n")
-    monkeypatch.setattr(
-        "finops_cli.settings.platformdirs.user_config_dir", lambda app: str(tmp_path)
-    )
+    monkeypatch.setattr("platformdirs.user_config_dir", lambda app: str(tmp_path))
     monkeypatch.chdir(tmp_path / "..")
     monkeypatch.setenv("FINOPS_CURRENCY", "gbp")
     settings = load_settings()
@@ -354,7 +355,7 @@ def test_durations_from_env(dirs: Dirs, text: str, seconds: float) -> None:
 
 
 def test_sample_interval_under_a_second_is_refused(dirs: Dirs) -> None:
-    with pytest.raises(UsageError, match="greater than or equal to 1"):
+    with pytest.raises(UsageError, match="must be at least 1"):
         dirs.load(env={"FINOPS_SAMPLE_INTERVAL": "500ms"})
 
 
@@ -478,13 +479,13 @@ def test_unreadable_toml(dirs: Dirs) -> None:
     [
         ('source = "prom"', "invalid setting source from {o}: must be 'auto', 'sample', "),
         ('currency = "dollars"', "invalid setting currency from {o}: must be a three-letter"),
-        ("sample_seed = -1", "invalid setting sample_seed from {o}: must be greater than"),
+        ("sample_seed = -1", "invalid setting sample_seed from {o}: must be at least 0"),
         ("sample_seed = true", "invalid setting sample_seed from {o}: must be a whole number"),
         ("prometheus = 3", "invalid setting prometheus from {o}: must be a table"),
         ("[prometheus]\nretries = -1", "invalid setting prometheus.retries from {o}: must be"),
-        ("[prometheus]\nretries = 1.5", "prometheus.retries from {o}: must be a valid integer"),
+        ("[prometheus]\nretries = 1.5", "prometheus.retries from {o}: must be a whole number"),
         ("[prometheus]\nretries = true", "prometheus.retries from {o}: must be a whole number"),
-        ("[prometheus]\nmax_concurrency = 0", "max_concurrency from {o}: must be greater than"),
+        ("[prometheus]\nmax_concurrency = 0", "max_concurrency from {o}: must be at least 1"),
         ("[prometheus]\ntimeout_seconds = 0", "timeout_seconds from {o}: must be greater than 0"),
         ("[prometheus]\ntimeout_seconds = true", "timeout_seconds from {o}: must be a number"),
         ("[prometheus]\nsample_interval_seconds = -1", "sample_interval_seconds from {o}"),
