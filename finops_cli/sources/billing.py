@@ -125,10 +125,6 @@ def parse_dimension(text: str, team_tag: str) -> Dimension:
     return Dimension(name)
 
 
-def team_dimension(team_tag: str) -> Dimension:
-    return Dimension("team", team_tag)
-
-
 def instance_family(instance_type: str) -> str:
     """``p5.48xlarge`` -> ``p5``; ``p6-b200.48xlarge`` -> ``p6-b200``."""
     return instance_type.split(".", 1)[0].lower()

@@ -137,10 +137,10 @@ class SampleCostSource(CostSource):
         )
         cluster["bucket_end"] = _utc(cluster["bucket_end"])
         return CostData(
-            source=self.name,
-            allocations=allocations,
-            cluster=cluster,
-            busy_metric=BUSY_PROFILING,
+            self.name,
+            allocations,
+            cluster,
+            BUSY_PROFILING,
             has_cpu_ram=True,
             sample_interval_s=step,
         )

@@ -296,3 +296,29 @@ def test_namespace_shards_reach_dcgm_and_kube_state_metrics_reads():
             'DCGM_FI_DEV_FB_USED{exported_pod!=""}' if exported else 'DCGM_FI_DEV_FB_USED{pod!=""}'
         )
         assert gq.ctx.dcgm_namespace_label == dcgm
+
+
+def test_builders_reach_query_context_only_through_its_public_api():
+    """GpuQueries, InferenceQueries and NodeQueries use QueryContext's public helpers
+    (``grouping``, ``pod_join``, ``read``...), never its private methods."""
+    import ast
+    from pathlib import Path
+
+    import finops_cli.queries as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+                continue
+            owner = node.value
+            on_ctx = (isinstance(owner, ast.Name) and owner.id == "ctx") or (
+                isinstance(owner, ast.Attribute) and owner.attr == "ctx"
+            )
+            assert not on_ctx, f"{path.name}:{node.lineno} reaches into QueryContext.{node.attr}"
+
+
+def test_the_package_keeps_every_name_importable_from_finops_cli_queries():
+    import finops_cli.queries as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name

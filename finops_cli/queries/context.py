@@ -1,0 +1,377 @@
+"""``QueryContext``: how one backend labels and samples its series, and the cost measures.
+
+Every leaf read of every query goes through ``QueryContext.read``, so the cluster filter, the
+collapse of HA replicas and the "one scrape counts once" lookback are applied in one place. The
+per-GPU, inference and per-node builders (``gpu``, ``inference``, ``node``) use only the public
+helpers here (``grouping``, ``pod_join``, ``node_join``, ``read``, ``exact``, ``attribute``,
+``cluster_matcher``, ``dcgm_labels``), never its private methods.
+
+Every measure is an instant-vector expression evaluated at sample instants ``S`` apart; a window's
+figure is ``sum_over_time(measure[window:S]) * S/3600`` (GPU-hours, dollars). The series that mark
+existence (allocations, capacity) are read with ``last_over_time(m[S - 1ms])`` so that each scrape
+counts exactly once whatever the engine's lookback or the lack of staleness markers in backfilled
+data; series that only carry attributes (prices, pod labels) are read with a generous lookback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from finops_cli.labels import kube_label_to_prometheus
+from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.queries.names import (
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    CAPACITY_LABELS,
+    CPU_ALLOCATION,
+    CPU_PRICE,
+    DEFAULT_COST_CENTER_KEY,
+    GPU_ALLOCATABLE,
+    GPU_ALLOCATION,
+    GPU_CAPACITY,
+    GPU_PRICE,
+    GPU_REQUESTS,
+    GPU_TEMPERATURE,
+    INSTANCE_TYPE_LABEL,
+    POD_ANNOTATION_KEYS,
+    POD_ANNOTATIONS,
+    POD_ATTRIBUTE_KEYS,
+    POD_LABEL_KEYS,
+    POD_LABELS,
+    RAM_ALLOCATION,
+    RAM_PRICE,
+    REGION_LABEL,
+)
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What the queries need to know about the cluster's labelling and sampling.
+
+    ``pod_labels`` maps a group key (team, project...) to the Kubernetes label key it comes from,
+    and ``cost_center`` to the pod annotation key (default ``ai-finops.io/cost-center``);
+    ``sample_interval_s`` is the scrape interval of the allocation series (``S``).
+    """
+
+    pod_labels: dict[str, str]
+    sample_interval_s: int
+    cluster_label: str | None = "cluster"
+    exported_pod_labels: bool = False  # dcgm-exporter scraped with honorLabels: false
+    attribute_lookback_s: int = 600
+    cluster_filter: str | None = None  # only this cluster, on every series read
+    replica_labels: tuple[str, ...] = ()  # HA pairs without Thanos: collapse replicas at leaves
+    # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per
+    # (instance type, region, capacity type) -> $/GPU-hour. None = OpenCost's own metrics.
+    catalog_prices: tuple[tuple[str, str, str, float], ...] | None = None
+
+    @property
+    def dcgm_pod_label(self) -> str:
+        """The label naming the pod on a dcgm-exporter series."""
+        return "exported_pod" if self.exported_pod_labels else "pod"
+
+    @property
+    def dcgm_namespace_label(self) -> str:
+        """The label naming the pod's namespace on a dcgm-exporter series."""
+        return "exported_namespace" if self.exported_pod_labels else "namespace"
+
+    def prom_label(self, key: str) -> str:
+        """The Prometheus label a group key lives in after the queries below have run."""
+        if key in POD_LABEL_KEYS:
+            return kube_label_to_prometheus(self.pod_labels[key])
+        if key in POD_ANNOTATION_KEYS:
+            return kube_label_to_prometheus(self.annotation_key(key), prefix="annotation_")
+        if key == "cluster":
+            if not self.cluster_label:
+                raise ValueError("grouping by cluster needs a cluster label")
+            return self.cluster_label
+        return key
+
+    def annotation_key(self, key: str) -> str:
+        """The Kubernetes annotation key a group key (cost_center) comes from."""
+        return self.pod_labels.get(key) or DEFAULT_COST_CENTER_KEY
+
+    # ---- the public helpers the other builders use ---------------------------------------------
+    def grouping(self, labels: Sequence[str]) -> str:
+        """The label list of a ``by (...)`` or ``on (...)`` clause: ``labels``, the cluster label
+        first when there is one, so that nothing is ever summed or joined across clusters."""
+        if not self.cluster_label or self.cluster_label in labels:
+            return ", ".join(labels)
+        return ", ".join([label_name(self.cluster_label), *labels])
+
+    @property
+    def pod_join(self) -> str:
+        """What identifies a pod in a join: ``namespace, pod`` (and the cluster)."""
+        return self.grouping(["namespace", "pod"])
+
+    @property
+    def node_join(self) -> str:
+        """What identifies a node in a join: ``node`` (and the cluster)."""
+        return self.grouping(["node"])
+
+    def read(
+        self, metric: str | tuple[str, ...], lookback_s: float, matchers_text: str = ""
+    ) -> str:
+        """A leaf read; every series the queries touch goes through here.
+
+        It adds the cluster filter and, for HA Prometheus pairs queried without Thanos, collapses
+        replicas (``max without (replica)``) before anything is summed, so a pair never counts
+        twice.
+        """
+        parts = [m for m in (matchers_text, self.cluster_matcher()) if m]
+        if isinstance(metric, tuple):  # several metric names: one regex selector
+            parts.insert(0, f'__name__=~"{"|".join(metric)}"')
+            metric = ""
+        selector = "{" + ",".join(parts) + "}" if parts else ""
+        read = f"last_over_time({metric}{selector}[{duration(lookback_s)}])"
+        if self.replica_labels:
+            replicas = ", ".join(label_name(r) for r in self.replica_labels)
+            read = f"max without ({replicas}) ({read})"
+        return read
+
+    def cluster_matcher(self) -> str:
+        """The matcher of the cluster filter (``cluster="x"``), or ``""`` without one."""
+        if self.cluster_filter is None or not self.cluster_label:
+            return ""
+        return matchers({self.cluster_label: self.cluster_filter})[1:-1]
+
+    def exact(self, metric: str, matchers_text: str = "") -> str:
+        """An existence read: each scrape counts exactly once (``last_over_time(m[S - 1ms])``)."""
+        return self.read(metric, self.sample_interval_s - 0.001, matchers_text)
+
+    def attribute(self, metric: str, matchers_text: str = "") -> str:
+        """An attribute read (prices, labels), with the generous lookback."""
+        return self.read(metric, self.attribute_lookback_s, matchers_text)
+
+    def dcgm_labels(self, series: str) -> str:
+        """A dcgm-exporter expression with its pod labels as ``pod`` and ``namespace`` (they
+        arrive as ``exported_*`` with ``honorLabels: false``) and its host as ``node``."""
+        if self.exported_pod_labels:
+            series = f'label_replace({series}, "pod", "$1", "exported_pod", "(.+)")'
+            series = f'label_replace({series}, "namespace", "$1", "exported_namespace", "(.+)")'
+        for host in ("Hostname", "hostname"):
+            series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
+        return series
+
+    # ---- building blocks ---------------------------------------------------------------------
+    def pod_gpus(self) -> str:
+        """GPUs held by each pod, per node, summed over containers: OpenCost's allocation, or
+        without OpenCost the GPUs kube-state-metrics says running pods request."""
+        by = self.grouping(["namespace", "pod", "node"])
+        if self.catalog_prices is None:
+            return f"sum by ({by}) ({self.exact(GPU_ALLOCATION)})"
+        requests = self.exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
+        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
+        return f"sum by ({by}) ({requests}) unless on ({self.pod_join}) ({finished} == 1)"
+
+    def node_capacity(self) -> str:
+        """GPUs each node has: OpenCost's count, or the node's allocatable GPUs."""
+        if self.catalog_prices is None:
+            return f"max by ({self.node_join}) ({self.exact(GPU_CAPACITY)})"
+        allocatable = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
+        return f"max by ({self.node_join}) ({allocatable})"
+
+    def node_price(self, metric: str = GPU_PRICE) -> str:
+        if self.catalog_prices is not None and metric == GPU_PRICE:
+            return self._catalog_node_price()
+        return f"max by ({self.node_join}) ({self.attribute(metric)})"
+
+    def _catalog_node_price(self) -> str:
+        """Per-GPU $/h of each node from the catalog, matched on its node labels.
+
+        The catalog answer is written into the query as a small constant table (one entry per
+        instance type, region and capacity type in use), joined to ``kube_node_labels``.
+        """
+        nodes = self.attribute("kube_node_labels")
+        for source in reversed(CAPACITY_LABELS):  # applied last wins: the list's first label
+            nodes = f'label_replace({nodes}, "capacity", "$1", "{source}", "(.+)")'
+        keys = [INSTANCE_TYPE_LABEL, REGION_LABEL, "capacity"]
+        table = []
+        for instance_type, region, capacity, price in self.catalog_prices or ():
+            entry = f"vector({float(price)!r})"
+            for label, value in zip(keys, (instance_type, region, capacity), strict=True):
+                entry = f'label_replace({entry}, "{label}", {quote(value)}, "", "")'
+            table.append(entry)
+        if not table:
+            return "vector(0) * 0 < 0"  # nothing priced: an empty vector
+        by = self.grouping(["node", *keys])
+        joined = (
+            f"group by ({by}) ({nodes}) * on ({', '.join(keys)}) group_left () "
+            f"({' or '.join(table)})"
+        )
+        return f"max by ({self.node_join}) ({joined})"
+
+    def pod_gpu_cost(self) -> str:
+        """$/h of the GPUs each pod holds: allocation x its node's per-GPU price."""
+        return f"({self.pod_gpus()}) * on ({self.node_join}) group_left () {self.node_price()}"
+
+    def pod_cpu_ram_cost(self) -> str:
+        """$/h of the CPU and memory OpenCost allocates to each pod."""
+        by = self.grouping(["namespace", "pod", "node"])
+        cpu = f"sum by ({by}) ({self.exact(CPU_ALLOCATION)})"
+        ram = f"sum by ({by}) ({self.exact(RAM_ALLOCATION)}) / 1073741824"
+        on = f"on ({self.node_join}) group_left ()"
+        return (
+            f"(({cpu}) * {on} {self.node_price(CPU_PRICE)})"
+            f" + (({ram}) * {on} {self.node_price(RAM_PRICE)})"
+        )
+
+    def pod_attributes(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """One series per pod (value 1) carrying the pod-label and annotation keys asked for.
+
+        Filters (pod-label keys, annotation keys and namespace) become exact matchers here, so a
+        filtered query only keeps pods that match; ``topk`` keeps one series per pod when a pod
+        was recreated under the same name with other labels inside the lookback.
+
+        Annotation keys (cost_center) come from ``kube_pod_annotations``, read only when one is
+        asked for. Asked for alone, the annotations are the only attribute read: a pod without
+        an annotation series then joins nothing, and its cost reaches ``__unallocated__`` as
+        allocation no row explains. With pod-label keys or filters too, the annotations are
+        left-joined onto the labels (``or on (namespace, pod)``), so a pod that kube-state-metrics
+        reports without annotations keeps its labels and an empty cost center.
+        """
+        annotation_keys = [k for k in keys if k in POD_ANNOTATION_KEYS]
+        annotation_filters = {k: v for k, v in filters.items() if k in POD_ANNOTATION_KEYS}
+        label_filters = {k: v for k, v in filters.items() if k not in POD_ANNOTATION_KEYS}
+        annotations = (
+            self._pod_annotations([*annotation_keys, *annotation_filters], annotation_filters)
+            if annotation_keys or annotation_filters
+            else None
+        )
+        if (
+            annotations is not None
+            and not label_filters
+            and not any(k in POD_LABEL_KEYS for k in keys)
+        ):
+            return annotations
+        labels = self._pod_labels(keys, label_filters)
+        if annotations is None:
+            return labels
+        carried = ", ".join(sorted({self.prom_label(k) for k in annotation_keys}))
+        joined = f"{labels} * on ({self.pod_join}) group_left ({carried}) {annotations}"
+        if annotation_filters:  # a cost-center filter keeps only the pods that carry it
+            return f"({joined})"
+        return f"(({joined}) or on ({self.pod_join}) {labels})"
+
+    def _pod_labels(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        wanted = sorted({self.prom_label(k) for k in keys if k in POD_LABEL_KEYS})
+        selector = matchers(
+            {self.prom_label(k): v for k, v in filters.items() if k in POD_LABEL_KEYS}
+            | {k: v for k, v in filters.items() if k == "namespace"}
+        )[1:-1]
+        by = self.grouping(["namespace", "pod", *wanted])
+        inner = f"group by ({by}) ({self.attribute(POD_LABELS, selector)})"
+        return f"topk by ({self.pod_join}) (1, {inner})"
+
+    def _pod_annotations(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """One series per pod from ``kube_pod_annotations`` with the annotation keys asked for
+        (empty when the pod lacks the annotation)."""
+        wanted = sorted({self.prom_label(k) for k in keys if k in POD_ANNOTATION_KEYS})
+        selector = matchers({self.prom_label(k): v for k, v in filters.items()})[1:-1]
+        by = self.grouping(["namespace", "pod", *wanted])
+        inner = f"group by ({by}) ({self.attribute(POD_ANNOTATIONS, selector)})"
+        return f"topk by ({self.pod_join}) (1, {inner})"
+
+    def node_gpu_model(self) -> str:
+        """The GPU product on each node: dcgm-exporter's modelName, joined through its host
+        label; nodes whose exporter runs with ``--no-hostname`` fall back to the node label
+        that GPU feature discovery sets (``nvidia.com/gpu.product``)."""
+        series = self.attribute(GPU_TEMPERATURE)
+        for host in ("Hostname", "hostname"):
+            series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
+        series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        by = self.grouping(["node", "gpu_model"])
+        dcgm = f"group by ({by}) ({series})"
+        product = (
+            f'label_replace({self.attribute("kube_node_labels")}, "gpu_model", "$1", '
+            '"label_nvidia_com_gpu_product", "(.+)")'
+        )
+        labelled = f"group by ({by}) ({product})"
+        both = f"({dcgm} or ({labelled} unless on ({self.node_join}) {dcgm}))"
+        return f"topk by ({self.node_join}) (1, {both})"
+
+    def busy_per_gpu(self, metrics_present: frozenset[str], shard: str = "") -> str:
+        """Engine-active share of each GPU bound to a pod, pod labels normalised.
+
+        Prefers GR_ENGINE_ACTIVE and falls back, GPU by GPU, to GPU_UTIL/100 (``or`` keeps the
+        first where both exist). MIG instances report no GPU_UTIL, only the profiling metric.
+        ``shard`` is one more matcher (see ``Shard``).
+        """
+        selector = ",".join(m for m in (f'{self.dcgm_pod_label}!=""', shard) if m)
+        parts = []
+        if BUSY_PROFILING in metrics_present:
+            parts.append(self.exact(BUSY_PROFILING, selector))
+        if BUSY_UTIL in metrics_present:
+            parts.append(f"{self.exact(BUSY_UTIL, selector)} / 100")
+        if not parts:
+            raise ValueError("no dcgm-exporter busy metric present")
+        series = self.dcgm_labels(" or ".join(f"({p})" for p in parts))
+        return f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+
+    # ---- grouped measures --------------------------------------------------------------------
+    def _grouped(
+        self,
+        per_pod: str,
+        keys: Sequence[str],
+        filters: dict[str, str],
+        *,
+        aggregate: str = "sum",
+        carries_node_labels: bool = False,
+    ) -> str:
+        by_labels = self.grouping([self.prom_label(k) for k in keys])
+        expr = f"({per_pod})"
+        if filters or any(k in POD_ATTRIBUTE_KEYS for k in keys):
+            carried = sorted({self.prom_label(k) for k in keys if k in POD_ATTRIBUTE_KEYS})
+            expr = (
+                f"{expr} * on ({self.pod_join}) group_left ({', '.join(carried)}) "
+                f"{self.pod_attributes(keys, filters)}"
+            )
+        if "gpu_model" in keys and not carries_node_labels:
+            expr = f"{expr} * on ({self.node_join}) group_left (gpu_model) {self.node_gpu_model()}"
+        group = f" by ({by_labels})" if by_labels else ""
+        return f"{aggregate}{group} ({expr})"
+
+    def gpus_allocated(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        return self._grouped(self.pod_gpus(), keys, filters)
+
+    def gpu_cost_rate(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        """$/h of allocated GPUs per group: what the pods hold, at their nodes' prices."""
+        return self._grouped(self.pod_gpu_cost(), keys, filters)
+
+    def cpu_ram_cost_rate(self, keys: Sequence[str], filters: dict[str, str]) -> str:
+        return self._grouped(self.pod_cpu_ram_cost(), keys, filters)
+
+    def busy_sum(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
+        return self._grouped(self.busy_per_gpu(present), keys, filters, carries_node_labels=True)
+
+    def busy_count(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
+        return self._grouped(
+            self.busy_per_gpu(present), keys, filters, aggregate="count", carries_node_labels=True
+        )
+
+    def capacity_gpus(self) -> str:
+        by = f" by ({self.cluster_label})" if self.cluster_label else ""
+        return f"sum{by} ({self.node_capacity()})"
+
+    def capacity_cost_rate(self) -> str:
+        """$/h of every GPU the cluster has, allocated or not: the whole GPU spend."""
+        by = f" by ({self.cluster_label})" if self.cluster_label else ""
+        nodes = self.node_capacity()
+        return f"sum{by} ({nodes} * on ({self.node_join}) group_left () {self.node_price()})"
+
+
+def over_buckets(measure: str, bucket_s: float, sample_interval_s: int) -> str:
+    """Integrate a per-instant measure over one bucket, in hours of it.
+
+    The range is one millisecond short of the bucket so consecutive buckets never share an inner
+    sample, whether the engine treats range starts as open (Prometheus 3) or closed (2.x).
+    """
+    hours_per_sample = sample_interval_s / 3600
+    return (
+        f"sum_over_time(({measure})[{duration(bucket_s - 0.001)}:{duration(sample_interval_s)}])"
+        f" * {hours_per_sample!r}"
+    )

@@ -1,0 +1,56 @@
+"""The probes that find out what a backend has before any measure is built.
+
+Which contract metrics exist, how often they are scraped, whether dcgm-exporter's pod labels
+arrive as ``exported_*`` and which node label sets the catalog fallback has to price: cheap
+questions (index lookups or one number) whose answers decide the ``QueryContext``. They read no
+pod or GPU series beyond that, so they apply no cluster filter or replica collapse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from finops_cli.promql import duration
+from finops_cli.queries.names import (
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    CAPACITY_LABELS,
+    GPU_TEMPERATURE,
+    INSTANCE_TYPE_LABEL,
+    REGION_LABEL,
+    SAMPLE_COUNT_RANGE_S,
+)
+
+# dcgm-exporter series that carry the workload's pod labels (``pod`` or ``exported_pod``).
+DCGM_POD_SERIES = (BUSY_PROFILING, BUSY_UTIL, GPU_TEMPERATURE)
+# The node labels a GPU's catalog price depends on.
+NODE_PRICE_LABELS = (INSTANCE_TYPE_LABEL, REGION_LABEL, *CAPACITY_LABELS)
+
+
+def any_metric(names: Sequence[str]) -> str:
+    """A ``match[]`` selector for the series of any of ``names``."""
+    return f'{{__name__=~"{"|".join(names)}"}}'
+
+
+def exported_pod_series() -> str:
+    """Whether any dcgm-exporter series carries ``exported_pod`` (non-empty when one does): the
+    fallback when listing the label's values is over a server limit. Only series that carry the
+    label are read: none, usually."""
+    names = "|".join(DCGM_POD_SERIES)
+    return f'group(last_over_time({{__name__=~"{names}",exported_pod!=""}}[1h]))'
+
+
+def sample_count(metric: str) -> str:
+    """Samples in six hours of the densest series: how the scrape interval is detected.
+
+    Six hours, not one: a closed range (Prometheus 2.x) counts one sample more than an open
+    one (3.x), and over an hour that one sample moves a 15-minute scrape to 12 minutes.
+    """
+    return f"max(count_over_time({metric}[{SAMPLE_COUNT_RANGE_S}s]))"
+
+
+def node_price_label_sets(window_s: float) -> str:
+    """Every (instance type, region, capacity labels) set the nodes carried in the window: what
+    the catalog has to price when OpenCost is absent."""
+    labels = ", ".join(NODE_PRICE_LABELS)
+    return f"group by ({labels}) (last_over_time(kube_node_labels[{duration(window_s)}]))"

@@ -1,0 +1,172 @@
+"""What a Prometheus-compatible backend has, and the ``QueryContext`` that fits it.
+
+Before any measure is built the source asks: which contract metrics exist in the window, how
+often the allocation (or dcgm-exporter) series is scraped, whether dcgm-exporter's pod labels
+arrive as ``exported_*``, and, without OpenCost, what the catalog says each node's GPUs cost.
+The probes' PromQL is in ``queries.discovery``; this module sends them and reads the answers.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from finops_cli import queries
+from finops_cli.errors import SourceError
+from finops_cli.pricing import PriceCatalog
+from finops_cli.queries import QueryContext
+from finops_cli.sources.prometheus_client import PrometheusClient, ServerLimitError
+from finops_cli.sources.prometheus_rows import capacity_of
+
+if TYPE_CHECKING:
+    from finops_cli.sources.prometheus import PrometheusCostSource
+
+_NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+DEFAULT_SAMPLE_INTERVAL_S = 60
+BUSY_METRICS = frozenset({queries.BUSY_PROFILING, queries.BUSY_UTIL})
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    return datetime.fromtimestamp(math.floor(moment.timestamp()), tz=UTC)
+
+
+def present_metrics(client: PrometheusClient, start: datetime, end: datetime) -> frozenset[str]:
+    """Which contract metrics exist in the window: one cheap index lookup, no samples read."""
+    try:
+        names = client.label_values(
+            "__name__", [queries.any_metric(queries.PROBED_METRICS)], start, end
+        )
+    except ServerLimitError:  # too many series for one query: every name in the window
+        names = [
+            n
+            for n in client.label_values("__name__", [], start, end)
+            if n in queries.PROBED_METRICS
+        ]
+    return frozenset(names)
+
+
+def detect_sample_interval(
+    client: PrometheusClient, metric: str, start: datetime, end: datetime
+) -> int:
+    """The scrape interval of ``metric``, from how many samples its densest series has in
+    six hours, rounded to a usual scrape interval so jitter cannot make windows miss one."""
+    probe = queries.sample_count(metric)
+    counts = [s.value for s in client.instant(probe, end) if math.isfinite(s.value)]
+    if not counts:
+        span = timedelta(seconds=queries.SAMPLE_COUNT_RANGE_S)
+        step = max((end - start) / 24, timedelta(hours=1))
+        series = client.range(probe, min(start + span, end), end, step)
+        counts = [v for s in series for v in s.values if math.isfinite(v)]
+    if not counts or max(counts) <= 0:
+        return DEFAULT_SAMPLE_INTERVAL_S
+    raw = queries.SAMPLE_COUNT_RANGE_S / max(counts)
+    return min(_NICE_INTERVALS, key=lambda nice: abs(nice - raw))
+
+
+def uses_exported_pod_labels(client: PrometheusClient, start: datetime, end: datetime) -> bool:
+    """Scraped with ``honorLabels: false``, dcgm-exporter's pod labels become ``exported_*``."""
+    try:
+        return bool(client.label_values("exported_pod", queries.DCGM_POD_SERIES, start, end))
+    except ServerLimitError:  # too many series for one query: do any carry exported_pod?
+        return bool(client.instant(queries.exported_pod_series(), end))
+
+
+def query_context(
+    source: PrometheusCostSource,
+    start: datetime,
+    end: datetime,
+    present: frozenset[str],
+    *,
+    cluster_filter: str | None = None,
+    interval_of: str | None = None,
+) -> tuple[QueryContext, list[str]]:
+    """How to query this backend: OpenCost's metrics when scraped, else kube-state-metrics
+    priced from the catalog; the scrape interval; dcgm-exporter's pod-label variant."""
+    notes: list[str] = []
+    catalog_prices = None
+    opencost = {queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY}
+    if not opencost <= present:
+        catalog_prices, notes = node_catalog_prices(
+            source.client, source.catalog, start, end, present
+        )
+    allocation = queries.GPU_ALLOCATION if catalog_prices is None else queries.GPU_REQUESTS
+    interval = int(
+        source.sample_interval_s
+        or detect_sample_interval(source.client, interval_of or allocation, start, end)
+    )
+    busy = present & BUSY_METRICS
+    ctx = QueryContext(
+        source.pod_labels,
+        interval,
+        cluster_label=source.cluster_label,
+        exported_pod_labels=bool(busy) and uses_exported_pod_labels(source.client, start, end),
+        cluster_filter=cluster_filter,
+        replica_labels=source.replica_labels,
+        catalog_prices=catalog_prices,
+    )
+    return ctx, notes
+
+
+def opencost_context(source: PrometheusCostSource, start: datetime, end: datetime) -> QueryContext:
+    """The context of OpenCost's node series alone (per-node prices): their scrape interval."""
+    interval = int(
+        source.sample_interval_s
+        or detect_sample_interval(source.client, queries.GPU_CAPACITY, start, end)
+    )
+    return QueryContext(
+        source.pod_labels,
+        interval,
+        cluster_label=source.cluster_label,
+        replica_labels=source.replica_labels,
+    )
+
+
+def node_catalog_prices(
+    client: PrometheusClient,
+    catalog: PriceCatalog | None,
+    start: datetime,
+    end: datetime,
+    present: frozenset[str],
+) -> tuple[tuple[tuple[str, str, str, float], ...], list[str]]:
+    """Price every (instance type, region, capacity type) the cluster's nodes use."""
+    needed = {queries.GPU_REQUESTS, queries.GPU_ALLOCATABLE, "kube_node_labels"}
+    if not needed <= present or catalog is None:
+        raise SourceError(
+            f"no OpenCost GPU metrics in {client.display_url} between "
+            f"{start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC, and no kube-state-metrics "
+            "node labels and GPU requests to price from the catalog: is either scraped?"
+        )
+    query = queries.node_price_label_sets((end - start).total_seconds())
+    table: dict[tuple[str, str, str], float] = {}
+    unpriced: set[str] = set()
+    spot_as_on_demand: set[str] = set()
+    for sample in client.instant(query, end):
+        instance_type = sample.labels.get(queries.INSTANCE_TYPE_LABEL, "")
+        region = sample.labels.get(queries.REGION_LABEL, "")
+        label = next((c for c in queries.CAPACITY_LABELS if sample.labels.get(c)), "")
+        raw = sample.labels.get(label, "")
+        capacity = capacity_of(label, raw)
+        price = catalog.lookup(instance_type, region or None, capacity)
+        if price is None and capacity == "spot":  # no spot figure: say so, use on-demand
+            price = catalog.lookup(instance_type, region or None, "on-demand")
+            spot_as_on_demand.add(instance_type)
+        if price is None or price.per_gpu_hourly is None:
+            unpriced.add(instance_type or "(no instance-type label)")
+            continue
+        table[(instance_type, region, raw)] = float(price.per_gpu_hourly)
+    notes = [
+        "no OpenCost metrics: GPU prices come from the pricing catalog by instance type, "
+        "region and capacity type (finops pricing list)"
+    ]
+    if unpriced:
+        notes.append(
+            f"no catalog price for {', '.join(sorted(unpriced))}: those GPUs cost 0; add "
+            "[pricing] overrides"
+        )
+    if spot_as_on_demand:
+        notes.append(
+            f"no catalog spot price for {', '.join(sorted(spot_as_on_demand))}: its spot "
+            "nodes are priced on-demand (an upper bound); add pricing.instance_overrides"
+        )
+    return tuple((*key, price) for key, price in sorted(table.items())), notes

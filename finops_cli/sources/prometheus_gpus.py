@@ -1,0 +1,345 @@
+"""Per-GPU and per-workload questions (``gpus``, ``rightsize``) and unit costs' inference.
+
+``gpus`` and ``pods`` are a dozen instant queries at the window's end, each returning a number
+per GPU or per workload, sharded when the server refuses one whole (``prometheus_sharding``);
+``inference`` reads the inference servers' counters per model and the cost of the GPUs their
+unlabelled pods hold. Kept apart from the bucketed cost questions because their answers become
+per-GPU, per-workload or per-model rows, not bucketed frames.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
+
+from finops_cli import queries
+from finops_cli.errors import SourceError
+from finops_cli.labels import kube_label_to_prometheus
+from finops_cli.queries import GpuQueries, QueryContext
+from finops_cli.sources import prometheus_discovery as discovery
+from finops_cli.sources import prometheus_rows
+from finops_cli.sources.interface import (
+    GPU_COLUMNS,
+    INTERRUPTIBLE_LABEL,
+    NODE_COLUMNS,
+    SERVED_MEASURES,
+    TRAFFIC_MEASURES,
+    WORKLOAD_POD_COLUMNS,
+    CostRequest,
+    GpuData,
+    InferenceData,
+    PodGpuData,
+)
+from finops_cli.sources.prometheus_costs import bucketed
+from finops_cli.sources.prometheus_sharding import gather, query_pool, run_sharded, workload_cut
+from finops_cli.timewindow import Window
+
+if TYPE_CHECKING:
+    from finops_cli.sources.prometheus import PrometheusCostSource
+
+
+def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceData:
+    """Traffic per model by counter increase, and the GPUs of unlabelled serving pods."""
+    start, end = (
+        discovery.whole_seconds(request.window.start),
+        discovery.whole_seconds(request.window.end),
+    )
+    window_s = (end - start).total_seconds()
+    warned = len(source.client.warnings)
+    names = source.client.label_values(
+        "__name__", [queries.any_metric(queries.SERVING_METRICS)], start, end
+    )
+    notes: list[str] = []
+    if not names:
+        notes.append(
+            "no inference counters (vLLM, Triton, TGI) in the window: no requests or tokens"
+        )
+    present = discovery.present_metrics(source.client, start, end)
+    busy_metrics = present & discovery.BUSY_METRICS
+    ctx, context_notes = discovery.query_context(
+        source, start, end, present, cluster_filter=request.filters.get("cluster")
+    )
+    notes.extend(context_notes)
+    interval = ctx.sample_interval_s
+    iq = queries.InferenceQueries(ctx, window_s)
+    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
+    served: dict[str, str] = {
+        "gpu_hours": iq.served(ctx.pod_gpus()),
+        "gpu_cost": iq.served(ctx.pod_gpu_cost()),
+    }
+    if busy_metrics:
+        served["busy_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics))
+        served["observed_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics), "count")
+    with query_pool(source.max_concurrency) as pool:
+        traffic_futures = {
+            measure: pool.submit(
+                source.client.instant, iq.traffic_by_model(counters, window_s, filters), end
+            )
+            for measure, counters in queries.TRAFFIC_COUNTERS.items()
+        }
+        served_futures = {
+            name: pool.submit(bucketed, source.client, expr, start, end, request.bucket_s, interval)
+            for name, expr in (served.items() if names else ())
+        }
+        traffic_results = gather(traffic_futures)
+        served_results = gather(served_futures)
+
+    skipped: list[str] = []
+    traffic: dict[str, dict[str, float]] = {}
+    for measure, samples in traffic_results.items():
+        for sample in samples:
+            model = sample.labels.get("model", "")
+            if model and not math.isfinite(sample.value):
+                skipped.append(f"{measure} {sample.labels}")
+            elif model:
+                traffic.setdefault(model, {})[measure] = sample.value
+    import pandas as pd  # after the queries: it loads while they run
+
+    traffic_frame = pd.DataFrame(
+        [{"model": m, **v} for m, v in traffic.items()],
+        columns=["model", *TRAFFIC_MEASURES],
+    ).fillna(0.0)
+    totals: dict[str, dict[str, float]] = {}
+    for measure, rows in served_results.items():
+        for labels, _stamps, values in rows:
+            model = labels.get("served_model", "")
+            for value in values if model else ():
+                if not math.isfinite(value):
+                    skipped.append(f"{measure} {labels}")
+                else:
+                    slot = totals.setdefault(model, {})
+                    slot[measure] = slot.get(measure, 0.0) + value
+    served_frame = pd.DataFrame(
+        [{"model": m, **v} for m, v in totals.items()], columns=["model", *SERVED_MEASURES]
+    ).fillna(0.0)
+    notes += prometheus_rows.partial_notes(source.client, warned, skipped)
+    return InferenceData(traffic_frame, served_frame, notes)
+
+
+class _DcgmWindow(NamedTuple):
+    start: datetime
+    end: datetime
+    warned: int  # server warnings before the first query
+    busy_metrics: frozenset[str]
+    ctx: QueryContext
+    context_notes: list[str]
+
+
+def _dcgm_window(source: PrometheusCostSource, window: Window) -> _DcgmWindow:
+    """What ``gpus`` and ``pods`` start from: the window in whole seconds and a context whose
+    scrape interval is dcgm-exporter's; an error when dcgm-exporter is not scraped."""
+    start, end = discovery.whole_seconds(window.start), discovery.whole_seconds(window.end)
+    warned = len(source.client.warnings)
+    present = discovery.present_metrics(source.client, start, end)
+    if queries.GPU_PRESENCE not in present:
+        raise SourceError(
+            f"no dcgm-exporter metrics ({queries.GPU_PRESENCE}) in "
+            f"{source.client.display_url} for the window: is dcgm-exporter scraped?"
+        )
+    ctx, notes = discovery.query_context(
+        source, start, end, present, interval_of=queries.GPU_PRESENCE
+    )
+    return _DcgmWindow(start, end, warned, present & discovery.BUSY_METRICS, ctx, notes)
+
+
+def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
+    """One row per GPU: a dozen instant queries, each returning a number per GPU."""
+    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window)
+    interval = ctx.sample_interval_s
+    window_s = (end - start).total_seconds()
+    hours = interval / 3600
+
+    def per_gpu(gq: GpuQueries) -> dict[str, str]:
+        measures = {
+            "present_hours": gq.over_window("count_over_time", gq.inventory()),
+            "held_hours": gq.over_window("count_over_time", gq.bound()),
+            "memory_used_avg_mib": gq.over_window(
+                "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+            ),
+            "memory_used_max_mib": gq.over_window(
+                "max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
+            ),
+            "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
+            "power_avg_w": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")),
+            "temperature_avg_c": gq.over_window(
+                "avg_over_time", gq.metric(queries.GPU_TEMPERATURE)
+            ),
+            "temperature_max_c": gq.over_window(
+                "max_over_time", gq.metric(queries.GPU_TEMPERATURE)
+            ),
+            "cost": gq.over_window("sum_over_time", gq.price()),
+            "hourly_price": gq.over_window("avg_over_time", gq.price()),
+        }
+        if busy_metrics:
+            busy = gq.busy(busy_metrics)
+            measures["busy_avg"] = gq.over_window("avg_over_time", busy)
+            measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
+            measures["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
+        return measures | {"holders": gq.holders(["team", "project", "model"])}
+
+    gq = GpuQueries(ctx, window_s)
+    # Each GPU is whole in one shard, so the shards' answers simply add up.
+    results = run_sharded(
+        source.client,
+        source.max_concurrency,
+        per_gpu,
+        ctx,
+        window_s,
+        end,
+        functools.partial(queries.shards, "gpu"),
+        dict.fromkeys(per_gpu(gq), "sum"),
+    )
+    holders = results.pop("holders")
+    node_rows = source.client.instant(gq.node_info(), end)
+
+    ident = prometheus_rows.gpu_key
+    skipped: list[str] = []
+    rows = prometheus_rows.gpu_rows(results, hours, skipped)
+    best: dict[tuple[str, ...], float] = {}
+    pod_keys = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
+    for s in holders:
+        key = ident(s.labels)
+        if key in rows and s.value > best.get(key, -1.0):
+            best[key] = s.value
+            rows[key].update(
+                namespace=s.labels.get("namespace", ""),
+                pod=s.labels.get("pod", ""),
+                **{k: s.labels.get(p, "") for k, p in pod_keys.items()},
+            )
+    for row in rows.values():
+        share = prometheus_rows.mig_fraction(str(row["mig_profile"])) if row["mig_profile"] else 1.0
+        for money in ("cost", "hourly_price"):
+            if row.get(money) is not None:
+                row[money] = float(row[money]) * share  # type: ignore[arg-type]
+    import pandas as pd  # after the queries: it loads while they run
+
+    gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
+    nodes = pd.DataFrame(
+        [prometheus_rows.node_row(s.labels) for s in node_rows], columns=list(NODE_COLUMNS)
+    ).drop_duplicates("node")
+    return GpuData(
+        gpus.sort_values(["node", "gpu", "mig_instance"], ignore_index=True),
+        nodes,
+        prometheus_rows.busy_metric_name(busy_metrics),
+        interval,
+        context_notes
+        + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+        + prometheus_rows.partial_notes(source.client, warned, skipped),
+        "OpenCost node_gpu_hourly_cost" if ctx.catalog_prices is None else "pricing catalog",
+    )
+
+
+def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
+    """Usage per workload for rightsizing: a few instant queries, one number per workload."""
+    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window)
+    interval = ctx.sample_interval_s
+    window_s = (end - start).total_seconds()
+    hours = interval / 3600
+    interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
+
+    def per_workload(gq: GpuQueries) -> dict[str, str]:
+        """Grouped into workloads on the server: the answer grows with workloads, not with
+        the pods that rollouts and job runs leave behind (only the list of names does)."""
+
+        def over(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
+            return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
+
+        gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
+        measures = {
+            "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
+            "gpus": over("max_over_time", gq.pod_gpus(), "max"),
+            "memory_peak_mib": over("max_over_time", gq.pod_memory(total=False), "max"),
+            "memory_total_mib": over("max_over_time", gq.pod_memory(total=True), "max"),
+            "cost": over("sum_over_time", gq.pod_cost(), "sum"),
+        }
+        if busy_metrics:  # busy_avg = busy_sum / busy_samples: over all GPU-samples
+            measures["busy_sum"] = over("sum_over_time", gq.pod_busy(busy_metrics, "sum"), "sum")
+            measures["busy_samples"] = over(
+                "sum_over_time", gq.pod_busy(busy_metrics, "count"), "sum"
+            )
+            measures["busy_p95"] = over(
+                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
+            )
+        return measures | {
+            "placement": gq.workload_placement(gpu_hours_per_pod),
+            "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
+            "pods": gq.pod_workloads(),
+        }
+
+    gq = GpuQueries(ctx, window_s)
+    # Namespace shards hold whole workloads, so their answers just concatenate. Pod shards
+    # (one namespace too big) hold whole pods but a workload's pods may be in several, so
+    # those combine as each measure does (sums add, maxima take the larger, placement keeps
+    # the top pod).
+    combine = {
+        "gpus": "max",
+        "memory_peak_mib": "max",
+        "memory_total_mib": "max",
+        "busy_p95": "max",
+        "placement": "top",
+    }
+    results = run_sharded(
+        source.client,
+        source.max_concurrency,
+        per_workload,
+        ctx,
+        window_s,
+        end,
+        workload_cut(source.client, gq, start, end),
+        {name: combine.get(name, "sum") for name in per_workload(gq)},
+    )
+    results["nodes"] = source.client.instant(gq.node_info(), end)
+    measures = [
+        m
+        for m in (
+            "gpu_hours",
+            "gpus",
+            "memory_peak_mib",
+            "memory_total_mib",
+            "cost",
+            "busy_p95",
+        )
+        if m in results
+    ]
+    key = prometheus_rows.workload_key
+    rows: dict[tuple[str, ...], dict[str, object]] = {}
+    for s in results["gpu_hours"]:
+        blank: dict[str, object] = dict.fromkeys(WORKLOAD_POD_COLUMNS, "") | dict.fromkeys(
+            [*measures, "busy_avg"]
+        )
+        kind, name = s.labels.get("workload_kind", ""), s.labels.get("workload", "")
+        rows[key(s.labels)] = blank | {
+            "namespace": s.labels.get("namespace", ""),
+            "owner_kind": kind,
+            "owner_name": name,
+            "workload_kind": kind,
+            "workload": name,
+        }
+    skipped: list[str] = []
+    for measure in measures:
+        for s in results[measure]:
+            if key(s.labels) in rows:
+                value = s.value if math.isfinite(s.value) else None
+                if value is None:
+                    skipped.append(f"{measure} {s.labels}")
+                if measure in ("gpu_hours", "cost") and value is not None:
+                    value *= hours
+                rows[key(s.labels)][measure] = value
+    prometheus_rows.workload_busy(rows, results, skipped)
+    label_names = {k: ctx.prom_label(k) for k in ("team", "project", "model")}
+    prometheus_rows.describe_workloads(rows, results, label_names, interruptible)
+    import pandas as pd  # after the queries: it loads while they run
+
+    pods = pd.DataFrame(list(rows.values()), columns=list(WORKLOAD_POD_COLUMNS))
+    nodes = pd.DataFrame(
+        [prometheus_rows.node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
+    ).drop_duplicates("node")
+    notes = (
+        context_notes
+        + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+        + prometheus_rows.partial_notes(source.client, warned, skipped)
+    )
+    return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
+                      interval, notes)  # fmt: skip

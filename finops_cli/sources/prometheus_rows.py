@@ -1,0 +1,255 @@
+"""Turning the server's answers into rows: the bucketed merge, per-GPU and per-workload rows.
+
+Apart from the queries because this is the client-side work whose cost docs/performance.md
+measures: each function makes one pass over the answers (numpy for the bucketed merge), with no
+per-row pandas work. Values the server returned as NaN or Inf are left out and named in
+``skipped``, for ``partial_notes`` to flag.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from finops_cli.pricing import normalize_capacity_type
+from finops_cli.queries import (
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    CAPACITY_LABELS,
+    GPU_KEY,
+    INSTANCE_TYPE_LABEL,
+    REGION_LABEL,
+    WORKLOAD_LABELS,
+)
+from finops_cli.sources.interface import GPU_COLUMNS
+from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# One answered series of a bucketed measure: labels, bucket ends (unix s), values.
+Series = tuple[dict[str, str], list[float], list[float]]
+
+
+def partial_notes(client: PrometheusClient, warned: int, skipped: list[str]) -> list[str]:
+    """PARTIAL DATA notes: NaN/Inf values left out, and server warnings since ``warned``."""
+    notes = [nan_note(skipped)] if skipped else []
+    warnings = client.warnings[warned:]
+    if warnings:
+        more = f" (and {len(warnings) - 1} other warning(s))" if len(warnings) > 1 else ""
+        notes.append(
+            "PARTIAL DATA: Prometheus warned that its answer may be incomplete, figures may "
+            f"be too low: {warnings[0]}{more}"
+        )
+    return notes
+
+
+def nan_note(skipped: list[str]) -> str:
+    return (
+        f"PARTIAL DATA: the server returned {len(skipped)} NaN/Inf value(s) that were left out "
+        f"(first: {skipped[0]})"
+    )
+
+
+def merge_buckets(
+    results: dict[str, list[Series]],
+    measures: tuple[str, ...],
+    prom_keys: list[str],
+    keys: list[str],
+    skipped: list[str],
+) -> pd.DataFrame:
+    """One tidy frame keyed by bucket and group, sorted by both; a measure absent for a group
+    counts as 0.
+
+    Series that differ only in labels outside the group (one per cluster behind Thanos) add up.
+    Non-finite values cannot be costs: they are counted in ``skipped`` for the caller to flag.
+    Every (bucket, group) cell is summed in one numpy pass: a grouped pandas sum over a fleet's
+    answers took a tenth of a second per call.
+    """
+    import numpy as np
+    import pandas as pd
+
+    # Every answer's points go into flat lists first, numpy arrays once: a numpy call per series
+    # (thousands of them, most one-point edge buckets) cost more than the sums themselves.
+    group_ids: dict[tuple[str, ...], int] = {}
+    all_stamps: list[float] = []
+    all_values: list[float] = []
+    series: list[tuple[str, dict[str, str]]] = []
+    series_group: list[int] = []
+    series_column: list[int] = []
+    series_length: list[int] = []
+    for column, measure in enumerate(measures):
+        for labels, series_stamps, series_values in results.get(measure, []):
+            group = tuple(labels.get(p, "") for p in prom_keys)
+            series.append((measure, labels))
+            series_group.append(group_ids.setdefault(group, len(group_ids)))
+            series_column.append(column)
+            series_length.append(len(series_values))
+            all_stamps.extend(series_stamps)
+            all_values.extend(series_values)
+    lengths = np.array(series_length, dtype="int64")
+    stamp = np.array(all_stamps, dtype="float64")
+    value = np.array(all_values, dtype="float64")
+    group_of = np.repeat(np.array(series_group, dtype="int64"), lengths)
+    measure_of = np.repeat(np.array(series_column, dtype="int64"), lengths)
+    finite = np.isfinite(value)
+    if not finite.all():
+        series_of = np.repeat(np.arange(len(series)), lengths)
+        skipped.extend(f"{series[i][0]} {series[i][1]}" for i in series_of[~finite])
+        stamp, value, group_of, measure_of = (
+            a[finite] for a in (stamp, value, group_of, measure_of)
+        )
+    # Cells in (bucket, group) order: groups ranked by their key values, as a sort would.
+    ordered = sorted(group_ids)
+    rank = np.empty(len(ordered), dtype="int64")
+    rank[[group_ids[g] for g in ordered]] = np.arange(len(ordered))
+    # pd.factorize(sort=True) is np.unique(return_inverse=True) by hashing: a sort of the
+    # distinct values only, not of every point.
+    bucket, bucket_ends = pd.factorize(stamp, sort=True)
+    group_rank = rank[group_of]
+    width = max(len(ordered), 1)
+    cell, cells = pd.factorize((bucket * width + group_rank).astype("int64"), sort=True)
+    frame = pd.DataFrame(
+        {"bucket_end": bucket_ends[cells // width]}
+        | {
+            key: np.array([g[i] for g in ordered], dtype=object)[cells % width]
+            for i, key in enumerate(keys)
+        }
+        | {
+            measure: np.bincount(cell[measure_of == i], value[measure_of == i], len(cells)).astype(
+                float
+            )
+            for i, measure in enumerate(measures)
+        }
+    )
+    frame["bucket_end"] = pd.to_datetime(frame["bucket_end"], unit="s", utc=True)
+    return frame
+
+
+def mig_fraction(profile: str) -> float:
+    """Share of a physical GPU a MIG instance holds: ``3g.40gb`` is 3 of the 7 compute slices."""
+    head = profile.split(".", 1)[0]
+    if head.endswith("g") and head[:-1].isdigit():
+        return min(int(head[:-1]), 7) / 7
+    return 1.0
+
+
+def busy_metric_name(present: frozenset[str]) -> str | None:
+    if len(present) == 2:
+        return f"{BUSY_PROFILING} (else {BUSY_UTIL}/100)"
+    return next(iter(present)) if present else None
+
+
+def workload_key(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(k, "") for k in ("cluster", "namespace", *WORKLOAD_LABELS))
+
+
+def workload_busy(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    results: dict[str, list[InstantSample]],
+    skipped: list[str],
+) -> None:
+    """busy_avg: busy share summed over all the workload's GPU-samples, over their count."""
+    samples = {workload_key(s.labels): s.value for s in results.get("busy_samples", [])}
+    for s in results.get("busy_sum", []):
+        if (row := rows.get(workload_key(s.labels))) is None:
+            continue
+        count = samples.get(workload_key(s.labels), 0.0)
+        if not (math.isfinite(s.value) and math.isfinite(count)):
+            skipped.append(f"busy_avg {s.labels}")
+        elif count > 0:
+            row["busy_avg"] = s.value / count
+
+
+def describe_workloads(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    results: dict[str, list[InstantSample]],
+    label_names: dict[str, str],
+    interruptible: str,
+) -> None:
+    """Main pod, node and GPU product; attribution labels (the first non-empty among the
+    pods', interruptible if any pod is); and every pod's name."""
+    for s in results["placement"]:
+        if (row := rows.get(workload_key(s.labels))) is not None:
+            row.update(
+                pod=s.labels.get("pod", ""),
+                node=s.labels.get("node", ""),
+                gpu_model=s.labels.get("modelName", ""),
+            )
+    for s in sorted(results["labels"], key=lambda s: sorted(s.labels.items())):
+        if (row := rows.get(workload_key(s.labels))) is None:
+            continue
+        for field_name, label in label_names.items():
+            row[field_name] = row[field_name] or s.labels.get(label, "")
+        if s.labels.get(interruptible, "").lower() == "true":
+            row["interruptible"] = "true"
+    names: dict[tuple[str, ...], list[str]] = {k: [] for k in rows}
+    for s in results["pods"]:
+        if workload_key(s.labels) in names:
+            names[workload_key(s.labels)].append(s.labels.get("pod", ""))
+    for k, row in rows.items():
+        row["pod_names"] = tuple(sorted(names[k]))
+        row["pod"] = row["pod"] or (sorted(names[k]) or [""])[-1]
+
+
+def gpu_key(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(k, "") for k in ("cluster", *GPU_KEY))
+
+
+def gpu_rows(
+    results: dict[str, list[InstantSample]], hours: float, skipped: list[str]
+) -> dict[tuple[str, ...], dict[str, object]]:
+    """Rows come from the inventory (the only answer with UUID, model and MIG profile); a GPU
+    replaced in its slot during the window shows twice there and counts once."""
+    rows: dict[tuple[str, ...], dict[str, object]] = {}
+    for measure, samples in results.items():
+        for s in samples:
+            value = s.value if math.isfinite(s.value) else None
+            if value is None:
+                skipped.append(f"{measure} {s.labels}")
+            if measure in ("present_hours", "held_hours", "cost") and value is not None:
+                value *= hours
+            if measure == "present_hours":
+                row = rows.setdefault(gpu_key(s.labels), _gpu_row(s.labels))
+                before = row.get(measure)
+                if isinstance(before, float) and value is not None:
+                    value += before
+            elif gpu_key(s.labels) in rows:
+                row = rows[gpu_key(s.labels)]
+            else:
+                continue
+            row[measure] = value
+    return rows
+
+
+def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
+    return dict.fromkeys(GPU_COLUMNS) | {
+        "node": labels.get("node", ""),
+        "gpu": labels.get("gpu", ""),
+        "uuid": labels.get("UUID", ""),
+        "mig_profile": labels.get("GPU_I_PROFILE", ""),
+        "mig_instance": labels.get("GPU_I_ID", ""),
+        "model_name": labels.get("modelName", ""),
+        "namespace": "",
+        "pod": "",
+        "team": "",
+        "project": "",
+        "model": "",
+    }
+
+
+def node_row(labels: dict[str, str]) -> dict[str, str]:
+    label = next((c for c in CAPACITY_LABELS if labels.get(c)), "")
+    return {
+        "node": labels.get("node", ""),
+        "instance_type": labels.get(INSTANCE_TYPE_LABEL, ""),
+        "region": labels.get(REGION_LABEL, ""),
+        "capacity_type": capacity_of(label, labels[label]) if label else "",
+    }
+
+
+def capacity_of(label: str, value: str) -> str:
+    """Spot or on-demand from whichever capacity label a node carries (GKE says ``true``)."""
+    if label == "label_cloud_google_com_gke_spot":
+        return "spot" if value.lower() == "true" else "on-demand"
+    return normalize_capacity_type(value) or "on-demand"
