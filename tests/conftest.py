@@ -71,7 +71,7 @@ def _imported_from(module: ModuleType) -> set[str]:
 
 
 def automatic_markers(item: pytest.Item) -> set[str]:
-    """The markers the rules above give ``item`` (exposed for tests/test_markers.py)."""
+    """The markers the rules above give ``item`` (tests/test_layout.py: all registered)."""
     names: set[str] = set()
     path = Path(str(item.path)).resolve()
     if path.is_relative_to(_TESTS_DIR):
