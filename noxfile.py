@@ -93,10 +93,7 @@ def lock(session: nox.Session) -> None:
     session.install("-e", ".[dev,bench]", "pip-audit", env=pypi_only)
     frozen = session.run("pip", "freeze", "--exclude-editable", silent=True)
     assert isinstance(frozen, str)
-    pins = sorted(
-        (line for line in frozen.splitlines() if line and not line.startswith("#")),
-        key=str.lower,
-    )
+    pins = [line for line in frozen.splitlines() if line and not line.startswith("#")]
     CONSTRAINTS.write_text("\n".join([*header, *pins]) + "\n", encoding="utf-8")
     session.log(f"wrote {len(pins)} pins to {CONSTRAINTS.name}")
 
