@@ -1,7 +1,11 @@
-"""Developer and CI sessions: `nox` runs lint, typecheck and tests; `nox -s bench` on demand."""
+"""Developer and CI sessions: `nox` runs lint, typecheck and tests; `nox -s fast` is the inner
+loop (no real servers, no subprocess CLI runs); `nox -s audit` checks the pinned dependencies for
+known vulnerabilities; `nox -s bench` on demand. Every install is pinned by constraints.txt
+(regenerate it with `nox -s lock`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -12,12 +16,19 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
+# The lock file: every package any session installs, pinned (docs/testing.md).
+CONSTRAINTS = ROOT / "constraints.txt"
+
+
+def install(session: nox.Session, *args: str) -> None:
+    """``pip install`` pinned to constraints.txt."""
+    session.install("-c", str(CONSTRAINTS), *args)
 
 
 @nox.session(venv_backend="venv")
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the whole repository."""
-    session.install("ruff==0.17.6")  # pinned: formatting changes between releases
+    install(session, "ruff==0.17.6")  # pinned: formatting changes between releases
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -25,15 +36,66 @@ def lint(session: nox.Session) -> None:
 @nox.session(venv_backend="venv")
 def typecheck(session: nox.Session) -> None:
     """Strict mypy over the package."""
-    session.install("-e", ".[dev]")
+    install(session, "-e", ".[dev]")
     session.run("mypy", "finops_cli")
 
 
 @nox.session(venv_backend="venv")
 def tests(session: nox.Session) -> None:
-    """pytest; extra arguments after `--` are passed through (e.g. `nox -s tests -- -k prom`)."""
-    session.install("-e", ".[test]")
+    """pytest, all of it (what CI runs); extra arguments after `--` are passed through
+    (e.g. `nox -s tests -- -k prom`, `nox -s tests -- -m prometheus`)."""
+    install(session, "-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(venv_backend="venv")
+def fast(session: nox.Session) -> None:
+    """The inner loop: `pytest -m "not slow"`, i.e. without the tests that start Prometheus or
+    VictoriaMetrics or run the `finops` script in a subprocess (markers: docs/testing.md)."""
+    install(session, "-e", ".[test]")
+    session.run("pytest", "-m", "not slow", "-q", *session.posargs)
+
+
+@nox.session(venv_backend="venv")
+def audit(session: nox.Session) -> None:
+    """Known vulnerabilities (PyPI's advisory data, via pip-audit) in every version
+    constraints.txt pins. Fails on any finding, and (--strict) on any package it cannot check."""
+    install(session, "pip-audit")
+    session.run(
+        "pip-audit",
+        "--strict",
+        "--progress-spinner=off",
+        "--requirement",
+        str(CONSTRAINTS),
+        "--no-deps",  # the file is already the whole resolved set
+        "--disable-pip",
+        *session.posargs,
+    )
+
+
+@nox.session(venv_backend="venv", reuse_venv=False)
+def lock(session: nox.Session) -> None:
+    """Regenerate constraints.txt: resolve the project with every extra (and pip-audit) from
+    PyPI alone into a fresh venv, unconstrained, and freeze it."""
+    header = [
+        line
+        for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    # PyPI alone: no pip.conf, find-links, extra index or constraints of this machine.
+    pypi_only = {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_FIND_LINKS": "",
+        "PIP_EXTRA_INDEX_URL": "",
+        "PIP_CONSTRAINT": "",
+        "PIP_INDEX_URL": "https://pypi.org/simple",
+    }
+    session.install("-e", ".[dev,bench]", "pip-audit", env=pypi_only)
+    frozen = session.run("pip", "freeze", "--exclude-editable", silent=True)
+    assert isinstance(frozen, str)
+    pins = [line for line in frozen.splitlines() if line and not line.startswith("#")]
+    CONSTRAINTS.write_text("\n".join([*header, *pins]) + "\n", encoding="utf-8")
+    session.log(f"wrote {len(pins)} pins to {CONSTRAINTS.name}")
 
 
 # Every benchmark is a module run with `python -m`; add yours to the list.
@@ -52,7 +114,7 @@ BENCHMARKS = [
 @nox.session(venv_backend="venv")
 def generate(session: nox.Session) -> None:
     """Regenerate manifests/ rules, Prometheus config and dashboards from the query library."""
-    session.install("-e", ".")
+    install(session, "-e", ".")
     session.run("python", "-m", "finops_cli.deploy.generate", *session.posargs)
 
 
@@ -60,7 +122,7 @@ def generate(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every benchmark in BENCHMARKS; `nox -s bench -- NAME [ARGS]` runs one, with its arguments
     (e.g. `nox -s bench -- focus_reader --rows 1000000`)."""
-    session.install("-e", ".[test,bench]")
+    install(session, "-e", ".[test,bench]")
     chosen = BENCHMARKS
     args: list[str] = []
     if session.posargs:

@@ -29,6 +29,9 @@ from finops_cli.settings import ENVIRONMENT_VARIABLES, load_settings
 from finops_cli.timewindow import MAX_WINDOW, resolve_window
 from tests.support.inprocess import Run, run_inprocess
 
+# The hypothesis-heavy bad-input suite (docs/robustness.md): in `nox -s tests`, not `nox -s fast`.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DEAD_PROMETHEUS = "http://127.0.0.1:1"  # nothing listens: a valid run ends in "cannot reach"
 

@@ -28,6 +28,9 @@ from finops_cli.promql import matchers, quote
 from finops_cli.queries import InferenceQueries, QueryContext
 from finops_cli.settings import LabelSettings
 
+# The hypothesis-heavy bad-input suite (docs/robustness.md): in `nox -s tests`, not `nox -s fast`.
+pytestmark = pytest.mark.slow
+
 POD_LABELS = {
     "team": "ai-finops.io/team",
     "project": "ai-finops.io/project",

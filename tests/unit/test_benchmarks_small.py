@@ -3,9 +3,14 @@ the claims in the docs must keep holding as the code changes."""
 
 from __future__ import annotations
 
+import pytest
+
 from finops_cli.analytics.anomalies import SEASONAL, ZSCORE
 from finops_cli.sample.anomalies import REPORT_END, REPORT_START, planted_cluster, planted_labels
 from tests.benchmarks import anomaly_detection, forecast_backtest
+
+# Benchmarks cut down to one seed: seconds each, so in `nox -s tests`, not `nox -s fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_planted_labels_cover_every_kind_inside_the_report_weeks():

@@ -180,6 +180,7 @@ def test_cluster_filter_and_replicas_reach_the_annotation_leaf():
     assert "on (cluster, namespace, pod) group_left (annotation_ai_finops_io_cost_center)" in query
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("by", ["gpu", "pod"])
 def test_shards_partition_every_name_exactly_once_and_stay_short(by):
     """Each GPU (by UUID) or pod (by name) falls in exactly one shard of any cut, odd names in

@@ -46,6 +46,7 @@ def test_costs_equal_ground_truth(seed, key):
     assert sum(r.gpu_cost for r in report.rows) == pytest.approx(truth.cluster_gpu_cost, abs=0.01)
 
 
+@pytest.mark.slow
 def test_unaligned_window_and_daily_buckets_stay_within_half_a_percent():
     start = datetime(2026, 9, 3, 7, 41, 13, tzinfo=UTC)
     end = datetime(2026, 11, 20, 16, 2, 55, tzinfo=UTC)

@@ -307,6 +307,7 @@ _TEXT = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(
     window=_TEXT,
     start=_TEXT,
