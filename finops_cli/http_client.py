@@ -88,9 +88,11 @@ _told: set[str] = set()  # security warnings already given in this process (one 
 class Service:
     """Who is on the other end, and the words that tell a user how to fix a failure.
 
-    ``where`` names it in messages ("Prometheus at http://prom:9090"); ``url_hint`` is what to
-    check when it cannot be reached; ``slow_hint`` what to do when it is too slow; ``credentials``
-    where credentials for it are set (OpenCost and webhooks do not take ``--header``).
+    ``name`` is how a failure names it ("the server", "OpenCost"), ``where`` how a message places
+    it ("Prometheus at http://prom:9090"); ``url_hint`` is what to check when it cannot be
+    reached; ``slow_hint`` what to do when it is too slow; ``busy_hint`` what to try when it keeps
+    failing; ``credentials`` where credentials for it are set (OpenCost and webhooks do not take
+    ``--header``, so their messages must not suggest it).
     """
 
     name: str
@@ -98,6 +100,7 @@ class Service:
     url_hint: str
     slow_hint: str
     credentials: str = ""
+    busy_hint: str = ""
     error: type[FinopsError] = SourceError
 
 
@@ -439,7 +442,7 @@ class HttpClient:
             return self.service.error(
                 f"{where} still failed after {attempts} attempt(s): last answer HTTP {code}, "
                 f"{detail}; {self.service.name} or a proxy in front of it is struggling"
-                f"{self.service.slow_hint}, retry later"
+                f"{self.service.busy_hint}, retry later"
             )
         if 300 <= code < 400:
             return self.service.error(

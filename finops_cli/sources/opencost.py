@@ -186,6 +186,7 @@ class OpenCostCostSource(CostSource):
                 slow_hint=" or ask for a shorter --window (OpenCost computes allocations on "
                 "request)",
                 credentials=_CREDENTIALS,
+                busy_hint=" (long windows are slow to compute: try a shorter --window)",
             ),
             base,
             headers=headers,

@@ -175,7 +175,7 @@ class PrometheusClient:
         self._told: set[str] = set()
         self._http = HttpClient(
             Service(
-                "Prometheus",
+                "the server",
                 f"Prometheus at {self.display_url}",
                 url_hint="--prometheus-url",
                 slow_hint=" or query a shorter range",
