@@ -53,7 +53,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
@@ -65,9 +65,12 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "Answer",
     "BaseUrl",
+    "Closing",
     "HttpClient",
     "Service",
+    "Transport",
     "decode_json",
+    "log_warning",
     "parse_base_url",
     "retry_429_and_5xx",
     "security_warnings",
@@ -80,6 +83,14 @@ RETRY_AFTER_CAP_S = 30.0
 SNIPPET_CHARS = 80
 
 _warn_log = logging.getLogger("finops")
+Transport = httpx.BaseTransport  # what tests hand in instead of the network
+
+
+def log_warning(message: str) -> None:
+    """The default ``on_warning``: the ``finops`` logger (stderr once logging is configured)."""
+    _warn_log.warning("%s", message)
+
+
 _told_lock = threading.Lock()
 _told: set[str] = set()  # security warnings already given in this process (one run)
 
@@ -224,12 +235,33 @@ class _TooLargeError(Exception):
         self.received = received
 
 
-class HttpClient:
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class Closing:
+    """``close()`` and the context-manager protocol for a class holding a client in ``_http``."""
+
+    _http: _Closable
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class HttpClient(Closing):
     """Sends requests for one :class:`Service`; thread-safe (one httpx pool, counters locked).
 
     ``requests_sent`` counts attempts (the load the server sees) and ``bytes_received`` the bodies
     read. ``max_concurrency`` caps attempts in flight; a backoff sleeps outside that cap.
     """
+
+    _http: httpx.Client
 
     def __init__(
         self,
@@ -279,7 +311,7 @@ class HttpClient:
         self.verify_off = verify is False
         if sends_secret is None:
             sends_secret = self.has_credentials
-        emit = on_warning or (lambda message: _warn_log.warning("%s", message))
+        emit = on_warning or log_warning
         for message in security_warnings(
             service.where, base, sends_secret=sends_secret, verify_off=self.verify_off
         ):
@@ -297,17 +329,6 @@ class HttpClient:
             transport=transport,
             follow_redirects=False,
         )
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- sending ----------------------------------------------------------------------------
 

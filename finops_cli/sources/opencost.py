@@ -38,18 +38,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from finops_cli import http_client as http
 from finops_cli.errors import SourceError, UsageError
-from finops_cli.http_client import (
-    DEFAULT_MAX_BODY_BYTES,
-    Answer,
-    HttpClient,
-    Service,
-    parse_base_url,
-)
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
@@ -58,13 +52,9 @@ from finops_cli.sources.interface import (
     CostSource,
 )
 
-if TYPE_CHECKING:
-    import httpx
-
 __all__ = ["BUSY_METRIC", "OpenCostCostSource", "aggregate_keys", "aggregate_param"]
 
 log = logging.getLogger("finops.opencost")
-_warn_log = logging.getLogger("finops")
 
 API_PATH = "/allocation/compute"
 BUSY_METRIC = "OpenCost gpuEfficiency"
@@ -85,10 +75,6 @@ _CREDENTIALS = (
     "FINOPS_OPENCOST_BEARER_TOKEN (opencost.bearer_token) or user:password@ in --opencost-url"
 )
 _INVALID_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")  # OpenCost's (Prometheus') label sanitiser
-
-
-def _default_on_warning(message: str) -> None:
-    _warn_log.warning("%s", message)
 
 
 def aggregate_keys(keys: tuple[str, ...] | list[str]) -> list[str]:
@@ -159,27 +145,27 @@ class OpenCostCostSource(CostSource):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None,  # None or blank: a UsageError saying how to set it
         pod_labels: dict[str, str],
         *,
         headers: dict[str, str] | None = None,
         timeout_seconds: float = 30,
         retries: int = 3,
         verify: bool | str = True,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int = http.DEFAULT_MAX_BODY_BYTES,
         on_warning: Callable[[str], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: http.Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not base_url or not base_url.strip():
             raise UsageError("no OpenCost URL configured (set --opencost-url)")
-        base = parse_base_url(base_url, _BAD_URL)
+        base = http.parse_base_url(base_url, _BAD_URL)
         self.display_url = base.shown
         self.pod_labels = pod_labels
-        self._on_warning = on_warning or _default_on_warning
+        self._on_warning = on_warning or http.log_warning
         self._warnings: list[str] = []  # the "warning" of successful answers, for notes
-        self._http = HttpClient(
-            Service(
+        self._http = http.HttpClient(
+            http.Service(
                 "OpenCost",
                 f"OpenCost at {self.display_url}",
                 url_hint="--opencost-url; in-cluster it is usually http://opencost.opencost:9003",
@@ -326,7 +312,7 @@ class OpenCostCostSource(CostSource):
         return self._decode(answer, path, attempts)
 
     # ---- response and error interpretation -------------------------------------------------
-    def _decode(self, answer: Answer, path: str, attempts: int) -> list[Any]:
+    def _decode(self, answer: http.Answer, path: str, attempts: int) -> list[Any]:
         code = answer.status
         try:
             body = answer.json()
@@ -385,7 +371,7 @@ class OpenCostCostSource(CostSource):
             text = body["data"]  # some handlers put the error text in data
         return self._clean(str(text), 500) if text else "no message"
 
-    def _not_json(self, answer: Answer, where: str, *, short: bool = False) -> str:
+    def _not_json(self, answer: http.Answer, where: str, *, short: bool = False) -> str:
         text = f"body was not OpenCost JSON ({self._http.snippet(answer)})"
         if short:
             return text

@@ -17,26 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from finops_cli import http_client as http
 from finops_cli.errors import SourceError, UsageError
-from finops_cli.http_client import (
-    DEFAULT_MAX_BODY_BYTES,
-    Answer,
-    HttpClient,
-    Service,
-    parse_base_url,
-    retry_429_and_5xx,
-)
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["InstantSample", "PrometheusClient", "PrometheusSettingsLike", "RangeSeries"]
 
 log = logging.getLogger("finops.prometheus")
-_warn_log = logging.getLogger("finops")
 
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus refuses (end - start) / step above this
 _STEPS_PER_CHUNK = MAX_POINTS_PER_SERIES - 1
@@ -119,11 +108,7 @@ class RangeSeries:
     values: list[float]
 
 
-def _default_on_warning(message: str) -> None:
-    _warn_log.warning("%s", message)
-
-
-class PrometheusClient:
+class PrometheusClient(http.Closing):
     """Thread-safe: one instance may serve many worker threads, at most ``max_concurrency`` at once.
 
     ``queries_issued`` counts HTTP requests sent (retries included, since that is the load the
@@ -131,18 +116,20 @@ class PrometheusClient:
     split in two because the server found them over a per-query limit; all exist for benchmarks.
     """
 
+    _http: http.HttpClient
+
     def __init__(
         self,
         settings: PrometheusSettingsLike,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: http.Transport | None = None,
         on_warning: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int = http.DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if not settings.url:
             raise UsageError("no Prometheus URL configured (set --prometheus-url)")
-        base = parse_base_url(settings.url, _BAD_URL)
+        base = http.parse_base_url(settings.url, _BAD_URL)
         self.display_url = base.shown
 
         headers: dict[str, str] = {}
@@ -166,15 +153,15 @@ class PrometheusClient:
         if settings.thanos_partial_response is not None:
             self._thanos.append(("partial_response", _bool(settings.thanos_partial_response)))
 
-        self._on_warning = on_warning or _default_on_warning
+        self._on_warning = on_warning or http.log_warning
         self._lock = threading.Lock()
         self.range_splits = 0
         # Distinct server warnings, in order: a partial answer (Thanos partial_response, a
         # remote-read error) repeats on every query, so it is reported once and kept for notes.
         self.warnings: list[str] = []
         self._told: set[str] = set()
-        self._http = HttpClient(
-            Service(
+        self._http = http.HttpClient(
+            http.Service(
                 "the server",
                 f"Prometheus at {self.display_url}",
                 url_hint="--prometheus-url",
@@ -205,17 +192,6 @@ class PrometheusClient:
     @property
     def bytes_received(self) -> int:
         return self._http.bytes_received
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -331,7 +307,7 @@ class PrometheusClient:
         path: str,
         params: list[tuple[str, str]],
         shown: list[tuple[str, str]],
-    ) -> tuple[Answer, int]:
+    ) -> tuple[http.Answer, int]:
         """One request through the shared client (retries there); the hook benchmarks time."""
         if method == "POST":
             return self._http.request(method, path, form=_dict_multi(params), shown=shown)
@@ -339,7 +315,7 @@ class PrometheusClient:
 
     # -- response and error interpretation --------------------------------------------------
 
-    def _decode(self, answer: Answer, path: str, attempts: int) -> Any:
+    def _decode(self, answer: http.Answer, path: str, attempts: int) -> Any:
         code = answer.status
         try:
             body = answer.json()
@@ -393,7 +369,7 @@ class PrometheusClient:
         kind = self._clean(str(body.get("errorType") or "error"), 60)
         return f"{kind}: {self._clean(str(body.get('error') or 'no message'), 500)}"
 
-    def _not_json(self, answer: Answer, where: str, *, short: bool = False) -> str:
+    def _not_json(self, answer: http.Answer, where: str, *, short: bool = False) -> str:
         text = f"body was not Prometheus JSON ({self._http.snippet(answer)})"
         if short:
             return text
@@ -475,11 +451,11 @@ def _result(data: Any) -> tuple[str, Any]:
     return str(data.get("resultType")), data.get("result")
 
 
-def _retryable(answer: Answer) -> bool:
+def _retryable(answer: http.Answer) -> bool:
     """429 and 5xx, except a 503 that names a per-query limit: that one is split, not retried."""
     if answer.status == 503 and _limit_reason(answer.text) is not None:
         return False
-    return retry_429_and_5xx(answer)
+    return http.retry_429_and_5xx(answer)
 
 
 def _verify(settings: PrometheusSettingsLike) -> bool | Path:
