@@ -161,7 +161,7 @@ class Answer:
 
     status: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytes | bytearray
 
     @property
     def text(self) -> str:
@@ -171,7 +171,7 @@ class Answer:
         return decode_json(self.body)
 
 
-def decode_json(body: bytes) -> Any:
+def decode_json(body: bytes | bytearray) -> Any:
     """The parsed body; ``ValueError`` for anything that is not JSON, including an array nested
     too deep for the parser (200,000 ``[``), which would otherwise escape as RecursionError."""
     try:
@@ -423,7 +423,8 @@ class HttpClient(Closing):
             len(body),
             (time.monotonic() - started) * 1000,
         )
-        return Answer(response.status_code, response.headers, bytes(body))
+        # The bytearray itself, not a bytes copy: a copy would double the peak for a large answer.
+        return Answer(response.status_code, response.headers, body)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(BACKOFF_CAP_S, self._backoff_base_s * 2.0 ** (attempt - 1))
