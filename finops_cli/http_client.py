@@ -301,6 +301,8 @@ class HttpClient(Closing):
 
         sent = {"Accept": "application/json", "User-Agent": "finops-cli", **(headers or {})}
         auth = httpx.BasicAuth(base.username, base.password) if base.username else None
+        # The URL's query may hold a key (?apikey=...): mask its long values, not "true" or "1",
+        # which would blank every such word in a message.
         words = [base.password, base.query, *(v for _, v in base.params if len(v) >= 8)]
         for value in (headers or {}).values():
             words += [value, *value.split()[1:]]  # "Bearer <token>": the token alone too
