@@ -165,7 +165,6 @@ def send(
         hidden,
         url_hint="--notify or FINOPS_NOTIFY_URL",
         slow_hint="",
-        credentials="the key in --notify or FINOPS_NOTIFY_URL",
         error=NotifyError,
     )
     with HttpClient(
@@ -181,7 +180,7 @@ def send(
         log=log,
     ) as client:
         try:
-            answer, attempts = client.request("POST", json_body=body)
+            answer, attempts = client.request("POST", json_body=body, shown="(a JSON body)")
         except NotifyError as exc:  # no answer at all: unreachable, too slow, too large
             raise NotifyError(f"notification failed: {exc}") from None
     if 200 <= answer.status < 300:

@@ -4,6 +4,11 @@ Prometheus, Thanos Query, Mimir and VictoriaMetrics all speak the same ``/api/v1
 differ in where the API is mounted (a path prefix) and in a few optional parameters. Everything a
 user can get wrong (URL, credentials, TLS, a bad query, a flaky ingress) ends as one
 :class:`~finops_cli.errors.SourceError` line that says what to fix and never shows a secret.
+
+Sending, retries, the body cap, the deadline, TLS, warnings and masking are the shared client's
+(:mod:`finops_cli.http_client`); this module keeps what is Prometheus' own: which answers are
+not worth a retry (a 503 naming a per-query limit is split instead), the ``/api/v1`` envelope,
+and splitting ranges.
 """
 
 from __future__ import annotations
