@@ -360,6 +360,11 @@ class HttpClient(Closing):
                     raise self._transport_error(exc, attempt) from None
                 self._sleep(self._backoff(attempt))
                 continue
+            except httpx.HTTPError as exc:  # a body that does not decompress, say: not transient
+                raise self.service.error(
+                    f"{self.service.where} sent an answer that could not be read: "
+                    f"{self.clean(str(exc) or type(exc).__name__, 160)}"
+                ) from None
             except _TooLargeError as exc:
                 raise self.service.error(self._too_large(exc.received)) from None
             except _TooSlowError as exc:
@@ -408,7 +413,7 @@ class HttpClient(Closing):
                     response.close()
                     with self._lock:
                         self.bytes_received += len(body)
-            except (httpx.TransportError, _TooLargeError, _TooSlowError) as exc:
+            except (httpx.HTTPError, _TooLargeError, _TooSlowError) as exc:
                 self._log.debug(
                     "%s params=%s failed after %.0f ms: %s",
                     label,

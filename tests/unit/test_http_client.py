@@ -227,3 +227,16 @@ def test_url_query_values_are_masked_in_echoed_text() -> None:
             client.instant("up", T0)
     assert "K3Y-very-secret" not in str(err.value)
     assert "bad request: GET /p/api/v1/query?" in str(err.value)
+
+
+def test_a_body_that_does_not_decompress_is_one_line() -> None:
+    def bad_gzip(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+        body = b"this is not gzip at all"
+        extra = {"Content_Encoding": "gzip", "Content_Length": str(len(body))}
+        conn.sendall(headers(**extra) + body)
+
+    with HostileServer(bad_gzip) as server:
+        client = PrometheusClient(Settings(server.url, retries=2))
+        with pytest.raises(SourceError, match="sent an answer that could not be read: "):
+            client.instant("up", T0)
+    assert len(server.requests) == 1
