@@ -34,16 +34,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import pandas as pd
 
-from finops_cli import http_client as http
-from finops_cli.errors import SourceError, UsageError
+from finops_cli.errors import UsageError
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
@@ -51,12 +49,12 @@ from finops_cli.sources.interface import (
     CostRequest,
     CostSource,
 )
+from finops_cli.sources.opencost_api import ApiOptions, OpenCostApi
 
 __all__ = ["BUSY_METRIC", "OpenCostCostSource", "aggregate_keys", "aggregate_param"]
 
 log = logging.getLogger("finops.opencost")
 
-API_PATH = "/allocation/compute"
 BUSY_METRIC = "OpenCost gpuEfficiency"
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
@@ -66,14 +64,6 @@ _ANNOTATION_KEYS = ("cost_center",)
 _ATTRIBUTE_KEYS = (*_LABEL_KEYS, *_ANNOTATION_KEYS)
 DEFAULT_COST_CENTER_KEY = "ai-finops.io/cost-center"
 _NATIVE_KEYS = ("cluster", "node", "namespace")  # OpenCost's own key order in older builds
-_BAD_URL = UsageError(
-    "--opencost-url must be an http:// or https:// URL with a host, "
-    "e.g. http://opencost.opencost:9003"
-)  # the URL itself is not echoed: it may carry a password
-# OpenCost does not take --header (that reaches Prometheus only): its token has no flag.
-_CREDENTIALS = (
-    "FINOPS_OPENCOST_BEARER_TOKEN (opencost.bearer_token) or user:password@ in --opencost-url"
-)
 _INVALID_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")  # OpenCost's (Prometheus') label sanitiser
 
 
@@ -147,48 +137,14 @@ class OpenCostCostSource(CostSource):
         self,
         base_url: str | None,  # None or blank: a UsageError saying how to set it
         pod_labels: dict[str, str],
-        *,
-        headers: dict[str, str] | None = None,
-        timeout_seconds: float = 30,
-        retries: int = 3,
-        verify: bool | str = True,
-        max_body_bytes: int = http.DEFAULT_MAX_BODY_BYTES,
-        on_warning: Callable[[str], None] | None = None,
-        transport: http.Transport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[ApiOptions],  # headers, timeout_seconds, retries, verify, ...
     ) -> None:
-        if not base_url or not base_url.strip():
-            raise UsageError("no OpenCost URL configured (set --opencost-url)")
-        base = http.parse_base_url(base_url, _BAD_URL)
-        self.display_url = base.shown
         self.pod_labels = pod_labels
-        self._on_warning = on_warning or http.log_warning
-        self._warnings: list[str] = []  # the "warning" of successful answers, for notes
-        self._http = http.HttpClient(
-            http.Service(
-                "OpenCost",
-                f"OpenCost at {self.display_url}",
-                url_hint="--opencost-url; in-cluster it is usually http://opencost.opencost:9003",
-                slow_hint=" or ask for a shorter --window (OpenCost computes allocations on "
-                "request)",
-                credentials=_CREDENTIALS,
-                busy_hint=" (long windows are slow to compute: try a shorter --window)",
-            ),
-            base,
-            headers=headers,
-            verify=verify,
-            timeout_s=timeout_seconds,
-            retries=retries,
-            max_body_bytes=max_body_bytes,
-            sends_secret=bool(headers or base.username),
-            transport=transport,
-            sleep=sleep,
-            on_warning=self._on_warning,
-            log=log,
-        )
+        self._api = OpenCostApi(base_url, **options)
+        self.display_url = self._api.display_url
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
     # ---- costs -----------------------------------------------------------------------------
     def costs(self, request: CostRequest) -> CostData:
@@ -204,8 +160,8 @@ class OpenCostCostSource(CostSource):
         ]
         if "cluster" in keys:
             params.append(("splitIdle", "true"))  # one __idle__ per cluster: needed to filter it
-        warned = len(self._warnings)
-        steps = self._call(API_PATH, params)
+        warned = len(self._api.warnings)
+        steps = self._api.allocation(params)
 
         labels = {k: _sanitise(self.pod_labels[k]) for k in keys if k in _LABEL_KEYS}
         labels |= {
@@ -220,7 +176,7 @@ class OpenCostCostSource(CostSource):
         notes += self._annotation_notes(parsed, keys, group_by)
         notes += [
             f"PARTIAL DATA: OpenCost answered with a warning, figures may be incomplete: {message}"
-            for message in self._warnings[warned:]
+            for message in self._api.warnings[warned:]
         ]
         if idle_price is not None:
             notes.append(
@@ -282,13 +238,13 @@ class OpenCostCostSource(CostSource):
                 "it has no DCGM usage metrics: efficiency and waste are treated as unknown"
             )
         if parsed.empty_figures:
-            first = self._clean(parsed.empty_figures[0], 80)
+            first = self._api.clean(parsed.empty_figures[0], 80)
             notes.append(
                 f"PARTIAL DATA: OpenCost left {len(parsed.empty_figures)} figure(s) empty "
                 f"(null, NaN or Inf), counted as 0 (first: {first})"
             )
         if parsed.derived_hours:
-            first = self._clean(parsed.derived_hours[0], 80)
+            first = self._api.clean(parsed.derived_hours[0], 80)
             notes.append(
                 f"OpenCost gave no gpuHours for {len(parsed.derived_hours)} allocation(s); "
                 f"derived from gpuCount x minutes (first: {first})"
@@ -296,92 +252,13 @@ class OpenCostCostSource(CostSource):
         if parsed.unsplit:
             notes.append(
                 f"{len(parsed.unsplit)} OpenCost name(s) could not be split into group values and "
-                f"count as unallocated (first: {self._clean(parsed.unsplit[0], 80)!r})"
+                f"count as unallocated (first: {self._api.clean(parsed.unsplit[0], 80)!r})"
             )
         if "cluster" in filters and "" in parsed.idle:
             notes.append(
                 "OpenCost's idle entry names no cluster, so it is left out of the cluster filter"
             )
         return notes
-
-    # ---- transport -------------------------------------------------------------------------
-    def _call(self, path: str, params: list[tuple[str, str]]) -> list[Any]:
-        answer, attempts = self._http.request(
-            "GET", path, params=[*self._http.base.params, *params], shown=params
-        )
-        return self._decode(answer, path, attempts)
-
-    # ---- response and error interpretation -------------------------------------------------
-    def _decode(self, answer: http.Answer, path: str, attempts: int) -> list[Any]:
-        code = answer.status
-        try:
-            body = answer.json()
-        except ValueError:
-            body = None
-        envelope = isinstance(body, dict) and ("code" in body or "data" in body)
-        where = f"OpenCost at {self.display_url}"
-        if 200 <= code < 300:
-            if not envelope:
-                raise SourceError(self._not_json(answer, where))
-            body_code = body.get("code", 200)
-            if str(body_code) != "200" or body.get("status") == "error":
-                raise SourceError(
-                    f"{where} returned an error (code {self._clean(str(body_code), 10)}): "
-                    f"{self._message(body)}"
-                )
-            for key in ("message", "warning"):
-                if body.get(key):
-                    text = self._clean(str(body[key]), 500)
-                    if key == "warning":  # WrapDataWithWarning: the data is not whole
-                        self._warnings.append(text)
-                    self._on_warning(f"OpenCost: {text}")
-            return self._steps(body.get("data"), where)
-        if code in (400, 422):
-            reason = self._message(body) if envelope else ""
-            if not reason or reason == "no message":
-                reason = f"HTTP {code}, {self._http.snippet(answer)}"
-            raise SourceError(f"OpenCost rejected the allocation query: {reason}")
-        if code in (401, 403):
-            raise self._http.credentials_error(
-                code, "OpenCost has none of its own, so a proxy in front of it wants them: "
-            )
-        if code == 404:
-            raise SourceError(
-                f"{where} has no API path {path} (HTTP 404); point --opencost-url at the OpenCost "
-                "API (e.g. http://opencost.opencost:9003, or the UI's URL with /model appended)"
-            )
-        detail = self._message(body) if envelope else self._not_json(answer, "", short=True)
-        raise self._http.status_error(answer, path, attempts, detail)
-
-    def _steps(self, data: Any, where: str) -> list[Any]:
-        if data is None:
-            return []
-        if isinstance(data, dict):
-            return [data]  # some builds answer a single set instead of a one-element list
-        if isinstance(data, list) and all(s is None or isinstance(s, dict) for s in data):
-            return data
-        raise SourceError(
-            f"{where} returned {type(data).__name__!r} data where a list of allocation sets was "
-            "expected; is --opencost-url the OpenCost API?"
-        )
-
-    def _message(self, body: dict[str, Any]) -> str:
-        text = body.get("message") or body.get("error")
-        if not text and isinstance(body.get("data"), str):
-            text = body["data"]  # some handlers put the error text in data
-        return self._clean(str(text), 500) if text else "no message"
-
-    def _not_json(self, answer: http.Answer, where: str, *, short: bool = False) -> str:
-        text = f"body was not OpenCost JSON ({self._http.snippet(answer)})"
-        if short:
-            return text
-        return (
-            f"{where} answered HTTP {answer.status} but the {text}; check "
-            "--opencost-url (is it the OpenCost API on port 9003, not the UI?)"
-        )
-
-    def _clean(self, text: str, limit: int) -> str:
-        return self._http.clean(text, limit)
 
 
 # ---- payload parsing -----------------------------------------------------------------------

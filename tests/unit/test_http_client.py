@@ -94,7 +94,7 @@ def test_the_cap_applies_to_opencost_too() -> None:
     with HostileServer(endless(50)) as server:
         source = OpenCostCostSource(server.url, {}, retries=0, max_body_bytes=2 * MiB)
         with pytest.raises(SourceError, match=r"OpenCost at .* sent an answer over the 2 MiB"):
-            source._call("/allocation/compute", [])
+            source._api.allocation([])
 
 
 def test_json_nested_too_deep_is_a_value_error_not_a_recursion_error() -> None:
@@ -196,10 +196,10 @@ def test_opencost_credential_errors_do_not_suggest_header() -> None:
     with HostileServer(_unauthorized) as server:
         bare = OpenCostCostSource(server.url, {}, retries=0)
         with pytest.raises(SourceError) as wanted:
-            bare._call("/allocation/compute", [])
+            bare._api.allocation([])
         sent = OpenCostCostSource(server.url, {}, retries=0, headers={"Authorization": "Bearer x"})
         with pytest.raises(SourceError) as refused:
-            sent._call("/allocation/compute", [])
+            sent._api.allocation([])
     for err in (wanted, refused):
         assert "--header" not in str(err.value)
         assert "FINOPS_OPENCOST_BEARER_TOKEN" in str(err.value)
