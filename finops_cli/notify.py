@@ -2,8 +2,9 @@
 
 A webhook URL is a credential (anyone holding it can post to the channel), so it is never
 printed: not in errors, not in ``--debug`` logs, not in what a server echoes back. Server errors
-(5xx, 429) and network failures are retried with backoff; anything else fails at once with one
-line saying what the server answered.
+(5xx, 429) and network failures are retried with backoff by the shared HTTP client
+(:mod:`finops_cli.http_client`, imported only when a message is sent); anything else fails at
+once with one line saying what the server answered.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from finops_cli.errors import FinopsError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("finops.notify")
 
@@ -137,15 +139,6 @@ def payload(message: Message, fmt: str, document: dict[str, Any]) -> dict[str, A
     }
 
 
-def _redact(text: str, url: str) -> str:
-    """Remove the URL, and its path (where Slack keeps the key), from text a server sent back."""
-    parts = urlsplit(url)
-    for secret in (url, parts.path, parts.query):
-        if len(secret) > 1:
-            text = text.replace(secret, "***")
-    return " ".join(text.split())[:120]
-
-
 def send(
     url: str,
     body: dict[str, Any],
@@ -156,30 +149,47 @@ def send(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """POST ``body`` as JSON; returns the attempts it took, or raises a one-line NotifyError."""
-    attempts = retries + 1
-    problem = ""
-    with httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False) as client:
-        for attempt in range(1, attempts + 1):
-            log.debug("notify: POST to the webhook (URL hidden), attempt %d/%d", attempt, attempts)
-            try:
-                response = client.post(url, json=body)
-            except httpx.TimeoutException:
-                problem = "timed out"
-            except httpx.TransportError as exc:
-                problem = f"could not connect ({type(exc).__name__})"
-            else:
-                status = response.status_code
-                log.debug("notify: the webhook answered HTTP %d", status)
-                if 200 <= status < 300:
-                    return attempt
-                detail = _redact(response.text, url)
-                problem = f"HTTP {status}" + (f": {detail}" if detail else "")
-                if status < 500 and status != 429:
-                    raise NotifyError(
-                        f"notification failed: the webhook answered {problem} (not retried; "
-                        "check --notify or FINOPS_NOTIFY_URL)"
-                    )
-            if attempt < attempts:
-                sleep(backoff_s * 2 ** (attempt - 1))
+    """POST ``body`` as JSON; returns the attempts it took, or raises a one-line NotifyError.
+
+    Sending, retries, the size cap and the deadline are the shared client's
+    (:mod:`finops_cli.http_client`); the webhook's whole URL, its path (where Slack keeps the
+    key) and its query are secrets, so the client masks them and never shows the URL.
+    """
+    from finops_cli.http_client import BaseUrl, HttpClient, Service
+
+    parts = urlsplit(url)
+    hidden = "the webhook (URL hidden)"
+    base = BaseUrl(url, hidden, parts.scheme, parts.hostname or "")
+    service = Service(
+        "the webhook",
+        hidden,
+        url_hint="--notify or FINOPS_NOTIFY_URL",
+        slow_hint="",
+        error=NotifyError,
+    )
+    with HttpClient(
+        service,
+        base,
+        secrets=[url, parts.path, parts.query, parts.netloc.rpartition("@")[0]],
+        timeout_s=timeout_s,
+        retries=retries,
+        backoff_base_s=backoff_s,
+        sends_secret=True,  # the URL is the credential
+        transport=transport,
+        sleep=sleep,
+        log=log,
+    ) as client:
+        try:
+            answer, attempts = client.request("POST", json_body=body, shown="(a JSON body)")
+        except NotifyError as exc:  # no answer at all: unreachable, too slow, too large
+            raise NotifyError(f"notification failed: {exc}") from None
+    if 200 <= answer.status < 300:
+        return attempts
+    detail = client.clean(answer.text, 120)
+    problem = f"HTTP {answer.status}" + (f": {detail}" if detail else "")
+    if answer.status < 500 and answer.status != 429:
+        raise NotifyError(
+            f"notification failed: the webhook answered {problem} (not retried; "
+            "check --notify or FINOPS_NOTIFY_URL)"
+        )
     raise NotifyError(f"notification failed after {attempts} attempts: {problem}")

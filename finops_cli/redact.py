@@ -16,6 +16,8 @@ MIN_SECRET_LENGTH = 4  # masking 1-3 character "secrets" would shred every messa
 
 # scheme://user[:password]@host inside free text (an error message, a log line)
 _USERINFO_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# scheme://host/path?query inside free text: the query (an API key, a signature) goes
+_QUERY_IN_TEXT = re.compile(r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*)\?[^\s#]+")
 
 
 def mask_url(url: str) -> str:
@@ -36,8 +38,10 @@ def mask_url(url: str) -> str:
 
 
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret and every URL userinfo replaced by ``***``."""
+    """``text`` with every known secret, and the userinfo and query of every URL in it, replaced
+    by ``***``: an httpx error or a server page may repeat the URL that was asked."""
     longest_first = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len)[::-1]
     for secret in longest_first:
         text = text.replace(secret, MASK)
-    return _USERINFO_IN_TEXT.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+    text = _USERINFO_IN_TEXT.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+    return _QUERY_IN_TEXT.sub(lambda m: f"{m['url']}?{MASK}", text)

@@ -31,25 +31,17 @@ What OpenCost answers, and how it is read:
 
 from __future__ import annotations
 
-import base64
-import functools
 import logging
 import math
-import random
 import re
-import socket
-import ssl
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any, Unpack
 
-import httpx
 import pandas as pd
 
-from finops_cli.errors import SourceError, UsageError
+from finops_cli.errors import UsageError
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CLUSTER_MEASURES,
@@ -57,13 +49,12 @@ from finops_cli.sources.interface import (
     CostRequest,
     CostSource,
 )
+from finops_cli.sources.opencost_api import ApiOptions, OpenCostApi
 
 __all__ = ["BUSY_METRIC", "OpenCostCostSource", "aggregate_keys", "aggregate_param"]
 
 log = logging.getLogger("finops.opencost")
-_warn_log = logging.getLogger("finops")
 
-API_PATH = "/allocation/compute"
 BUSY_METRIC = "OpenCost gpuEfficiency"
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
@@ -73,16 +64,7 @@ _ANNOTATION_KEYS = ("cost_center",)
 _ATTRIBUTE_KEYS = (*_LABEL_KEYS, *_ANNOTATION_KEYS)
 DEFAULT_COST_CENTER_KEY = "ai-finops.io/cost-center"
 _NATIVE_KEYS = ("cluster", "node", "namespace")  # OpenCost's own key order in older builds
-_BACKOFF_BASE_S = 0.5
-_BACKOFF_CAP_S = 10.0
-_RETRY_AFTER_CAP_S = 30.0
-_SNIPPET_CHARS = 80
-_MIN_REDACT_LEN = 4
 _INVALID_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")  # OpenCost's (Prometheus') label sanitiser
-
-
-def _default_on_warning(message: str) -> None:
-    _warn_log.warning("%s", message)
 
 
 def aggregate_keys(keys: tuple[str, ...] | list[str]) -> list[str]:
@@ -153,68 +135,16 @@ class OpenCostCostSource(CostSource):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None,  # None or blank: a UsageError saying how to set it
         pod_labels: dict[str, str],
-        *,
-        timeout_seconds: float = 30,
-        retries: int = 3,
-        headers: dict[str, str] | None = None,
-        verify: bool | str = True,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        on_warning: Callable[[str], None] | None = None,
+        **options: Unpack[ApiOptions],  # headers, timeout_seconds, retries, verify, ...
     ) -> None:
-        if not base_url or not base_url.strip():
-            raise UsageError("no OpenCost URL configured (set --opencost-url)")
-        bad_url = UsageError(
-            "--opencost-url must be an http:// or https:// URL with a host, "
-            "e.g. http://opencost.opencost:9003"
-        )  # the URL itself is not echoed: it may carry a password
-        try:
-            parts = urlsplit(base_url.strip())
-            hostport = parts.netloc.rpartition("@")[2]
-            username = unquote(parts.username) if parts.username else None
-            password = unquote(parts.password or "")
-        except ValueError:
-            raise bad_url from None
-        if parts.scheme not in ("http", "https") or not hostport:
-            raise bad_url
-        self.display_url = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
-        try:  # a host name IDNA cannot encode (☃.net, full-width letters) fails only here
-            httpx.URL(self.display_url)
-        except (httpx.InvalidURL, ValueError):
-            raise bad_url from None
-        self._url_params = parse_qsl(parts.query, keep_blank_values=True)
         self.pod_labels = pod_labels
-
-        sent = {"Accept": "application/json", "User-Agent": "finops-cli"}
-        secrets = [password]
-        for name, value in (headers or {}).items():
-            sent[name] = value
-            secrets += [value, *value.split()[1:]]  # "Bearer <token>": the token alone too
-        auth = httpx.BasicAuth(username, password) if username else None
-        if username:
-            secrets.append(base64.b64encode(f"{username}:{password}".encode()).decode())
-        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_REDACT_LEN}, key=len)[::-1]
-        self._has_credentials = bool(headers or username)
-
-        self._timeout_s = timeout_seconds
-        self._retries = max(0, retries)
-        self._sleep = sleep
-        self._on_warning = on_warning or _default_on_warning
-        self._warnings: list[str] = []  # the "warning" of successful answers, for notes
-        self._rng = random.Random()
-        self._http = httpx.Client(
-            headers=sent,
-            auth=auth,
-            timeout=httpx.Timeout(timeout_seconds),
-            verify=_verify(verify),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._api = OpenCostApi(base_url, **options)
+        self.display_url = self._api.display_url
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
     # ---- costs -----------------------------------------------------------------------------
     def costs(self, request: CostRequest) -> CostData:
@@ -230,8 +160,8 @@ class OpenCostCostSource(CostSource):
         ]
         if "cluster" in keys:
             params.append(("splitIdle", "true"))  # one __idle__ per cluster: needed to filter it
-        warned = len(self._warnings)
-        steps = self._call(API_PATH, params)
+        warned = len(self._api.warnings)
+        steps = self._api.allocation(params)
 
         labels = {k: _sanitise(self.pod_labels[k]) for k in keys if k in _LABEL_KEYS}
         labels |= {
@@ -246,7 +176,7 @@ class OpenCostCostSource(CostSource):
         notes += self._annotation_notes(parsed, keys, group_by)
         notes += [
             f"PARTIAL DATA: OpenCost answered with a warning, figures may be incomplete: {message}"
-            for message in self._warnings[warned:]
+            for message in self._api.warnings[warned:]
         ]
         if idle_price is not None:
             notes.append(
@@ -308,13 +238,13 @@ class OpenCostCostSource(CostSource):
                 "it has no DCGM usage metrics: efficiency and waste are treated as unknown"
             )
         if parsed.empty_figures:
-            first = self._clean(parsed.empty_figures[0], 80)
+            first = self._api.clean(parsed.empty_figures[0], 80)
             notes.append(
                 f"PARTIAL DATA: OpenCost left {len(parsed.empty_figures)} figure(s) empty "
                 f"(null, NaN or Inf), counted as 0 (first: {first})"
             )
         if parsed.derived_hours:
-            first = self._clean(parsed.derived_hours[0], 80)
+            first = self._api.clean(parsed.derived_hours[0], 80)
             notes.append(
                 f"OpenCost gave no gpuHours for {len(parsed.derived_hours)} allocation(s); "
                 f"derived from gpuCount x minutes (first: {first})"
@@ -322,182 +252,13 @@ class OpenCostCostSource(CostSource):
         if parsed.unsplit:
             notes.append(
                 f"{len(parsed.unsplit)} OpenCost name(s) could not be split into group values and "
-                f"count as unallocated (first: {self._clean(parsed.unsplit[0], 80)!r})"
+                f"count as unallocated (first: {self._api.clean(parsed.unsplit[0], 80)!r})"
             )
         if "cluster" in filters and "" in parsed.idle:
             notes.append(
                 "OpenCost's idle entry names no cluster, so it is left out of the cluster filter"
             )
         return notes
-
-    # ---- transport -------------------------------------------------------------------------
-    def _call(self, path: str, params: list[tuple[str, str]]) -> list[Any]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._send(path, params)
-            except httpx.TransportError as exc:
-                if attempt > self._retries or not _retryable(exc):
-                    raise self._transport_error(exc, attempt) from exc
-                self._sleep(self._backoff(attempt))
-                continue
-            code = response.status_code
-            if (code == 429 or code >= 500) and attempt <= self._retries:
-                self._sleep(_retry_after(response) or self._backoff(attempt))
-                continue
-            return self._decode(response, path, attempt)
-
-    def _send(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
-        started = time.monotonic()
-        try:
-            response = self._http.get(self.display_url + path, params=(*self._url_params, *params))
-        except httpx.TransportError as exc:
-            log.debug(
-                "GET %s params=%s failed after %.0f ms: %s",
-                path,
-                params,
-                (time.monotonic() - started) * 1000,
-                type(exc).__name__,
-            )
-            raise
-        log.debug(
-            "GET %s params=%s -> HTTP %d, %d bytes in %.0f ms",
-            path,
-            params,
-            response.status_code,
-            len(response.content),
-            (time.monotonic() - started) * 1000,
-        )
-        return response
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-        return ceiling * (0.5 + self._rng.random() / 2)
-
-    # ---- response and error interpretation -------------------------------------------------
-    def _decode(self, response: httpx.Response, path: str, attempts: int) -> list[Any]:
-        code = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        envelope = isinstance(body, dict) and ("code" in body or "data" in body)
-        where = f"OpenCost at {self.display_url}"
-        if 200 <= code < 300:
-            if not envelope:
-                raise SourceError(self._not_json(response, where))
-            body_code = body.get("code", 200)
-            if str(body_code) != "200" or body.get("status") == "error":
-                raise SourceError(
-                    f"{where} returned an error (code {self._clean(str(body_code), 10)}): "
-                    f"{self._message(body)}"
-                )
-            for key in ("message", "warning"):
-                if body.get(key):
-                    text = self._clean(str(body[key]), 500)
-                    if key == "warning":  # WrapDataWithWarning: the data is not whole
-                        self._warnings.append(text)
-                    self._on_warning(f"OpenCost: {text}")
-            return self._steps(body.get("data"), where)
-        if code in (400, 422):
-            reason = self._message(body) if envelope else ""
-            if not reason or reason == "no message":
-                reason = f"HTTP {code}, {self._snippet(response)}"
-            raise SourceError(f"OpenCost rejected the allocation query: {reason}")
-        if code in (401, 403):
-            if self._has_credentials:
-                raise SourceError(
-                    f"{where} refused the credentials (HTTP {code}); check the values given "
-                    "with --header or in the URL"
-                )
-            raise SourceError(
-                f"{where} requires credentials (HTTP {code}); OpenCost has none of its own, so "
-                "a proxy in front of it wants them: pass them with --header"
-            )
-        if code == 404:
-            raise SourceError(
-                f"{where} has no API path {path} (HTTP 404); point --opencost-url at the OpenCost "
-                "API (e.g. http://opencost.opencost:9003, or the UI's URL with /model appended)"
-            )
-        if code == 429 or code >= 500:
-            detail = self._message(body) if envelope else self._not_json(response, "", short=True)
-            raise SourceError(
-                f"{where} still failed after {attempts} attempt(s): last answer HTTP {code}, "
-                f"{detail}; OpenCost or a proxy in front of it is struggling (long windows are "
-                "slow to compute: try a shorter --window), retry later"
-            )
-        if 300 <= code < 400:
-            raise SourceError(
-                f"{where} answered with a redirect (HTTP {code}); point --opencost-url at the "
-                "API itself, not at a login page or proxy"
-            )
-        raise SourceError(f"{where} answered HTTP {code} for {path}: {self._snippet(response)}")
-
-    def _steps(self, data: Any, where: str) -> list[Any]:
-        if data is None:
-            return []
-        if isinstance(data, dict):
-            return [data]  # some builds answer a single set instead of a one-element list
-        if isinstance(data, list) and all(s is None or isinstance(s, dict) for s in data):
-            return data
-        raise SourceError(
-            f"{where} returned {type(data).__name__!r} data where a list of allocation sets was "
-            "expected; is --opencost-url the OpenCost API?"
-        )
-
-    def _message(self, body: dict[str, Any]) -> str:
-        text = body.get("message") or body.get("error")
-        if not text and isinstance(body.get("data"), str):
-            text = body["data"]  # some handlers put the error text in data
-        return self._clean(str(text), 500) if text else "no message"
-
-    def _not_json(self, response: httpx.Response, where: str, *, short: bool = False) -> str:
-        text = f"body was not OpenCost JSON ({self._snippet(response)})"
-        if short:
-            return text
-        return (
-            f"{where} answered HTTP {response.status_code} but the {text}; check "
-            "--opencost-url (is it the OpenCost API on port 9003, not the UI?)"
-        )
-
-    def _snippet(self, response: httpx.Response) -> str:
-        text = response.content[: _SNIPPET_CHARS * 4].decode("utf-8", "replace")
-        snippet = self._clean(text, _SNIPPET_CHARS)
-        return f"starts {snippet!r}" if snippet else "empty body"
-
-    def _transport_error(self, exc: httpx.TransportError, attempts: int) -> SourceError:
-        where = f"OpenCost at {self.display_url}"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        if isinstance(exc, httpx.TimeoutException):
-            return SourceError(
-                f"{where} did not answer within {self._timeout_s:g} s{tries}; raise --timeout "
-                "or ask for a shorter --window (OpenCost computes allocations on request)"
-            )
-        cause = _root_cause(exc)
-        if isinstance(cause, ssl.SSLError):
-            reason = self._clean(getattr(cause, "reason", None) or str(cause), 120)
-            return SourceError(
-                f"TLS verification failed for {where}: {reason} (pass the server's CA with "
-                "--ca-bundle, or --insecure-skip-tls-verify to skip verification)"
-            )
-        if isinstance(cause, ConnectionRefusedError):
-            reason = "connection refused"
-        elif isinstance(cause, socket.gaierror):
-            reason = "host name not found"
-        else:
-            reason = self._clean(str(exc) or type(exc).__name__, 120)
-        return SourceError(
-            f"cannot reach OpenCost at {self.display_url}: {reason}{tries} "
-            "(check --opencost-url; in-cluster it is usually http://opencost.opencost:9003)"
-        )
-
-    def _clean(self, text: str, limit: int) -> str:
-        """One printable line, secrets masked: server text may echo headers back at us."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---- payload parsing -----------------------------------------------------------------------
@@ -736,46 +497,3 @@ def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _retryable(exc: httpx.TransportError) -> bool:
-    if isinstance(_root_cause(exc), ssl.SSLError):
-        return False  # a certificate problem does not heal by asking again
-    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        nxt = exc.__cause__ or exc.__context__
-        if nxt is None:
-            break
-        exc = nxt
-    return exc
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    if response.status_code != 429:
-        return None
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None  # an HTTP-date or garbage: fall back to our own backoff
-    return min(max(seconds, 0.0), _RETRY_AFTER_CAP_S)
-
-
-def _verify(verify: bool | str) -> bool | ssl.SSLContext:
-    if verify is False:
-        return False
-    if verify is True:
-        return _default_tls()
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot use --ca-bundle {verify}: {exc.strerror or exc}") from exc
-
-
-@functools.cache
-def _default_tls() -> ssl.SSLContext:
-    return httpx.create_ssl_context()

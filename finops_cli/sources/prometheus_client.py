@@ -4,43 +4,41 @@ Prometheus, Thanos Query, Mimir and VictoriaMetrics all speak the same ``/api/v1
 differ in where the API is mounted (a path prefix) and in a few optional parameters. Everything a
 user can get wrong (URL, credentials, TLS, a bad query, a flaky ingress) ends as one
 :class:`~finops_cli.errors.SourceError` line that says what to fix and never shows a secret.
+
+Sending, retries, the body cap, the deadline, TLS, warnings and masking are the shared client's
+(:mod:`finops_cli.http_client`); this module keeps what is Prometheus' own: which answers are
+not worth a retry (a 503 naming a per-query limit is split instead), the ``/api/v1`` envelope,
+and splitting ranges.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import logging
-import random
 import re
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
-import httpx
-
+from finops_cli import http_client as http
 from finops_cli.errors import SourceError, UsageError
 
 __all__ = ["InstantSample", "PrometheusClient", "PrometheusSettingsLike", "RangeSeries"]
 
 log = logging.getLogger("finops.prometheus")
-_warn_log = logging.getLogger("finops")
 
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus refuses (end - start) / step above this
 _STEPS_PER_CHUNK = MAX_POINTS_PER_SERIES - 1
 _MAX_GET_QUERY_CHARS = 1_500  # beyond this, proxies start truncating or refusing URLs
-_BACKOFF_BASE_S = 0.5
-_BACKOFF_CAP_S = 10.0
-_RETRY_AFTER_CAP_S = 30.0
-_SNIPPET_CHARS = 80
-_MIN_REDACT_LEN = 4  # redacting 1-3 character "secrets" would shred every message
+_BAD_URL = UsageError(
+    "--prometheus-url must be an http:// or https:// URL with a host, "
+    "e.g. http://prometheus:9090 or https://mimir.example/prometheus"
+)  # the URL itself is never echoed: it may hold a password
 
 # What servers answer (HTTP 422, or 400) when one query would load more than a per-query limit
 # allows: samples, points, series, chunks, memory or time range. All shrink with a shorter range.
@@ -86,11 +84,7 @@ class RangeSeries:
     values: list[float]
 
 
-def _default_on_warning(message: str) -> None:
-    _warn_log.warning("%s", message)
-
-
-class PrometheusClient:
+class PrometheusClient(http.Closing):
     """Thread-safe: one instance may serve many worker threads, at most ``max_concurrency`` at once.
 
     ``queries_issued`` counts HTTP requests sent (retries included, since that is the load the
@@ -98,44 +92,36 @@ class PrometheusClient:
     split in two because the server found them over a per-query limit; all exist for benchmarks.
     """
 
+    _http: http.HttpClient
+
     def __init__(
         self,
         settings: PrometheusSettingsLike,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: http.Transport | None = None,
         on_warning: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_body_bytes: int = http.DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if not settings.url:
             raise UsageError("no Prometheus URL configured (set --prometheus-url)")
-        parts, self.display_url = _split_url(settings.url)
-        self._base = self.display_url
-        self._url_params = parse_qsl(parts.query, keep_blank_values=True)
+        base = http.parse_base_url(settings.url, _BAD_URL)
+        self.display_url = base.shown
 
-        headers = {"Accept": "application/json", "User-Agent": "finops-cli"}
-        auth: httpx.BasicAuth | None = None
-        username = settings.username or (unquote(parts.username) if parts.username else None)
+        headers: dict[str, str] = {}
+        username = settings.username or base.username
         password = (
-            settings.password.get_secret_value()
-            if settings.password is not None
-            else unquote(parts.password or "")
+            settings.password.get_secret_value() if settings.password is not None else base.password
         )
-        secrets = [password, unquote(parts.password or "")]
         if settings.bearer_token is not None:
-            token = settings.bearer_token.get_secret_value()
-            headers["Authorization"] = f"Bearer {token}"
-            secrets.append(token)
-        elif username:
-            auth = httpx.BasicAuth(username, password)
-            secrets.append(base64.b64encode(f"{username}:{password}".encode()).decode())
+            headers["Authorization"] = f"Bearer {settings.bearer_token.get_secret_value()}"
+        elif username:  # settings win over the URL's userinfo
+            basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
         for name, value in settings.headers.items():
             raw = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
             headers[name] = raw
-            secrets.append(raw)
-        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_REDACT_LEN}, key=len)[::-1]
-        self._has_credentials = bool(
-            settings.bearer_token is not None or username or settings.headers
-        )
+        base = replace(base, username=None)  # its userinfo is in the header above, or unused
 
         self._thanos: list[tuple[str, str]] = []
         if settings.thanos_dedup is not None:
@@ -143,45 +129,45 @@ class PrometheusClient:
         if settings.thanos_partial_response is not None:
             self._thanos.append(("partial_response", _bool(settings.thanos_partial_response)))
 
-        self._timeout_s = settings.timeout_seconds
-        self._retries = max(0, settings.retries)
-        self._on_warning = on_warning or _default_on_warning
-        self._sleep = sleep
-        self._rng = random.Random()
-        self._slots = threading.BoundedSemaphore(max(1, settings.max_concurrency))
+        self._on_warning = on_warning or http.log_warning
         self._lock = threading.Lock()
-        self.queries_issued = 0
-        self.bytes_received = 0
         self.range_splits = 0
         # Distinct server warnings, in order: a partial answer (Thanos partial_response, a
         # remote-read error) repeats on every query, so it is reported once and kept for notes.
         self.warnings: list[str] = []
         self._told: set[str] = set()
-        self._http = httpx.Client(
+        self._http = http.HttpClient(
+            http.Service(
+                "the server",
+                f"Prometheus at {self.display_url}",
+                url_hint="--prometheus-url",
+                slow_hint=" or query a shorter range",
+                credentials="--bearer-token, --basic-auth or --header",
+            ),
+            base,
             headers=headers,
-            auth=auth,
-            timeout=httpx.Timeout(settings.timeout_seconds),
-            # Plain http never uses TLS (and redirects are not followed): no CA bundle to load.
-            verify=_verify(settings) if parts.scheme == "https" else False,
+            secrets=[password, base.password],
+            verify=_verify(settings),
+            timeout_s=settings.timeout_seconds,
+            retries=settings.retries,
+            max_body_bytes=max_body_bytes,
+            retryable=_retryable,
+            max_concurrency=max(1, settings.max_concurrency),
+            sends_secret=settings.bearer_token is not None or bool(username),
             transport=transport,
-            follow_redirects=False,
+            sleep=sleep,
+            on_warning=self._on_warning,
+            log=log,
         )
 
-    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def queries_issued(self) -> int:
+        """HTTP requests sent, retries included: the load the server sees."""
+        return self._http.requests_sent
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    @property
+    def bytes_received(self) -> int:
+        return self._http.bytes_received
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -285,25 +271,11 @@ class PrometheusClient:
     # -- transport --------------------------------------------------------------------------
 
     def _call(self, path: str, params: list[tuple[str, str]], *, post_ok: bool = True) -> Any:
-        all_params = [*self._url_params, *params, *self._thanos]
+        all_params = [*self._http.base.params, *params, *self._thanos]
         long_query = len(urlencode(all_params)) > _MAX_GET_QUERY_CHARS
         method = "POST" if post_ok and long_query else "GET"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._send(method, path, all_params, params)
-            except httpx.TransportError as exc:
-                if attempt > self._retries or not _retryable(exc):
-                    raise self._transport_error(exc, attempt) from exc
-                self._sleep(self._backoff(attempt))
-                continue
-            code = response.status_code
-            over_limit = code == 503 and _limit_reason(response.text) is not None
-            if (code == 429 or code >= 500) and attempt <= self._retries and not over_limit:
-                self._sleep(_retry_after(response) or self._backoff(attempt))
-                continue
-            return self._decode(response, path, attempt)
+        answer, attempts = self._send(method, path, all_params, params)
+        return self._decode(answer, path, attempts)
 
     def _send(
         self,
@@ -311,49 +283,18 @@ class PrometheusClient:
         path: str,
         params: list[tuple[str, str]],
         shown: list[tuple[str, str]],
-    ) -> httpx.Response:
-        url = self._base + path
-        started = time.monotonic()
-        with self._slots:
-            with self._lock:
-                self.queries_issued += 1
-            try:
-                if method == "POST":
-                    response = self._http.post(url, data=_dict_multi(params))
-                else:
-                    response = self._http.get(url, params=tuple(params))
-            except httpx.TransportError as exc:
-                log.debug(
-                    "%s %s params=%s failed after %.0f ms: %s",
-                    method,
-                    path,
-                    shown,
-                    (time.monotonic() - started) * 1000,
-                    type(exc).__name__,
-                )
-                raise
-        with self._lock:
-            self.bytes_received += len(response.content)
-        log.debug(
-            "%s %s params=%s -> HTTP %d in %.0f ms",
-            method,
-            path,
-            shown,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-        )
-        return response
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-        return ceiling * (0.5 + self._rng.random() / 2)
+    ) -> tuple[http.Answer, int]:
+        """One request through the shared client (retries there); the hook benchmarks time."""
+        if method == "POST":
+            return self._http.request(method, path, form=_dict_multi(params), shown=shown)
+        return self._http.request(method, path, params=params, shown=shown)
 
     # -- response and error interpretation --------------------------------------------------
 
-    def _decode(self, response: httpx.Response, path: str, attempts: int) -> Any:
-        code = response.status_code
+    def _decode(self, answer: http.Answer, path: str, attempts: int) -> Any:
+        code = answer.status
         try:
-            body = response.json()
+            body = answer.json()
         except ValueError:
             body = None
         envelope = isinstance(body, dict) and body.get("status") in ("success", "error")
@@ -367,46 +308,28 @@ class PrometheusClient:
 
         if 200 <= code < 300:
             if not envelope:
-                raise SourceError(self._not_json(response, where))
+                raise SourceError(self._not_json(answer, where))
             if body["status"] == "error":
                 raise SourceError(f"{where} returned an error: {server_error}")
             return body.get("data")
         if code in (400, 413, 422, 503):
-            limit = _limit_reason(str(body.get("error")) if envelope else response.text)
+            limit = _limit_reason(str(body.get("error")) if envelope else answer.text)
             if limit:
                 raise ServerLimitError(where, self._clean(limit, 240))
         if code in (400, 422):
             reason = self._clean(str(body.get("error") or ""), 500) if envelope else ""
-            reason = reason or f"HTTP {code}, {self._snippet(response)}"
+            reason = reason or f"HTTP {code}, {self._http.snippet(answer)}"
             raise SourceError(f"Prometheus rejected the query: {reason}")
         if code in (401, 403):
-            if self._has_credentials:
-                raise SourceError(
-                    f"{where} refused the credentials (HTTP {code}); check the values given "
-                    "with --bearer-token, --basic-auth or --header"
-                )
-            raise SourceError(
-                f"{where} requires credentials (HTTP {code}); set them with "
-                "--bearer-token, --basic-auth or --header"
-            )
+            raise self._http.credentials_error(code)
         if code == 404:
             raise SourceError(
                 f"{where} has no API path {path} (HTTP 404); check the path prefix in "
                 "--prometheus-url (e.g. /prometheus for Mimir, /select/0/prometheus for "
                 "VictoriaMetrics cluster)"
             )
-        if code == 429 or code >= 500:
-            detail = server_error or self._not_json(response, "", short=True)
-            raise SourceError(
-                f"{where} still failed after {attempts} attempt(s): last answer HTTP {code}, "
-                f"{detail}; the server or a proxy in front of it is struggling, retry later"
-            )
-        if 300 <= code < 400:
-            raise SourceError(
-                f"{where} answered with a redirect (HTTP {code}); point --prometheus-url at the "
-                "API itself, not at a login page or proxy"
-            )
-        raise SourceError(f"{where} answered HTTP {code} for {path}: {self._snippet(response)}")
+        detail = server_error or self._not_json(answer, "", short=True)
+        raise self._http.status_error(answer, path, attempts, detail)
 
     def _warn_once(self, label: str, text: str) -> None:
         message = f"Prometheus {label}: {text}"
@@ -422,51 +345,20 @@ class PrometheusClient:
         kind = self._clean(str(body.get("errorType") or "error"), 60)
         return f"{kind}: {self._clean(str(body.get('error') or 'no message'), 500)}"
 
-    def _not_json(self, response: httpx.Response, where: str, *, short: bool = False) -> str:
-        text = f"body was not Prometheus JSON ({self._snippet(response)})"
+    def _not_json(self, answer: http.Answer, where: str, *, short: bool = False) -> str:
+        text = f"body was not Prometheus JSON ({self._http.snippet(answer)})"
         if short:
             return text
-        if response.content.lstrip()[:1] in (b"{", b"["):
+        if answer.body.lstrip()[:1] in (b"{", b"["):
             return (
-                f"{where} answered HTTP {response.status_code} but the body was not Prometheus "
-                f"JSON: it is cut off or malformed ({len(response.content)} bytes, "
-                f"{self._snippet(response)}); a proxy in front of it may be truncating answers, "
-                "retry or query a shorter range"
+                f"{where} answered HTTP {answer.status} but the body was not Prometheus "
+                f"JSON: it is cut off or malformed ({len(answer.body)} bytes, "
+                f"{self._http.snippet(answer)}); a proxy in front of it may be truncating "
+                "answers, retry or query a shorter range"
             )
         return (
-            f"{where} answered HTTP {response.status_code} but the {text}; check "
+            f"{where} answered HTTP {answer.status} but the {text}; check "
             "--prometheus-url (is it the Prometheus API, not a UI or ingress page?)"
-        )
-
-    def _snippet(self, response: httpx.Response) -> str:
-        text = response.content[: _SNIPPET_CHARS * 4].decode("utf-8", "replace")
-        snippet = self._clean(text, _SNIPPET_CHARS)
-        return f"starts {snippet!r}" if snippet else "empty body"
-
-    def _transport_error(self, exc: httpx.TransportError, attempts: int) -> SourceError:
-        where = f"Prometheus at {self.display_url}"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        if isinstance(exc, httpx.TimeoutException):
-            return SourceError(
-                f"{where} did not answer within {self._timeout_s:g} s{tries}; raise --timeout "
-                "or query a shorter range"
-            )
-        cause = _root_cause(exc)
-        if isinstance(cause, ssl.SSLError):
-            reason = self._clean(getattr(cause, "reason", None) or str(cause), 120)
-            return SourceError(
-                f"TLS verification failed for {where}: {reason} (pass the server's CA with "
-                "--ca-bundle, or --insecure-skip-tls-verify to skip verification)"
-            )
-        if isinstance(cause, ConnectionRefusedError):
-            reason = "connection refused"
-        elif isinstance(cause, socket.gaierror):
-            reason = "host name not found"
-        else:
-            reason = self._clean(str(exc) or type(exc).__name__, 120)
-        return SourceError(
-            f"cannot reach Prometheus at {self.display_url}: {reason}{tries} "
-            "(check --prometheus-url)"
         )
 
     def _shape_error(self, kind: str, expected: str) -> SourceError:
@@ -483,11 +375,7 @@ class PrometheusClient:
         )
 
     def _clean(self, text: str, limit: int) -> str:
-        """One printable line, secrets masked: server text may echo headers back at us."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        return self._http.clean(text, limit)
 
 
 class ServerLimitError(SourceError):
@@ -520,29 +408,6 @@ class ServerLimitError(SourceError):
         )
 
 
-def _split_url(url: str) -> tuple[SplitResult, str]:
-    """The URL's parts, and the URL shown and queried: userinfo (turned into basic auth by the
-    caller) and any query string dropped. The URL itself is never echoed: it may hold a password.
-    """
-    bad_url = UsageError(
-        "--prometheus-url must be an http:// or https:// URL with a host, "
-        "e.g. http://prometheus:9090 or https://mimir.example/prometheus"
-    )
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        raise bad_url from None
-    hostport = parts.netloc.rpartition("@")[2]
-    if parts.scheme not in ("http", "https") or not hostport:
-        raise bad_url
-    shown = f"{parts.scheme}://{hostport}{parts.path.rstrip('/')}"
-    try:  # a host name IDNA cannot encode (☃.net, full-width letters) fails only here
-        httpx.URL(shown)
-    except (httpx.InvalidURL, ValueError):
-        raise bad_url from None
-    return parts, shown
-
-
 def _limit_reason(text: str) -> str | None:
     """The clause of a server error that says a per-query limit was hit, or None.
 
@@ -562,50 +427,17 @@ def _result(data: Any) -> tuple[str, Any]:
     return str(data.get("resultType")), data.get("result")
 
 
-def _retryable(exc: httpx.TransportError) -> bool:
-    if isinstance(_root_cause(exc), ssl.SSLError):
-        return False  # a certificate problem does not heal by asking again
-    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+def _retryable(answer: http.Answer) -> bool:
+    """429 and 5xx, except a 503 that names a per-query limit: that one is split, not retried."""
+    if answer.status == 503 and _limit_reason(answer.text) is not None:
+        return False
+    return http.retry_429_and_5xx(answer)
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        nxt = exc.__cause__ or exc.__context__
-        if nxt is None:
-            break
-        exc = nxt
-    return exc
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    if response.status_code != 429:
-        return None
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None  # an HTTP-date or garbage: fall back to our own backoff
-    return min(max(seconds, 0.0), _RETRY_AFTER_CAP_S)
-
-
-def _verify(settings: PrometheusSettingsLike) -> bool | ssl.SSLContext:
+def _verify(settings: PrometheusSettingsLike) -> bool | Path:
     if settings.insecure_skip_tls_verify:
         return False
-    if settings.ca_bundle is None:
-        return _default_tls()
-    try:
-        return ssl.create_default_context(cafile=str(settings.ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(
-            f"cannot use --ca-bundle {settings.ca_bundle}: {exc.strerror or exc}"
-        ) from exc
-
-
-@functools.cache
-def _default_tls() -> ssl.SSLContext:
-    """Loading the CA store costs ~70 ms; share one context instead of paying it per client."""
-    return httpx.create_ssl_context()
+    return settings.ca_bundle if settings.ca_bundle is not None else True
 
 
 def _dict_multi(params: list[tuple[str, str]]) -> dict[str, list[str]]:

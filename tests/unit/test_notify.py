@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import pytest
@@ -84,7 +85,10 @@ def test_unreachable_webhook_is_one_line_without_the_url():
     url = f"http://127.0.0.1:{port}/services/{SECRET}"
     with pytest.raises(notify.NotifyError) as err:
         notify.send(url, {}, retries=1, sleep=lambda s: None)
-    assert "could not connect" in str(err.value) and SECRET not in str(err.value)
+    message = str(err.value)
+    assert message.startswith("notification failed: cannot reach the webhook (URL hidden)")
+    assert "connection refused after 2 attempts" in message
+    assert SECRET not in message and str(port) not in message
 
 
 @pytest.mark.parametrize("url", ["ftp://hooks/x", "hooks.slack.com/x", "http://", "http://a b/"])
@@ -92,3 +96,27 @@ def test_bad_urls_are_refused_without_echo(url):
     with pytest.raises(UsageError) as err:
         notify.check_url(url)
     assert url not in str(err.value)
+
+
+def test_debug_logs_never_show_the_url(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with webhook(503, 200) as hook:
+        notify.send(hook.url, {"text": "hi"}, sleep=lambda s: None)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("finops")]
+    assert lines == [
+        line for line in lines if "POST (URL hidden)" in line and "127.0.0.1" not in line
+    ]
+    assert len(lines) == 2 and "HTTP 503" in lines[0] and "HTTP 200" in lines[1]
+    # httpx's own INFO line prints the URL: the CLI keeps httpx and httpcore at WARNING
+    # (cli/common.configure_logging), which tests/faults/test_hostile_servers.py runs through.
+
+
+def test_an_endless_answer_is_capped_like_any_source() -> None:
+    """The webhook shares the client: its answer is bounded too (and the URL still hidden)."""
+    from tests.faults.hostile import HostileServer, endless
+
+    with HostileServer(endless(600)) as server, pytest.raises(notify.NotifyError) as err:
+        notify.send(f"{server.url}/hooks/{SECRET}", {}, retries=0)
+    message = str(err.value)
+    assert message.startswith("notification failed: the webhook (URL hidden) sent an answer over")
+    assert SECRET not in message and "127.0.0.1" not in message

@@ -1,0 +1,242 @@
+"""The shared HTTP client (``finops_cli.http_client``) against hostile loopback servers.
+
+Through the sources that use it (Prometheus, OpenCost), in-process: memory can be measured here
+and the decisions (warnings, masking) are checked directly. The installed ``finops`` meets the
+same servers in ``tests/faults/test_hostile_servers.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import tracemalloc
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finops_cli.config_checks import SecretStr
+from finops_cli.errors import SourceError
+from finops_cli.http_client import (
+    BaseUrl,
+    decode_json,
+    is_loopback,
+    parse_base_url,
+    security_warnings,
+)
+from finops_cli.redact import mask_text
+from finops_cli.sources.opencost import OpenCostCostSource
+from finops_cli.sources.prometheus_client import PrometheusClient
+from tests.faults.hostile import HostileServer, deep_json, endless, headers
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str | None
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, SecretStr] = field(default_factory=dict)
+    ca_bundle: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    timeout_seconds: float = 5.0
+    retries: int = 0
+    max_concurrency: int = 1
+    thanos_dedup: bool | None = None
+    thanos_partial_response: bool | None = None
+
+
+def base(url: str) -> BaseUrl:
+    return parse_base_url(url, ValueError("bad"))  # type: ignore[arg-type]
+
+
+# -- bounded answers ----------------------------------------------------------------------------
+
+
+def test_a_streamed_answer_over_the_cap_is_refused_with_bounded_memory() -> None:
+    """300 MiB without a Content-Length against a 16 MiB cap: refused after about 16 MiB, and
+    the client never holds much more than that (the body is streamed, not read whole)."""
+    with HostileServer(endless(300)) as server:
+        client = PrometheusClient(Settings(server.url), max_body_bytes=16 * MiB)
+        tracemalloc.start()
+        try:
+            with pytest.raises(SourceError) as err:
+                client.instant("up", T0)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            client.close()
+    message = str(err.value)
+    assert message.startswith(f"Prometheus at {server.url} sent an answer over the 16 MiB limit")
+    assert "\n" not in message
+    assert peak < 48 * MiB, peak
+    assert client.bytes_received < 18 * MiB
+
+
+def test_a_declared_size_over_the_cap_is_refused_before_reading() -> None:
+    def big(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(headers(Content_Length=str(100 * MiB)) + b"[" * 1000)
+        stop.wait(5)
+
+    with HostileServer(big) as server:
+        client = PrometheusClient(Settings(server.url), max_body_bytes=MiB)
+        with pytest.raises(SourceError, match=r"over the 1 MiB limit \(refused after 100 MiB\)"):
+            client.instant("up", T0)
+    assert client.bytes_received == 0
+
+
+def test_the_cap_applies_to_opencost_too() -> None:
+    with HostileServer(endless(50)) as server:
+        source = OpenCostCostSource(server.url, {}, retries=0, max_body_bytes=2 * MiB)
+        with pytest.raises(SourceError, match=r"OpenCost at .* sent an answer over the 2 MiB"):
+            source._api.allocation([])
+
+
+def test_json_nested_too_deep_is_a_value_error_not_a_recursion_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        decode_json(b"[" * 200_000 + b"]" * 200_000)
+    with HostileServer(deep_json) as server:
+        client = PrometheusClient(Settings(server.url))
+        with pytest.raises(SourceError, match="answered HTTP 200 but the body was not Prometheus"):
+            client.instant("up", T0)
+
+
+# -- warnings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "sends_secret", "verify_off", "expected"),
+    [
+        ("http://prom.example:9090", True, False, ["sent over plain http://"]),
+        ("http://10.0.0.7:9090", True, False, ["sent over plain http://"]),
+        ("http://prom.example:9090", False, False, []),
+        ("http://127.0.0.1:9090", True, False, []),
+        ("http://127.8.9.1:9090", True, False, []),
+        ("http://localhost:9090", True, False, []),
+        ("http://[::1]:9090", True, False, []),
+        ("https://prom.example", True, False, []),
+        ("https://prom.example", True, True, ["TLS certificate verification is off"]),
+        ("https://127.0.0.1", False, True, ["TLS certificate verification is off"]),
+        ("http://prom.example", True, True, ["sent over plain http://"]),
+    ],
+)
+def test_security_warnings_decision(
+    url: str, sends_secret: bool, verify_off: bool, expected: list[str]
+) -> None:
+    found = security_warnings("X", base(url), sends_secret=sends_secret, verify_off=verify_off)
+    assert len(found) == len(expected)
+    for line, needle in zip(found, expected, strict=True):
+        assert needle in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("LOCALHOST", True),
+     ("app.localhost", True), ("localhost.evil.example", False), ("10.0.0.1", False),
+     ("prom", False), ("", False)],
+)  # fmt: skip
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_warnings_are_given_once_per_run_per_source() -> None:
+    host = f"prom-{uuid.uuid4().hex[:8]}.example"
+    told: list[str] = []
+    plain = Settings(f"http://{host}:9090", bearer_token=SecretStr("tok-123456"))
+    insecure = Settings(f"https://{host}", insecure_skip_tls_verify=True)
+    for _ in range(3):
+        PrometheusClient(plain, on_warning=told.append).close()
+        PrometheusClient(insecure, on_warning=told.append).close()
+    assert told == [
+        f"credentials for Prometheus at http://{host}:9090 are sent over plain http:// and can "
+        "be read on the network path; use https://",
+        f"TLS certificate verification is off for Prometheus at https://{host} "
+        "(--insecure-skip-tls-verify): anyone on the network path can pose as the server",
+    ]
+    OpenCostCostSource(
+        f"http://{host}:9003", {}, headers={"Authorization": "Bearer t0ken"}, on_warning=told.append
+    ).close()
+    assert told[-1].startswith(f"credentials for OpenCost at http://{host}:9003 are sent over")
+
+
+# -- error wording ---------------------------------------------------------------------------------
+
+
+def _plain_http(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+@pytest.mark.parametrize("insecure", [True, False])
+def test_tls_to_a_plain_http_port_is_a_handshake_failure(insecure: bool) -> None:
+    with HostileServer(_plain_http) as server:
+        url = server.url.replace("http://", "https://")
+        client = PrometheusClient(
+            Settings(url, insecure_skip_tls_verify=insecure, retries=2), on_warning=lambda m: None
+        )
+        with pytest.raises(SourceError) as err:
+            client.instant("up", T0)
+    message = str(err.value)
+    assert message.startswith(f"TLS handshake with Prometheus at {url} failed: ")
+    assert "TLS verification failed" not in message
+    assert ("certificate verification is off" in message) is insecure
+    assert server.connections == 1  # TLS failures are not retried
+
+
+def _unauthorized(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    conn.sendall(headers("401 Unauthorized", Content_Length="0"))
+
+
+def test_opencost_credential_errors_do_not_suggest_header() -> None:
+    """``--header`` reaches Prometheus only; OpenCost's token is FINOPS_OPENCOST_BEARER_TOKEN."""
+    with HostileServer(_unauthorized) as server:
+        bare = OpenCostCostSource(server.url, {}, retries=0)
+        with pytest.raises(SourceError) as wanted:
+            bare._api.allocation([])
+        sent = OpenCostCostSource(server.url, {}, retries=0, headers={"Authorization": "Bearer x"})
+        with pytest.raises(SourceError) as refused:
+            sent._api.allocation([])
+    for err in (wanted, refused):
+        assert "--header" not in str(err.value)
+        assert "FINOPS_OPENCOST_BEARER_TOKEN" in str(err.value)
+    assert "requires credentials (HTTP 401); OpenCost has none of its own" in str(wanted.value)
+    assert "refused the credentials (HTTP 401)" in str(refused.value)
+
+
+# -- masking -------------------------------------------------------------------------------------
+
+
+def test_mask_text_hides_userinfo_and_query_of_any_url() -> None:
+    text = "GET https://bob:pw@h:9/api/v1/query?apikey=K3Y&x=1 failed; see http://a/b?sig=S"
+    masked = mask_text(text, ["nothing-here"])
+    assert masked == "GET https://***@h:9/api/v1/query?*** failed; see http://a/b?***"
+
+
+def test_url_query_values_are_masked_in_echoed_text() -> None:
+    def echo(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+        body = b"bad request: " + head.split(b"\r\n")[0]
+        conn.sendall(headers("502 Bad Gateway", Content_Length=str(len(body))) + body)
+
+    with HostileServer(echo) as server:
+        client = PrometheusClient(Settings(f"{server.url}/p?apikey=K3Y-very-secret"))
+        with pytest.raises(SourceError) as err:
+            client.instant("up", T0)
+    assert "K3Y-very-secret" not in str(err.value)
+    assert "bad request: GET /p/api/v1/query?" in str(err.value)
+
+
+def test_a_body_that_does_not_decompress_is_one_line() -> None:
+    def bad_gzip(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+        body = b"this is not gzip at all"
+        extra = {"Content_Encoding": "gzip", "Content_Length": str(len(body))}
+        conn.sendall(headers(**extra) + body)
+
+    with HostileServer(bad_gzip) as server:
+        client = PrometheusClient(Settings(server.url, retries=2))
+        with pytest.raises(SourceError, match="sent an answer that could not be read: "):
+            client.instant("up", T0)
+    assert len(server.requests) == 1
