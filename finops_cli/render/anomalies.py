@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.anomalies import SEVERITIES, Anomaly, AnomalyReport
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import SCHEMA_VERSION, csv_text, iso
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:
@@ -38,8 +36,8 @@ def _row(a: Anomaly) -> dict[str, Any]:
     return {
         "team": a.team,
         "metric": a.metric,
-        "at": _iso(a.start),
-        "end": _iso(a.end),
+        "at": iso(a.start),
+        "end": iso(a.end),
         "buckets": a.buckets,
         "actual": _num(a.actual),
         "expected": _num(a.expected),
@@ -68,14 +66,14 @@ def to_document(
         "schema_version": SCHEMA_VERSION,
         "kind": "anomalies",
         "source": report.source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(report.since), "end": _iso(report.as_of), "label": window_label},
+        "generated_at": iso(generated_at),
+        "window": {"start": iso(report.since), "end": iso(report.as_of), "label": window_label},
         "currency": currency,
-        "as_of": _iso(report.as_of),
+        "as_of": iso(report.as_of),
         "method": report.method,
         "threshold": report.threshold,
         "baseline": {
-            "start": _iso(report.baseline_start),
+            "start": iso(report.baseline_start),
             "days": round((report.since - report.baseline_start).total_seconds() / 86400),
         },
         "filters": filters,
@@ -102,15 +100,14 @@ def to_document(
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, "method", "currency", "source"])
-    for row in document["rows"]:
-        writer.writerow(
-            [safe_cell("" if row[c] is None else row[c]) for c in CSV_COLUMNS]
+    return csv_text(
+        [*CSV_COLUMNS, "method", "currency", "source"],
+        (
+            [row[c] for c in CSV_COLUMNS]
             + [document["method"], document["currency"], document["source"]]
-        )
-    return out.getvalue()
+            for row in document["rows"]
+        ),
+    )
 
 
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}

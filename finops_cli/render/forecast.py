@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.forecast import ForecastReport, ForecastRow
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import SCHEMA_VERSION, csv_text, iso
 from finops_cli.render.visual import bar, sparkline
 
 
@@ -68,7 +66,7 @@ def _row(row: ForecastRow) -> dict[str, Any]:
         "remaining": _num(row.remaining),
         "burn_rate": _num(row.burn_rate),
         "days_until_exhausted": _num(row.days_until_exhausted, 3),
-        "exhausted_at": _iso(row.exhausted_at) if row.exhausted_at else None,
+        "exhausted_at": iso(row.exhausted_at) if row.exhausted_at else None,
         "level_change_on": p.change_day.isoformat() if p.change_day else None,
         "trend_per_day": _num(p.slope_per_day),
         "trend": {
@@ -98,17 +96,17 @@ def to_document(
         "schema_version": SCHEMA_VERSION,
         "kind": "forecast",
         "source": report.source,
-        "generated_at": _iso(generated_at),
+        "generated_at": iso(generated_at),
         "window": {
-            "start": _iso(report.history_start),
-            "end": _iso(report.as_of),
+            "start": iso(report.history_start),
+            "end": iso(report.as_of),
             "label": window_label,
         },
         "currency": currency,
-        "as_of": _iso(report.as_of),
+        "as_of": iso(report.as_of),
         "month": {
-            "start": _iso(report.month_start),
-            "end": _iso(report.month_end),
+            "start": iso(report.month_start),
+            "end": iso(report.month_end),
             "days": round(month_s / 86400),
             "elapsed_days": round(elapsed / 86400, 4),
         },
@@ -142,16 +140,15 @@ def _name(row: dict[str, Any]) -> str:
 
 def render_csv(document: dict[str, Any]) -> str:
     """One line per team, project with a budget, and the total; trend figures flattened."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, "currency", "as_of", "source"])
-    for row in _all_rows(document):
-        flat = {**row, **row["trend"], "name": _name(row)}
-        writer.writerow(
-            [safe_cell("" if flat.get(c) is None else flat[c]) for c in CSV_COLUMNS]
+    flat = [{**row, **row["trend"], "name": _name(row)} for row in _all_rows(document)]
+    return csv_text(
+        [*CSV_COLUMNS, "currency", "as_of", "source"],
+        (
+            [r.get(c) for c in CSV_COLUMNS]
             + [document["currency"], document["as_of"], document["source"]]
-        )
-    return out.getvalue()
+            for r in flat
+        ),
+    )
 
 
 _STATUS_STYLE = {

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import SCHEMA_VERSION, csv_text, iso, money, pct
 from finops_cli.render.visual import bar
 
 GPU_FIELDS = (
@@ -61,8 +59,8 @@ def to_document(
         "schema_version": SCHEMA_VERSION,
         "kind": "gpus",
         "source": source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
+        "generated_at": iso(generated_at),
+        "window": {"start": iso(start), "end": iso(end), "label": window_label},
         "currency": currency,
         "busy_metric": busy_metric,
         "group_by": group_by,
@@ -78,17 +76,13 @@ def to_document(
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     rows = document["rows"]
     columns = list(rows[0]) if rows else list(GPU_FIELDS)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
-    return out.getvalue()
+    return csv_text(columns, ([row.get(c) for c in columns] for row in rows))
 
 
-def render_table(document: dict[str, Any]) -> Any:
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """Per GPU, or per group with ``--by``; wasted GPUs in red (rich wraps to ``width``)."""
     from rich import box
     from rich.table import Table
 
@@ -102,12 +96,6 @@ def render_table(document: dict[str, Any]) -> Any:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v * 100:.0f}%"
-
-    def money(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.2f}"
 
     if document["group_by"]:
         key = document["group_by"]

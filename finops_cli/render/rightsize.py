@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.rightsize import Recommendation
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import SCHEMA_VERSION, csv_text, iso
 
 CSV_FIELDS = (
     "action", "workload", "namespace", "team", "pod", "current", "target", "current_monthly",
@@ -74,8 +72,8 @@ def to_document(
         "schema_version": SCHEMA_VERSION,
         "kind": "rightsize",
         "source": source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
+        "generated_at": iso(generated_at),
+        "window": {"start": iso(start), "end": iso(end), "label": window_label},
         "currency": currency,
         "rows": [_row(r) for r in recs],
         "totals": {
@@ -90,16 +88,15 @@ def to_document(
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for row in document["rows"]:
-        flat = row | {"workload": f"{row['workload']['kind']}/{row['workload']['name']}"}
-        writer.writerow(["" if flat.get(c) is None else safe_cell(flat.get(c)) for c in CSV_FIELDS])
-    return out.getvalue()
+    flat = [
+        row | {"workload": f"{row['workload']['kind']}/{row['workload']['name']}"}
+        for row in document["rows"]
+    ]
+    return csv_text(CSV_FIELDS, ([r.get(c) for c in CSV_FIELDS] for r in flat))
 
 
-def render_table(document: dict[str, Any]) -> Any:
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """One line per recommendation; upsizes (a cost) in red (rich wraps to ``width``)."""
     from rich import box
     from rich.table import Table
 

@@ -1,0 +1,121 @@
+"""The history behind ``finops forecast`` and ``finops anomalies`` (and the report's anomaly
+section): which aligned windows to ask a source for, and the analytics that turn the answers
+into the series those commands project or judge.
+
+The windows themselves (``sources/history.py``) are a source-side concern; deciding how much
+history a command needs, and what notes to add when the source holds less, is the use case's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from finops_cli.buckets import DAY_S, HOUR_S
+from finops_cli.errors import UsageError
+from finops_cli.sources.history import daily_window, floor_to, hourly_window, series, today_so_far
+from finops_cli.timewindow import month_bounds
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.anomalies import Series
+    from finops_cli.analytics.budgets import Budget
+    from finops_cli.analytics.forecast import SeriesInput
+    from finops_cli.sources.interface import CostSource
+
+
+@dataclass(frozen=True)
+class ForecastHistory:
+    """What ``finops forecast`` projects from: one input per team (and budgeted project)."""
+
+    source: str
+    start: datetime
+    last_day: date
+    inputs: list[SeriesInput]
+    notes: list[str]
+
+
+def forecast_history(
+    source: CostSource,
+    as_of: datetime,
+    history_days: int,
+    budgets: Mapping[tuple[str, str], Budget],
+    teams: Sequence[str] | None = None,
+) -> ForecastHistory:
+    """Daily GPU cost per team (and per budgeted project) over the history and the month so
+    far, plus today's partial bucket. ``teams`` limits the rows (no cluster-wide rows then)."""
+    month_start, _ = month_bounds(as_of)
+    days = max(history_days, (floor_to(as_of, DAY_S) - month_start).days)
+    start, end = daily_window(as_of, days)
+    projects = sorted(name for scope, name in budgets if scope == "project")
+    daily = series(source, start, end, DAY_S, "team")
+    today = today_so_far(source, as_of, "team")
+    from finops_cli.analytics.forecast import series_inputs  # pandas: loaded while queries ran
+
+    named = [name for scope, name in budgets if scope == "team"]
+    inputs = series_inputs(daily, today, names=named, with_specials=not teams)
+    notes: list[str] = []
+    if teams:
+        inputs = [s for s in inputs if s.name in teams]
+        notes += [
+            f"team {name!r} has no GPU cost in the window"
+            for name in sorted(set(teams) - {s.name for s in inputs})
+        ]
+    elif projects:
+        p_daily = series(source, start, end, DAY_S, "project")
+        p_today = today_so_far(source, as_of, "project")
+        inputs += series_inputs(
+            p_daily, p_today, scope="project", names=projects, with_specials=False
+        )
+    have = int(daily.present.sum())
+    if have == 0:
+        notes.append("no cost data before today: projections use today's spend only (run-rate)")
+    elif have < days:
+        notes.append(
+            f"only {have} of {days} days of history in the source: with fewer than 21 days the "
+            "projection uses a simpler method (see each row's method)"
+        )
+    return ForecastHistory(source.name, start, (end - timedelta(days=1)).date(), inputs, notes)
+
+
+@dataclass(frozen=True)
+class AnomalyHistory:
+    """What ``finops anomalies`` checks: the four series per team, hourly and daily."""
+
+    source: str
+    start: datetime
+    series: list[Series]
+    notes: list[str]
+
+
+def anomaly_history(
+    source: CostSource,
+    as_of: datetime,
+    since: datetime,
+    baseline_days: int,
+    teams: Sequence[str] | None = None,
+) -> AnomalyHistory:
+    """Hourly GPU cost, busy and held GPU-hours per team from the baseline's start to the last
+    whole hour before ``as_of``; one team is filtered on the server, several after."""
+    first, last = hourly_window(as_of, since, baseline_days)
+    if last <= floor_to(since, HOUR_S):
+        raise UsageError("the window holds no whole hour before --as-of: widen --since")
+    filters = {"team": teams[0]} if teams and len(teams) == 1 else {}
+    hourly = series(source, first, last, HOUR_S, "team", filters)
+    from finops_cli.analytics.anomalies import build_series  # pandas: loaded while queries ran
+    from finops_cli.analytics.costs import UNALLOCATED
+    from finops_cli.analytics.series import SPECIAL, team_order
+
+    names = [c for c in team_order(hourly.cost.columns) if c not in SPECIAL or c == UNALLOCATED]
+    if teams:
+        names = [n for n in names if n in teams]
+    notes: list[str] = []
+    have = int(hourly.present.sum())
+    if have < len(hourly.present):
+        notes.append(
+            f"the source holds {have} of {len(hourly.present)} hours asked for: the baseline is "
+            "shorter than --baseline, and buckets without one are not judged"
+        )
+    built = build_series(hourly.cost, hourly.busy, hourly.observed, names)
+    return AnomalyHistory(source.name, first, built, notes)
