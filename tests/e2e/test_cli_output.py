@@ -50,10 +50,7 @@ def test_pricing_csv_guards_formulas(tmp_path: Path) -> None:
         "provider,instance_type,region,gpu_model,gpu_count,gpu_memory_gib,vcpu,memory_gib,"
         "on_demand_hourly,spot_hourly,as_of,source,verified"
     )
-    row = (
-        'aws,p9.evil,us-east-1,"=HYPERLINK(""http://x"")",1,80,8,64,9.5,,2026-11-01,'
-        "@SUM(A1),true"
-    )
+    row = 'aws,p9.evil,us-east-1,"=HYPERLINK(""http://x"")",1,80,8,64,9.5,,2026-11-01,@SUM(A1),true'
     extra = tmp_path / "extra.csv"
     extra.write_text(f"{header}\n{row}\n", encoding="utf-8")
     config = tmp_path / "finops.toml"
@@ -62,7 +59,7 @@ def test_pricing_csv_guards_formulas(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 1, result.stdout
-    assert rows[0]["gpu_model"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["gpu_model"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["source"] == "'@SUM(A1)"
     document = run_finops("pricing", "list", "--gpu", "HYPERLINK", "--config", config, "-o", "json")
     assert json.loads(document.stdout)["rows"][0]["gpu_model"] == '=HYPERLINK("http://x")'

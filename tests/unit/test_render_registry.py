@@ -42,19 +42,21 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "rightsize": lambda: inventory.rightsize(_run()),
     "pricing": lambda: pricing.pricing_list(_run().settings, NOW),
     "pricing-explain": lambda: inventory.pricing_explain(_run()),
-    "forecast": lambda: forecast.forecast(
-        _run(7), forecast.ForecastOptions(history="14d")
-    ).document,
-    "anomalies": lambda: anomalies.anomalies(
-        _run(), anomalies.AnomalyOptions(baseline="7d")
-    ).document,
+    "forecast": lambda: (
+        forecast.forecast(_run(7), forecast.ForecastOptions(history="14d")).document
+    ),
+    "anomalies": lambda: (
+        anomalies.anomalies(_run(), anomalies.AnomalyOptions(baseline="7d")).document
+    ),
     "billing-actual": lambda: billing.billing_actual(_run(), billing.BillOptions()),
     "billing-forecast": lambda: billing.billing_forecast(
         _run(), billing.BillOptions(), granularity="monthly", prediction_interval=80
     ),
-    "billing-compare": lambda: billing.billing_compare(
-        _run(), billing.BillOptions("AmortizedCost"), threshold=5.0, fail_on_flagged=False
-    ).document,
+    "billing-compare": lambda: (
+        billing.billing_compare(
+            _run(), billing.BillOptions("AmortizedCost"), threshold=5.0, fail_on_flagged=False
+        ).document
+    ),
     "chargeback": _chargeback,
 }
 
