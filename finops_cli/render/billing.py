@@ -8,7 +8,14 @@ from datetime import date, datetime
 from typing import Any
 
 from finops_cli.analytics.billing import BillReport, Reconciliation
-from finops_cli.render.format import SCHEMA_VERSION, csv_text, day_start, iso, json_text, num
+from finops_cli.render.format import (
+    csv_text,
+    day_start,
+    envelope,
+    json_text,
+    new_table,
+    num,
+)
 from finops_cli.render.visual import bar, sparkline
 from finops_cli.sources.billing import Forecast
 
@@ -32,13 +39,8 @@ render_json = json_text
 def _header(
     kind: str, source: str, generated_at: datetime, start: date, end: date, label: str
 ) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "source": source,
-        "generated_at": iso(generated_at),
-        "window": {"start": day_start(start), "end": day_start(end), "label": label},
-    }
+    window = {"start": day_start(start), "end": day_start(end), "label": label}
+    return envelope(kind, source, generated_at, window)
 
 
 # ---- actual ---------------------------------------------------------------------------------
@@ -90,15 +92,8 @@ def actual_document(
 
 
 ACTUAL_CSV_COLUMNS = (
-    "cost",
-    "currency",
-    "estimated",
-    "share",
-    "window_start",
-    "window_end",
-    "metric",
-    "source",
-)
+    "cost", "currency", "estimated", "share", "window_start", "window_end", "metric", "source",
+)  # fmt: skip
 
 
 def render_actual_csv(document: dict[str, Any]) -> str:
@@ -122,8 +117,6 @@ def _money(value: float | None, currency: str = "") -> str:
 
 
 def render_actual_table(document: dict[str, Any], width: int = 120) -> Any:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     window = document["window"]
@@ -139,12 +132,9 @@ def render_actual_table(document: dict[str, Any], width: int = 120) -> Any:
     if document["estimated"]:
         caption.append("* estimated: the provider has not finalised these figures yet")
     caption += [f"note: {n}" for n in document["notes"]]
-    table = Table(
+    table = new_table(
         title=title,
         caption="\n".join(caption),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
         min_width=len(title) + 2,
     )
     for key in keys:
@@ -250,16 +240,11 @@ def render_forecast_csv(document: dict[str, Any]) -> str:
 
 
 def render_forecast_table(document: dict[str, Any], width: int = 120) -> Any:
-    from rich import box
-    from rich.table import Table
 
     level = document["forecast"]["prediction_interval"]
-    table = Table(
+    table = new_table(
         title=f"{document['metric']} forecast for {document['month']} ({document['currency']})",
         caption=f"source: {document['source']}  ·  {_filters_text(document['filters'])}",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("", "From", "To", "Cost", f"{level}% low", f"{level}% high"):
         table.add_column(header, justify="right" if header not in ("", "From", "To") else "left")
@@ -353,15 +338,9 @@ def compare_document(
 
 
 COMPARE_CSV_COLUMNS = (
-    "group",
-    "nodes",
-    "estimated_cost",
-    "billed_cost",
-    "difference",
-    "difference_pct",
-    "flagged",
+    "group", "nodes", "estimated_cost", "billed_cost", "difference", "difference_pct", "flagged",
     "causes",
-)
+)  # fmt: skip
 
 
 def render_compare_csv(document: dict[str, Any]) -> str:
@@ -385,8 +364,6 @@ def _compare_cell(column: str, value: Any) -> Any:
 
 
 def render_compare_table(document: dict[str, Any], width: int = 120) -> Any:
-    from rich import box
-    from rich.table import Table
 
     window = document["window"]
     t = document["totals"]
@@ -407,13 +384,10 @@ def render_compare_table(document: dict[str, Any], width: int = 120) -> Any:
         f"Cluster estimate vs bill by instance type ({document['currency']})  ·  "
         f"{window['start'][:10]} → {window['end'][:10]}"
     )
-    table = Table(
+    table = new_table(
         title=title,
         min_width=len(title) + 2,
         caption="\n".join(caption),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("Instance type", "Nodes", "Estimate", "Bill", "Difference", "%", ""):
         table.add_column(header, justify="left" if header in ("Instance type", "") else "right")

@@ -8,14 +8,15 @@ from typing import Any
 from finops_cli.analytics.compare import ComparedRow
 from finops_cli.analytics.costs import CostReport, CostRow
 from finops_cli.render.format import (
-    SCHEMA_VERSION,
     csv_text,
+    envelope,
     figure,
-    iso,
     json_text,
     money,
+    new_table,
     num,
     pct,
+    window_fields,
 )
 from finops_cli.render.visual import bar, sparkline
 
@@ -101,12 +102,9 @@ def to_document(
     extra = {}
     if comparison is not None:
         extra["comparison"] = _comparison(comparison[0], comparison[1], report.group_by)
+    window = window_fields(report.start, report.end, window_label)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "costs",
-        "source": report.source,
-        "generated_at": iso(generated_at),
-        "window": {"start": iso(report.start), "end": iso(report.end), "label": window_label},
+        **envelope("costs", report.source, generated_at, window),
         "currency": currency,
         "group_by": list(report.group_by),
         "filters": report.filters,
@@ -159,8 +157,6 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
 
     Columns that do not fit ``width`` are left out, least useful first, rather than cropped.
     """
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     if any("unit_cost_status" in r for r in document["rows"]):
@@ -168,13 +164,10 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     cur = document["currency"]
     window = document["window"]
     has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
-    table = Table(
+    table = new_table(
         title=f"GPU cost by {' / '.join(document['group_by'])} ({cur})  ·  "
         f"{window['start']} → {window['end']}",
         caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
 
     body: list[tuple[list[Any], str | None]] = []
@@ -230,17 +223,12 @@ def _caption(document: dict[str, Any]) -> str:
 
 def render_unit_table(document: dict[str, Any]) -> Any:
     """Unit economics per model: what a thousand requests and a million tokens cost."""
-    from rich import box
-    from rich.table import Table
 
     window = document["window"]
-    table = Table(
+    table = new_table(
         title=f"Unit costs by model ({document['currency']})  ·  "
         f"{window['start']} → {window['end']}",
         caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in (
         "Model",
@@ -278,15 +266,11 @@ def render_unit_table(document: dict[str, Any]) -> Any:
 
 def render_comparison_table(document: dict[str, Any]) -> Any:
     """The ``--compare`` rows: both sources' GPU cost and the gap."""
-    from rich import box
-    from rich.table import Table
 
     comparison = document["comparison"]
     other = comparison["source"]
-    table = Table(
+    table = new_table(
         title=f"GPU cost: {document['source']} vs {other} ({document['currency']})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for key in document["group_by"]:
         table.add_column(key.replace("_", " ").title())

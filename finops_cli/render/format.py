@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -33,6 +34,12 @@ def day_start(day: date) -> str:
 def num(value: float | None, digits: int = 6) -> float | None:
     """A figure rounded for a document; None stays None (JSON null)."""
     return None if value is None else round(value, digits)
+
+
+def tidy(value: float | None, digits: int = 6) -> float | None:
+    """``num``, and a rounded ``-0.0`` written ``0.0`` (``+ 0.0`` does it): for figures that are
+    differences or projections, where a minus sign on zero would only confuse."""
+    return None if value is None else round(value, digits) + 0.0
 
 
 def money(value: float | None) -> str:
@@ -74,3 +81,56 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def json_text(document: dict[str, Any]) -> str:
     """A document as finops prints JSON: indented, UTF-8 kept, one final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def new_table(title: str, caption: str | None = None, **options: Any) -> Any:
+    """A rich table in the house style: plain header rule, no edge padding, caption on the left
+    (rich is imported only when a table is asked for)."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        title=title,
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        **options,
+    )
+
+
+def envelope(
+    kind: str, source: str, generated_at: datetime, window: dict[str, str]
+) -> dict[str, Any]:
+    """The fields every command's document starts with, in this order (docs/output.md)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "source": source,
+        "generated_at": iso(generated_at),
+        "window": window,
+    }
+
+
+def window_fields(start: datetime, end: datetime, label: str) -> dict[str, str]:
+    """A document's ``window``: [start, end) and the words the user asked for it with."""
+    return {"start": iso(start), "end": iso(end), "label": label}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where and when a document's data comes from: its source, window, clock and currency,
+    and the notes about the data. Renderers of per-window documents take it whole."""
+
+    source: str
+    start: datetime
+    end: datetime
+    window_label: str
+    generated_at: datetime
+    currency: str
+    notes: list[str] = field(default_factory=list)
+
+    def envelope(self, kind: str) -> dict[str, Any]:
+        """``envelope`` for ``kind``, with this window, then the currency."""
+        window = window_fields(self.start, self.end, self.window_label)
+        return envelope(kind, self.source, self.generated_at, window) | {"currency": self.currency}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finops_cli.render.format import csv_text
+from finops_cli.render.format import csv_text, new_table
 
 LIST_FIELDS = (
     "provider", "instance_type", "region", "gpu_model", "gpu_count", "gpu_memory_gib", "vcpu",
@@ -34,11 +34,8 @@ def render_csv(document: dict[str, Any]) -> str:
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
     """Every column of the CSV, ``-`` for unknown (rich wraps to ``width``)."""
-    from rich import box
-    from rich.table import Table
-
     kind = document["kind"]
-    table = Table(title=TITLES[kind], box=box.SIMPLE_HEAD, pad_edge=False)
+    table = new_table(TITLES[kind])
     for field in FIELDS[kind]:
         table.add_column(field.replace("_", " "))
     for row in document["rows"]:

@@ -67,8 +67,7 @@ def anomalies(run: RunContext, options: AnomalyOptions) -> Outcome:
         currency=run.settings.currency,
         notes=found.notes,
     )
-    for note in report.notes:
-        run.warn(note)
+    run.warn_all(report.notes)
     document = render.to_document(
         report,
         currency=run.settings.currency,

@@ -230,8 +230,7 @@ def billing_actual(
     ):
         data = source.actual(request)
     _report_calls(run, source, data.paid_calls, data.cached_calls)
-    for note in data.notes:
-        run.warn(note)
+    run.warn_all(data.notes)
     report = summarize_bill(data, tuple(request.columns), request.start, request.end, granularity)
     return render.actual_document(
         report, window_label=run.window.label, generated_at=run.now, filters=filters_json(request)
@@ -298,8 +297,7 @@ def billing_compare(
     if bool(data.frame["estimated"].any()) if len(data.frame) else False:
         notes.append("part of the bill is estimated: the provider has not finalised it yet")
     currencies = sorted(set(data.frame["currency"])) if len(data.frame) else [run.settings.currency]
-    for note in [*notes, *result.notes]:
-        run.warn(note)
+    run.warn_all([*notes, *result.notes])
     document = render.compare_document(
         result,
         cost_source=cluster.name,

@@ -4,7 +4,7 @@ user on stderr (progress, warnings, notices) that ``--quiet`` silences."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +31,11 @@ class RunContext:
     def warn(self, message: str) -> None:
         """A notice on stderr; ``--quiet`` silences it (the JSON keeps it in ``notes``)."""
         self.notice(f"finops: warning: {message}")
+
+    def warn_all(self, notes: Iterable[str]) -> None:
+        """Each of a result's notes as a warning (the document keeps them too)."""
+        for note in notes:
+            self.warn(note)
 
     def notice(self, line: str) -> None:
         """One line on stderr (never stdout, which carries data only), unless ``--quiet``."""

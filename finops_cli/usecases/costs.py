@@ -64,8 +64,7 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
             other_data = other_source.costs(request)
         other = attribute_costs(other_data, keys, filters, window.start, window.end)
         comparison = (other.source, compare_reports(report, other))
-    for note in report.notes:
-        run.warn(note)
+    run.warn_all(report.notes)
     return render.to_document(
         report,
         currency=run.settings.currency,

@@ -60,8 +60,7 @@ def forecast(run: RunContext, options: ForecastOptions) -> Outcome:
         fail_on=options.fail_on,
         notes=history_in.notes,
     )
-    for note in report.notes:
-        run.warn(note)
+    run.warn_all(report.notes)
     document = render.to_document(
         report,
         currency=run.settings.currency,

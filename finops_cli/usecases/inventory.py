@@ -4,9 +4,12 @@ over the window (per GPU or per pod), then analytics."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finops_cli.usecases.context import RunContext
+
+if TYPE_CHECKING:
+    from finops_cli.render.format import Provenance
 from finops_cli.usecases.sources import open_source
 
 
@@ -29,20 +32,12 @@ def gpus(
     if idle:
         frame = frame[frame["state"].isin(WASTED_STATES)].sort_values("waste", ascending=False)
     shown = summarise_gpus(frame, by) if by else frame
-    for note in data.notes:
-        run.warn(note)
     return render.to_document(
         shown,
-        source=source.name,
-        start=run.window.start,
-        end=run.window.end,
-        window_label=run.window.label,
-        generated_at=run.now,
-        currency=run.settings.currency,
+        _provenance(run, source.name, data.notes),
         busy_metric=data.busy_metric,
         group_by=by,
         idle_only=idle,
-        notes=data.notes,
     )
 
 
@@ -70,17 +65,17 @@ def rightsize(
         and (not actions or r.action in actions)
         and (r.monthly_savings >= min_savings or r.action == UPSIZE)
     ]
-    for note in data.notes:
-        run.warn(note)
-    return render.to_document(
-        recs,
-        source=source.name,
-        start=run.window.start,
-        end=run.window.end,
-        window_label=run.window.label,
-        generated_at=run.now,
-        currency=run.settings.currency,
-        notes=data.notes,
+    return render.to_document(recs, _provenance(run, source.name, data.notes))
+
+
+def _provenance(run: RunContext, source: str, notes: list[str]) -> Provenance:
+    """What the ``gpus`` and ``rightsize`` documents share; the notes also go to stderr."""
+    from finops_cli.render.format import Provenance
+
+    run.warn_all(notes)
+    window = run.window
+    return Provenance(
+        source, window.start, window.end, window.label, run.now, run.settings.currency, notes
     )
 
 

@@ -53,8 +53,7 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
             current = _costs(source, (key,), period.start, period.end, run)
             previous = _previous(source, (key,), period, run)
         extras = _extras(source, period, options.by, run) if options.details else None
-    for note in current.notes:
-        run.warn(note)
+    run.warn_all(current.notes)
     return build_document(
         report=current,
         previous=previous,
