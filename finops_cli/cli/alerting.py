@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
+from finops_cli.cli.common import option
 
 NOTIFY = "Notifications"
 
@@ -18,40 +18,29 @@ class NotifyFormat(StrEnum):
     json = "json"
 
 
-AsOfOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        metavar="TIME",
-        help="Evaluate as if it were this moment (RFC 3339 or YYYY-MM-DD, UTC): only data "
-        "before it is used. Default: --end, else now.",
-        show_default=False,
+HELP = {
+    "--as-of": (
+        "Evaluate as if it were this moment (RFC 3339 or YYYY-MM-DD, UTC): only data "
+        "before it is used. Default: --end, else now."
     ),
-]
+    "--notify": (
+        "Post findings to this webhook (Slack incoming webhook by default). The URL is a "
+        "secret: prefer FINOPS_NOTIFY_URL, flags show in ps."
+    ),
+    "--notify-format": (
+        "slack (incoming-webhook JSON) or json (generic: summary, findings, document). "
+        "Env: FINOPS_NOTIFY_FORMAT."
+    ),
+    "--team": "Only these teams (repeatable).",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
+AsOfOption = Annotated[str | None, option(HELP["--as-of"], "--as-of", metavar="TIME")]
 NotifyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--notify",
-        metavar="URL",
-        help="Post findings to this webhook (Slack incoming webhook by default). The URL is a "
-        "secret: prefer FINOPS_NOTIFY_URL, flags show in ps.",
-        rich_help_panel=NOTIFY,
-        show_default=False,
-    ),
+    str | None, option(HELP["--notify"], "--notify", metavar="URL", panel=NOTIFY)
 ]
 NotifyFormatOption = Annotated[
-    NotifyFormat | None,
-    typer.Option(
-        "--notify-format",
-        help="slack (incoming-webhook JSON) or json (generic: summary, findings, document). "
-        "Env: FINOPS_NOTIFY_FORMAT.",
-        rich_help_panel=NOTIFY,
-        show_default=False,
-    ),
+    NotifyFormat | None, option(HELP["--notify-format"], "--notify-format", panel=NOTIFY)
 ]
-TeamsOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--team", metavar="TEAM", help="Only these teams (repeatable).", show_default=False
-    ),
-]
+TeamsOption = Annotated[list[str] | None, option(HELP["--team"], "--team", metavar="TEAM")]

@@ -5,10 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
 from finops_cli.cli.alerting import AsOfOption, NotifyFormatOption, NotifyOption, TeamsOption
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 DETECTION = "Detection"
 
@@ -33,67 +31,60 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+HELP = {
+    "--since": (
+        "Report anomalies from this moment (2026-11-01, or 24h before --as-of). "
+        "Default: the window's start (--window, 7d)."
+    ),
+    "--baseline": (
+        "History before --since that sets what is normal. 28d (four weeks) lets the "
+        "seasonal method learn each hour of the week."
+    ),
+    "--method": (
+        "seasonal (hour-of-week median + MAD; copes with daily and weekly patterns), "
+        "zscore, iqr or moving-average."
+    ),
+    "--metric": "Only these series (repeatable). Default: all four.",
+    "--min-impact": "Leave out anomalies whose estimated dollar impact is smaller than this.",
+    "--fail-on-anomaly": (
+        "Exit 3 when an anomaly of this severity or worse is reported (data still printed)."
+    ),
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def anomalies(
     ctx: CommandContext,
     as_of: AsOfOption = None,
     since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="TIME|DURATION",
-            help="Report anomalies from this moment (2026-11-01, or 24h before --as-of). "
-            "Default: the window's start (--window, 7d).",
-            show_default=False,
-        ),
+        str | None, option(HELP["--since"], "--since", metavar="TIME|DURATION")
     ] = None,
     baseline: Annotated[
         str,
-        typer.Option(
-            "--baseline",
-            metavar="DURATION",
-            help="History before --since that sets what is normal. 28d (four weeks) lets the "
-            "seasonal method learn each hour of the week.",
-            rich_help_panel=DETECTION,
+        option(
+            HELP["--baseline"], "--baseline", metavar="DURATION", panel=DETECTION, show_default=True
         ),
     ] = "28d",
     method: Annotated[
-        Method,
-        typer.Option(
-            "--method",
-            help="seasonal (hour-of-week median + MAD; copes with daily and weekly patterns), "
-            "zscore, iqr or moving-average.",
-            rich_help_panel=DETECTION,
-        ),
+        Method, option(HELP["--method"], "--method", panel=DETECTION, show_default=True)
     ] = Method.seasonal,
     metric: Annotated[
-        list[Metric] | None,
-        typer.Option(
-            "--metric",
-            help="Only these series (repeatable). Default: all four.",
-            rich_help_panel=DETECTION,
-            show_default=False,
-        ),
+        list[Metric] | None, option(HELP["--metric"], "--metric", panel=DETECTION)
     ] = None,
     team: TeamsOption = None,
     min_impact: Annotated[
         float,
-        typer.Option(
+        option(
+            HELP["--min-impact"],
             "--min-impact",
             metavar="AMOUNT",
-            help="Leave out anomalies whose estimated dollar impact is smaller than this.",
-            rich_help_panel=DETECTION,
+            panel=DETECTION,
+            show_default=True,
         ),
     ] = 0.0,
     fail_on_anomaly: Annotated[
-        Severity | None,
-        typer.Option(
-            "--fail-on-anomaly",
-            help="Exit 3 when an anomaly of this severity or worse is reported (data still "
-            "printed).",
-            rich_help_panel=DETECTION,
-            show_default=False,
-        ),
+        Severity | None, option(HELP["--fail-on-anomaly"], "--fail-on-anomaly", panel=DETECTION)
     ] = None,
     notify_url: NotifyOption = None,
     notify_format: NotifyFormatOption = None,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 if TYPE_CHECKING:
     from finops_cli.usecases.billing import BillOptions
@@ -39,82 +39,72 @@ class Granularity(StrEnum):
     monthly = "monthly"
 
 
-FocusOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--focus",
-        metavar="PATH",
-        help="Read FOCUS 1.0-1.3 files (CSV, CSV.gz, Parquet): a file or a folder of them.",
-        rich_help_panel=BILL,
-        show_default=False,
+HELP = {
+    "--focus": "Read FOCUS 1.0-1.3 files (CSV, CSV.gz, Parquet): a file or a folder of them.",
+    "--athena": (
+        "Query a FOCUS or CUR 2.0 table in Athena (workgroup, database and output location "
+        "from the billing.athena_* settings)."
     ),
-]
+    "--profile": "AWS profile (default: billing.aws_profile, then boto3's own chain).",
+    "--no-cache": (
+        "Ask Cost Explorer again even if a cached answer is fresh (each page costs $0.01)."
+    ),
+    "--service": (
+        "Only this service, repeatable (Cost Explorer SERVICE or FOCUS ServiceName). "
+        "Default: compute usage (Cost Explorer: EC2 instances; FOCUS: ServiceCategory Compute, "
+        "ChargeCategory Usage)."
+    ),
+    "--all-services": "Every service: no service filter.",
+    "--instance-family": (
+        "Only these instance families, repeatable (p5, g6e...; 'gpu' = every GPU family)."
+    ),
+    "--tag": "Only spend with this tag value, repeatable ('KEY=' selects spend without the tag).",
+    "--by": (
+        "Group by team (the team tag, default), service, instance-type, account, region, "
+        "usage-type, purchase-option, resource, sku, provider, tag:KEY or category:NAME; "
+        "repeat for two levels."
+    ),
+    "actual --granularity": "Periods of the answer.",
+    "actual --metric": (
+        "UnblendedCost, AmortizedCost, NetAmortizedCost, NetUnblendedCost, or a FOCUS "
+        "column (BilledCost, EffectiveCost, ListCost, ContractedCost)."
+    ),
+    "--explain": "Print the Athena SQL instead of running it.",
+    "forecast --granularity": "monthly: one figure for the rest of the month.",
+    "forecast --metric": "UnblendedCost, AmortizedCost, NetAmortizedCost...",
+    "--prediction-interval": "Confidence of the interval, in percent.",
+    "compare --metric": (
+        "What the bill says an instance cost; amortized (the default) spreads Savings "
+        "Plans and reservations onto the instances that used them."
+    ),
+    "--threshold": "Flag differences over this many percent of the estimate.",
+    "--fail-on-flagged": "Exit 3 when any instance type is flagged.",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
+FocusOption = Annotated[Path | None, option(HELP["--focus"], "--focus", metavar="PATH", panel=BILL)]
 AthenaOption = Annotated[
-    str | None,
-    typer.Option(
-        "--athena",
-        metavar="[DATABASE.]TABLE",
-        help="Query a FOCUS or CUR 2.0 table in Athena (workgroup, database and output location "
-        "from the billing.athena_* settings).",
-        rich_help_panel=BILL,
-        show_default=False,
-    ),
+    str | None, option(HELP["--athena"], "--athena", metavar="[DATABASE.]TABLE", panel=BILL)
 ]
 ProfileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        metavar="NAME",
-        help="AWS profile (default: billing.aws_profile, then boto3's own chain).",
-        rich_help_panel=BILL,
-        show_default=False,
-    ),
+    str | None, option(HELP["--profile"], "--profile", metavar="NAME", panel=BILL)
 ]
 NoCacheOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="Ask Cost Explorer again even if a cached answer is fresh (each page costs $0.01).",
-        rich_help_panel=BILL,
-    ),
+    bool, option(HELP["--no-cache"], "--no-cache", panel=BILL, show_default=True)
 ]
 ServiceOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--service",
-        metavar="NAME",
-        help="Only this service, repeatable (Cost Explorer SERVICE or FOCUS ServiceName). "
-        "Default: compute usage (Cost Explorer: EC2 instances; FOCUS: ServiceCategory Compute, "
-        "ChargeCategory Usage).",
-        rich_help_panel=FILTERS,
-        show_default=False,
-    ),
+    list[str] | None, option(HELP["--service"], "--service", metavar="NAME", panel=FILTERS)
 ]
 AllServicesOption = Annotated[
-    bool,
-    typer.Option(
-        "--all-services", help="Every service: no service filter.", rich_help_panel=FILTERS
-    ),
+    bool, option(HELP["--all-services"], "--all-services", panel=FILTERS, show_default=True)
 ]
 FamilyOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--instance-family",
-        metavar="FAMILY",
-        help="Only these instance families, repeatable (p5, g6e...; 'gpu' = every GPU family).",
-        rich_help_panel=FILTERS,
-        show_default=False,
-    ),
+    option(HELP["--instance-family"], "--instance-family", metavar="FAMILY", panel=FILTERS),
 ]
 TagOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--tag",
-        metavar="KEY=VALUE",
-        help="Only spend with this tag value, repeatable ('KEY=' selects spend without the tag).",
-        rich_help_panel=FILTERS,
-        show_default=False,
-    ),
+    list[str] | None, option(HELP["--tag"], "--tag", metavar="KEY=VALUE", panel=FILTERS)
 ]
 
 
@@ -122,26 +112,13 @@ TagOption = Annotated[
 def actual(
     ctx: CommandContext,
     by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--by",
-            "-b",
-            metavar="KEY",
-            help="Group by team (the team tag, default), service, instance-type, account, region, "
-            "usage-type, purchase-option, resource, sku, provider, tag:KEY or category:NAME; "
-            "repeat for two levels.",
-        ),
+        list[str] | None, option(HELP["--by"], "--by", "-b", metavar="KEY", show_default=True)
     ] = None,
     granularity: Annotated[
-        Granularity, typer.Option("--granularity", help="Periods of the answer.")
+        Granularity, option(HELP["actual --granularity"], "--granularity", show_default=True)
     ] = Granularity.daily,
     metric: Annotated[
-        str,
-        typer.Option(
-            "--metric",
-            help="UnblendedCost, AmortizedCost, NetAmortizedCost, NetUnblendedCost, or a FOCUS "
-            "column (BilledCost, EffectiveCost, ListCost, ContractedCost).",
-        ),
+        str, option(HELP["actual --metric"], "--metric", show_default=True)
     ] = "UnblendedCost",
     service: ServiceOption = None,
     all_services: AllServicesOption = False,
@@ -150,10 +127,7 @@ def actual(
     focus: FocusOption = None,
     athena: AthenaOption = None,
     explain: Annotated[
-        bool,
-        typer.Option(
-            "--explain", help="Print the Athena SQL instead of running it.", rich_help_panel=BILL
-        ),
+        bool, option(HELP["--explain"], "--explain", panel=BILL, show_default=True)
     ] = False,
     profile: ProfileOption = None,
     no_cache: NoCacheOption = False,
@@ -178,20 +152,19 @@ def actual(
 def forecast(
     ctx: CommandContext,
     granularity: Annotated[
-        Granularity,
-        typer.Option("--granularity", help="monthly: one figure for the rest of the month."),
+        Granularity, option(HELP["forecast --granularity"], "--granularity", show_default=True)
     ] = Granularity.monthly,
     metric: Annotated[
-        str,
-        typer.Option("--metric", help="UnblendedCost, AmortizedCost, NetAmortizedCost..."),
+        str, option(HELP["forecast --metric"], "--metric", show_default=True)
     ] = "UnblendedCost",
     prediction_interval: Annotated[
         int,
-        typer.Option(
+        option(
+            HELP["--prediction-interval"],
             "--prediction-interval",
             min=51,
             max=99,
-            help="Confidence of the interval, in percent.",
+            show_default=True,
         ),
     ] = 80,
     service: ServiceOption = None,
@@ -218,22 +191,13 @@ def forecast(
 def compare(
     ctx: CommandContext,
     metric: Annotated[
-        str,
-        typer.Option(
-            "--metric",
-            help="What the bill says an instance cost; amortized (the default) spreads Savings "
-            "Plans and reservations onto the instances that used them.",
-        ),
+        str, option(HELP["compare --metric"], "--metric", show_default=True)
     ] = "AmortizedCost",
     threshold: Annotated[
-        float,
-        typer.Option(
-            "--threshold", min=0.0, help="Flag differences over this many percent of the estimate."
-        ),
+        float, option(HELP["--threshold"], "--threshold", min=0.0, show_default=True)
     ] = 5.0,
     fail_on_flagged: Annotated[
-        bool,
-        typer.Option("--fail-on-flagged", help="Exit 3 when any instance type is flagged."),
+        bool, option(HELP["--fail-on-flagged"], "--fail-on-flagged", show_default=True)
     ] = False,
     focus: FocusOption = None,
     athena: AthenaOption = None,

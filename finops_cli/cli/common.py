@@ -37,6 +37,16 @@ class SourceChoice(StrEnum):
     opencost = "opencost"
 
 
+def option(
+    text: str, *flags: Any, panel: str | None = None, show_default: bool = False, **extra: Any
+) -> Any:
+    """A typer option with its help ``text`` (kept in each command module's ``HELP`` table),
+    under the help panel ``panel``; defaults are not shown unless asked."""
+    return typer.Option(
+        *flags, help=text, rich_help_panel=panel, show_default=show_default, **extra
+    )
+
+
 SOURCE = "Data source"
 WINDOW = "Time window"
 OUTPUT = "Output"

@@ -6,9 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 
 class GroupKey(StrEnum):
@@ -30,43 +28,39 @@ class CompareWith(StrEnum):
     opencost = "opencost"
 
 
+HELP = {
+    "--by": "Group by this key; repeat for two levels. Default: team.",
+    "--team": "Only this team.",
+    "--project": "Only this project.",
+    "--model": "Only this model.",
+    "--namespace": "Only this namespace.",
+    "--cluster": "Only this cluster (its cluster label value).",
+    "--compare": "Put another source's figures beside these, per row, with the difference.",
+    "--unit-costs": (
+        "Per model: requests, tokens, cost per 1k requests and per 1M tokens (implies --by model)."
+    ),
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def costs(
     ctx: CommandContext,
     by: Annotated[
-        list[GroupKey] | None,
-        typer.Option("--by", "-b", help="Group by this key; repeat for two levels. Default: team."),
+        list[GroupKey] | None, option(HELP["--by"], "--by", "-b", show_default=True)
     ] = None,
-    team: Annotated[
-        str | None, typer.Option(help="Only this team.", rich_help_panel=FILTERS)
-    ] = None,
-    project: Annotated[
-        str | None, typer.Option(help="Only this project.", rich_help_panel=FILTERS)
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Only this model.", rich_help_panel=FILTERS)
-    ] = None,
+    team: Annotated[str | None, option(HELP["--team"], "--team", panel=FILTERS)] = None,
+    project: Annotated[str | None, option(HELP["--project"], "--project", panel=FILTERS)] = None,
+    model: Annotated[str | None, option(HELP["--model"], "--model", panel=FILTERS)] = None,
     namespace: Annotated[
-        str | None, typer.Option(help="Only this namespace.", rich_help_panel=FILTERS)
+        str | None, option(HELP["--namespace"], "--namespace", panel=FILTERS)
     ] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Only this cluster (its cluster label value).", rich_help_panel=FILTERS),
-    ] = None,
+    cluster: Annotated[str | None, option(HELP["--cluster"], "--cluster", panel=FILTERS)] = None,
     compare: Annotated[
-        CompareWith | None,
-        typer.Option(
-            "--compare",
-            help="Put another source's figures beside these, per row, with the difference.",
-        ),
+        CompareWith | None, option(HELP["--compare"], "--compare", show_default=True)
     ] = None,
     unit_costs: Annotated[
-        bool,
-        typer.Option(
-            "--unit-costs",
-            help="Per model: requests, tokens, cost per 1k requests and per 1M tokens "
-            "(implies --by model).",
-        ),
+        bool, option(HELP["--unit-costs"], "--unit-costs", show_default=True)
     ] = False,
 ) -> None:
     """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.

@@ -5,10 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
 from finops_cli.cli.alerting import AsOfOption, NotifyFormatOption, NotifyOption, TeamsOption
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 from finops_cli.usecases.forecast import DEFAULT_HISTORY
 
 BUDGETS = "Budgets"
@@ -20,41 +18,35 @@ class FailOn(StrEnum):
     exceeded = "exceeded"
 
 
+HELP = {
+    "--history": (
+        "How much daily history to read before --as-of (the month so far is always "
+        "read). 30d or more lets the projection see weekly patterns and trends."
+    ),
+    "--budget": (
+        "Monthly GPU budget for a team, repeatable; replaces the amount from "
+        "finops.toml for that team (thresholds and owner are kept)."
+    ),
+    "--fail-on": (
+        "Exit 3 when any budget reaches this status or worse (the data is still "
+        "printed; the JSON lists who tripped it)."
+    ),
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def forecast(
     ctx: CommandContext,
     as_of: AsOfOption = None,
     history: Annotated[
-        str,
-        typer.Option(
-            "--history",
-            metavar="DURATION",
-            help="How much daily history to read before --as-of (the month so far is always "
-            "read). 30d or more lets the projection see weekly patterns and trends.",
-        ),
+        str, option(HELP["--history"], "--history", metavar="DURATION", show_default=True)
     ] = DEFAULT_HISTORY,
     budget: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--budget",
-            metavar="TEAM=AMOUNT",
-            help="Monthly GPU budget for a team, repeatable; replaces the amount from "
-            "finops.toml for that team (thresholds and owner are kept).",
-            rich_help_panel=BUDGETS,
-            show_default=False,
-        ),
+        list[str] | None, option(HELP["--budget"], "--budget", metavar="TEAM=AMOUNT", panel=BUDGETS)
     ] = None,
     team: TeamsOption = None,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option(
-            "--fail-on",
-            help="Exit 3 when any budget reaches this status or worse (the data is still "
-            "printed; the JSON lists who tripped it).",
-            rich_help_panel=BUDGETS,
-            show_default=False,
-        ),
-    ] = None,
+    fail_on: Annotated[FailOn | None, option(HELP["--fail-on"], "--fail-on", panel=BUDGETS)] = None,
     notify_url: NotifyOption = None,
     notify_format: NotifyFormatOption = None,
 ) -> None:

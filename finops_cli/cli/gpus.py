@@ -5,9 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 
 class GpuGroup(StrEnum):
@@ -16,16 +14,20 @@ class GpuGroup(StrEnum):
     gpu_model = "gpu-model"
 
 
+HELP = {
+    "--idle": "Only wasted GPUs (idle-allocated, unallocated).",
+    "--by": "Summarise per node, team or GPU model.",
+    "--team": "Only GPUs this team's pods held.",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def gpus(
     ctx: CommandContext,
-    idle: Annotated[
-        bool, typer.Option("--idle", help="Only wasted GPUs (idle-allocated, unallocated).")
-    ] = False,
-    by: Annotated[
-        GpuGroup | None, typer.Option("--by", "-b", help="Summarise per node, team or GPU model.")
-    ] = None,
-    team: Annotated[str | None, typer.Option(help="Only GPUs this team's pods held.")] = None,
+    idle: Annotated[bool, option(HELP["--idle"], "--idle", show_default=True)] = False,
+    by: Annotated[GpuGroup | None, option(HELP["--by"], "--by", "-b", show_default=True)] = None,
+    team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
 ) -> None:
     """One row per GPU (and MIG instance): state, busy avg/p95, memory, power, $/h and cost.
 

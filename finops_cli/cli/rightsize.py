@@ -5,9 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 
 class Action(StrEnum):
@@ -18,16 +16,23 @@ class Action(StrEnum):
     spot = "spot"
 
 
+HELP = {
+    "--min-savings": "Hide savings under this $/month.",
+    "--team": "Only this team's workloads.",
+    "--action": "Only these actions (repeatable).",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def rightsize(
     ctx: CommandContext,
     min_savings: Annotated[
-        float,
-        typer.Option("--min-savings", metavar="AMOUNT", help="Hide savings under this $/month."),
+        float, option(HELP["--min-savings"], "--min-savings", metavar="AMOUNT", show_default=True)
     ] = 0.0,
-    team: Annotated[str | None, typer.Option(help="Only this team's workloads.")] = None,
+    team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
     action: Annotated[
-        list[Action] | None, typer.Option("--action", help="Only these actions (repeatable).")
+        list[Action] | None, option(HELP["--action"], "--action", show_default=True)
     ] = None,
 ) -> None:
     """Recommendations per workload with the evidence, target type and monthly saving.
