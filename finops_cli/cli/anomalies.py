@@ -109,6 +109,4 @@ def anomalies(
         notify_url=notify_url,
         notify_format=notify_format.value if notify_format else None,
     )
-    outcome = run_anomalies(ctx, options)
-    ctx.emit(outcome.document)
-    outcome.finish()
+    ctx.deliver(run_anomalies(ctx, options))

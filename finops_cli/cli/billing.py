@@ -214,9 +214,7 @@ def compare(
     from finops_cli.usecases.billing import BillOptions, billing_compare
 
     options = BillOptions(metric, focus=focus, athena=athena, profile=profile, no_cache=no_cache)
-    outcome = billing_compare(ctx, options, threshold=threshold, fail_on_flagged=fail_on_flagged)
-    ctx.emit(outcome.document)
-    outcome.finish()
+    ctx.deliver(billing_compare(ctx, options, threshold=threshold, fail_on_flagged=fail_on_flagged))
 
 
 def _options(

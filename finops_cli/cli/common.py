@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from finops_cli.errors import UsageError
-from finops_cli.usecases.context import RunContext
+from finops_cli.usecases.context import Outcome, RunContext
 
 
 class OutputFormat(StrEnum):
@@ -343,6 +343,11 @@ class CommandContext(RunContext):
     def emit(self, document: dict[str, Any]) -> None:
         """The document on stdout in the chosen format (see ``emit``)."""
         emit(document, self.output)
+
+    def deliver(self, outcome: Outcome) -> None:
+        """An outcome's document on stdout, then its notification and its exit code."""
+        self.emit(outcome.document)
+        outcome.finish()
 
 
 def emit(document: dict[str, Any], output: OutputFormat) -> None:

@@ -64,18 +64,19 @@ HELP = {
     "--timeout": "How long to wait for rollouts.",
     "deploy --manifests-dir": "Use this manifests/ tree instead of the packaged one.",
     "deploy --quiet": QUIET_HELP,
-    "status --context": "Kube context (default: current).",
+    "--context": "Kube context (default: current).",
     "--output": "table (default on a terminal) or json.",
-    "destroy --context": "Kube context (default: current).",
     "--yes": "Do not ask for confirmation.",
     "destroy --quiet": QUIET_HELP,
-    "port_forward --context": "Kube context (default: current).",
     "--service": "Only this service, repeatable (default: all).",
     "--address": "Local address to listen on.",
     "--check": "Exit 1 if a generated file is stale; write nothing.",
     "generate --manifests-dir": "Default: the repository's manifests/.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
+ContextOption = Annotated[str | None, option(HELP["--context"], "--context", show_default=True)]
 
 
 @deploy_app.callback(invoke_without_command=True)
@@ -139,9 +140,7 @@ def deploy(
 
 @deploy_app.command("status")
 def status(
-    context: Annotated[
-        str | None, option(HELP["status --context"], "--context", show_default=True)
-    ] = None,
+    context: ContextOption = None,
     output: Annotated[
         StatusFormat | None, option(HELP["--output"], "--output", "-o", show_default=True)
     ] = None,
@@ -187,9 +186,7 @@ def status(
 
 @deploy_app.command("destroy")
 def destroy(
-    context: Annotated[
-        str | None, option(HELP["destroy --context"], "--context", show_default=True)
-    ] = None,
+    context: ContextOption = None,
     yes: Annotated[bool, option(HELP["--yes"], "--yes", "-y", show_default=True)] = False,
     quiet: Annotated[
         bool, option(HELP["destroy --quiet"], "--quiet", "-q", show_default=True)
@@ -212,9 +209,7 @@ def destroy(
 
 @deploy_app.command("port-forward")
 def port_forward(
-    context: Annotated[
-        str | None, option(HELP["port_forward --context"], "--context", show_default=True)
-    ] = None,
+    context: ContextOption = None,
     service: Annotated[
         list[Service] | None, option(HELP["--service"], "--service", "-s", show_default=True)
     ] = None,

@@ -68,6 +68,4 @@ def forecast(
         notify_url=notify_url,
         notify_format=notify_format.value if notify_format else None,
     )
-    outcome = run_forecast(ctx, options)
-    ctx.emit(outcome.document)
-    outcome.finish()
+    ctx.deliver(run_forecast(ctx, options))

@@ -58,8 +58,7 @@ def to_document(
     rows = [_row(a) for a in report.anomalies]
     window = window_fields(report.since, report.as_of, window_label)
     return {
-        **envelope("anomalies", report.source, generated_at, window),
-        "currency": currency,
+        **envelope("anomalies", report.source, generated_at, window, currency),
         "as_of": iso(report.as_of),
         "method": report.method,
         "threshold": report.threshold,

@@ -104,8 +104,7 @@ def to_document(
         extra["comparison"] = _comparison(comparison[0], comparison[1], report.group_by)
     window = window_fields(report.start, report.end, window_label)
     return {
-        **envelope("costs", report.source, generated_at, window),
-        "currency": currency,
+        **envelope("costs", report.source, generated_at, window, currency),
         "group_by": list(report.group_by),
         "filters": report.filters,
         "efficiency_metric": report.busy_metric,

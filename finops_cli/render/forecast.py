@@ -88,8 +88,7 @@ def to_document(
     elapsed = (report.as_of - report.month_start).total_seconds()
     window = window_fields(report.history_start, report.as_of, window_label)
     return {
-        **envelope("forecast", report.source, generated_at, window),
-        "currency": currency,
+        **envelope("forecast", report.source, generated_at, window, currency),
         "as_of": iso(report.as_of),
         "month": {
             "start": iso(report.month_start),
@@ -151,12 +150,9 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     """Spend to date, projection and budget per row, with a 30-day sparkline."""
     from rich.text import Text
 
-    month = document["month"]
-    table = new_table(
-        title=f"Month-end GPU spend forecast ({document['currency']})  ·  "
-        f"{month['start'][:7]}, as of {document['as_of']}",
-        caption=_caption(document),
-    )
+    month = document["month"]["start"][:7]
+    title = f"Month-end GPU spend forecast ({document['currency']})  ·  {month}"
+    table = new_table(f"{title}, as of {document['as_of']}", _caption(document))
 
     def money(v: float | None) -> str:
         return "-" if v is None else f"{v:,.0f}"

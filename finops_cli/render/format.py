@@ -100,16 +100,22 @@ def new_table(title: str, caption: str | None = None, **options: Any) -> Any:
 
 
 def envelope(
-    kind: str, source: str, generated_at: datetime, window: dict[str, str]
+    kind: str,
+    source: str,
+    generated_at: datetime,
+    window: dict[str, str],
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """The fields every command's document starts with, in this order (docs/output.md)."""
-    return {
+    """The fields every command's document starts with, in this order (docs/output.md); the
+    currency follows when given (billing documents place their own)."""
+    head = {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
         "source": source,
         "generated_at": iso(generated_at),
         "window": window,
     }
+    return head if currency is None else head | {"currency": currency}
 
 
 def window_fields(start: datetime, end: datetime, label: str) -> dict[str, str]:
@@ -133,4 +139,4 @@ class Provenance:
     def envelope(self, kind: str) -> dict[str, Any]:
         """``envelope`` for ``kind``, with this window, then the currency."""
         window = window_fields(self.start, self.end, self.window_label)
-        return envelope(kind, self.source, self.generated_at, window) | {"currency": self.currency}
+        return envelope(kind, self.source, self.generated_at, window, self.currency)
