@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
-from finops_cli.cli.alerting import (
-    AsOfOption,
-    NotifyFormatOption,
-    NotifyOption,
-    notify,
-    parse_length,
-    print_document,
-    resolve_as_of,
-    resolve_webhook,
-)
-from finops_cli.cli.common import CommandContext, data_command
-from finops_cli.errors import ThresholdError, UsageError
+from finops_cli.cli.alerting import AsOfOption, NotifyFormatOption, NotifyOption, TeamsOption
+from finops_cli.cli.common import CommandContext, data_command, option
 
 DETECTION = "Detection"
 
@@ -44,72 +31,60 @@ class Severity(StrEnum):
     critical = "critical"
 
 
+HELP = {
+    "--since": (
+        "Report anomalies from this moment (2026-11-01, or 24h before --as-of). "
+        "Default: the window's start (--window, 7d)."
+    ),
+    "--baseline": (
+        "History before --since that sets what is normal. 28d (four weeks) lets the "
+        "seasonal method learn each hour of the week."
+    ),
+    "--method": (
+        "seasonal (hour-of-week median + MAD; copes with daily and weekly patterns), "
+        "zscore, iqr or moving-average."
+    ),
+    "--metric": "Only these series (repeatable). Default: all four.",
+    "--min-impact": "Leave out anomalies whose estimated dollar impact is smaller than this.",
+    "--fail-on-anomaly": (
+        "Exit 3 when an anomaly of this severity or worse is reported (data still printed)."
+    ),
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def anomalies(
     ctx: CommandContext,
     as_of: AsOfOption = None,
     since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="TIME|DURATION",
-            help="Report anomalies from this moment (2026-11-01, or 24h before --as-of). "
-            "Default: the window's start (--window, 7d).",
-            show_default=False,
-        ),
+        str | None, option(HELP["--since"], "--since", metavar="TIME|DURATION")
     ] = None,
     baseline: Annotated[
         str,
-        typer.Option(
-            "--baseline",
-            metavar="DURATION",
-            help="History before --since that sets what is normal. 28d (four weeks) lets the "
-            "seasonal method learn each hour of the week.",
-            rich_help_panel=DETECTION,
+        option(
+            HELP["--baseline"], "--baseline", metavar="DURATION", panel=DETECTION, show_default=True
         ),
     ] = "28d",
     method: Annotated[
-        Method,
-        typer.Option(
-            "--method",
-            help="seasonal (hour-of-week median + MAD; copes with daily and weekly patterns), "
-            "zscore, iqr or moving-average.",
-            rich_help_panel=DETECTION,
-        ),
+        Method, option(HELP["--method"], "--method", panel=DETECTION, show_default=True)
     ] = Method.seasonal,
     metric: Annotated[
-        list[Metric] | None,
-        typer.Option(
-            "--metric",
-            help="Only these series (repeatable). Default: all four.",
-            rich_help_panel=DETECTION,
-            show_default=False,
-        ),
+        list[Metric] | None, option(HELP["--metric"], "--metric", panel=DETECTION)
     ] = None,
-    team: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--team", metavar="TEAM", help="Only these teams (repeatable).", show_default=False
-        ),
-    ] = None,
+    team: TeamsOption = None,
     min_impact: Annotated[
         float,
-        typer.Option(
+        option(
+            HELP["--min-impact"],
             "--min-impact",
             metavar="AMOUNT",
-            help="Leave out anomalies whose estimated dollar impact is smaller than this.",
-            rich_help_panel=DETECTION,
+            panel=DETECTION,
+            show_default=True,
         ),
     ] = 0.0,
     fail_on_anomaly: Annotated[
-        Severity | None,
-        typer.Option(
-            "--fail-on-anomaly",
-            help="Exit 3 when an anomaly of this severity or worse is reported (data still "
-            "printed).",
-            rich_help_panel=DETECTION,
-            show_default=False,
-        ),
+        Severity | None, option(HELP["--fail-on-anomaly"], "--fail-on-anomaly", panel=DETECTION)
     ] = None,
     notify_url: NotifyOption = None,
     notify_format: NotifyFormatOption = None,
@@ -119,85 +94,19 @@ def anomalies(
     Checks hourly and daily GPU cost, hourly GPU busy share and daily efficiency of every team
     against a baseline learnt from the weeks before. See docs/anomalies.md.
     """
-    from finops_cli.sources.history import anomaly_history
+    from finops_cli.usecases.anomalies import AnomalyOptions
+    from finops_cli.usecases.anomalies import anomalies as run_anomalies
 
-    moment = resolve_as_of(ctx, as_of)
-    start = (
-        _since(since, moment, ctx)
-        if since is not None
-        else moment - (ctx.window.end - ctx.window.start)
-    )
-    if start >= moment:
-        raise UsageError(f"invalid --since {since!r}: it must be before --as-of")
-    base = parse_length("--baseline", baseline, 1, 180)
-    target = resolve_webhook(ctx, notify_url, notify_format)
-    if min_impact < 0:
-        raise UsageError("invalid --min-impact: it must be zero or more")
-    source = ctx.open_cost_source()
-    try:
-        with ctx.progress("Querying hourly GPU cost"):
-            found = anomaly_history(source, moment, start, base.days, team)
-    finally:
-        source.close()
-    # Analytics (pandas) after the queries: it loads in the background while they run.
-    from finops_cli.analytics.anomalies import METRICS, anomaly_report
-    from finops_cli.notify import anomalies_message
-    from finops_cli.render import anomalies as render
-
-    report = anomaly_report(
-        source=found.source,
-        series=found.series,
+    options = AnomalyOptions(
+        as_of=as_of,
+        since=since,
+        baseline=baseline,
         method=method.value,
-        as_of=moment,
-        since=start,
-        baseline_start=found.start,
-        baseline_days=base.days,
+        metrics=[m.value for m in metric or []],
+        teams=team or [],
         min_impact=min_impact,
-        metrics=[m.value for m in metric] if metric else METRICS,
         fail_on=fail_on_anomaly.value if fail_on_anomaly else None,
-        currency=ctx.settings.currency,
-        notes=found.notes,
+        notify_url=notify_url,
+        notify_format=notify_format.value if notify_format else None,
     )
-    for note in report.notes:
-        ctx.warn(note)
-    document = render.to_document(
-        report,
-        currency=ctx.settings.currency,
-        window_label=_label(ctx.window.label, since, as_of),
-        generated_at=ctx.now,
-        filters={"team": list(team)} if team else {},
-        min_impact=min_impact,
-    )
-    print_document(ctx, document, render.render_csv, render.render_table)
-    notify(ctx, target, anomalies_message(document), document)
-    if report.tripped:
-        worst = report.tripped[0]
-        raise ThresholdError(
-            f"--fail-on-anomaly {report.fail_on}: {len(report.tripped)} anomalies, e.g. "
-            f"{worst.team} {worst.metric} at {worst.start:%Y-%m-%dT%H:%MZ} ({worst.severity})"
-        )
-
-
-def _since(text: str, moment: datetime, ctx: CommandContext) -> datetime:
-    """A moment, or a duration back from --as-of."""
-    from finops_cli.timewindow import parse_duration, parse_time
-
-    stripped = text.strip()
-    try:
-        return moment - parse_duration(stripped)
-    except UsageError:
-        pass
-    try:
-        return parse_time(stripped, now=ctx.now)
-    except UsageError:
-        raise UsageError(
-            f"invalid --since {text!r}: expected a time (2026-11-01, RFC 3339) or a duration "
-            "such as 24h or 7d"
-        ) from None
-
-
-def _label(window: str, since: str | None, as_of: str | None) -> str:
-    """How the report period was asked for, in the user's words (as ``costs`` records it)."""
-    if since is not None:
-        window = f"since {since.strip()}"
-    return window if as_of is None else f"{window} ending {as_of.strip()}"
+    ctx.deliver(run_anomalies(ctx, options))

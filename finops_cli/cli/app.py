@@ -133,9 +133,9 @@ def run() -> None:
     frees nothing the operating system would not; every file finops writes is closed by then
     (written atomically). ``main`` alone is for callers that go on, such as the test suite.
     """
-    from finops_cli.cli import common
+    from finops_cli.usecases import sources
 
-    common.ENDS_WITH_THE_COMMAND = True
+    sources.ENDS_WITH_THE_COMMAND = True
     try:
         main()
         code = 0

@@ -7,42 +7,38 @@ meaning everywhere) and hands the command one ``CommandContext`` built from them
 from __future__ import annotations
 
 import functools
-import gc
-import importlib
 import inspect
 import logging
 import sys
-import threading
 import typing
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from finops_cli.errors import UsageError
 from finops_cli.settings.registry import settings_from_flags, typer_options
-
-if TYPE_CHECKING:
-    from finops_cli.settings import Settings
-    from finops_cli.sources.interface import CostSource
-    from finops_cli.timewindow import Window
-
-SAMPLE_BANNER = (
-    "finops: no Prometheus configured, reading the built-in SAMPLE cluster (simulated data); "
-    "point at a real one with --prometheus-url URL or FINOPS_PROMETHEUS_URL"
-)
-ANALYTICS_MODULES = ("pandas",)  # numpy comes with it
+from finops_cli.usecases.context import Outcome, RunContext
 
 
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+def option(
+    text: str, *flags: Any, panel: str | None = None, show_default: bool = False, **extra: Any
+) -> Any:
+    """A typer option with its help ``text`` (kept in each command module's ``HELP`` table),
+    under the help panel ``panel``; defaults are not shown unless asked."""
+    return typer.Option(
+        *flags, help=text, rich_help_panel=panel, show_default=show_default, **extra
+    )
 
 
 SOURCE = "Data source"
@@ -154,112 +150,34 @@ _SHARED_NAMES = [name for name, _, _ in _SHARED]
 
 
 @dataclass(frozen=True)
-class CommandContext:
-    """Everything a command needs from the shared options, resolved once."""
+class CommandContext(RunContext):
+    """The use cases' ``RunContext`` plus what only the command line has: the output format."""
 
-    settings: Settings
-    window: Window
-    output: OutputFormat
-    quiet: bool
-    debug: bool
-    now: datetime
+    output: OutputFormat = OutputFormat.json
+    debug: bool = False
 
-    def warn(self, message: str) -> None:
-        """A notice on stderr; ``--quiet`` silences it (the JSON keeps it in ``notes``)."""
-        if not self.quiet:
-            _warn(message)
+    def emit(self, document: dict[str, Any]) -> None:
+        """The document on stdout in the chosen format (see ``emit``)."""
+        emit(document, self.output)
 
-    def emit(
-        self,
-        document: dict[str, Any],
-        csv: Callable[[dict[str, Any]], str],
-        table: Callable[[dict[str, Any]], Any],
-    ) -> None:
-        """The document on stdout in the chosen format (JSON, CSV, or a rich table)."""
-        if self.output is OutputFormat.json:
-            import json
+    def deliver(self, outcome: Outcome) -> None:
+        """An outcome's document on stdout, then its notification and its exit code."""
+        self.emit(outcome.document)
+        outcome.finish()
 
-            typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        elif self.output is OutputFormat.csv:
-            typer.echo(csv(document), nl=False)
-        else:
-            from rich.console import Console
 
-            Console().print(table(document))
+def emit(document: dict[str, Any], output: OutputFormat) -> None:
+    """The one output path: the document on stdout as JSON, CSV or a rich table, rendered by
+    the renderer registered for its kind (``render/registry.py``)."""
+    from finops_cli.render.registry import render
 
-    def progress(self, what: str) -> AbstractContextManager[object]:
-        """A spinner on stderr while the backend works; silent when piped or with --quiet."""
-        if self.quiet or not sys.stderr.isatty():
-            return nullcontext()
+    if output is OutputFormat.table:
         from rich.console import Console
 
-        return Console(stderr=True).status(f"{what}…")
-
-    def open_cost_source(self) -> CostSource:
-        """The configured backend; announces the sample cluster on stderr when it is used."""
-        pod_labels = self.pod_labels()
-        if self.settings.effective_source == "sample":
-            from finops_cli.sources.sample import SampleCostSource
-
-            if not self.quiet:
-                typer.echo(SAMPLE_BANNER, err=True)
-            return SampleCostSource(pod_labels, seed=self.settings.sample_seed)
-        if self.settings.effective_source == "opencost":
-            return self.open_opencost()
-        from finops_cli.pricing import load_catalog
-        from finops_cli.sources.prometheus import PrometheusCostSource
-
-        prom = self.settings.prometheus
-        source = PrometheusCostSource(
-            prom,
-            pod_labels,
-            cluster_label=self.settings.labels.cluster,
-            sample_interval_s=prom.sample_interval_seconds,
-            replica_labels=prom.replica_labels,
-            catalog=load_catalog(self.settings.pricing),
-            on_warning=None if self.quiet else _warn,
-        )
-        load_in_background(ANALYTICS_MODULES)  # while the server answers the first queries
-        return source
-
-    def open_opencost(self) -> CostSource:
-        """The OpenCost allocation API, with the Prometheus settings' TLS, timeout and retries."""
-        from finops_cli.sources.opencost import OpenCostCostSource
-
-        oc = self.settings.opencost
-        if oc.url is None:
-            raise UsageError("no OpenCost URL: set --opencost-url or FINOPS_OPENCOST_URL")
-        prom = self.settings.prometheus
-        verify: bool | str = not prom.insecure_skip_tls_verify
-        if verify and prom.ca_bundle is not None:
-            verify = str(prom.ca_bundle)
-        headers = {}
-        if oc.bearer_token is not None:
-            headers["Authorization"] = f"Bearer {oc.bearer_token.get_secret_value()}"
-        return OpenCostCostSource(
-            oc.url,
-            self.pod_labels(),
-            timeout_seconds=prom.timeout_seconds,
-            retries=prom.retries,
-            headers=headers,
-            verify=verify,
-            on_warning=None if self.quiet else _warn,
-        )
-
-    def pod_labels(self) -> dict[str, str]:
-        """Group key -> Kubernetes key: pod labels, and the cost-center pod annotation."""
-        labels = self.settings.labels
-        return {
-            "team": labels.team,
-            "project": labels.project,
-            "model": labels.model,
-            "environment": labels.environment,
-            "cost_center": labels.cost_center,
-        }
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"finops: warning: {message}", err=True)
+        console = Console()
+        console.print(render(document, "table", console.width))
+    else:
+        typer.echo(render(document, output.value), nl=False)
 
 
 def _settings_flags(opts: dict[str, Any]) -> dict[str, object]:
@@ -276,7 +194,16 @@ def build_context(opts: dict[str, Any], now: datetime | None = None) -> CommandC
     window = resolve_window(opts["window"], opts["start"], opts["end"], now=now)
     logging.getLogger("finops").debug("settings: %s", settings.describe())
     output = opts["output"] or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
-    return CommandContext(settings, window, output, opts["quiet"], opts["debug"], now)
+    given = any(opts[name] is not None for name in ("window", "start", "end"))
+    return CommandContext(
+        settings,
+        window,
+        now,
+        quiet=opts["quiet"],
+        window_given=given,
+        output=output,
+        debug=opts["debug"],
+    )
 
 
 def configure_logging(debug: bool) -> None:
@@ -307,39 +234,6 @@ def _refuse_undecodable(kwargs: dict[str, Any]) -> None:
                     raise UsageError(
                         f"{flag} is not valid UTF-8 text; check the terminal's or script's encoding"
                     ) from None
-
-
-ENDS_WITH_THE_COMMAND = False
-"""True in the console script (``cli.app.run``), whose process ends when its command does.
-
-Then what the background imports create is frozen out of the garbage collector once loaded:
-those objects live until the process ends anyway, and without the freeze every full collection
-walks all of pandas' and numpy's, which the many small lists of a few MB of JSON answers trigger
-(about 0.05 s after the last answer of ``anomalies`` here). A caller that goes on, such as the
-test suite running commands in-process, leaves it False.
-"""
-
-
-def load_in_background(modules: Sequence[str]) -> None:
-    """Import ``modules`` on a thread of their own.
-
-    pandas takes about half a second to import, and a command needs it only once its queries
-    are answered: loading it while the server works takes it off the wall time of every query
-    command (commands import their analytics after their queries for this). The thread is not
-    a daemon, so the interpreter never exits in the middle of an import; a module that fails to
-    load here fails again, with the usual one-line error, where the command imports it.
-    """
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # reported where the command imports it
-                continue
-        if ENDS_WITH_THE_COMMAND:
-            gc.freeze()
-
-    threading.Thread(target=load, name="load-analytics").start()
 
 
 def data_command(fn: Callable[..., None]) -> Callable[..., None]:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from finops_cli.cli.common import option
 from finops_cli.errors import FinopsError, UsageError
 
 
@@ -49,47 +50,63 @@ def _echo(text: str) -> None:
     sys.stdout.flush()
 
 
+HELP = {
+    "--target": "kind (local, mock GPUs), eks, or generic.",
+    "deploy --context": CONTEXT_HELP,
+    "--dry-run": "Print the rendered manifests (one YAML stream) and stop.",
+    "--set": (
+        "A deployment setting, repeatable (cluster.name, grafana.adminPassword, "
+        "alertmanager.slackWebhookUrl, budget.TEAM, ...; see docs/deployment.md). "
+        "Secrets are better given as FINOPS_DEPLOY_* environment variables."
+    ),
+    "--create-cluster": "With --target kind: create the kind cluster.",
+    "--multi-cluster": "Add Thanos (sidecar, query, store, compactor) over a bucket.",
+    "--timeout": "How long to wait for rollouts.",
+    "deploy --manifests-dir": "Use this manifests/ tree instead of the packaged one.",
+    "deploy --quiet": QUIET_HELP,
+    "--context": "Kube context (default: current).",
+    "--output": "table (default on a terminal) or json.",
+    "--yes": "Do not ask for confirmation.",
+    "destroy --quiet": QUIET_HELP,
+    "--service": "Only this service, repeatable (default: all).",
+    "--address": "Local address to listen on.",
+    "--check": "Exit 1 if a generated file is stale; write nothing.",
+    "generate --manifests-dir": "Default: the repository's manifests/.",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
+ContextOption = Annotated[str | None, option(HELP["--context"], "--context", show_default=True)]
+
+
 @deploy_app.callback(invoke_without_command=True)
 def deploy(
     ctx: typer.Context,
     target: Annotated[
-        Target | None,
-        typer.Option("--target", "-t", help="kind (local, mock GPUs), eks, or generic."),
+        Target | None, option(HELP["--target"], "--target", "-t", show_default=True)
     ] = None,
-    context: Annotated[str | None, typer.Option("--context", help=CONTEXT_HELP)] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Print the rendered manifests (one YAML stream) and stop."),
-    ] = False,
+    context: Annotated[
+        str | None, option(HELP["deploy --context"], "--context", show_default=True)
+    ] = None,
+    dry_run: Annotated[bool, option(HELP["--dry-run"], "--dry-run", show_default=True)] = False,
     set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="A deployment setting, repeatable (cluster.name, grafana.adminPassword, "
-            "alertmanager.slackWebhookUrl, budget.TEAM, ...; see docs/deployment.md). "
-            "Secrets are better given as FINOPS_DEPLOY_* environment variables.",
-        ),
+        list[str] | None, option(HELP["--set"], "--set", metavar="KEY=VALUE", show_default=True)
     ] = None,
     create_cluster: Annotated[
-        bool, typer.Option("--create-cluster", help="With --target kind: create the kind cluster.")
+        bool, option(HELP["--create-cluster"], "--create-cluster", show_default=True)
     ] = False,
     multi_cluster: Annotated[
-        bool,
-        typer.Option(
-            "--multi-cluster", help="Add Thanos (sidecar, query, store, compactor) over a bucket."
-        ),
+        bool, option(HELP["--multi-cluster"], "--multi-cluster", show_default=True)
     ] = False,
     timeout: Annotated[
-        int, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for rollouts.")
+        int, option(HELP["--timeout"], "--timeout", metavar="SECONDS", show_default=True)
     ] = 600,
     manifests_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--manifests-dir", help="Use this manifests/ tree instead of the packaged one."
-        ),
+        Path | None, option(HELP["deploy --manifests-dir"], "--manifests-dir", show_default=True)
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+    quiet: Annotated[
+        bool, option(HELP["deploy --quiet"], "--quiet", "-q", show_default=True)
+    ] = False,
 ) -> None:
     """Render the target's manifests, apply them with server-side apply and wait for rollouts.
 
@@ -123,12 +140,9 @@ def deploy(
 
 @deploy_app.command("status")
 def status(
-    context: Annotated[
-        str | None, typer.Option("--context", help="Kube context (default: current).")
-    ] = None,
+    context: ContextOption = None,
     output: Annotated[
-        StatusFormat | None,
-        typer.Option("--output", "-o", help="table (default on a terminal) or json."),
+        StatusFormat | None, option(HELP["--output"], "--output", "-o", show_default=True)
     ] = None,
 ) -> None:
     """Readiness of every workload of the stack; exits 1 when any is not ready."""
@@ -172,11 +186,11 @@ def status(
 
 @deploy_app.command("destroy")
 def destroy(
-    context: Annotated[
-        str | None, typer.Option("--context", help="Kube context (default: current).")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
+    context: ContextOption = None,
+    yes: Annotated[bool, option(HELP["--yes"], "--yes", "-y", show_default=True)] = False,
+    quiet: Annotated[
+        bool, option(HELP["destroy --quiet"], "--quiet", "-q", show_default=True)
+    ] = False,
 ) -> None:
     """Delete the stack: its namespaces (volumes included) and its cluster-wide objects."""
     from finops_cli.deploy.orchestrate import NAMESPACES, Ui
@@ -195,15 +209,12 @@ def destroy(
 
 @deploy_app.command("port-forward")
 def port_forward(
-    context: Annotated[
-        str | None, typer.Option("--context", help="Kube context (default: current).")
-    ] = None,
+    context: ContextOption = None,
     service: Annotated[
-        list[Service] | None,
-        typer.Option("--service", "-s", help="Only this service, repeatable (default: all)."),
+        list[Service] | None, option(HELP["--service"], "--service", "-s", show_default=True)
     ] = None,
     address: Annotated[
-        str, typer.Option("--address", help="Local address to listen on.")
+        str, option(HELP["--address"], "--address", show_default=True)
     ] = "127.0.0.1",
 ) -> None:
     """Forward Grafana (3000), Prometheus (9090), OpenCost (9003) and Alertmanager (9093)."""
@@ -215,12 +226,9 @@ def port_forward(
 
 @deploy_app.command("generate")
 def generate(
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if a generated file is stale; write nothing.")
-    ] = False,
+    check: Annotated[bool, option(HELP["--check"], "--check", show_default=True)] = False,
     manifests_dir: Annotated[
-        Path | None,
-        typer.Option("--manifests-dir", help="Default: the repository's manifests/."),
+        Path | None, option(HELP["generate --manifests-dir"], "--manifests-dir", show_default=True)
     ] = None,
 ) -> None:
     """Regenerate the rules, Prometheus configuration and dashboards from the query library."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-import typer
-
-from finops_cli.cli.common import CommandContext, data_command
+from finops_cli.cli.common import CommandContext, data_command, option
 
 
 class Action(StrEnum):
@@ -18,54 +16,30 @@ class Action(StrEnum):
     spot = "spot"
 
 
+HELP = {
+    "--min-savings": "Hide savings under this $/month.",
+    "--team": "Only this team's workloads.",
+    "--action": "Only these actions (repeatable).",
+}
+"""Each option's help text, by flag (by command and flag where two commands share one)."""
+
+
 @data_command
 def rightsize(
     ctx: CommandContext,
     min_savings: Annotated[
-        float,
-        typer.Option("--min-savings", metavar="AMOUNT", help="Hide savings under this $/month."),
+        float, option(HELP["--min-savings"], "--min-savings", metavar="AMOUNT", show_default=True)
     ] = 0.0,
-    team: Annotated[str | None, typer.Option(help="Only this team's workloads.")] = None,
+    team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
     action: Annotated[
-        list[Action] | None, typer.Option("--action", help="Only these actions (repeatable).")
+        list[Action] | None, option(HELP["--action"], "--action", show_default=True)
     ] = None,
 ) -> None:
     """Recommendations per workload with the evidence, target type and monthly saving.
 
     Rules and thresholds: docs/rightsize.md. Upsizes (a cost, not a saving) are always shown.
     """
-    from finops_cli.pricing import load_catalog
+    from finops_cli.usecases.inventory import rightsize as run_rightsize
 
-    catalog = load_catalog(ctx.settings.pricing)
-    source = ctx.open_cost_source()
-    try:
-        with ctx.progress("Querying GPU pods"):
-            data = source.pods(ctx.window)
-    finally:
-        source.close()
-    # Analytics (pandas) after the queries: it loads in the background while they run.
-    from finops_cli.analytics.rightsize import UPSIZE, recommend
-    from finops_cli.render import rightsize as render
-
-    recs = recommend(data, catalog, ctx.window.seconds / 3600)
-    wanted = {a.value for a in action} if action else None
-    recs = [
-        r
-        for r in recs
-        if (team is None or r.workload.team == team)
-        and (wanted is None or r.action in wanted)
-        and (r.monthly_savings >= min_savings or r.action == UPSIZE)
-    ]
-    for note in data.notes:
-        ctx.warn(note)
-    document = render.to_document(
-        recs,
-        source=source.name,
-        start=ctx.window.start,
-        end=ctx.window.end,
-        window_label=ctx.window.label,
-        generated_at=ctx.now,
-        currency=ctx.settings.currency,
-        notes=data.notes,
-    )
-    ctx.emit(document, render.render_csv, render.render_table)
+    actions = [a.value for a in action or []]
+    ctx.emit(run_rightsize(ctx, min_savings=min_savings, team=team, actions=actions))

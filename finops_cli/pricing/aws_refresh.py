@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_cli.errors import SourceError
+from finops_cli.files import SHARED, write_atomic
 from finops_cli.pricing.rows import COLUMNS, InstancePrice, normalize_region
 
 PRICING_REGION = "us-east-1"
@@ -303,21 +303,14 @@ def refresh_rows(
 def write_catalog(rows: Iterable[InstancePrice], path: Path) -> None:
     """Write ``rows`` as a catalog CSV at ``path`` atomically (a temporary file, then a rename),
     so that a reader never sees half a catalog and a failed write leaves the old one."""
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(name)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(row.to_csv_row())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.to_csv_row())
+    # A catalog is read by other tools: keep the mode of the file it replaces, else 0644.
+    mode = path.stat().st_mode & 0o777 if path.exists() else SHARED
+    write_atomic(path, out.getvalue(), mode=mode)
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.anomalies import SEVERITIES, Anomaly, AnomalyReport
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
-
-
-def _num(value: float | None, digits: int = 6) -> float | None:
-    """Rounded for the document; ``+ 0.0`` turns a rounded ``-0.0`` into ``0.0``."""
-    return None if value is None else round(value, digits) + 0.0
-
+from finops_cli.render.format import csv_text, envelope, iso, new_table, tidy, window_fields
 
 CSV_COLUMNS = (
     "team",
@@ -38,17 +30,17 @@ def _row(a: Anomaly) -> dict[str, Any]:
     return {
         "team": a.team,
         "metric": a.metric,
-        "at": _iso(a.start),
-        "end": _iso(a.end),
+        "at": iso(a.start),
+        "end": iso(a.end),
         "buckets": a.buckets,
-        "actual": _num(a.actual),
-        "expected": _num(a.expected),
-        "deviation": _num(a.deviation),
-        "deviation_pct": _num(a.deviation_pct),
-        "score": _num(a.score, 3),
+        "actual": tidy(a.actual),
+        "expected": tidy(a.expected),
+        "deviation": tidy(a.deviation),
+        "deviation_pct": tidy(a.deviation_pct),
+        "score": tidy(a.score, 3),
         "direction": a.direction,
         "severity": a.severity,
-        "impact": _num(a.impact),
+        "impact": tidy(a.impact),
         "reason": a.reason,
     }
 
@@ -64,18 +56,14 @@ def to_document(
 ) -> dict[str, Any]:
     """The JSON document; its fields are documented in docs/anomalies.md and versioned."""
     rows = [_row(a) for a in report.anomalies]
+    window = window_fields(report.since, report.as_of, window_label)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "anomalies",
-        "source": report.source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(report.since), "end": _iso(report.as_of), "label": window_label},
-        "currency": currency,
-        "as_of": _iso(report.as_of),
+        **envelope("anomalies", report.source, generated_at, window, currency),
+        "as_of": iso(report.as_of),
         "method": report.method,
         "threshold": report.threshold,
         "baseline": {
-            "start": _iso(report.baseline_start),
+            "start": iso(report.baseline_start),
             "days": round((report.since - report.baseline_start).total_seconds() / 86400),
         },
         "filters": filters,
@@ -90,7 +78,7 @@ def to_document(
             # Per metric: an idle GPU shows as extra hourly cost, extra daily cost and a busy-share
             # drop, so one grand total would count the same dollars three times.
             "impact_by_metric": {
-                m: _num(sum(a.impact for a in report.anomalies if a.metric == m))
+                m: tidy(sum(a.impact for a in report.anomalies if a.metric == m))
                 for m in dict.fromkeys(a.metric for a in report.anomalies)
             },
         },
@@ -102,15 +90,14 @@ def to_document(
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, "method", "currency", "source"])
-    for row in document["rows"]:
-        writer.writerow(
-            [safe_cell("" if row[c] is None else row[c]) for c in CSV_COLUMNS]
+    return csv_text(
+        [*CSV_COLUMNS, "method", "currency", "source"],
+        (
+            [row[c] for c in CSV_COLUMNS]
             + [document["method"], document["currency"], document["source"]]
-        )
-    return out.getvalue()
+            for row in document["rows"]
+        ),
+    )
 
 
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
@@ -119,18 +106,13 @@ _UNITS = {"hourly_cost": "/h", "daily_cost": "/day", "busy_share": "", "efficien
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
     """One line per anomaly: when, which series, actual vs expected, severity and dollars."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     window = document["window"]
-    table = Table(
+    table = new_table(
         title=f"GPU cost and efficiency anomalies ({document['currency']})  ·  "
         f"{window['start']} → {window['end']}  ·  method {document['method']}",
         caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("When (UTC)", "Team", "Metric", "Actual", "Expected", "Change", "Severity"):
         table.add_column(header, justify="right" if header in ("Actual", "Expected") else "left")

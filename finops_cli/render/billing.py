@@ -4,17 +4,21 @@ compare. The JSON documents share ``schema_version``, ``kind``, ``source``, ``ge
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Any
 
 from finops_cli.analytics.billing import BillReport, Reconciliation
-from finops_cli.render.costs import render_json, safe_cell
+from finops_cli.render.format import (
+    csv_text,
+    day_start,
+    envelope,
+    json_text,
+    new_table,
+    num,
+)
 from finops_cli.render.visual import bar, sparkline
 from finops_cli.sources.billing import Forecast
 
-SCHEMA_VERSION = "1"
 __all__ = [
     "actual_document",
     "compare_document",
@@ -29,28 +33,14 @@ __all__ = [
 ]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _day(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00Z"
-
-
-def _num(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(value, digits)
+render_json = json_text
 
 
 def _header(
     kind: str, source: str, generated_at: datetime, start: date, end: date, label: str
 ) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "source": source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _day(start), "end": _day(end), "label": label},
-    }
+    window = {"start": day_start(start), "end": day_start(end), "label": label}
+    return envelope(kind, source, generated_at, window)
 
 
 # ---- actual ---------------------------------------------------------------------------------
@@ -64,15 +54,15 @@ def actual_document(
     rows = [
         {
             **r.keys,
-            "cost": _num(r.cost),
+            "cost": num(r.cost),
             "currency": r.currency,
             "estimated": r.estimated,
-            "share": _num(r.share),
+            "share": num(r.share),
             "periods": [
                 {
                     "start": p.start,
                     "end": p.end,
-                    "cost": _num(p.cost),
+                    "cost": num(p.cost),
                     "estimated": p.estimated,
                 }
                 for p in r.periods
@@ -93,8 +83,8 @@ def actual_document(
         "periods": [{"start": s, "end": e} for s, e in report.periods],
         "rows": rows,
         "totals": {
-            "cost": _num(total),
-            "by_currency": {c: _num(v) for c, v in sorted(report.totals.items())},
+            "cost": num(total),
+            "by_currency": {c: num(v) for c, v in sorted(report.totals.items())},
         },
         "requests": {"paid": report.paid_calls, "cached": report.cached_calls},
         "notes": list(report.notes),
@@ -102,37 +92,22 @@ def actual_document(
 
 
 ACTUAL_CSV_COLUMNS = (
-    "cost",
-    "currency",
-    "estimated",
-    "share",
-    "window_start",
-    "window_end",
-    "metric",
-    "source",
-)
+    "cost", "currency", "estimated", "share", "window_start", "window_end", "metric", "source",
+)  # fmt: skip
 
 
 def render_actual_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     keys = document["group_by"]
-    writer.writerow([*keys, *ACTUAL_CSV_COLUMNS])
-    for row in document["rows"]:
-        writer.writerow(
-            [safe_cell(row[k]) for k in keys]
-            + [
-                row["cost"],
-                row["currency"],
-                str(row["estimated"]).lower(),
-                row["share"],
-                document["window"]["start"],
-                document["window"]["end"],
-                document["metric"],
-                document["source"],
-            ]
-        )
-    return out.getvalue()
+    window = document["window"]
+    return csv_text(
+        [*keys, *ACTUAL_CSV_COLUMNS],
+        (
+            [row[k] for k in keys]
+            + [row["cost"], row["currency"], str(row["estimated"]).lower(), row["share"]]
+            + [window["start"], window["end"], document["metric"], document["source"]]
+            for row in document["rows"]
+        ),
+    )
 
 
 def _money(value: float | None, currency: str = "") -> str:
@@ -141,9 +116,7 @@ def _money(value: float | None, currency: str = "") -> str:
     return f"{value:,.2f}"
 
 
-def render_actual_table(document: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+def render_actual_table(document: dict[str, Any], width: int = 120) -> Any:
     from rich.text import Text
 
     window = document["window"]
@@ -159,12 +132,9 @@ def render_actual_table(document: dict[str, Any]) -> Any:
     if document["estimated"]:
         caption.append("* estimated: the provider has not finalised these figures yet")
     caption += [f"note: {n}" for n in document["notes"]]
-    table = Table(
+    table = new_table(
         title=title,
         caption="\n".join(caption),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
         min_width=len(title) + 2,
     )
     for key in keys:
@@ -222,7 +192,7 @@ def forecast_document(
     f = forecast
 
     def plus(value: float | None) -> float | None:
-        return None if value is None else _num(f.month_to_date + value)
+        return None if value is None else num(f.month_to_date + value)
 
     return _header("billing-forecast", source, generated_at, f.month_start, f.end, "month") | {
         "currency": f.currency,
@@ -232,20 +202,20 @@ def forecast_document(
         "month_to_date": {
             "start": f.month_start.isoformat(),
             "end": f.start.isoformat(),
-            "cost": _num(f.month_to_date),
+            "cost": num(f.month_to_date),
             "estimated": f.month_to_date_estimated,
         },
         "forecast": {
             "start": f.start.isoformat(),
             "end": f.end.isoformat(),
-            "mean": _num(f.mean),
-            "lower": _num(f.lower),
-            "upper": _num(f.upper),
+            "mean": num(f.mean),
+            "lower": num(f.lower),
+            "upper": num(f.upper),
             "prediction_interval": f.prediction_interval,
         },
         "month_end": {"mean": plus(f.mean), "lower": plus(f.lower), "upper": plus(f.upper)},
         "periods": [
-            {"start": s, "end": e, "mean": _num(m), "lower": _num(lo), "upper": _num(hi)}
+            {"start": s, "end": e, "mean": num(m), "lower": num(lo), "upper": num(hi)}
             for s, e, m, lo, hi in f.periods
         ],
         "requests": {"paid": paid_calls, "cached": cached_calls},
@@ -254,30 +224,27 @@ def forecast_document(
 
 
 def render_forecast_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["start", "end", "kind", "cost", "lower", "upper", "currency", "metric"])
     mtd = document["month_to_date"]
     cur, metric = document["currency"], document["metric"]
-    writer.writerow([mtd["start"], mtd["end"], "actual", mtd["cost"], "", "", cur, metric])
-    for p in document["periods"]:
-        writer.writerow(
-            [p["start"], p["end"], "forecast", p["mean"], p["lower"], p["upper"], cur, metric]
-        )
-    return out.getvalue()
+    actual = [mtd["start"], mtd["end"], "actual", mtd["cost"], "", "", cur, metric]
+    return csv_text(
+        ["start", "end", "kind", "cost", "lower", "upper", "currency", "metric"],
+        [
+            actual,
+            *(
+                [p["start"], p["end"], "forecast", p["mean"], p["lower"], p["upper"], cur, metric]
+                for p in document["periods"]
+            ),
+        ],
+    )
 
 
-def render_forecast_table(document: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+def render_forecast_table(document: dict[str, Any], width: int = 120) -> Any:
 
     level = document["forecast"]["prediction_interval"]
-    table = Table(
+    table = new_table(
         title=f"{document['metric']} forecast for {document['month']} ({document['currency']})",
         caption=f"source: {document['source']}  ·  {_filters_text(document['filters'])}",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("", "From", "To", "Cost", f"{level}% low", f"{level}% high"):
         table.add_column(header, justify="right" if header not in ("", "From", "To") else "left")
@@ -335,14 +302,14 @@ def compare_document(
             "nodes": r.nodes,
             "spot_nodes": r.spot_nodes,
             "unpriced_nodes": r.unpriced_nodes,
-            "estimated_cost": _num(r.estimated_cost),
-            "estimated_gpu_cost": _num(r.estimated_gpu_cost),
-            "billed_cost": _num(r.billed_cost),
-            "difference": _num(r.difference),
-            "difference_pct": _num(r.difference_pct),
+            "estimated_cost": num(r.estimated_cost),
+            "estimated_gpu_cost": num(r.estimated_gpu_cost),
+            "billed_cost": num(r.billed_cost),
+            "difference": num(r.difference),
+            "difference_pct": num(r.difference_pct),
             "flagged": r.flagged,
             "causes": list(r.causes),
-            "billed_by_purchase": {k: _num(v) for k, v in r.billed_by_purchase.items()},
+            "billed_by_purchase": {k: num(v) for k, v in r.billed_by_purchase.items()},
             "outside_resources": list(r.outside_resources),
             "missing_nodes": list(r.missing_nodes),
         }
@@ -357,12 +324,12 @@ def compare_document(
         "threshold": result.threshold,
         "rows": rows,
         "totals": {
-            "estimated_cost": _num(result.estimated_cost),
-            "billed_cost": _num(result.billed_cost),
-            "difference": _num(result.difference),
-            "difference_pct": _num(pct),
-            "explained_share": _num(result.explained_share),
-            "excluded_billed_cost": _num(result.excluded_billed_cost),
+            "estimated_cost": num(result.estimated_cost),
+            "billed_cost": num(result.billed_cost),
+            "difference": num(result.difference),
+            "difference_pct": num(pct),
+            "explained_share": num(result.explained_share),
+            "excluded_billed_cost": num(result.excluded_billed_cost),
         },
         "flagged": sum(1 for r in result.rows if r.flagged),
         "requests": {"paid": paid_calls, "cached": cached_calls},
@@ -371,39 +338,32 @@ def compare_document(
 
 
 COMPARE_CSV_COLUMNS = (
-    "group",
-    "nodes",
-    "estimated_cost",
-    "billed_cost",
-    "difference",
-    "difference_pct",
-    "flagged",
+    "group", "nodes", "estimated_cost", "billed_cost", "difference", "difference_pct", "flagged",
     "causes",
-)
+)  # fmt: skip
 
 
 def render_compare_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*COMPARE_CSV_COLUMNS, "currency", "window_start", "window_end"])
-    for row in document["rows"]:
-        values = []
-        for column in COMPARE_CSV_COLUMNS:
-            value = row[column]
-            if column == "causes":
-                value = "; ".join(value)
-            elif column == "flagged":
-                value = str(value).lower()
-            values.append("" if value is None else safe_cell(value))
-        writer.writerow(
-            [*values, document["currency"], document["window"]["start"], document["window"]["end"]]
-        )
-    return out.getvalue()
+    window = document["window"]
+    return csv_text(
+        [*COMPARE_CSV_COLUMNS, "currency", "window_start", "window_end"],
+        (
+            [_compare_cell(c, row[c]) for c in COMPARE_CSV_COLUMNS]
+            + [document["currency"], window["start"], window["end"]]
+            for row in document["rows"]
+        ),
+    )
 
 
-def render_compare_table(document: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+def _compare_cell(column: str, value: Any) -> Any:
+    if column == "causes":
+        return "; ".join(value)
+    if column == "flagged":
+        return str(value).lower()
+    return value
+
+
+def render_compare_table(document: dict[str, Any], width: int = 120) -> Any:
 
     window = document["window"]
     t = document["totals"]
@@ -424,13 +384,10 @@ def render_compare_table(document: dict[str, Any]) -> Any:
         f"Cluster estimate vs bill by instance type ({document['currency']})  ·  "
         f"{window['start'][:10]} → {window['end'][:10]}"
     )
-    table = Table(
+    table = new_table(
         title=title,
         min_width=len(title) + 2,
         caption="\n".join(caption),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("Instance type", "Nodes", "Estimate", "Bill", "Difference", "%", ""):
         table.add_column(header, justify="left" if header in ("Instance type", "") else "right")

@@ -6,15 +6,9 @@ jinja2 is imported only when HTML is asked for.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from finops_cli.render.costs import safe_cell
+from finops_cli.render.format import csv_text, json_text
 
 CSV_COLUMNS = (
     "kind",
@@ -39,30 +33,21 @@ period_end, share_idle, source. New columns are only ever appended."""
 CSV_TRAILER = ("currency", "period_start", "period_end", "share_idle", "source")
 
 
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+render_json = json_text
 
 
 def render_csv(document: dict[str, Any]) -> str:
     """One row per group, stable columns (see ``CSV_COLUMNS``), formula-guarded text cells."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     key = document["group_by"]
-    writer.writerow([key, *CSV_COLUMNS, *CSV_TRAILER])
     period = document["period"]
-    for row in document["rows"]:
-        writer.writerow(
-            [safe_cell(row[key])]
-            + ["" if row.get(c) is None else safe_cell(row[c]) for c in CSV_COLUMNS]
-            + [
-                safe_cell(document["currency"]),
-                period["start"],
-                period["end"],
-                document["share_idle"],
-                safe_cell(document["source"]),
-            ]
-        )
-    return out.getvalue()
+    trailer = [document["currency"], period["start"], period["end"], document["share_idle"]]
+    return csv_text(
+        [key, *CSV_COLUMNS, *CSV_TRAILER],
+        (
+            [row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer, document["source"]]
+            for row in document["rows"]
+        ),
+    )
 
 
 def money(value: float | None) -> str:
@@ -216,20 +201,3 @@ def render_html(document: dict[str, Any]) -> str:
         unit=lambda v: "-" if v is None else f"{v:,.4f}",
         count=lambda v: "-" if v is None else f"{v:,.0f}",
     )
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write through a temporary file in the same directory and rename it into place: readers
-    never see a half-written report, and a failure leaves no file behind."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

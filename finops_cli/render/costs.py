@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.compare import ComparedRow
 from finops_cli.analytics.costs import CostReport, CostRow
+from finops_cli.render.format import (
+    csv_text,
+    envelope,
+    figure,
+    json_text,
+    money,
+    new_table,
+    num,
+    pct,
+    window_fields,
+)
 from finops_cli.render.visual import bar, sparkline
 
-SCHEMA_VERSION = "1"
 UNIT_COLUMNS = (
     "requests",
     "prompt_tokens",
@@ -35,39 +42,31 @@ CSV_COLUMNS = (
 )
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _num(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def _row_dict(row: CostRow) -> dict[str, Any]:
     unit = {}
     if row.unit is not None:
         u = row.unit
         unit = {
-            "requests": _num(u.requests, 3),
-            "prompt_tokens": _num(u.prompt_tokens, 3),
-            "generated_tokens": _num(u.generated_tokens, 3),
-            "tokens": _num(u.tokens, 3),
-            "cost_per_1k_requests": _num(u.cost_per_1k_requests),
-            "cost_per_1m_tokens": _num(u.cost_per_1m_tokens),
-            "cost_per_1m_generated_tokens": _num(u.cost_per_1m_generated_tokens),
+            "requests": num(u.requests, 3),
+            "prompt_tokens": num(u.prompt_tokens, 3),
+            "generated_tokens": num(u.generated_tokens, 3),
+            "tokens": num(u.tokens, 3),
+            "cost_per_1k_requests": num(u.cost_per_1k_requests),
+            "cost_per_1m_tokens": num(u.cost_per_1m_tokens),
+            "cost_per_1m_generated_tokens": num(u.cost_per_1m_generated_tokens),
             "unit_cost_status": u.status,
         }
     return {
         **row.keys,
         "kind": row.kind,
-        "gpu_hours": _num(row.gpu_hours),
-        "gpu_cost": _num(row.gpu_cost),
-        "cpu_ram_cost": _num(row.cpu_ram_cost),
-        "total_cost": _num(row.total_cost),
-        "efficiency": _num(row.efficiency),
-        "waste": _num(row.waste),
-        "share": _num(row.share),
-        "daily_gpu_cost": [_num(v) for v in row.daily_cost],
+        "gpu_hours": num(row.gpu_hours),
+        "gpu_cost": num(row.gpu_cost),
+        "cpu_ram_cost": num(row.cpu_ram_cost),
+        "total_cost": num(row.total_cost),
+        "efficiency": num(row.efficiency),
+        "waste": num(row.waste),
+        "share": num(row.share),
+        "daily_gpu_cost": [num(v) for v in row.daily_cost],
         **unit,
     }
 
@@ -80,10 +79,10 @@ def _comparison(
         "rows": [
             {
                 **r.keys,
-                "gpu_cost": _num(r.gpu_cost),
-                f"{source}_gpu_cost": _num(r.other_gpu_cost),
-                "difference": _num(r.difference),
-                "difference_pct": _num(r.difference_pct),
+                "gpu_cost": num(r.gpu_cost),
+                f"{source}_gpu_cost": num(r.other_gpu_cost),
+                "difference": num(r.difference),
+                "difference_pct": num(r.difference_pct),
             }
             for r in rows
         ],
@@ -103,13 +102,9 @@ def to_document(
     extra = {}
     if comparison is not None:
         extra["comparison"] = _comparison(comparison[0], comparison[1], report.group_by)
+    window = window_fields(report.start, report.end, window_label)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "costs",
-        "source": report.source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(report.start), "end": _iso(report.end), "label": window_label},
-        "currency": currency,
+        **envelope("costs", report.source, generated_at, window, currency),
         "group_by": list(report.group_by),
         "filters": report.filters,
         "efficiency_metric": report.busy_metric,
@@ -117,56 +112,43 @@ def to_document(
         "days": list(report.days),
         "rows": [_row_dict(r) for r in report.rows],
         "totals": {
-            "gpu_hours": _num(t.gpu_hours),
-            "gpu_cost": _num(t.gpu_cost),
-            "cpu_ram_cost": _num(t.cpu_ram_cost),
-            "total_cost": _num(t.total_cost),
-            "allocated_gpu_cost": _num(t.allocated_gpu_cost),
-            "unallocated_gpu_cost": _num(t.unallocated_gpu_cost),
-            "idle_gpu_cost": _num(t.idle_gpu_cost),
-            "idle_gpu_hours": _num(t.idle_gpu_hours),
-            "efficiency": _num(t.efficiency),
-            "waste": _num(t.waste),
-            "cluster_gpu_cost": _num(t.cluster_gpu_cost),
+            "gpu_hours": num(t.gpu_hours),
+            "gpu_cost": num(t.gpu_cost),
+            "cpu_ram_cost": num(t.cpu_ram_cost),
+            "total_cost": num(t.total_cost),
+            "allocated_gpu_cost": num(t.allocated_gpu_cost),
+            "unallocated_gpu_cost": num(t.unallocated_gpu_cost),
+            "idle_gpu_cost": num(t.idle_gpu_cost),
+            "idle_gpu_hours": num(t.idle_gpu_hours),
+            "efficiency": num(t.efficiency),
+            "waste": num(t.waste),
+            "cluster_gpu_cost": num(t.cluster_gpu_cost),
         },
         "notes": list(report.notes),
         **extra,
     }
 
 
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def safe_cell(value: object) -> object:
-    """Neutralise spreadsheet formulas: a team named ``=HYPERLINK(...)`` stays text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+render_json = json_text
 
 
 def render_csv(document: dict[str, Any]) -> str:
     """One row per group with stable columns: the group keys, ``CSV_COLUMNS``, currency, window
     and source, then the unit-cost columns when asked for (appended, so positions never move)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     keys = document["group_by"]
     units = UNIT_COLUMNS if any("unit_cost_status" in r for r in document["rows"]) else ()
     trailer = ("currency", "window_start", "window_end", "source")
-    writer.writerow([*keys, *CSV_COLUMNS, *trailer, *units])
-    for row in document["rows"]:
-        writer.writerow(
-            [safe_cell(row[k]) for k in keys]
-            + ["" if row.get(c) is None else row[c] for c in CSV_COLUMNS]
-            + [
-                document["currency"],
-                document["window"]["start"],
-                document["window"]["end"],
-                document["source"],
-            ]
-            + ["" if row.get(c) is None else row[c] for c in units]
-        )
-    return out.getvalue()
+    window = document["window"]
+    return csv_text(
+        [*keys, *CSV_COLUMNS, *trailer, *units],
+        (
+            [row[k] for k in keys]
+            + [row.get(c) for c in CSV_COLUMNS]
+            + [document["currency"], window["start"], window["end"], document["source"]]
+            + [row.get(c) for c in units]
+            for row in document["rows"]
+        ),
+    )
 
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
@@ -174,8 +156,6 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
 
     Columns that do not fit ``width`` are left out, least useful first, rather than cropped.
     """
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     if any("unit_cost_status" in r for r in document["rows"]):
@@ -183,20 +163,11 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     cur = document["currency"]
     window = document["window"]
     has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
-    table = Table(
+    table = new_table(
         title=f"GPU cost by {' / '.join(document['group_by'])} ({cur})  ·  "
         f"{window['start']} → {window['end']}",
         caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
-
-    def money(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.2f}"
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v * 100:.0f}%"
 
     body: list[tuple[list[Any], str | None]] = []
     for row in document["rows"]:
@@ -251,17 +222,12 @@ def _caption(document: dict[str, Any]) -> str:
 
 def render_unit_table(document: dict[str, Any]) -> Any:
     """Unit economics per model: what a thousand requests and a million tokens cost."""
-    from rich import box
-    from rich.table import Table
 
     window = document["window"]
-    table = Table(
+    table = new_table(
         title=f"Unit costs by model ({document['currency']})  ·  "
         f"{window['start']} → {window['end']}",
         caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in (
         "Model",
@@ -276,22 +242,19 @@ def render_unit_table(document: dict[str, Any]) -> Any:
     ):
         table.add_column(header, justify="left" if header in ("Model", "Status") else "right")
 
-    def num(v: float | None, fmt: str) -> str:
-        return "-" if v is None else format(v, fmt)
-
     for row in document["rows"]:
         if "unit_cost_status" not in row:
             continue
         status = row["unit_cost_status"]
         table.add_row(
             row["model"],
-            num(row["gpu_cost"], ",.2f"),
-            num(row["requests"], ",.0f"),
-            num(row["tokens"], ",.0f"),
-            num(row["cost_per_1k_requests"], ",.4f"),
-            num(row["cost_per_1m_tokens"], ",.4f"),
-            num(row["cost_per_1m_generated_tokens"], ",.4f"),
-            num(None if row["efficiency"] is None else row["efficiency"] * 100, ".0f") + "%"
+            figure(row["gpu_cost"], ",.2f"),
+            figure(row["requests"], ",.0f"),
+            figure(row["tokens"], ",.0f"),
+            figure(row["cost_per_1k_requests"], ",.4f"),
+            figure(row["cost_per_1m_tokens"], ",.4f"),
+            figure(row["cost_per_1m_generated_tokens"], ",.4f"),
+            figure(None if row["efficiency"] is None else row["efficiency"] * 100, ".0f") + "%"
             if row["efficiency"] is not None
             else "-",
             status,
@@ -302,31 +265,34 @@ def render_unit_table(document: dict[str, Any]) -> Any:
 
 def render_comparison_table(document: dict[str, Any]) -> Any:
     """The ``--compare`` rows: both sources' GPU cost and the gap."""
-    from rich import box
-    from rich.table import Table
 
     comparison = document["comparison"]
     other = comparison["source"]
-    table = Table(
+    table = new_table(
         title=f"GPU cost: {document['source']} vs {other} ({document['currency']})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for key in document["group_by"]:
         table.add_column(key.replace("_", " ").title())
     for header in (document["source"], other, "Difference", "%"):
         table.add_column(header, justify="right")
 
-    def num(v: float | None, fmt: str = ",.2f") -> str:
-        return "-" if v is None else format(v, fmt)
-
     for row in comparison["rows"]:
-        pct = row["difference_pct"]
+        share = row["difference_pct"]
         table.add_row(
             *(str(row[k]) for k in document["group_by"]),
-            num(row["gpu_cost"]),
-            num(row[f"{other}_gpu_cost"]),
-            num(row["difference"], "+,.2f"),
-            "-" if pct is None else f"{pct * 100:+.1f}%",
+            figure(row["gpu_cost"]),
+            figure(row[f"{other}_gpu_cost"]),
+            figure(row["difference"], "+,.2f"),
+            "-" if share is None else f"{share * 100:+.1f}%",
         )
     return table
+
+
+def render_tables(document: dict[str, Any], width: int = 120) -> Any:
+    """What ``-o table`` shows: the cost (or unit-cost) table, then the ``--compare`` table."""
+    from rich.console import Group
+
+    parts = [render_table(document, width)]
+    if "comparison" in document:
+        parts.append(render_comparison_table(document))
+    return Group(*parts)

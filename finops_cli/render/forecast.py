@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.forecast import ForecastReport, ForecastRow
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import csv_text, envelope, iso, new_table, tidy, window_fields
 from finops_cli.render.visual import bar, sparkline
-
-
-def _num(value: float | None, digits: int = 6) -> float | None:
-    """Rounded for the document; ``+ 0.0`` turns a rounded ``-0.0`` into ``0.0``."""
-    return None if value is None else round(value, digits) + 0.0
-
 
 CSV_COLUMNS = (
     "scope",
@@ -55,30 +47,30 @@ def _row(row: ForecastRow) -> dict[str, Any]:
         "status": row.status,
         "method": p.method,
         "history_days": p.history_days,
-        "actual_to_date": _num(p.actual_to_date),
-        "expected_to_date": _num(row.expected_to_date),
-        "projected": _num(p.projected),
-        "projected_low": _num(p.low),
-        "projected_high": _num(p.high),
-        "budget": _num(b.monthly) if b else None,
+        "actual_to_date": tidy(p.actual_to_date),
+        "expected_to_date": tidy(row.expected_to_date),
+        "projected": tidy(p.projected),
+        "projected_low": tidy(p.low),
+        "projected_high": tidy(p.high),
+        "budget": tidy(b.monthly) if b else None,
         "warning_percent": b.warning_percent if b else None,
         "critical_percent": b.critical_percent if b else None,
         "owner": b.owner if b else None,
         "budget_from": b.origin if b else None,
-        "remaining": _num(row.remaining),
-        "burn_rate": _num(row.burn_rate),
-        "days_until_exhausted": _num(row.days_until_exhausted, 3),
-        "exhausted_at": _iso(row.exhausted_at) if row.exhausted_at else None,
+        "remaining": tidy(row.remaining),
+        "burn_rate": tidy(row.burn_rate),
+        "days_until_exhausted": tidy(row.days_until_exhausted, 3),
+        "exhausted_at": iso(row.exhausted_at) if row.exhausted_at else None,
         "level_change_on": p.change_day.isoformat() if p.change_day else None,
-        "trend_per_day": _num(p.slope_per_day),
+        "trend_per_day": tidy(p.slope_per_day),
         "trend": {
-            "avg_7d": _num(t.avg_7d),
-            "avg_30d": _num(t.avg_30d),
-            "avg_90d": _num(t.avg_90d),
-            "change_7d": _num(t.change_7d),
-            "change_30d": _num(t.change_30d),
+            "avg_7d": tidy(t.avg_7d),
+            "avg_30d": tidy(t.avg_30d),
+            "avg_90d": tidy(t.avg_90d),
+            "change_7d": tidy(t.change_7d),
+            "change_30d": tidy(t.change_30d),
         },
-        "daily_cost": [_num(v) for v in row.daily_cost],
+        "daily_cost": [tidy(v) for v in row.daily_cost],
     }
 
 
@@ -94,21 +86,13 @@ def to_document(
         total = None
     month_s = (report.month_end - report.month_start).total_seconds()
     elapsed = (report.as_of - report.month_start).total_seconds()
+    window = window_fields(report.history_start, report.as_of, window_label)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "forecast",
-        "source": report.source,
-        "generated_at": _iso(generated_at),
-        "window": {
-            "start": _iso(report.history_start),
-            "end": _iso(report.as_of),
-            "label": window_label,
-        },
-        "currency": currency,
-        "as_of": _iso(report.as_of),
+        **envelope("forecast", report.source, generated_at, window, currency),
+        "as_of": iso(report.as_of),
         "month": {
-            "start": _iso(report.month_start),
-            "end": _iso(report.month_end),
+            "start": iso(report.month_start),
+            "end": iso(report.month_end),
             "days": round(month_s / 86400),
             "elapsed_days": round(elapsed / 86400, 4),
         },
@@ -142,16 +126,15 @@ def _name(row: dict[str, Any]) -> str:
 
 def render_csv(document: dict[str, Any]) -> str:
     """One line per team, project with a budget, and the total; trend figures flattened."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, "currency", "as_of", "source"])
-    for row in _all_rows(document):
-        flat = {**row, **row["trend"], "name": _name(row)}
-        writer.writerow(
-            [safe_cell("" if flat.get(c) is None else flat[c]) for c in CSV_COLUMNS]
+    flat = [{**row, **row["trend"], "name": _name(row)} for row in _all_rows(document)]
+    return csv_text(
+        [*CSV_COLUMNS, "currency", "as_of", "source"],
+        (
+            [r.get(c) for c in CSV_COLUMNS]
             + [document["currency"], document["as_of"], document["source"]]
-        )
-    return out.getvalue()
+            for r in flat
+        ),
+    )
 
 
 _STATUS_STYLE = {
@@ -165,19 +148,11 @@ _STATUS_STYLE = {
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
     """Spend to date, projection and budget per row, with a 30-day sparkline."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
-    month = document["month"]
-    table = Table(
-        title=f"Month-end GPU spend forecast ({document['currency']})  ·  "
-        f"{month['start'][:7]}, as of {document['as_of']}",
-        caption=_caption(document),
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    month = document["month"]["start"][:7]
+    title = f"Month-end GPU spend forecast ({document['currency']})  ·  {month}"
+    table = new_table(f"{title}, as of {document['as_of']}", _caption(document))
 
     def money(v: float | None) -> str:
         return "-" if v is None else f"{v:,.0f}"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import Provenance, csv_text, money, new_table, pct
 from finops_cli.render.visual import bar
 
 GPU_FIELDS = (
@@ -35,17 +32,11 @@ def _clean(value: Any) -> Any:
 
 def to_document(
     frame: pd.DataFrame,
+    provenance: Provenance,
     *,
-    source: str,
-    start: datetime,
-    end: datetime,
-    window_label: str,
-    generated_at: datetime,
-    currency: str,
     busy_metric: str | None,
     group_by: str | None,
     idle_only: bool,
-    notes: list[str],
 ) -> dict[str, Any]:
     """The JSON document (schema_version 1), documented in docs/output.md."""
     if group_by is None:
@@ -58,12 +49,7 @@ def to_document(
     else:
         rows = [{str(k): _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "gpus",
-        "source": source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
-        "currency": currency,
+        **provenance.envelope("gpus"),
         "busy_metric": busy_metric,
         "group_by": group_by,
         "idle_only": idle_only,
@@ -73,41 +59,26 @@ def to_document(
             "cost": round(float(frame["cost"].fillna(0.0).sum()), 6),
             "waste": round(float(frame["waste"].fillna(0.0).sum()), 6),
         },
-        "notes": notes,
+        "notes": provenance.notes,
     }
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     rows = document["rows"]
     columns = list(rows[0]) if rows else list(GPU_FIELDS)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
-    return out.getvalue()
+    return csv_text(columns, ([row.get(c) for c in columns] for row in rows))
 
 
-def render_table(document: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """Per GPU, or per group with ``--by``; wasted GPUs in red (rich wraps to ``width``)."""
 
     window = document["window"]
     cur = document["currency"]
     title = "Wasted GPUs" if document["idle_only"] else "GPUs"
-    table = Table(
+    table = new_table(
         title=f"{title} ({cur})  ·  {window['start']} → {window['end']}",
         caption=f"source: {document['source']}  ·  busy from {document['busy_metric'] or '-'}",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v * 100:.0f}%"
-
-    def money(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.2f}"
 
     if document["group_by"]:
         key = document["group_by"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.rightsize import Recommendation
-from finops_cli.render.costs import SCHEMA_VERSION, _iso, safe_cell
+from finops_cli.render.format import Provenance, csv_text, new_table
 
 CSV_FIELDS = (
     "action", "workload", "namespace", "team", "pod", "current", "target", "current_monthly",
@@ -60,23 +57,11 @@ def _savings_without_overlap(recs: list[Recommendation]) -> float:
 
 def to_document(
     recs: list[Recommendation],
-    *,
-    source: str,
-    start: datetime,
-    end: datetime,
-    window_label: str,
-    generated_at: datetime,
-    currency: str,
-    notes: list[str],
+    provenance: Provenance,
 ) -> dict[str, Any]:
     savings = _savings_without_overlap(recs)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "rightsize",
-        "source": source,
-        "generated_at": _iso(generated_at),
-        "window": {"start": _iso(start), "end": _iso(end), "label": window_label},
-        "currency": currency,
+        **provenance.envelope("rightsize"),
         "rows": [_row(r) for r in recs],
         "totals": {
             "recommendations": len(recs),
@@ -85,33 +70,27 @@ def to_document(
                 -sum(r.monthly_savings for r in recs if r.monthly_savings < 0), 4
             ),
         },
-        "notes": notes,
+        "notes": provenance.notes,
     }
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for row in document["rows"]:
-        flat = row | {"workload": f"{row['workload']['kind']}/{row['workload']['name']}"}
-        writer.writerow(["" if flat.get(c) is None else safe_cell(flat.get(c)) for c in CSV_FIELDS])
-    return out.getvalue()
+    flat = [
+        row | {"workload": f"{row['workload']['kind']}/{row['workload']['name']}"}
+        for row in document["rows"]
+    ]
+    return csv_text(CSV_FIELDS, ([r.get(c) for c in CSV_FIELDS] for r in flat))
 
 
-def render_table(document: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+def render_table(document: dict[str, Any], width: int = 120) -> Any:
+    """One line per recommendation; upsizes (a cost) in red (rich wraps to ``width``)."""
 
     totals = document["totals"]
-    table = Table(
+    table = new_table(
         title=f"Right-sizing ({document['currency']}/month)  ·  "
         f"{document['window']['start']} → {document['window']['end']}",
         caption=f"source: {document['source']}  ·  savings available "
         f"{totals['monthly_savings']:,.2f}/month",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
     )
     for header in ("Action", "Workload", "Team", "Current", "Target", "Saving/mo", "Conf.",
                    "Evidence"):  # fmt: skip

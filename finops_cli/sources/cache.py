@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from finops_cli.files import PRIVATE, write_atomic
 
 CACHE_VERSION = 1
 
@@ -78,14 +78,6 @@ class ResponseCache:
         entry = {"version": CACHE_VERSION, "created": self.clock(), "pages": pages}
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(entry, handle, default=str)
-                os.replace(tmp, self._path(key))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(self._path(key), json.dumps(entry, default=str), mode=PRIVATE)
         except OSError:
             return

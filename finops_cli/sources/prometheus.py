@@ -60,7 +60,9 @@ class PrometheusCostSource(CostSource):
         replica_labels: tuple[str, ...] = (),
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
-        self.client = client or PrometheusClient(settings, on_warning=on_warning)
+        self.client = client or PrometheusClient(
+            settings, on_warning=on_warning, max_body_bytes=settings.max_body_bytes
+        )
         self.on_warning = on_warning or (lambda message: _warn_log.warning("%s", message))
         self.pod_labels = pod_labels
         self.cluster_label = cluster_label

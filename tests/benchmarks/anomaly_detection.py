@@ -41,8 +41,8 @@ from finops_cli.sample.anomalies import (
     planted_cluster,
     planted_labels,
 )
-from finops_cli.sources.history import anomaly_history
 from finops_cli.sources.sample import SampleCostSource
+from finops_cli.usecases.history import anomaly_history
 from tests.benchmarks.forecast_backtest import DOC as FORECAST_DOC
 from tests.benchmarks.forecast_backtest import POD_LABELS, update_docs
 

@@ -454,7 +454,7 @@ def run_size(
     """Generate, build and render ``teams`` teams into ``outdir``; figures per step."""
     import tracemalloc
 
-    from finops_cli.render.chargeback import write_atomic
+    from finops_cli.files import write_atomic
 
     if heap:
         tracemalloc.start()

@@ -29,8 +29,8 @@ import pandas as pd
 from finops_cli.analytics.forecast import naive_run_rate, project, series_inputs
 from finops_cli.analytics.series import GroupSeries
 from finops_cli.sample.forecast_scenarios import SCENARIOS, month_after, scenario_cluster
-from finops_cli.sources import history
 from finops_cli.sources.sample import SampleCostSource
+from finops_cli.usecases import history
 
 POD_LABELS = {
     "team": "ai-finops.io/team",

@@ -56,11 +56,11 @@ def main(argv: list[str]) -> int:
     prometheus_client.PrometheusClient._send = timed_send  # type: ignore[method-assign]
     prometheus_client.PrometheusClient.__init__ = remembering_init  # type: ignore[method-assign]
 
-    from finops_cli.cli import common
     from finops_cli.cli.app import end_now
     from finops_cli.cli.app import main as finops_main
+    from finops_cli.usecases import sources
 
-    common.ENDS_WITH_THE_COMMAND = True  # as in the console script (``finops_cli.cli.app.run``)
+    sources.ENDS_WITH_THE_COMMAND = True  # as in the console script (``finops_cli.cli.app.run``)
 
     sys.argv = ["finops", *args]
     try:

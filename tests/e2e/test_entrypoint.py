@@ -47,10 +47,10 @@ QUERY_COMMANDS = {
 # The first query is stopped where it would leave, and the modules loaded by then are printed.
 FIRST_QUERY_PROBE = """
 import sys
-import finops_cli.cli.common as common
+import finops_cli.usecases.sources as sources
 from finops_cli.sources import prometheus_client
 
-common.load_in_background = lambda modules: None  # only what the command itself imports
+sources.load_in_background = lambda modules: None  # only what the command itself imports
 def first_query(*args, **kwargs):
     print(sorted(m for m in {heavy!r} if m in sys.modules), flush=True)
     raise SystemExit(0)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from finops_cli.promql import quote
+from finops_cli.sample.scenario import workloads
 from tests.faults.common import WINDOW, backend
 from tests.support.faultproxy import FaultProxy
 from tests.support.inprocess import run_inprocess
@@ -26,7 +27,9 @@ from tests.support.promserver import PromServerPool
 pytestmark = pytest.mark.prometheus
 
 PLACEHOLDER = "zz-placeholder-zz"
-TEAMS = {"research", "nlp", "ml-platform", "vision", ""}
+# Names the sample cluster has: hypothesis also draws strings from the code's own constants, so
+# a real namespace (vision-serving) can come up, and it rightly selects rows.
+TEAMS = {"research", "nlp", "ml-platform", "vision", ""} | {w.namespace for w in workloads()}
 VALUES = st.text(st.characters(codec="utf-8", exclude_characters="\x00"),
                  max_size=30)  # fmt: skip
 

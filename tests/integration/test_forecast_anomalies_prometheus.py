@@ -24,8 +24,8 @@ from finops_cli.render import forecast as render_forecast
 from finops_cli.sample.anomalies import planted_cluster, planted_labels
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.settings import BudgetSettings
-from finops_cli.sources.history import anomaly_history, forecast_history
 from finops_cli.sources.sample import SampleCostSource
+from finops_cli.usecases.history import anomaly_history, forecast_history
 from tests.benchmarks.anomaly_detection import score
 from tests.support.cli import run_finops
 

@@ -6,16 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from finops_cli.cli.billing import _dimensions, _filters, _tags
 from finops_cli.errors import UsageError
 from finops_cli.sources.billing import GPU_FAMILIES, Dimension, is_gpu_instance, parse_dimension
+from finops_cli.usecases.billing import BillOptions, bill_filters, dimensions, parse_tags
 
 
 def test_tags_repeat_and_untagged():
-    assert _tags(["team=nlp", "team=", "env = prod"]) == {"team": ("nlp", ""), "env": ("prod",)}
+    expected = {"team": ("nlp", ""), "env": ("prod",)}
+    assert parse_tags(["team=nlp", "team=", "env = prod"]) == expected
     for bad in ("novalue", "=x"):
         with pytest.raises(UsageError, match="--tag"):
-            _tags([bad])
+            parse_tags([bad])
 
 
 def test_services_and_families():
@@ -31,14 +32,14 @@ def test_services_and_families():
         _filters(None, False, ["p5;drop"], None)
 
 
-def test_dimensions():
-    assert _dimensions(None, "owner") == (Dimension("team", "owner"),)
+def testdimensions():
+    assert dimensions(None, "owner") == (Dimension("team", "owner"),)
     assert parse_dimension("tag:eks:cluster-name", "team").column == "eks:cluster-name"
     assert parse_dimension("Instance-Type", "team") == Dimension("instance_type")
     with pytest.raises(UsageError, match="at most two"):
-        _dimensions(["team", "service", "region"], "team")
+        dimensions(["team", "service", "region"], "team")
     with pytest.raises(UsageError, match="twice"):
-        _dimensions(["team", "team"], "team")
+        dimensions(["team", "team"], "team")
     for bad in ("colour", "tag:", "tag:a$b", "service:x"):
         with pytest.raises(UsageError, match="--by"):
             parse_dimension(bad, "team")
@@ -50,16 +51,26 @@ def test_gpu_instances():
 
 
 def test_window_days_round_to_whole_days():
-    from finops_cli.cli.billing import _days
     from finops_cli.timewindow import Window
+    from finops_cli.usecases.billing import bill_days
 
-    class Ctx:
-        window = Window(
-            datetime(2026, 10, 1, 15, tzinfo=UTC), datetime(2026, 10, 3, 9, tzinfo=UTC), "x"
-        )
-
-    start, end = _days(Ctx())  # type: ignore[arg-type]
+    window = Window(
+        datetime(2026, 10, 1, 15, tzinfo=UTC), datetime(2026, 10, 3, 9, tzinfo=UTC), "x"
+    )
+    start, end = bill_days(window)
     assert (start.isoformat(), end.isoformat()) == ("2026-10-01", "2026-10-04")
     # billing compare: only the days the window covers whole
-    start, end = _days(Ctx(), whole_days_only=True)  # type: ignore[arg-type]
+    start, end = bill_days(window, whole_days_only=True)
     assert (start.isoformat(), end.isoformat()) == ("2026-10-02", "2026-10-03")
+
+
+def _filters(
+    service: list[str] | None, all_services: bool, families: list[str] | None, tag: list[str] | None
+) -> tuple[tuple[str, ...] | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+    options = BillOptions(
+        services=service or [],
+        all_services=all_services,
+        instance_families=families or [],
+        tags=tag or [],
+    )
+    return bill_filters(options)

@@ -14,8 +14,8 @@ import pytest
 from finops_cli.analytics.budgets import resolve_budgets
 from finops_cli.analytics.chargeback import Extras, Period, build_document
 from finops_cli.analytics.costs import attribute_costs
-from finops_cli.cli.report import resolve_period
 from finops_cli.errors import UsageError
+from finops_cli.files import write_atomic
 from finops_cli.render import chargeback as render
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth
@@ -23,6 +23,7 @@ from finops_cli.settings import BudgetSettings
 from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
+from finops_cli.usecases.report import resolve_period
 
 LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
 START = datetime(2026, 10, 5, tzinfo=UTC)
@@ -209,10 +210,10 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError):
-        render.write_atomic(target, b"{}")
+        write_atomic(target, b"{}")
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
-    render.write_atomic(target, b"{}")
+    write_atomic(target, b"{}")
     assert target.read_bytes() == b"{}"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 

@@ -1,9 +1,11 @@
-"""History for forecasts and anomaly detection: aligned windows asked of any ``CostSource``.
+"""The history behind ``finops forecast`` and ``finops anomalies`` (and the report's anomaly
+section): which aligned windows to ask a ``CostSource`` for, and the series made of the answers.
 
-The engine aggregates (one value per team and bucket); this module only decides which windows
-to ask for, so that daily buckets are UTC days and hourly buckets UTC hours whichever way a source
-cuts a window that is not a whole number of buckets: every window asked for here starts and ends
-on a bucket boundary, except the explicit "today so far" one, which is a single bucket.
+The engine aggregates (one value per team and bucket); this module decides which windows to ask
+for, so that daily buckets are UTC days and hourly buckets UTC hours whichever way a source cuts
+a window that is not a whole number of buckets: every window asked for here starts and ends on a
+bucket boundary, except the explicit "today so far" one, which is a single bucket. It also
+decides how much history each command needs, and which notes to add when the source holds less.
 """
 
 from __future__ import annotations

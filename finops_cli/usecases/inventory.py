@@ -1,0 +1,123 @@
+"""``finops gpus``, ``finops rightsize`` and ``finops pricing explain``: one read of the fleet
+over the window (per GPU or per pod), then analytics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from finops_cli.usecases.context import RunContext
+
+if TYPE_CHECKING:
+    from finops_cli.render.format import Provenance
+from finops_cli.usecases.sources import open_source
+
+
+def gpus(
+    run: RunContext, *, idle: bool = False, by: str | None = None, team: str | None = None
+) -> dict[str, Any]:
+    """The ``gpus`` document: per GPU (or per ``by`` group), wasted ones only with ``idle``."""
+    with open_source(run) as source, run.progress("Querying GPUs"):
+        data = source.gpus(run.window)
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
+    from finops_cli.render import gpus as render
+
+    s = run.settings.gpus
+    frame = assess_gpus(
+        data, GpuThresholds(s.idle_busy_p95, s.underused_busy_avg, s.min_held_share)
+    )
+    if team is not None:
+        frame = frame[frame["team"] == team]
+    if idle:
+        frame = frame[frame["state"].isin(WASTED_STATES)].sort_values("waste", ascending=False)
+    shown = summarise_gpus(frame, by) if by else frame
+    return render.to_document(
+        shown,
+        _provenance(run, source.name, data.notes),
+        busy_metric=data.busy_metric,
+        group_by=by,
+        idle_only=idle,
+    )
+
+
+def rightsize(
+    run: RunContext,
+    *,
+    min_savings: float = 0.0,
+    team: str | None = None,
+    actions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The ``rightsize`` document: recommendations over the window, filtered as asked."""
+    from finops_cli.pricing import load_catalog
+
+    catalog = load_catalog(run.settings.pricing)
+    with open_source(run) as source, run.progress("Querying GPU pods"):
+        data = source.pods(run.window)
+    # Analytics (pandas) after the queries: it loads in the background while they run.
+    from finops_cli.analytics.rightsize import UPSIZE, recommend
+    from finops_cli.render import rightsize as render
+
+    recs = [
+        r
+        for r in recommend(data, catalog, run.window.seconds / 3600)
+        if (team is None or r.workload.team == team)
+        and (not actions or r.action in actions)
+        and (r.monthly_savings >= min_savings or r.action == UPSIZE)
+    ]
+    return render.to_document(recs, _provenance(run, source.name, data.notes))
+
+
+def _provenance(run: RunContext, source: str, notes: list[str]) -> Provenance:
+    """What the ``gpus`` and ``rightsize`` documents share; the notes also go to stderr."""
+    from finops_cli.render.format import Provenance
+
+    run.warn_all(notes)
+    window = run.window
+    return Provenance(
+        source, window.start, window.end, window.label, run.now, run.settings.currency, notes
+    )
+
+
+def pricing_explain(run: RunContext) -> dict[str, Any]:
+    """The ``pricing-explain`` document: what each node was charged per GPU-hour, and why."""
+    from finops_cli.pricing import load_catalog
+    from finops_cli.render.format import iso
+
+    catalog = load_catalog(run.settings.pricing)
+    with open_source(run) as source, run.progress("Querying node prices"):
+        data = source.gpus(run.window)
+    frame = data.gpus.merge(data.nodes, on="node", how="left").fillna(
+        {"instance_type": "", "region": "", "capacity_type": ""}
+    )
+    rows = []
+    for node, group in frame.groupby("node", sort=True):
+        first = group.iloc[0]
+        capacity = str(first["capacity_type"]) or "on-demand"
+        listed = catalog.lookup(str(first["instance_type"]), str(first["region"]) or None, capacity)
+        rows.append(
+            {
+                "node": str(node),
+                "instance_type": str(first["instance_type"]),
+                "capacity_type": capacity,
+                "gpus": len(group),
+                "charged_per_gpu": round(float(group["hourly_price"].mean()), 6),
+                "charged_from": data.price_source,
+                "catalog_per_gpu": round(listed.per_gpu_hourly, 6) if listed else None,
+                "catalog_source": listed.source if listed else None,
+            }
+        )
+    return {
+        "schema_version": "1",
+        "kind": "pricing-explain",
+        "source": source.name,
+        "generated_at": iso(run.now),
+        "window": {
+            "start": iso(run.window.start),
+            "end": iso(run.window.end),
+            "label": run.window.label,
+        },
+        "currency": run.settings.currency,
+        "notes": data.notes,
+        "rows": rows,
+    }

@@ -1,0 +1,96 @@
+"""``finops pricing list`` and ``refresh``: the catalog as a document, and a live AWS refresh."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finops_cli.errors import SourceError, UsageError
+from finops_cli.render.format import iso
+
+if TYPE_CHECKING:
+    from finops_cli.settings import Settings
+
+
+def pricing_list(
+    settings: Settings, now: datetime, *, provider: str | None = None, gpu: str | None = None
+) -> dict[str, Any]:
+    """The ``pricing`` document: every catalog row, and the price finops uses after overrides.
+
+    It reads no source and no window, so it takes the settings and the moment alone.
+    """
+    from finops_cli.pricing import load_catalog
+
+    catalog = load_catalog(settings.pricing)
+    providers = sorted({row.provider for row in catalog.rows})
+    if provider and provider.lower() not in providers:
+        raise UsageError(f"invalid --provider {provider!r}: one of {', '.join(providers)}")
+    rows = []
+    for row in catalog.rows:
+        if provider and row.provider != provider.lower():
+            continue
+        if gpu and gpu.lower() not in row.gpu_model.lower():
+            continue
+        resolved = catalog.lookup(row.instance_type, row.region, "on-demand")
+        rows.append(
+            {
+                "provider": row.provider,
+                "instance_type": row.instance_type,
+                "region": row.region,
+                "gpu_model": row.gpu_model,
+                "gpu_count": row.gpu_count,
+                "gpu_memory_gib": row.gpu_memory_gib,
+                "vcpu": row.vcpu,
+                "on_demand_hourly": row.on_demand_hourly,
+                "spot_hourly": row.spot_hourly,
+                "per_gpu_on_demand": round(row.on_demand_hourly / row.gpu_count, 6)
+                if row.on_demand_hourly is not None
+                else None,
+                "effective_per_gpu": round(resolved.per_gpu_hourly, 6) if resolved else None,
+                "price_source": resolved.source if resolved else None,
+                "as_of": row.as_of.isoformat(),
+                "verified": "true" if row.verified else "false",
+                "source": row.source,
+            }
+        )
+    return {
+        "schema_version": "1",
+        "kind": "pricing",
+        "source": "catalog",
+        "generated_at": iso(now),
+        "currency": settings.currency,
+        "rows": rows,
+    }
+
+
+def pricing_refresh(
+    now: datetime, *, region: str, output_file: Path, spot: bool, profile: str | None
+) -> list[str]:
+    """Read AWS prices live for ``region`` and write them as a catalog CSV at ``output_file``;
+    what happened, as lines for stderr."""
+    from finops_cli.pricing import load_catalog
+    from finops_cli.pricing.aws_refresh import refresh_aws, write_catalog
+
+    rows_in = list(load_catalog().rows)
+    if not any(r.provider == "aws" and r.region == region for r in rows_in):
+        # The packaged rows are us-east-1: refresh the same instance types for this region.
+        reference = [r for r in rows_in if r.provider == "aws" and r.region == "us-east-1"]
+        rows_in += [replace(r, region=region) for r in reference]
+    result = refresh_aws(rows_in, region, with_spot=spot, profile=profile, now=now)
+    rows = [r for r in result.rows if r.provider == "aws" and r.region == region]
+    if not result.on_demand:
+        raise SourceError(
+            f"the AWS Price List returned no on-demand price for any instance type in {region}: "
+            "nothing written (check the region name)"
+        )
+    write_catalog(rows, output_file)
+    lines = [
+        f"finops: refreshed {len(result.on_demand)} on-demand and {len(result.spot)} spot prices "
+        f"in {region}; wrote {output_file} (set pricing.extra_catalog to use it)"
+    ]
+    if result.missing_on_demand:
+        missing = ", ".join(result.missing_on_demand)
+        lines.append(f"finops: warning: no live on-demand price for {missing}")
+    return lines

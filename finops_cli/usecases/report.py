@@ -1,0 +1,232 @@
+"""``finops report chargeback``: the period to charge for, and the chargeback document.
+
+The period comes from ``--month``, ``--period`` or an explicit window (``--window``, ``--start``,
+``--end``: any of them given means that window, ``--window 7d`` included); the default is the
+last complete month. The document holds the period's costs per group, the previous period for
+the change, and optional sections (unit costs, recommendations, anomalies), each left out with a
+note when its queries fail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from finops_cli.errors import FinopsError, UsageError
+from finops_cli.usecases.context import RunContext
+from finops_cli.usecases.sources import open_source
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.chargeback import Extras, Period
+    from finops_cli.analytics.costs import CostReport
+    from finops_cli.sources.interface import CostSource
+
+
+@dataclass(frozen=True)
+class ChargebackOptions:
+    """``--month``, ``--period``, ``--by`` (team, project, cost-center), ``--share-idle`` and
+    ``--details``."""
+
+    month: str | None = None
+    period: str | None = None
+    by: str = "team"
+    share_idle: str = "none"
+    details: bool = True
+
+
+def chargeback_period(run: RunContext, options: ChargebackOptions) -> Period:
+    """The period the options choose; an explicit window is taken as given."""
+    explicit = (run.window.start, run.window.end) if run.window_given else None
+    return resolve_period(options.month, options.period, explicit, run.now)
+
+
+def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> dict[str, Any]:
+    """The chargeback document for ``period`` (see ``chargeback_period``)."""
+    from finops_cli.analytics.budgets import resolve_budgets
+    from finops_cli.analytics.chargeback import GROUP_FIELDS, build_document
+
+    key = GROUP_FIELDS[options.by]  # team, project or cost_center (the pod annotation)
+    with open_source(run) as source:
+        with run.progress("Querying costs"):
+            current = _costs(source, (key,), period.start, period.end, run)
+            previous = _previous(source, (key,), period, run)
+        extras = _extras(source, period, options.by, run) if options.details else None
+    run.warn_all(current.notes)
+    return build_document(
+        report=current,
+        previous=previous,
+        by=options.by,
+        period=period,
+        share_idle=options.share_idle,
+        currency=run.settings.currency,
+        generated_at=period.end,  # not the clock: same data and options, same bytes
+        window_label=period.label,
+        budgets=resolve_budgets(run.settings.budgets),
+        extras=extras,
+    )
+
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def _next_month(moment: datetime) -> datetime:
+    if moment.month == 12:
+        return moment.replace(year=moment.year + 1, month=1)
+    return moment.replace(month=moment.month + 1)
+
+
+def _prev_month(moment: datetime) -> datetime:
+    if moment.month == 1:
+        return moment.replace(year=moment.year - 1, month=12)
+    return moment.replace(month=moment.month - 1)
+
+
+def resolve_period(
+    month: str | None,
+    period: str | None,
+    explicit: tuple[datetime, datetime] | None,
+    now: datetime,
+) -> Period:
+    """``--month``, ``--period`` or ``--start/--end`` (one of them; default: the last month)."""
+    from finops_cli.analytics.chargeback import Period
+
+    given = [name for name, v in (("--month", month), ("--period", period)) if v is not None]
+    if explicit is not None:
+        given.append("--start/--window")
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)} conflict: give one way to choose the period")
+    if explicit is None and month is None and period is None:
+        period = "monthly"
+    if month is not None:
+        match = _MONTH.fullmatch(month.strip())
+        if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2:
+            raise UsageError(f"invalid --month {month!r}: expected YYYY-MM, e.g. 2026-10")
+        start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC)
+        end = _next_month(start)
+        if start >= now:
+            raise UsageError(f"invalid --month {month!r}: it has not started yet")
+        prev = _prev_month(start)
+        label = f"{start:%Y-%m}"
+        if end > now:
+            end = now
+            label += "-to-date"
+        return Period(
+            start, end, label, "month" if "to-date" not in label else "custom", prev, start
+        )
+    if period == "monthly":
+        end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = _prev_month(end)
+        return Period(start, end, f"{start:%Y-%m}", "month", _prev_month(start), start)
+    if period == "weekly":
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = today - timedelta(days=today.weekday())  # the last Monday 00:00 UTC
+        start = end - timedelta(days=7)
+        iso = start.isocalendar()
+        label = f"{iso.year}-W{iso.week:02d}"
+        return Period(start, end, label, "week", start - timedelta(days=7), start)
+    assert explicit is not None
+    start, end = explicit
+    length = end - start
+    label = f"{start:%Y-%m-%d}_{end:%Y-%m-%d}"
+    if start.time() != datetime.min.time() or end.time() != datetime.min.time():
+        label = f"{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}"
+    return Period(start, end, label, "custom", start - length, start)
+
+
+def _costs(
+    source: CostSource, keys: tuple[str, ...], start: datetime, end: datetime, run: RunContext
+) -> CostReport:
+    from finops_cli.analytics.costs import attribute_costs
+    from finops_cli.buckets import bucket_size
+    from finops_cli.sources.interface import CostRequest
+    from finops_cli.timewindow import Window
+
+    window = Window(start, end, run.window.label)
+    request = CostRequest(window, keys, {}, bucket_size(window.seconds))
+    return attribute_costs(source.costs(request), keys, {}, start, end)
+
+
+def _previous(
+    source: CostSource, keys: tuple[str, ...], period: Period, run: RunContext
+) -> CostReport | None:
+    try:
+        return _costs(source, keys, period.previous_start, period.previous_end, run)
+    except FinopsError as err:
+        run.warn(f"previous period left out: {err}")
+        return None
+
+
+def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Extras:
+    """Each optional section on its own: one that fails is left out with a note."""
+    from finops_cli.analytics.chargeback import Extras, team_models
+    from finops_cli.timewindow import Window
+
+    extras = Extras()
+    window = Window(period.start, period.end, period.label)
+
+    def attempt(what: str, fn: Any) -> Any:
+        try:
+            with run.progress(f"Querying {what}"):
+                return fn()
+        except FinopsError as err:
+            extras.notes.append(f"{what} left out: {err}")
+            run.warn(f"{what} left out: {err}")
+            return None
+
+    if by == "team":
+
+        def models() -> Any:
+            from finops_cli.analytics.unit_costs import with_unit_costs
+            from finops_cli.buckets import bucket_size
+            from finops_cli.sources.interface import CostRequest
+
+            per_model = CostRequest(window, ("model",), {}, bucket_size(window.seconds))
+            units = with_unit_costs(
+                _costs(source, ("model",), period.start, period.end, run),
+                source.inference(per_model),
+            )
+            team_model = _costs(source, ("team", "model"), period.start, period.end, run)
+            return team_models(team_model, units)
+
+        extras.models = attempt("unit costs", models)
+
+    def recommendations() -> Any:
+        from finops_cli.analytics.rightsize import recommend
+        from finops_cli.pricing import load_catalog
+
+        catalog = load_catalog(run.settings.pricing)
+        return recommend(source.pods(window), catalog, window.seconds / 3600)
+
+    if by == "cost-center":  # workloads carry no cost center to attribute them by
+        extras.notes.append(
+            "recommendations left out: right-sizing attributes workloads to teams and "
+            "projects, not to cost centers (see --by team)"
+        )
+    else:
+        extras.recommendations = attempt("recommendations", recommendations)
+
+    if by == "team":
+
+        def anomalies() -> Any:
+            from finops_cli.analytics.anomalies import anomaly_report
+            from finops_cli.usecases.history import anomaly_history
+
+            baseline_days = 28
+            found = anomaly_history(source, period.end, period.start, baseline_days)
+            return list(
+                anomaly_report(
+                    source=found.source,
+                    series=found.series,
+                    method="seasonal",
+                    as_of=period.end,
+                    since=period.start,
+                    baseline_start=found.start,
+                    baseline_days=baseline_days,
+                    currency=run.settings.currency,
+                ).anomalies
+            )
+
+        extras.anomalies = attempt("anomalies", anomalies)
+    return extras
