@@ -62,7 +62,8 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
 
     typer turns every registered command's signature into click parameters on each run, and
     each command module has its own imports: registering only the one that runs takes them off
-    the start-up of every command. Root help and "no such command" suggestions need them all.
+    the start-up of every command. Root help and "no such command" suggestions need them all;
+    ``--version`` alone needs none (its eager callback exits before any command is looked up).
     """
     app = typer.Typer(
         name="finops",
@@ -73,8 +74,9 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
     )
     app.callback()(root)
     wanted = invoked_command(argv)
+    version_only = wanted is None and "--version" in argv and "--help" not in argv
     for name, (module, attribute) in COMMANDS.items():
-        if wanted not in (None, name):
+        if version_only or wanted not in (None, name):
             continue
         target = getattr(importlib.import_module(module), attribute)
         if isinstance(target, typer.Typer):

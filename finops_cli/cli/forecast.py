@@ -7,7 +7,7 @@ from typing import Annotated
 
 from finops_cli.cli.alerting import AsOfOption, NotifyFormatOption, NotifyOption, TeamsOption
 from finops_cli.cli.common import CommandContext, data_command, option
-from finops_cli.usecases.forecast import DEFAULT_HISTORY
+from finops_cli.usecases.alerting import DEFAULT_HISTORY
 
 BUDGETS = "Budgets"
 

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from finops_cli.errors import UsageError
 
+DEFAULT_HISTORY = "90d"
+"""How much daily history forecasts read before --as-of; here, not in usecases.forecast, so
+that ``forecast --help`` (and the root help) does not import the use case to show it."""
+
 if TYPE_CHECKING:
     from finops_cli.notify import Message
     from finops_cli.usecases.context import RunContext

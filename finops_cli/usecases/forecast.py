@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 from finops_cli.errors import ThresholdError, UsageError
 from finops_cli.render.format import iso
-from finops_cli.usecases.alerting import notify, parse_length, resolve_as_of, resolve_webhook
+from finops_cli.usecases.alerting import (
+    DEFAULT_HISTORY,
+    notify,
+    parse_length,
+    resolve_as_of,
+    resolve_webhook,
+)
 from finops_cli.usecases.context import Outcome, RunContext
 from finops_cli.usecases.sources import open_source
-
-DEFAULT_HISTORY = "90d"
 
 
 @dataclass(frozen=True)
