@@ -12,6 +12,11 @@ Idle sharing (``share_idle``):
   over the groups in proportion to their own GPU cost; the groups' totals then add up to the
   cluster's whole spend, and ``shared_idle_cost`` says how much of each total came from the pool.
 
+The change against the period before compares like with like (``analytics.periods``): a whole
+month with the whole previous month, a month to date with the same elapsed span of the previous
+month, a week or any other window with the span of the same length just before it. The
+``comparison`` object and a note say which.
+
 Budgets are monthly GPU budgets (``[budgets]``); a calendar-month period compares against the
 monthly amount, any other period against the amount pro-rated by its length (30.4375-day month).
 The variance is the group's chargeable GPU cost (its GPU cost plus shared idle) minus the budget:
@@ -26,6 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
+from finops_cli.analytics.periods import Period, comparison, describe, iso
 
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
@@ -42,22 +48,6 @@ AVERAGE_MONTH_DAYS = 30.4375
 TOP_TEAMS = 5
 TOP_RECOMMENDATIONS = 3
 TOP_ANOMALIES = 5
-
-
-@dataclass(frozen=True)
-class Period:
-    """The report's period: [start, end) in UTC, how it was asked for, and its file-name label."""
-
-    start: datetime
-    end: datetime
-    label: str  # 2026-10, 2026-W44, 2026-10-01_2026-10-15
-    kind: str  # month, week or custom
-    previous_start: datetime
-    previous_end: datetime
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600
 
 
 @dataclass(frozen=True)
@@ -164,8 +154,7 @@ def _num(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso = iso
 
 
 def budget_factor(period: Period) -> float:
@@ -196,6 +185,8 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     notes = list(report.notes) + list(extras.notes)
     if share_idle == "proportional" and not shared.shared:
         notes.append("no allocated GPU cost to share idle over: idle shown separately")
+    if previous is not None:
+        notes.append(describe(period))  # which span the changes compare with (like with like)
     prev_totals = (
         _totals_by_name(groups_of(previous, field_name), share_idle)
         if previous is not None
@@ -326,6 +317,7 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "previous_start": _iso(period.previous_start),
             "previous_end": _iso(period.previous_end),
         },
+        "comparison": comparison(period),
         "currency": currency,
         "group_by": field_name,
         "share_idle": share_idle if shared.shared or share_idle == "none" else "none",

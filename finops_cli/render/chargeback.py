@@ -28,9 +28,20 @@ CSV_COLUMNS = (
     "change_pct",
     "savings_available",
 )
-"""After the group column (team, project or cost_center); then currency, period_start,
-period_end, share_idle, source. New columns are only ever appended."""
-CSV_TRAILER = ("currency", "period_start", "period_end", "share_idle", "source")
+"""After the group column (team, project or cost_center); then ``CSV_TRAILER``. New columns are
+only ever appended."""
+CSV_TRAILER = (
+    "currency",
+    "period_start",
+    "period_end",
+    "share_idle",
+    "source",
+    "comparison_basis",
+    "previous_start",
+    "previous_end",
+)
+"""The same on every row: the period, its idle policy and source, and what ``change`` compares
+with (``comparison``: its basis and the previous span)."""
 
 
 render_json = json_text
@@ -40,13 +51,20 @@ def render_csv(document: dict[str, Any]) -> str:
     """One row per group, stable columns (see ``CSV_COLUMNS``), formula-guarded text cells."""
     key = document["group_by"]
     period = document["period"]
-    trailer = [document["currency"], period["start"], period["end"], document["share_idle"]]
+    comparison = document["comparison"]
+    trailer = [
+        document["currency"],
+        period["start"],
+        period["end"],
+        document["share_idle"],
+        document["source"],
+        comparison["basis"],
+        comparison["previous_start"],
+        comparison["previous_end"],
+    ]
     return csv_text(
         [key, *CSV_COLUMNS, *CSV_TRAILER],
-        (
-            [row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer, document["source"]]
-            for row in document["rows"]
-        ),
+        ([row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer] for row in document["rows"]),
     )
 
 
@@ -101,7 +119,8 @@ td.text{text-align:left} .cards{display:flex;gap:12px;flex-wrap:wrap}
 <div class="meta">{{ d.period.start }} → {{ d.period.end }} · source: {{ d.source }} ·
 currency: {{ d.currency }} · by {{ title|lower }} · generated {{ d.generated_at }}</div>
 <p>{{ policy }}</p>
-<h2>Summary</h2>
+{% if d.sections.previous_period %}<p class="comparison">{{ d.comparison.description }}</p>
+{% endif %}<h2>Summary</h2>
 <div class="cards">
 <div class="card">Total spend<b>{{ money(s.total_cost) }}</b></div>
 <div class="card">GPU share<b>{{ pct(s.gpu_share) }}</b></div>

@@ -110,6 +110,8 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
         new_x="LMARGIN",
         new_y="NEXT",
     )
+    if d["sections"]["previous_period"]:  # what the changes compare with (like with like)
+        pdf.multi_cell(0, 4.5, d["comparison"]["description"], new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     cards = [
         ("Total spend", money(s["total_cost"])),

@@ -19,9 +19,15 @@ from finops_cli.usecases.context import RunContext
 from finops_cli.usecases.sources import open_source
 
 if TYPE_CHECKING:
-    from finops_cli.analytics.chargeback import Extras, Period
+    from finops_cli.analytics.chargeback import Extras
     from finops_cli.analytics.costs import CostReport
+    from finops_cli.analytics.periods import Period
     from finops_cli.sources.interface import CostSource
+
+
+# --by value -> the cost-report group key (``analytics.chargeback.GROUP_FIELDS``, which imports
+# pandas: the period and the key are known before the first query leaves).
+GROUP_BY = {"team": "team", "project": "project", "cost-center": "cost_center"}
 
 
 @dataclass(frozen=True)
@@ -43,16 +49,20 @@ def chargeback_period(run: RunContext, options: ChargebackOptions) -> Period:
 
 
 def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> dict[str, Any]:
-    """The chargeback document for ``period`` (see ``chargeback_period``)."""
-    from finops_cli.analytics.budgets import resolve_budgets
-    from finops_cli.analytics.chargeback import GROUP_FIELDS, build_document
+    """The chargeback document for ``period`` (see ``chargeback_period``).
 
-    key = GROUP_FIELDS[options.by]  # team, project or cost_center (the pod annotation)
+    The analytics (pandas) are imported once the first query has left: ``open_source`` loads
+    pandas on a thread meanwhile (docs/architecture.md, "Adding a command").
+    """
+    key = GROUP_BY[options.by]  # team, project or cost_center (the pod annotation)
     with open_source(run) as source:
         with run.progress("Querying costs"):
             current = _costs(source, (key,), period.start, period.end, run)
             previous = _previous(source, (key,), period, run)
         extras = _extras(source, period, options.by, run) if options.details else None
+    from finops_cli.analytics.budgets import resolve_budgets
+    from finops_cli.analytics.chargeback import build_document
+
     run.warn_all(current.notes)
     return build_document(
         report=current,
@@ -71,26 +81,17 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
-def _next_month(moment: datetime) -> datetime:
-    if moment.month == 12:
-        return moment.replace(year=moment.year + 1, month=1)
-    return moment.replace(month=moment.month + 1)
-
-
-def _prev_month(moment: datetime) -> datetime:
-    if moment.month == 1:
-        return moment.replace(year=moment.year - 1, month=12)
-    return moment.replace(month=moment.month - 1)
-
-
 def resolve_period(
     month: str | None,
     period: str | None,
     explicit: tuple[datetime, datetime] | None,
     now: datetime,
 ) -> Period:
-    """``--month``, ``--period`` or ``--start/--end`` (one of them; default: the last month)."""
-    from finops_cli.analytics.chargeback import Period
+    """``--month``, ``--period`` or ``--start/--end`` (one of them; default: the last month), and
+    the span its changes compare with (``analytics.periods``: whole month with whole month, a
+    month to date with the same elapsed span of the month before, anything else with the span of
+    the same length just before it)."""
+    from finops_cli.analytics import periods
 
     given = [name for name, v in (("--month", month), ("--period", period)) if v is not None]
     if explicit is not None:
@@ -104,48 +105,40 @@ def resolve_period(
         if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2:
             raise UsageError(f"invalid --month {month!r}: expected YYYY-MM, e.g. 2026-10")
         start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC)
-        end = _next_month(start)
         if start >= now:
             raise UsageError(f"invalid --month {month!r}: it has not started yet")
-        prev = _prev_month(start)
-        label = f"{start:%Y-%m}"
-        if end > now:
-            end = now
-            label += "-to-date"
-        return Period(
-            start, end, label, "month" if "to-date" not in label else "custom", prev, start
-        )
+        if periods.next_month(start) > now:
+            return periods.month_to_date(start, now)
+        return periods.whole_month(start)
     if period == "monthly":
-        end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        start = _prev_month(end)
-        return Period(start, end, f"{start:%Y-%m}", "month", _prev_month(start), start)
+        return periods.whole_month(periods.previous_month(periods.month_start(now)))
     if period == "weekly":
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         end = today - timedelta(days=today.weekday())  # the last Monday 00:00 UTC
         start = end - timedelta(days=7)
         iso = start.isocalendar()
-        label = f"{iso.year}-W{iso.week:02d}"
-        return Period(start, end, label, "week", start - timedelta(days=7), start)
+        return periods.preceding_span(start, end, f"{iso.year}-W{iso.week:02d}", "week")
     assert explicit is not None
     start, end = explicit
-    length = end - start
     label = f"{start:%Y-%m-%d}_{end:%Y-%m-%d}"
     if start.time() != datetime.min.time() or end.time() != datetime.min.time():
         label = f"{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}"
-    return Period(start, end, label, "custom", start - length, start)
+    return periods.preceding_span(start, end, label)
 
 
 def _costs(
     source: CostSource, keys: tuple[str, ...], start: datetime, end: datetime, run: RunContext
 ) -> CostReport:
-    from finops_cli.analytics.costs import attribute_costs
     from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
     from finops_cli.timewindow import Window
 
     window = Window(start, end, run.window.label)
     request = CostRequest(window, keys, {}, bucket_size(window.seconds))
-    return attribute_costs(source.costs(request), keys, {}, start, end)
+    data = source.costs(request)  # the query leaves before pandas is needed
+    from finops_cli.analytics.costs import attribute_costs
+
+    return attribute_costs(data, keys, {}, start, end)
 
 
 def _previous(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,6 +42,69 @@ def test_json_figures_match_costs_to_the_cent(costs_doc, report_json):
             assert row[field] == want[field], (row["team"], field)
     assert doc["summary"]["total_cost"] == costs_doc["totals"]["total_cost"]
     assert doc["summary"]["idle_gpu_cost"] == costs_doc["totals"]["idle_gpu_cost"]
+
+
+def _moment(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_a_window_compares_with_the_span_just_before(report_json):
+    doc = json.loads(report_json)
+    assert doc["comparison"]["basis"] == "preceding_span"
+    assert doc["comparison"]["previous_start"] == "2026-10-03T00:00:00Z"
+    assert doc["comparison"]["previous_end"] == doc["period"]["start"]
+    assert doc["comparison"]["description"] in doc["notes"]
+
+
+def test_month_to_date_compares_the_same_span_of_the_previous_month():
+    """Issue 18: the current month against the same elapsed span of the month before (clamped
+    to that month's end), not against the whole of it."""
+    now = datetime.now(UTC)
+    month = f"{now:%Y-%m}"
+    result = run_finops(
+        "report", "chargeback", "--month", month, *FAST, "--format", "json", "--output-file", "-"
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    period, comparison = doc["period"], doc["comparison"]
+    assert period["label"] == f"{month}-to-date"
+    assert comparison["basis"] == "same_span"
+    start, end = _moment(period["start"]), _moment(period["end"])
+    before, before_end = _moment(comparison["previous_start"]), _moment(comparison["previous_end"])
+    assert start == now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (start.year, start.month - 1) if start.month > 1 else (start.year - 1, 12)
+    assert before == start.replace(year=last_month[0], month=last_month[1])
+    assert (period["previous_start"], period["previous_end"]) == (
+        comparison["previous_start"],
+        comparison["previous_end"],
+    )
+    if comparison["clamped"]:  # the 29th to 31st after a shorter month: all of that month
+        assert before_end == start
+        assert before_end - before < end - start
+    else:
+        assert before_end - before == end - start
+        assert comparison["previous_hours"] == comparison["hours"]
+    assert comparison["description"] in doc["notes"]
+    assert doc["sections"]["previous_period"] is True
+
+
+def test_a_complete_month_compares_whole_months():
+    result = run_finops(
+        "report", "chargeback", "--month", "2026-10", *FAST, "-f", "json", "--output-file", "-"
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["comparison"] == {
+        "basis": "whole_month",
+        "previous_start": "2026-09-01T00:00:00Z",
+        "previous_end": "2026-10-01T00:00:00Z",
+        "hours": 744.0,
+        "previous_hours": 720.0,
+        "clamped": False,
+        "description": "Changes compare the whole month 2026-10 (31 days) with the whole "
+        "previous month 2026-09 (30 days).",
+    }
+    assert doc["comparison"]["description"] in doc["notes"]
 
 
 def test_json_is_reproducible(report_json):

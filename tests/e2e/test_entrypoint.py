@@ -36,12 +36,14 @@ def test_importing_the_app_loads_no_heavy_module() -> None:
 
 
 QUERY_COMMANDS = {
-    "costs": ["costs", "--by", "team"],
-    "unit costs": ["costs", "--unit-costs"],
-    "forecast": ["forecast"],
-    "anomalies": ["anomalies"],
-    "gpus": ["gpus"],
-    "rightsize": ["rightsize"],
+    "costs": ["costs", "--by", "team", "-o", "json"],
+    "unit costs": ["costs", "--unit-costs", "-o", "json"],
+    "forecast": ["forecast", "-o", "json"],
+    "anomalies": ["anomalies", "-o", "json"],
+    "gpus": ["gpus", "-o", "json"],
+    "rightsize": ["rightsize", "-o", "json"],
+    # A document command: its format is --format, not -o.
+    "report chargeback": ["report", "chargeback", "-f", "json", "--output-file", "-"],
 }
 
 # The first query is stopped where it would leave, and the modules loaded by then are printed.
@@ -55,7 +57,7 @@ def first_query(*args, **kwargs):
     print(sorted(m for m in {heavy!r} if m in sys.modules), flush=True)
     raise SystemExit(0)
 prometheus_client.PrometheusClient._send = first_query
-sys.argv = ["finops", *{argv!r}, "--prometheus-url", "http://127.0.0.1:9", "-o", "json"]
+sys.argv = ["finops", *{argv!r}, "--prometheus-url", "http://127.0.0.1:9"]
 from finops_cli.cli.app import main
 main()
 """

@@ -6,7 +6,7 @@ import copy
 import csv
 import io
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from finops_cli.analytics.budgets import resolve_budgets
 from finops_cli.analytics.chargeback import Extras, Period, build_document
 from finops_cli.analytics.costs import attribute_costs
+from finops_cli.analytics.periods import describe
 from finops_cli.errors import UsageError
 from finops_cli.files import write_atomic
 from finops_cli.render import chargeback as render
@@ -264,3 +265,174 @@ def test_report_module_imports_no_renderer():
     )
     assert result.stdout.strip() == "[]", result.stderr
     assert Path(sys.executable).exists()
+
+
+# Like with like: which span a period's changes compare with (analytics/periods.py).
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_month_to_date_compares_the_same_elapsed_span_of_the_previous_month():
+    now = _utc(2026, 12, 6, 17, 59, 18)
+    p = resolve_period("2026-12", None, None, now)
+    assert (p.start, p.end, p.label, p.kind) == (
+        _utc(2026, 12, 1),
+        now,
+        "2026-12-to-date",
+        "custom",
+    )
+    assert p.basis == "same_span"
+    assert (p.previous_start, p.previous_end) == (_utc(2026, 11, 1), _utc(2026, 11, 6, 17, 59, 18))
+    assert p.previous_hours == p.hours
+    assert not p.clamped
+    assert "same span of the previous month" in describe(p)
+    assert "2026-11-01 00:00 UTC → 2026-11-06 17:59 UTC" in describe(p)
+
+
+def test_month_to_date_across_a_year_and_on_the_first_day():
+    january = resolve_period("2027-01", None, None, _utc(2027, 1, 10, 8))
+    assert (january.previous_start, january.previous_end) == (
+        _utc(2026, 12, 1),
+        _utc(2026, 12, 10, 8),
+    )
+    first_day = resolve_period("2026-12", None, None, _utc(2026, 12, 1, 5, 30))
+    assert (first_day.previous_start, first_day.previous_end) == (
+        _utc(2026, 11, 1),
+        _utc(2026, 11, 1, 5, 30),
+    )
+    assert first_day.hours == first_day.previous_hours == 5.5
+    with pytest.raises(UsageError, match="not started"):  # the 1st at 00:00: nothing elapsed
+        resolve_period("2026-12", None, None, _utc(2026, 12, 1))
+
+
+@pytest.mark.parametrize(
+    ("month", "now", "previous_end", "clamped"),
+    [
+        # 28-day February: up to the 29th 00:00 the same span fits in it...
+        ("2027-03", (2027, 3, 28, 10), (2027, 2, 28, 10), False),
+        ("2027-03", (2027, 3, 29), (2027, 3, 1), False),
+        # ...after that, the whole of February (shorter than the month to date).
+        ("2027-03", (2027, 3, 29, 0, 1), (2027, 3, 1), True),
+        ("2027-03", (2027, 3, 31, 12), (2027, 3, 1), True),
+        # 29-day February (2028)
+        ("2028-03", (2028, 3, 29, 6), (2028, 2, 29, 6), False),
+        ("2028-03", (2028, 3, 31, 23), (2028, 3, 1), True),
+        # 30-day April before a 31-day May
+        ("2027-05", (2027, 5, 31, 1), (2027, 5, 1), True),
+        ("2027-05", (2027, 5, 30, 1), (2027, 4, 30, 1), False),
+        # A 31-day month before a 30-day one is never clamped
+        ("2027-04", (2027, 4, 30, 23), (2027, 3, 30, 23), False),
+    ],
+)
+def test_month_to_date_is_clamped_to_the_end_of_a_shorter_previous_month(
+    month, now, previous_end, clamped
+):
+    p = resolve_period(month, None, None, _utc(*now))
+    assert p.basis == "same_span"
+    assert p.previous_start == p.start.replace(month=p.start.month - 1)
+    assert p.previous_end == _utc(*previous_end)
+    assert p.clamped is clamped
+    assert p.previous_end <= p.start
+    if clamped:
+        assert p.previous_hours < p.hours
+        assert "whole previous month" in describe(p)
+    else:
+        assert p.previous_hours == p.hours
+
+
+@pytest.mark.parametrize(("month", "period"), [("2026-10", None), (None, "monthly"), (None, None)])
+def test_a_complete_month_compares_whole_months(month, period):
+    p = resolve_period(month, period, None, NOW)
+    assert (p.kind, p.basis, p.clamped) == ("month", "whole_month", False)
+    assert (p.previous_start, p.previous_end) == (_utc(2026, 9, 1), _utc(2026, 10, 1))
+    assert (p.hours, p.previous_hours) == (31 * 24, 30 * 24)
+    assert describe(p) == (
+        "Changes compare the whole month 2026-10 (31 days) with the whole previous month "
+        "2026-09 (30 days)."
+    )
+
+
+def test_a_past_month_is_whole_even_if_the_previous_is_shorter():
+    p = resolve_period("2027-03", None, None, _utc(2027, 4, 2))
+    assert (p.basis, p.previous_start, p.previous_end) == (
+        "whole_month",
+        _utc(2027, 2, 1),
+        _utc(2027, 3, 1),
+    )
+
+
+def test_a_window_compares_with_the_preceding_span_of_equal_length():
+    now = _utc(2026, 12, 6, 17, 59)
+    explicit = (now - timedelta(days=7), now)  # --window 7d
+    p = resolve_period(None, None, explicit, now)
+    assert (p.kind, p.basis) == ("custom", "preceding_span")
+    assert (p.previous_start, p.previous_end) == (now - timedelta(days=14), now - timedelta(days=7))
+    assert p.previous_hours == p.hours == 7 * 24
+    assert describe(p) == (
+        "Changes compare with the span of the same length (7 days) just before: "
+        "2026-11-22 17:59 UTC → 2026-11-29 17:59 UTC."
+    )
+    week = resolve_period(None, "weekly", None, NOW)
+    assert (week.basis, week.previous_start, week.previous_end) == (
+        "preceding_span",
+        _utc(2026, 11, 9),
+        _utc(2026, 11, 16),
+    )
+
+
+def test_the_document_says_what_the_changes_compare_with(reports):
+    doc = _doc(reports)
+    assert doc["comparison"] == {
+        "basis": "preceding_span",
+        "previous_start": "2026-10-02T00:00:00Z",
+        "previous_end": "2026-10-05T00:00:00Z",
+        "hours": 72.0,
+        "previous_hours": 72.0,
+        "clamped": False,
+        "description": describe(PERIOD),
+    }
+    assert describe(PERIOD) in doc["notes"]
+    assert describe(PERIOD) in render.render_html(doc)
+    rows = list(csv.DictReader(io.StringIO(render.render_csv(doc))))
+    assert {(r["comparison_basis"], r["previous_start"], r["previous_end"]) for r in rows} == {
+        ("preceding_span", "2026-10-02T00:00:00Z", "2026-10-05T00:00:00Z")
+    }
+    without = _doc((reports[0], None))
+    assert without["comparison"]["basis"] == "preceding_span"  # the rule, whatever happened
+    assert describe(PERIOD) not in without["notes"]  # no change shown, nothing to explain
+    assert describe(PERIOD) not in render.render_html(without)
+
+
+def test_month_to_date_changes_compare_like_with_like():
+    """The month to date against the same days of the month before: the sample cluster's steady
+    teams change by about nothing, not by the -80 % of six days against a whole month."""
+    now = _utc(2026, 12, 6, 18)
+    period = resolve_period("2026-12", None, None, now)
+    current = _report(period.start, period.end)
+    previous = _report(period.previous_start, period.previous_end)
+    doc = build_document(
+        report=current,
+        previous=previous,
+        by="team",
+        period=period,
+        share_idle="none",
+        currency="USD",
+        generated_at=period.end,
+        window_label=period.label,
+        budgets={},
+    )
+    assert doc["comparison"]["basis"] == "same_span"
+    research = next(r for r in doc["rows"] if r["team"] == "research")
+    assert abs(research["change_pct"]) < 0.05
+    assert doc["summary"]["previous_total_cost"] == pytest.approx(
+        doc["summary"]["total_cost"], rel=0.2
+    )
+
+
+def test_group_keys_agree():
+    from finops_cli.analytics.chargeback import GROUP_FIELDS
+    from finops_cli.usecases.report import GROUP_BY
+
+    assert GROUP_BY == GROUP_FIELDS
