@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import reprlib
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -395,7 +396,10 @@ def settings_table(cls: type[C]) -> type[C]:
     Every field must be declared with ``setting()`` or ``section()``, and a declaration with a
     variable or flag must have its help: a half-declared setting fails at import, in every test.
     """
-    built: Any = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    # ``Checked`` holds what ``@dataclass(frozen=True, kw_only=True)`` would generate (the same
+    # behaviour: keyword-only __init__, frozen, eq, hash, repr), written once for every table:
+    # generated methods are compiled class by class on import, on every run of every command.
+    built: Any = dataclasses.dataclass(init=False, repr=False, eq=False, kw_only=True)(cls)
     rules: dict[str, Rule] = {}
     for each in dataclasses.fields(built):
         rule: Rule | None = each.metadata.get("rule")
@@ -443,6 +447,47 @@ class Checked:
     """
 
     RULES: ClassVar[Mapping[str, Rule]]
+
+    # What ``@dataclass(frozen=True, kw_only=True)`` would generate, written once for all tables:
+    # keyword arguments (defaults for the rest), frozen, equal when of the same class with equal
+    # fields, hashed by the fields, shown as ``Name(field=...)``.
+    def __init__(self, **given: Any) -> None:
+        for name, each in self.__dataclass_fields__.items():  # type: ignore[attr-defined]
+            if name in given:
+                value = given.pop(name)
+            elif each.default_factory is not dataclasses.MISSING:
+                value = each.default_factory()
+            else:
+                value = each.default
+            object.__setattr__(self, name, value)
+        if given:
+            raise TypeError(
+                f"{type(self).__qualname__}.__init__() got an unexpected keyword argument "
+                f"{next(iter(given))!r}"
+            )
+        self.__post_init__()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._field_values() == other._field_values()
+
+    def __hash__(self) -> int:
+        return hash(self._field_values())
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.RULES)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def _field_values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.RULES)
 
     @classmethod
     def _prepare(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # masking 1-3 character "secrets" would shred every message
 
+# Patterns, compiled on first use by ``re``'s own cache (error and debug paths only).
 # scheme://user[:password]@host inside free text (an error message, a log line)
-_USERINFO_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+_USERINFO_IN_TEXT = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@"
 # scheme://host/path?query inside free text: the query (an API key, a signature) goes
-_QUERY_IN_TEXT = re.compile(r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*)\?[^\s#]+")
+_QUERY_IN_TEXT = r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*)\?[^\s#]+"
 
 
 def mask_url(url: str) -> str:
@@ -43,5 +44,5 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     longest_first = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len)[::-1]
     for secret in longest_first:
         text = text.replace(secret, MASK)
-    text = _USERINFO_IN_TEXT.sub(lambda m: f"{m['scheme']}{MASK}@", text)
-    return _QUERY_IN_TEXT.sub(lambda m: f"{m['url']}?{MASK}", text)
+    text = re.sub(_USERINFO_IN_TEXT, lambda m: f"{m['scheme']}{MASK}@", text)
+    return re.sub(_QUERY_IN_TEXT, lambda m: f"{m['url']}?{MASK}", text)

@@ -192,7 +192,9 @@ def build_context(opts: dict[str, Any], now: datetime | None = None) -> CommandC
     now = now or datetime.now(UTC)
     settings = load_settings(_settings_flags(opts), config_file=opts["config"])
     window = resolve_window(opts["window"], opts["start"], opts["end"], now=now)
-    logging.getLogger("finops").debug("settings: %s", settings.describe())
+    log = logging.getLogger("finops")
+    if log.isEnabledFor(logging.DEBUG):  # describe() masks every secret: only when it is shown
+        log.debug("settings: %s", settings.describe())
     output = opts["output"] or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
     given = any(opts[name] is not None for name in ("window", "start", "end"))
     return CommandContext(

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 Problems = list[tuple[tuple[str, ...], str]]
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+# Patterns are compiled on first use, by ``re``'s own cache: most runs set none of these.
+_HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # RFC 9110 token
 _DURATION_HINT = "must be a number of seconds or a duration such as 30s or 1m"
 DAY_S = 86_400.0  # past this a timeout or scrape interval is a typo (and overflows the OS's)
-_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-_ATHENA_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_AWS_REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]+"
+_ATHENA_NAME = r"[A-Za-z0-9._-]{1,128}"
 
 
 def expand(path: Path) -> Path:
@@ -204,7 +205,7 @@ def check_headers(value: dict[str, SecretStr]) -> dict[str, SecretStr]:
     """Reject what would let a value smuggle in a second header or be sent twice."""
     seen: set[str] = set()
     for number, (name, secret) in enumerate(value.items(), start=1):
-        if not _HEADER_NAME.fullmatch(name):
+        if not re.fullmatch(_HEADER_NAME, name):
             # Not echoed: a malformed name is often a pasted "Authorization=Bearer ..." line.
             raise ValueError(
                 f"header {number} has an invalid name (allowed: letters, digits, "
@@ -259,13 +260,13 @@ def check_profile(value: str | None) -> str | None:
 
 
 def check_region(value: str | None) -> str | None:
-    if value is not None and not _AWS_REGION.fullmatch(value.strip()):
+    if value is not None and not re.fullmatch(_AWS_REGION, value.strip()):
         raise ValueError("must be an AWS region such as us-east-1")
     return value.strip() if value else value
 
 
 def check_athena_name(value: str | None) -> str | None:
-    if value is not None and not _ATHENA_NAME.fullmatch(value):
+    if value is not None and not re.fullmatch(_ATHENA_NAME, value):
         raise ValueError("must be 1-128 letters, digits, '.', '_' or '-'")
     return value
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from finops_cli.config_checks import Checked, Rule, SecretStr
-from finops_cli.redact import MASK, mask_url
 from finops_cli.settings.tables import Settings
 
 CONFIG_ENV_VAR = "FINOPS_CONFIG"
@@ -120,6 +119,8 @@ def typer_options(panel: str) -> list[tuple[str, Any, Any]]:
 
 def _mask_webhook(url: str) -> str:
     """A webhook's path is its key (Slack): only the scheme and host are shown."""
+    from finops_cli.redact import MASK, mask_url
+
     masked = mask_url(url)
     scheme, sep, rest = masked.partition("://")
     host, slash, path = rest.partition("/")
@@ -127,6 +128,9 @@ def _mask_webhook(url: str) -> str:
 
 
 def _masked(rule: Rule, value: object) -> object:
+    # redact is imported where a value is masked: ``--help`` needs the declarations only.
+    from finops_cli.redact import MASK, mask_url
+
     if value is None:
         return None
     text = value.get_secret_value() if isinstance(value, SecretStr) else value

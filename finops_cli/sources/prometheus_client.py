@@ -42,7 +42,8 @@ _BAD_URL = UsageError(
 
 # What servers answer (HTTP 422, or 400) when one query would load more than a per-query limit
 # allows: samples, points, series, chunks, memory or time range. All shrink with a shorter range.
-_LIMIT_ERROR = re.compile(
+# A pattern, compiled on first use (an error path) by ``re``'s own cache: not at start-up.
+_LIMIT_ERROR = (
     r"would load too many samples into memory"  # PromQL engine: Prometheus, Thanos, Mimir, Cortex
     r"|exceeded maximum number of samples"  # Cortex ingesters (chunks storage)
     r"|the query (?:hit|exceeded) the (?:max|aggregated)"  # Cortex / Mimir queriers
@@ -57,8 +58,7 @@ _LIMIT_ERROR = re.compile(
     # Out of time rather than memory, which a shorter range cures the same way: Prometheus
     # (--query.timeout, HTTP 503, errorType timeout) and VictoriaMetrics (-search.maxQueryDuration).
     r"|query timed out in"
-    r"|timeout exceeded (?:before starting the query processing|during query execution)",
-    re.IGNORECASE,
+    r"|timeout exceeded (?:before starting the query processing|during query execution)"
 )
 _PROMQL_ENGINE_LIMIT = "would load too many samples"
 
@@ -413,7 +413,7 @@ def _limit_reason(text: str) -> str | None:
 
     VictoriaMetrics puts the whole query in front, Thanos and Cortex an RPC path: both dropped.
     """
-    found = _LIMIT_ERROR.search(text)
+    found = re.search(_LIMIT_ERROR, text, re.IGNORECASE)
     if found is None:
         return None
     head = text[: found.start()]

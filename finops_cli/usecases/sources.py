@@ -56,6 +56,10 @@ def load_in_background(modules: Sequence[str]) -> None:
         if ENDS_WITH_THE_COMMAND:
             gc.freeze()
 
+    # The first query resolves its host name, which loads the IDNA codec: imported here, the
+    # query does not wait for the import lock while the thread holds it for pandas (~10 ms).
+    import encodings.idna  # noqa: F401
+
     threading.Thread(target=load, name="load-analytics").start()
 
 
