@@ -123,7 +123,7 @@ def unmatched_filters(source: CostSource, request: CostRequest, data: CostData) 
     from dataclasses import replace
 
     from finops_cli.sources.interface import SERIES_MEASURES
-    from finops_cli.usecases.filters import known_names, unmatched_filter
+    from finops_cli.usecases.filters import known_names, shown, unmatched_filter
 
     notes: list[str] = []
     for key, value in filters.items():
@@ -134,6 +134,6 @@ def unmatched_filters(source: CostSource, request: CostRequest, data: CostData) 
         if value not in known:
             notes.append(unmatched_filter(FILTER_FLAGS.get(key, key), key, value, known))
     if not notes:
-        given = " ".join(f"{FILTER_FLAGS.get(k, k)} {v}" for k, v in filters.items())
+        given = " ".join(f"{FILTER_FLAGS.get(k, k)} {shown(v)}" for k, v in filters.items())
         notes.append(f"{given} together matched no GPU spend in the window")
     return notes

@@ -23,6 +23,12 @@ PLURAL = {
 }
 
 
+def shown(name: str) -> str:
+    """A name as a warning writes it: bare when printable and without spaces, else quoted with
+    escapes (a label value must not reach the terminal as control characters)."""
+    return name if name and name.isprintable() and " " not in name else repr(name)
+
+
 def known_names(values: Iterable[object]) -> list[str]:
     """Distinct non-empty names, sorted; the ``__unallocated__``/``__idle__`` markers left out."""
     return sorted({str(v) for v in values if str(v) and not str(v).startswith("__")})
@@ -41,20 +47,22 @@ def known_clause(key: str, value: str, known: Iterable[str]) -> str:
     plural = PLURAL.get(key, f"{key} values")
     if not names:
         return f"no {plural} in the window"
-    shown = nearest(value, names)
-    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-    return f"known {plural}: {', '.join(shown)}{more}"
+    nearest_names = nearest(value, names)
+    left = len(names) - len(nearest_names)
+    more = f" and {left} more" if left > 0 else ""
+    return f"known {plural}: {', '.join(map(shown, nearest_names))}{more}"
 
 
 def unmatched_filter(flag: str, key: str, value: str, known: Iterable[str]) -> str:
     """The note for a filter value that matched no GPU spend in the window."""
-    return f"{flag} {value} matched no GPU spend in the window; {known_clause(key, value, known)}"
+    clause = known_clause(key, value, known)
+    return f"{flag} {shown(value)} matched no GPU spend in the window; {clause}"
 
 
 def unmatched_budget(scope: str, name: str, origin: str, known: Iterable[str]) -> str:
     """The note for a budget whose team (or project) has no GPU spend in the history read."""
     where = "--budget" if origin == "--budget" else "[budgets] in finops.toml"
     return (
-        f"budget for {scope} {name} ({where}) matched no GPU spend in the history; status "
+        f"budget for {scope} {shown(name)} ({where}) matched no GPU spend in the history; status "
         f"no_spend; {known_clause(scope, name, known)}"
     )

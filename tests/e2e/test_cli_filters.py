@@ -182,6 +182,7 @@ def test_nearest_names_come_first_and_the_rest_is_counted():
     assert nearest("visoin", known)[0] == "vision"
     assert known_clause("team", "x", known).endswith(" and 2 more")
     assert known_clause("team", "x", []) == "no teams in the window"
+    assert unmatched_filter("--team", "team", "a\x1b[2Jb", []).startswith("--team 'a\\x1b[2Jb' ")
     assert unmatched_filter("--team", "team", "nlpp", ["nlp"]) == (
         "--team nlpp matched no GPU spend in the window; known teams: nlp"
     )
