@@ -7,6 +7,11 @@ The rules (documented in docs/forecast.md), checked in this order:
 - ``warning``: the projection reaches ``warning_percent`` of the budget;
 - ``on_track``: otherwise. A row without a budget has no status (``None``).
 
+Before these: ``no_spend`` when the budget's team (or project) has no GPU spend at all in the
+history read, today included: most often a misspelt name. It is not ``on_track`` (a typo must
+never read as a team under budget) and ranks with ``warning`` for ``--fail-on``: ``--fail-on
+warning`` trips on it, ``critical`` and ``exceeded`` do not.
+
 The point projection decides, not the top of its interval: a gate that fires on the upper bound
 cries wolf every month on a noisy team. Pure: no I/O.
 """
@@ -25,6 +30,10 @@ if TYPE_CHECKING:
 
 STATUSES = ("on_track", "warning", "critical", "exceeded")
 """Ordered from best to worst; ``--fail-on LEVEL`` trips on LEVEL and anything worse."""
+NO_SPEND = "no_spend"
+"""The status of a budget whose team or project spent nothing in the history: a level with
+``warning`` for ``--fail-on``."""
+_LEVEL = {**{s: i for i, s in enumerate(STATUSES)}, NO_SPEND: STATUSES.index("warning")}
 
 _AMOUNT = re.compile(r"[0-9][0-9_,]*(\.[0-9]+)?|\.[0-9]+")
 
@@ -90,10 +99,14 @@ def resolve_budgets(
     return out
 
 
-def budget_status(actual: float, projected: float, budget: Budget | None) -> str | None:
-    """The status rule of the module docstring."""
+def budget_status(
+    actual: float, projected: float, budget: Budget | None, *, spent: bool = True
+) -> str | None:
+    """The status rule of the module docstring; ``spent``: any GPU spend in the history."""
     if budget is None:
         return None
+    if not spent:
+        return NO_SPEND
     if actual > budget.monthly:
         return "exceeded"
     if projected >= budget.monthly * budget.critical_percent / 100:
@@ -104,5 +117,6 @@ def budget_status(actual: float, projected: float, budget: Budget | None) -> str
 
 
 def at_least(status: str | None, level: str) -> bool:
-    """Whether ``status`` is ``level`` or worse (a row without a budget never is)."""
-    return status is not None and STATUSES.index(status) >= STATUSES.index(level)
+    """Whether ``status`` is ``level`` or worse (a row without a budget never is;
+    ``no_spend`` ranks with ``warning``)."""
+    return status is not None and _LEVEL[status] >= _LEVEL[level]

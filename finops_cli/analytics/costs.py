@@ -4,7 +4,8 @@ Pure: frames in, a ``CostReport`` out. The invariant every figure rests on is
 ``sum(allocated rows) + __unallocated__ + __idle__ == cluster GPU spend`` (without filters);
 ``__unallocated__`` takes pods without the grouping label and any allocated cost no labelled pod
 explains (for instance pods kube-state-metrics never reported), ``__idle__`` the capacity nobody
-held, at its price.
+held, at its price. A pod filter (anything but ``cluster``) shows the matching pods only: the
+cluster's ``__idle__`` belongs to no team and is left out unless ``include_idle`` asks for it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class CostTotals:
     efficiency: float | None
     waste: float
     cluster_gpu_cost: float
+    includes: tuple[str, ...] = ("allocated", "unallocated", "idle")
+    """The row kinds ``gpu_cost`` sums: without ``idle`` under a pod filter (no --include-idle)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,13 @@ def attribute_costs(
     filters: dict[str, str],
     start: datetime,
     end: datetime,
+    *,
+    include_idle: bool = False,
 ) -> CostReport:
-    """Turn a source's frames into report rows; see the module docstring for the invariant."""
+    """Turn a source's frames into report rows; see the module docstring for the invariant.
+
+    Without a pod filter the ``__idle__`` row is always there; with one, only if
+    ``include_idle`` (a filtered view holds the matching pods only)."""
     alloc = data.allocations.copy()
     keys = list(group_by)
     alloc["_day"] = _day(alloc["bucket_end"])
@@ -142,7 +150,9 @@ def attribute_costs(
         0.0,
         tuple(max(float(idle_cost_by_day.get(d, 0.0)), 0.0) for d in days),
     )
-    rows.append(idle_row)
+    with_idle = include_idle or not pod_filters(filters)
+    if with_idle:
+        rows.append(idle_row)
 
     allocated_rows = sorted((r for r in rows if r.kind == "allocated"), key=lambda r: -r.gpu_cost)
     ordered = [*allocated_rows, *(r for r in rows if r.kind != "allocated")]
@@ -160,11 +170,12 @@ def attribute_costs(
         total_cost=total_gpu + (cpu_ram_total or 0.0),
         allocated_gpu_cost=sum(r.gpu_cost for r in allocated_rows),
         unallocated_gpu_cost=unallocated_row.gpu_cost,
-        idle_gpu_cost=idle_row.gpu_cost,
-        idle_gpu_hours=idle_row.gpu_hours,
+        idle_gpu_cost=idle_row.gpu_cost if with_idle else 0.0,
+        idle_gpu_hours=idle_row.gpu_hours if with_idle else 0.0,
         efficiency=busy_all / observed_all if observed_all > 0 else None,
         waste=sum(r.waste or 0.0 for r in ordered),
         cluster_gpu_cost=float(cluster["capacity_gpu_cost"].sum()),
+        includes=("allocated", "unallocated", *(("idle",) if with_idle else ())),
     )
     return CostReport(
         source=data.source,
@@ -180,6 +191,11 @@ def attribute_costs(
         sample_interval_s=data.sample_interval_s,
         notes=tuple(data.notes),
     )
+
+
+def pod_filters(filters: dict[str, str]) -> dict[str, str]:
+    """The filters that select pods (``cluster`` is a scope: it narrows capacity alike)."""
+    return {k: v for k, v in filters.items() if k != "cluster"}
 
 
 def _day(bucket_end: pd.Series) -> pd.Series:

@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from finops_cli.analytics.budgets import Budget, at_least, budget_status
+from finops_cli.analytics.budgets import NO_SPEND, Budget, at_least, budget_status
 from finops_cli.analytics.costs import IDLE, UNALLOCATED
 from finops_cli.analytics.series import SPECIAL, TOTAL, GroupSeries
 from finops_cli.timewindow import month_bounds
@@ -122,6 +122,9 @@ class ForecastReport:
     fail_on: str | None
     tripped: tuple[Tripped, ...]
     notes: tuple[str, ...]
+    unmatched_budgets: tuple[Budget, ...] = ()
+    """Team and project budgets whose name spent nothing in the history (status ``no_spend``):
+    kept out of ``rows`` and ``projects`` (no phantom team), listed here and in the notes."""
 
 
 # ---- calendar ------------------------------------------------------------------------------
@@ -408,6 +411,12 @@ class SeriesInput:
     today: float
 
 
+def spent(series: SeriesInput) -> bool:
+    """Whether the series holds any GPU spend (history or today): a budget on a name that
+    spent nothing is ``no_spend``, not ``on_track``."""
+    return series.today > 0 or any(v > 0 for v in series.daily)
+
+
 def forecast_row(
     series: SeriesInput, last_day: date, as_of: datetime, budget: Budget | None
 ) -> ForecastRow:
@@ -434,7 +443,7 @@ def forecast_row(
         burn_rate=burn,
         days_until_exhausted=days_left,
         exhausted_at=exhausted_at,
-        status=budget_status(p.actual_to_date, p.projected, budget),
+        status=budget_status(p.actual_to_date, p.projected, budget, spent=spent(series)),
         daily_cost=tuple(series.daily[-SPARK_DAYS:]),
     )
 
@@ -453,17 +462,21 @@ def forecast_report(
     """Project every series, apply budgets and the ``--fail-on`` gate.
 
     A series of scope ``team`` or ``project`` takes the budget of its name; ``total`` the
-    ``[budgets.total]`` one. Budgets whose team never spent get a row with zero spend, so a typo
-    in a team name shows up as a team spending nothing rather than silently disappearing.
+    ``[budgets.total]`` one. A budget whose team (or project) never spent gets no row: it is
+    listed in ``unmatched_budgets`` with the status ``no_spend``, and ``--fail-on warning``
+    trips on it, so a typo in a name shows up rather than reading as a team ``on_track``.
     """
     rows: list[ForecastRow] = []
     projects: list[ForecastRow] = []
     total: ForecastRow | None = None
+    unmatched: list[ForecastRow] = []
     n_days = max((len(s.daily) for s in series), default=0)
     for s in series:
         key = (s.scope, "" if s.scope == "total" else s.name)
         row = forecast_row(s, last_day, as_of, budgets.get(key))
-        if s.scope == "total":
+        if row.status == NO_SPEND:
+            unmatched.append(row)
+        elif s.scope == "total":
             total = row
         elif s.scope == "project":
             projects.append(row)
@@ -474,7 +487,7 @@ def forecast_report(
     projects.sort(key=lambda r: (-r.projection.projected, r.name))
     tripped: list[Tripped] = []
     if fail_on is not None:
-        for row in [*rows, *projects, *([total] if total else [])]:
+        for row in [*rows, *projects, *([total] if total else []), *unmatched]:
             if at_least(row.status, fail_on):
                 assert row.status is not None
                 tripped.append(Tripped(row.scope, row.name, row.status))
@@ -495,6 +508,7 @@ def forecast_report(
         fail_on=fail_on,
         tripped=tuple(tripped),
         notes=tuple(notes),
+        unmatched_budgets=tuple(r.budget for r in unmatched if r.budget is not None),
     )
 
 

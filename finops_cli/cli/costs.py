@@ -34,7 +34,13 @@ HELP = {
     "--project": "Only this project.",
     "--model": "Only this model.",
     "--namespace": "Only this namespace.",
-    "--cluster": "Only this cluster (its cluster label value).",
+    "--cluster": (
+        "Only this cluster (its cluster label value): a scope, so that cluster's idle stays in."
+    ),
+    "--include-idle": (
+        "With --team, --project, --model or --namespace: add the cluster's __idle__ row and its "
+        "cost to the total (left out by default: idle capacity belongs to no team)."
+    ),
     "--compare": "Put another source's figures beside these, per row, with the difference.",
     "--unit-costs": (
         "Per model: requests, tokens, cost per 1k requests and per 1M tokens (implies --by model)."
@@ -56,6 +62,9 @@ def costs(
         str | None, option(HELP["--namespace"], "--namespace", panel=FILTERS)
     ] = None,
     cluster: Annotated[str | None, option(HELP["--cluster"], "--cluster", panel=FILTERS)] = None,
+    include_idle: Annotated[
+        bool, option(HELP["--include-idle"], "--include-idle", panel=FILTERS, show_default=True)
+    ] = False,
     compare: Annotated[
         CompareWith | None, option(HELP["--compare"], "--compare", show_default=True)
     ] = None,
@@ -66,7 +75,8 @@ def costs(
     """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.
 
     Rows + __unallocated__ (pods without the grouping label) + __idle__ (capacity no pod held)
-    add up to the cluster's whole GPU spend.
+    add up to the cluster's whole GPU spend. A filter (--team, ...) shows the matching pods only:
+    no __idle__ unless --include-idle; a value that matches nothing is a warning.
     """
     from finops_cli.usecases.costs import CostsOptions
     from finops_cli.usecases.costs import costs as run_costs
@@ -77,5 +87,6 @@ def costs(
         filters={k: v for k, v in (given | {"cluster": cluster}).items() if v is not None},
         unit_costs=unit_costs,
         compare=compare.value if compare else None,
+        include_idle=include_idle,
     )
     ctx.emit(run_costs(ctx, options))

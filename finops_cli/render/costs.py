@@ -123,6 +123,7 @@ def to_document(
             "efficiency": num(t.efficiency),
             "waste": num(t.waste),
             "cluster_gpu_cost": num(t.cluster_gpu_cost),
+            "includes": list(t.includes),
         },
         "notes": list(report.notes),
         **extra,

@@ -110,6 +110,16 @@ def to_document(
             ],
         },
         "notes": list(report.notes),
+        "unmatched_budgets": [
+            {
+                "scope": b.scope,
+                "name": b.name,
+                "budget": tidy(b.monthly),
+                "origin": b.origin,
+                "status": "no_spend",
+            }
+            for b in report.unmatched_budgets
+        ],
     }
 
 
@@ -139,6 +149,7 @@ def render_csv(document: dict[str, Any]) -> str:
 
 _STATUS_STYLE = {
     "on_track": "green",
+    "no_spend": "yellow",
     "warning": "yellow",
     "critical": "red",
     "exceeded": "bold red",

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finops_cli.errors import UsageError
 from finops_cli.usecases.context import RunContext
 from finops_cli.usecases.sources import open_source
+
+if TYPE_CHECKING:
+    from finops_cli.sources.interface import CostData, CostRequest, CostSource
+
+FILTER_FLAGS = {
+    "team": "--team",
+    "project": "--project",
+    "model": "--model",
+    "namespace": "--namespace",
+    "cluster": "--cluster",
+}
+"""Each filter key's flag, as the warnings name it."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +31,8 @@ class CostsOptions:
     filters: Mapping[str, str] = field(default_factory=dict)
     unit_costs: bool = False
     compare: str | None = None
+    include_idle: bool = False
+    """Keep the cluster's ``__idle__`` row (and its cost in the totals) under a pod filter."""
 
 
 def group_keys(options: CostsOptions, cluster_label: str | None) -> tuple[str, ...]:
@@ -46,12 +60,14 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
     request = CostRequest(window, keys, filters, bucket_size(window.seconds))
     with open_source(run) as source, run.progress("Querying costs"):
         data = source.costs(request)
+        unmatched = unmatched_filters(source, request, data)
         inference = source.inference(request) if options.unit_costs else None
     # Analytics (pandas) after the queries: it loads in the background while they run.
     from finops_cli.analytics.costs import attribute_costs
     from finops_cli.render import costs as render
 
-    report = attribute_costs(data, keys, filters, window.start, window.end)
+    idle = options.include_idle
+    report = attribute_costs(data, keys, filters, window.start, window.end, include_idle=idle)
     if inference is not None:
         from finops_cli.analytics.unit_costs import with_unit_costs
 
@@ -62,8 +78,14 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
 
         with open_source(run, opencost=True) as other_source, run.progress("Querying OpenCost"):
             other_data = other_source.costs(request)
-        other = attribute_costs(other_data, keys, filters, window.start, window.end)
+        other = attribute_costs(
+            other_data, keys, filters, window.start, window.end, include_idle=idle
+        )
         comparison = (other.source, compare_reports(report, other))
+    if unmatched:
+        from dataclasses import replace
+
+        report = replace(report, notes=(*report.notes, *unmatched))
     run.warn_all(report.notes)
     return render.to_document(
         report,
@@ -72,3 +94,46 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
         generated_at=run.now,
         comparison=comparison,
     )
+
+
+def _spent(data: CostData) -> bool:
+    """Whether the answer holds any GPU-hours or GPU cost (a filter matched something)."""
+    alloc = data.allocations
+    if not len(alloc):
+        return False
+    return bool(((alloc["gpu_hours"] > 0) | (alloc["gpu_cost"] > 0)).any())
+
+
+def unmatched_filters(source: CostSource, request: CostRequest, data: CostData) -> list[str]:
+    """A note per filter value that matched no GPU spend, with the nearest known values.
+
+    Only when the filtered answer is empty: then each filter key is asked for once more, grouped
+    by that key without filters, to name the values that do exist. A combination of known
+    values that matches nothing together gets one note naming all of them."""
+    filters = request.filters
+    if not filters:
+        return []
+    scope_only = set(filters) == {"cluster"}
+    if scope_only:
+        capacity = data.cluster["capacity_gpu_hours"] if len(data.cluster) else None
+        if _spent(data) or (capacity is not None and float(capacity.sum()) > 0):
+            return []
+    elif _spent(data):
+        return []
+    from dataclasses import replace
+
+    from finops_cli.sources.interface import SERIES_MEASURES
+    from finops_cli.usecases.filters import known_names, shown, unmatched_filter
+
+    notes: list[str] = []
+    for key, value in filters.items():
+        lookup = replace(request, group_by=(key,), filters={}, measures=SERIES_MEASURES)
+        alloc = source.costs(lookup).allocations
+        spent = alloc[alloc["gpu_cost"] > 0] if len(alloc) else alloc
+        known = known_names(spent[key]) if len(spent) else []
+        if value not in known:
+            notes.append(unmatched_filter(FILTER_FLAGS.get(key, key), key, value, known))
+    if not notes:
+        given = " ".join(f"{FILTER_FLAGS.get(k, k)} {shown(v)}" for k, v in filters.items())
+        notes.append(f"{given} together matched no GPU spend in the window")
+    return notes

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from finops_cli.errors import ThresholdError, UsageError
 from finops_cli.render.format import iso
@@ -16,6 +17,10 @@ from finops_cli.usecases.alerting import (
 )
 from finops_cli.usecases.context import Outcome, RunContext
 from finops_cli.usecases.sources import open_source
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.budgets import Budget
+    from finops_cli.usecases.history import ForecastHistory
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ def forecast(run: RunContext, options: ForecastOptions) -> Outcome:
     from finops_cli.notify import forecast_message
     from finops_cli.render import forecast as render
 
+    notes = [*history_in.notes, *_unspent_budgets(history_in, budgets)]
     report = forecast_report(
         source=history_in.source,
         as_of=moment,
@@ -62,7 +68,7 @@ def forecast(run: RunContext, options: ForecastOptions) -> Outcome:
         series=history_in.inputs,
         budgets=budgets,
         fail_on=options.fail_on,
-        notes=history_in.notes,
+        notes=notes,
     )
     run.warn_all(report.notes)
     document = render.to_document(
@@ -78,3 +84,21 @@ def forecast(run: RunContext, options: ForecastOptions) -> Outcome:
         failure = ThresholdError(f"--fail-on {report.fail_on}: {who}{more}")
     message = forecast_message(document)
     return Outcome(document, failure, lambda: notify(run, target, message, document))
+
+
+def _unspent_budgets(
+    history: ForecastHistory, budgets: Mapping[tuple[str, str], Budget]
+) -> list[str]:
+    """A note per team or project budget whose name spent nothing in the history read (its row
+    has the status ``no_spend``), with the nearest names that did spend."""
+    from finops_cli.analytics.forecast import spent
+    from finops_cli.usecases.filters import unmatched_budget
+
+    shown = {(s.scope, s.name): s for s in history.inputs}
+    notes = []
+    for (scope, name), budget in sorted(budgets.items()):
+        row = shown.get((scope, name))
+        if scope == "total" or row is None or spent(row):
+            continue
+        notes.append(unmatched_budget(scope, name, budget.origin, history.known.get(scope, [])))
+    return notes

@@ -11,7 +11,7 @@ decides how much history each command needs, and which notes to add when the sou
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -111,6 +111,18 @@ class ForecastHistory:
     last_day: date
     inputs: list[SeriesInput]
     notes: list[str]
+    known: dict[str, list[str]] = field(default_factory=dict)
+    """Names with GPU spend in the history read, by scope (``team``, ``project`` when read)."""
+
+
+def _spenders(daily: GroupSeries, today: GroupSeries | None) -> list[str]:
+    """Groups with any GPU spend in ``daily`` or ``today`` (the special rows left out)."""
+    from finops_cli.usecases.filters import known_names
+
+    names = [c for c in daily.cost.columns if float(daily.cost[c].sum()) > 0]
+    if today is not None:
+        names += [c for c in today.cost.columns if float(today.cost[c].sum()) > 0]
+    return known_names(names)
 
 
 def forecast_history(
@@ -133,15 +145,19 @@ def forecast_history(
     named = [name for scope, name in budgets if scope == "team"]
     inputs = series_inputs(daily, today, names=named, with_specials=not teams)
     notes: list[str] = []
+    known = {"team": _spenders(daily, today)}
     if teams:
+        from finops_cli.usecases.filters import unmatched_filter
+
         inputs = [s for s in inputs if s.name in teams]
         notes += [
-            f"team {name!r} has no GPU cost in the window"
-            for name in sorted(set(teams) - {s.name for s in inputs})
+            unmatched_filter("--team", "team", name, known["team"])
+            for name in sorted(set(teams) - set(known["team"]))
         ]
     elif projects:
         p_daily = series(source, start, end, DAY_S, "project")
         p_today = today_so_far(source, as_of, "project")
+        known["project"] = _spenders(p_daily, p_today)
         inputs += series_inputs(
             p_daily, p_today, scope="project", names=projects, with_specials=False
         )
@@ -153,7 +169,8 @@ def forecast_history(
             f"only {have} of {days} days of history in the source: with fewer than 21 days the "
             "projection uses a simpler method (see each row's method)"
         )
-    return ForecastHistory(source.name, start, (end - timedelta(days=1)).date(), inputs, notes)
+    last_day = (end - timedelta(days=1)).date()
+    return ForecastHistory(source.name, start, last_day, inputs, notes, known)
 
 
 @dataclass(frozen=True)
@@ -185,9 +202,10 @@ def anomaly_history(
     from finops_cli.analytics.series import SPECIAL, team_order
 
     names = [c for c in team_order(hourly.cost.columns) if c not in SPECIAL or c == UNALLOCATED]
+    notes: list[str] = []
     if teams:
         names = [n for n in names if n in teams]
-    notes: list[str] = []
+        notes += _unmatched_teams(source, first, last, teams, hourly, filtered=bool(filters))
     have = int(hourly.present.sum())
     if have < len(hourly.present):
         notes.append(
@@ -196,3 +214,31 @@ def anomaly_history(
         )
     built = build_series(hourly.cost, hourly.busy, hourly.observed, names)
     return AnomalyHistory(source.name, first, built, notes)
+
+
+def _unmatched_teams(
+    source: CostSource,
+    first: datetime,
+    last: datetime,
+    teams: Sequence[str],
+    hourly: GroupSeries,
+    *,
+    filtered: bool,
+) -> list[str]:
+    """A note per ``--team`` with no GPU spend in the window, naming the nearest teams that
+    spent. A team filtered on the server needs one more (daily, unfiltered) query to name them,
+    asked only when it matched nothing."""
+    from finops_cli.usecases.filters import unmatched_filter
+
+    spenders = _spenders(hourly, None)
+    missing = sorted(set(teams) - set(spenders))
+    if not missing:
+        return []
+    if filtered:
+        request = CostRequest(Window(first, last, "teams"), ("team",), {}, DAY_S, SERIES_MEASURES)
+        alloc = source.costs(request).allocations
+        from finops_cli.usecases.filters import known_names
+
+        spent = alloc[alloc["gpu_cost"] > 0] if len(alloc) else alloc
+        spenders = known_names(spent["team"]) if len(spent) else []
+    return [unmatched_filter("--team", "team", name, spenders) for name in missing]

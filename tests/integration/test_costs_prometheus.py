@@ -135,6 +135,29 @@ def test_team_filter_and_two_levels(backend):
         assert row["gpu_cost"] == pytest.approx(cost, rel=0.005)
 
 
+def test_team_filter_total_is_that_team_only_and_unknown_teams_warn(backend):
+    """Through a real Prometheus: no cluster idle in a team's total unless --include-idle, and a
+    team that matches nothing warns with the teams that exist."""
+    url, cluster = backend
+    truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    nlp = truth.pods[truth.pods["team"] == "nlp"]["gpu_cost"].sum()
+    doc = _costs(url, "--team", "nlp", "-q")
+    assert "idle" not in {r["kind"] for r in doc["rows"]}
+    assert doc["totals"]["gpu_cost"] == pytest.approx(nlp, rel=0.005)
+    with_idle = _costs(url, "--team", "nlp", "--include-idle", "-q")
+    idle = next(r for r in with_idle["rows"] if r["kind"] == "idle")
+    assert idle["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
+    result = run_finops(
+        "costs", "--start", "2026-10-01", "--end", "2026-10-04", "--prometheus-url", url,
+        "-o", "json", "--team", "nlpp",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warning = "finops: warning: --team nlpp matched no GPU spend in the window; known teams: nlp"
+    assert warning in result.stderr
+    note = json.loads(result.stdout)["notes"][0]
+    assert note.startswith(warning.removeprefix("finops: warning: ")), note
+
+
 def test_sample_and_prometheus_agree(backend):
     """The sample source and a real Prometheus give the same figures for the same cluster."""
     url, _ = backend

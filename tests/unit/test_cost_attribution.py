@@ -89,7 +89,22 @@ def test_with_a_filter_no_residual_is_invented():
     report = _attribute(data, filters={"team": "a"})
     rows = {r.keys["team"]: r for r in report.rows}
     assert rows[UNALLOCATED].gpu_cost == 0
+    assert IDLE not in rows  # a filtered view holds the matching pods only
+    assert report.totals.gpu_cost == pytest.approx(2)
+    assert report.totals.includes == ("allocated", "unallocated")
+    with_idle = attribute_costs(data, ("team",), {"team": "a"}, T1, T1, include_idle=True)
+    rows = {r.keys["team"]: r for r in with_idle.rows}
     assert rows[IDLE].gpu_cost == pytest.approx(6)  # capacity 16 - all allocated 10
+    assert with_idle.totals.gpu_cost == pytest.approx(8)
+    assert with_idle.totals.includes == ("allocated", "unallocated", "idle")
+
+
+def test_a_cluster_filter_is_a_scope_that_keeps_idle():
+    data = _data([(T1, "a", 1, 2, 0, 0, 0)], [(T1, 5, 10, 8, 16)])
+    report = _attribute(data, filters={"cluster": "c"})
+    rows = {r.keys["team"]: r for r in report.rows}
+    assert rows[IDLE].gpu_cost == pytest.approx(6)
+    assert report.totals.gpu_cost == pytest.approx(report.totals.cluster_gpu_cost)
 
 
 def test_two_level_rows_keep_partial_labels():

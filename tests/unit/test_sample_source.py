@@ -97,7 +97,7 @@ def test_efficiency_equals_sampled_truth():
     assert rows[IDLE].waste == rows[IDLE].gpu_cost
 
 
-def test_filter_keeps_only_matching_pods_and_cluster_idle():
+def test_filter_keeps_only_matching_pods_and_cluster_idle_on_request():
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)
     cluster, report = _report(42, start, end, ("project",), {"team": "nlp"})
     truth = ground_truth(cluster, int(start.timestamp()), int(end.timestamp()))
@@ -105,7 +105,13 @@ def test_filter_keeps_only_matching_pods_and_cluster_idle():
     assert {r.keys["project"] for r in allocated} == {"chat-assistant"}
     nlp = truth.pods[truth.pods["team"] == "nlp"]["gpu_cost"].sum()
     assert allocated[0].gpu_cost == pytest.approx(nlp, abs=0.005)
-    idle = next(r for r in report.rows if r.kind == "idle")
+    assert not [r for r in report.rows if r.kind == "idle"]  # idle belongs to no team
+    assert report.totals.gpu_cost == pytest.approx(nlp, abs=0.005)
+    filters = {"team": "nlp"}
+    source = SampleCostSource(LABELS, seed=42)
+    data = source.costs(CostRequest(Window(start, end, "t"), ("project",), filters, 3600))
+    with_idle = attribute_costs(data, ("project",), filters, start, end, include_idle=True)
+    idle = next(r for r in with_idle.rows if r.kind == "idle")
     assert idle.gpu_cost == pytest.approx(truth.idle_gpu_cost, abs=0.005)
 
 
