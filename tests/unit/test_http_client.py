@@ -349,7 +349,7 @@ def test_trickling_headers_end_at_the_deadline_and_are_not_retried() -> None:
         f"Prometheus at {server.url} did not answer within 1 s: its status line and headers "
         "were still arriving when the deadline passed ("
     )
-    assert 1.0 <= elapsed < 1.8, elapsed
+    assert 1.0 <= elapsed < 3.0, elapsed  # not 4 attempts: see the request count
     assert len(server.requests) == 1
 
 
