@@ -12,12 +12,14 @@ longer drift apart:
 * **A bounded answer.** The body is streamed and refused as soon as it passes ``max_body_bytes``
   (default :data:`DEFAULT_MAX_BODY_BYTES`, 512 MiB; a larger ``Content-Length`` is refused before
   reading), so a runaway answer costs at most the cap in memory, never the whole answer.
-* **A total deadline.** ``timeout_s`` bounds each attempt as a whole (connect, headers and body),
-  not only each read: a server that trickles a byte a second is cut off at the deadline (checked
-  whenever bytes arrive, so at worst one read timeout late) instead of holding the command for as
-  long as it keeps trickling. A server that was still sending when the deadline passed is not
-  asked again: it is alive but slow, and the same answer would take as long a second time. One
-  that never answered (no headers within the timeout) is retried as before.
+* **A total deadline.** ``timeout_s`` bounds each attempt as a whole (connect, TLS, sending the
+  request, status line, headers and body), not only each read: every socket operation waits at
+  most for the time left before the attempt's deadline (:data:`BUDGET`, clamped by the transport
+  in :mod:`finops_cli.http_deadline`, which says why that and not a watchdog), so a server that
+  trickles its headers or body a byte a second is cut off at the deadline instead of holding the
+  command for as long as it keeps trickling. A server that had begun to answer when the deadline
+  passed is not asked again: it is alive but slow, and the same answer would take as long a
+  second time. One that sent nothing within the timeout is retried as before.
 * **TLS defaults.** The system CA store (loaded once per process), or ``--ca-bundle``; plain
   ``http://`` never loads one. Redirects are not followed: they usually mean a login page.
 * **Warnings, once per run per service**: credentials sent over plain ``http://`` to a host that
@@ -41,6 +43,7 @@ built, never on the CLI's start-up path.
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import ipaddress
 import json
@@ -221,11 +224,29 @@ def security_warnings(
     return found
 
 
-class _TooSlowError(Exception):
-    """The deadline passed while the body was still arriving."""
+@dataclass
+class Budget:
+    """The attempt in progress: its deadline (``time.monotonic()``) and the bytes the network
+    gave it so far (status line, headers and body), which tell a server that never answered from
+    one that was still answering when the deadline passed."""
 
-    def __init__(self, received: int) -> None:
+    deadline: float
+    received: int = 0
+
+
+# Set around each attempt; :mod:`finops_cli.http_deadline` clamps every socket operation to it.
+BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
+    "finops_http_budget", default=None
+)
+
+
+class _TooSlowError(Exception):
+    """The deadline passed while the answer was still arriving: ``received`` bytes of its body,
+    or, ``in_headers``, of its status line and headers."""
+
+    def __init__(self, received: int, *, in_headers: bool = False) -> None:
         self.received = received
+        self.in_headers = in_headers
 
 
 class _TooLargeError(Exception):
@@ -322,13 +343,20 @@ class HttpClient(Closing):
                     continue
                 _told.add(message)
             emit(message)
+        mounts: dict[str, httpx.BaseTransport | None] | None = None
+        if transport is None:
+            from finops_cli import http_deadline  # httpcore: only once a client is built
+
+            # Plain http never uses TLS (and redirects are not followed): no CA bundle to load.
+            tls = _verify(verify) if base.scheme == "https" else None
+            transport = http_deadline.DeadlineTransport(tls)
+            mounts = http_deadline.environment_mounts(tls)
         self._http = httpx.Client(
             headers=sent,
             auth=auth,
             timeout=httpx.Timeout(timeout_s),
-            # Plain http never uses TLS (and redirects are not followed): no CA bundle to load.
-            verify=_verify(verify) if base.scheme == "https" else False,
             transport=transport,
+            mounts=mounts,
             follow_redirects=False,
         )
 
@@ -368,7 +396,7 @@ class HttpClient(Closing):
             except _TooLargeError as exc:
                 raise self.service.error(self._too_large(exc.received)) from None
             except _TooSlowError as exc:
-                raise self.service.error(self._too_slow(exc.received)) from None
+                raise self.service.error(self._too_slow(exc)) from None
             if attempt <= self.retries and self._retryable(answer):
                 self._sleep(_retry_after(answer) or self._backoff(attempt))
                 continue
@@ -384,8 +412,6 @@ class HttpClient(Closing):
         shown: object,
     ) -> Answer:
         label = f"{method} {path or '(URL hidden)'}"
-        started = time.monotonic()
-        deadline = started + self.timeout_s
         request = self._http.build_request(
             method,
             self.base.target + path,
@@ -397,8 +423,12 @@ class HttpClient(Closing):
         with self._slots if self._capped else _NO_CAP:
             with self._lock:
                 self.requests_sent += 1
+            # The clock starts once the attempt may go: waiting for a slot is not the server's.
+            started = time.monotonic()
+            budget = Budget(started + self.timeout_s)
+            token = BUDGET.set(budget)  # every socket operation of this attempt ends by then
             try:
-                response = self._http.send(request, stream=True)
+                response = self._send(request, budget)
                 try:
                     declared = response.headers.get("Content-Length", "")
                     if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -407,8 +437,12 @@ class HttpClient(Closing):
                         body += chunk
                         if len(body) > self.max_body_bytes:
                             raise _TooLargeError(len(body))
-                        if time.monotonic() > deadline:
+                        if time.monotonic() > budget.deadline:
                             raise _TooSlowError(len(body))
+                except httpx.TimeoutException:
+                    # A read past the deadline (each read waits at most until then): the answer
+                    # had begun, so the server is slow, not gone.
+                    raise _TooSlowError(len(body)) from None
                 finally:
                     response.close()
                     with self._lock:
@@ -422,6 +456,8 @@ class HttpClient(Closing):
                     type(exc).__name__.lstrip("_"),
                 )
                 raise
+            finally:
+                BUDGET.reset(token)
         self._log.debug(
             "%s params=%s -> HTTP %d, %d bytes in %.0f ms",
             label,
@@ -432,6 +468,15 @@ class HttpClient(Closing):
         )
         # The bytearray itself, not a bytes copy: a copy would double the peak for a large answer.
         return Answer(response.status_code, response.headers, body)
+
+    def _send(self, request: httpx.Request, budget: Budget) -> httpx.Response:
+        """Send ``request`` and read up to the end of the headers, by ``budget``'s deadline."""
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.TimeoutException:
+            if budget.received:  # the status line or headers had begun: slow, not gone
+                raise _TooSlowError(budget.received, in_headers=True) from None
+            raise
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(BACKOFF_CAP_S, self._backoff_base_s * 2.0 ** (attempt - 1))
@@ -487,10 +532,16 @@ class HttpClient(Closing):
             "filter such as --team) or raise max_response_mb (FINOPS_MAX_RESPONSE_MB)"
         )
 
-    def _too_slow(self, received: int) -> str:
+    def _too_slow(self, exc: _TooSlowError) -> str:
+        if exc.in_headers:
+            return (
+                f"{self.service.where} did not answer within {self.timeout_s:g} s: its status "
+                f"line and headers were still arriving when the deadline passed "
+                f"({exc.received:,} bytes received); raise --timeout{self.service.slow_hint}"
+            )
         return (
             f"{self.service.where} was still sending its answer when the {self.timeout_s:g} s "
-            f"deadline passed ({received:,} bytes received); raise --timeout"
+            f"deadline passed ({exc.received:,} bytes received); raise --timeout"
             f"{self.service.slow_hint}"
         )
 
@@ -573,9 +624,9 @@ def _retry_after(answer: Answer) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 
-def _verify(verify: bool | str | Path) -> bool | ssl.SSLContext:
+def _verify(verify: bool | str | Path) -> ssl.SSLContext:
     if verify is False:
-        return False
+        return httpx.create_ssl_context(verify=False)
     if verify is True:
         return _default_tls()
     try:

@@ -1,9 +1,10 @@
 """A raw-socket HTTP server on loopback that misbehaves on purpose, for the shared HTTP client.
 
 The fault proxy forwards to a real backend and bends its answers; these behaviours need no
-backend at all: an endless body, a body that trickles a byte a second, a JSON array nested
-200,000 deep, a 500 that echoes the request (headers, URL and all) back. Each connection gets
-the ``behaviour`` callable with the request head and the socket, in a thread of its own.
+backend at all: an endless body, a body that trickles a byte a second, a status line and headers
+that trickle a byte every half second, a JSON array nested 200,000 deep, a 500 that echoes the
+request (headers, URL and all) back. Each connection gets the ``behaviour`` callable with the
+request head and the socket, in a thread of its own.
 """
 
 from __future__ import annotations
@@ -109,6 +110,28 @@ def trickle(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
     """Headers at once, then one byte a second of a body that never ends."""
     conn.sendall(headers(Content_Length=str(10**6)) + b"[")
     while not stop.wait(1.0):
+        conn.sendall(b" ")
+
+
+def trickle_head(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    """The status line and then headers one byte every half second, forever: each byte resets a
+    per-read timeout, so only a deadline for the whole attempt ends it."""
+    sent = headers().removesuffix(b"\r\n") + b"X-Padding: "
+    for byte in sent:
+        conn.sendall(bytes([byte]))
+        if stop.wait(0.5):
+            return
+    while not stop.wait(0.5):
+        conn.sendall(b"a")
+
+
+def trickle_both(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    """The headers a byte every 20 ms (about 1.5 s in all), then a body a byte every half second."""
+    for byte in headers(Content_Length=str(10**6)) + b"[":
+        conn.sendall(bytes([byte]))
+        if stop.wait(0.02):
+            return
+    while not stop.wait(0.5):
         conn.sendall(b" ")
 
 

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults.common import WINDOW, finops, one_line_error
-from tests.faults.hostile import HostileServer, declared, deep_json, echo_500, endless, trickle
+from tests.faults.hostile import (
+    HostileServer,
+    declared,
+    deep_json,
+    echo_500,
+    endless,
+    trickle,
+    trickle_both,
+    trickle_head,
+)
 
 
 def costs(url: str, *extra: str, env: dict[str, str] | None = None) -> object:
@@ -25,6 +36,43 @@ def test_a_trickling_answer_ends_near_the_timeout() -> None:
     one_line_error(result, 1, "was still sending its answer when the 3 s deadline passed")
     assert elapsed < 10, elapsed
     assert len(server.requests) == 1  # a server that is sending is slow, not gone: no retry
+
+
+HEADERS_TOO_SLOW = "did not answer within 3 s: its status line and headers were still arriving"
+
+
+@pytest.mark.parametrize("source", ["prometheus", "opencost"])
+def test_trickling_headers_end_near_the_timeout(source: str) -> None:
+    """The status line and headers a byte every half second, forever: each byte reset httpx's
+    per-read timeout, so ``--timeout 3s`` did not end the command. The deadline covers the
+    headers too; a server that had begun to answer is slow, not gone: it is not asked again."""
+    with HostileServer(trickle_head) as server:
+        started = time.monotonic()
+        if source == "prometheus":
+            args = ["--prometheus-url", server.url]
+        else:
+            args = ["--source", "opencost", "--opencost-url", server.url]
+        result = finops(
+            "costs", *WINDOW, *args, "-o", "json", "--timeout", "3s",
+            env={"FINOPS_PROMETHEUS_RETRIES": "3"},
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    where = "Prometheus" if source == "prometheus" else "OpenCost"
+    line = one_line_error(result, 1, f"{where} at {server.url} {HEADERS_TOO_SLOW}", "--timeout")
+    assert "bytes received" in line
+    assert elapsed < 10, elapsed
+    assert len(server.requests) == 1
+
+
+def test_one_deadline_covers_headers_and_body() -> None:
+    """Slow headers (1.5 s) and then a slow body: the deadline counts both, not each alone."""
+    with HostileServer(trickle_both) as server:
+        started = time.monotonic()
+        result = costs(server.url, "--timeout", "3s", env={"FINOPS_PROMETHEUS_RETRIES": "3"})
+        elapsed = time.monotonic() - started
+    one_line_error(result, 1, "was still sending its answer when the 3 s deadline passed")
+    assert 3 <= elapsed < 10, elapsed
+    assert len(server.requests) == 1
 
 
 def test_an_answer_past_the_default_cap_is_refused_in_one_line() -> None:

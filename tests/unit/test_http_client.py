@@ -7,29 +7,38 @@ same servers in ``tests/faults/test_hostile_servers.py``.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import threading
+import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpcore
 import pytest
 
 from finops_cli.config_checks import SecretStr
 from finops_cli.errors import SourceError
 from finops_cli.http_client import (
+    BUDGET,
     BaseUrl,
+    Budget,
     decode_json,
     is_loopback,
     parse_base_url,
     security_warnings,
 )
+from finops_cli.http_deadline import DeadlineStream, time_left
 from finops_cli.redact import mask_text
 from finops_cli.sources.opencost import OpenCostCostSource
 from finops_cli.sources.prometheus_client import PrometheusClient
 from tests.faults.hostile import HostileServer, deep_json, endless, headers
+from tests.support.cli import run_python
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MiB = 2**20
@@ -240,3 +249,179 @@ def test_a_body_that_does_not_decompress_is_one_line() -> None:
         with pytest.raises(SourceError, match="sent an answer that could not be read: "):
             client.instant("up", T0)
     assert len(server.requests) == 1
+
+
+# -- the deadline covers the whole attempt --------------------------------------------------------
+
+
+class _Recorder(httpcore.NetworkStream):
+    """A network stream that records the timeouts it is handed and answers at once."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        return b"abc"
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.timeouts.append(timeout)
+
+    def close(self) -> None:
+        return None
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self.timeouts.append(timeout)
+        return self
+
+
+@contextlib.contextmanager
+def _budget(seconds_left: float) -> Iterator[Budget]:
+    budget = Budget(time.monotonic() + seconds_left)
+    token = BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        BUDGET.reset(token)
+
+
+def test_every_socket_operation_waits_at_most_until_the_deadline() -> None:
+    inner = _Recorder()
+    stream = DeadlineStream(inner)
+    with _budget(2.0) as budget:
+        assert stream.read(10, timeout=30.0) == b"abc"
+        stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=30.0)
+        stream.read(10, timeout=None)  # no timeout of its own: the deadline's still
+        stream.read(10, timeout=0.5)  # shorter than what is left: its own
+        assert budget.received == 9  # three reads of 3 bytes
+        tls = stream.start_tls(ssl.create_default_context(), "h", timeout=30.0)
+        assert budget.received == 0  # a proxy's CONNECT answer is not the server's
+        tls.read(10, timeout=30.0)
+    long_ones = [t for i, t in enumerate(inner.timeouts) if i != 3]
+    assert all(t is not None and 1.5 < t <= 2.0 for t in long_ones), inner.timeouts
+    assert inner.timeouts[3] == 0.5
+
+
+def test_an_operation_past_the_deadline_fails_at_once_as_a_timeout() -> None:
+    inner = _Recorder()
+    stream = DeadlineStream(inner)
+    with _budget(-0.1):
+        with pytest.raises(httpcore.ReadTimeout):
+            stream.read(10, timeout=30.0)
+        with pytest.raises(httpcore.WriteTimeout):
+            stream.write(b"x", timeout=30.0)
+        with pytest.raises(httpcore.ConnectTimeout):
+            stream.start_tls(ssl.create_default_context(), "h", timeout=30.0)
+        with pytest.raises(httpcore.ConnectTimeout):
+            time_left(30.0, httpcore.ConnectTimeout)
+    assert inner.timeouts == []
+
+
+def test_without_a_deadline_timeouts_pass_unchanged() -> None:
+    inner = _Recorder()
+    stream = DeadlineStream(inner)
+    stream.read(10, timeout=30.0)
+    stream.write(b"x", timeout=None)
+    assert inner.timeouts == [30.0, None]
+
+
+def _head_trickle(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+        conn.sendall(bytes([byte]))
+        if stop.wait(0.1):
+            return
+
+
+def test_trickling_headers_end_at_the_deadline_and_are_not_retried() -> None:
+    with HostileServer(_head_trickle) as server:
+        client = PrometheusClient(Settings(server.url, timeout_seconds=1.0, retries=3))
+        started = time.monotonic()
+        with pytest.raises(SourceError) as err:
+            client.instant("up", T0)
+        elapsed = time.monotonic() - started
+        client.close()
+    assert str(err.value).startswith(
+        f"Prometheus at {server.url} did not answer within 1 s: its status line and headers "
+        "were still arriving when the deadline passed ("
+    )
+    assert 1.0 <= elapsed < 3.0, elapsed  # not 4 attempts: see the request count
+    assert len(server.requests) == 1
+
+
+def _silent(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    stop.wait(10)
+
+
+def test_a_server_that_never_answers_is_retried_as_before() -> None:
+    with HostileServer(_silent) as server:
+        client = PrometheusClient(Settings(server.url, timeout_seconds=0.5, retries=1))
+        with pytest.raises(SourceError) as err:
+            client.instant("up", T0)
+        client.close()
+    assert f"Prometheus at {server.url} did not answer within 0.5 s after 2 attempts" in str(
+        err.value
+    )
+    assert len(server.requests) == 2
+
+
+def _keep_alive(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    while not stop.is_set():
+        conn.sendall(answer)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            head += chunk
+
+
+def test_connections_are_kept_alive_across_requests() -> None:
+    with HostileServer(_keep_alive) as server:
+        client = PrometheusClient(Settings(server.url))
+        for _ in range(3):
+            assert client.instant("up", T0) == []
+        client.close()
+    assert server.connections == 1
+
+
+def _as_proxy(head: bytes, conn: socket.socket, stop: threading.Event) -> None:
+    body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+    conn.sendall(headers(Content_Length=str(len(body))) + body)
+
+
+@pytest.mark.parametrize("bypass", [False, True])
+def test_proxies_from_the_environment_are_used(
+    bypass: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY and NO_PROXY, as httpx reads them for its own transports."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with HostileServer(_as_proxy) as proxy, HostileServer(_as_proxy) as target:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1" if bypass else "example.org")
+        client = PrometheusClient(Settings(target.url))
+        assert client.instant("up", T0) == []
+        client.close()
+    if bypass:
+        assert (len(proxy.requests), len(target.requests)) == (0, 1)
+    else:
+        assert (len(proxy.requests), len(target.requests)) == (1, 0)
+        assert proxy.requests[0].startswith(f"GET {target.url}/api/v1/query?".encode())
+
+
+def test_importing_the_client_does_not_import_httpcore() -> None:
+    """httpcore (about 14 ms) loads when a client is built, as it did inside httpx."""
+    result = run_python("import sys, finops_cli.http_client; print('httpcore' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
