@@ -477,9 +477,7 @@ def idle_capacity(
                 w,
                 REMOVE if whole else SCALE_DOWN,
                 f"{instance_type or node} ({capacity_type or 'unknown'})",
-                f"remove the node{where}"
-                if whole
-                else f"release {len(idle)} of {len(gpus)} GPUs{where}",
+                f"remove the node{where}" if whole else f"free {len(idle)} GPUs{where}",
                 total_cost,
                 total_cost - monthly,
                 monthly,
