@@ -1,14 +1,19 @@
-"""Right-sizing: what to change about each GPU workload, what it saves, and why.
+"""Right-sizing: what to change about each GPU workload and GPU node, what it saves, and why.
 
 Pure: per-pod usage (``PodGpuData``), the price catalog and the window length in; sorted
 recommendations out. Pods are grouped into workloads by their controller (a ReplicaSet's pods
 are its Deployment, a CronJob's Job runs share a name), and every rule reads the workload's
-evidence. Prices on both sides of a saving come from the catalog, so a saving is a difference of
-list prices (measured cost is shown beside it). Monthly = the window's figure x 730 h / window.
+evidence.
+
+One basis for every saving: the **measured** cost in the window (the workload's GPUs at their
+node's price, what ``costs`` charges its pods; a node's unheld GPU-hours at that price), projected
+to a month as x 730 h / window hours. Where the change is to another price (downsize, upsize,
+spot), the catalog gives only the ratio: saving = measured x (1 - target / current catalog
+$/GPU-h). The catalog's own price is used only where the measured cost is unknown (zero).
 
 Rules, in the order they are tried (thresholds in ``RightsizeRules``):
-- terminate: every pod's busy p95 under 5%: it holds GPUs and does nothing (the saving is the
-  catalog price of what it holds; measured cost where the catalog lacks the type).
+- terminate: every pod's busy p95 under 5%: it holds GPUs and does nothing (saves its measured
+  cost).
 - upsize: peak memory at or above 95% of the card: out-of-memory risk; the cheapest type with
   the same GPU count whose memory holds the peak with 20% headroom (a cost, not a saving).
 - downsize: busy p95 under 50% and the peak memory fits a cheaper GPU type with 20% headroom
@@ -19,6 +24,9 @@ Rules, in the order they are tried (thresholds in ``RightsizeRules``):
   of the rest are released.
 - spot: interruption-tolerant work (a Job, or the pod label ``ai-finops.io/interruptible=true``)
   on on-demand capacity where the catalog knows the spot price.
+- remove / scale-down (capacity, per node): GPUs that pods held for less than 10% of the time
+  they were reported (``capacity_max_held_share``). ``remove`` when every GPU of the node is
+  such a GPU, ``scale-down`` when some are; the saving is their cost while nobody held them.
 """
 
 from __future__ import annotations
@@ -42,7 +50,14 @@ DOWNSIZE = "downsize"
 UPSIZE = "upsize"
 CONSOLIDATE = "consolidate"
 SPOT = "spot"
-ACTIONS = (TERMINATE, DOWNSIZE, UPSIZE, CONSOLIDATE, SPOT)
+REMOVE = "remove"
+SCALE_DOWN = "scale-down"
+ACTIONS = (TERMINATE, DOWNSIZE, UPSIZE, CONSOLIDATE, SPOT, REMOVE, SCALE_DOWN)
+CAPACITY_ACTIONS = (REMOVE, SCALE_DOWN)
+CAPACITY_RISK = (
+    "the capacity may be kept on purpose (headroom, a reservation, a commitment): ask the "
+    "pool's owner before shrinking it"
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ class RightsizeRules:
     downsize_min_saving_share: float = 0.10
     target_busy: float = 0.70
     consolidate_busy_avg: float = 0.35
+    capacity_max_held_share: float = 0.10  # a GPU held by pods under this share of its hours
 
 
 @dataclass(frozen=True)
@@ -213,8 +229,7 @@ def recommend(
         confidence = _confidence(w, window_hours)
         if w.busy_p95 is not None and w.busy_p95 < rules.terminate_busy_p95:
             terminated.add((w.namespace, w.kind, w.name))
-            # Catalog price like every other action; measured cost where the type is unknown.
-            monthly = current[1] * w.gpu_hours * month if current else w.cost * month
+            monthly = _measured(w, current) * month
             recs.append(
                 Recommendation(
                     w,
@@ -233,7 +248,10 @@ def recommend(
             continue
         if current is None:
             continue
-        switch = functools.partial(_switch, w, current=current, month=month, confidence=confidence)
+        measured = _measured(w, current) * month
+        switch = functools.partial(
+            _switch, w, current=current, measured=measured, confidence=confidence
+        )
         memory_needed = w.memory_peak_mib / rules.memory_headroom
         memory_share = w.memory_peak_mib / w.memory_total_mib if w.memory_total_mib else 0.0
         if memory_share >= rules.upsize_memory_share:
@@ -256,20 +274,15 @@ def recommend(
             elif w.gpus_per_pod > 1 and w.busy_avg is not None:
                 needed = max(1, math.ceil(w.busy_avg * w.gpus_per_pod / rules.target_busy))
                 if needed < w.gpus_per_pod:
-                    saving = (
-                        (w.gpus_per_pod - needed)
-                        / w.gpus_per_pod
-                        * current[1]
-                        * (w.gpu_hours * month)
-                    )
+                    saving = (w.gpus_per_pod - needed) / w.gpus_per_pod * measured
                     recs.append(
                         Recommendation(
                             w,
                             DOWNSIZE,
                             f"{w.gpus_per_pod} x {w.gpu_model}",
                             f"{needed} x {w.gpu_model}",
-                            current[1] * w.gpu_hours * month,
-                            current[1] * w.gpu_hours * month - saving,
+                            measured,
+                            measured - saving,
                             saving,
                             confidence,
                             f"busy {w.busy_avg:.0%} over {w.gpus_per_pod} GPUs fits {needed} at "
@@ -288,7 +301,12 @@ def recommend(
                 risk = "spot capacity can be reclaimed with 2 minutes' notice: checkpoint often"
                 recs.append(switch(SPOT, (w.instance_type, spot[1], 0.0, "spot"), evidence, risk))
     recs.extend(_consolidate(workloads, catalog, month, rules, window_hours, terminated))
-    return sorted(recs, key=lambda r: -r.monthly_savings)
+    if data.capacity is not None:
+        recs.extend(idle_capacity(data, month, rules, window_hours))
+    return sorted(
+        recs,
+        key=lambda r: (-r.monthly_savings, r.action, r.workload.namespace, r.workload.name),
+    )
 
 
 def _consolidate(
@@ -322,7 +340,7 @@ def _consolidate(
         for w, price in priced[needed:]:
             if price is None:
                 continue
-            monthly = price[1] * w.gpu_hours * month
+            monthly = _measured(w, price) * month
             host = ", ".join(f"{k.kind}/{k.name}" for k in kept)
             out.append(
                 Recommendation(
@@ -352,12 +370,13 @@ def _switch(
     risk: str,
     *,
     current: tuple[str, float, float, str],
-    month: float,
+    measured: float,
     confidence: str,
 ) -> Recommendation:
-    """Move ``w`` from its ``current`` instance to ``target``: the saving is the price gap."""
-    now = current[1] * w.gpu_hours * month
-    then = target[1] * w.gpu_hours * month
+    """Move ``w`` from its ``current`` instance to ``target``: its measured monthly cost scaled
+    by the catalog's price ratio (the catalog gives the ratio, the ledger the money)."""
+    now = measured
+    then = measured * target[1] / current[1] if current[1] > 0 else measured
     return Recommendation(
         w,
         action,
@@ -370,6 +389,114 @@ def _switch(
         evidence,
         risk,
     )
+
+
+def _measured(w: Workload, price: tuple[str, float, float, str] | None) -> float:
+    """The workload's measured GPU cost in the window; the catalog's price x its GPU-hours only
+    where nothing was measured."""
+    if w.cost > 0 or price is None:
+        return w.cost
+    return price[1] * w.gpu_hours
+
+
+def idle_capacity(
+    data: PodGpuData, month: float, rules: RightsizeRules, window_hours: float
+) -> list[Recommendation]:
+    """GPUs that pods held for under ``capacity_max_held_share`` of their reported hours, per
+    node: ``remove`` the node when all its GPUs are such, else ``scale-down``. The saving is their
+    measured cost while no pod held them (cost x (1 - held share)), projected to a month."""
+    frame = data.capacity
+    if frame is None or frame.empty:
+        return []
+    per_gpu: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in frame.to_dict("records"):
+        slot = per_gpu.setdefault(
+            (str(row["node"]), str(row["gpu"])),
+            {"present": 0.0, "held": 0.0, "cost": 0.0, "model": "", "pool": "", "hours": 0.0},
+        )
+        present = _number(row["present_hours"])
+        slot["present"] += 0.0 if math.isnan(present) else present
+        slot["hours"] = max(slot["hours"], 0.0 if math.isnan(present) else present)
+        held = _number(row["held_hours"])
+        slot["held"] += 0.0 if math.isnan(held) else held
+        cost = _number(row["cost"])
+        slot["cost"] += 0.0 if math.isnan(cost) else cost
+        slot["model"] = slot["model"] or str(row["model_name"] or "")
+        slot["pool"] = slot["pool"] or str(row["pool"] or "")
+    nodes: dict[str, list[dict[str, Any]]] = {}
+    for (node, _gpu), slot in sorted(per_gpu.items()):
+        slot["share"] = slot["held"] / slot["present"] if slot["present"] > 0 else 0.0
+        nodes.setdefault(node, []).append(slot)
+    info = {
+        str(r["node"]): r
+        for r in data.nodes.fillna("").to_dict("records")  # instance type, region, capacity
+    }
+    out = []
+    for node, gpus in nodes.items():
+        idle = [g for g in gpus if g["share"] < rules.capacity_max_held_share]
+        if not idle:
+            continue
+        idle_cost = sum(g["cost"] * (1 - g["share"]) for g in idle)
+        if idle_cost <= 0:
+            continue
+        node_info = info.get(node, {})
+        model = idle[0]["model"]
+        pool = idle[0]["pool"]
+        hours = max(g["hours"] for g in idle)
+        held = sum(g["held"] for g in idle) / sum(g["present"] for g in idle)
+        whole = len(idle) == len(gpus)
+        instance_type = str(node_info.get("instance_type", ""))
+        capacity_type = str(node_info.get("capacity_type", ""))
+        w = Workload(
+            kind="Node",
+            name=node,
+            namespace="",
+            pods=(),
+            team="",
+            project="",
+            model="",
+            interruptible=False,
+            instance_type=instance_type,
+            region=str(node_info.get("region", "")),
+            capacity_type=capacity_type,
+            gpu_model=model,
+            gpus_per_pod=len(idle),
+            gpu_hours=sum(g["present"] - g["held"] for g in idle),
+            busy_avg=None,
+            busy_p95=None,
+            memory_peak_mib=math.nan,
+            memory_total_mib=math.nan,
+            cost=idle_cost,
+            observed_hours=min(hours, window_hours),
+        )
+        where = f" of pool {pool}" if pool else ""
+        monthly = idle_cost * month
+        total_cost = sum(g["cost"] for g in gpus) * month
+        out.append(
+            Recommendation(
+                w,
+                REMOVE if whole else SCALE_DOWN,
+                f"{instance_type or node} ({capacity_type or 'unknown'})",
+                f"remove the node{where}" if whole else f"free {len(idle)} GPUs{where}",
+                total_cost,
+                total_cost - monthly,
+                monthly,
+                _confidence(w, window_hours),
+                f"{len(idle)} of {len(gpus)} {model or 'GPU'} held {held:.1%} of {hours:.0f} h; "
+                f"idle cost {idle_cost:,.2f} in the window",
+                CAPACITY_RISK,
+                {
+                    "node": node,
+                    "node_pool": pool,
+                    "gpu_model": model,
+                    "node_gpus": len(gpus),
+                    "idle_gpus": len(idle),
+                    "held_share": round(held, 4),
+                    "idle_cost": round(idle_cost, 4),
+                },
+            )
+        )
+    return out
 
 
 def _price(

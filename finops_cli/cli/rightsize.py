@@ -1,4 +1,5 @@
-"""``finops rightsize``: what to terminate, downsize, upsize, consolidate or move to spot."""
+"""``finops rightsize``: what to terminate, downsize, upsize, consolidate or move to spot, and
+GPU capacity nobody holds (remove or scale-down)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Action(StrEnum):
     upsize = "upsize"
     consolidate = "consolidate"
     spot = "spot"
+    remove = "remove"
+    scale_down = "scale-down"
 
 
 HELP = {

@@ -37,6 +37,10 @@ NODE_LABELS = (
     "kubernetes.azure.com/scalesetpriority",
     "nvidia.com/gpu.product",
     "nvidia.com/gpu.count",
+    "karpenter.sh/nodepool",  # node pools: rightsize names the pool of idle capacity
+    "eks.amazonaws.com/nodegroup",
+    "cloud.google.com/gke-nodepool",
+    "kubernetes.azure.com/agentpool",
 )
 
 

@@ -45,6 +45,7 @@ from finops_cli.queries.inference import (
 from finops_cli.queries.names import *  # noqa: F403  (every name; listed in __all__)
 from finops_cli.queries.node import (
     NodeQueries,
+    node_pools,
 )
 from finops_cli.queries.shards import (
     MAX_SHARDS,
@@ -82,6 +83,7 @@ __all__ = [
     "POD_ATTRIBUTE_KEYS",
     "POD_LABELS",
     "POD_LABEL_KEYS",
+    "POOL_LABELS",
     "PROBED_METRICS",
     "PROMPT_TOKEN_COUNTERS",
     "RAM_ALLOCATION",
@@ -100,6 +102,7 @@ __all__ = [
     "Shard",
     "any_metric",
     "exported_pod_series",
+    "node_pools",
     "node_price_label_sets",
     "over_buckets",
     "sample_count",

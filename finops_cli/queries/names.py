@@ -26,6 +26,13 @@ CAPACITY_LABELS = (
     "label_cloud_google_com_gke_spot",  # "true" on GKE spot nodes
     "label_kubernetes_azure_com_scalesetpriority",  # "spot" on AKS spot pools
 )
+POOL_LABELS = (
+    "label_karpenter_sh_nodepool",
+    "label_eks_amazonaws_com_nodegroup",
+    "label_cloud_google_com_gke_nodepool",
+    "label_kubernetes_azure_com_agentpool",
+)
+"""The node pool or instance group a node belongs to (Karpenter, EKS, GKE, AKS), first found."""
 CPU_ALLOCATION = "container_cpu_allocation"
 RAM_ALLOCATION = "container_memory_allocation_bytes"
 CPU_PRICE = "node_cpu_hourly_cost"

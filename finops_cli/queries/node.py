@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from finops_cli.queries.context import QueryContext
 from finops_cli.queries.gpu import GpuQueries
-from finops_cli.queries.names import GPU_CAPACITY, NODE_TOTAL_PRICE
+from finops_cli.queries.names import GPU_CAPACITY, NODE_TOTAL_PRICE, POOL_LABELS
 
 
 class NodeQueries:
@@ -53,3 +53,10 @@ class NodeQueries:
         by = self.ctx.grouping(["node", "instance_type", "provider_id"])
         read = self.ctx.read(NODE_TOTAL_PRICE, self.gpus.window_s)
         return f"group by ({by}) ({read})"
+
+
+def node_pools(ctx: QueryContext, window_s: float) -> str:
+    """Each node's pool or instance group labels (``POOL_LABELS``) seen in the window: one
+    series per node, for ``rightsize``'s capacity advice."""
+    by = ctx.grouping(["node", *POOL_LABELS])
+    return f"group by ({by}) ({ctx.read('kube_node_labels', window_s)})"

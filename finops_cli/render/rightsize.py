@@ -41,7 +41,10 @@ def _row(r: Recommendation) -> dict[str, Any]:
         "gpu_hours": _round(w.gpu_hours),
         "busy_avg": _round(w.busy_avg),
         "busy_p95": _round(w.busy_p95),
-        "memory_peak_gib": _round(w.memory_peak_mib / 1024),
+        "memory_peak_gib": None
+        if w.memory_peak_mib != w.memory_peak_mib  # NaN: a node
+        else _round(w.memory_peak_mib / 1024),
+        "window_cost": _round(w.cost),
         **r.details,
     }
 

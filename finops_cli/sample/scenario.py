@@ -45,6 +45,11 @@ class NodeSpec:
     def is_spot(self) -> bool:
         return self.capacity_type == "spot"
 
+    @property
+    def pool(self) -> str:
+        """The Karpenter NodePool the node belongs to (``label_karpenter_sh_nodepool``)."""
+        return f"gpu-{self.instance_type.split('.')[0]}-{self.capacity_type}"
+
     def mig_layout(self, gpu: int) -> tuple[str, int, int] | None:
         for index, profile, count, memory in self.mig:
             if index == gpu:

@@ -246,6 +246,7 @@ class SampleCluster:
                     "label_topology_kubernetes_io_region": node.region,
                     "label_topology_kubernetes_io_zone": node.zone,
                     "label_karpenter_sh_capacity_type": node.capacity_type,
+                    "label_karpenter_sh_nodepool": node.pool,
                     "label_nvidia_com_gpu_product": node.gpu_product.replace(" ", "-"),
                 },
                 grid,

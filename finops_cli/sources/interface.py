@@ -146,6 +146,12 @@ POD_COLUMNS = (
 # pods; ``pod`` is the one with the most GPU-hours.
 WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
+CAPACITY_COLUMNS = (
+    "node", "gpu", "mig_instance", "model_name", "present_hours", "held_hours", "cost", "pool",
+)  # fmt: skip
+"""``PodGpuData.capacity``: one row per GPU (or MIG instance) over the window, as in ``GpuData``
+(``cost`` paid whether or not a pod held it), with the node pool or instance group its node's
+labels name (``""`` when none does): what ``rightsize`` reads to find GPUs nobody holds."""
 
 
 @dataclass
@@ -154,13 +160,16 @@ class PodGpuData:
 
     ``gpus`` is the most it held at once; busy is averaged over its GPUs and time, ``busy_p95``
     is the p95 over time of its busiest GPU; memory is per GPU (peak used, and the card's size);
-    ``cost`` is its GPUs at their nodes' prices. ``nodes`` as in ``GpuData``.
+    ``cost`` is its GPUs at their nodes' prices. ``nodes`` as in ``GpuData``. ``capacity``
+    (``CAPACITY_COLUMNS``, ``None`` where the source cannot tell) is every GPU's held and paid
+    hours, for capacity nobody holds.
     """
 
     pods: pd.DataFrame
     nodes: pd.DataFrame
     sample_interval_s: int
     notes: list[str] = field(default_factory=list)
+    capacity: pd.DataFrame | None = None
 
 
 class CostSource(ABC):

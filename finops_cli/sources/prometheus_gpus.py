@@ -21,6 +21,7 @@ from finops_cli.queries import GpuQueries, QueryContext
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources import prometheus_rows
 from finops_cli.sources.interface import (
+    CAPACITY_COLUMNS,
     GPU_COLUMNS,
     INTERRUPTIBLE_LABEL,
     NODE_COLUMNS,
@@ -37,6 +38,8 @@ from finops_cli.sources.prometheus_sharding import gather, query_pool, run_shard
 from finops_cli.timewindow import Window
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from finops_cli.sources.prometheus import PrometheusCostSource
 
 
@@ -291,6 +294,7 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         {name: combine.get(name, "sum") for name in per_workload(gq)},
     )
     results["nodes"] = source.client.instant(gq.node_info(), end)
+    capacity = _capacity(source, ctx, window_s, end, hours)
     measures = [
         m
         for m in (
@@ -342,4 +346,44 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         + prometheus_rows.partial_notes(source.client, warned, skipped)
     )
     return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
-                      interval, notes)  # fmt: skip
+                      interval, notes, capacity)  # fmt: skip
+
+
+def _capacity(
+    source: PrometheusCostSource, ctx: QueryContext, window_s: float, end: datetime, hours: float
+) -> pd.DataFrame:
+    """Every GPU's reported and held hours and its cost (three of ``gpus``' queries, sharded by
+    GPU the same way: a few hundred bytes per GPU), and each node's pool labels."""
+
+    def per_gpu(gq: GpuQueries) -> dict[str, str]:
+        return {
+            "present_hours": gq.over_window("count_over_time", gq.inventory()),
+            "held_hours": gq.over_window("count_over_time", gq.bound()),
+            "cost": gq.over_window("sum_over_time", gq.price()),
+        }
+
+    results = run_sharded(
+        source.client,
+        source.max_concurrency,
+        per_gpu,
+        ctx,
+        window_s,
+        end,
+        functools.partial(queries.shards, "gpu"),
+        dict.fromkeys(per_gpu(GpuQueries(ctx, window_s)), "sum"),
+    )
+    pools: dict[str, str] = {}
+    for s in source.client.instant(queries.node_pools(ctx, window_s), end):
+        pool = next((s.labels[k] for k in queries.POOL_LABELS if s.labels.get(k)), "")
+        if pool or s.labels.get("node", "") not in pools:
+            pools[s.labels.get("node", "")] = pool
+    rows = prometheus_rows.gpu_rows(results, hours, [])
+    for row in rows.values():
+        profile = str(row["mig_profile"] or "")
+        if row.get("cost") is not None and profile:
+            row["cost"] = float(row["cost"]) * prometheus_rows.mig_fraction(profile)  # type: ignore[arg-type]
+        row["held_hours"] = row.get("held_hours") or 0.0
+        row["pool"] = pools.get(str(row["node"]), "")
+    import pandas as pd  # after the queries: it loads while they run
+
+    return pd.DataFrame(list(rows.values()), columns=list(CAPACITY_COLUMNS))

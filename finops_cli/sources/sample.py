@@ -23,6 +23,7 @@ from finops_cli.sample.scenario import WorkloadSpec
 from finops_cli.sample.simulate import SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
+    CAPACITY_COLUMNS,
     CLUSTER_MEASURES,
     GPU_COLUMNS,
     NODE_COLUMNS,
@@ -240,8 +241,15 @@ class SampleCostSource(CostSource):
 
         start, end = int(window.start.timestamp()), int(window.end.timestamp())
         pods = pod_truth(self.cluster, start, end, self.sample_interval_s)
-        nodes = self.gpus(window).nodes
-        return PodGpuData(pods[list(POD_COLUMNS)], nodes, self.sample_interval_s)
+        gpus = self.gpus(window)
+        pools = {n.name: n.pool for n in self.cluster.nodes}
+        capacity = gpus.gpus.assign(pool=gpus.gpus["node"].map(pools).fillna(""))
+        return PodGpuData(
+            pods[list(POD_COLUMNS)],
+            gpus.nodes,
+            self.sample_interval_s,
+            capacity=capacity[list(CAPACITY_COLUMNS)],
+        )
 
     def _step(self, window: Window) -> int:
         """The scrape interval simulated: 5 minutes past a week keeps long windows quick, and

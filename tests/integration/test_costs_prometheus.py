@@ -312,27 +312,30 @@ def _rightsize(url: str | None) -> dict:
 
 
 def test_rightsize_finds_each_planted_case_with_its_saving(backend):
-    """Each planted case, its target and its saving, from catalog prices and true GPU-hours."""
+    """Each planted case, its target and its saving: the measured cost of its pods (the
+    simulator's truth) x 730 h / window, times (1 - target/current catalog price) for a switch."""
     url, cluster = backend
     doc = _rightsize(url)
     recs = {(r["workload"]["name"], r["action"]): r for r in doc["rows"]}
     pods = pod_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
     month = 730 / 72
 
-    def hours(name: str) -> float:
-        return float(pods[pods["pod"].str.startswith(name)]["gpu_hours"].sum())
+    def measured(name: str) -> float:
+        return float(pods[pods["pod"].str.startswith(name)]["cost"].sum()) * month
 
     expected = {
-        ("jupyter-alice", "terminate"): ("none", 0.8048 * hours("jupyter-alice") * month),
-        ("summarizer", "downsize"): ("g4dn.xlarge", (1.006 - 0.526) * hours("summarizer") * month),
-        ("llama-13b", "upsize"): ("g6e.xlarge", (1.006 - 1.861) * hours("llama-13b") * month),
-        ("embeddings-0", "consolidate"): ("embeddings-1", 0.8048 * hours("embeddings-0") * month),
-        ("feature-batch", "spot"): ("spot", (5.672 - 2.36) / 4 * hours("feature-batch") * month),
+        ("jupyter-alice", "terminate"): ("none", measured("jupyter-alice")),
+        ("summarizer", "downsize"): ("g4dn.xlarge", (1 - 0.526 / 1.006) * measured("summarizer")),
+        ("llama-13b", "upsize"): ("g6e.xlarge", (1 - 1.861 / 1.006) * measured("llama-13b")),
+        ("embeddings-0", "consolidate"): ("embeddings-1", measured("embeddings-0")),
+        ("feature-batch", "spot"): ("spot", (1 - 2.36 / 5.672) * measured("feature-batch")),
     }
     for key, (target, saving) in expected.items():
         rec = recs[key]
         assert target in rec["target"], (key, rec["target"])
         assert rec["monthly_savings"] == pytest.approx(saving, rel=0.01), key
+        assert rec["current_monthly"] == pytest.approx(measured(key[0]), rel=0.01), key
+        assert rec["window_cost"] == pytest.approx(measured(key[0]) / month, rel=0.01), key
         assert rec["confidence"] in {"high", "medium", "low"}
         assert rec["namespace"] and rec["workload"]["kind"] in {"Deployment", "Job"}
     assert {r["action"] for r in doc["rows"]} == {
