@@ -21,7 +21,11 @@ ALLOCATION_MEASURES = (
     "cpu_ram_cost",
     "busy_gpu_hours",
     "observed_gpu_hours",
+    "wasted_cost",
 )
+"""``wasted_cost`` is the ledger's waste (docs/cost-model.md#the-ledger): for every GPU bound to a
+pod that holds GPUs and every sample, ``price x (1 - busy)``, summed. It adds up across groupings,
+unlike ``gpu_cost x (1 - busy/observed)``."""
 SERIES_MEASURES = ("gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
 """The allocation measures forecasts and anomalies read (``analytics.series``)."""
 CLUSTER_MEASURES = (
@@ -29,6 +33,7 @@ CLUSTER_MEASURES = (
     "allocated_gpu_cost",
     "capacity_gpu_hours",
     "capacity_gpu_cost",
+    "allocated_wasted_cost",
 )
 
 

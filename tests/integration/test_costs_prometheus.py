@@ -25,6 +25,7 @@ from finops_cli.sample.truth import (
     ground_truth,
     inference_truth,
     pod_truth,
+    waste_truth,
 )
 from tests.support.cli import run_finops
 
@@ -120,7 +121,19 @@ def test_efficiency_matches_ground_truth(backend):
     for team, efficiency in truth.items():
         row = rows[team or "__unallocated__"]
         assert row["efficiency"] == pytest.approx(efficiency, abs=0.005), team
-        assert row["waste"] == pytest.approx(row["gpu_cost"] * (1 - row["efficiency"]), abs=0.01)
+    # Waste is the ledger's: sum(price x (1 - busy)) entry by entry, within half a percent.
+    wastes = waste_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP, "team")
+    for team, waste in wastes.items():
+        assert rows[team or "__unallocated__"]["waste"] == pytest.approx(waste, rel=0.005), team
+
+
+def test_total_waste_is_the_same_in_every_grouping(backend):
+    url, _ = backend
+    totals = {
+        by: _costs(url, *[a for k in by for a in ("--by", k)])["totals"]["waste"]
+        for by in [("team",), ("team", "project"), ("gpu-model",), ("namespace",)]
+    }
+    assert max(totals.values()) - min(totals.values()) < 0.01, totals
 
 
 def test_team_filter_and_two_levels(backend):
