@@ -293,6 +293,7 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                     "temperature_avg_c": float(metrics["temperature"].mean()),
                     "temperature_max_c": float(metrics["temperature"].max()),
                     "cost": float(price.sum()) * hours * unit.share,
+                    "used_cost": float(np.sum(price * seen * held)) * hours * unit.share,
                     "hourly_price": float(price.mean()) * unit.share,
                     "namespace": holder.workload.namespace if holder else "",
                     "pod": holder.pod if holder else "",

@@ -70,6 +70,33 @@ def test_total_waste_is_the_same_in_every_grouping():
         totals[keys] = round(report.totals.waste, 2)
         assert sum(r.waste or 0.0 for r in report.rows) == pytest.approx(report.totals.waste)
     assert len(set(totals.values())) == 1, totals
+    # ... and equals the per-GPU waste of ``finops gpus``, to the cent.
+    from finops_cli.analytics.gpus import GpuThresholds, assess_gpus
+
+    source = SampleCostSource(LABELS, seed=42)
+    gpus = assess_gpus(source.gpus(Window(start, end, "test")), GpuThresholds())
+    assert round(float(gpus["waste"].sum()), 2) == next(iter(totals.values()))
+
+
+def test_gpus_by_team_is_the_ledgers_split_of_each_gpu_over_its_holders():
+    """``gpus --by team`` gives a team the cost, GPU-hours and waste of ``costs --by team``; the
+    whole cost of the GPUs a team held longest is ``main_holder_cost``."""
+    from finops_cli.analytics.gpus import GpuThresholds, assess_gpus, summarise_gpus
+
+    start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
+    _, report = _report(42, start, end, ("team",))
+    source = SampleCostSource(LABELS, seed=42)
+    frame = assess_gpus(source.gpus(Window(start, end, "test")), GpuThresholds())
+    summary = summarise_gpus(frame, "team", report).set_index("team")
+    for row in report.rows:
+        got = summary.loc[row.keys["team"]]
+        assert round(got["cost"], 2) == round(row.gpu_cost, 2), row.keys
+        assert round(got["gpu_hours"], 6) == round(row.gpu_hours, 6), row.keys
+        assert round(got["waste"], 2) == round(row.waste or 0.0, 2), row.keys
+    assert summary["gpus"].sum() == len(frame)
+    assert summary["main_holder_cost"].sum() == pytest.approx(frame["cost"].sum())
+    assert summary.loc["research", "main_holder_cost"] > summary.loc["research", "cost"]
+    assert round(summary["cost"].sum(), 2) == round(frame["cost"].sum(), 2)
 
 
 @pytest.mark.slow
