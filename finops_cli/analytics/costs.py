@@ -92,7 +92,13 @@ def attribute_costs(
     alloc = data.allocations.copy()
     keys = list(group_by)
     alloc["_day"] = _day(alloc["bucket_end"])
+    if "wasted_cost" not in alloc.columns:  # a frame without the ledger's waste: per bucket row
+        seen = alloc["observed_gpu_hours"].where(alloc["observed_gpu_hours"] > 0)
+        share = (alloc["busy_gpu_hours"] / seen).clip(0.0, 1.0).fillna(1.0)
+        alloc["wasted_cost"] = alloc["gpu_cost"] * (1.0 - share)
     cluster = data.cluster.copy()
+    if "allocated_wasted_cost" not in cluster.columns:
+        cluster["allocated_wasted_cost"] = 0.0
     cluster["_day"] = _day(cluster["bucket_end"])
     days = tuple(sorted(set(cluster["_day"]) | set(alloc["_day"])))
 
@@ -105,7 +111,12 @@ def attribute_costs(
     # Unallocated: unlabelled pods, plus (without filters) allocation that no labelled row explains.
     un_hours = unlabelled.groupby("_day")["gpu_hours"].sum()
     un_cost = unlabelled.groupby("_day")["gpu_cost"].sum()
+    un_wasted = float(unlabelled["wasted_cost"].sum())
+    unaccounted_wasted = 0.0
     if not set(filters) - {"cluster"}:  # a cluster filter narrows both sides alike
+        all_wasted = cluster.groupby("_day")["allocated_wasted_cost"].sum()
+        known_wasted = alloc.groupby("_day")["wasted_cost"].sum()
+        unaccounted_wasted = float(all_wasted.sub(known_wasted, fill_value=0).clip(lower=0).sum())
         all_hours = cluster.groupby("_day")["allocated_gpu_hours"].sum()
         all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
         known_hours = alloc.groupby("_day")["gpu_hours"].sum()
@@ -127,6 +138,11 @@ def attribute_costs(
             un_cpu_ram,
             busy / observed if observed > 0 else None,
             tuple(float(un_cost.get(d, 0.0)) for d in days),
+            wasted=(
+                un_wasted + unaccounted_wasted
+                if observed > 0 or unaccounted_wasted > _EPSILON
+                else None
+            ),
         )
     )
 
@@ -149,6 +165,7 @@ def attribute_costs(
         None,
         0.0,
         tuple(max(float(idle_cost_by_day.get(d, 0.0)), 0.0) for d in days),
+        wasted=max(float(idle_cost_by_day.sum()), 0.0),
     )
     with_idle = include_idle or not pod_filters(filters)
     if with_idle:
@@ -214,7 +231,8 @@ def _allocated_rows(
 ) -> list[CostRow]:
     """One row per group, in key order: every group's sums and daily costs in two grouped
     passes (a pass per group costs a second or more at a hundred teams)."""
-    sums = labelled.groupby(keys, sort=True)[list(ALLOCATION_MEASURES)].sum()
+    measures = [*ALLOCATION_MEASURES]
+    sums = labelled.groupby(keys, sort=True)[measures].sum()
     daily = (
         labelled.groupby([*keys, "_day"], sort=False)["gpu_cost"]
         .sum()
@@ -222,7 +240,7 @@ def _allocated_rows(
         .reindex(index=sums.index, columns=list(days), fill_value=0.0)
     )
     rows = []
-    for key_values, (hours, cost, cpu_ram, busy, observed), daily_row in zip(
+    for key_values, (hours, cost, cpu_ram, busy, observed, wasted), daily_row in zip(
         sums.index,
         sums.to_numpy(dtype="float64").tolist(),
         daily.to_numpy(dtype="float64").tolist(),
@@ -241,6 +259,7 @@ def _allocated_rows(
                 cpu_ram if has_cpu_ram else None,
                 busy / observed if observed > 0 else None,
                 tuple(daily_row),
+                wasted=wasted if observed > 0 else None,
             )
         )
     return rows
@@ -254,7 +273,11 @@ def _make_row(
     cpu_ram_cost: float | None,
     efficiency: float | None,
     daily: tuple[float, ...],
+    *,
+    wasted: float | None,
 ) -> CostRow:
+    """``wasted`` is the ledger's waste of the row (``wasted_cost`` summed), ``None`` when no
+    GPU of the row had a busy reading."""
     gpu_cost = 0.0 if abs(gpu_cost) < _EPSILON else gpu_cost
     gpu_hours = 0.0 if abs(gpu_hours) < _EPSILON else gpu_hours
     if efficiency is not None:
@@ -267,7 +290,7 @@ def _make_row(
         cpu_ram_cost=cpu_ram_cost,
         total_cost=gpu_cost + (cpu_ram_cost or 0.0),
         efficiency=efficiency,
-        waste=gpu_cost * (1.0 - efficiency) if efficiency is not None else None,
+        waste=wasted,
         share=0.0,
         daily_cost=daily,
     )

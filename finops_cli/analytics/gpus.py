@@ -9,19 +9,28 @@ States (thresholds are settings, defaults below):
 - ``underused``: held, busy average while held under ``underused_busy_avg``;
 - ``active``: everything else.
 
-Waste is what the window's cost bought no work with: ``cost x (1 - held share x busy while
-held)``, the per-GPU twin of ``costs``' ``cost x (1 - efficiency)`` plus idle.
+Waste is the ledger's (docs/cost-model.md#the-ledger): what the window's cost bought no work
+with, ``cost - used_cost`` where ``used_cost`` is the price x busy of every sample the GPU was held
+(``cost x (1 - held share x busy while held)`` when the source gives no ``used_cost``). Summed
+over GPUs it is ``costs``' total waste, idle included.
+
+``--by team`` splits each GPU's cost over its holders by time held: its rows are the ledger's
+(``costs --by team``), given as a ``CostReport``; ``main_holder_cost`` keeps the whole cost of
+the GPUs each team held longest.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from finops_cli.sources.interface import GpuData
+
+if TYPE_CHECKING:
+    from finops_cli.analytics.costs import CostReport
 
 ACTIVE = "active"
 UNDERUSED = "underused"
@@ -60,22 +69,77 @@ def assess_gpus(data: GpuData, thresholds: GpuThresholds) -> pd.DataFrame:
     held = frame["held_hours"].fillna(0.0).astype(float)
     frame["held_share"] = (held / present.where(present > 0)).fillna(0.0).clip(0.0, 1.0)
     states = []
-    wastes = []
-    for share, avg, p95, cost in zip(
-        frame["held_share"], frame["busy_avg"], frame["busy_p95"], frame["cost"], strict=True
-    ):
+    wastes: list[float | None] = []
+    used_costs = frame["used_cost"] if "used_cost" in frame else [None] * len(frame)
+    for share, avg, p95, cost, used_cost in zip(
+        frame["held_share"], frame["busy_avg"], frame["busy_p95"], frame["cost"], used_costs,
+        strict=True,
+    ):  # fmt: skip
         avg_value = _number(avg)
         states.append(classify(float(share), avg_value, _number(p95), thresholds))
-        used = float(share) * (avg_value if avg_value is not None else 1.0)
         money = _number(cost)
+        paid_for_work = _number(used_cost)
+        if money is not None and avg_value is not None and paid_for_work is not None:
+            wastes.append(money - paid_for_work)  # the ledger's: sum(price x (1 - busy))
+            continue
+        used = float(share) * (avg_value if avg_value is not None else 1.0)
         wastes.append(None if money is None else money * (1.0 - used))
     frame["state"] = states
     frame["waste"] = wastes
     return frame
 
 
-def summarise_gpus(frame: pd.DataFrame, by: str) -> pd.DataFrame:
-    """GPUs, states, cost, waste and busy per ``node``, ``team`` or ``gpu_model``."""
+def summarise_gpus(frame: pd.DataFrame, by: str, ledger: CostReport | None = None) -> pd.DataFrame:
+    """GPUs, states, cost, waste and busy per ``node``, ``team`` or ``gpu_model``.
+
+    With ``ledger`` (``costs``' report grouped by ``by``), a row's ``cost``, ``gpu_hours``,
+    ``waste`` and ``busy_avg`` are the ledger's (each GPU's cost split over its holders by time
+    held; ``__idle__`` the time nobody held one), ``main_holder_cost`` the whole cost of the
+    GPUs whose main holder is in the group, and the GPU and state counts stay by main holder.
+    """
+    summary = _summarise(frame, by)
+    if ledger is None:
+        return summary
+    return _with_ledger(summary, by, ledger)
+
+
+def _with_ledger(summary: pd.DataFrame, by: str, ledger: CostReport) -> pd.DataFrame:
+    counted: dict[str, dict[str, Any]] = {
+        str(r[by]): {str(k): v for k, v in r.items()} for r in summary.to_dict("records")
+    }
+    rows: list[dict[str, Any]] = []
+    for r in ledger.rows:
+        key = r.keys.get(by, r.kind)
+        rows.append(_ledger_row(by, key, counted.pop(key, None), r.gpu_cost, r.waste,
+                                r.efficiency, r.gpu_hours))  # fmt: skip
+    for key, counts in counted.items():  # main holders the window's ledger has no row for
+        rows.append(_ledger_row(by, key, counts, 0.0, 0.0, None, 0.0))
+    columns = [by, "gpus", *STATES, "cost", "waste", "busy_avg", "gpu_hours", "main_holder_cost"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ledger_row(
+    by: str,
+    key: str,
+    counts: dict[str, Any] | None,
+    cost: float,
+    waste: float | None,
+    efficiency: float | None,
+    gpu_hours: float,
+) -> dict[str, Any]:
+    return {
+        by: key,
+        "gpus": int(counts["gpus"]) if counts else 0,
+        **{state: int(counts[state]) if counts else 0 for state in STATES},
+        "cost": cost,
+        "waste": waste,
+        "busy_avg": efficiency,
+        "gpu_hours": gpu_hours,
+        "main_holder_cost": float(counts["cost"]) if counts else 0.0,
+    }
+
+
+def _summarise(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     column = {"gpu_model": "model_name"}.get(by, by)
     keyed = frame.assign(_key=frame[column].replace("", "__unallocated__"))
     rows: list[dict[str, Any]] = []

@@ -353,6 +353,26 @@ class QueryContext:
             self.busy_per_gpu(present), keys, filters, aggregate="count", carries_node_labels=True
         )
 
+    def pod_gpu_price(self) -> str:
+        """Per-GPU $/h of the node of each pod that holds GPUs (one series per pod)."""
+        held = f"(({self.pod_gpus()}) > 0)"
+        priced = f"{held} * 0 + on ({self.node_join}) group_left () {self.node_price()}"
+        return f"max by ({self.pod_join}) ({priced})"
+
+    def wasted_cost_rate(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
+        """$/h of held GPUs paid for idle engine time, per group: the ledger's waste.
+
+        For every GPU dcgm-exporter sees bound to a pod that holds GPUs, ``price x (1 - busy)``
+        at that instant (price: the per-GPU price of the pod's node), then summed per group.
+        Because it is summed entry by entry, it adds up across any grouping; GPUs without a
+        busy reading contribute nothing (their waste is unknown), as in ``busy_count``.
+        """
+        idle_share = f"(1 - ({self.busy_per_gpu(present)}))"
+        per_gpu = f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
+        return self._grouped(per_gpu, keys, filters, carries_node_labels=True)
+
     def capacity_gpus(self) -> str:
         by = f" by ({self.cluster_label})" if self.cluster_label else ""
         return f"sum{by} ({self.node_capacity()})"

@@ -125,6 +125,14 @@ class GpuQueries:
             f"{self.ctx.node_price()}"
         )
 
+    def used_price(self, present: frozenset[str]) -> str:
+        """Busy x the per-GPU price of its node, at each instant a pod holds the GPU: what the
+        ledger counts as paid for work (``cost`` minus its integral is the GPU's waste)."""
+        return (
+            f"({self.busy(present)}) * on ({self.ctx.node_join}) group_left () "
+            f"{self.ctx.node_price()}"
+        )
+
     def holders(self, pod_keys: Sequence[str]) -> str:
         """The pod that held each GPU longest (samples held), with its team/project/model labels:
         one series per GPU however many pods came and went."""

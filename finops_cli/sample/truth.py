@@ -163,6 +163,30 @@ def efficiency_truth(
     return pd.Series({k: busy[k] / count[k] for k in sorted(busy)}, name="efficiency")
 
 
+def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: str) -> pd.Series:
+    """The ledger's waste per ``key`` value: for every GPU a pod holds and every sample in
+    ``(start, end]``, the GPU's price x (1 - busy) over the sample's interval, summed.
+
+    Exact on the sample grid (busy is a sampled signal). A MIG slice's pod holds no whole GPU
+    (its GPU's cost is idle), so it has no waste here; idle capacity is not included.
+    """
+    grid = grid_between(start, end, step)
+    hours = step / 3600
+    wasted: dict[str, float] = {}
+    for r in cluster.pod_runs(grid):
+        w = r.workload
+        value = _key_value(cluster, w, key)
+        wasted.setdefault(value, 0.0)
+        if w.gpus <= 0:
+            continue
+        at = grid[r.first : r.last + 1] - 1
+        price = cluster.gpu_price(cluster.node(w.node), at)
+        for gpu in w.gpu_indices:
+            idle = 1.0 - cluster.busy(w, gpu, at)
+            wasted[value] += float(np.sum(price * idle)) * hours
+    return pd.Series({k: wasted[k] for k in sorted(wasted)}, name="waste", dtype="float64")
+
+
 def _key_value(cluster: SampleCluster, w: object, key: str) -> str:
     from finops_cli.sample.scenario import WorkloadSpec
 
@@ -269,6 +293,7 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                     "temperature_avg_c": float(metrics["temperature"].mean()),
                     "temperature_max_c": float(metrics["temperature"].max()),
                     "cost": float(price.sum()) * hours * unit.share,
+                    "used_cost": float(np.sum(price * seen * held)) * hours * unit.share,
                     "hourly_price": float(price.mean()) * unit.share,
                     "namespace": holder.workload.namespace if holder else "",
                     "pod": holder.pod if holder else "",

@@ -21,7 +21,11 @@ ALLOCATION_MEASURES = (
     "cpu_ram_cost",
     "busy_gpu_hours",
     "observed_gpu_hours",
+    "wasted_cost",
 )
+"""``wasted_cost`` is the ledger's waste (docs/cost-model.md#the-ledger): for every GPU bound to a
+pod that holds GPUs and every sample, ``price x (1 - busy)``, summed. It adds up across groupings,
+unlike ``gpu_cost x (1 - busy/observed)``."""
 SERIES_MEASURES = ("gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
 """The allocation measures forecasts and anomalies read (``analytics.series``)."""
 CLUSTER_MEASURES = (
@@ -29,6 +33,7 @@ CLUSTER_MEASURES = (
     "allocated_gpu_cost",
     "capacity_gpu_hours",
     "capacity_gpu_cost",
+    "allocated_wasted_cost",
 )
 
 
@@ -93,7 +98,7 @@ GPU_COLUMNS = (
     "held_hours",
     "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
-    "hourly_price", "namespace", "pod", "team", "project", "model",
+    "hourly_price", "namespace", "pod", "team", "project", "model", "used_cost",
 )  # fmt: skip
 NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type")
 
@@ -105,7 +110,9 @@ class GpuData:
     ``gpus`` has ``GPU_COLUMNS``: hours reported (``present_hours``) and held by a pod
     (``held_hours``); busy average and p95 while held, and average over all time; memory in MiB;
     ``cost`` = the node's per-GPU price integrated over the hours the GPU was reported (a MIG
-    instance gets its slice's share); the pod that held it longest and that pod's labels.
+    instance gets its slice's share); ``used_cost`` = price x busy integrated over the samples it
+    was held (NaN without busy), so that ``cost - used_cost`` is its ledger waste; the pod that
+    held it longest and that pod's labels.
     ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "").
     """
 

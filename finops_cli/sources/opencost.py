@@ -114,6 +114,7 @@ class _Totals:
     cpu_ram_cost: float = 0.0
     busy_gpu_hours: float = 0.0
     observed_gpu_hours: float = 0.0
+    wasted_cost: float = 0.0  # gpu_cost x (1 - efficiency), entry by entry
 
 
 @dataclass
@@ -190,6 +191,8 @@ class OpenCostCostSource(CostSource):
         if not known:
             allocations["busy_gpu_hours"] = 0.0
             allocations["observed_gpu_hours"] = 0.0
+            allocations["wasted_cost"] = 0.0
+            cluster["allocated_wasted_cost"] = 0.0
         return CostData(
             source=self.name,
             allocations=allocations,
@@ -328,6 +331,7 @@ def _add_allocation(
         parsed.efficiencies.append(efficiency)
         slot.busy_gpu_hours += efficiency * hours
         slot.observed_gpu_hours += hours
+        slot.wasted_cost += gpu_cost * (1.0 - min(max(efficiency, 0.0), 1.0))
 
 
 def _values(
@@ -458,12 +462,13 @@ def _cluster(
     GPU-hours; the price used is returned for a note, ``None`` when nothing was estimated.
     """
     position = keys.index("cluster") if "cluster" in keys else -1  # filter keys are in keys
-    hours = cost = 0.0
+    hours = cost = wasted = 0.0
     for values, totals in parsed.rows.items():
         if cluster_filter is not None and values[position] != cluster_filter:
             continue
         hours += totals.gpu_hours
         cost += totals.gpu_cost
+        wasted += totals.wasted_cost
     idle_hours = idle_cost = 0.0
     for cluster, totals in parsed.idle.items():
         if cluster_filter is not None and cluster != cluster_filter:
@@ -474,7 +479,7 @@ def _cluster(
     if idle_hours <= 0 < idle_cost and hours > 0 and cost > 0:
         price = cost / hours
         idle_hours = idle_cost / price
-    measures = (hours, cost, hours + idle_hours, cost + idle_cost)
+    measures = (hours, cost, hours + idle_hours, cost + idle_cost, wasted)
     frame = pd.DataFrame({m: [v] for m, v in zip(CLUSTER_MEASURES, measures, strict=True)})
     frame = frame.astype("float64")
     frame.insert(0, "bucket_end", pd.Series([end], dtype="datetime64[ns, UTC]"))

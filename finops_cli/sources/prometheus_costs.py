@@ -65,6 +65,9 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     if busy_metrics:
         measures["busy_gpu_hours"] = ctx.busy_sum(keys, filters, busy_metrics)
         measures["observed_gpu_hours"] = ctx.busy_count(keys, filters, busy_metrics)
+        measures["wasted_cost"] = ctx.wasted_cost_rate(keys, filters, busy_metrics)
+        if "wasted_cost" in request.measures:  # the unaccounted part of __unallocated__
+            measures["allocated_wasted_cost"] = ctx.wasted_cost_rate([], {}, busy_metrics)
     else:
         notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
 

@@ -151,7 +151,9 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
     """One row per GPU: a dozen instant queries, each returning a number per GPU."""
     start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window)
     interval = ctx.sample_interval_s
-    window_s = (end - start).total_seconds()
+    # One millisecond short, as the cost buckets: the samples of (start, end] whether the engine
+    # closes range starts (2.x) or not, so a GPU's cost is the ledger's to the cent.
+    window_s = (end - start).total_seconds() - 0.001
     hours = interval / 3600
 
     def per_gpu(gq: GpuQueries) -> dict[str, str]:
@@ -180,6 +182,7 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
             measures["busy_avg"] = gq.over_window("avg_over_time", busy)
             measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
             measures["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
+            measures["used_cost"] = gq.over_window("sum_over_time", gq.used_price(busy_metrics))
         return measures | {"holders": gq.holders(["team", "project", "model"])}
 
     gq = GpuQueries(ctx, window_s)
@@ -213,7 +216,7 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
             )
     for row in rows.values():
         share = prometheus_rows.mig_fraction(str(row["mig_profile"])) if row["mig_profile"] else 1.0
-        for money in ("cost", "hourly_price"):
+        for money in ("cost", "hourly_price", "used_cost"):
             if row.get(money) is not None:
                 row[money] = float(row[money]) * share  # type: ignore[arg-type]
     import pandas as pd  # after the queries: it loads while they run

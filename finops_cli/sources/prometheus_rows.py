@@ -196,6 +196,9 @@ def gpu_key(labels: dict[str, str]) -> tuple[str, ...]:
     return tuple(labels.get(k, "") for k in ("cluster", *GPU_KEY))
 
 
+_INTEGRATED = ("present_hours", "held_hours", "cost", "used_cost")  # sums of samples: x S/3600
+
+
 def gpu_rows(
     results: dict[str, list[InstantSample]], hours: float, skipped: list[str]
 ) -> dict[tuple[str, ...], dict[str, object]]:
@@ -207,7 +210,7 @@ def gpu_rows(
             value = s.value if math.isfinite(s.value) else None
             if value is None:
                 skipped.append(f"{measure} {s.labels}")
-            if measure in ("present_hours", "held_hours", "cost") and value is not None:
+            if measure in _INTEGRATED and value is not None:
                 value *= hours
             if measure == "present_hours":
                 row = rows.setdefault(gpu_key(s.labels), _gpu_row(s.labels))

@@ -70,18 +70,29 @@ class SampleCostSource(CostSource):
         frames = []
         allocated_hours = np.zeros(len(grid))
         allocated_cost = np.zeros(len(grid))
+        allocated_wasted = np.zeros(len(grid))
         for run in self.cluster.pod_runs(grid):
             w = run.workload
             node = self.cluster.node(w.node)
             sl = slice(run.first, run.last + 1)
             at = grid[sl] - 1
-            gpu_cost = self.cluster.gpu_price(node, at) * w.gpus * hours
+            price = self.cluster.gpu_price(node, at)
+            gpu_cost = price * w.gpus * hours
+            busy_by_gpu = [self.cluster.busy(w, gpu, at) for gpu in w.gpu_indices]
+            # The ledger's waste: each GPU the pod holds, price x (1 - busy), sample by sample
+            # (a MIG slice's pod holds no whole GPU: its GPU's cost is idle, as in PromQL).
+            wasted = (
+                sum(price * (1.0 - b) for b in busy_by_gpu) * hours
+                if w.gpus > 0
+                else np.zeros(len(at))
+            )
             allocated_hours[sl] += w.gpus * hours
             allocated_cost[sl] += gpu_cost
+            allocated_wasted[sl] += wasted
             values = {k: self._value(w, k) for k in GROUP_KEYS}
             if any(values[k] != v for k, v in request.filters.items()):
                 continue
-            busy = sum(self.cluster.busy(w, gpu, at) for gpu in w.gpu_indices) * hours
+            busy = sum(busy_by_gpu) * hours
             cpu_ram = (
                 self.cluster.cpu_price(node, at) * w.cpu_cores
                 + self.cluster.ram_price(node, at) * w.memory_gib
@@ -94,6 +105,7 @@ class SampleCostSource(CostSource):
                     "cpu_ram_cost": cpu_ram,
                     "busy_gpu_hours": busy,
                     "observed_gpu_hours": w.gpus * hours,
+                    "wasted_cost": wasted,
                 }
             )
             for key in request.group_by:
@@ -123,6 +135,7 @@ class SampleCostSource(CostSource):
         if other_cluster:
             allocated_hours[:] = 0.0
             allocated_cost[:] = 0.0
+            allocated_wasted[:] = 0.0
         cluster = (
             pd.DataFrame(
                 {
@@ -131,6 +144,7 @@ class SampleCostSource(CostSource):
                     "allocated_gpu_cost": allocated_cost,
                     "capacity_gpu_hours": np.full(len(grid), capacity_hours),
                     "capacity_gpu_cost": capacity_cost,
+                    "allocated_wasted_cost": allocated_wasted,
                 }
             )
             .groupby("bucket_end", as_index=False, sort=True)[list(CLUSTER_MEASURES)]

@@ -17,8 +17,11 @@ def gpus(
     run: RunContext, *, idle: bool = False, by: str | None = None, team: str | None = None
 ) -> dict[str, Any]:
     """The ``gpus`` document: per GPU (or per ``by`` group), wasted ones only with ``idle``."""
+    ledger_data = None
     with open_source(run) as source, run.progress("Querying GPUs"):
         data = source.gpus(run.window)
+        if by == "team" and not idle:  # each GPU's cost split over its holders: the ledger's
+            ledger_data = source.costs(_team_request(run, team))
     # Analytics (pandas) after the queries: it loads in the background while they run.
     from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
     from finops_cli.render import gpus as render
@@ -31,7 +34,15 @@ def gpus(
         frame = frame[frame["team"] == team]
     if idle:
         frame = frame[frame["state"].isin(WASTED_STATES)].sort_values("waste", ascending=False)
-    shown = summarise_gpus(frame, by) if by else frame
+    ledger = None
+    if ledger_data is not None:
+        from finops_cli.analytics.costs import attribute_costs
+
+        filters = {} if team is None else {"team": team}
+        ledger = attribute_costs(ledger_data, ("team",), filters, run.window.start, run.window.end)
+    shown = summarise_gpus(frame, by, ledger) if by else frame
+    if ledger is not None and team is not None:
+        shown = shown[shown["team"] == team]
     return render.to_document(
         shown,
         _provenance(run, source.name, data.notes),
@@ -39,6 +50,16 @@ def gpus(
         group_by=by,
         idle_only=idle,
     )
+
+
+def _team_request(run: RunContext, team: str | None) -> Any:
+    """The ``costs --by team`` request of the window (``--team`` as its filter), so that
+    ``gpus --by team`` gives the same cost, GPU-hours and waste as ``costs``."""
+    from finops_cli.buckets import bucket_size
+    from finops_cli.sources.interface import CostRequest
+
+    filters = {} if team is None else {"team": team}
+    return CostRequest(run.window, ("team",), filters, bucket_size(run.window.seconds))
 
 
 def rightsize(

@@ -25,6 +25,7 @@ from finops_cli.sample.truth import (
     ground_truth,
     inference_truth,
     pod_truth,
+    waste_truth,
 )
 from tests.support.cli import run_finops
 
@@ -120,7 +121,38 @@ def test_efficiency_matches_ground_truth(backend):
     for team, efficiency in truth.items():
         row = rows[team or "__unallocated__"]
         assert row["efficiency"] == pytest.approx(efficiency, abs=0.005), team
-        assert row["waste"] == pytest.approx(row["gpu_cost"] * (1 - row["efficiency"]), abs=0.01)
+    # Waste is the ledger's: sum(price x (1 - busy)) entry by entry, within half a percent.
+    wastes = waste_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP, "team")
+    for team, waste in wastes.items():
+        assert rows[team or "__unallocated__"]["waste"] == pytest.approx(waste, rel=0.005), team
+
+
+def _gpus(url: str, *extra: str) -> dict:
+    result = run_finops(
+        "gpus", "--start", "2026-10-01", "--end", "2026-10-04", "--prometheus-url", url,
+        "-o", "json", *extra,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_one_ledger_across_groupings_and_commands(backend):
+    """Total waste is the same for four groupings and for ``gpus``; a team's cost, GPU-hours and
+    waste are the same in ``costs --by team`` and ``gpus --by team``."""
+    url, _ = backend
+    by_team = _costs(url, "--by", "team")
+    totals = {
+        by: _costs(url, *[a for k in by for a in ("--by", k)])["totals"]["waste"]
+        for by in [("team", "project"), ("gpu-model",), ("namespace",)]
+    } | {("team",): by_team["totals"]["waste"]}
+    totals[("gpus",)] = _gpus(url)["totals"]["waste"]
+    assert max(totals.values()) - min(totals.values()) < 0.01, totals
+    gpus = _by_key(_gpus(url, "--by", "team"), "team")
+    for row in by_team["rows"]:
+        got = gpus[row["team"]]
+        assert got["cost"] == pytest.approx(row["gpu_cost"], abs=0.005), row["team"]
+        assert got["gpu_hours"] == pytest.approx(row["gpu_hours"], abs=1e-6), row["team"]
+        assert got["waste"] == pytest.approx(row["waste"] or 0.0, abs=0.005), row["team"]
 
 
 def test_team_filter_and_two_levels(backend):

@@ -15,7 +15,7 @@ import pytest
 
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import ground_truth, inference_truth
+from finops_cli.sample.truth import ground_truth, inference_truth, waste_truth
 from tests.support.cli import run_finops
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
@@ -75,6 +75,13 @@ def test_costs_match_ground_truth_on_victoriametrics(vm, flag, key):
     assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
     assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(
         truth.cluster_gpu_cost, rel=0.005
+    )
+    # The ledger's waste, sum(price x (1 - busy)) entry by entry, per group and in total.
+    wastes = waste_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP, key)
+    for value, waste in wastes.items():
+        assert rows[value or "__unallocated__"]["waste"] == pytest.approx(waste, rel=0.005), value
+    assert doc["totals"]["waste"] == pytest.approx(
+        sum(wastes) + rows["__idle__"]["gpu_cost"], rel=0.005
     )
 
 

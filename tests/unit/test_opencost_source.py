@@ -234,6 +234,7 @@ def test_current_payload_mapping(oc: FakeOpenCost, h: Harness) -> None:
             "cpu_ram_cost": 42.74,
             "busy_gpu_hours": 0.62 * 288,
             "observed_gpu_hours": 288,
+            "wasted_cost": 1152 * (1 - 0.62),  # entry by entry: cost x (1 - efficiency)
         }
     )
     assert got["vision"]["busy_gpu_hours"] == pytest.approx(0.35 * 180)
@@ -245,6 +246,7 @@ def test_current_payload_mapping(oc: FakeOpenCost, h: Harness) -> None:
             "cpu_ram_cost": 6.0,
             "busy_gpu_hours": 0,
             "observed_gpu_hours": 0,
+            "wasted_cost": 0,
         }
     )
     assert got["data-eng"]["gpu_cost"] == 0 and got["data-eng"]["cpu_ram_cost"] == 58.5
@@ -473,6 +475,7 @@ def test_null_nan_and_missing_fields(oc: FakeOpenCost, h: Harness) -> None:
             "cpu_ram_cost": 1.5,
             "busy_gpu_hours": 0,
             "observed_gpu_hours": 0,
+            "wasted_cost": 0,
         }
     )
     assert got["b"]["cpu_ram_cost"] == 0 and got["b"]["busy_gpu_hours"] == 5

@@ -9,7 +9,7 @@ import pytest
 
 from finops_cli.analytics.costs import IDLE, UNALLOCATED, attribute_costs
 from finops_cli.sample.simulate import SampleCluster, grid_between
-from finops_cli.sample.truth import efficiency_truth, ground_truth
+from finops_cli.sample.truth import efficiency_truth, ground_truth, waste_truth
 from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
@@ -44,6 +44,59 @@ def test_costs_equal_ground_truth(seed, key):
         assert row.gpu_hours == pytest.approx(fig["gpu_hours"], abs=1e-6)
     assert rows[IDLE].gpu_cost == pytest.approx(truth.idle_gpu_cost, abs=0.005)
     assert sum(r.gpu_cost for r in report.rows) == pytest.approx(truth.cluster_gpu_cost, abs=0.01)
+
+
+@pytest.mark.parametrize("key", ["team", "namespace", "gpu_model"])
+def test_waste_is_the_ledgers_cost_times_idle_share(key):
+    """A row's waste is sum(price x (1 - busy)) over its GPU samples, not its cost times its
+    average idle share (wrong where a row holds GPUs at different prices); __idle__ is all waste."""
+    start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
+    cluster, report = _report(42, start, end, (key,))
+    truth = waste_truth(cluster, int(start.timestamp()), int(end.timestamp()), 60, key)
+    rows = {r.keys[key]: r for r in report.rows}
+    for value, waste in truth.items():
+        row = rows[value or UNALLOCATED]
+        assert row.waste == pytest.approx(waste, rel=0.005, abs=0.01), value
+    assert rows[IDLE].waste == pytest.approx(rows[IDLE].gpu_cost, abs=1e-9)
+    assert report.totals.waste == pytest.approx(sum(truth) + rows[IDLE].gpu_cost, abs=0.01)
+
+
+def test_total_waste_is_the_same_in_every_grouping():
+    """Waste adds up: the total is the same to the cent whatever the grouping."""
+    start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
+    totals = {}
+    for keys in [("team",), ("team", "project"), ("gpu_model",), ("namespace",), ("node",)]:
+        _, report = _report(42, start, end, keys)
+        totals[keys] = round(report.totals.waste, 2)
+        assert sum(r.waste or 0.0 for r in report.rows) == pytest.approx(report.totals.waste)
+    assert len(set(totals.values())) == 1, totals
+    # ... and equals the per-GPU waste of ``finops gpus``, to the cent.
+    from finops_cli.analytics.gpus import GpuThresholds, assess_gpus
+
+    source = SampleCostSource(LABELS, seed=42)
+    gpus = assess_gpus(source.gpus(Window(start, end, "test")), GpuThresholds())
+    assert round(float(gpus["waste"].sum()), 2) == next(iter(totals.values()))
+
+
+def test_gpus_by_team_is_the_ledgers_split_of_each_gpu_over_its_holders():
+    """``gpus --by team`` gives a team the cost, GPU-hours and waste of ``costs --by team``; the
+    whole cost of the GPUs a team held longest is ``main_holder_cost``."""
+    from finops_cli.analytics.gpus import GpuThresholds, assess_gpus, summarise_gpus
+
+    start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
+    _, report = _report(42, start, end, ("team",))
+    source = SampleCostSource(LABELS, seed=42)
+    frame = assess_gpus(source.gpus(Window(start, end, "test")), GpuThresholds())
+    summary = summarise_gpus(frame, "team", report).set_index("team")
+    for row in report.rows:
+        got = summary.loc[row.keys["team"]]
+        assert round(got["cost"], 2) == round(row.gpu_cost, 2), row.keys
+        assert round(got["gpu_hours"], 6) == round(row.gpu_hours, 6), row.keys
+        assert round(got["waste"], 2) == round(row.waste or 0.0, 2), row.keys
+    assert summary["gpus"].sum() == len(frame)
+    assert summary["main_holder_cost"].sum() == pytest.approx(frame["cost"].sum())
+    assert summary.loc["research", "main_holder_cost"] > summary.loc["research", "cost"]
+    assert round(summary["cost"].sum(), 2) == round(frame["cost"].sum(), 2)
 
 
 @pytest.mark.slow
