@@ -146,27 +146,7 @@ def attribute_costs(
         )
     )
 
-    idle_hours_by_day = (
-        cluster.groupby("_day")["capacity_gpu_hours"]
-        .sum()
-        .sub(cluster.groupby("_day")["allocated_gpu_hours"].sum(), fill_value=0)
-    )
-    idle_cost_by_day = (
-        cluster.groupby("_day")["capacity_gpu_cost"]
-        .sum()
-        .sub(cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0)
-    )
-    idle_keys = {k: IDLE for k in keys} or {"group": IDLE}
-    idle_row = _make_row(
-        idle_keys,
-        "idle",
-        max(float(idle_hours_by_day.sum()), 0.0),
-        max(float(idle_cost_by_day.sum()), 0.0),
-        None,
-        0.0,
-        tuple(max(float(idle_cost_by_day.get(d, 0.0)), 0.0) for d in days),
-        wasted=max(float(idle_cost_by_day.sum()), 0.0),
-    )
+    idle_row = _idle_row(cluster, keys, days)
     with_idle = include_idle or not pod_filters(filters)
     if with_idle:
         rows.append(idle_row)
@@ -207,6 +187,31 @@ def attribute_costs(
         has_cpu_ram=data.has_cpu_ram,
         sample_interval_s=data.sample_interval_s,
         notes=tuple(data.notes),
+    )
+
+
+def _idle_row(cluster: pd.DataFrame, keys: list[str], days: tuple[str, ...]) -> CostRow:
+    """Capacity no pod held: its whole cost is idle and all of it is waste."""
+    idle_hours_by_day = (
+        cluster.groupby("_day")["capacity_gpu_hours"]
+        .sum()
+        .sub(cluster.groupby("_day")["allocated_gpu_hours"].sum(), fill_value=0)
+    )
+    idle_cost_by_day = (
+        cluster.groupby("_day")["capacity_gpu_cost"]
+        .sum()
+        .sub(cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0)
+    )
+    idle_keys = {k: IDLE for k in keys} or {"group": IDLE}
+    return _make_row(
+        idle_keys,
+        "idle",
+        max(float(idle_hours_by_day.sum()), 0.0),
+        max(float(idle_cost_by_day.sum()), 0.0),
+        None,
+        0.0,
+        tuple(max(float(idle_cost_by_day.get(d, 0.0)), 0.0) for d in days),
+        wasted=max(float(idle_cost_by_day.sum()), 0.0),
     )
 
 
