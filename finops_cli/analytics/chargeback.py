@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
 from finops_cli.analytics.periods import Period, comparison, describe, iso
+from finops_cli.analytics.rightsize import CAPACITY_ACTIONS
 
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
@@ -204,7 +205,12 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     recs_by: dict[str, list[Recommendation]] = {}
     if recommendations is not None and rec_key is not None:
         for rec in recommendations:
-            name = getattr(rec.workload, rec_key) or UNALLOCATED
+            # Capacity advice (remove / scale-down a node) is about GPUs no pod held: the idle
+            # row's money, not the unlabelled pods' of __unallocated__.
+            if rec.action in CAPACITY_ACTIONS:
+                name = IDLE
+            else:
+                name = getattr(rec.workload, rec_key) or UNALLOCATED
             recs_by.setdefault(name, []).append(rec)
     anomalies_by: dict[str, list[Anomaly]] = {}
     if anomalies is not None:

@@ -436,3 +436,25 @@ def test_group_keys_agree():
     from finops_cli.usecases.report import GROUP_BY
 
     assert GROUP_BY == GROUP_FIELDS
+
+
+def test_capacity_advice_is_listed_under_idle_not_unallocated(reports):
+    """Removing an unheld node saves idle capacity's money, not the unlabelled pods'."""
+    from finops_cli.analytics.rightsize import CAPACITY_ACTIONS, recommend
+    from finops_cli.pricing import load_catalog
+
+    pods = SampleCostSource(LABELS).pods(Window(START, END, "t"))
+    recommendations = recommend(pods, load_catalog(), (END - START).total_seconds() / 3600)
+    capacity = [r for r in recommendations if r.action in CAPACITY_ACTIONS]
+    assert capacity, "the sample week has unheld H100s"
+    doc = _doc(reports, extras=Extras(recommendations=recommendations))
+    rows = {row["team"]: row for row in doc["rows"]}
+    idle_actions = {r["action"] for r in rows["__idle__"]["recommendations"]}
+    assert idle_actions and idle_actions <= set(CAPACITY_ACTIONS)
+    elsewhere = [
+        r["action"]
+        for team, row in rows.items()
+        if team != "__idle__"
+        for r in row.get("recommendations", [])
+    ]
+    assert not set(elsewhere) & set(CAPACITY_ACTIONS)
