@@ -24,16 +24,9 @@ import pytest
 
 from finops_cli.config_checks import SecretStr
 from finops_cli.errors import SourceError
-from finops_cli.http_client import (
-    BUDGET,
-    BaseUrl,
-    Budget,
-    decode_json,
-    is_loopback,
-    parse_base_url,
-    security_warnings,
-)
+from finops_cli.http_client import BUDGET, Budget, decode_json
 from finops_cli.http_deadline import DeadlineStream, time_left
+from finops_cli.http_url import BaseUrl, is_loopback, parse_base_url, security_warnings
 from finops_cli.redact import mask_text
 from finops_cli.sources.opencost import OpenCostCostSource
 from finops_cli.sources.prometheus_client import PrometheusClient
