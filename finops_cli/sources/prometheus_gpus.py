@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from finops_cli.sources.prometheus import PrometheusCostSource
+    from finops_cli.sources.prometheus_client import InstantSample
 
 
 def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceData:
@@ -186,17 +188,7 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
         return measures | {"holders": gq.holders(["team", "project", "model"])}
 
     gq = GpuQueries(ctx, window_s)
-    # Each GPU is whole in one shard, so the shards' answers simply add up.
-    results = run_sharded(
-        source.client,
-        source.max_concurrency,
-        per_gpu,
-        ctx,
-        window_s,
-        end,
-        functools.partial(queries.shards, "gpu"),
-        dict.fromkeys(per_gpu(gq), "sum"),
-    )
+    results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
     holders = results.pop("holders")
     node_rows = source.client.instant(gq.node_info(), end)
 
@@ -365,16 +357,7 @@ def _capacity(
             "cost": gq.over_window("sum_over_time", gq.price()),
         }
 
-    results = run_sharded(
-        source.client,
-        source.max_concurrency,
-        per_gpu,
-        ctx,
-        window_s,
-        end,
-        functools.partial(queries.shards, "gpu"),
-        dict.fromkeys(per_gpu(GpuQueries(ctx, window_s)), "sum"),
-    )
+    results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
     pools: dict[str, str] = {}
     for s in source.client.instant(queries.node_pools(ctx, window_s), end):
         pool = next((s.labels[k] for k in queries.POOL_LABELS if s.labels.get(k)), "")
@@ -390,3 +373,24 @@ def _capacity(
     import pandas as pd  # after the queries: it loads while they run
 
     return pd.DataFrame(list(rows.values()), columns=list(CAPACITY_COLUMNS))
+
+
+def _per_gpu_sharded(
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    window_s: float,
+    end: datetime,
+    per_gpu: Callable[[GpuQueries], dict[str, str]],
+) -> dict[str, list[InstantSample]]:
+    """``per_gpu``'s window queries, cut by GPU UUID where refused: each GPU is whole in one
+    shard, so the shards' answers simply add up."""
+    return run_sharded(
+        source.client,
+        source.max_concurrency,
+        per_gpu,
+        ctx,
+        window_s,
+        end,
+        functools.partial(queries.shards, "gpu"),
+        dict.fromkeys(per_gpu(GpuQueries(ctx, window_s)), "sum"),
+    )
