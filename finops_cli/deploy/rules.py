@@ -180,6 +180,9 @@ def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
             Rule(TEAM_GPUS, _by("team", ctx.gpus_allocated(["team"], {}), ctx)),
             Rule(TEAM_BUSY, _by("team", ctx.busy_sum(["team"], {}, BUSY_METRICS), ctx)),
             Rule(TEAM_OBSERVED, _by("team", ctx.busy_count(["team"], {}, BUSY_METRICS), ctx)),
+            # The ledger's waste, summed GPU by GPU (not team cost x (1 - team efficiency), which
+            # is wrong whenever a team holds GPUs at different prices): the CLI's figure.
+            Rule(TEAM_WASTE, _by("team", ctx.wasted_cost_rate(["team"], {}, BUSY_METRICS), ctx)),
             Rule(CLUSTER_CAPACITY, ctx.capacity_gpus()),
             Rule(CLUSTER_ALLOCATED, ctx.gpus_allocated([], {})),
             Rule(CLUSTER_COST, ctx.capacity_cost_rate()),
@@ -216,7 +219,6 @@ def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     burn = RuleGroup(
         "finops-gpu-burn",
         (
-            Rule(TEAM_WASTE, f"{TEAM_COST} * (1 - {TEAM_EFFICIENCY})"),
             Rule(CLUSTER_IDLE_HOURS_1H, over_buckets(CLUSTER_IDLE, 3600, SCRAPE_INTERVAL_S)),
             Rule(
                 TEAM_BUDGET_BURN,
