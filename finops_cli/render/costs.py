@@ -215,7 +215,9 @@ def _caption(document: dict[str, Any]) -> str:
     metric = document["efficiency_metric"] or "no DCGM data"
     lines = [
         f"source: {document['source']}  ·  efficiency from {metric}  ·  "
-        f"idle {document['totals']['idle_gpu_hours']:,.0f} GPU-h"
+        f"idle {document['totals']['idle_gpu_hours']:,.0f} GPU-h",
+        # Eff. is a share of GPU-hours, Waste is money: say so, they are not one number twice.
+        "Eff. = busy / observed GPU-h  ·  Waste = cost x (1 - busy), per GPU",
     ]
     lines += [f"note: {n}" for n in document["notes"]]
     return "\n".join(lines)
