@@ -243,9 +243,13 @@ def _explicit_range(
     return Window(start=start_at, end=end_at, label=label)
 
 
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+"""The one timestamp format of every output: RFC 3339, UTC, second precision, ``Z``."""
+
+
 def rfc3339(moment: datetime) -> str:
-    """The one timestamp format of every output: UTC, seconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``moment`` in UTC as every output writes it."""
+    return moment.astimezone(UTC).strftime(TIMESTAMP)
 
 
 def month_bounds(as_of: datetime) -> tuple[datetime, datetime]:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from finops_cli.timewindow import TIMESTAMP
+
 BASES = ("whole_month", "same_span", "preceding_span")
 
 
@@ -145,7 +147,7 @@ def describe(period: Period) -> str:
 
 def iso(moment: datetime) -> str:
     """A moment as the report JSON writes it: ``2026-11-01T00:00:00Z``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime(TIMESTAMP)
 
 
 def comparison(period: Period) -> dict[str, Any]:

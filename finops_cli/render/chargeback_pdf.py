@@ -18,6 +18,7 @@ from typing import Any
 
 from finops_cli.errors import UsageError
 from finops_cli.render.chargeback import group_title, hours, idle_policy, money, pct, signed
+from finops_cli.timewindow import TIMESTAMP
 
 FONT_DIRS = (
     "/usr/share/fonts/truetype/dejavu",  # Debian, Ubuntu: fonts-dejavu-core
@@ -50,7 +51,7 @@ def _creation_date(document: dict[str, Any]) -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), UTC)
-    return datetime.strptime(document["period"]["end"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(document["period"]["end"], TIMESTAMP).replace(tzinfo=UTC)
 
 
 def render_pdf(document: dict[str, Any]) -> bytes:

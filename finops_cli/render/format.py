@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from finops_cli.timewindow import TIMESTAMP
+
 SCHEMA_VERSION = "1"
 """The version of every JSON document finops writes (docs/output.md)."""
-TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
-"""How documents write a UTC moment: RFC 3339, second precision, ``Z``."""
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -54,6 +54,7 @@ from finops_cli.sample.line_items import (
     instance_id,
     node_teams,
 )
+from finops_cli.timewindow import TIMESTAMP
 
 # The line items and the Cost Explorer stand-in lived here; they stay importable from here.
 __all__ = [
@@ -87,7 +88,7 @@ __all__ = [
 
 # ---- FOCUS ------------------------------------------------------------------------------------
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime(TIMESTAMP)
 
 
 FOCUS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")

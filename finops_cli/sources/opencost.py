@@ -50,6 +50,7 @@ from finops_cli.sources.interface import (
     CostSource,
 )
 from finops_cli.sources.opencost_api import ApiOptions, OpenCostApi
+from finops_cli.timewindow import TIMESTAMP
 
 __all__ = ["BUSY_METRIC", "OpenCostCostSource", "aggregate_keys", "aggregate_param"]
 
@@ -501,4 +502,4 @@ def _sanitise(label_key: str) -> str:
 def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime(TIMESTAMP)
