@@ -11,6 +11,7 @@ dashboards cannot disagree. The package is split by question:
 - ``gpu``: per-GPU and per-workload statistics over a window (gpus, rightsize).
 - ``shards``: the parts a refused per-GPU or per-workload query is cut into.
 - ``node``: per-node prices over a window (billing).
+- ``sharing`` and ``shares``: shared and fractional GPUs (MIG, replicas, HAMi, KAI, DRA).
 - ``discovery``: the probes that decide the context (present metrics, scrape interval...).
 
 Everything is re-exported here: ``from finops_cli.queries import X`` is the way to use it.
@@ -29,6 +30,7 @@ from finops_cli.queries.discovery import (
     any_metric,
     exported_pod_series,
     node_price_label_sets,
+    node_sharing_label_sets,
     sample_count,
 )
 from finops_cli.queries.gpu import (
@@ -104,6 +106,7 @@ __all__ = [
     "exported_pod_series",
     "node_pools",
     "node_price_label_sets",
+    "node_sharing_label_sets",
     "over_buckets",
     "sample_count",
     "shards",

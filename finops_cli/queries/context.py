@@ -43,6 +43,8 @@ from finops_cli.queries.names import (
     RAM_PRICE,
     REGION_LABEL,
 )
+from finops_cli.queries.shares import ShareQueries
+from finops_cli.queries.sharing import Sharing
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class QueryContext:
     # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per
     # (instance type, region, capacity type) -> $/GPU-hour. None = OpenCost's own metrics.
     catalog_prices: tuple[tuple[str, str, str, float], ...] | None = None
+    # Shared or fractional GPUs found in the window (None: every GPU is held whole).
+    sharing: Sharing | None = None
 
     @property
     def dcgm_pod_label(self) -> str:
@@ -154,22 +158,40 @@ class QueryContext:
         return series
 
     # ---- building blocks ---------------------------------------------------------------------
+    @property
+    def shares(self) -> ShareQueries | None:
+        """The shared-GPU builders, when discovery found sharing."""
+        if self.sharing is None or not self.sharing.any:
+            return None
+        return ShareQueries(self, self.sharing)
+
     def pod_gpus(self) -> str:
-        """GPUs held by each pod, per node, summed over containers: OpenCost's allocation, or
-        without OpenCost the GPUs kube-state-metrics says running pods request."""
+        """Physical GPUs held by each pod, per node, summed over containers: OpenCost's
+        allocation, or without OpenCost the GPUs kube-state-metrics says running pods request;
+        on shared GPUs each pod's share of them (``shares``)."""
         by = self.grouping(["namespace", "pod", "node"])
+        shares = self.shares
+        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
+        if shares is not None:
+            held = shares.pod_gpus(opencost_allocation=self.catalog_prices is None)
+            return f"({held}) unless on ({self.pod_join}) ({finished} == 1)"
         if self.catalog_prices is None:
             return f"sum by ({by}) ({self.exact(GPU_ALLOCATION)})"
         requests = self.exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
-        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
         return f"sum by ({by}) ({requests}) unless on ({self.pod_join}) ({finished} == 1)"
 
     def node_capacity(self) -> str:
-        """GPUs each node has: OpenCost's count, or the node's allocatable GPUs."""
+        """Physical GPUs each node has: OpenCost's count, or the node's allocatable GPUs; on
+        shared GPUs the GPUs dcgm-exporter reports, else allocatable units at their share."""
+        shares = self.shares
         if self.catalog_prices is None:
-            return f"max by ({self.node_join}) ({self.exact(GPU_CAPACITY)})"
-        allocatable = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
-        return f"max by ({self.node_join}) ({allocatable})"
+            base = f"max by ({self.node_join}) ({self.exact(GPU_CAPACITY)})"
+        elif shares is not None:
+            base = shares.allocatable_gpus()
+        else:
+            allocatable = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
+            base = f"max by ({self.node_join}) ({allocatable})"
+        return base if shares is None else shares.physical_gpus(base)
 
     def node_price(self, metric: str = GPU_PRICE) -> str:
         if self.catalog_prices is not None and metric == GPU_PRICE:
@@ -306,7 +328,17 @@ class QueryContext:
         if not parts:
             raise ValueError("no dcgm-exporter busy metric present")
         series = self.dcgm_labels(" or ".join(f"({p})" for p in parts))
-        return f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        shares = self.shares
+        return series if shares is None else shares.busy(series)
+
+    def weighted(self, per_entry: str) -> str:
+        """``per_entry`` (keyed like ``busy_per_gpu``) times each holder entry's share of its
+        physical GPU: 1 for whole GPUs (unchanged), the fraction on shared ones."""
+        shares = self.shares
+        if shares is None:
+            return per_entry
+        return f"({per_entry}) * on ({shares.share_key}) {shares.holder_weights()}"
 
     # ---- grouped measures --------------------------------------------------------------------
     def _grouped(
@@ -344,14 +376,22 @@ class QueryContext:
     def busy_sum(
         self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
     ) -> str:
-        return self._grouped(self.busy_per_gpu(present), keys, filters, carries_node_labels=True)
+        busy = self.weighted(self.busy_per_gpu(present))
+        return self._grouped(busy, keys, filters, carries_node_labels=True)
 
     def busy_count(
         self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
     ) -> str:
-        return self._grouped(
-            self.busy_per_gpu(present), keys, filters, aggregate="count", carries_node_labels=True
-        )
+        if self.shares is None:
+            return self._grouped(
+                self.busy_per_gpu(present),
+                keys,
+                filters,
+                aggregate="count",
+                carries_node_labels=True,
+            )
+        observed = self.weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+        return self._grouped(observed, keys, filters, carries_node_labels=True)
 
     def pod_gpu_price(self) -> str:
         """Per-GPU $/h of the node of each pod that holds GPUs (one series per pod)."""
@@ -369,7 +409,7 @@ class QueryContext:
         Because it is summed entry by entry, it adds up across any grouping; GPUs without a
         busy reading contribute nothing (their waste is unknown), as in ``busy_count``.
         """
-        idle_share = f"(1 - ({self.busy_per_gpu(present)}))"
+        idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
         per_gpu = f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
         return self._grouped(per_gpu, keys, filters, carries_node_labels=True)
 

@@ -54,3 +54,12 @@ def node_price_label_sets(window_s: float) -> str:
     the catalog has to price when OpenCost is absent."""
     labels = ", ".join(NODE_PRICE_LABELS)
     return f"group by ({labels}) (last_over_time(kube_node_labels[{duration(window_s)}]))"
+
+
+def node_sharing_label_sets(window_s: float) -> str:
+    """Every combination of GPU-sharing node labels (replicas, MIG strategy, slices, product) the
+    nodes carried in the window: what the shared-GPU factors have to be computed for."""
+    from finops_cli.queries.sharing import NODE_SHARING_LABELS
+
+    labels = ", ".join(NODE_SHARING_LABELS)
+    return f"group by ({labels}) (last_over_time(kube_node_labels[{duration(window_s)}]))"

@@ -127,11 +127,22 @@ class GpuQueries:
 
     def used_price(self, present: frozenset[str]) -> str:
         """Busy x the per-GPU price of its node, at each instant a pod holds the GPU: what the
-        ledger counts as paid for work (``cost`` minus its integral is the GPU's waste)."""
-        return (
-            f"({self.busy(present)}) * on ({self.ctx.node_join}) group_left () "
-            f"{self.ctx.node_price()}"
-        )
+        ledger counts as paid for work (``cost`` minus its integral is the GPU's waste). On a
+        shared GPU, busy x the shares its holders were allocated, in physical-GPU money."""
+        busy = self.busy(present)
+        if self.ctx.shares is not None:
+            weighted = self.ctx.weighted(self.ctx.busy_per_gpu(present, self._shard_matcher()))
+            busy = self._gpu(weighted, "sum")
+        return f"({busy}) * on ({self.ctx.node_join}) group_left () {self.ctx.node_price()}"
+
+    def holder_shares(self) -> str:
+        """Per GPU unit and pod, the share of the physical GPU the pod held at each instant
+        (only on shared GPUs: ``ctx.shares``)."""
+        shares = self.ctx.shares
+        if shares is None:
+            raise ValueError("holder shares are only asked for on shared GPUs")
+        by = self.ctx.grouping([*GPU_KEY, "namespace", "pod"])
+        return f"sum by ({by}) ({shares.holder_weights(self._shard_matcher())})"
 
     def holders(self, pod_keys: Sequence[str]) -> str:
         """The pod that held each GPU longest (samples held), with its team/project/model labels:
@@ -154,7 +165,11 @@ class GpuQueries:
         return f"{aggregate} by ({self.ctx.pod_join}) ({expr})"
 
     def pod_gpus(self) -> str:
-        """GPUs each pod holds at an instant (one bound dcgm series per GPU and pod)."""
+        """GPUs each pod holds at an instant (one bound dcgm series per GPU and pod; on shared
+        GPUs the pod's shares of physical GPUs)."""
+        shares = self.ctx.shares
+        if shares is not None:
+            return self._pod(shares.holder_weights(self._shard_matcher()), "sum")
         return self._pod(self._normalised(GPU_PRESENCE, bound_only=True), "count")
 
     def pod_busy(self, present: frozenset[str], aggregate: str) -> str:
@@ -169,6 +184,11 @@ class GpuQueries:
 
     def pod_cost(self) -> str:
         """$/h of the GPUs a pod holds, at its node's per-GPU price."""
+        shares = self.ctx.shares
+        if shares is not None:
+            weights = shares.holder_weights(self._shard_matcher())
+            priced = f"{weights} * on ({self.ctx.node_join}) group_left () {self.ctx.node_price()}"
+            return self._pod(priced, "sum")
         priced = (
             f"({self._normalised(GPU_PRESENCE, bound_only=True)}) * 0 + on "
             f"({self.ctx.node_join}) group_left () {self.ctx.node_price()}"

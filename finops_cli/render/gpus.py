@@ -16,11 +16,15 @@ GPU_FIELDS = (
     "held_share", "busy_avg",
     "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "memory_used_share", "power_avg_w", "temperature_avg_c",
-    "temperature_max_c", "hourly_price", "cost", "waste",
+    "temperature_max_c", "hourly_price", "cost", "waste", "holders",
 )  # fmt: skip
 
 
 def _clean(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 6)
     if value is pd.NA or value is None:
@@ -66,7 +70,14 @@ def to_document(
 def render_csv(document: dict[str, Any]) -> str:
     rows = document["rows"]
     columns = list(rows[0]) if rows else list(GPU_FIELDS)
-    return csv_text(columns, ([row.get(c) for c in columns] for row in rows))
+    return csv_text(columns, ([_csv_cell(row.get(c)) for c in columns] for row in rows))
+
+
+def _csv_cell(value: Any) -> Any:
+    """A holders list as ``namespace/pod=share`` pairs (``;``-separated), one CSV cell."""
+    if isinstance(value, list):
+        return ";".join(f"{h['namespace']}/{h['pod']}={h['share']:.4f}" for h in value)
+    return value
 
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:

@@ -98,7 +98,7 @@ GPU_COLUMNS = (
     "held_hours",
     "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
-    "hourly_price", "namespace", "pod", "team", "project", "model", "used_cost",
+    "hourly_price", "namespace", "pod", "team", "project", "model", "used_cost", "holders",
 )  # fmt: skip
 NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type")
 
@@ -112,7 +112,9 @@ class GpuData:
     ``cost`` = the node's per-GPU price integrated over the hours the GPU was reported (a MIG
     instance gets its slice's share); ``used_cost`` = price x busy integrated over the samples it
     was held (NaN without busy), so that ``cost - used_cost`` is its ledger waste; the pod that
-    held it longest and that pod's labels.
+    held it longest and that pod's labels; ``holders``: every pod that held a share of it
+    (namespace, pod, team, project, model, ``share_hours`` and ``share``, the average share of
+    the physical GPU over the hours the row was reported: a GPU's shares add up to at most 1).
     ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "").
     """
 

@@ -268,6 +268,14 @@ class PrometheusClient(http.Closing):
             raise self._shape_error(type(data).__name__, "a list of label values")
         return data
 
+    def label_names(self, match: Sequence[str], start: datetime, end: datetime) -> list[str]:
+        """The label names the series matching any of ``match`` carry in the window."""
+        params = [("match[]", m) for m in match] + [("start", _ts(start)), ("end", _ts(end))]
+        data = self._call("/api/v1/labels", params, post_ok=False)
+        if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
+            raise self._shape_error(type(data).__name__, "a list of label names")
+        return data
+
     # -- transport --------------------------------------------------------------------------
 
     def _call(self, path: str, params: list[tuple[str, str]], *, post_ok: bool = True) -> Any:

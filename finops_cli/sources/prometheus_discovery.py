@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from finops_cli import queries
 from finops_cli.errors import SourceError
 from finops_cli.pricing import PriceCatalog
-from finops_cli.queries import QueryContext
+from finops_cli.queries import QueryContext, sharing
 from finops_cli.sources.prometheus_client import PrometheusClient, ServerLimitError
 from finops_cli.sources.prometheus_rows import capacity_of
 
@@ -96,6 +96,12 @@ def query_context(
         or detect_sample_interval(source.client, interval_of or allocation, start, end)
     )
     busy = present & BUSY_METRICS
+    shared = discover_sharing(source.client, start, end, present)
+    if shared is not None:
+        notes.append(
+            f"shared GPUs found ({', '.join(shared.describe()) or 'per-pod GPU copies'}): "
+            "each pod is charged its share of the physical GPU (docs/cost-model.md)"
+        )
     ctx = QueryContext(
         source.pod_labels,
         interval,
@@ -104,8 +110,61 @@ def query_context(
         cluster_filter=cluster_filter,
         replica_labels=source.replica_labels,
         catalog_prices=catalog_prices,
+        sharing=shared,
     )
     return ctx, notes
+
+
+def discover_sharing(
+    client: PrometheusClient, start: datetime, end: datetime, present: frozenset[str]
+) -> sharing.Sharing | None:
+    """What is shared in the window: MIG, replicas, HAMi, KAI fractions, DRA claims, per-pod
+    copies of a GPU's series. One label-name lookup for a cluster of whole GPUs; the values
+    that carry numbers (replica counts, profiles, fractions) only where their labels exist."""
+    carriers = [m for m in ("kube_node_labels", queries.POD_ANNOTATIONS) if m in present]
+    if queries.GPU_PRESENCE in present:
+        carriers.append(f'{queries.GPU_PRESENCE}{{pod!=""}}')
+        carriers.append(f'{queries.GPU_PRESENCE}{{exported_pod!=""}}')
+    try:
+        names = set(client.label_names(carriers, start, end)) if carriers else set()
+        resources = (
+            client.label_values(
+                "resource", [f'{queries.GPU_REQUESTS}{{resource=~"nvidia_com_.+"}}'], start, end
+            )
+            if queries.GPU_REQUESTS in present
+            else []
+        )
+    except ServerLimitError:  # too many series to list: treat the GPUs as whole
+        return None
+
+    def values(label: str, selector: str) -> tuple[str, ...]:
+        if label not in names:
+            return ()
+        try:
+            return tuple(sorted(client.label_values(label, [selector], start, end)))
+        except ServerLimitError:
+            return ()
+
+    node_factors: list[tuple[tuple[str, ...], float]] = []
+    if {sharing.REPLICAS_LABEL, sharing.MIG_STRATEGY_LABEL} & names:
+        query = queries.node_sharing_label_sets((end - start).total_seconds())
+        for sample in client.instant(query, end):
+            labels = {k: sample.labels.get(k, "") for k in sharing.NODE_SHARING_LABELS}
+            factor = sharing.node_factor(labels)
+            if factor != 1.0:
+                node_factors.append((tuple(labels[k] for k in sharing.NODE_SHARING_LABELS), factor))
+    bound = f'{queries.GPU_PRESENCE}{{GPU_I_PROFILE!=""}}'
+    found = sharing.Sharing(
+        node_factors=tuple(sorted(node_factors)),
+        mig_resources=tuple(r for r in resources if r.startswith("nvidia_com_mig_")),
+        gpu_profiles=values("GPU_I_PROFILE", bound),
+        dra_profiles=values(sharing.DRA_PROFILE_LABEL, f"{queries.GPU_PRESENCE}"),
+        fractions=values(sharing.FRACTION_ANNOTATION, queries.POD_ANNOTATIONS),
+        hami=any(r in sharing.HAMI_RESOURCES for r in resources),
+        dra=sharing.DRA_CLAIM_LABEL in names,
+        vgpu=sharing.VGPU_LABEL in names,
+    )
+    return found if found.any else None
 
 
 def opencost_context(source: PrometheusCostSource, start: datetime, end: datetime) -> QueryContext:

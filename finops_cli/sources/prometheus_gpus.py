@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -185,11 +186,14 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
             measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
             measures["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
             measures["used_cost"] = gq.over_window("sum_over_time", gq.used_price(busy_metrics))
+        if ctx.shares is not None:
+            measures["shares"] = gq.over_window("sum_over_time", gq.holder_shares())
         return measures | {"holders": gq.holders(["team", "project", "model"])}
 
     gq = GpuQueries(ctx, window_s)
     results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
     holders = results.pop("holders")
+    shares = results.pop("shares", [])
     node_rows = source.client.instant(gq.node_info(), end)
 
     ident = prometheus_rows.gpu_key
@@ -206,11 +210,14 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
                 pod=s.labels.get("pod", ""),
                 **{k: s.labels.get(p, "") for k, p in pod_keys.items()},
             )
-    for row in rows.values():
-        share = prometheus_rows.mig_fraction(str(row["mig_profile"])) if row["mig_profile"] else 1.0
-        for money in ("cost", "hourly_price", "used_cost"):
-            if row.get(money) is not None:
-                row[money] = float(row[money]) * share  # type: ignore[arg-type]
+    prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
+    wide = replace(ctx, attribute_lookback_s=int(window_s))
+    attribute_rows = (
+        source.client.instant(wide.pod_attributes(["team", "project", "model"], {}), end)
+        if shares
+        else []
+    )
+    prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
@@ -364,10 +371,8 @@ def _capacity(
         if pool or s.labels.get("node", "") not in pools:
             pools[s.labels.get("node", "")] = pool
     rows = prometheus_rows.gpu_rows(results, hours, [])
+    prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
     for row in rows.values():
-        profile = str(row["mig_profile"] or "")
-        if row.get("cost") is not None and profile:
-            row["cost"] = float(row["cost"]) * prometheus_rows.mig_fraction(profile)  # type: ignore[arg-type]
         row["held_hours"] = row.get("held_hours") or 0.0
         row["pool"] = pools.get(str(row["node"]), "")
     import pandas as pd  # after the queries: it loads while they run

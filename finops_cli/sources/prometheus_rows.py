@@ -20,6 +20,7 @@ from finops_cli.queries import (
     INSTANCE_TYPE_LABEL,
     REGION_LABEL,
     WORKLOAD_LABELS,
+    sharing,
 )
 from finops_cli.sources.interface import GPU_COLUMNS
 from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
@@ -126,12 +127,81 @@ def merge_buckets(
     return frame
 
 
+def scale_to_physical(rows: dict[tuple[str, ...], dict[str, object]], *, shared: bool) -> None:
+    """Money per row in physical-GPU terms: a MIG instance costs its profile's fraction of its
+    GPU's price; where a GPU is reported both whole and by instances (DRA MIG devices), the
+    whole row keeps only the slices no instance covers, so the GPU is paid once. On shared
+    GPUs ``used_cost`` is already weighted by the holders' shares."""
+    covered: dict[tuple[str, ...], float] = {}
+    for key, row in rows.items():
+        if row.get("mig_profile"):
+            covered[key[:-1]] = covered.get(key[:-1], 0.0) + mig_fraction(str(row["mig_profile"]))
+    for key, row in rows.items():
+        if row.get("mig_profile"):
+            share = mig_fraction(str(row["mig_profile"]))
+        else:
+            share = max(0.0, 1.0 - covered.get(key[:-1], 0.0))
+        for money in ("cost", "hourly_price", "used_cost"):
+            if money == "used_cost" and shared:
+                continue
+            if row.get(money) is not None:
+                row[money] = float(row[money]) * share  # type: ignore[arg-type]
+
+
+def attach_holders(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    shares: list[InstantSample],
+    attributes: list[InstantSample],
+    pod_keys: dict[str, str],
+    hours: float,
+) -> None:
+    """Each row's ``holders``: the pods that held a share of it, with the share of the physical
+    GPU they held on average over the hours the row was reported (so a GPU's shares add up to
+    at most 1) and the share-hours behind it. Without sharing, the one pod that held it."""
+    labels_of = {
+        (s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels for s in attributes
+    }
+    found: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for s in shares:
+        key = gpu_key(s.labels)
+        if key not in rows or not math.isfinite(s.value) or s.value <= 0:
+            continue
+        pod = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
+        attrs = labels_of.get(pod, {})
+        found.setdefault(key, []).append(
+            {
+                "namespace": pod[0],
+                "pod": pod[1],
+                **{k: attrs.get(p, "") for k, p in pod_keys.items()},
+                "share_hours": s.value * hours,
+            }
+        )
+    for key, row in rows.items():
+        present = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
+        holders = found.get(key)
+        if holders is None and not shares and row.get("pod"):
+            held = float(row.get("held_hours") or 0.0)  # type: ignore[arg-type]
+            share = mig_fraction(str(row["mig_profile"])) if row.get("mig_profile") else 1.0
+            holders = [
+                {
+                    "namespace": row.get("namespace", ""),
+                    "pod": row["pod"],
+                    **{k: row.get(k, "") for k in pod_keys},
+                    "share_hours": held * share,
+                }
+            ]
+        for holder in holders or []:
+            hours_held = float(holder["share_hours"])  # type: ignore[arg-type]
+            holder["share"] = hours_held / present if present > 0 else 0.0
+        row["holders"] = sorted(
+            holders or [],
+            key=lambda h: (-float(h["share_hours"]), str(h["pod"])),  # type: ignore[arg-type]
+        )
+
+
 def mig_fraction(profile: str) -> float:
-    """Share of a physical GPU a MIG instance holds: ``3g.40gb`` is 3 of the 7 compute slices."""
-    head = profile.split(".", 1)[0]
-    if head.endswith("g") and head[:-1].isdigit():
-        return min(int(head[:-1]), 7) / 7
-    return 1.0
+    """Share of a physical GPU a MIG instance holds (``queries.sharing.mig_fraction``)."""
+    return sharing.mig_fraction(profile)
 
 
 def busy_metric_name(present: frozenset[str]) -> str | None:

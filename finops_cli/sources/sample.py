@@ -205,6 +205,9 @@ class SampleCostSource(CostSource):
 
         start, end = int(window.start.timestamp()), int(window.end.timestamp())
         gpus = gpu_truth(self.cluster, start, end, self.sample_interval_s)
+        if "holders" not in gpus:
+            records = [{str(k): v for k, v in r.items()} for r in gpus.to_dict("records")]
+            gpus["holders"] = pd.Series([_main_holder(r) for r in records], index=gpus.index)
         nodes = pd.DataFrame(
             [
                 {
@@ -288,3 +291,21 @@ class SampleCostSource(CostSource):
 
 def _utc(seconds: pd.Series) -> pd.Series:
     return pd.to_datetime(seconds.astype("int64"), unit="s", utc=True)
+
+
+def _main_holder(row: dict[str, object]) -> list[dict[str, object]]:
+    """The pod that held a GPU, as ``GpuData.holders`` lists it (whole GPUs have one)."""
+    if not row.get("pod"):
+        return []
+    from finops_cli.queries.sharing import mig_fraction
+
+    fraction = mig_fraction(str(row["mig_profile"])) if row.get("mig_profile") else 1.0
+    share_hours = float(row.get("held_hours") or 0.0) * fraction  # type: ignore[arg-type]
+    present = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
+    return [
+        {
+            **{k: row.get(k, "") for k in ("namespace", "pod", "team", "project", "model")},
+            "share_hours": share_hours,
+            "share": share_hours / present if present > 0 else 0.0,
+        }
+    ]

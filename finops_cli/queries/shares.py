@@ -1,0 +1,272 @@
+"""The PromQL of shared GPUs: each pod's share of physical GPUs, each node's physical GPUs, and
+the weight of each dcgm-exporter series in the ledger's busy and waste.
+
+Used by ``QueryContext`` only when discovery found sharing (``QueryContext.sharing``); a cluster
+of whole GPUs keeps the plain queries. The rules are in ``sharing``'s docstring and
+docs/cost-model.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from finops_cli.promql import quote
+from finops_cli.queries.names import (
+    GPU_ALLOCATABLE,
+    GPU_ALLOCATION,
+    GPU_PRESENCE,
+    GPU_REQUESTS,
+    POD_ANNOTATIONS,
+)
+from finops_cli.queries.sharing import (
+    DRA_CLAIM_LABEL,
+    DRA_DEVICE_LABEL,
+    DRA_PROFILE_LABEL,
+    FRACTION_ANNOTATION,
+    HAMI_CORES,
+    HAMI_MEMORY,
+    HAMI_MEMORY_PERCENT,
+    NODE_SHARING_LABELS,
+    RESERVATION_NAMESPACE,
+    VGPU_LABEL,
+    WHOLE_RESOURCES,
+    Sharing,
+    alternation,
+    by_fraction,
+    parse_fraction,
+)
+
+if TYPE_CHECKING:
+    from finops_cli.queries.context import QueryContext
+
+SHARE_KEY = (
+    "node",
+    "gpu",
+    "GPU_I_ID",
+    "gpu_model",
+    "namespace",
+    "pod",
+    VGPU_LABEL,
+    DRA_DEVICE_LABEL,
+)
+"""What one holder entry of dcgm-exporter is keyed by: its GPU unit and pod (per-container and
+per-replica copies of a series collapse onto it, except a pod's distinct replicas)."""
+
+NODE_SET = 'node!=""'
+
+
+class ShareQueries:
+    """Builders for a context whose ``sharing`` is set."""
+
+    def __init__(self, ctx: QueryContext, sharing: Sharing) -> None:
+        self.ctx = ctx
+        self.sharing = sharing
+        self.container_key = ctx.grouping(["namespace", "pod", "container", "node"])
+        self.pod_node_key = ctx.grouping(["namespace", "pod", "node"])
+        self.share_key = ctx.grouping(SHARE_KEY)
+
+    # ---- per node --------------------------------------------------------------------------
+    def node_factor(self) -> str | None:
+        """Physical GPUs per unit of ``nvidia.com/gpu`` on each node whose factor is not 1."""
+        if not self.sharing.node_factors:
+            return None
+        ctx = self.ctx
+        table = []
+        for values, factor in self.sharing.node_factors:
+            entry = f"vector({factor!r})"
+            for label, value in zip(NODE_SHARING_LABELS, values, strict=True):
+                entry = f'label_replace({entry}, "{label}", {quote(value)}, "", "")'
+            table.append(entry)
+        labels = ", ".join(NODE_SHARING_LABELS)
+        by = ctx.grouping(["node", *NODE_SHARING_LABELS])
+        nodes = f"group by ({by}) ({ctx.attribute('kube_node_labels')})"
+        joined = f"{nodes} * on ({labels}) group_left () ({' or '.join(table)})"
+        return f"max by ({ctx.node_join}) ({joined})"
+
+    def per_node(self, expr: str) -> str:
+        """``expr`` (series carrying ``node``) scaled by its node's factor (1 where none)."""
+        factor = self.node_factor()
+        if factor is None:
+            return expr
+        on = f"on ({self.ctx.node_join})"
+        return f"((({expr}) * {on} group_left () {factor}) or (({expr}) unless {on} {factor}))"
+
+    def device_memory_mib(self) -> str:
+        ctx = self.ctx
+        total = (
+            f"{ctx.dcgm_labels(ctx.attribute(GPU_PRESENCE))} + "
+            f"{ctx.dcgm_labels(ctx.attribute('DCGM_FI_DEV_FB_FREE'))}"
+        )
+        return f"max by ({ctx.node_join}) ({total})"
+
+    def physical_gpus(self, base: str) -> str:
+        """Physical GPUs of each node: the GPUs dcgm-exporter reports on it (MIG instances and
+        per-pod copies counted once), else ``base`` from kube-state-metrics or OpenCost."""
+        ctx = self.ctx
+        reported = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE))
+        gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
+        return f"(count by ({ctx.node_join}) ({gpus}) or {base})"
+
+    def allocatable_gpus(self) -> str:
+        """Physical GPUs kube-state-metrics' allocatable stands for: replicas and single-strategy
+        MIG instances through the node factor, mixed-strategy MIG instances at their profile."""
+        ctx = self.ctx
+        whole = ctx.exact(GPU_ALLOCATABLE, f"resource=~{alternation(WHOLE_RESOURCES)}")
+        parts = [f"sum by ({ctx.node_join}) ({self.per_node(whole)})"]
+        for fraction, names in by_fraction(self.sharing.mig_resources).items():
+            read = ctx.exact(GPU_ALLOCATABLE, f"resource=~{alternation(names)}")
+            parts.append(f"sum by ({ctx.node_join}) ({read}) * {fraction!r}")
+        return _summed(parts, ctx.node_join)
+
+    # ---- per pod ---------------------------------------------------------------------------
+    def pod_gpus(self, opencost_allocation: bool) -> str:
+        """Physical GPU-equivalents each pod holds per node, every mode added up."""
+        ctx = self.ctx
+        parts = []
+        if opencost_allocation and not self.sharing.requests_shared:
+            parts.append(f"sum by ({self.pod_node_key}) ({ctx.exact(GPU_ALLOCATION)})")
+        else:
+            parts.append(self._whole_requests())
+        if self.sharing.mig_resources:
+            parts.append(self._mig_requests())
+        if self.sharing.fractions:
+            parts.append(self._fractions())
+        if self.sharing.dra:
+            parts.append(self._dra_claims())
+        return _summed(parts, self.pod_node_key)
+
+    def _whole_requests(self) -> str:
+        ctx = self.ctx
+        selector = (
+            f"resource=~{alternation(WHOLE_RESOURCES)},namespace!={quote(RESERVATION_NAMESPACE)}"
+        )
+        requests = f"sum by ({self.container_key}) ({ctx.exact(GPU_REQUESTS, selector)})"
+        if self.sharing.hami:
+            on = f"on ({self.container_key})"
+            requests = (
+                f"({requests} * {on} group_left () ({self._hami_fraction()} or {requests} * 0 + 1))"
+            )
+        return f"sum by ({self.pod_node_key}) ({self.per_node(requests)})"
+
+    def _hami_fraction(self) -> str:
+        """Share of each device a HAMi container holds: cores percent, else memory percent,
+        else memory MiB over the device's memory."""
+        ctx = self.ctx
+
+        def requested(resource: str) -> str:
+            read = ctx.exact(GPU_REQUESTS, f"resource={quote(resource)}")
+            return f"sum by ({self.container_key}) ({read})"
+
+        cores = f"({requested(HAMI_CORES)} / 100 > 0)"
+        percent = f"({requested(HAMI_MEMORY_PERCENT)} / 100 > 0)"
+        memory = (
+            f"({requested(HAMI_MEMORY)} / on ({ctx.node_join}) group_left () "
+            f"{self.device_memory_mib()} > 0)"
+        )
+        return f"clamp_max({cores} or {percent} or {memory}, 1)"
+
+    def _mig_requests(self) -> str:
+        ctx = self.ctx
+        terms = [
+            f"({ctx.exact(GPU_REQUESTS, f'resource=~{alternation(names)}')}) * {fraction!r}"
+            for fraction, names in by_fraction(self.sharing.mig_resources).items()
+        ]
+        return f"sum by ({self.pod_node_key}) ({' or '.join(terms)})"
+
+    def _fractions(self) -> str:
+        """KAI / Run:ai fractional pods: their ``gpu-fraction`` on the node they run on."""
+        ctx = self.ctx
+        groups = by_fraction(self.sharing.fractions, parse_fraction)
+        terms = [
+            f"group by ({ctx.pod_join}) "
+            f"({ctx.exact(POD_ANNOTATIONS, f'{FRACTION_ANNOTATION}=~{alternation(values)}')})"
+            f" * {fraction!r}"
+            for fraction, values in groups.items()
+            if fraction > 0
+        ]
+        if not terms:
+            return "vector(0) * 0 < 0"
+        placed = (
+            f"topk by ({ctx.pod_join}) (1, group by ({self.pod_node_key}) "
+            f"({ctx.attribute('kube_pod_info', NODE_SET)}))"
+        )
+        return (
+            f"sum by ({self.pod_node_key}) (({' or '.join(terms)}) * on ({ctx.pod_join}) "
+            f"group_left (node) {placed})"
+        )
+
+    def _dra_series(self, extra: str, shard: str = "") -> str:
+        ctx = self.ctx
+        wanted = [
+            f'{ctx.dcgm_pod_label}!=""',
+            f'{DRA_CLAIM_LABEL}!=""',
+            'GPU_I_PROFILE=""',
+            extra,
+            shard,
+        ]
+        series = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, ",".join(w for w in wanted if w)))
+        return f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+
+    def _dra_terms(self, shard: str = "") -> str:
+        """Each pod's share of each DRA device (whole GPU or MIG profile), before the split among
+        the pods that claim it."""
+        key = self.share_key
+        whole = self._dra_series(DRA_PROFILE_LABEL + '=""', shard)
+        terms = [f"group by ({key}) ({whole})"]
+        for fraction, names in by_fraction(self.sharing.dra_profiles).items():
+            series = self._dra_series(f"{DRA_PROFILE_LABEL}=~{alternation(names)}", shard)
+            terms.append(f"group by ({key}) ({series}) * {fraction!r}")
+        device = self.ctx.grouping(["node", "gpu", DRA_DEVICE_LABEL])
+        claimed = f"({' or '.join(terms)})"
+        return f"{claimed} / on ({device}) group_left () count by ({device}) ({claimed})"
+
+    def _dra_claims(self) -> str:
+        """Pods holding GPUs through DRA claims, which request nothing kube-state-metrics sees;
+        a pod that also requests through the extended-resource bridge is counted there."""
+        ctx = self.ctx
+        requested = ctx.exact(GPU_REQUESTS, 'resource=~"nvidia_com_.+"')
+        return (
+            f"sum by ({self.pod_node_key}) ({self._dra_terms()}) "
+            f"unless on ({ctx.pod_join}) group by ({ctx.pod_join}) ({requested})"
+        )
+
+    # ---- per dcgm-exporter series: the holder entries behind busy and waste ---------------
+    def _bound(self, extra: str, shard: str) -> str:
+        ctx = self.ctx
+        wanted = [
+            f'{ctx.dcgm_pod_label}!=""',
+            f"{ctx.dcgm_namespace_label}!={quote(RESERVATION_NAMESPACE)}",
+            extra,
+            shard,
+        ]
+        series = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, ",".join(w for w in wanted if w)))
+        series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        return f"group by ({self.share_key}) ({series})"
+
+    def holder_weights(self, shard: str = "") -> str:
+        """Each holder entry's share of its physical GPU, keyed by ``SHARE_KEY``: a MIG
+        instance's profile fraction, a DRA device's fraction split among its pods, otherwise
+        the node's factor (1, or 1/replicas for each replica a pod holds)."""
+        parts = []
+        for fraction, names in by_fraction(self.sharing.gpu_profiles).items():
+            parts.append(
+                f"{self._bound(f'GPU_I_PROFILE=~{alternation(names)}', shard)} * {fraction!r}"
+            )
+        plain = 'GPU_I_PROFILE=""'
+        if self.sharing.dra:
+            plain += f',{DRA_CLAIM_LABEL}=""'
+            parts.append(self._dra_terms(shard))
+        parts.append(self.per_node(self._bound(plain, shard)))
+        return f"({' or '.join(parts)})"
+
+    def busy(self, per_series: str) -> str:
+        """A per-series busy share collapsed onto the holder entries (copies repeat the whole
+        GPU's value: the max is that value, never a sum)."""
+        return f"max by ({self.share_key}) ({per_series})"
+
+
+def _summed(parts: list[str], by: str) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    tagged = [f'label_replace({part}, "share_part", "{i}", "", "")' for i, part in enumerate(parts)]
+    return f"sum by ({by}) ({' or '.join(tagged)})"
