@@ -133,7 +133,15 @@ class ShareQueries:
             parts.append(self._fractions())
         if self.sharing.dra:
             parts.append(self._dra_claims())
-        return _summed(parts, self.pod_node_key)
+        held = _summed(parts, self.pod_node_key)
+        # Shares of one node's GPUs never add up to more than its GPUs: over-subscription
+        # (HAMi cores past 100, replicas past what the node advertises) is scaled down.
+        on = f"on ({self.ctx.node_join})"
+        ratio = (
+            f"clamp_max({self.ctx.node_capacity()} / {on} "
+            f"sum by ({self.ctx.node_join}) ({held}), 1)"
+        )
+        return f"(({held}) * {on} group_left () {ratio} or {held})"
 
     def _whole_requests(self) -> str:
         ctx = self.ctx
