@@ -275,6 +275,69 @@ def test_kube_state_metrics_exports_the_labels_the_queries_read():
         assert key in ksm_label_allowlist()
 
 
+def _container(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    obj = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == name)
+
+
+def _allowlist(args: list[str], flag: str) -> dict[str, set[str]]:
+    """``--flag=pods=[a,b],nodes=[c]`` -> {"pods": {"a", "b"}, "nodes": {"c"}}."""
+    value = next(a.split("=", 1)[1] for a in args if a.startswith(f"{flag}="))
+    return {kind: set(keys.split(",")) for kind, keys in re.findall(r"(\w+)=\[([^\]]*)\]", value)}
+
+
+# What the CLI reads to cost shared GPUs (docs/metric-contract.md).
+SHARED_GPU_NODE_LABELS = {
+    "nvidia.com/gpu.replicas",
+    "nvidia.com/gpu.count",
+    "nvidia.com/gpu.product",
+    "nvidia.com/gpu.sharing-strategy",
+    "nvidia.com/mig.strategy",
+    "nvidia.com/gpu.slices.gi",
+    "nvidia.com/mps.capable",
+}
+PRICING_NODE_LABELS = {
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "karpenter.sh/capacity-type",
+    "karpenter.sh/nodepool",
+}
+FRACTION_ANNOTATIONS = {"gpu-fraction", "gpu-fraction-num-devices", "gpu-memory"}
+
+
+@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
+def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster):
+    """Every target ships kube-state-metrics: its rendered allowlists carry the shared-GPU node
+    labels and the KAI/Run:ai fraction annotations, and nothing filters out kube_pod_info or
+    kube_pod_resourceclaim_info (KSM v2.20.0 or later)."""
+    objects = rendered(target, multi_cluster)
+    ksm = _container(objects, "Deployment", "kube-state-metrics")
+    args = ksm["args"]
+    labels = _allowlist(args, "--metric-labels-allowlist")
+    assert labels["nodes"] >= SHARED_GPU_NODE_LABELS | PRICING_NODE_LABELS
+    assert set(rules.DEFAULT_POD_LABELS.values()) <= labels["pods"]
+    annotations = _allowlist(args, "--metric-annotations-allowlist")
+    assert annotations["pods"] == {rules.COST_CENTER_ANNOTATION, *FRACTION_ANNOTATIONS}
+    resources = next(a for a in args if a.startswith("--resources=")).split("=", 1)[1]
+    assert "pods" in resources.split(",")
+    assert not [a for a in args if a.startswith(("--metric-allowlist", "--metric-denylist"))]
+    version = re.fullmatch(r".*:v(\d+)\.(\d+)\.(\d+)", ksm["image"])
+    assert version, ksm["image"]
+    assert tuple(map(int, version.groups())) >= (2, 20, 0), "kube_pod_resourceclaim_info"
+    # Nor does Prometheus drop them: no metric relabelling on the kube-state-metrics job.
+    config = next(
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("prometheus-config")
+    )
+    scrape = yaml.safe_load(config["data"]["prometheus.yml"])["scrape_configs"]
+    ksm_job = next(j for j in scrape if j["job_name"] == "kube-state-metrics")
+    assert ksm_job.get("honor_labels") is True
+    assert "metric_relabel_configs" not in ksm_job
+
+
 def test_kind_mock_exporter_mounts_the_code_deploy_generates():
     objects = rendered("kind", False)
     mock = next(
