@@ -338,6 +338,97 @@ def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_
     assert "metric_relabel_configs" not in ksm_job
 
 
+# Every rendering that ships the real dcgm-exporter (kind runs the mock exporter instead).
+DCGM_CASES = [(t, mc) for t, mc in CASES if t != "kind"]
+DCGM_IDS = [f"{t}{'-multi-cluster' if mc else ''}" for t, mc in DCGM_CASES]
+FINOPS_CLI = Path(__file__).resolve().parents[2] / "finops_cli"
+
+
+def _dcgm_fields_read() -> set[str]:
+    """Every DCGM field the code reads (queries, rules, sources; not the sample simulator)."""
+    fields: set[str] = set()
+    for path in FINOPS_CLI.rglob("*.py"):
+        if "sample" not in path.relative_to(FINOPS_CLI).parts:
+            fields.update(re.findall(r"DCGM_FI_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8")))
+    return fields
+
+
+def _env(container: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _counters_csv(objects: list[dict[str, Any]], dcgm_pod: dict[str, Any]) -> tuple[str, str]:
+    """(the DCGM_EXPORTER_COLLECTORS path, the text of the file mounted there)."""
+    container = next(c for c in dcgm_pod["containers"] if c["name"] == "dcgm-exporter")
+    path = str(_env(container)["DCGM_EXPORTER_COLLECTORS"])
+    directory, _, filename = path.rpartition("/")
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == directory)
+    volume = next(v for v in dcgm_pod["volumes"] if v["name"] == mount["name"])
+    configmap = next(
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == volume["configMap"]["name"]
+    )
+    return path, configmap["data"][filename]
+
+
+@pytest.mark.parametrize(("target", "multi_cluster"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster):
+    """Time-sliced/MPS replicas (nvidia.com/gpu.shared) and MIG instances are mapped to their
+    pods, one copy per sharing pod (vgpu label), through the kubelet's pod-resources socket; DRA
+    stays off (and so do its token and RBAC) unless components/gpu-dra is added."""
+    objects = rendered(target, multi_cluster)
+    ds = next(
+        o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
+    )
+    pod = ds["spec"]["template"]["spec"]
+    env = _env(_container(objects, "DaemonSet", "dcgm-exporter"))
+    assert env["DCGM_EXPORTER_KUBERNETES"] == "true"
+    names = str(env["NVIDIA_RESOURCE_NAMES"]).split(",")
+    assert "nvidia.com/gpu.shared" in names
+    # MIG resources are matched by the nvidia.com/mig- prefix; listing them would be a no-op.
+    assert not [n for n in names if n.startswith("nvidia.com/mig-")]
+    assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
+    assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
+    assert pod["automountServiceAccountToken"] is False
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/var/lib/kubelet/pod-resources"]["readOnly"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["pod-resources"]["hostPath"]["path"] == "/var/lib/kubelet/pod-resources"
+    dra_rules = [
+        r
+        for o in objects
+        if o["kind"] == "ClusterRole"
+        for r in o.get("rules", [])
+        if "resourceslices" in r.get("resources", [])
+    ]
+    assert not dra_rules, "no DRA RBAC without components/gpu-dra"
+
+
+@pytest.mark.parametrize(("target", "multi_cluster"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster):
+    """The counters CSV dcgm-exporter is pointed at is the one the manifests ship, and it lists
+    DCGM_FI_PROF_GR_ENGINE_ACTIVE (MIG instances report no GPU_UTIL) and every other field the
+    queries, rules and sources read."""
+    objects = rendered(target, multi_cluster)
+    ds = next(
+        o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
+    )
+    path, text = _counters_csv(objects, ds["spec"]["template"]["spec"])
+    assert not path.startswith("/etc/dcgm-exporter/default-counters"), path
+    collected = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            field, kind, help_ = (part.strip() for part in line.split(",", 2))
+            assert kind in {"gauge", "counter", "label"}, line
+            assert help_, line
+            collected[field] = kind
+    assert collected["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == "gauge"
+    fields = _dcgm_fields_read()
+    assert "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in fields
+    assert fields <= set(collected), f"not collected: {sorted(fields - set(collected))}"
+
+
 def test_kind_mock_exporter_mounts_the_code_deploy_generates():
     objects = rendered("kind", False)
     mock = next(
