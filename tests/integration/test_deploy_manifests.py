@@ -18,11 +18,12 @@ import yaml
 
 from finops_cli.deploy import rules
 from finops_cli.deploy.generate import generated_files, stale_files
-from finops_cli.deploy.paths import checkout_manifests_dir
+from finops_cli.deploy.paths import DRA_COMPONENT, checkout_manifests_dir
 from finops_cli.deploy.promconfig import ksm_annotation_allowlist, ksm_label_allowlist
 from finops_cli.deploy.render import MOCK_CODE_FILES, RenderRequest, parse_stream, render
 from finops_cli.deploy.tools import Tool
 from finops_cli.deploy.values import parse_values
+from finops_cli.errors import UsageError
 from tests.deploy.crd_schemas import SCHEMAS
 from tests.support.cli import run_finops
 from tests.support.tools import require_tool
@@ -48,21 +49,28 @@ def kubectl() -> Tool:
     return _kubectl()
 
 
-_RENDERED: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+_RENDERED: dict[tuple[str, bool, bool], list[dict[str, Any]]] = {}
 
 
-def rendered(target: str, multi_cluster: bool) -> list[dict[str, Any]]:
-    """What `finops deploy` applies for a target (settings merged, kind's code ConfigMap in)."""
-    key = (target, multi_cluster)
+def rendered(target: str, multi_cluster: bool, dra: bool = False) -> list[dict[str, Any]]:
+    """What `finops deploy` applies for a target (settings merged, kind's code ConfigMap in);
+    ``dra``: with ``--set gpu.dra=true`` (components/gpu-dra)."""
+    key = (target, multi_cluster, dra)
     if key not in _RENDERED:
-        values = parse_values(target, EKS_SETS if target == "eks" else [])
+        sets = [*(EKS_SETS if target == "eks" else []), *(["gpu.dra=true"] if dra else [])]
+        values = parse_values(target, sets)
         stream = render(RenderRequest(MANIFESTS, values, multi_cluster), _kubectl())
         _RENDERED[key] = parse_stream(stream)
     return _RENDERED[key]
 
 
-CASES = [(t, mc) for t in TARGETS for mc in (False, True)]
-IDS = [f"{t}{'-multi-cluster' if mc else ''}" for t, mc in CASES]
+# (target, multi_cluster, dra): every target alone and with Thanos, and DRA (never on kind, which
+# has no dcgm-exporter) on one single-cluster and one multi-cluster rendering.
+CASES = [(t, mc, False) for t in TARGETS for mc in (False, True)] + [
+    ("generic", False, True),
+    ("eks", True, True),
+]
+IDS = [f"{t}{'-multi-cluster' if mc else ''}{'-dra' if dra else ''}" for t, mc, dra in CASES]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -89,9 +97,9 @@ def test_every_overlay_renders_with_kubectl_kustomize(kubectl, target):
 _VALIDATED: set[str] = set()
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_rendered_objects_validate_against_schemas(target, multi_cluster):
-    for obj in rendered(target, multi_cluster):
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_rendered_objects_validate_against_schemas(target, multi_cluster, dra):
+    for obj in rendered(target, multi_cluster, dra):
         fingerprint = json.dumps(obj, sort_keys=True)
         if fingerprint in _VALIDATED:  # the same object in another target: validated once
             continue
@@ -123,9 +131,9 @@ def _pod_specs(objects):
             yield obj, obj["spec"]["template"]["spec"]
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_security_policy(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_security_policy(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     problems: list[str] = []
     for obj, spec in _pod_specs(objects):
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -133,7 +141,7 @@ def test_security_policy(target, multi_cluster):
         pod_sc = spec.get("securityContext", {})
         if pod_sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
             problems.append(f"{who}: no RuntimeDefault seccomp profile")
-        api = key[1] in API_CLIENTS
+        api = key[1] in API_CLIENTS or (dra and key[1] == "dcgm-exporter")
         if spec.get("automountServiceAccountToken") is not api:
             problems.append(f"{who}: automountServiceAccountToken should be {api}")
         for c in spec.get("initContainers", []) + spec["containers"]:
@@ -176,9 +184,9 @@ def test_security_policy(target, multi_cluster):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_network_policies_quotas_and_limits(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_network_policies_quotas_and_limits(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     for ns in NAMESPACES:
         in_ns = [o for o in objects if o["metadata"].get("namespace") == ns]
         kinds = {o["kind"] for o in in_ns}
@@ -204,9 +212,9 @@ def test_network_policies_quotas_and_limits(target, multi_cluster):
             assert selected, f"{obj['kind']}/{obj['metadata']['name']}: no explicit allow policy"
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_no_plain_text_secrets(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_no_plain_text_secrets(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     assert not [o for o in objects if o["kind"] == "Secret"], "Secrets are never rendered"
     secretish = re.compile(r"PASSWORD|TOKEN|SECRET|API_KEY|ACCESS_KEY|CREDENTIAL", re.I)
     for _obj, spec in _pod_specs(objects):
@@ -240,11 +248,11 @@ def test_no_plain_text_secrets(target, multi_cluster):
             )
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_images_are_pinned_everywhere(target, multi_cluster):
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_images_are_pinned_everywhere(target, multi_cluster, dra):
     images = {
         c["image"]
-        for _obj, spec in _pod_specs(rendered(target, multi_cluster))
+        for _obj, spec in _pod_specs(rendered(target, multi_cluster, dra))
         for c in spec.get("initContainers", []) + spec["containers"]
     }
     assert images
@@ -307,12 +315,12 @@ PRICING_NODE_LABELS = {
 FRACTION_ANNOTATIONS = {"gpu-fraction", "gpu-fraction-num-devices", "gpu-memory"}
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster):
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster, dra):
     """Every target ships kube-state-metrics: its rendered allowlists carry the shared-GPU node
     labels and the KAI/Run:ai fraction annotations, and nothing filters out kube_pod_info or
     kube_pod_resourceclaim_info (KSM v2.20.0 or later)."""
-    objects = rendered(target, multi_cluster)
+    objects = rendered(target, multi_cluster, dra)
     ksm = _container(objects, "Deployment", "kube-state-metrics")
     args = ksm["args"]
     labels = _allowlist(args, "--metric-labels-allowlist")
@@ -339,8 +347,8 @@ def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_
 
 
 # Every rendering that ships the real dcgm-exporter (kind runs the mock exporter instead).
-DCGM_CASES = [(t, mc) for t, mc in CASES if t != "kind"]
-DCGM_IDS = [f"{t}{'-multi-cluster' if mc else ''}" for t, mc in DCGM_CASES]
+DCGM_CASES = [case for case in CASES if case[0] != "kind"]
+DCGM_IDS = [i for case, i in zip(CASES, IDS, strict=True) if case[0] != "kind"]
 FINOPS_CLI = Path(__file__).resolve().parents[2] / "finops_cli"
 
 
@@ -372,12 +380,33 @@ def _counters_csv(objects: list[dict[str, Any]], dcgm_pod: dict[str, Any]) -> tu
     return path, configmap["data"][filename]
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), DCGM_CASES, ids=DCGM_IDS)
-def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster):
+def _dra_access(objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(ClusterRole rules naming resourceslices, ServiceAccounts bound to them as ns/name)."""
+    roles = {
+        o["metadata"]["name"]: [r for r in o["rules"] if "resourceslices" in r["resources"]]
+        for o in objects
+        if o["kind"] == "ClusterRole"
+    }
+    rules_ = [r for found in roles.values() for r in found]
+    subjects = [
+        f"{s['namespace']}/{s['name']}"
+        for o in objects
+        if o["kind"] == "ClusterRoleBinding" and roles.get(o["roleRef"]["name"])
+        for s in o["subjects"]
+        if s["kind"] == "ServiceAccount"
+    ]
+    return rules_, subjects
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, dra):
     """Time-sliced/MPS replicas (nvidia.com/gpu.shared) and MIG instances are mapped to their
-    pods, one copy per sharing pod (vgpu label), through the kubelet's pod-resources socket; DRA
-    stays off (and so do its token and RBAC) unless components/gpu-dra is added."""
-    objects = rendered(target, multi_cluster)
+    pods through the kubelet's pod-resources socket, one copy per sharing pod (vgpu label).
+    With components/gpu-dra (``--set gpu.dra=true``), DRA claims are mapped too: the exporter
+    gets a token, read access to resource.k8s.io resourceslices and egress to the API server,
+    and turns virtual GPUs off (dcgm-exporter skips the DRA step when they are on). Without it,
+    none of that."""
+    objects = rendered(target, multi_cluster, dra)
     ds = next(
         o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
     )
@@ -388,29 +417,71 @@ def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster):
     assert "nvidia.com/gpu.shared" in names
     # MIG resources are matched by the nvidia.com/mig- prefix; listing them would be a no-op.
     assert not [n for n in names if n.startswith("nvidia.com/mig-")]
-    assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
-    assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
-    assert pod["automountServiceAccountToken"] is False
     mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
     assert mounts["/var/lib/kubelet/pod-resources"]["readOnly"] is True
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["pod-resources"]["hostPath"]["path"] == "/var/lib/kubelet/pod-resources"
-    dra_rules = [
-        r
+    rules_, subjects = _dra_access(objects)
+    egress = [
+        o
         for o in objects
-        if o["kind"] == "ClusterRole"
-        for r in o.get("rules", [])
-        if "resourceslices" in r.get("resources", [])
+        if o["kind"] == "NetworkPolicy"
+        and o["metadata"]["namespace"] == "finops-gpu"
+        and o["spec"]["podSelector"].get("matchLabels", {}).items()
+        <= ds["spec"]["template"]["metadata"]["labels"].items()
+        and "Egress" in o["spec"]["policyTypes"]
+        and o["spec"].get("egress")
     ]
-    assert not dra_rules, "no DRA RBAC without components/gpu-dra"
+    if not dra:
+        assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
+        assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
+        assert pod["automountServiceAccountToken"] is False
+        assert not rules_ and not subjects and not egress
+        return
+    assert env["KUBERNETES_ENABLE_DRA"] == "true"
+    assert env["KUBERNETES_VIRTUAL_GPUS"] == "false"
+    assert pod["automountServiceAccountToken"] is True
+    assert rules_ == [
+        {
+            "apiGroups": ["resource.k8s.io"],
+            "resources": ["resourceslices"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    assert subjects == [f"finops-gpu/{pod['serviceAccountName']}"]
+    ports = {
+        (p["protocol"], p["port"])
+        for o in egress
+        for rule in o["spec"]["egress"]
+        for p in rule["ports"]
+    }
+    assert {("TCP", 443), ("TCP", 6443)} <= ports
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), DCGM_CASES, ids=DCGM_IDS)
-def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster):
+def test_dra_component_renders_over_a_plain_overlay(tmp_path, kubectl):
+    """Without `finops deploy`: a kustomization listing components/gpu-dra over an overlay."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS / "overlays" / "generic", tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / DRA_COMPONENT, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), "utf-8")
+    objects = parse_stream(kubectl.run(["kustomize", str(tmp_path)]).stdout)
+    env = _env(_container(objects, "DaemonSet", "dcgm-exporter"))
+    assert env["KUBERNETES_ENABLE_DRA"] == "true"
+    rules_, subjects = _dra_access(objects)
+    assert rules_ and subjects == ["finops-gpu/dcgm-exporter"]
+    with pytest.raises(UsageError, match="does not apply to --target kind"):
+        parse_values("kind", ["gpu.dra=true"])
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster, dra):
     """The counters CSV dcgm-exporter is pointed at is the one the manifests ship, and it lists
     DCGM_FI_PROF_GR_ENGINE_ACTIVE (MIG instances report no GPU_UTIL) and every other field the
     queries, rules and sources read."""
-    objects = rendered(target, multi_cluster)
+    objects = rendered(target, multi_cluster, dra)
     ds = next(
         o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
     )
