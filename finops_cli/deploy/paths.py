@@ -11,6 +11,7 @@ _CHECKOUT = Path(__file__).resolve().parents[2] / "manifests"
 
 TARGETS = ("kind", "eks", "generic")
 MULTI_CLUSTER_COMPONENT = "components/multi-cluster"
+DRA_COMPONENT = "components/gpu-dra"  # dcgm-exporter maps DRA ResourceClaims to pods
 
 
 def manifests_dir(override: Path | None = None) -> Path:

@@ -41,7 +41,21 @@ NODE_LABELS = (
     "eks.amazonaws.com/nodegroup",
     "cloud.google.com/gke-nodepool",
     "kubernetes.azure.com/agentpool",
+    # Shared GPUs (GPU feature discovery / the device plugin): how many replicas each physical GPU
+    # is split into (time-slicing, MPS) and by which strategy, and MIG's layout, so that a replica
+    # or a MIG instance is priced as its share of the physical GPU (gpu.count above).
+    "nvidia.com/gpu.replicas",
+    "nvidia.com/gpu.sharing-strategy",
+    "nvidia.com/mig.strategy",
+    "nvidia.com/gpu.slices.gi",
+    "nvidia.com/mps.capable",
 )
+
+# Pod annotations finops reads through kube_pod_annotations: the cost center, and the fractional
+# GPU requests of KAI Scheduler / Run:ai (`gpu-fraction` of one GPU's memory, on
+# `gpu-fraction-num-devices` GPUs, or `gpu-memory` MiB), whose pods request no nvidia.com/gpu.
+KAI_FRACTION_ANNOTATIONS = ("gpu-fraction", "gpu-fraction-num-devices", "gpu-memory")
+POD_ANNOTATIONS = (COST_CENTER_ANNOTATION, *KAI_FRACTION_ANNOTATIONS)
 
 
 def ksm_label_allowlist(pod_labels: Mapping[str, str] | None = None) -> str:
@@ -53,7 +67,8 @@ def ksm_label_allowlist(pod_labels: Mapping[str, str] | None = None) -> str:
 
 
 def ksm_annotation_allowlist() -> str:
-    return f"pods=[{COST_CENTER_ANNOTATION}]"
+    """``--metric-annotations-allowlist``: the cost center and the KAI/Run:ai GPU fractions."""
+    return f"pods=[{','.join(POD_ANNOTATIONS)}]"
 
 
 def _static(job: str, target: str, *, honor_labels: bool, path: str = "/metrics") -> dict[str, Any]:

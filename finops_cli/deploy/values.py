@@ -85,6 +85,7 @@ class Spec:
 
 _NOT_EKS = frozenset({"kind", "generic"})
 _EKS = frozenset({"eks"})
+_GPU_NODES = frozenset({"eks", "generic"})  # kind runs the mock exporter, not dcgm-exporter
 
 SPECS: dict[str, Spec] = {
     "cluster.name": Spec(
@@ -127,6 +128,12 @@ SPECS: dict[str, Spec] = {
     "eks.opencostRoleArn": Spec("IAM role for OpenCost (spot feed, CUR).", _arn, targets=_EKS),
     "eks.thanosRoleArn": Spec(
         "IAM role for Thanos' S3 access (multi-cluster).", _arn, targets=_EKS
+    ),
+    "gpu.dra": Spec(
+        "Label GPU metrics with DRA ResourceClaims (gives dcgm-exporter an API token and read "
+        "access to ResourceSlices; default false).",
+        _bool,
+        targets=_GPU_NODES,
     ),
     "kind.clusterName": Spec(
         "kind cluster name (default finops).", _name, targets=frozenset({"kind"})

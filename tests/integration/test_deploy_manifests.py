@@ -18,11 +18,12 @@ import yaml
 
 from finops_cli.deploy import rules
 from finops_cli.deploy.generate import generated_files, stale_files
-from finops_cli.deploy.paths import checkout_manifests_dir
+from finops_cli.deploy.paths import DRA_COMPONENT, checkout_manifests_dir
 from finops_cli.deploy.promconfig import ksm_annotation_allowlist, ksm_label_allowlist
 from finops_cli.deploy.render import MOCK_CODE_FILES, RenderRequest, parse_stream, render
 from finops_cli.deploy.tools import Tool
 from finops_cli.deploy.values import parse_values
+from finops_cli.errors import UsageError
 from tests.deploy.crd_schemas import SCHEMAS
 from tests.support.cli import run_finops
 from tests.support.tools import require_tool
@@ -48,21 +49,28 @@ def kubectl() -> Tool:
     return _kubectl()
 
 
-_RENDERED: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+_RENDERED: dict[tuple[str, bool, bool], list[dict[str, Any]]] = {}
 
 
-def rendered(target: str, multi_cluster: bool) -> list[dict[str, Any]]:
-    """What `finops deploy` applies for a target (settings merged, kind's code ConfigMap in)."""
-    key = (target, multi_cluster)
+def rendered(target: str, multi_cluster: bool, dra: bool = False) -> list[dict[str, Any]]:
+    """What `finops deploy` applies for a target (settings merged, kind's code ConfigMap in);
+    ``dra``: with ``--set gpu.dra=true`` (components/gpu-dra)."""
+    key = (target, multi_cluster, dra)
     if key not in _RENDERED:
-        values = parse_values(target, EKS_SETS if target == "eks" else [])
+        sets = [*(EKS_SETS if target == "eks" else []), *(["gpu.dra=true"] if dra else [])]
+        values = parse_values(target, sets)
         stream = render(RenderRequest(MANIFESTS, values, multi_cluster), _kubectl())
         _RENDERED[key] = parse_stream(stream)
     return _RENDERED[key]
 
 
-CASES = [(t, mc) for t in TARGETS for mc in (False, True)]
-IDS = [f"{t}{'-multi-cluster' if mc else ''}" for t, mc in CASES]
+# (target, multi_cluster, dra): every target alone and with Thanos, and DRA (never on kind, which
+# has no dcgm-exporter) on one single-cluster and one multi-cluster rendering.
+CASES = [(t, mc, False) for t in TARGETS for mc in (False, True)] + [
+    ("generic", False, True),
+    ("eks", True, True),
+]
+IDS = [f"{t}{'-multi-cluster' if mc else ''}{'-dra' if dra else ''}" for t, mc, dra in CASES]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -89,9 +97,9 @@ def test_every_overlay_renders_with_kubectl_kustomize(kubectl, target):
 _VALIDATED: set[str] = set()
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_rendered_objects_validate_against_schemas(target, multi_cluster):
-    for obj in rendered(target, multi_cluster):
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_rendered_objects_validate_against_schemas(target, multi_cluster, dra):
+    for obj in rendered(target, multi_cluster, dra):
         fingerprint = json.dumps(obj, sort_keys=True)
         if fingerprint in _VALIDATED:  # the same object in another target: validated once
             continue
@@ -123,9 +131,9 @@ def _pod_specs(objects):
             yield obj, obj["spec"]["template"]["spec"]
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_security_policy(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_security_policy(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     problems: list[str] = []
     for obj, spec in _pod_specs(objects):
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -133,7 +141,7 @@ def test_security_policy(target, multi_cluster):
         pod_sc = spec.get("securityContext", {})
         if pod_sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
             problems.append(f"{who}: no RuntimeDefault seccomp profile")
-        api = key[1] in API_CLIENTS
+        api = key[1] in API_CLIENTS or (dra and key[1] == "dcgm-exporter")
         if spec.get("automountServiceAccountToken") is not api:
             problems.append(f"{who}: automountServiceAccountToken should be {api}")
         for c in spec.get("initContainers", []) + spec["containers"]:
@@ -176,9 +184,9 @@ def test_security_policy(target, multi_cluster):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_network_policies_quotas_and_limits(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_network_policies_quotas_and_limits(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     for ns in NAMESPACES:
         in_ns = [o for o in objects if o["metadata"].get("namespace") == ns]
         kinds = {o["kind"] for o in in_ns}
@@ -204,9 +212,9 @@ def test_network_policies_quotas_and_limits(target, multi_cluster):
             assert selected, f"{obj['kind']}/{obj['metadata']['name']}: no explicit allow policy"
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_no_plain_text_secrets(target, multi_cluster):
-    objects = rendered(target, multi_cluster)
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_no_plain_text_secrets(target, multi_cluster, dra):
+    objects = rendered(target, multi_cluster, dra)
     assert not [o for o in objects if o["kind"] == "Secret"], "Secrets are never rendered"
     secretish = re.compile(r"PASSWORD|TOKEN|SECRET|API_KEY|ACCESS_KEY|CREDENTIAL", re.I)
     for _obj, spec in _pod_specs(objects):
@@ -240,11 +248,11 @@ def test_no_plain_text_secrets(target, multi_cluster):
             )
 
 
-@pytest.mark.parametrize(("target", "multi_cluster"), CASES, ids=IDS)
-def test_images_are_pinned_everywhere(target, multi_cluster):
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_images_are_pinned_everywhere(target, multi_cluster, dra):
     images = {
         c["image"]
-        for _obj, spec in _pod_specs(rendered(target, multi_cluster))
+        for _obj, spec in _pod_specs(rendered(target, multi_cluster, dra))
         for c in spec.get("initContainers", []) + spec["containers"]
     }
     assert images
@@ -273,6 +281,223 @@ def test_kube_state_metrics_exports_the_labels_the_queries_read():
     # Every label the rules group by is one kube-state-metrics is told to export.
     for key in rules.DEFAULT_POD_LABELS.values():
         assert key in ksm_label_allowlist()
+
+
+def _container(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    obj = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == name)
+
+
+def _allowlist(args: list[str], flag: str) -> dict[str, set[str]]:
+    """``--flag=pods=[a,b],nodes=[c]`` -> {"pods": {"a", "b"}, "nodes": {"c"}}."""
+    value = next(a.split("=", 1)[1] for a in args if a.startswith(f"{flag}="))
+    return {kind: set(keys.split(",")) for kind, keys in re.findall(r"(\w+)=\[([^\]]*)\]", value)}
+
+
+# What the CLI reads to cost shared GPUs (docs/metric-contract.md).
+SHARED_GPU_NODE_LABELS = {
+    "nvidia.com/gpu.replicas",
+    "nvidia.com/gpu.count",
+    "nvidia.com/gpu.product",
+    "nvidia.com/gpu.sharing-strategy",
+    "nvidia.com/mig.strategy",
+    "nvidia.com/gpu.slices.gi",
+    "nvidia.com/mps.capable",
+}
+PRICING_NODE_LABELS = {
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "karpenter.sh/capacity-type",
+    "karpenter.sh/nodepool",
+}
+FRACTION_ANNOTATIONS = {"gpu-fraction", "gpu-fraction-num-devices", "gpu-memory"}
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
+def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster, dra):
+    """Every target ships kube-state-metrics: its rendered allowlists carry the shared-GPU node
+    labels and the KAI/Run:ai fraction annotations, and nothing filters out kube_pod_info or
+    kube_pod_resourceclaim_info (KSM v2.20.0 or later)."""
+    objects = rendered(target, multi_cluster, dra)
+    ksm = _container(objects, "Deployment", "kube-state-metrics")
+    args = ksm["args"]
+    labels = _allowlist(args, "--metric-labels-allowlist")
+    assert labels["nodes"] >= SHARED_GPU_NODE_LABELS | PRICING_NODE_LABELS
+    assert set(rules.DEFAULT_POD_LABELS.values()) <= labels["pods"]
+    annotations = _allowlist(args, "--metric-annotations-allowlist")
+    assert annotations["pods"] == {rules.COST_CENTER_ANNOTATION, *FRACTION_ANNOTATIONS}
+    resources = next(a for a in args if a.startswith("--resources=")).split("=", 1)[1]
+    assert "pods" in resources.split(",")
+    assert not [a for a in args if a.startswith(("--metric-allowlist", "--metric-denylist"))]
+    version = re.fullmatch(r".*:v(\d+)\.(\d+)\.(\d+)", ksm["image"])
+    assert version, ksm["image"]
+    assert tuple(map(int, version.groups())) >= (2, 20, 0), "kube_pod_resourceclaim_info"
+    # Nor does Prometheus drop them: no metric relabelling on the kube-state-metrics job.
+    config = next(
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("prometheus-config")
+    )
+    scrape = yaml.safe_load(config["data"]["prometheus.yml"])["scrape_configs"]
+    ksm_job = next(j for j in scrape if j["job_name"] == "kube-state-metrics")
+    assert ksm_job.get("honor_labels") is True
+    assert "metric_relabel_configs" not in ksm_job
+
+
+# Every rendering that ships the real dcgm-exporter (kind runs the mock exporter instead).
+DCGM_CASES = [case for case in CASES if case[0] != "kind"]
+DCGM_IDS = [i for case, i in zip(CASES, IDS, strict=True) if case[0] != "kind"]
+FINOPS_CLI = Path(__file__).resolve().parents[2] / "finops_cli"
+
+
+def _dcgm_fields_read() -> set[str]:
+    """Every DCGM field the code reads (queries, rules, sources; not the sample simulator)."""
+    fields: set[str] = set()
+    for path in FINOPS_CLI.rglob("*.py"):
+        if "sample" not in path.relative_to(FINOPS_CLI).parts:
+            fields.update(re.findall(r"DCGM_FI_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8")))
+    return fields
+
+
+def _env(container: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _counters_csv(objects: list[dict[str, Any]], dcgm_pod: dict[str, Any]) -> tuple[str, str]:
+    """(the DCGM_EXPORTER_COLLECTORS path, the text of the file mounted there)."""
+    container = next(c for c in dcgm_pod["containers"] if c["name"] == "dcgm-exporter")
+    path = str(_env(container)["DCGM_EXPORTER_COLLECTORS"])
+    directory, _, filename = path.rpartition("/")
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == directory)
+    volume = next(v for v in dcgm_pod["volumes"] if v["name"] == mount["name"])
+    configmap = next(
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == volume["configMap"]["name"]
+    )
+    return path, configmap["data"][filename]
+
+
+def _dra_access(objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(ClusterRole rules naming resourceslices, ServiceAccounts bound to them as ns/name)."""
+    roles = {
+        o["metadata"]["name"]: [r for r in o["rules"] if "resourceslices" in r["resources"]]
+        for o in objects
+        if o["kind"] == "ClusterRole"
+    }
+    rules_ = [r for found in roles.values() for r in found]
+    subjects = [
+        f"{s['namespace']}/{s['name']}"
+        for o in objects
+        if o["kind"] == "ClusterRoleBinding" and roles.get(o["roleRef"]["name"])
+        for s in o["subjects"]
+        if s["kind"] == "ServiceAccount"
+    ]
+    return rules_, subjects
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, dra):
+    """Time-sliced/MPS replicas (nvidia.com/gpu.shared) and MIG instances are mapped to their
+    pods through the kubelet's pod-resources socket, one copy per sharing pod (vgpu label).
+    With components/gpu-dra (``--set gpu.dra=true``), DRA claims are mapped too: the exporter
+    gets a token, read access to resource.k8s.io resourceslices and egress to the API server,
+    and turns virtual GPUs off (dcgm-exporter skips the DRA step when they are on). Without it,
+    none of that."""
+    objects = rendered(target, multi_cluster, dra)
+    ds = next(
+        o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
+    )
+    pod = ds["spec"]["template"]["spec"]
+    env = _env(_container(objects, "DaemonSet", "dcgm-exporter"))
+    assert env["DCGM_EXPORTER_KUBERNETES"] == "true"
+    names = str(env["NVIDIA_RESOURCE_NAMES"]).split(",")
+    assert "nvidia.com/gpu.shared" in names
+    # MIG resources are matched by the nvidia.com/mig- prefix; listing them would be a no-op.
+    assert not [n for n in names if n.startswith("nvidia.com/mig-")]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/var/lib/kubelet/pod-resources"]["readOnly"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["pod-resources"]["hostPath"]["path"] == "/var/lib/kubelet/pod-resources"
+    rules_, subjects = _dra_access(objects)
+    egress = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy"
+        and o["metadata"]["namespace"] == "finops-gpu"
+        and o["spec"]["podSelector"].get("matchLabels", {}).items()
+        <= ds["spec"]["template"]["metadata"]["labels"].items()
+        and "Egress" in o["spec"]["policyTypes"]
+        and o["spec"].get("egress")
+    ]
+    if not dra:
+        assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
+        assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
+        assert pod["automountServiceAccountToken"] is False
+        assert not rules_ and not subjects and not egress
+        return
+    assert env["KUBERNETES_ENABLE_DRA"] == "true"
+    assert env["KUBERNETES_VIRTUAL_GPUS"] == "false"
+    assert pod["automountServiceAccountToken"] is True
+    assert rules_ == [
+        {
+            "apiGroups": ["resource.k8s.io"],
+            "resources": ["resourceslices"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    assert subjects == [f"finops-gpu/{pod['serviceAccountName']}"]
+    ports = {
+        (p["protocol"], p["port"])
+        for o in egress
+        for rule in o["spec"]["egress"]
+        for p in rule["ports"]
+    }
+    assert {("TCP", 443), ("TCP", 6443)} <= ports
+
+
+def test_dra_component_renders_over_a_plain_overlay(tmp_path, kubectl):
+    """Without `finops deploy`: a kustomization listing components/gpu-dra over an overlay."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS / "overlays" / "generic", tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / DRA_COMPONENT, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), "utf-8")
+    objects = parse_stream(kubectl.run(["kustomize", str(tmp_path)]).stdout)
+    env = _env(_container(objects, "DaemonSet", "dcgm-exporter"))
+    assert env["KUBERNETES_ENABLE_DRA"] == "true"
+    rules_, subjects = _dra_access(objects)
+    assert rules_ and subjects == ["finops-gpu/dcgm-exporter"]
+    with pytest.raises(UsageError, match="does not apply to --target kind"):
+        parse_values("kind", ["gpu.dra=true"])
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster, dra):
+    """The counters CSV dcgm-exporter is pointed at is the one the manifests ship, and it lists
+    DCGM_FI_PROF_GR_ENGINE_ACTIVE (MIG instances report no GPU_UTIL) and every other field the
+    queries, rules and sources read."""
+    objects = rendered(target, multi_cluster, dra)
+    ds = next(
+        o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
+    )
+    path, text = _counters_csv(objects, ds["spec"]["template"]["spec"])
+    assert not path.startswith("/etc/dcgm-exporter/default-counters"), path
+    collected = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            field, kind, help_ = (part.strip() for part in line.split(",", 2))
+            assert kind in {"gauge", "counter", "label"}, line
+            assert help_, line
+            collected[field] = kind
+    assert collected["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == "gauge"
+    fields = _dcgm_fields_read()
+    assert "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in fields
+    assert fields <= set(collected), f"not collected: {sorted(fields - set(collected))}"
 
 
 def test_kind_mock_exporter_mounts_the_code_deploy_generates():
