@@ -344,15 +344,16 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
             )
         ),
         # ---- §2 time-slicing: nvidia.com/gpu = replicas; GPU 0 full when the thumbnailer runs.
+        #      The OCR servers carry no model label: their model is the one Triton reports.
         WorkloadSpec(
             "ocr-api-0", "vision-shared", _SLICED, (0,),
-            _labels("vision", "doc-ocr", "trocr-base"), _always(2), "inference",
+            _labels("vision", "doc-ocr", None), _always(2), "inference",
             busy_base=0.35, busy_swing=0.2, cpu_cores=4, memory_gib=16, requests={GPU: 1},
             vgpu=(0,), serving="triton", served_model="trocr-base-onnx", requests_per_s_peak=20.0,
         ),
         WorkloadSpec(
             "ocr-api-1", "vision-shared", _SLICED, (0,),
-            _labels("vision", "doc-ocr", "trocr-base"), _always(2, 12), "inference",
+            _labels("vision", "doc-ocr", None), _always(2, 12), "inference",
             busy_base=0.35, busy_swing=0.2, cpu_cores=4, memory_gib=16, requests={GPU: 1},
             vgpu=(1,), serving="triton", served_model="trocr-base-onnx", requests_per_s_peak=20.0,
         ),
