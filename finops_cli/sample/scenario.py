@@ -38,8 +38,17 @@ class NodeSpec:
     region: str = "us-east-1"
     zone: str = "us-east-1a"
     profiling: bool = True  # False: a pre-Volta GPU, no DCGM_FI_PROF_* metrics
-    # GPU index -> (MIG profile, instances, MiB per instance): the GPU is split into slices.
+    # (GPU index, MIG profile, instances, MiB per instance): the GPU is split into slices. A GPU
+    # listed more than once holds mixed profiles; its instances are numbered in listing order.
     mig: tuple[tuple[int, str, int, int], ...] = ()
+    # GPU sharing (see ``sample/sharing.py``): GFD's ``nvidia.com/mig.strategy`` ("mixed",
+    # "single"; "" = unlabelled), and how whole GPUs are shared: "time-slicing" or "mps" (device
+    # plugin replicas), "hami", "dra" (the NVIDIA DRA driver), "" (whole GPUs, KAI fractions).
+    mig_strategy: str = ""
+    sharing: str = ""
+    replicas: int = 1  # time-slicing/MPS replicas per GPU; HAMi's device-split-count
+    rename_by_default: bool = False  # the replicas are advertised as nvidia.com/gpu.shared
+    virtual_gpus: bool = False  # dcgm-exporter runs with --kubernetes-virtual-gpus here
 
     @property
     def is_spot(self) -> bool:
@@ -55,6 +64,26 @@ class NodeSpec:
             if index == gpu:
                 return profile, count, memory
         return None
+
+    def mig_instances(self, gpu: int) -> tuple[tuple[int, str, int, int], ...]:
+        """(GPU instance id, profile, MiB, first memory slice) of each MIG instance of ``gpu``."""
+        out: list[tuple[int, str, int, int]] = []
+        start = 0
+        for index, profile, count, memory in self.mig:
+            if index != gpu:
+                continue
+            for _ in range(count):
+                out.append((len(out), profile, memory, start))
+                start += max(1, round(memory * 8 / self.gpu_memory_mib))
+        return tuple(out)
+
+
+A30_MIG_PROFILES = frozenset({"1g.6gb", "1g.6gb+me", "2g.12gb", "2g.12gb+me", "4g.24gb"})
+
+
+def mig_share(profile: str) -> float:
+    """A MIG profile's share of its GPU: ``Ng.*`` holds N of 7 compute slices (4 on an A30)."""
+    return int(profile.split("g.", 1)[0]) / (4 if profile in A30_MIG_PROFILES else 7)
 
 
 @dataclass(frozen=True)
@@ -101,11 +130,44 @@ class WorkloadSpec:
     prompt_tokens_per_request: float = 0.0
     generation_tokens_per_request: float = 0.0
     mig_instance: int | None = None  # holds this MIG slice of its one GPU, not the whole GPU
+    # ---- GPU sharing (see sample/sharing.py) ----
+    mig_profile: str = ""  # the profile of ``mig_instance`` ("": the node's layout says)
+    gpu_share: float = 1.0  # share of each GPU in ``gpu_indices`` allocated (not MIG)
+    # Extended resources the container requests, Kubernetes names as the API server holds them
+    # (None: ``nvidia.com/gpu`` x GPUs, or one ``nvidia.com/mig-<profile>`` for a MIG slice).
+    requests: dict[str, int] | None = None
+    vgpu: tuple[int, ...] = ()  # time-slicing/MPS replicas held: device IDs ``<UUID>::<i>``
+    claim_name: str = ""  # DRA: ``spec.resourceClaims[].name``; "" = no claim
+    claim_template: str = ""  # DRA: the claim is generated per pod from this template, or
+    resource_claim: str = ""  # DRA: ... is this existing ResourceClaim (pods may share it)
+
+    @property
+    def resource_requests(self) -> dict[str, int]:
+        """Extended resources requested, as ``kube_pod_container_resource_requests`` lists them."""
+        if self.requests is not None:
+            return dict(self.requests)
+        if self.mig_instance is not None:
+            return {f"nvidia.com/mig-{self.mig_profile}": 1}
+        return {"nvidia.com/gpu": len(self.gpu_indices)} if self.gpu_indices else {}
 
     @property
     def gpus(self) -> int:
-        """Whole GPUs requested (``nvidia.com/gpu``); a MIG slice is not one."""
-        return 0 if self.mig_instance is not None else len(self.gpu_indices)
+        """``nvidia.com/gpu`` requested, as kube-state-metrics (and OpenCost) report it: whole GPUs,
+        time-slicing replicas, HAMi vGPUs, MIG instances under the single strategy; 0 for a MIG
+        slice under the mixed strategy, ``gpu.shared``, DRA claims and KAI fractions."""
+        return self.resource_requests.get("nvidia.com/gpu", 0)
+
+    @property
+    def share(self) -> float:
+        """Share of each GPU unit it holds that the pod was allocated, as a fraction of the
+        physical GPU: a MIG slice's N/7, else ``gpu_share`` (0 for KAI's reservation pod)."""
+        return mig_share(self.mig_profile) if self.mig_instance is not None else self.gpu_share
+
+    @property
+    def held_gpus(self) -> float:
+        """Physical GPU-equivalents allocated to the pod: what it pays for, per hour, at its
+        node's per-GPU price."""
+        return len(self.gpu_indices) * self.share
 
 
 def _ns(team: str, project: str, model: str | None, env: str) -> dict[str, str]:
@@ -481,6 +543,7 @@ def variant_workloads() -> tuple[WorkloadSpec, ...]:
             _ns("vision", "doc-ocr", "trocr-small", "production"),
             Schedule(restart_every_s=3 * DAY_S, phase_s=i * HOUR_S), "inference",
             busy_base=0.5 - 0.3 * i, busy_swing=0.1, cpu_cores=2, memory_gib=8, mig_instance=i,
+            mig_profile="1g.5gb",
         )
         for i in (0, 1)
     )  # fmt: skip

@@ -9,9 +9,10 @@ against the ground truth to the cent.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +25,24 @@ from finops_cli.sample.scenario import (
     QUANTUM_S,
     NodeSpec,
     WorkloadSpec,
+    mig_share,
     workloads,
+)
+from finops_cli.sample.sharing import (
+    DRA_DRIVER,
+    allocated_share,
+    check_wire,
+    dra_device_name,
+    ksm_resource,
+    maps_to_device,
+    node_allocatable,
+    node_labels,
 )
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+UnitKey = tuple[str, int, int | None]  # node, GPU index, MIG instance (None: the whole GPU)
 
 GPU_PRICE_SHARE = 0.90  # OpenCost's split of an instance price: GPUs, then CPU and RAM
 CPU_PRICE_SHARE = 0.07
@@ -78,6 +92,15 @@ class GpuUnit:
 
 
 @dataclass(frozen=True)
+class UnitState:
+    """What dcgm-exporter reads on one GPU unit at each sample of a grid."""
+
+    busy: FloatArray  # engine-active share of the unit (0 when nobody holds it)
+    held: BoolArray  # some pod is bound to the unit
+    memory_share: FloatArray  # share of the unit's memory in use while held
+
+
+@dataclass(frozen=True)
 class SampleSeries:
     """One exported time series: metric name, labels, timestamps (s) and values."""
 
@@ -115,9 +138,23 @@ class SampleCluster:
         base = cast if cast is not None else workloads()
         # The seed shifts every schedule by whole quanta, keeping changes on 15-minute boundaries.
         self.workloads = tuple(
-            _shift(w, QUANTUM_S * (_key(seed, "phase", w.name) % 8)) for w in base
+            self._resolve(_shift(w, QUANTUM_S * (_key(seed, "phase", w.name) % 8))) for w in base
         )
-        self._check_no_gpu_shared()
+        self._check_no_gpu_oversubscribed()
+
+    def _resolve(self, w: WorkloadSpec) -> WorkloadSpec:
+        """Fill a MIG slice's profile from its node's layout, and check the wire agrees."""
+        node = self.node(w.node)
+        if w.mig_instance is not None:
+            instances = node.mig_instances(w.gpu_indices[0]) if len(w.gpu_indices) == 1 else ()
+            if w.mig_instance >= len(instances):
+                raise ValueError(f"sample workload {w.name}: no MIG instance {w.mig_instance}")
+            profile = instances[w.mig_instance][1]
+            if w.mig_profile not in ("", profile):
+                raise ValueError(f"sample workload {w.name}: instance is {profile}")
+            w = replace(w, mig_profile=profile)
+        check_wire(node, w)
+        return w
 
     # ---- schedules -------------------------------------------------------------------------
     def node(self, name: str) -> NodeSpec:
@@ -140,14 +177,26 @@ class SampleCluster:
 
     def pod_name(self, workload: WorkloadSpec, run: int) -> str:
         h = f"{_key(self.seed, 'pod', workload.name, run):016x}"
-        alphabet = "bcdfghjklmnpqrstvwxz2456789"
-        tail = "".join(alphabet[int(h[i : i + 2], 16) % len(alphabet)] for i in range(0, 10, 2))
+        tail = _suffix(h)
+        if workload.kind == "reservation":  # a bare pod, named by KAI's binder (§7)
+            return f"{workload.name}-{tail}"
         if workload.schedule.period_s is None:
             return f"{workload.name}-{h[:9]}-{tail}"
         return f"{workload.name}-{run}-{tail}"
 
     def gpu_uuid(self, node: str, gpu: int) -> str:
         return gpu_uuid(self.seed, node, gpu)
+
+    def mig_uuid(self, node: str, gpu: int, instance: int) -> str:
+        return "MIG-" + gpu_uuid(self.seed, f"{node}/mig{instance}", gpu)[len("GPU-") :]
+
+    def resource_claim(self, workload: WorkloadSpec, pod: str) -> str:
+        """The ResourceClaim a DRA pod's claim resolves to: the shared claim it names, or the one
+        generated from its template (``<pod>-<claim>-<5 random characters>``)."""
+        if workload.resource_claim:
+            return workload.resource_claim
+        h = f"{_key(self.seed, 'claim', pod):016x}"
+        return f"{pod}-{workload.claim_name}-{_suffix(h)}"
 
     def pod_uid(self, workload: WorkloadSpec, run: int) -> str:
         h = f"{_key(self.seed, 'uid', workload.name, run):016x}{_key(self.seed, 'u2', run):016x}"
@@ -247,17 +296,18 @@ class SampleCluster:
                     "label_topology_kubernetes_io_zone": node.zone,
                     "label_karpenter_sh_capacity_type": node.capacity_type,
                     "label_karpenter_sh_nodepool": node.pool,
-                    "label_nvidia_com_gpu_product": node.gpu_product.replace(" ", "-"),
-                },
+                }
+                | node_labels(node),
                 grid,
                 ones,
             )
-            yield SampleSeries(
-                "kube_node_status_allocatable",
-                {"node": node.name, "resource": "nvidia_com_gpu", "unit": "integer"},
-                grid,
-                ones * node.gpu_count,
-            )
+            for resource, count in node_allocatable(node).items():
+                yield SampleSeries(
+                    "kube_node_status_allocatable",
+                    {"node": node.name, "resource": resource, "unit": "integer"},
+                    grid,
+                    ones * count,
+                )
 
     def _pod_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
         from finops_cli.labels import kube_label_to_prometheus
@@ -275,45 +325,60 @@ class SampleCluster:
                 for k, v in w.annotations.items()
             }
             yield SampleSeries("kube_pod_annotations", pod | {"uid": r.uid} | annotations, ts, ones)
-            owner_kind = "ReplicaSet" if w.schedule.period_s is None else "Job"
+            owner_kind, owner_name = owner_of(w, r.pod)
             yield SampleSeries(
                 "kube_pod_owner",
                 pod
                 | {
                     "uid": r.uid,
-                    "owner_kind": owner_kind,
-                    "owner_name": r.pod.rsplit("-", 1)[0],
-                    "owner_is_controller": "true",
+                    "owner_kind": owner_kind or "<none>",
+                    "owner_name": owner_name or "<none>",
+                    "owner_is_controller": "true" if owner_kind else "<none>",
                 },
                 ts,
                 ones,
             )
-            if w.gpus:  # kube-state-metrics reports only resources a container requests
+            yield SampleSeries(
+                "kube_pod_info",
+                pod
+                | {
+                    "uid": r.uid,
+                    "node": w.node,
+                    "created_by_kind": owner_kind,
+                    "created_by_name": owner_name,
+                    "host_ip": _host_ip(w.node),
+                    "pod_ip": self.pod_ip(w.node, r.pod),
+                    "priority_class": "",
+                    "host_network": "false",
+                },
+                ts,
+                ones,
+            )
+            # kube-state-metrics reports only the resources a container requests: whole GPUs,
+            # MIG profiles, replicas, HAMi's cores and memory (sanitised names, §0).
+            for resource, count in w.resource_requests.items():
                 yield SampleSeries(
                     "kube_pod_container_resource_requests",
                     pod
                     | {
                         "container": w.container,
                         "node": w.node,
-                        "resource": "nvidia_com_gpu",
+                        "resource": ksm_resource(resource),
                         "unit": "integer",
                         "uid": r.uid,
                     },
                     ts,
-                    ones * w.gpus,
+                    ones * count,
                 )
-            if w.mig_instance is not None:  # a MIG slice is its own extended resource
-                layout = self.node(w.node).mig_layout(w.gpu_indices[0])
-                profile = layout[0] if layout else "1g.5gb"
+            if w.claim_name:  # a DRA claim shows only here in kube-state-metrics (§4)
                 yield SampleSeries(
-                    "kube_pod_container_resource_requests",
+                    "kube_pod_resourceclaim_info",
                     pod
                     | {
-                        "container": w.container,
-                        "node": w.node,
-                        "resource": f"nvidia_com_mig_{profile.replace('.', '_')}",
-                        "unit": "integer",
                         "uid": r.uid,
+                        "claim_name": w.claim_name,
+                        "resourceclaim_name": self.resource_claim(w, r.pod),
+                        "resourceclaim_template_name": w.claim_template,
                     },
                     ts,
                     ones,
@@ -328,71 +393,190 @@ class SampleCluster:
     def gpu_units(self, node: NodeSpec) -> Iterator[GpuUnit]:
         """What dcgm-exporter reports on a node: whole GPUs, or the MIG instances of a split one."""
         for gpu in range(node.gpu_count):
-            layout = node.mig_layout(gpu)
-            if layout is None:
+            instances = node.mig_instances(gpu)
+            if not instances:
                 yield GpuUnit(gpu, None, "", node.gpu_memory_mib, 1.0)
-                continue
-            profile, count, memory = layout
-            share = int(profile.split("g.", 1)[0]) / 7
-            for instance in range(count):
-                yield GpuUnit(gpu, instance, profile, memory, share)
+            for instance, profile, memory, _ in instances:
+                yield GpuUnit(gpu, instance, profile, memory, mig_share(profile))
 
-    def holders(self, runs: list[PodRun]) -> dict[tuple[str, int, int | None], list[PodRun]]:
-        """The pod runs on each GPU unit (node, GPU index, MIG instance or None)."""
-        held: dict[tuple[str, int, int | None], list[PodRun]] = {}
+    def holders(self, runs: list[PodRun]) -> dict[UnitKey, list[PodRun]]:
+        """The pod runs bound to each GPU unit (node, GPU index, MIG instance or None), whatever
+        their share (KAI's reservation pod is bound to its GPU and holds none of it)."""
+        held: dict[UnitKey, list[PodRun]] = {}
         for r in runs:
             for gpu in r.workload.gpu_indices:
                 held.setdefault((r.workload.node, gpu, r.workload.mig_instance), []).append(r)
         return held
 
+    def unit_state(self, gpu: int, bound: list[PodRun], grid: IntArray) -> UnitState:
+        """What dcgm-exporter reads on one GPU unit, from the pods bound to it.
+
+        A whole GPU held by one pod, or a MIG instance, is busy as its pod is. A shared GPU
+        (time-slicing, MPS, HAMi, KAI, a shared DRA claim) is ``min(1, sum of each holder's busy x
+        its share)``: every holder keeps its share as busy as it is. Its memory in use is likewise
+        the holders' memory shares (a pinned ``memory_fraction``, else one following the load)
+        weighted by their shares.
+        """
+        busy = np.zeros(len(grid))
+        memory = np.zeros(len(grid))
+        held = np.zeros(len(grid), dtype=bool)
+        for r in bound:
+            sl = slice(r.first, r.last + 1)
+            held[sl] = True
+            weight = 1.0 if r.workload.mig_instance is not None else r.workload.gpu_share
+            if weight <= 0:
+                continue
+            own = self.busy(r.workload, gpu, grid[sl] - 1)
+            pinned = r.workload.memory_fraction
+            used = np.full(len(own), pinned) if pinned is not None else 0.35 + 0.5 * own
+            busy[sl] += own if weight == 1.0 else weight * own
+            memory[sl] += used if weight == 1.0 else weight * used
+        return UnitState(_rounded_busy(busy), held, np.minimum(memory, 1.0))
+
+    def unit_busy(self, grid: IntArray, runs: list[PodRun]) -> dict[UnitKey, FloatArray]:
+        """Each held GPU unit's busy on ``grid`` (``unit_state``): what a pod's waste and
+        efficiency read for every unit it holds."""
+        return {
+            key: self.unit_state(key[1], bound, grid).busy
+            for key, bound in self.holders(runs).items()
+        }
+
+    def pod_ip(self, node: str, pod: str) -> str:
+        host = _host_ip(node).split(".")
+        third = (int(host[2]) + 64) % 256 if len(host) == 4 else 64
+        return f"10.0.{third}.{_key(self.seed, 'ip', pod) % 250 + 4}"
+
+    def _dcgm_base(self, node: NodeSpec, gpu: int, unit: GpuUnit | None) -> dict[str, str]:
+        base = {
+            "gpu": str(gpu),
+            "UUID": gpu_uuid(self.seed, node.name, gpu),
+            "pci_bus_id": f"00000000:{0x18 + 0x10 * gpu:02X}:00.0",
+            "device": f"nvidia{gpu}",
+            "modelName": node.gpu_product,
+            "DCGM_FI_DRIVER_VERSION": DRIVER_VERSION,
+        }
+        if unit is not None and unit.instance is not None:
+            base |= {"GPU_I_PROFILE": unit.profile, "GPU_I_ID": str(unit.instance)}
+        if self.dcgm_host_label:
+            base[self.dcgm_host_label] = node.name
+        if not self.dcgm_honor_labels:
+            base |= {
+                "namespace": "gpu-operator",
+                "pod": f"nvidia-dcgm-exporter-{node.name[3:12]}",
+                "container": "nvidia-dcgm-exporter",
+            }
+        return base
+
+    def _pod_labels(self, r: PodRun) -> dict[str, str]:
+        prefix = "" if self.dcgm_honor_labels else "exported_"
+        return {
+            f"{prefix}container": r.workload.container,
+            f"{prefix}namespace": r.workload.namespace,
+            f"{prefix}pod": r.pod,
+            "pod_uid": "",
+        }
+
+    def _dra_labels(self, node: NodeSpec, r: PodRun) -> dict[str, str]:
+        """dcgm-exporter's ``KUBERNETES_ENABLE_DRA`` labels of a claimed device (§4)."""
+        w = r.workload
+        gpu = w.gpu_indices[0]
+        labels = {
+            "dra_claim_name": self.resource_claim(w, r.pod),
+            "dra_claim_namespace": w.namespace,
+            "dra_driver_name": DRA_DRIVER,
+            "dra_pool_name": node.name,
+            "dra_device_name": dra_device_name(node, gpu, w.mig_instance),
+        }
+        if w.mig_instance is not None:
+            labels["dra_mig_profile"] = w.mig_profile
+            labels["dra_mig_device_uuid"] = self.mig_uuid(node.name, gpu, w.mig_instance)
+        return labels
+
+    def _bindings(
+        self, node: NodeSpec, unit: GpuUnit, active: list[PodRun]
+    ) -> list[dict[str, str]]:
+        """The pod labels of each copy dcgm-exporter writes of a unit's series while ``active``
+        pods are bound to it; ``[{}]``: one copy without pod labels."""
+        if node.sharing == "hami":  # §5: HAMi's device IDs map to no GPU
+            return [{}]
+        if node.sharing == "dra":  # §4: one copy per pod of a claimed device; a claimed MIG
+            if unit.instance is not None:  # device labels its parent GPU's series instead
+                return [{}]
+            return [self._pod_labels(r) | self._dra_labels(node, r) for r in active] or [{}]
+        mapped = sorted((r for r in active if maps_to_device(r.workload)), key=lambda r: r.pod)
+        if not mapped:  # KAI fractions hold no device (§7)
+            return [{}]
+        if node.virtual_gpus:  # §2: one copy per pod and replica it holds, ``vgpu`` its index
+            return [
+                self._pod_labels(r) | ({"vgpu": str(v)} if v is not None else {})
+                for r in mapped
+                for v in (r.workload.vgpu or (None,))
+            ]
+        return [self._pod_labels(mapped[-1])]  # §2, §3: one pod per GPU, the last listed
+
     def _dcgm_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
         holder = self.holders(runs)
         for node in self.nodes:
+            states: dict[tuple[int, int | None], tuple[GpuUnit, UnitState]] = {}
             for unit in self.gpu_units(node):
-                gpu = unit.gpu
-                base = {
-                    "gpu": str(gpu),
-                    "UUID": gpu_uuid(self.seed, node.name, gpu),
-                    "pci_bus_id": f"00000000:{0x18 + 0x10 * gpu:02X}:00.0",
-                    "device": f"nvidia{gpu}",
-                    "modelName": node.gpu_product,
-                    "DCGM_FI_DRIVER_VERSION": DRIVER_VERSION,
-                }
-                if unit.instance is not None:
-                    base |= {"GPU_I_PROFILE": unit.profile, "GPU_I_ID": str(unit.instance)}
-                if self.dcgm_host_label:
-                    base[self.dcgm_host_label] = node.name
-                if not self.dcgm_honor_labels:
-                    base |= {
-                        "namespace": "gpu-operator",
-                        "pod": f"nvidia-dcgm-exporter-{node.name[3:12]}",
-                        "container": "nvidia-dcgm-exporter",
-                    }
+                bound = holder.get((node.name, unit.gpu, unit.instance), [])
+                state = self.unit_state(unit.gpu, bound, grid)
+                states[(unit.gpu, unit.instance)] = (unit, state)
                 kinds = {"util": unit.instance is None, "profiling": node.profiling}
-                free = np.ones(len(grid), dtype=bool)
-                for r in holder.get((node.name, gpu, unit.instance), []):
-                    free[r.first : r.last + 1] = False
-                    ts = grid[r.first : r.last + 1]
-                    prefix = "" if self.dcgm_honor_labels else "exported_"
-                    labels = base | {
-                        f"{prefix}container": r.workload.container,
-                        f"{prefix}namespace": r.workload.namespace,
-                        f"{prefix}pod": r.pod,
-                        "pod_uid": "",
-                    }
+                base = self._dcgm_base(node, unit.gpu, unit)
+                for a, b, active in _segments(bound, len(grid)):
+                    copies = self._bindings(node, unit, active) if active else [{}]
+                    for extra in copies:
+                        yield from _gpu_metrics(
+                            base | extra,
+                            grid[a : b + 1],
+                            state.busy[a : b + 1],
+                            unit.memory_mib,
+                            state.held[a : b + 1],
+                            state.memory_share[a : b + 1],
+                            **kinds,
+                        )
+            if node.sharing == "dra":
+                yield from self._dra_parent_series(node, grid, holder, states)
+
+    def _dra_parent_series(
+        self,
+        node: NodeSpec,
+        grid: IntArray,
+        holder: dict[UnitKey, list[PodRun]],
+        states: dict[tuple[int, int | None], tuple[GpuUnit, UnitState]],
+    ) -> Iterator[SampleSeries]:
+        """A MIG-partitioned GPU's own series (no ``GPU_I_PROFILE``): dcgm-exporter keys a DRA MIG
+        device by its parent's UUID, so these carry the claiming pods (§4). Busy is the
+        instances' busy weighted by their shares; no GPU_UTIL on a MIG-enabled GPU."""
+        for gpu in range(node.gpu_count):
+            instances = [states[(gpu, i)] for i, *_ in node.mig_instances(gpu)]
+            if not instances:
+                continue
+            busy = np.zeros(len(grid))
+            used_mib = np.zeros(len(grid))
+            held = np.zeros(len(grid), dtype=bool)
+            bound: list[PodRun] = []
+            for unit, state in instances:
+                busy += state.busy * unit.share
+                used_mib += np.where(state.held, unit.memory_mib * state.memory_share, 0.0)
+                held |= state.held
+                bound += holder.get((node.name, gpu, unit.instance), [])
+            busy = _rounded_busy(busy)
+            memory_share = used_mib / node.gpu_memory_mib
+            base = self._dcgm_base(node, gpu, None)
+            for a, b, active in _segments(bound, len(grid)):
+                copies = [self._pod_labels(r) | self._dra_labels(node, r) for r in active] or [{}]
+                for extra in copies:
                     yield from _gpu_metrics(
-                        labels,
-                        ts,
-                        self.busy(r.workload, gpu, ts - 1),
-                        unit.memory_mib,
-                        True,
-                        r.workload.memory_fraction,
-                        **kinds,
-                    )
-                for a, b in _true_runs(free):
-                    ts = grid[a : b + 1]
-                    yield from _gpu_metrics(
-                        base, ts, np.zeros(len(ts)), unit.memory_mib, False, **kinds
+                        base | extra,
+                        grid[a : b + 1],
+                        busy[a : b + 1],
+                        node.gpu_memory_mib,
+                        held[a : b + 1],
+                        memory_share[a : b + 1],
+                        util=False,
+                        profiling=node.profiling,
                     )
 
     def served_model(self, workload: WorkloadSpec) -> str:
@@ -435,17 +619,38 @@ class SampleCluster:
         """Requests served during ``(t - step, t]``: whole numbers, as a counter counts them."""
         return np.floor(w.requests_per_s_peak * self.load(w, ts - 1) * step)
 
-    def _check_no_gpu_shared(self) -> None:
-        """Two workloads on one GPU would make the truth ambiguous; the cast must not do it."""
+    def _check_no_gpu_oversubscribed(self) -> None:
+        """Pods may share a GPU, by the shares they were allocated (``sharing.allocated_share``),
+        but never beyond it: at no instant may the shares of one physical GPU exceed 1, one MIG
+        instance have two pods, or one time-slicing/MPS replica two pods. An over-subscribed cast
+        would make the truth ambiguous."""
         probe = np.arange(0, 23 * DAY_S, QUANTUM_S, dtype=np.int64)
-        seen: dict[tuple[str, int, int | None], IntArray] = {}
+        shares: dict[tuple[str, int], FloatArray] = {}
+        holders: dict[tuple[str, int, str], IntArray] = {}
         for w in self.workloads:
-            active = self.runs_at(w, probe) >= 0
+            if not w.gpu_indices:
+                continue
+            expected = allocated_share(self.node(w.node), w, self.workloads)
+            if not math.isclose(w.share, expected, abs_tol=1e-12):
+                raise ValueError(
+                    f"sample workload {w.name} holds {w.share} of a GPU; its wire says {expected}"
+                )
+            active = (self.runs_at(w, probe) >= 0).astype(np.int64)
+            slots = [f"replica {v}" for v in w.vgpu]
+            if w.mig_instance is not None:
+                slots = [f"MIG instance {w.mig_instance}"]
             for gpu in w.gpu_indices:
-                key = (w.node, gpu, w.mig_instance)
-                if key in seen and bool(np.any(seen[key] & active)):
-                    raise ValueError(f"sample cast shares GPU {gpu} of {w.node}")
-                seen[key] = seen.get(key, np.zeros(len(probe), dtype=bool)) | active
+                total = shares.setdefault((w.node, gpu), np.zeros(len(probe)))
+                total += active * w.share
+                for slot in slots:
+                    count = holders.setdefault((w.node, gpu, slot), np.zeros(len(probe), np.int64))
+                    count += active
+        for (node_name, gpu), total in shares.items():
+            if float(np.max(total)) > 1.0 + 1e-9:
+                raise ValueError(f"sample cast over-subscribes GPU {gpu} of {node_name}")
+        for (node_name, gpu, slot), count in holders.items():
+            if int(np.max(count)) > 1:
+                raise ValueError(f"sample cast shares {slot} of GPU {gpu} of {node_name}")
 
 
 def grid_between(start: int, end: int, step: int) -> IntArray:
@@ -465,10 +670,36 @@ def gpu_uuid(seed: int, node: str, gpu: int) -> str:
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    padded = np.concatenate(([False], mask, [False]))
-    changes = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b) - 1) for a, b in zip(changes[::2], changes[1::2], strict=True)]
+def _rounded_busy(busy: FloatArray) -> FloatArray:
+    return np.asarray(np.round(np.minimum(busy, 1.0), 6), dtype=np.float64)
+
+
+def _suffix(h: str) -> str:
+    """Five characters from Kubernetes' random-name alphabet, from the hex digest ``h``."""
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(alphabet[int(h[i : i + 2], 16) % len(alphabet)] for i in range(0, 10, 2))
+
+
+def owner_of(w: WorkloadSpec, pod: str) -> tuple[str, str]:
+    """The pod's controller (kind, name): its ReplicaSet or Job; ("", "") for a bare pod."""
+    if w.kind == "reservation":
+        return "", ""
+    return ("ReplicaSet" if w.schedule.period_s is None else "Job"), pod.rsplit("-", 1)[0]
+
+
+def _host_ip(node: str) -> str:
+    """An EC2 node's private IP, from its name (``ip-10-0-1-10.ec2.internal``)."""
+    parts = node.split(".", 1)[0].split("-")
+    return ".".join(parts[1:5]) if len(parts) == 5 and parts[0] == "ip" else ""
+
+
+def _segments(bound: list[PodRun], n: int) -> Iterator[tuple[int, int, list[PodRun]]]:
+    """Split grid indices ``[0, n)`` where the set of bound pod runs changes: ``(first, last,
+    the runs active throughout)``."""
+    cuts = sorted({0, n, *(r.first for r in bound), *(r.last + 1 for r in bound)})
+    for a, b in itertools.pairwise(cuts):
+        if a < b:
+            yield a, b - 1, [r for r in bound if r.first <= a and r.last >= b - 1]
 
 
 def gpu_metric_values(
@@ -500,8 +731,8 @@ def _gpu_metrics(
     ts: IntArray,
     busy: FloatArray,
     memory_mib: int,
-    held: bool,
-    memory_fraction: float | None = None,
+    held: BoolArray | bool,
+    memory_fraction: float | FloatArray | None = None,
     *,
     util: bool = True,
     profiling: bool = True,

@@ -24,7 +24,7 @@ from finops_cli.sample.scenario import (
     TEAM_KEY,
     NodeSpec,
 )
-from finops_cli.sample.simulate import FloatArray, SampleCluster, grid_between
+from finops_cli.sample.simulate import FloatArray, SampleCluster, grid_between, owner_of
 from finops_cli.sample.simulate import PodRun as WorkloadRun
 
 POD_KEYS = {
@@ -42,8 +42,13 @@ class GroundTruth:
 
     ``pods`` columns: team, project, model, environment (empty when the pod lacks the label),
     cost_center (the annotation; empty when the pod lacks it), namespace, node, gpu_model, pod,
-    served_model, gpus, gpu_hours, gpu_cost, cpu_ram_cost.
-    ``nodes`` columns: node, gpu_model, capacity_gpu_hours, capacity_gpu_cost.
+    served_model, gpus (physical GPU-equivalents held: ``WorkloadSpec.held_gpus``), gpu_hours,
+    gpu_cost, cpu_ram_cost.
+    ``nodes`` columns: node, gpu_model, capacity_gpu_hours, capacity_gpu_cost (physical GPUs).
+
+    A pod holding a share of a GPU (a MIG slice, time-slicing or MPS replicas, a HAMi or KAI
+    fraction, a shared DRA claim) costs its share of the GPU's price, whatever it used: its
+    ``gpu_hours`` are share-hours; KAI's reservation pod holds none (0).
     """
 
     start: int
@@ -85,10 +90,7 @@ def ground_truth(
     without OpenCost).
     """
     price_of = gpu_price or cluster.gpu_price
-    inner = np.arange((start // QUANTUM_S + 1) * QUANTUM_S, end, QUANTUM_S, dtype=np.int64)
-    edges = np.concatenate(([start], inner, [end])).astype(np.int64)
-    at = edges[:-1]
-    hours = np.diff(edges) / 3600.0
+    at, hours = _pieces(start, end)
 
     rows = []
     for w in cluster.workloads:
@@ -98,6 +100,7 @@ def ground_truth(
         cpu_ram = cluster.cpu_price(node, at) * w.cpu_cores + cluster.ram_price(node, at) * (
             w.memory_gib
         )
+        held_gpus = w.held_gpus
         for run in np.unique(runs[runs >= 0]).tolist():
             held = runs == run
             rows.append(
@@ -109,9 +112,9 @@ def ground_truth(
                     "gpu_model": node.gpu_product,
                     "pod": cluster.pod_name(w, run),
                     "served_model": cluster.served_model(w) if w.serving else "",
-                    "gpus": w.gpus,
-                    "gpu_hours": float(np.sum(hours[held])) * w.gpus,
-                    "gpu_cost": float(np.sum(hours[held] * gpu_price_at[held])) * w.gpus,
+                    "gpus": held_gpus,
+                    "gpu_hours": float(np.sum(hours[held])) * held_gpus,
+                    "gpu_cost": float(np.sum(hours[held] * gpu_price_at[held])) * held_gpus,
                     "cpu_ram_cost": float(np.sum(hours[held] * cpu_ram[held])),
                 }
             )
@@ -143,47 +146,113 @@ def ground_truth(
     return GroundTruth(start, end, pods, nodes)
 
 
+def _pieces(start: int, end: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """``[start, end)`` cut on 15-minute boundaries: each piece's start and its hours."""
+    inner = np.arange((start // QUANTUM_S + 1) * QUANTUM_S, end, QUANTUM_S, dtype=np.int64)
+    edges = np.concatenate(([start], inner, [end])).astype(np.int64)
+    return edges[:-1], np.diff(edges) / 3600.0
+
+
+HOLDER_COLUMNS = (
+    "node", "gpu", "mig_instance", "namespace", "pod", "team", "project", "model", "share",
+    "held_hours", "cost",
+)  # fmt: skip
+
+
+def holder_truth(
+    cluster: SampleCluster,
+    start: int,
+    end: int,
+    gpu_price: Callable[[NodeSpec, npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
+) -> pd.DataFrame:
+    """Who held which GPU, exactly, over ``[start, end)``: one row per (node, GPU index, MIG
+    instance or "", namespace, pod) with the pod's team, project and model, ``share`` (the
+    physical fraction of the GPU it was allocated while it held it), ``held_hours`` and ``cost``
+    (share x the node's per-GPU price, integrated). Pods that hold no share (KAI's reservation
+    pod) have no row; at any instant the shares of one physical GPU sum to at most 1, and the
+    rows' cost plus idle is the cluster's GPU spend.
+    """
+    price_of = gpu_price or cluster.gpu_price
+    at, hours = _pieces(start, end)
+    rows = []
+    for w in cluster.workloads:
+        if w.share <= 0 or not w.gpu_indices:
+            continue
+        runs = cluster.runs_at(w, at)
+        price = price_of(cluster.node(w.node), at)
+        for run in np.unique(runs[runs >= 0]).tolist():
+            held = runs == run
+            for gpu in w.gpu_indices:
+                rows.append(
+                    {
+                        "node": w.node,
+                        "gpu": gpu,
+                        "mig_instance": "" if w.mig_instance is None else str(w.mig_instance),
+                        "namespace": w.namespace,
+                        "pod": cluster.pod_name(w, run),
+                        "team": w.labels.get(TEAM_KEY, ""),
+                        "project": w.labels.get(PROJECT_KEY, ""),
+                        "model": w.labels.get(MODEL_KEY, ""),
+                        "share": w.share,
+                        "held_hours": float(np.sum(hours[held])),
+                        "cost": float(np.sum(hours[held] * price[held])) * w.share,
+                    }
+                )
+    return pd.DataFrame(rows, columns=list(HOLDER_COLUMNS))
+
+
 def efficiency_truth(
     cluster: SampleCluster, start: int, end: int, step: int, key: str
 ) -> pd.Series:
     """Allocation-weighted engine-active share per ``key`` value, from the samples at ``step``.
 
     Busy is a sampled signal (not piecewise constant), so its truth is defined on the sample grid.
+    Each GPU unit a pod holds counts with the pod's share, at the unit's busy (``waste_truth``).
     """
     grid = grid_between(start, end, step)
+    runs = cluster.pod_runs(grid)
+    unit_busy = cluster.unit_busy(grid, runs)
     busy: dict[str, float] = {}
     count: dict[str, float] = {}
-    for r in cluster.pod_runs(grid):
+    for r in runs:
         w = r.workload
+        if w.share <= 0:
+            continue
         value = _key_value(cluster, w, key)
-        ts = grid[r.first : r.last + 1]
         for gpu in w.gpu_indices:
-            busy[value] = busy.get(value, 0.0) + float(cluster.busy(w, gpu, ts - 1).sum())
-            count[value] = count.get(value, 0.0) + len(ts)
+            seen = unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            busy[value] = busy.get(value, 0.0) + w.share * float(seen.sum())
+            count[value] = count.get(value, 0.0) + w.share * len(seen)
     return pd.Series({k: busy[k] / count[k] for k in sorted(busy)}, name="efficiency")
 
 
 def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: str) -> pd.Series:
-    """The ledger's waste per ``key`` value: for every GPU a pod holds and every sample in
-    ``(start, end]``, the GPU's price x (1 - busy) over the sample's interval, summed.
+    """The ledger's waste per ``key`` value: for every GPU unit a pod holds and every sample in
+    ``(start, end]``, share x the GPU's price x (1 - the unit's busy) over the sample's interval,
+    summed.
 
-    Exact on the sample grid (busy is a sampled signal). A MIG slice's pod holds no whole GPU
-    (its GPU's cost is idle), so it has no waste here; idle capacity is not included.
+    The unit's busy is what dcgm-exporter reports for it (``SampleCluster.unit_state``): a whole
+    GPU's or a MIG instance's own busy; on a GPU several pods share (time-slicing, MPS, HAMi,
+    KAI, a shared DRA claim) the physical GPU's, which no exporter splits per pod, so every
+    holder is charged the GPU's idle share by its share. Exact on the sample grid (busy is a
+    sampled signal); idle capacity is not included.
     """
     grid = grid_between(start, end, step)
     hours = step / 3600
+    runs = cluster.pod_runs(grid)
+    unit_busy = cluster.unit_busy(grid, runs)
     wasted: dict[str, float] = {}
-    for r in cluster.pod_runs(grid):
+    for r in runs:
         w = r.workload
         value = _key_value(cluster, w, key)
         wasted.setdefault(value, 0.0)
-        if w.gpus <= 0:
+        if w.held_gpus <= 0:
             continue
         at = grid[r.first : r.last + 1] - 1
         price = cluster.gpu_price(cluster.node(w.node), at)
         for gpu in w.gpu_indices:
-            idle = 1.0 - cluster.busy(w, gpu, at)
-            wasted[value] += float(np.sum(price * idle)) * hours
+            idle = 1.0 - unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            wasted[value] += w.share * float(np.sum(price * idle)) * hours
     return pd.Series({k: wasted[k] for k in sorted(wasted)}, name="waste", dtype="float64")
 
 
@@ -255,21 +324,14 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
         price = cluster.gpu_price(node, grid - 1)
         for unit in cluster.gpu_units(node):
             gpu = unit.gpu
-            busy = np.zeros(len(grid))
-            held = np.zeros(len(grid), dtype=bool)
-            memory_share = np.zeros(len(grid))
+            bound = holders.get((node.name, gpu, unit.instance), [])
+            state = cluster.unit_state(gpu, bound, grid)
+            busy, held = state.busy, state.held
             longest: tuple[int, WorkloadRun | None] = (0, None)
-            for run in holders.get((node.name, gpu, unit.instance), []):
-                first, last = run.first, run.last
-                held[first : last + 1] = True
-                busy[first : last + 1] = cluster.busy(run.workload, gpu, grid[first : last + 1] - 1)
-                pinned = run.workload.memory_fraction
-                memory_share[first : last + 1] = (
-                    pinned if pinned is not None else 0.35 + 0.5 * busy[first : last + 1]
-                )
-                if last - first + 1 > longest[0]:
-                    longest = (last - first + 1, run)
-            metrics = gpu_metric_values(busy, unit.memory_mib, held, memory_share)
+            for run in bound:  # the pod that held a share of it longest
+                if run.workload.share > 0 and run.last - run.first + 1 > longest[0]:
+                    longest = (run.last - run.first + 1, run)
+            metrics = gpu_metric_values(busy, unit.memory_mib, held, state.memory_share)
             seen = _observed_busy(cluster, node, busy)
             holder = longest[1]
             labels = holder.workload.labels if holder else {}
@@ -306,34 +368,44 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
 
 
 def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
-    """One row per GPU pod with the columns of ``sources.interface.POD_COLUMNS``."""
+    """One row per GPU pod with the columns of ``sources.interface.POD_COLUMNS``: ``gpus`` the
+    GPUs it runs on, ``gpu_hours`` and ``cost`` its share of them (``WorkloadSpec.held_gpus``),
+    busy and memory what dcgm-exporter reports for the GPU units it holds. KAI's reservation
+    pod, which holds no share, has no row."""
     from finops_cli.sample.simulate import gpu_metric_values
 
     grid = grid_between(start, end, step)
     hours = step / 3600
+    runs = cluster.pod_runs(grid)
+    states = {
+        key: cluster.unit_state(key[1], bound, grid) for key, bound in cluster.holders(runs).items()
+    }
     rows = []
-    for r in cluster.pod_runs(grid):
+    for r in runs:
         w = r.workload
-        if not w.gpu_indices:
+        if not w.gpu_indices or w.held_gpus <= 0:
             continue
         node = cluster.node(w.node)
         ts = grid[r.first : r.last + 1]
-        layout = node.mig_layout(w.gpu_indices[0]) if w.mig_instance is not None else None
-        share = int(layout[0].split("g.", 1)[0]) / 7 if layout else 1.0
-        memory = layout[2] if layout else node.gpu_memory_mib
-        busy = np.array(
-            [_observed_busy(cluster, node, cluster.busy(w, g, ts - 1)) for g in w.gpu_indices]
+        sl = slice(r.first, r.last + 1)
+        units = [states[(w.node, g, w.mig_instance)] for g in w.gpu_indices]
+        instance = (
+            node.mig_instances(w.gpu_indices[0])[w.mig_instance]
+            if w.mig_instance is not None
+            else None
         )
-        raw = [cluster.busy(w, g, ts - 1) for g in w.gpu_indices]
+        memory = instance[2] if instance else node.gpu_memory_mib
+        busy = np.array([_observed_busy(cluster, node, u.busy[sl]) for u in units])
         peak = max(
-            float(gpu_metric_values(b, memory, True, w.memory_fraction)["used"].max()) for b in raw
+            float(gpu_metric_values(u.busy[sl], memory, True, u.memory_share[sl])["used"].max())
+            for u in units
         )
         rows.append(
             {
                 "namespace": w.namespace,
                 "pod": r.pod,
-                "owner_kind": "ReplicaSet" if w.schedule.period_s is None else "Job",
-                "owner_name": r.pod.rsplit("-", 1)[0],
+                "owner_kind": owner_of(w, r.pod)[0],
+                "owner_name": owner_of(w, r.pod)[1],
                 "team": w.labels.get(TEAM_KEY, ""),
                 "project": w.labels.get(PROJECT_KEY, ""),
                 "model": w.labels.get(MODEL_KEY, ""),
@@ -341,15 +413,12 @@ def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                 "node": w.node,
                 "gpu_model": node.gpu_product,
                 "gpus": len(w.gpu_indices),
-                "gpu_hours": len(w.gpu_indices) * len(ts) * hours,
+                "gpu_hours": w.held_gpus * len(ts) * hours,
                 "busy_avg": float(busy.mean()),
                 "busy_p95": float(np.quantile(busy.max(axis=0), 0.95)),
                 "memory_peak_mib": peak,
                 "memory_total_mib": float(memory),
-                "cost": float(cluster.gpu_price(node, ts - 1).sum())
-                * len(w.gpu_indices)
-                * hours
-                * share,
+                "cost": float(cluster.gpu_price(node, ts - 1).sum()) * w.held_gpus * hours,
             }
         )
     return pd.DataFrame(rows)

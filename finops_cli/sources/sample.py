@@ -20,7 +20,7 @@ from finops_cli.queries import (
     POD_LABEL_KEYS,
 )
 from finops_cli.sample.scenario import WorkloadSpec
-from finops_cli.sample.simulate import SampleCluster, grid_between
+from finops_cli.sample.simulate import FloatArray, SampleCluster, UnitKey, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CAPACITY_COLUMNS,
@@ -71,28 +71,37 @@ class SampleCostSource(CostSource):
         allocated_hours = np.zeros(len(grid))
         allocated_cost = np.zeros(len(grid))
         allocated_wasted = np.zeros(len(grid))
-        for run in self.cluster.pod_runs(grid):
+        runs = self.cluster.pod_runs(grid)
+        unit_busy = self.cluster.unit_busy(grid, runs)
+        for run in runs:
             w = run.workload
             node = self.cluster.node(w.node)
             sl = slice(run.first, run.last + 1)
             at = grid[sl] - 1
             price = self.cluster.gpu_price(node, at)
-            gpu_cost = price * w.gpus * hours
-            busy_by_gpu = [self.cluster.busy(w, gpu, at) for gpu in w.gpu_indices]
-            # The ledger's waste: each GPU the pod holds, price x (1 - busy), sample by sample
-            # (a MIG slice's pod holds no whole GPU: its GPU's cost is idle, as in PromQL).
+            # A pod pays its share of each GPU it holds (a MIG slice's N/7, its replicas, its
+            # HAMi or KAI fraction, its part of a DRA claim), whatever it used.
+            held = w.held_gpus
+            gpu_cost = price * held * hours
+            # The ledger's waste: each GPU unit the pod holds, share x price x (1 - the unit's
+            # busy), sample by sample; a shared GPU's busy is the physical GPU's (waste_truth).
+            busy_by_gpu = (
+                [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                if held > 0
+                else []
+            )
             wasted = (
-                sum(price * (1.0 - b) for b in busy_by_gpu) * hours
-                if w.gpus > 0
+                sum(price * (1.0 - b) for b in busy_by_gpu) * w.share * hours
+                if busy_by_gpu
                 else np.zeros(len(at))
             )
-            allocated_hours[sl] += w.gpus * hours
+            allocated_hours[sl] += held * hours
             allocated_cost[sl] += gpu_cost
             allocated_wasted[sl] += wasted
             values = {k: self._value(w, k) for k in GROUP_KEYS}
             if any(values[k] != v for k, v in request.filters.items()):
                 continue
-            busy = sum(busy_by_gpu) * hours
+            busy = sum(busy_by_gpu) * w.share * hours
             cpu_ram = (
                 self.cluster.cpu_price(node, at) * w.cpu_cores
                 + self.cluster.ram_price(node, at) * w.memory_gib
@@ -100,11 +109,11 @@ class SampleCostSource(CostSource):
             frame = pd.DataFrame(
                 {
                     "bucket_end": ends[sl],
-                    "gpu_hours": w.gpus * hours,
+                    "gpu_hours": held * hours,
                     "gpu_cost": gpu_cost,
                     "cpu_ram_cost": cpu_ram,
                     "busy_gpu_hours": busy,
-                    "observed_gpu_hours": w.gpus * hours,
+                    "observed_gpu_hours": held * hours,
                     "wasted_cost": wasted,
                 }
             )
@@ -171,7 +180,10 @@ class SampleCostSource(CostSource):
         traffic: dict[str, list[float]] = {}
         served: dict[str, list[float]] = {}
         model_key = self.pod_labels["model"]
-        for run in self.cluster.pod_runs(grid):
+        runs = self.cluster.pod_runs(grid)
+        holders = self.cluster.holders(runs)
+        unit_busy: dict[UnitKey, FloatArray] = {}
+        for run in runs:
             w = run.workload
             if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
                 continue
@@ -185,13 +197,18 @@ class SampleCostSource(CostSource):
             row[2] += requests * w.generation_tokens_per_request
             if not labelled:
                 node = self.cluster.node(w.node)
+                held = w.held_gpus
+                busy = 0.0
+                for gpu in w.gpu_indices if held > 0 else ():
+                    key = (w.node, gpu, w.mig_instance)
+                    if key not in unit_busy:
+                        unit_busy[key] = self.cluster.unit_state(gpu, holders[key], grid).busy
+                    busy += float(unit_busy[key][run.first : run.last + 1].sum())
                 slot = served.setdefault(model, [0.0, 0.0, 0.0, 0.0])
-                slot[0] += w.gpus * len(ts) * hours
-                slot[1] += float(self.cluster.gpu_price(node, ts - 1).sum()) * w.gpus * hours
-                slot[2] += (
-                    sum(float(self.cluster.busy(w, g, ts - 1).sum()) for g in w.gpu_indices) * hours
-                )
-                slot[3] += w.gpus * len(ts) * hours
+                slot[0] += held * len(ts) * hours
+                slot[1] += float(self.cluster.gpu_price(node, ts - 1).sum()) * held * hours
+                slot[2] += busy * w.share * hours
+                slot[3] += held * len(ts) * hours
         return InferenceData(
             pd.DataFrame(
                 [[m, *v] for m, v in traffic.items()], columns=["model", *TRAFFIC_MEASURES]
