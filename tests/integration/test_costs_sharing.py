@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 
 from finops_cli.pricing import load_catalog
 from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth
 from tests.support.cli import run_finops
