@@ -12,6 +12,8 @@ _CHECKOUT = Path(__file__).resolve().parents[2] / "manifests"
 TARGETS = ("kind", "eks", "generic")
 MULTI_CLUSTER_COMPONENT = "components/multi-cluster"
 DRA_COMPONENT = "components/gpu-dra"  # dcgm-exporter maps DRA ResourceClaims to pods
+# dcgm-exporter copies each series per pod sharing a time-sliced/MPS GPU (KUBERNETES_VIRTUAL_GPUS)
+VIRTUAL_GPUS_COMPONENT = "components/gpu-virtual"
 
 
 def manifests_dir(override: Path | None = None) -> Path:

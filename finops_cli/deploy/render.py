@@ -1,10 +1,10 @@
 """Render a target's manifests: the overlay plus this deployment's settings, through kustomize.
 
 A throw-away kustomization (settings only, never a secret) takes the chosen overlay as its base,
-adds the multi-cluster and DRA components when asked, merges ``--set`` values into generated
-ConfigMaps, and, for kind, generates the ConfigMap holding the mock GPU exporter's code from the
-installed package. ``kubectl kustomize`` renders it, so ConfigMap hashes roll the workloads they
-feed.
+adds the multi-cluster, DRA and virtual-GPU components when asked, merges ``--set`` values into
+generated ConfigMaps, and, for kind, generates the ConfigMap holding the mock GPU exporter's code
+from the installed package. ``kubectl kustomize`` renders it, so ConfigMap hashes roll the
+workloads they feed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from typing import Any
 import yaml
 
 from finops_cli.deploy.generate import dump_yaml
-from finops_cli.deploy.paths import DRA_COMPONENT, MULTI_CLUSTER_COMPONENT
+from finops_cli.deploy.paths import (
+    DRA_COMPONENT,
+    MULTI_CLUSTER_COMPONENT,
+    VIRTUAL_GPUS_COMPONENT,
+)
 from finops_cli.deploy.promconfig import GPU_NAMESPACE, MONITORING_NAMESPACE
 from finops_cli.deploy.rules import BUDGETS_FILE, budgets_document
 from finops_cli.deploy.tools import Tool
@@ -91,6 +95,8 @@ def kustomization(req: RenderRequest, workdir: Path) -> dict[str, Any]:
             components.append(_rel(root / EKS_MULTI_CLUSTER_COMPONENT, workdir))
     if req.values.get("gpu.dra") == "true":
         components.append(_rel(root / DRA_COMPONENT, workdir))
+    if req.values.get("gpu.virtual_gpus") == "true":  # never with gpu.dra (parse_values)
+        components.append(_rel(root / VIRTUAL_GPUS_COMPONENT, workdir))
     if components:
         doc["components"] = components
     doc["configMapGenerator"] = _generators(req, workdir)

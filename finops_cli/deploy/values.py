@@ -135,6 +135,13 @@ SPECS: dict[str, Spec] = {
         _bool,
         targets=_GPU_NODES,
     ),
+    "gpu.virtual_gpus": Spec(
+        "One copy of each GPU series per pod sharing a time-sliced/MPS GPU (dcgm-exporter "
+        "KUBERNETES_VIRTUAL_GPUS; adds per-process series with pod_uid; not with gpu.dra; "
+        "default false).",
+        _bool,
+        targets=_GPU_NODES,
+    ),
     "kind.clusterName": Spec(
         "kind cluster name (default finops).", _name, targets=frozenset({"kind"})
     ),
@@ -214,4 +221,9 @@ def parse_values(
         if problem is not None:
             raise UsageError(f"invalid --set {key}: {problem}")
         (secrets if spec.secret else values)[key] = value
+    if values.get("gpu.dra") == "true" and values.get("gpu.virtual_gpus") == "true":
+        raise UsageError(
+            "--set gpu.dra=true and gpu.virtual_gpus=true cannot be combined: dcgm-exporter "
+            "skips DRA claim mapping when virtual GPUs are on"
+        )
     return DeployValues(target, values, secrets, budgets)

@@ -295,6 +295,11 @@ def test_multi_cluster_needs_object_storage(standins):
         (["--set", "budget.research=-5"], "invalid --set budget.research"),
         (["--set", "eks.region=us-east-1"], "--set eks.region does not apply to --target generic"),
         (["--create-cluster", "--context", "x"], "--create-cluster only works with --target kind"),
+        (
+            ["--set", "gpu.dra=true", "--set", "gpu.virtual_gpus=true"],
+            "--set gpu.dra=true and gpu.virtual_gpus=true cannot be combined: dcgm-exporter "
+            "skips DRA claim mapping when virtual GPUs are on",
+        ),
     ],
 )
 def test_usage_errors(standins, args, message):

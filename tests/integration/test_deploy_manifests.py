@@ -18,7 +18,11 @@ import yaml
 
 from finops_cli.deploy import rules
 from finops_cli.deploy.generate import generated_files, stale_files
-from finops_cli.deploy.paths import DRA_COMPONENT, checkout_manifests_dir
+from finops_cli.deploy.paths import (
+    DRA_COMPONENT,
+    VIRTUAL_GPUS_COMPONENT,
+    checkout_manifests_dir,
+)
 from finops_cli.deploy.promconfig import ksm_annotation_allowlist, ksm_label_allowlist
 from finops_cli.deploy.render import MOCK_CODE_FILES, RenderRequest, parse_stream, render
 from finops_cli.deploy.tools import Tool
@@ -49,28 +53,33 @@ def kubectl() -> Tool:
     return _kubectl()
 
 
-_RENDERED: dict[tuple[str, bool, bool], list[dict[str, Any]]] = {}
+_RENDERED: dict[tuple[str, bool, str], list[dict[str, Any]]] = {}
+# The GPU opt-ins of a rendering: "" (neither), "dra", "virtual".
+GPU_SETS = {"": [], "dra": ["gpu.dra=true"], "virtual": ["gpu.virtual_gpus=true"]}
 
 
-def rendered(target: str, multi_cluster: bool, dra: bool = False) -> list[dict[str, Any]]:
+def rendered(target: str, multi_cluster: bool, gpu: str = "") -> list[dict[str, Any]]:
     """What `finops deploy` applies for a target (settings merged, kind's code ConfigMap in);
-    ``dra``: with ``--set gpu.dra=true`` (components/gpu-dra)."""
-    key = (target, multi_cluster, dra)
+    ``gpu``: "dra" with ``--set gpu.dra=true`` (components/gpu-dra), "virtual" with ``--set
+    gpu.virtual_gpus=true`` (components/gpu-virtual)."""
+    key = (target, multi_cluster, gpu)
     if key not in _RENDERED:
-        sets = [*(EKS_SETS if target == "eks" else []), *(["gpu.dra=true"] if dra else [])]
+        sets = [*(EKS_SETS if target == "eks" else []), *GPU_SETS[gpu]]
         values = parse_values(target, sets)
         stream = render(RenderRequest(MANIFESTS, values, multi_cluster), _kubectl())
         _RENDERED[key] = parse_stream(stream)
     return _RENDERED[key]
 
 
-# (target, multi_cluster, dra): every target alone and with Thanos, and DRA (never on kind, which
-# has no dcgm-exporter) on one single-cluster and one multi-cluster rendering.
-CASES = [(t, mc, False) for t in TARGETS for mc in (False, True)] + [
-    ("generic", False, True),
-    ("eks", True, True),
+# (target, multi_cluster, gpu): every target alone and with Thanos, DRA (never on kind, which has
+# no dcgm-exporter) on one single-cluster and one multi-cluster rendering, and virtual GPUs (nor
+# on kind) on one rendering.
+CASES = [(t, mc, "") for t in TARGETS for mc in (False, True)] + [
+    ("generic", False, "dra"),
+    ("eks", True, "dra"),
+    ("eks", False, "virtual"),
 ]
-IDS = [f"{t}{'-multi-cluster' if mc else ''}{'-dra' if dra else ''}" for t, mc, dra in CASES]
+IDS = [f"{t}{'-multi-cluster' if mc else ''}{f'-{gpu}' if gpu else ''}" for t, mc, gpu in CASES]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -97,9 +106,9 @@ def test_every_overlay_renders_with_kubectl_kustomize(kubectl, target):
 _VALIDATED: set[str] = set()
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_rendered_objects_validate_against_schemas(target, multi_cluster, dra):
-    for obj in rendered(target, multi_cluster, dra):
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_rendered_objects_validate_against_schemas(target, multi_cluster, gpu):
+    for obj in rendered(target, multi_cluster, gpu):
         fingerprint = json.dumps(obj, sort_keys=True)
         if fingerprint in _VALIDATED:  # the same object in another target: validated once
             continue
@@ -131,9 +140,9 @@ def _pod_specs(objects):
             yield obj, obj["spec"]["template"]["spec"]
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_security_policy(target, multi_cluster, dra):
-    objects = rendered(target, multi_cluster, dra)
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_security_policy(target, multi_cluster, gpu):
+    objects = rendered(target, multi_cluster, gpu)
     problems: list[str] = []
     for obj, spec in _pod_specs(objects):
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -141,7 +150,7 @@ def test_security_policy(target, multi_cluster, dra):
         pod_sc = spec.get("securityContext", {})
         if pod_sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
             problems.append(f"{who}: no RuntimeDefault seccomp profile")
-        api = key[1] in API_CLIENTS or (dra and key[1] == "dcgm-exporter")
+        api = key[1] in API_CLIENTS or (gpu == "dra" and key[1] == "dcgm-exporter")
         if spec.get("automountServiceAccountToken") is not api:
             problems.append(f"{who}: automountServiceAccountToken should be {api}")
         for c in spec.get("initContainers", []) + spec["containers"]:
@@ -184,9 +193,9 @@ def test_security_policy(target, multi_cluster, dra):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_network_policies_quotas_and_limits(target, multi_cluster, dra):
-    objects = rendered(target, multi_cluster, dra)
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_network_policies_quotas_and_limits(target, multi_cluster, gpu):
+    objects = rendered(target, multi_cluster, gpu)
     for ns in NAMESPACES:
         in_ns = [o for o in objects if o["metadata"].get("namespace") == ns]
         kinds = {o["kind"] for o in in_ns}
@@ -212,9 +221,9 @@ def test_network_policies_quotas_and_limits(target, multi_cluster, dra):
             assert selected, f"{obj['kind']}/{obj['metadata']['name']}: no explicit allow policy"
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_no_plain_text_secrets(target, multi_cluster, dra):
-    objects = rendered(target, multi_cluster, dra)
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_no_plain_text_secrets(target, multi_cluster, gpu):
+    objects = rendered(target, multi_cluster, gpu)
     assert not [o for o in objects if o["kind"] == "Secret"], "Secrets are never rendered"
     secretish = re.compile(r"PASSWORD|TOKEN|SECRET|API_KEY|ACCESS_KEY|CREDENTIAL", re.I)
     for _obj, spec in _pod_specs(objects):
@@ -248,11 +257,11 @@ def test_no_plain_text_secrets(target, multi_cluster, dra):
             )
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_images_are_pinned_everywhere(target, multi_cluster, dra):
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_images_are_pinned_everywhere(target, multi_cluster, gpu):
     images = {
         c["image"]
-        for _obj, spec in _pod_specs(rendered(target, multi_cluster, dra))
+        for _obj, spec in _pod_specs(rendered(target, multi_cluster, gpu))
         for c in spec.get("initContainers", []) + spec["containers"]
     }
     assert images
@@ -315,12 +324,12 @@ PRICING_NODE_LABELS = {
 FRACTION_ANNOTATIONS = {"gpu-fraction", "gpu-fraction-num-devices", "gpu-memory"}
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), CASES, ids=IDS)
-def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster, dra):
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), CASES, ids=IDS)
+def test_kube_state_metrics_exports_what_shared_gpu_costing_reads(target, multi_cluster, gpu):
     """Every target ships kube-state-metrics: its rendered allowlists carry the shared-GPU node
     labels and the KAI/Run:ai fraction annotations, and nothing filters out kube_pod_info or
     kube_pod_resourceclaim_info (KSM v2.20.0 or later)."""
-    objects = rendered(target, multi_cluster, dra)
+    objects = rendered(target, multi_cluster, gpu)
     ksm = _container(objects, "Deployment", "kube-state-metrics")
     args = ksm["args"]
     labels = _allowlist(args, "--metric-labels-allowlist")
@@ -398,15 +407,17 @@ def _dra_access(objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], li
     return rules_, subjects
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
-def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, dra):
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, gpu):
     """Time-sliced/MPS replicas (nvidia.com/gpu.shared) and MIG instances are mapped to their
-    pods through the kubelet's pod-resources socket, one copy per sharing pod (vgpu label).
-    With components/gpu-dra (``--set gpu.dra=true``), DRA claims are mapped too: the exporter
-    gets a token, read access to resource.k8s.io resourceslices and egress to the API server,
-    and turns virtual GPUs off (dcgm-exporter skips the DRA step when they are on). Without it,
-    none of that."""
-    objects = rendered(target, multi_cluster, dra)
+    pods through the kubelet's pod-resources socket. Virtual-GPU mode is off by default: it adds
+    per-process series with pod_uid on whole GPUs too, which would count a pod's GPU twice.
+    With components/gpu-virtual (``--set gpu.virtual_gpus=true``) it is on (one copy per sharing
+    pod, vgpu label) and nothing else changes. With components/gpu-dra (``--set gpu.dra=true``),
+    DRA claims are mapped too: the exporter gets a token, read access to resource.k8s.io
+    resourceslices and egress to the API server, and virtual GPUs stay off (dcgm-exporter skips
+    the DRA step when they are on). Without it, none of that."""
+    objects = rendered(target, multi_cluster, gpu)
     ds = next(
         o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
     )
@@ -432,11 +443,14 @@ def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, dra):
         and "Egress" in o["spec"]["policyTypes"]
         and o["spec"].get("egress")
     ]
-    if not dra:
-        assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
+    if gpu != "dra":
+        assert env["KUBERNETES_VIRTUAL_GPUS"] == ("true" if gpu == "virtual" else "false")
         assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
         assert pod["automountServiceAccountToken"] is False
         assert not rules_ and not subjects and not egress
+        if gpu == "virtual":  # the component sets the one variable, nothing else
+            default = rendered(target, multi_cluster)
+            assert _without_virtual_gpus(objects) == _without_virtual_gpus(default)
         return
     assert env["KUBERNETES_ENABLE_DRA"] == "true"
     assert env["KUBERNETES_VIRTUAL_GPUS"] == "false"
@@ -458,6 +472,16 @@ def test_dcgm_exporter_maps_shared_gpus_to_pods(target, multi_cluster, dra):
     assert {("TCP", 443), ("TCP", 6443)} <= ports
 
 
+def _without_virtual_gpus(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects, dcgm-exporter's KUBERNETES_VIRTUAL_GPUS left out (copies)."""
+    copies = json.loads(json.dumps(objects))
+    for obj, spec in _pod_specs(copies):
+        if obj["metadata"]["name"] == "dcgm-exporter":
+            for c in spec["containers"]:
+                c["env"] = [e for e in c.get("env", []) if e["name"] != "KUBERNETES_VIRTUAL_GPUS"]
+    return copies
+
+
 def test_dra_component_renders_over_a_plain_overlay(tmp_path, kubectl):
     """Without `finops deploy`: a kustomization listing components/gpu-dra over an overlay."""
     kustomization = {
@@ -476,12 +500,34 @@ def test_dra_component_renders_over_a_plain_overlay(tmp_path, kubectl):
         parse_values("kind", ["gpu.dra=true"])
 
 
-@pytest.mark.parametrize(("target", "multi_cluster", "dra"), DCGM_CASES, ids=DCGM_IDS)
-def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster, dra):
+def test_virtual_gpus_component_renders_over_a_plain_overlay(tmp_path, kubectl):
+    """Without `finops deploy`: a kustomization listing components/gpu-virtual over an overlay
+    turns virtual-GPU mode on and gives the exporter no token (unlike DRA)."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS / "overlays" / "generic", tmp_path)],
+        "components": [os.path.relpath(MANIFESTS / VIRTUAL_GPUS_COMPONENT, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), "utf-8")
+    objects = parse_stream(kubectl.run(["kustomize", str(tmp_path)]).stdout)
+    dcgm = _container(objects, "DaemonSet", "dcgm-exporter")
+    env = _env(dcgm)
+    assert env["KUBERNETES_VIRTUAL_GPUS"] == "true"
+    assert env.get("KUBERNETES_ENABLE_DRA", "false") == "false"
+    # The patch merged into the base's entry (by name), not a second one.
+    assert [e["name"] for e in dcgm["env"]].count("KUBERNETES_VIRTUAL_GPUS") == 1
+    assert _dra_access(objects) == ([], [])
+    with pytest.raises(UsageError, match="does not apply to --target kind"):
+        parse_values("kind", ["gpu.virtual_gpus=true"])
+
+
+@pytest.mark.parametrize(("target", "multi_cluster", "gpu"), DCGM_CASES, ids=DCGM_IDS)
+def test_dcgm_exporter_collects_every_field_finops_reads(target, multi_cluster, gpu):
     """The counters CSV dcgm-exporter is pointed at is the one the manifests ship, and it lists
     DCGM_FI_PROF_GR_ENGINE_ACTIVE (MIG instances report no GPU_UTIL) and every other field the
     queries, rules and sources read."""
-    objects = rendered(target, multi_cluster, dra)
+    objects = rendered(target, multi_cluster, gpu)
     ds = next(
         o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "dcgm-exporter"
     )

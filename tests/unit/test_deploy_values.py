@@ -39,6 +39,8 @@ def test_env_names():
         ("generic", "prometheus.storage=50GB", "size such as 50Gi"),
         ("generic", "budget.bad team=1", "Kubernetes label value"),
         ("generic", "thanos.insecure=yes", "true or false"),
+        ("kind", "gpu.virtual_gpus=true", "does not apply to --target kind"),
+        ("generic", "gpu.virtual_gpus=on", "true or false"),
     ],
 )
 def test_invalid_values(target, item, message):
@@ -47,3 +49,25 @@ def test_invalid_values(target, item, message):
     secret = item.partition("=")[2]
     if SPECS.get(item.partition("=")[0]) and SPECS[item.partition("=")[0]].secret:
         assert secret not in str(err.value)
+
+
+@pytest.mark.parametrize("target", ["eks", "generic"])
+def test_virtual_gpus_and_dra_are_refused_together(target):
+    """dcgm-exporter skips DRA claim mapping in virtual-GPU mode: one line says so."""
+    with pytest.raises(UsageError, match="cannot be combined") as err:
+        parse_values(target, ["gpu.dra=true", "gpu.virtual_gpus=true"])
+    assert "\n" not in str(err.value)
+    assert "gpu.dra" in str(err.value) and "gpu.virtual_gpus" in str(err.value)
+    env = {"FINOPS_DEPLOY_GPU_VIRTUAL_GPUS": "true"}
+    with pytest.raises(UsageError, match="cannot be combined"):
+        parse_values(target, ["gpu.dra=true"], env)  # the same through the environment
+    # Either alone, or both with one false, is fine.
+    assert parse_values(target, ["gpu.virtual_gpus=true"]).get("gpu.virtual_gpus") == "true"
+    parse_values(target, ["gpu.dra=true", "gpu.virtual_gpus=false"])
+    parse_values(target, ["gpu.dra=false", "gpu.virtual_gpus=true"])
+
+
+def test_virtual_gpus_env_name():
+    assert env_name("gpu.virtual_gpus") == "FINOPS_DEPLOY_GPU_VIRTUAL_GPUS"
+    v = parse_values("generic", [], {"FINOPS_DEPLOY_GPU_VIRTUAL_GPUS": "true"})
+    assert v.values == {"gpu.virtual_gpus": "true"}
