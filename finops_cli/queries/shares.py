@@ -88,8 +88,9 @@ class ShareQueries:
         factor = self.node_factor()
         if factor is None:
             return expr
-        on = f"on ({self.ctx.node_join})"
-        return f"((({expr}) * {on} group_left () {factor}) or (({expr}) unless {on} {factor}))"
+        ctx = self.ctx
+        every_node = f"group by ({ctx.node_join}) ({ctx.attribute('kube_node_labels')})"
+        return f"(({expr}) * on ({ctx.node_join}) group_left () ({factor} or {every_node}))"
 
     def device_memory_mib(self) -> str:
         ctx = self.ctx
@@ -133,15 +134,7 @@ class ShareQueries:
             parts.append(self._fractions())
         if self.sharing.dra:
             parts.append(self._dra_claims())
-        held = _summed(parts, self.pod_node_key)
-        # Shares of one node's GPUs never add up to more than its GPUs: over-subscription
-        # (HAMi cores past 100, replicas past what the node advertises) is scaled down.
-        on = f"on ({self.ctx.node_join})"
-        ratio = (
-            f"clamp_max({self.ctx.node_capacity()} / {on} "
-            f"sum by ({self.ctx.node_join}) ({held}), 1)"
-        )
-        return f"(({held}) * {on} group_left () {ratio} or {held})"
+        return _summed(parts, self.pod_node_key)
 
     def _whole_requests(self) -> str:
         ctx = self.ctx
