@@ -2,6 +2,8 @@
 
 python -m finops_cli.sample --start 2026-10-01 --end 2026-10-04 --step 60 -o cluster.om
 promtool tsdb create-blocks-from openmetrics cluster.om ./data
+
+``--fleet sharing`` writes the GPU-sharing fleet of ``sample/sharing.py`` instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", default="60s", help="scrape interval, e.g. 30s, 1m (default 60s)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-opencost", action="store_true", help="omit OpenCost's metrics")
+    parser.add_argument(
+        "--fleet",
+        choices=("default", "sharing"),
+        default="default",
+        help="the default cast, or the GPU-sharing fleet (MIG, time-slicing, MPS, HAMi, KAI, DRA)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="file (default: stdout)")
     args = parser.parse_args(argv)
     now = datetime.now(UTC)
@@ -35,7 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if end <= start:
         parser.error("--end must be after --start")
-    cluster = SampleCluster(args.seed, with_opencost=not args.no_opencost)
+    if args.fleet == "sharing":
+        from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
+
+        cluster = SampleCluster(
+            args.seed,
+            nodes=SHARING_NODES,
+            cast=sharing_workloads(),
+            with_opencost=not args.no_opencost,
+        )
+    else:
+        cluster = SampleCluster(args.seed, with_opencost=not args.no_opencost)
     series = cluster.series(start, end, step)
     if args.output:
         count = write_openmetrics_file(series, args.output)

@@ -451,3 +451,14 @@ def test_without_opencost_every_instance_type_is_in_the_catalog():
     names = {s.name for s in bare.series(T0, T0 + 3600, 300)}
     assert "container_gpu_allocation" not in names and "node_gpu_hourly_cost" not in names
     assert "kube_pod_container_resource_requests" in names
+
+
+def test_no_label_set_is_written_twice_at_one_instant(series):
+    """Copies and segments never collide: each (name, labels) has one value per instant, as a
+    Prometheus backfill needs."""
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], set[int]] = {}
+    for s in series:
+        instants = seen.setdefault((s.name, tuple(sorted(s.labels.items()))), set())
+        stamps = set(s.timestamps.tolist())
+        assert not instants & stamps, (s.name, s.labels)
+        instants |= stamps
