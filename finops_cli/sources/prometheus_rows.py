@@ -20,8 +20,8 @@ from finops_cli.queries import (
     INSTANCE_TYPE_LABEL,
     REGION_LABEL,
     WORKLOAD_LABELS,
-    sharing,
 )
+from finops_cli.queries.sharing import mig_fraction
 from finops_cli.sources.interface import GPU_COLUMNS
 from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
 
@@ -197,11 +197,6 @@ def attach_holders(
             holders or [],
             key=lambda h: (-float(h["share_hours"]), str(h["pod"])),  # type: ignore[arg-type]
         )
-
-
-def mig_fraction(profile: str) -> float:
-    """Share of a physical GPU a MIG instance holds (``queries.sharing.mig_fraction``)."""
-    return sharing.mig_fraction(profile)
 
 
 def busy_metric_name(present: frozenset[str]) -> str | None:
