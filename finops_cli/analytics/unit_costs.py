@@ -69,19 +69,17 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
 
     for served in inference.served.to_dict("records"):
         model = str(served["model"])
-        moved_cost = float(served["gpu_cost"])
-        moved_hours = float(served["gpu_hours"])
-        un = rows[unallocated]
-        rows[unallocated] = _shifted(un, -moved_hours, -moved_cost, 0.0, 0.0)
+        moved = _Moved(
+            hours=float(served["gpu_hours"]),
+            cost=float(served["gpu_cost"]),
+            busy_hours=float(served["busy_gpu_hours"]),
+            observed_hours=float(served["observed_gpu_hours"]),
+            wasted=float(served["wasted_cost"]),
+        )
+        rows[unallocated] = _shifted(rows[unallocated], moved, sign=-1.0)
         if model in by_model:
             i = by_model[model]
-            rows[i] = _shifted(
-                rows[i],
-                moved_hours,
-                moved_cost,
-                float(served["busy_gpu_hours"]),
-                float(served["observed_gpu_hours"]),
-            )
+            rows[i] = _shifted(rows[i], moved, sign=1.0)
         else:
             rows.insert(unallocated, _new_row(model, served, report))
             by_model[model] = unallocated
@@ -124,23 +122,40 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
     )
 
 
-def _shifted(
-    row: CostRow, hours: float, cost: float, busy_hours: float, observed_hours: float
-) -> CostRow:
-    """The row with GPU-hours and cost added (negative to remove), efficiency re-weighted."""
+@dataclass(frozen=True)
+class _Moved:
+    """The GPU figures of a model's unlabelled serving pods, moved out of ``__unallocated__``."""
+
+    hours: float
+    cost: float
+    busy_hours: float
+    observed_hours: float
+    wasted: float
+
+
+def _shifted(row: CostRow, moved: _Moved, sign: float) -> CostRow:
+    """The row with ``moved`` added (``sign`` 1) or taken out (-1).
+
+    Waste moves as the ledger's sum, never as cost x (1 - efficiency), so the rows' waste still
+    adds up to the report's. Efficiency is re-weighted by the observed GPU-hours moved.
+    """
     efficiency = row.efficiency
-    if observed_hours > 0:
-        known = row.gpu_hours if row.efficiency is not None else 0.0
-        weighted = (row.efficiency or 0.0) * known + busy_hours
-        efficiency = weighted / (known + observed_hours)
-    gpu_cost = max(row.gpu_cost + cost, 0.0)
+    known = row.gpu_hours if row.efficiency is not None else 0.0
+    observed = known + sign * moved.observed_hours
+    if moved.observed_hours > 0 and observed > 0:
+        weighted = (row.efficiency or 0.0) * known + sign * moved.busy_hours
+        efficiency = min(max(weighted / observed, 0.0), 1.0)
+    waste = row.waste
+    if moved.observed_hours > 0 or moved.wasted:
+        waste = max((row.waste or 0.0) + sign * moved.wasted, 0.0)
+    gpu_cost = max(row.gpu_cost + sign * moved.cost, 0.0)
     return replace(
         row,
-        gpu_hours=max(row.gpu_hours + hours, 0.0),
+        gpu_hours=max(row.gpu_hours + sign * moved.hours, 0.0),
         gpu_cost=gpu_cost,
-        total_cost=max(row.total_cost + cost, 0.0),
+        total_cost=max(row.total_cost + sign * moved.cost, 0.0),
         efficiency=efficiency,
-        waste=gpu_cost * (1 - efficiency) if efficiency is not None else None,
+        waste=waste,
     )
 
 
@@ -156,7 +171,7 @@ def _new_row(model: str, served: dict[Any, Any], report: CostReport) -> CostRow:
         cpu_ram_cost=0.0 if report.has_cpu_ram else None,
         total_cost=cost,
         efficiency=efficiency,
-        waste=cost * (1 - efficiency) if efficiency is not None else None,
+        waste=float(served["wasted_cost"]) if efficiency is not None else None,
         share=0.0,
         daily_cost=tuple(0.0 for _ in report.days),  # served pods' daily split is not kept
     )

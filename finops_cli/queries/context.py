@@ -376,8 +376,7 @@ class QueryContext:
     def busy_sum(
         self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
     ) -> str:
-        busy = self.weighted(self.busy_per_gpu(present))
-        return self._grouped(busy, keys, filters, carries_node_labels=True)
+        return self._grouped(self.busy_entries(present), keys, filters, carries_node_labels=True)
 
     def busy_count(
         self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
@@ -390,8 +389,23 @@ class QueryContext:
                 aggregate="count",
                 carries_node_labels=True,
             )
-        observed = self.weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
-        return self._grouped(observed, keys, filters, carries_node_labels=True)
+        return self._grouped(
+            self.observed_entries(present), keys, filters, carries_node_labels=True
+        )
+
+    # ---- the ledger's per-entry measures (one series per GPU entry bound to a pod) ----------
+    def busy_entries(self, present: frozenset[str]) -> str:
+        """Busy share of each GPU entry, weighted by the holder's share of its physical GPU."""
+        return self.weighted(self.busy_per_gpu(present))
+
+    def observed_entries(self, present: frozenset[str]) -> str:
+        """The share each GPU entry with a busy reading counts for (1 on a whole GPU)."""
+        return self.weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+
+    def wasted_entries(self, present: frozenset[str]) -> str:
+        """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
+        idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
+        return f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
 
     def pod_gpu_price(self) -> str:
         """Per-GPU $/h of the node of each pod that holds GPUs (one series per pod)."""
@@ -409,9 +423,7 @@ class QueryContext:
         Because it is summed entry by entry, it adds up across any grouping; GPUs without a
         busy reading contribute nothing (their waste is unknown), as in ``busy_count``.
         """
-        idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
-        per_gpu = f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
-        return self._grouped(per_gpu, keys, filters, carries_node_labels=True)
+        return self._grouped(self.wasted_entries(present), keys, filters, carries_node_labels=True)
 
     def capacity_gpus(self) -> str:
         by = f" by ({self.cluster_label})" if self.cluster_label else ""

@@ -75,7 +75,13 @@ class CostData:
 
 
 TRAFFIC_MEASURES = ("requests", "prompt_tokens", "generated_tokens")
-SERVED_MEASURES = ("gpu_hours", "gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
+SERVED_MEASURES = (
+    "gpu_hours",
+    "gpu_cost",
+    "busy_gpu_hours",
+    "observed_gpu_hours",
+    "wasted_cost",
+)
 
 
 @dataclass

@@ -76,8 +76,13 @@ def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceDa
         "gpu_cost": iq.served(ctx.pod_gpu_cost()),
     }
     if busy_metrics:
-        served["busy_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics))
-        served["observed_gpu_hours"] = iq.served(ctx.busy_per_gpu(busy_metrics), "count")
+        served["busy_gpu_hours"] = iq.served(ctx.busy_entries(busy_metrics))
+        served["observed_gpu_hours"] = (
+            iq.served(ctx.busy_per_gpu(busy_metrics), "count")
+            if ctx.shares is None
+            else iq.served(ctx.observed_entries(busy_metrics))
+        )
+        served["wasted_cost"] = iq.served(ctx.wasted_entries(busy_metrics))
     with query_pool(source.max_concurrency) as pool:
         traffic_futures = {
             measure: pool.submit(

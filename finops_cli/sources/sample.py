@@ -20,7 +20,7 @@ from finops_cli.queries import (
     POD_LABEL_KEYS,
 )
 from finops_cli.sample.scenario import WorkloadSpec
-from finops_cli.sample.simulate import FloatArray, SampleCluster, UnitKey, grid_between
+from finops_cli.sample.simulate import SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CAPACITY_COLUMNS,
@@ -181,8 +181,7 @@ class SampleCostSource(CostSource):
         served: dict[str, list[float]] = {}
         model_key = self.pod_labels["model"]
         runs = self.cluster.pod_runs(grid)
-        holders = self.cluster.holders(runs)
-        unit_busy: dict[UnitKey, FloatArray] = {}
+        unit_busy = self.cluster.unit_busy(grid, runs)
         for run in runs:
             w = run.workload
             if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
@@ -198,17 +197,21 @@ class SampleCostSource(CostSource):
             if not labelled:
                 node = self.cluster.node(w.node)
                 held = w.held_gpus
-                busy = 0.0
-                for gpu in w.gpu_indices if held > 0 else ():
-                    key = (w.node, gpu, w.mig_instance)
-                    if key not in unit_busy:
-                        unit_busy[key] = self.cluster.unit_state(gpu, holders[key], grid).busy
-                    busy += float(unit_busy[key][run.first : run.last + 1].sum())
-                slot = served.setdefault(model, [0.0, 0.0, 0.0, 0.0])
+                price = self.cluster.gpu_price(node, ts - 1)
+                sl = slice(run.first, run.last + 1)
+                busy_by_gpu = (
+                    [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                    if held > 0
+                    else []
+                )
+                slot = served.setdefault(model, [0.0] * len(SERVED_MEASURES))
                 slot[0] += held * len(ts) * hours
-                slot[1] += float(self.cluster.gpu_price(node, ts - 1).sum()) * held * hours
-                slot[2] += busy * w.share * hours
+                slot[1] += float(price.sum()) * held * hours
+                slot[2] += sum(float(b.sum()) for b in busy_by_gpu) * w.share * hours
                 slot[3] += held * len(ts) * hours
+                slot[4] += sum(float((price * (1.0 - b)).sum()) for b in busy_by_gpu) * (
+                    w.share * hours
+                )
         return InferenceData(
             pd.DataFrame(
                 [[m, *v] for m, v in traffic.items()], columns=["model", *TRAFFIC_MEASURES]

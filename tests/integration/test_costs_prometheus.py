@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from finops_cli.promql import quote
 from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.sample.scenario import MODEL_KEY
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import (
     efficiency_truth,
@@ -253,6 +254,17 @@ def test_unit_costs_match_ground_truth(backend):
     # Moving the Triton pod's cost onto its model keeps the spend whole.
     total = sum(r["gpu_cost"] for r in doc["rows"])
     assert total == pytest.approx(doc["totals"]["cluster_gpu_cost"], abs=0.01)
+    # ... and its waste moves as the ledger's sum: rows still add up to the plain report's.
+    plain = _costs(url, "--by", "model")
+    assert sum(r["waste"] or 0.0 for r in doc["rows"]) == pytest.approx(
+        plain["totals"]["waste"], abs=0.01
+    )
+    by_name = waste_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP, "name")
+    served = [w for w in cluster.workloads if w.serving and MODEL_KEY not in w.labels]
+    assert served, "the sample has a serving pod without a model label"
+    for model in {cluster.served_model(w) for w in served}:
+        expected = sum(by_name[w.name] for w in served if cluster.served_model(w) == model)
+        assert rows[model]["waste"] == pytest.approx(expected, rel=0.005), model
 
 
 def test_gpus_match_ground_truth(backend):

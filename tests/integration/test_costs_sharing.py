@@ -175,3 +175,20 @@ def test_a_dra_pod_is_a_holder_not_idle(catalog_prometheus):
     whole = [r for r in gpus["rows"] if r["node"] == DRA]
     assert all(r["state"] != "unallocated" for r in whole if r["holders"])
     assert any(r["holders"] for r in whole)
+
+
+@pytest.mark.prometheus
+def test_unit_costs_move_served_shares_with_their_waste(catalog_prometheus):
+    """A serving pod without a model label, on a shared GPU, moves its share of the cost and of
+    the ledger's waste onto the model its server reports; the totals do not move."""
+    url, _ = catalog_prometheus
+    plain = _run("costs", url, "--by", "model")
+    doc = _run("costs", url, "--by", "model", "--unit-costs")
+    assert sum(r["gpu_cost"] for r in doc["rows"]) == pytest.approx(
+        plain["totals"]["cluster_gpu_cost"], abs=0.01
+    )
+    assert sum(r["waste"] or 0.0 for r in doc["rows"]) == pytest.approx(
+        plain["totals"]["waste"], abs=0.01
+    )
+    served = next(r for r in doc["rows"] if r["model"] == "trocr-base-onnx")
+    assert 0 < served["waste"] <= served["gpu_cost"]
