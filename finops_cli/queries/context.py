@@ -405,6 +405,10 @@ class QueryContext:
     def wasted_entries(self, present: frozenset[str]) -> str:
         """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
         idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
+        if self.shares is not None:
+            # A holder entry is a dcgm-exporter series bound to a pod that holds a share (the
+            # device plugin or a DRA claim allocated it): its node's price is the price.
+            return f"{idle_share} * on ({self.node_join}) group_left () {self.node_price()}"
         return f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
 
     def pod_gpu_price(self) -> str:

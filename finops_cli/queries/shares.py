@@ -67,21 +67,23 @@ class ShareQueries:
 
     # ---- per node --------------------------------------------------------------------------
     def node_factor(self) -> str | None:
-        """Physical GPUs per unit of ``nvidia.com/gpu`` on each node whose factor is not 1."""
+        """Physical GPUs per unit of ``nvidia.com/gpu`` on each node whose factor is not 1.
+
+        One selector per discovered label set (a ``=""`` matcher also matches an absent label),
+        multiplied by its factor: shorter than a table of ``label_replace``d constants joined
+        on the labels, and the query size is what bounds it (docs/performance.md)."""
         if not self.sharing.node_factors:
             return None
         ctx = self.ctx
-        table = []
+        entries = []
         for values, factor in self.sharing.node_factors:
-            entry = f"vector({factor!r})"
-            for label, value in zip(NODE_SHARING_LABELS, values, strict=True):
-                entry = f'label_replace({entry}, "{label}", {quote(value)}, "", "")'
-            table.append(entry)
-        labels = ", ".join(NODE_SHARING_LABELS)
-        by = ctx.grouping(["node", *NODE_SHARING_LABELS])
-        nodes = f"group by ({by}) ({ctx.attribute('kube_node_labels')})"
-        joined = f"{nodes} * on ({labels}) group_left () ({' or '.join(table)})"
-        return f"max by ({ctx.node_join}) ({joined})"
+            wanted = ",".join(
+                f"{label}={quote(value)}"
+                for label, value in zip(NODE_SHARING_LABELS, values, strict=True)
+            )
+            nodes = ctx.attribute("kube_node_labels", wanted)
+            entries.append(f"group by ({ctx.node_join}) ({nodes}) * {factor!r}")
+        return f"max by ({ctx.node_join}) ({' or '.join(entries)})"
 
     def per_node(self, expr: str) -> str:
         """``expr`` (series carrying ``node``) scaled by its node's factor (1 where none)."""
@@ -142,11 +144,9 @@ class ShareQueries:
             f"resource=~{alternation(WHOLE_RESOURCES)},namespace!={quote(RESERVATION_NAMESPACE)}"
         )
         requests = f"sum by ({self.container_key}) ({ctx.exact(GPU_REQUESTS, selector)})"
-        if self.sharing.hami:
+        if self.sharing.hami:  # a HAMi container's fraction of each device, else whole ones
             on = f"on ({self.container_key})"
-            requests = (
-                f"({requests} * {on} group_left () ({self._hami_fraction()} or {requests} * 0 + 1))"
-            )
+            requests = f"({requests} * {on} group_left () {self._hami_fraction()} or {requests})"
         return f"sum by ({self.pod_node_key}) ({self.per_node(requests)})"
 
     def _hami_fraction(self) -> str:
@@ -218,8 +218,11 @@ class ShareQueries:
             series = self._dra_series(f"{DRA_PROFILE_LABEL}=~{alternation(names)}", shard)
             terms.append(f"group by ({key}) ({series}) * {fraction!r}")
         device = self.ctx.grouping(["node", "gpu", DRA_DEVICE_LABEL])
-        claimed = f"({' or '.join(terms)})"
-        return f"{claimed} / on ({device}) group_left () count by ({device}) ({claimed})"
+        claimants = f"group by ({key}) ({self._dra_series('', shard)})"
+        return (
+            f"({' or '.join(terms)}) / on ({device}) group_left () "
+            f"count by ({device}) ({claimants})"
+        )
 
     def _dra_claims(self) -> str:
         """Pods holding GPUs through DRA claims, which request nothing kube-state-metrics sees;
