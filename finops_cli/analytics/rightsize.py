@@ -34,13 +34,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from finops_cli.analytics import mig_profiles
 from finops_cli.pricing import PriceCatalog
 from finops_cli.sources.interface import PodGpuData
 
@@ -96,6 +97,13 @@ class Workload:
     memory_total_mib: float
     cost: float
     observed_hours: float
+    gpu_share: float = 1.0  # the most GPUs a pod held, shares counted (0.25 of a time-sliced)
+    mig_share: float = 0.0  # its MIG instance's share of the GPU (0: no MIG instance)
+
+    @property
+    def shared(self) -> bool:
+        """Holds part of a GPU: busy and memory are its MIG instance's, or the whole GPU's."""
+        return self.mig_share > 0 or self.gpu_share < 1 - 1e-6
 
 
 @dataclass(frozen=True)
@@ -195,12 +203,14 @@ def _workload(
         memory_total_mib=_nanmax(_number(r["memory_total_mib"]) for r in rows),
         cost=_nansum(_number(r["cost"]) for r in rows),
         observed_hours=min(total_hours / max(gpus, 1), window_hours),
+        gpu_share=_nanmax(_number(r["gpus"]) for r in rows),
+        mig_share=_nanmax([0.0, *(_number(r.get("mig_share")) for r in rows)]),
     )
 
 
 def _number(value: Any) -> float:
-    """A frame cell as a float, missing (None, NaN) as NaN."""
-    return math.nan if value is None else float(value)
+    """A frame cell as a float, missing (None, NaN, "") as NaN."""
+    return math.nan if value is None or value == "" else float(value)
 
 
 def _nansum(values: Iterable[float]) -> float:
@@ -246,50 +256,22 @@ def recommend(
                 )
             )
             continue
+        if w.mig_share > 0:  # its evidence is its instance's: resize the instance
+            mig = _mig_resize(w, rules, month, confidence)
+            if mig is not None:
+                recs.append(mig)
+            continue
         if current is None:
             continue
         measured = _measured(w, current) * month
         switch = functools.partial(
             _switch, w, current=current, measured=measured, confidence=confidence
         )
-        memory_needed = w.memory_peak_mib / rules.memory_headroom
-        memory_share = w.memory_peak_mib / w.memory_total_mib if w.memory_total_mib else 0.0
-        if memory_share >= rules.upsize_memory_share:
-            target = _cheapest(catalog, w, memory_needed, None)
-            if target is not None:
-                evidence = f"peak memory {memory_share:.0%} of {w.memory_total_mib / 1024:.0f} GiB"
-                risk = "out-of-memory restarts until it moves; costs more"
-                recs.append(switch(UPSIZE, target, evidence, risk))
-            continue
-        if w.busy_p95 is not None and w.busy_p95 < rules.downsize_busy_p95:
-            ceiling = current[1] * (1 - rules.downsize_min_saving_share)
-            target = _cheapest(catalog, w, memory_needed, ceiling)
-            if target is not None:
-                evidence = (
-                    f"busy p95 {w.busy_p95:.0%}, peak memory {w.memory_peak_mib / 1024:.1f} GiB "
-                    f"fits {target[0]} ({target[2]:.0f} GiB per GPU) with headroom"
-                )
-                risk = "a smaller GPU runs slower per request: load-test before switching"
-                recs.append(switch(DOWNSIZE, target, evidence, risk))
-            elif w.gpus_per_pod > 1 and w.busy_avg is not None:
-                needed = max(1, math.ceil(w.busy_avg * w.gpus_per_pod / rules.target_busy))
-                if needed < w.gpus_per_pod:
-                    saving = (w.gpus_per_pod - needed) / w.gpus_per_pod * measured
-                    recs.append(
-                        Recommendation(
-                            w,
-                            DOWNSIZE,
-                            f"{w.gpus_per_pod} x {w.gpu_model}",
-                            f"{needed} x {w.gpu_model}",
-                            measured,
-                            measured - saving,
-                            saving,
-                            confidence,
-                            f"busy {w.busy_avg:.0%} over {w.gpus_per_pod} GPUs fits {needed} at "
-                            f"{rules.target_busy:.0%}",
-                            "needs the job to scale down its data/model parallelism",
-                        )
-                    )
+        if not w.shared:  # a shared GPU's busy and memory are not this workload's alone
+            resized = _resize(w, catalog, rules, current, measured, switch, confidence)
+            recs.extend(resized)
+            if any(r.action == UPSIZE for r in resized):
+                continue
         if (w.kind == "Job" or w.interruptible) and w.capacity_type == "on-demand":
             spot = _price(catalog, w, "spot")
             if spot is not None and spot[1] < current[1]:
@@ -307,6 +289,59 @@ def recommend(
         recs,
         key=lambda r: (-r.monthly_savings, r.action, r.workload.namespace, r.workload.name),
     )
+
+
+def _resize(
+    w: Workload,
+    catalog: PriceCatalog,
+    rules: RightsizeRules,
+    current: tuple[str, float, float, str],
+    measured: float,
+    switch: Callable[..., Recommendation],
+    confidence: str,
+) -> list[Recommendation]:
+    """Upsize when memory is at the threshold; else downsize to a cheaper type whose memory
+    holds the peak, or, for a multi-GPU pod, onto fewer GPUs of the same type."""
+    out: list[Recommendation] = []
+    memory_needed = w.memory_peak_mib / rules.memory_headroom
+    memory_share = w.memory_peak_mib / w.memory_total_mib if w.memory_total_mib else 0.0
+    if memory_share >= rules.upsize_memory_share:
+        target = _cheapest(catalog, w, memory_needed, None)
+        if target is not None:
+            evidence = f"peak memory {memory_share:.0%} of {w.memory_total_mib / 1024:.0f} GiB"
+            risk = "out-of-memory restarts until it moves; costs more"
+            out.append(switch(UPSIZE, target, evidence, risk))
+        return out
+    if w.busy_p95 is not None and w.busy_p95 < rules.downsize_busy_p95:
+        ceiling = current[1] * (1 - rules.downsize_min_saving_share)
+        target = _cheapest(catalog, w, memory_needed, ceiling)
+        if target is not None:
+            evidence = (
+                f"busy p95 {w.busy_p95:.0%}, peak memory {w.memory_peak_mib / 1024:.1f} GiB "
+                f"fits {target[0]} ({target[2]:.0f} GiB per GPU) with headroom"
+            )
+            risk = "a smaller GPU runs slower per request: load-test before switching"
+            out.append(switch(DOWNSIZE, target, evidence, risk))
+        elif w.gpus_per_pod > 1 and w.busy_avg is not None:
+            needed = max(1, math.ceil(w.busy_avg * w.gpus_per_pod / rules.target_busy))
+            if needed < w.gpus_per_pod:
+                saving = (w.gpus_per_pod - needed) / w.gpus_per_pod * measured
+                out.append(
+                    Recommendation(
+                        w,
+                        DOWNSIZE,
+                        f"{w.gpus_per_pod} x {w.gpu_model}",
+                        f"{needed} x {w.gpu_model}",
+                        measured,
+                        measured - saving,
+                        saving,
+                        confidence,
+                        f"busy {w.busy_avg:.0%} over {w.gpus_per_pod} GPUs fits {needed} at "
+                        f"{rules.target_busy:.0%}",
+                        "needs the job to scale down its data/model parallelism",
+                    )
+                )
+    return out
 
 
 def _consolidate(
@@ -360,6 +395,52 @@ def _consolidate(
                 )
             )
     return out
+
+
+def _mig_resize(
+    w: Workload, rules: RightsizeRules, month: float, confidence: str
+) -> Recommendation | None:
+    """A smaller MIG profile of the same card when the instance's busy p95 fits fewer compute
+    slices at ``target_busy`` and its peak memory fits with headroom; a larger one when memory
+    is at the upsize threshold. The saving is the measured cost x the change in slices."""
+    current = mig_profiles.identify(w.mig_share, w.memory_total_mib)
+    if current is None or w.busy_p95 is None or not w.memory_total_mib:
+        return None
+    memory_needed = w.memory_peak_mib / rules.memory_headroom
+    memory_share = w.memory_peak_mib / w.memory_total_mib
+    peak = f"peak memory {w.memory_peak_mib / 1024:.1f} GiB"
+    if memory_share >= rules.upsize_memory_share:
+        target = mig_profiles.smallest_fitting(current, current.slices, memory_needed)
+        if target is None or target.name == current.name:
+            return None
+        action, risk = UPSIZE, "out-of-memory restarts until it moves; costs more"
+        evidence = f"{peak}, {memory_share:.0%} of its {current.name} instance"
+    else:
+        needed = max(w.busy_p95 * current.slices / rules.target_busy, 1.0)
+        target = mig_profiles.smallest_fitting(current, needed, memory_needed)
+        if target is None or target.slices >= current.slices:
+            return None
+        action = DOWNSIZE
+        risk = "the node's MIG layout must change (GPU operator mig.config): drain it first"
+        evidence = (
+            f"busy p95 {w.busy_p95:.0%} of {current.slices} slices fits {target.slices} at "
+            f"{rules.target_busy:.0%}; {peak} fits {target.name} with headroom"
+        )
+    measured = w.cost * month
+    then = measured * target.share / current.share
+    return Recommendation(
+        w,
+        action,
+        f"MIG {current.name} ({current.card})",
+        f"MIG {target.name}",
+        measured,
+        then,
+        measured - then,
+        confidence,
+        evidence,
+        risk,
+        {"mig_profile": current.name, "target_mig_profile": target.name},
+    )
 
 
 def _switch(
@@ -431,10 +512,11 @@ def idle_capacity(
         str(r["node"]): r
         for r in data.nodes.fillna("").to_dict("records")  # instance type, region, capacity
     }
+    unlabelled = unlabelled_holders(data)
     out = []
     for node, gpus in nodes.items():
         idle = [g for g in gpus if g["share"] < rules.capacity_max_held_share]
-        if not idle:
+        if not idle or node in unlabelled:  # which of its GPUs are free is not known
             continue
         idle_cost = sum(g["cost"] * (1 - g["share"]) for g in idle)
         if idle_cost <= 0:
@@ -496,6 +578,25 @@ def idle_capacity(
                 },
             )
         )
+    return out
+
+
+def unlabelled_holders(data: PodGpuData, tolerance_hours: float = 0.5) -> dict[str, float]:
+    """Nodes where the ledger charges pods more GPU-hours than dcgm-exporter shows held on any
+    of its GPUs, with the difference: HAMi pods (and dcgm-exporter without its pod mapping)
+    hold GPUs its series do not name, so which GPUs are free there is not known."""
+    frame, capacity = data.node_allocations, data.capacity
+    if frame is None or frame.empty or capacity is None:
+        return {}
+    seen: dict[str, float] = {}
+    for node, held in zip(capacity["node"], capacity["held_hours"], strict=True):
+        value = _number(held)
+        seen[str(node)] = seen.get(str(node), 0.0) + (0.0 if math.isnan(value) else value)
+    out = {}
+    for node, value in zip(frame["node"], frame["gpu_hours"], strict=True):
+        unseen = _number(value) - seen.get(str(node), 0.0)
+        if str(node) in seen and unseen > tolerance_hours:
+            out[str(node)] = unseen
     return out
 
 

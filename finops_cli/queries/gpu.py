@@ -172,6 +172,13 @@ class GpuQueries:
             return self._pod(shares.holder_weights(self._shard_matcher()), "sum")
         return self._pod(self._normalised(GPU_PRESENCE, bound_only=True), "count")
 
+    def pod_mig_share(self) -> str | None:
+        """The largest MIG instance each pod holds, as its fraction of the physical GPU (None
+        where no MIG instance is bound to a pod)."""
+        shares = self.ctx.shares
+        weights = shares.mig_weights(self._shard_matcher()) if shares is not None else None
+        return None if weights is None else self._pod(weights, "max")
+
     def pod_busy(self, present: frozenset[str], aggregate: str) -> str:
         return self._pod(self.ctx.busy_per_gpu(present, self._shard_matcher()), aggregate)
 

@@ -247,15 +247,24 @@ class ShareQueries:
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         return f"group by ({self.share_key}) ({series})"
 
+    def mig_weights(self, shard: str = "") -> str | None:
+        """Each MIG instance a pod holds through the device plugin, at its profile's fraction
+        of the physical GPU, keyed by ``SHARE_KEY``; None when none is bound. (A DRA MIG pod's
+        series are its parent GPU's, so its busy and memory are not its instance's.)"""
+        parts = self._mig_instance_terms(shard)
+        return f"({' or '.join(parts)})" if parts else None
+
+    def _mig_instance_terms(self, shard: str) -> list[str]:
+        return [
+            f"{self._bound(f'GPU_I_PROFILE=~{alternation(names)}', shard)} * {fraction!r}"
+            for fraction, names in by_fraction(self.sharing.gpu_profiles).items()
+        ]
+
     def holder_weights(self, shard: str = "") -> str:
         """Each holder entry's share of its physical GPU, keyed by ``SHARE_KEY``: a MIG
         instance's profile fraction, a DRA device's fraction split among its pods, otherwise
         the node's factor (1, or 1/replicas for each replica a pod holds)."""
-        parts = []
-        for fraction, names in by_fraction(self.sharing.gpu_profiles).items():
-            parts.append(
-                f"{self._bound(f'GPU_I_PROFILE=~{alternation(names)}', shard)} * {fraction!r}"
-            )
+        parts = self._mig_instance_terms(shard)
         plain = 'GPU_I_PROFILE=""'
         if self.sharing.dra:
             plain += f',{DRA_CLAIM_LABEL}=""'

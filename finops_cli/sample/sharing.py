@@ -308,7 +308,7 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
         ),
         WorkloadSpec(
             "asr-stream", "speech", _MIXED, (0,), speech | {MODEL_KEY: "whisper-medium"},
-            _always(2), "inference", busy_base=0.45, busy_swing=0.25, cpu_cores=8,
+            _always(2), "inference", busy_base=0.2, busy_swing=0.1, cpu_cores=8,
             memory_gib=32, mig_instance=1, mig_profile="2g.20gb", serving="vllm",
             requests_per_s_peak=5.0, prompt_tokens_per_request=300,
             generation_tokens_per_request=80,

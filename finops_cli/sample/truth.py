@@ -23,6 +23,7 @@ from finops_cli.sample.scenario import (
     QUANTUM_S,
     TEAM_KEY,
     NodeSpec,
+    mig_share,
 )
 from finops_cli.sample.simulate import FloatArray, SampleCluster, grid_between, owner_of
 from finops_cli.sample.simulate import PodRun as WorkloadRun
@@ -368,10 +369,11 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
 
 
 def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
-    """One row per GPU pod with the columns of ``sources.interface.POD_COLUMNS``: ``gpus`` the
-    GPUs it runs on, ``gpu_hours`` and ``cost`` its share of them (``WorkloadSpec.held_gpus``),
-    busy and memory what dcgm-exporter reports for the GPU units it holds. KAI's reservation
-    pod, which holds no share, has no row."""
+    """One row per GPU pod with the columns of ``sources.interface.POD_COLUMNS``: ``gpus``,
+    ``gpu_hours`` and ``cost`` its share of the GPUs it runs on (``WorkloadSpec.held_gpus``: a
+    whole GPU counts 1), busy and memory what dcgm-exporter reports for the GPU units it holds,
+    ``mig_share`` its MIG instance's fraction. KAI's reservation pod, which holds no share, has
+    no row."""
     from finops_cli.sample.simulate import gpu_metric_values
 
     grid = grid_between(start, end, step)
@@ -412,13 +414,14 @@ def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                 "interruptible": w.labels.get(INTERRUPTIBLE_KEY, ""),
                 "node": w.node,
                 "gpu_model": node.gpu_product,
-                "gpus": len(w.gpu_indices),
+                "gpus": w.held_gpus,
                 "gpu_hours": w.held_gpus * len(ts) * hours,
                 "busy_avg": float(busy.mean()),
                 "busy_p95": float(np.quantile(busy.max(axis=0), 0.95)),
                 "memory_peak_mib": peak,
                 "memory_total_mib": float(memory),
                 "cost": float(cluster.gpu_price(node, ts - 1).sum()) * w.held_gpus * hours,
+                "mig_share": mig_share(instance[1]) if instance else 0.0,
             }
         )
     return pd.DataFrame(rows)

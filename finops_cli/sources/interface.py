@@ -154,8 +154,10 @@ splits over pods and idle); ``instance_cost`` the whole instance's price integra
 POD_COLUMNS = (
     "namespace", "pod", "owner_kind", "owner_name", "team", "project", "model", "interruptible",
     "node", "gpu_model", "gpus", "gpu_hours", "busy_avg", "busy_p95", "memory_peak_mib",
-    "memory_total_mib", "cost",
+    "memory_total_mib", "cost", "mig_share",
 )  # fmt: skip
+# ``mig_share``: the largest share of a physical GPU one MIG instance of the pod holds (3/7 for a
+# 3g.40gb), 0 when it holds none; memory and busy are then its instance's.
 # A source may group pods into workloads itself (the Prometheus source does, on the server):
 # then each row is a workload, ``workload_kind``/``workload`` name it and ``pod_names`` lists its
 # pods; ``pod`` is the one with the most GPU-hours.
@@ -177,7 +179,9 @@ class PodGpuData:
     is the p95 over time of its busiest GPU; memory is per GPU (peak used, and the card's size);
     ``cost`` is its GPUs at their nodes' prices. ``nodes`` as in ``GpuData``. ``capacity``
     (``CAPACITY_COLUMNS``, ``None`` where the source cannot tell) is every GPU's held and paid
-    hours, for capacity nobody holds.
+    hours, for capacity nobody holds. ``node_allocations`` (``node``, ``gpu_hours``) is what the
+    ledger says pods held on each node, in physical GPU-hours: HAMi and KAI pods hold shares
+    that dcgm-exporter does not label with the pod, so a GPU it shows unheld may still be held.
     """
 
     pods: pd.DataFrame
@@ -185,6 +189,7 @@ class PodGpuData:
     sample_interval_s: int
     notes: list[str] = field(default_factory=list)
     capacity: pd.DataFrame | None = None
+    node_allocations: pd.DataFrame | None = None
 
 
 class CostSource(ABC):

@@ -272,6 +272,9 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
             measures["busy_p95"] = over(
                 "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
             )
+        mig_share = gq.pod_mig_share()
+        if mig_share is not None:
+            measures["mig_share"] = over("max_over_time", mig_share, "max")
         return measures | {
             "placement": gq.workload_placement(gpu_hours_per_pod),
             "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
@@ -288,6 +291,7 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         "memory_peak_mib": "max",
         "memory_total_mib": "max",
         "busy_p95": "max",
+        "mig_share": "max",
         "placement": "top",
     }
     results = run_sharded(
@@ -301,6 +305,12 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         {name: combine.get(name, "sum") for name in per_workload(gq)},
     )
     results["nodes"] = source.client.instant(gq.node_info(), end)
+    held_by_node = gq.over_window("sum_over_time", f"sum by ({ctx.node_join}) ({ctx.pod_gpus()})")
+    allocations = {
+        s.labels.get("node", ""): s.value * hours
+        for s in source.client.instant(held_by_node, end)
+        if math.isfinite(s.value)
+    }
     capacity = _capacity(source, ctx, window_s, end, hours)
     measures = [
         m
@@ -311,14 +321,17 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
             "memory_total_mib",
             "cost",
             "busy_p95",
+            "mig_share",
         )
         if m in results
     ]
     key = prometheus_rows.workload_key
     rows: dict[tuple[str, ...], dict[str, object]] = {}
     for s in results["gpu_hours"]:
-        blank: dict[str, object] = dict.fromkeys(WORKLOAD_POD_COLUMNS, "") | dict.fromkeys(
-            [*measures, "busy_avg"]
+        blank: dict[str, object] = (
+            dict.fromkeys(WORKLOAD_POD_COLUMNS, "")
+            | {"mig_share": 0.0}
+            | dict.fromkeys([*measures, "busy_avg"])
         )
         kind, name = s.labels.get("workload_kind", ""), s.labels.get("workload", "")
         rows[key(s.labels)] = blank | {
@@ -352,8 +365,9 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
         + prometheus_rows.partial_notes(source.client, warned, skipped)
     )
+    node_allocations = pd.DataFrame(list(allocations.items()), columns=["node", "gpu_hours"])
     return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
-                      interval, notes, capacity)  # fmt: skip
+                      interval, notes, capacity, node_allocations)  # fmt: skip
 
 
 def _capacity(

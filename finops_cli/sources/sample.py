@@ -281,11 +281,13 @@ class SampleCostSource(CostSource):
         gpus = self.gpus(window)
         pools = {n.name: n.pool for n in self.cluster.nodes}
         capacity = gpus.gpus.assign(pool=gpus.gpus["node"].map(pools).fillna(""))
+        held = pods.groupby("node", as_index=False).agg(gpu_hours=("gpu_hours", "sum"))
         return PodGpuData(
             pods[list(POD_COLUMNS)],
             gpus.nodes,
             self.sample_interval_s,
             capacity=capacity[list(CAPACITY_COLUMNS)],
+            node_allocations=held,
         )
 
     def _step(self, window: Window) -> int:

@@ -76,7 +76,7 @@ def rightsize(
     with open_source(run) as source, run.progress("Querying GPU pods"):
         data = source.pods(run.window)
     # Analytics (pandas) after the queries: it loads in the background while they run.
-    from finops_cli.analytics.rightsize import UPSIZE, recommend
+    from finops_cli.analytics.rightsize import UPSIZE, recommend, unlabelled_holders
     from finops_cli.render import rightsize as render
 
     recs = [
@@ -86,7 +86,13 @@ def rightsize(
         and (not actions or r.action in actions)
         and (r.monthly_savings >= min_savings or r.action == UPSIZE)
     ]
-    return render.to_document(recs, _provenance(run, source.name, data.notes))
+    notes = list(data.notes) + [
+        f"{node}: pods hold {hours:,.0f} GPU-h there that dcgm-exporter does not label (HAMi "
+        "shares, or an exporter without its pod mapping): which of its GPUs are free is "
+        "unknown, so it gets no capacity advice"
+        for node, hours in sorted(unlabelled_holders(data).items())
+    ]
+    return render.to_document(recs, _provenance(run, source.name, notes))
 
 
 def _provenance(run: RunContext, source: str, notes: list[str]) -> Provenance:

@@ -192,3 +192,25 @@ def test_unit_costs_move_served_shares_with_their_waste(catalog_prometheus):
     )
     served = next(r for r in doc["rows"] if r["model"] == "trocr-base-onnx")
     assert 0 < served["waste"] <= served["gpu_cost"]
+
+
+@pytest.mark.prometheus
+def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prometheus):
+    """asr-stream (busy p95 about 30% of a 2g.20gb, 10 GiB peak) fits a 1g.20gb: half its
+    measured cost saved. The HAMi node's pods are charged but not labelled by dcgm-exporter:
+    none of its GPUs is called free."""
+    url, cluster = catalog_prometheus
+    result = run_finops("rightsize", *WINDOW, "--prometheus-url", url, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    mig = next(r for r in doc["rows"] if r["workload"]["name"] == "asr-stream")
+    assert (mig["action"], mig["current"], mig["target"]) == (
+        "downsize", "MIG 2g.20gb (A100 80GB)", "MIG 1g.20gb",
+    )  # fmt: skip
+    truth = _catalog_truth(cluster).pods
+    cost = truth[truth["pod"].str.startswith("asr-stream")]["gpu_cost"].sum()
+    month = 730 / 96
+    assert mig["monthly_savings"] == pytest.approx(cost * month / 2, rel=0.005)
+    nodes = {r["workload"]["name"] for r in doc["rows"] if r["workload"]["kind"] == "Node"}
+    assert HAMI not in nodes and MIXED in nodes
+    assert any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
