@@ -86,7 +86,9 @@ def rightsize(
         and (not actions or r.action in actions)
         and (r.monthly_savings >= min_savings or r.action == UPSIZE)
     ]
-    return render.to_document(recs, _provenance(run, source.name, data.notes))
+    stale = catalog.staleness_note(run.now.date())  # both sides of a saving are catalog prices
+    notes = [*data.notes, stale] if stale else data.notes
+    return render.to_document(recs, _provenance(run, source.name, notes))
 
 
 def _provenance(run: RunContext, source: str, notes: list[str]) -> Provenance:
@@ -128,6 +130,11 @@ def pricing_explain(run: RunContext) -> dict[str, Any]:
                 "catalog_source": listed.source if listed else None,
             }
         )
+    notes = list(data.notes)
+    stale = catalog.staleness_note(run.now.date())
+    if stale:
+        notes.append(stale)
+        run.warn(stale)
     return {
         "schema_version": "1",
         "kind": "pricing-explain",
@@ -139,6 +146,6 @@ def pricing_explain(run: RunContext) -> dict[str, Any]:
             "label": run.window.label,
         },
         "currency": run.settings.currency,
-        "notes": data.notes,
+        "notes": notes,
         "rows": rows,
     }
