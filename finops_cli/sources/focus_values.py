@@ -163,6 +163,8 @@ def parse_time(raw: Any) -> datetime:
         moment = datetime(raw.year, raw.month, raw.day)
     else:
         text = str(raw).strip()
+        if text[-4:].upper() == " UTC":  # BigQuery's spelling: 2024-09-01 00:00:00 UTC
+            text = text[:-4] + "+00:00"
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z"))
         except ValueError:

@@ -153,6 +153,24 @@ def test_the_same_export_as_parquet_with_null_cells(tmp_path):
     assert _cents(got) == _cents(expected_by_team(SAMPLE))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-09-01T00:00:00Z",
+        "2024-09-01 00:00:00",
+        "2024-09-01T00:00:00.0000000Z",
+        "2024-09-01T00:00:00.000+0000",
+        "2024-09-01 00:00:00 UTC",
+    ],
+)
+def test_date_time_spellings_of_real_exports(text):
+    from datetime import UTC
+
+    from finops_cli.sources.focus_values import parse_time
+
+    assert parse_time(text) == datetime(2024, 9, 1, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("cell", ["NULL", "null", " NULL ", ""])
 def test_every_spelling_of_missing_tags_is_untagged(tmp_path, cell):
     with SAMPLE.open(newline="") as handle:
