@@ -73,8 +73,9 @@ def staleness_note(
     if not old:
         return None
     span = old[0].isoformat() if old[0] == old[-1] else f"{old[0]} to {old[-1]}"
+    verb = "is" if len(old) == 1 else "are"
     return (
-        f"stale prices: {len(old)} of {len(dated)} catalog prices are over {max_age_days} days "
+        f"stale prices: {len(old)} of {len(dated)} catalog prices {verb} over {max_age_days} days "
         f"old (as_of {span}, today {today.isoformat()}); check them, refresh AWS rows with "
         "'finops pricing refresh', or set [pricing] overrides"
     )

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 UNPRICED_NOTE = (
-    "unpriced: {rows} have no on-demand price in the catalog (see each row's source): set "
+    "unpriced: {rows} {verb} no on-demand price in the catalog (see each row's source): set "
     "[pricing] instance_overrides or an extra_catalog to price them"
 )
 
@@ -72,7 +72,8 @@ def pricing_list(
         )
     notes = []
     if unpriced:
-        notes.append(UNPRICED_NOTE.format(rows=", ".join(unpriced)))
+        verb = "has" if len(unpriced) == 1 else "have"
+        notes.append(UNPRICED_NOTE.format(rows=", ".join(unpriced), verb=verb))
     stale = staleness_note(listed_dates, now.date())
     if stale:
         notes.append(stale)
