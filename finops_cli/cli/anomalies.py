@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from finops_cli.cli.alerting import AsOfOption, NotifyFormatOption, NotifyOption, TeamsOption
-from finops_cli.cli.common import CommandContext, data_command, option
+from finops_cli.cli.common import CommandContext, data_command, number_in, option
 
 DETECTION = "Detection"
 
@@ -45,7 +45,9 @@ HELP = {
         "zscore, iqr or moving-average."
     ),
     "--metric": "Only these series (repeatable). Default: all four.",
-    "--min-impact": "Leave out anomalies whose estimated dollar impact is smaller than this.",
+    "--min-impact": (
+        "Leave out anomalies whose estimated dollar impact is smaller than this (0 or more)."
+    ),
     "--fail-on-anomaly": (
         "Exit 3 when an anomaly of this severity or worse is reported (data still printed)."
     ),
@@ -81,6 +83,7 @@ def anomalies(
             metavar="AMOUNT",
             panel=DETECTION,
             show_default=True,
+            callback=number_in(ge=0),
         ),
     ] = 0.0,
     fail_on_anomaly: Annotated[

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from finops_cli.cli.common import CommandContext, data_command, option
+from finops_cli.cli.common import CommandContext, data_command, number_in, option
 
 if TYPE_CHECKING:
     from finops_cli.usecases.billing import BillOptions
@@ -72,12 +72,12 @@ HELP = {
     "--explain": "Print the Athena SQL instead of running it.",
     "forecast --granularity": "monthly: one figure for the rest of the month.",
     "forecast --metric": "UnblendedCost, AmortizedCost, NetAmortizedCost...",
-    "--prediction-interval": "Confidence of the interval, in percent.",
+    "--prediction-interval": "Confidence of the interval, in percent (51 to 99).",
     "compare --metric": (
         "What the bill says an instance cost; amortized (the default) spreads Savings "
         "Plans and reservations onto the instances that used them."
     ),
-    "--threshold": "Flag differences over this many percent of the estimate.",
+    "--threshold": "Flag differences over this many percent of the estimate (0 or more).",
     "--fail-on-flagged": "Exit 3 when any instance type is flagged.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
@@ -162,9 +162,8 @@ def forecast(
         option(
             HELP["--prediction-interval"],
             "--prediction-interval",
-            min=51,
-            max=99,
             show_default=True,
+            callback=number_in(ge=51, le=99),
         ),
     ] = 80,
     service: ServiceOption = None,
@@ -194,7 +193,8 @@ def compare(
         str, option(HELP["compare --metric"], "--metric", show_default=True)
     ] = "AmortizedCost",
     threshold: Annotated[
-        float, option(HELP["--threshold"], "--threshold", min=0.0, show_default=True)
+        float,
+        option(HELP["--threshold"], "--threshold", show_default=True, callback=number_in(ge=0)),
     ] = 5.0,
     fail_on_flagged: Annotated[
         bool, option(HELP["--fail-on-flagged"], "--fail-on-flagged", show_default=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import sys
 import typing
 from collections.abc import Callable
@@ -39,6 +40,31 @@ def option(
     return typer.Option(
         *flags, help=text, rich_help_panel=panel, show_default=show_default, **extra
     )
+
+
+def number_in(*, ge: float | None = None, le: float | None = None) -> Callable[..., Any]:
+    """A typer ``callback`` that refuses NaN, infinities and values outside ``[ge, le]`` as a
+    usage error (one line, exit 2). typer's own ``min``/``max`` let ``nan`` through."""
+    if ge is not None and le is not None:
+        wanted = f"a number from {ge:g} to {le:g}"
+    elif ge is not None:
+        wanted = f"a finite number, {ge:g} or more"
+    else:
+        wanted = "a finite number" if le is None else f"a finite number, {le:g} or less"
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        number = float(value)
+        if (
+            not math.isfinite(number)
+            or (ge is not None and number < ge)
+            or (le is not None and number > le)
+        ):
+            raise typer.BadParameter(f"{value!r}: expected {wanted}")
+        return value
+
+    return check
 
 
 SOURCE = "Data source"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from finops_cli.cli.common import option
+from finops_cli.cli.common import number_in, option
 from finops_cli.errors import FinopsError, UsageError
 
 
@@ -61,7 +61,7 @@ HELP = {
     ),
     "--create-cluster": "With --target kind: create the kind cluster.",
     "--multi-cluster": "Add Thanos (sidecar, query, store, compactor) over a bucket.",
-    "--timeout": "How long to wait for rollouts.",
+    "--timeout": "How long to wait for rollouts, in seconds (1 or more).",
     "deploy --manifests-dir": "Use this manifests/ tree instead of the packaged one.",
     "deploy --quiet": QUIET_HELP,
     "--context": "Kube context (default: current).",
@@ -99,7 +99,14 @@ def deploy(
         bool, option(HELP["--multi-cluster"], "--multi-cluster", show_default=True)
     ] = False,
     timeout: Annotated[
-        int, option(HELP["--timeout"], "--timeout", metavar="SECONDS", show_default=True)
+        int,
+        option(
+            HELP["--timeout"],
+            "--timeout",
+            metavar="SECONDS",
+            show_default=True,
+            callback=number_in(ge=1),
+        ),
     ] = 600,
     manifests_dir: Annotated[
         Path | None, option(HELP["deploy --manifests-dir"], "--manifests-dir", show_default=True)

@@ -31,6 +31,8 @@ def list_prices(
 
     settings = load_settings({}, config_file=config)
     document = pricing_list(settings, datetime.now(UTC), provider=provider, gpu=gpu)
+    for note in document["notes"]:
+        typer.echo(f"finops: warning: {note}", err=True)
     emit(document, output or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json))
 
 

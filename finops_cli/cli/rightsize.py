@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from finops_cli.cli.common import CommandContext, data_command, option
+from finops_cli.cli.common import CommandContext, data_command, number_in, option
 
 
 class Action(StrEnum):
@@ -20,7 +20,7 @@ class Action(StrEnum):
 
 
 HELP = {
-    "--min-savings": "Hide savings under this $/month.",
+    "--min-savings": "Hide savings under this $/month (0 or more).",
     "--team": "Only this team's workloads.",
     "--action": "Only these actions (repeatable).",
 }
@@ -31,7 +31,14 @@ HELP = {
 def rightsize(
     ctx: CommandContext,
     min_savings: Annotated[
-        float, option(HELP["--min-savings"], "--min-savings", metavar="AMOUNT", show_default=True)
+        float,
+        option(
+            HELP["--min-savings"],
+            "--min-savings",
+            metavar="AMOUNT",
+            show_default=True,
+            callback=number_in(ge=0),
+        ),
     ] = 0.0,
     team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
     action: Annotated[

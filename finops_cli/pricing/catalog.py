@@ -37,8 +37,9 @@ merges the catalogs with the overrides and resolves prices.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from finops_cli.errors import UsageError
@@ -53,6 +54,32 @@ from finops_cli.pricing.rows import (
 )
 
 _AZURE_PREFIX = "standard_"
+
+STALE_AFTER_DAYS = 180
+"""A catalog price dated (``as_of``) more than this many days before today is stale: commands
+that price from the catalog say so on stderr and in their JSON ``notes`` (docs/pricing.md)."""
+
+
+def staleness_note(
+    dates: Iterable[date], today: date, *, max_age_days: int = STALE_AFTER_DAYS
+) -> str | None:
+    """One line naming how many catalog prices are older than ``max_age_days``, or None.
+
+    ``dates`` are the ``as_of`` of the prices used (or listed); overrides carry no date and are
+    never stale.
+    """
+    dated = list(dates)
+    old = sorted(d for d in dated if (today - d).days > max_age_days)
+    if not old:
+        return None
+    span = old[0].isoformat() if old[0] == old[-1] else f"{old[0]} to {old[-1]}"
+    verb = "is" if len(old) == 1 else "are"
+    return (
+        f"stale prices: {len(old)} of {len(dated)} catalog prices {verb} over {max_age_days} days "
+        f"old (as_of {span}, today {today.isoformat()}); check them, refresh AWS rows with "
+        "'finops pricing refresh', or set [pricing] overrides"
+    )
+
 
 # --- the catalog ---------------------------------------------------------------------------------
 
@@ -85,6 +112,7 @@ class PriceCatalog:
             merged[row.key] = _Entry(row, f"extra_catalog:{name}", extra=True)
         self._entries = tuple(merged.values())
         self._by_type: dict[str, list[_Entry]] = {}
+        self.used: dict[tuple[str, str, str], date] = {}  # catalog prices lookup returned
         for entry in self._entries:
             self._by_type.setdefault(entry.row.instance_type.lower(), []).append(entry)
 
@@ -130,6 +158,10 @@ class PriceCatalog:
             if reference is not None and entry.row.key[1] == normalize_region(reference):
                 return entry, wanted is not None
         return candidates[0], True
+
+    def staleness_note(self, today: date) -> str | None:
+        """``staleness_note`` over the dated catalog prices ``lookup`` has returned so far."""
+        return staleness_note(self.used.values(), today)
 
     def find(self, instance_type: str, region: str | None = None) -> InstancePrice | None:
         """The row ``lookup`` would price ``instance_type`` from (same region fallback)."""
@@ -206,6 +238,7 @@ class PriceCatalog:
         discount = overrides.discount_percent if capacity == "on-demand" else 0.0
         price = listed * (1 - discount / 100)
         source = f"{entry.label} as_of {row.as_of.isoformat()}"
+        self.used[(row.instance_type, row.region, capacity)] = row.as_of
         if discount:
             source += f" less {discount:g}% discount"
         return ResolvedPrice(

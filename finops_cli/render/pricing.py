@@ -13,7 +13,7 @@ from finops_cli.render.format import csv_text, new_table
 LIST_FIELDS = (
     "provider", "instance_type", "region", "gpu_model", "gpu_count", "gpu_memory_gib", "vcpu",
     "on_demand_hourly", "spot_hourly", "per_gpu_on_demand", "effective_per_gpu", "price_source",
-    "as_of", "verified", "source",
+    "priced", "as_of", "verified", "source",
 )  # fmt: skip
 EXPLAIN_FIELDS = (
     "node", "instance_type", "capacity_type", "gpus", "charged_per_gpu", "charged_from",
@@ -39,5 +39,8 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     for field in FIELDS[kind]:
         table.add_column(field.replace("_", " "))
     for row in document["rows"]:
-        table.add_row(*("-" if row.get(f) is None else str(row.get(f)) for f in FIELDS[kind]))
+        cells = ["-" if row.get(f) is None else str(row.get(f)) for f in FIELDS[kind]]
+        if kind == "pricing" and not row["priced"]:  # flagged, not a silent dash
+            cells[FIELDS[kind].index("effective_per_gpu")] = "unpriced"
+        table.add_row(*cells)
     return table

@@ -39,6 +39,7 @@ from finops_cli.sources.billing import (
 )
 from finops_cli.sources.focus_files import (
     BLOCK_SIZE,
+    CSV_NULLS,
     FILE_SUFFIXES,
     PARQUET_BATCH_ROWS,
     csv_header,
@@ -47,6 +48,7 @@ from finops_cli.sources.focus_files import (
     file_kind,
     locate_csv,
     numeric_cost,
+    parquet_footer_problem,
     resolve_columns,
 )
 from finops_cli.sources.focus_values import (
@@ -151,6 +153,12 @@ class FocusSource(BillSource):
         state = _Aggregation(request, metric)
         for path in self.files:
             self.rows_read += state.read_file(path, self.block_size)
+        for path, count in state.missing_costs.items():
+            if count:
+                state.notes.append(
+                    f"{path.name}: {count} row(s) in the window have no {metric} value (NULL or "
+                    "empty): counted as 0"
+                )
         rows = state.result()
         notes = list(dict.fromkeys(state.notes))
         frame = pd.DataFrame(rows, columns=[*request.columns, *BILL_COLUMNS])
@@ -164,6 +172,7 @@ class _Aggregation:
         self.request = request
         self.metric = metric
         self.notes: list[str] = []
+        self.missing_costs: dict[Path, int] = {}  # rows kept whose cost cell was NULL or empty
         self.start = _midnight(request.start)
         self.end = _midnight(request.end)
         self.period = Attribute("period")
@@ -317,7 +326,10 @@ class _Aggregation:
                     block_size=block_size, column_names=header, skip_rows=1
                 ),
                 convert_options=pcsv.ConvertOptions(
-                    include_columns=read, column_types=types, strings_can_be_null=False
+                    include_columns=read,
+                    column_types=types,
+                    null_values=CSV_NULLS,
+                    strings_can_be_null=False,
                 ),
             )
             for batch in reader:
@@ -331,22 +343,31 @@ class _Aggregation:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        problem = parquet_footer_problem(path)
+        if problem is not None:
+            raise UsageError(f"{path}: {problem}")
         try:
             parquet = pq.ParquetFile(path)
             names = list(parquet.schema_arrow.names)
         except (pa.ArrowException, OSError) as err:
-            raise UsageError(f"{path}: not a readable Parquet file: {one_line(err)}") from None
+            raise UsageError(
+                f"{path}: corrupt Parquet file: its footer (schema and row groups) cannot be "
+                f"read: {one_line(err)}"
+            ) from None
         plan = self.plan(path, resolve_columns(names))
         self.notes.extend(plan.notes)
+        columns = plan.read_columns()
         rows = 0
-        try:
-            for batch in parquet.iter_batches(
-                batch_size=PARQUET_BATCH_ROWS, columns=plan.read_columns()
-            ):
-                self._batch(path, plan, batch, rows, header_rows=0)
-                rows += batch.num_rows
-        except (pa.ArrowException, OSError) as err:
-            raise UsageError(f"{path}: not a readable Parquet file: {one_line(err)}") from None
+        for group in range(parquet.metadata.num_row_groups):
+            first = rows
+            try:
+                for batch in parquet.iter_batches(
+                    batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=columns
+                ):
+                    self._batch(path, plan, batch, rows, header_rows=0)
+                    rows += batch.num_rows
+            except (pa.ArrowException, OSError) as err:
+                raise _corrupt_row_group(path, parquet, group, columns, first, err) from None
         return rows
 
     def _batch(
@@ -387,9 +408,10 @@ class _Aggregation:
         cost = batch.column(batch.schema.get_field_index(plan.cost))
         if not pa.types.is_floating(cost.type):
             cost = numeric_cost(cost, lambda i, p: fail(i, plan.cost, p))
-        if cost.null_count:
-            first = int(np.flatnonzero(cost.is_null().to_numpy(zero_copy_only=False))[0])
-            raise fail(first, plan.cost, "missing value (not a number)")
+        absent = cost.null_count
+        if absent:  # NULL or empty: no charge recorded; counted below if the row is kept
+            absent_rows = cost.is_null().to_numpy(zero_copy_only=False)
+            cost = pc.fill_null(cost, 0.0)
         finite = pc.is_finite(cost)
         if not pc.all(finite).as_py():
             first = int(np.flatnonzero(~finite.to_numpy(zero_copy_only=False))[0])
@@ -403,6 +425,10 @@ class _Aggregation:
             keep &= allowed[values]
         if not keep.any():
             return
+        if absent:
+            self.missing_costs[path] = self.missing_costs.get(path, 0) + int(
+                np.count_nonzero(keep & absent_rows)
+            )
         arrays += [codes(use) for use in plan.group]
         mask = pa.array(keep)
         self.pending.append(
@@ -456,6 +482,25 @@ class _Aggregation:
             rows.append(row)
         rows.sort(key=lambda r: (r["period_start"], *(r[c] for c in columns)))
         return rows
+
+
+def _corrupt_row_group(
+    path: Path, parquet: Any, group: int, columns: list[str], offset: int, err: BaseException
+) -> UsageError:
+    """The row group (and, read again one column at a time, the column) that cannot be decoded."""
+    import pyarrow as pa
+
+    count = parquet.metadata.row_group(group).num_rows
+    where = f"row group {group + 1} of {parquet.metadata.num_row_groups}"
+    where += f" (rows {offset + 1}-{offset + count})"
+    for column in columns:
+        try:
+            parquet.read_row_group(group, columns=[column])
+        except (pa.ArrowException, OSError) as again:
+            return UsageError(
+                f"{path}: corrupt Parquet data in {where}, column {column}: {one_line(again)}"
+            )
+    return UsageError(f"{path}: corrupt Parquet data in {where}: {one_line(err)}")
 
 
 def _label(dimension: Dimension) -> str:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from finops_cli.errors import UsageError
-from finops_cli.sources.focus_values import one_line, shorten
+from finops_cli.sources.focus_values import missing_text_mask, one_line, shorten
 
 FILE_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".pq")
 BLOCK_SIZE = 4 << 20  # CSV bytes per batch: about 12k FOCUS rows
+CSV_NULLS = ["", "NULL", "null", "Null"]  # what a typed (cost) column reads as missing
 PARQUET_BATCH_ROWS = 65_536
 _NUMBER = r"^\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$"
 
@@ -42,18 +43,64 @@ def discover(path: Path) -> list[Path]:
     return found
 
 
+PARQUET_MAGIC = b"PAR1"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
 def file_kind(path: Path) -> str:
-    """``parquet``, ``gzip`` (gzipped CSV) or ``csv``, from the first bytes, not the name."""
+    """``parquet``, ``gzip`` (gzipped CSV) or ``csv``, from the first bytes, not the name.
+
+    A file named ``.parquet`` that does not start with Parquet's magic bytes is refused with what
+    it is instead (empty, gzip, binary), unless it is plain text: a CSV under the wrong name.
+    """
     try:
         with path.open("rb") as handle:
-            magic = handle.read(4)
+            head = handle.read(4096)
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror or err}") from None
-    if magic == b"PAR1":
+    magic = head[:4]
+    if magic == PARQUET_MAGIC:
         return "parquet"
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        if not head:
+            raise UsageError(f"{path}: empty file (0 bytes), not a Parquet file")
+        if not _looks_like_text(head):
+            raise UsageError(
+                f"{path}: corrupt or not a Parquet file: it does not start with the Parquet "
+                f"magic bytes PAR1 (it starts with {magic!r})"
+            )
     if magic[:2] == b"\x1f\x8b":
         return "gzip"
     return "csv"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not just a character cut at the 4 KiB boundary
+            return False
+        text = head[: err.start].decode("utf-8-sig", "ignore")
+    return "," in text and "\x00" not in text
+
+
+def parquet_footer_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a whole Parquet file, judged from its end; None if it may be."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if size < 12:
+                return f"truncated Parquet file ({size} bytes)"
+            handle.seek(size - 4)
+            tail = handle.read(4)
+    except OSError as err:
+        return f"cannot read: {err.strerror or err}"
+    if tail != PARQUET_MAGIC:
+        return (
+            "truncated or corrupt Parquet file: it does not end with the Parquet magic bytes "
+            "PAR1 (an incomplete download or copy?)"
+        )
+    return None
 
 
 def csv_header(path: Path, kind: str) -> list[str]:
@@ -89,6 +136,7 @@ def numeric_cost(array: Any, fail: Callable[[int, str], UsageError]) -> Any:
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        array = pc.if_else(missing_text_mask(array), pa.scalar(None, array.type), array)
         ok = pc.match_substring_regex(array, _NUMBER).fill_null(True)
         bad = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
         if len(bad):
@@ -137,14 +185,15 @@ def locate_csv(
         offset = 0
         for batch in reader:
             values = batch.column(0)
-            ok = pc.match_substring_regex(values, _NUMBER).to_numpy(zero_copy_only=False)
-            bad = np.flatnonzero(~ok.astype(bool))
+            ok = pc.or_(pc.match_substring_regex(values, _NUMBER), missing_text_mask(values))
+            bad = np.flatnonzero(~ok.to_numpy(zero_copy_only=False).astype(bool))
             if len(bad):
                 i = int(bad[0])
                 value = values[i].as_py()
-                problem = "missing value (not a number)" if value == "" else "not a number"
-                shown = "" if value == "" else f" ({shorten(value)!r})"
-                return UsageError(f"{path}: row {offset + i + 2}, column {cost}: {problem}{shown}")
+                shown = shorten(value)
+                return UsageError(
+                    f"{path}: row {offset + i + 2}, column {cost}: not a number ({shown!r})"
+                )
             offset += batch.num_rows
     except (pa.ArrowInvalid, OSError, EOFError) as again:
         if bad_rows:

@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 _USAGE_INSTANCE = re.compile(r"(?:^|[:/])([a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9a-z-]+)$")
 
 
+MISSING_TEXT = frozenset({"", "null"})
+"""Cell texts that mean "no value" in every FOCUS column (compared stripped, case-insensitive):
+real exports (AWS, Microsoft, Oracle, the FinOps Foundation's published sample) write empty
+values as ``NULL``; a region, tag set or service called "NULL" is a missing value, not a name."""
+
+
+def missing(raw: Any) -> Any:
+    """``raw``, or None where it is a missing value (None, empty, ``NULL``, ``null``)."""
+    if isinstance(raw, str) and raw.strip().lower() in MISSING_TEXT:
+        return None
+    return raw
+
+
 class BadValue(Exception):  # noqa: N818 - internal signal, never leaves the FOCUS reader
     """A raw value a derivation cannot use; carries the reason shown to the user."""
 
@@ -64,7 +77,7 @@ class Attribute:
         if found is not None:
             return found
         try:
-            code = self.value_code(derive(raw))
+            code = self.value_code(derive(missing(raw)))
         except BadValue as bad:
             self.errors[key] = str(bad)
             code = self.BAD
@@ -117,7 +130,7 @@ class Attribute:
         encoded = pc.dictionary_encode(found)
         dictionary = encoded.dictionary.to_pylist()
         table = np.array(
-            [self.value_code(str(v) if v else UNTAGGED) for v in dictionary]
+            [self.value_code(UNTAGGED if missing(v) is None else str(v)) for v in dictionary]
             + [self.value_code(UNTAGGED)],
             np.int32,
         )
@@ -150,6 +163,8 @@ def parse_time(raw: Any) -> datetime:
         moment = datetime(raw.year, raw.month, raw.day)
     else:
         text = str(raw).strip()
+        if text[-4:].upper() == " UTC":  # BigQuery's spelling: 2024-09-01 00:00:00 UTC
+            text = text[:-4] + "+00:00"
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z"))
         except ValueError:
@@ -169,10 +184,10 @@ def tag_value(raw: Any, key: str) -> str:
         raise BadValue(f"not a JSON object ({shorten(raw)!r})") from None
     if not isinstance(tags, dict):
         raise BadValue(f"not a JSON object ({shorten(raw)!r})")
-    value = tags.get(key)
+    value = missing(tags.get(key))
     if value is None:
-        value = tags.get(f"user:{key}")  # AWS prefixes user-defined tags in some exports
-    if value is None or value == "":
+        value = missing(tags.get(f"user:{key}"))  # AWS prefixes user-defined tags in some exports
+    if value is None:
         return UNTAGGED
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -205,6 +220,20 @@ def as_text(raw: Any) -> str:
 def shorten(value: object) -> str:
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def missing_text_mask(array: Any) -> Any:
+    """Per cell of a text array: True where it is a missing value (``missing``)."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_lower(pc.utf8_trim_whitespace(array))
+    return pc.is_in(trimmed, value_set=_missing_set()).fill_null(True)
+
+
+def _missing_set() -> Any:
+    import pyarrow as pa
+
+    return pa.array(sorted(MISSING_TEXT), pa.string())
 
 
 def one_line(err: BaseException) -> str:

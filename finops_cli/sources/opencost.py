@@ -128,6 +128,7 @@ class _Parsed:
     derived_hours: list[str] = field(default_factory=list)
     unsplit: list[str] = field(default_factory=list)
     entries: int = 0
+    windows: set[tuple[datetime, datetime]] = field(default_factory=set)  # allocations' window
 
 
 class OpenCostCostSource(CostSource):
@@ -175,6 +176,7 @@ class OpenCostCostSource(CostSource):
         cluster, idle_price = _cluster(parsed, keys, filters.get("cluster"), end)
 
         notes = self._notes(parsed, filters)
+        notes += window_notes(parsed.windows, request.window.start, request.window.end)
         notes += self._annotation_notes(parsed, keys, group_by)
         notes += [
             f"PARTIAL DATA: OpenCost answered with a warning, figures may be incomplete: {message}"
@@ -276,12 +278,55 @@ def _parse(steps: list[Any], keys: list[str], labels: dict[str, str]) -> _Parsed
                 continue
             name = str(entry.get("name") or map_key)
             parsed.entries += 1
+            answered = _window(entry.get("window"))
+            if answered is not None:
+                parsed.windows.add(answered)
             segments = name.split("/")
             if IDLE in segments:
                 _add_idle(parsed, name, segments, entry)
             elif UNMOUNTED not in segments:
                 _add_allocation(parsed, name, segments, entry, keys, labels)
     return parsed
+
+
+WINDOW_SLACK_S = 60
+"""How far the window OpenCost answered for may sit from the one asked before it is flagged."""
+
+
+def _window(value: Any) -> tuple[datetime, datetime] | None:
+    """An allocation's ``window`` (``{"start", "end"}``, RFC 3339) as UTC times; None if unreadable
+    (older builds leave it out; an open end is ``null``)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        start, end = (
+            datetime.fromisoformat(str(value[k]).replace("Z", "+00:00")) for k in ("start", "end")
+        )
+    except (KeyError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None:
+        return None
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def window_notes(
+    windows: set[tuple[datetime, datetime]], start: datetime, end: datetime
+) -> list[str]:
+    """A note when OpenCost's allocations cover another window than the one asked (more than
+    ``WINDOW_SLACK_S`` off at either end): its figures are for that window, not the request."""
+    if not windows:
+        return []
+    got_start = min(w[0] for w in windows)
+    got_end = max(w[1] for w in windows)
+    off = max(abs((got_start - start).total_seconds()), abs((got_end - end).total_seconds()))
+    if off <= WINDOW_SLACK_S:
+        return []
+    return [
+        "WINDOW MISMATCH: OpenCost answered for "
+        f"{_rfc3339(got_start)} to {_rfc3339(got_end)}, not the window asked, "
+        f"{_rfc3339(start)} to {_rfc3339(end)}: its figures cover the window it answered for "
+        "(data past its retention, or a build that rounds windows?)"
+    ]
 
 
 def _add_idle(parsed: _Parsed, name: str, segments: list[str], entry: dict[str, Any]) -> None:

@@ -83,19 +83,19 @@ def dimensions(by: Sequence[str], team_tag: str) -> tuple[Dimension, ...]:
     return dims
 
 
-def bill_days(window: Window, *, whole_days_only: bool = False) -> tuple[date, date]:
-    """The window as whole UTC days, end exclusive: bills are daily. Widened to the days it
-    touches, or (``whole_days_only``, for compare) narrowed to the days it covers whole."""
+def bill_days(window: Window) -> tuple[date, date]:
+    """The window as whole UTC days, end exclusive: bills are daily.
+
+    One rule for every billing command: both ends are rounded *down* to midnight UTC, so
+    ``--window 7d`` is the last seven complete days (today's partial day is left out, as the
+    bill has not caught up with it) and ``--start``/``--end`` dates are taken as given.
+    """
     start = window.start.date()
-    if whole_days_only and window.start.time() != datetime.min.time():
-        start += timedelta(days=1)
     end = window.end.date()
-    if not whole_days_only and (window.end.time() != datetime.min.time() or end <= start):
-        end += timedelta(days=1)
     if end <= start:
         raise UsageError(
-            "billing compare needs at least one whole UTC day: use --window 2d or more, or "
-            "--start/--end dates"
+            "billing needs at least one whole UTC day before the window's end: use --window 1d "
+            "or more, or --start/--end dates"
         )
     return start, end
 
@@ -275,7 +275,7 @@ def billing_compare(
     from finops_cli.sources.billing import Dimension
     from finops_cli.timewindow import Window
 
-    start, end = bill_days(run.window, whole_days_only=True)
+    start, end = bill_days(run.window)
     window = Window(
         start=datetime(start.year, start.month, start.day, tzinfo=UTC),
         end=datetime(end.year, end.month, end.day, tzinfo=UTC),

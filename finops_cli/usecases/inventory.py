@@ -92,6 +92,9 @@ def rightsize(
         "unknown, so it gets no capacity advice"
         for node, hours in sorted(unlabelled_holders(data).items())
     ]
+    stale = catalog.staleness_note(run.now.date())  # both sides of a saving are catalog prices
+    if stale:
+        notes.append(stale)
     return render.to_document(recs, _provenance(run, source.name, notes))
 
 
@@ -134,6 +137,11 @@ def pricing_explain(run: RunContext) -> dict[str, Any]:
                 "catalog_source": listed.source if listed else None,
             }
         )
+    notes = list(data.notes)
+    stale = catalog.staleness_note(run.now.date())
+    if stale:
+        notes.append(stale)
+        run.warn(stale)
     return {
         "schema_version": "1",
         "kind": "pricing-explain",
@@ -145,6 +153,6 @@ def pricing_explain(run: RunContext) -> dict[str, Any]:
             "label": run.window.label,
         },
         "currency": run.settings.currency,
-        "notes": data.notes,
+        "notes": notes,
         "rows": rows,
     }

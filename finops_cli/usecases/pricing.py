@@ -14,26 +14,40 @@ if TYPE_CHECKING:
     from finops_cli.settings import Settings
 
 
+UNPRICED_NOTE = (
+    "unpriced: {rows} {verb} no on-demand price in the catalog (see each row's source): set "
+    "[pricing] instance_overrides or an extra_catalog to price them"
+)
+
+
 def pricing_list(
     settings: Settings, now: datetime, *, provider: str | None = None, gpu: str | None = None
 ) -> dict[str, Any]:
     """The ``pricing`` document: every catalog row, and the price finops uses after overrides.
 
-    It reads no source and no window, so it takes the settings and the moment alone.
+    It reads no source and no window, so it takes the settings and the moment alone. Notes: the
+    rows with no effective on-demand price (``priced`` false), and prices past the staleness age.
     """
     from finops_cli.pricing import load_catalog
+    from finops_cli.pricing.catalog import staleness_note
 
     catalog = load_catalog(settings.pricing)
     providers = sorted({row.provider for row in catalog.rows})
     if provider and provider.lower() not in providers:
         raise UsageError(f"invalid --provider {provider!r}: one of {', '.join(providers)}")
     rows = []
+    listed_dates = []
+    unpriced = []
     for row in catalog.rows:
         if provider and row.provider != provider.lower():
             continue
         if gpu and gpu.lower() not in row.gpu_model.lower():
             continue
         resolved = catalog.lookup(row.instance_type, row.region, "on-demand")
+        if resolved is None:
+            unpriced.append(f"{row.provider} {row.instance_type} ({row.region})")
+        elif resolved.as_of is not None:
+            listed_dates.append(resolved.as_of)
         rows.append(
             {
                 "provider": row.provider,
@@ -50,11 +64,19 @@ def pricing_list(
                 else None,
                 "effective_per_gpu": round(resolved.per_gpu_hourly, 6) if resolved else None,
                 "price_source": resolved.source if resolved else None,
+                "priced": resolved is not None,
                 "as_of": row.as_of.isoformat(),
-                "verified": "true" if row.verified else "false",
+                "verified": row.verified,
                 "source": row.source,
             }
         )
+    notes = []
+    if unpriced:
+        verb = "has" if len(unpriced) == 1 else "have"
+        notes.append(UNPRICED_NOTE.format(rows=", ".join(unpriced), verb=verb))
+    stale = staleness_note(listed_dates, now.date())
+    if stale:
+        notes.append(stale)
     return {
         "schema_version": "1",
         "kind": "pricing",
@@ -62,6 +84,7 @@ def pricing_list(
         "generated_at": iso(now),
         "currency": settings.currency,
         "rows": rows,
+        "notes": notes,
     }
 
 

@@ -51,6 +51,7 @@ def test_gpu_instances():
 
 
 def test_window_days_round_to_whole_days():
+    """One rule for actual and compare: both ends rounded down, so 7d is seven whole days."""
     from finops_cli.timewindow import Window
     from finops_cli.usecases.billing import bill_days
 
@@ -58,10 +59,18 @@ def test_window_days_round_to_whole_days():
         datetime(2026, 10, 1, 15, tzinfo=UTC), datetime(2026, 10, 3, 9, tzinfo=UTC), "x"
     )
     start, end = bill_days(window)
-    assert (start.isoformat(), end.isoformat()) == ("2026-10-01", "2026-10-04")
-    # billing compare: only the days the window covers whole
-    start, end = bill_days(window, whole_days_only=True)
-    assert (start.isoformat(), end.isoformat()) == ("2026-10-02", "2026-10-03")
+    assert (start.isoformat(), end.isoformat()) == ("2026-10-01", "2026-10-03")
+    seven = Window(
+        datetime(2026, 11, 29, 20, 22, tzinfo=UTC), datetime(2026, 12, 6, 20, 22, tzinfo=UTC), "7d"
+    )
+    start, end = bill_days(seven)
+    assert (end - start).days == 7 and end.isoformat() == "2026-12-06"
+    dates = Window(datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC), "x")
+    assert [d.isoformat() for d in bill_days(dates)] == ["2026-10-05", "2026-10-08"]
+    with pytest.raises(UsageError, match="whole UTC day"):
+        bill_days(
+            Window(datetime(2026, 10, 1, 1, tzinfo=UTC), datetime(2026, 10, 1, 9, tzinfo=UTC), "")
+        )
 
 
 def _filters(

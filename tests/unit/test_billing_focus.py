@@ -222,7 +222,7 @@ def test_missing_mandatory_columns(tmp_path):
     ("column", "value", "problem"),
     [
         ("BilledCost", "12,5", "not a number"),
-        ("BilledCost", "", "missing value"),
+        ("BilledCost", "N/A", "not a number ('N/A')"),
         ("BilledCost", "inf", "not a finite number"),
         ("ChargePeriodStart", "01/10/2026", "not an ISO 8601 date-time"),
         ("BillingPeriodEnd", "", "missing value"),
