@@ -13,6 +13,7 @@ from finops_cli.render.format import (
     day_start,
     envelope,
     json_text,
+    key_header,
     new_table,
     num,
 )
@@ -138,7 +139,7 @@ def render_actual_table(document: dict[str, Any], width: int = 120) -> Any:
         min_width=len(title) + 2,
     )
     for key in keys:
-        table.add_column(key.replace("_", " ").title())
+        table.add_column(key_header(key))
     multi_currency = len(document["totals"]["by_currency"]) > 1
     table.add_column("Cost", justify="right")
     if multi_currency:

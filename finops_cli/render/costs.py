@@ -12,6 +12,7 @@ from finops_cli.render.format import (
     envelope,
     figure,
     json_text,
+    key_header,
     money,
     new_table,
     num,
@@ -190,7 +191,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     if has_cpu_ram:
         total_cells.append(money(t["cpu_ram_cost"]))
     total_cells += [money(t["total_cost"]), "", pct(t["efficiency"]), money(t["waste"]), ""]
-    headers = [k.replace("_", " ").title() for k in document["group_by"]]
+    headers = [key_header(k) for k in document["group_by"]]
     headers += ["GPU-h", "GPU cost", *(["CPU+RAM"] if has_cpu_ram else []), "Total", "Share"]
     headers += ["Eff.", "Waste", "Daily"]
     rows = [*(cells for cells, _ in body), total_cells]
@@ -275,7 +276,7 @@ def render_comparison_table(document: dict[str, Any]) -> Any:
         title=f"GPU cost: {document['source']} vs {other} ({document['currency']})",
     )
     for key in document["group_by"]:
-        table.add_column(key.replace("_", " ").title())
+        table.add_column(key_header(key))
     for header in (document["source"], other, "Difference", "%"):
         table.add_column(header, justify="right")
 
