@@ -83,7 +83,9 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
             app.add_typer(target, name=name)
         else:
             app.command(name)(target)
-    return app
+    from finops_cli.cli.help import install
+
+    return install(app)
 
 
 def _fail(message: str, code: int) -> None:

@@ -66,8 +66,10 @@ HELP = {
     ),
     "actual --granularity": "Periods of the answer.",
     "actual --metric": (
-        "UnblendedCost, AmortizedCost, NetAmortizedCost, NetUnblendedCost, or a FOCUS "
-        "column (BilledCost, EffectiveCost, ListCost, ContractedCost)."
+        "Cost Explorer and the sample: UnblendedCost, AmortizedCost, NetAmortizedCost, "
+        "NetUnblendedCost (or BilledCost, EffectiveCost, their FOCUS names). FOCUS files and "
+        "Athena FOCUS tables: those, plus ListCost and ContractedCost. Athena CUR 2.0: "
+        "UnblendedCost, NetUnblendedCost."
     ),
     "--explain": "Print the Athena SQL instead of running it.",
     "forecast --granularity": "monthly: one figure for the rest of the month.",
@@ -148,7 +150,7 @@ def actual(
     ctx.emit(billing_actual(ctx, options, by=by, granularity=granularity.value))
 
 
-@data_command
+@data_command(hide=("window", "start", "end"))
 def forecast(
     ctx: CommandContext,
     granularity: Annotated[
@@ -175,7 +177,7 @@ def forecast(
 ) -> None:
     """Month to date plus Cost Explorer's forecast for the rest of the month, with its interval.
 
-    The window options are ignored: a forecast always runs from today to the end of the month.
+    A forecast always runs from today to the end of the month: it takes no window.
     """
     from finops_cli.usecases.billing import billing_forecast
 
@@ -186,7 +188,7 @@ def forecast(
     ctx.emit(document)
 
 
-@data_command
+@data_command(sources=("sample", "prometheus"))
 def compare(
     ctx: CommandContext,
     metric: Annotated[
@@ -207,7 +209,7 @@ def compare(
     """The cluster's cost per instance type beside the bill for those instances.
 
     Estimate: every node's instance price over the window, as the cluster model has it (OpenCost
-    prices, the same ones `finops costs` splits). Bill: Cost Explorer by instance type and
+    prices, the same ones finops costs splits). Bill: Cost Explorer by instance type and
     purchase option, or FOCUS / Athena by resource. Differences over --threshold are flagged
     with their likely causes. Whole UTC days only.
     """

@@ -6,6 +6,7 @@ meaning everywhere) and hands the command one ``CommandContext`` built from them
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import logging
@@ -264,15 +265,67 @@ def _refuse_undecodable(kwargs: dict[str, Any]) -> None:
                     ) from None
 
 
-def data_command(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling."""
-    return _with_shared_options(fn, _SHARED)
+Command = Callable[..., None]
+
+
+@typing.overload
+def data_command(fn: Command) -> Command: ...
+@typing.overload
+def data_command(
+    *, hide: tuple[str, ...] = (), sources: tuple[str, ...] | None = None
+) -> Callable[[Command], Command]: ...
+def data_command(
+    fn: Command | None = None,
+    *,
+    hide: tuple[str, ...] = (),
+    sources: tuple[str, ...] | None = None,
+) -> Command | Callable[[Command], Command]:
+    """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling.
+
+    ``@data_command(hide=("window", "start"))`` keeps those shared options out of ``--help``
+    (the command still takes them and its use case says why they do not apply);
+    ``sources=("sample", "prometheus")`` offers only those values of ``--source`` (and auto) in
+    ``--help``, for a command whose question the other sources cannot answer (they still fail
+    with the reason when asked for).
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        return _with_shared_options(command, _narrowed(_SHARED, hide, sources))
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def document_command(fn: Callable[..., None]) -> Callable[..., None]:
     """``data_command`` for a command that writes a document in a ``--format`` of its own: no
     ``--output/-o``, which it would accept and ignore."""
     return _with_shared_options(fn, [option for option in _SHARED if option[0] != "output"])
+
+
+def _narrowed(
+    options: list[tuple[str, Any, Any]], hide: tuple[str, ...], sources: tuple[str, ...] | None
+) -> list[tuple[str, Any, Any]]:
+    """``options`` with the ``hide`` ones hidden from ``--help`` and ``--source``'s help and
+    metavar limited to ``sources``."""
+    if sources is not None and "opencost" not in sources:
+        hide = (*hide, "opencost_url")
+    out = []
+    for name, annotation, default in options:
+        if name in hide or (name == "source" and sources is not None):
+            kind, info = typing.get_args(annotation)
+            info = copy.copy(info)
+            if name in hide:
+                info.hidden = True
+            else:
+                offered = ("auto", *(sources or ()))
+                info.metavar = "<" + "|".join(offered) + ">"
+                info.help = (
+                    f"Data source: {', '.join(sources or ())}, or auto (prometheus when a URL "
+                    "is set). Env: FINOPS_SOURCE."
+                )
+            out.append((name, Annotated[kind, info], default))
+            continue
+        out.append((name, annotation, default))
+    return out
 
 
 def _with_shared_options(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from finops_cli.cli.common import number_in, option
 from finops_cli.errors import FinopsError, UsageError
+
+if TYPE_CHECKING:
+    from finops_cli.deploy.orchestrate import Workload
 
 
 class Target(StrEnum):
@@ -177,18 +180,39 @@ def status(
         _echo(json.dumps(doc, indent=2) + "\n")
     else:
         from rich.console import Console
-        from rich.table import Table
 
-        table = Table(title=f"finops stack in {ctx}")
-        for col in ("namespace", "kind", "name", "ready"):
-            table.add_column(col)
-        for r in rows:
-            mark = "[green]" if r.is_ready else "[red]"
-            table.add_row(r.namespace, r.kind, r.name, f"{mark}{r.ready}/{r.desired}")
-        Console().print(table)
+        console = Console()
+        console.print(status_table(ctx, rows, console.width))
     not_ready = [f"{r.kind.lower()}/{r.name}" for r in rows if not r.is_ready]
     if not_ready:
         raise FinopsError(f"{len(not_ready)} workload(s) not ready: {', '.join(not_ready)}")
+
+
+def status_table(context: str, rows: list[Workload], width: int) -> Any:
+    """The workloads, their readiness first: names whole, the namespace and kind columns
+    dropped (whole) when the terminal is too narrow for them."""
+    from rich.text import Text
+
+    from finops_cli.render.layout import Column, Row, fitted_table
+
+    columns = [
+        Column("Namespace", drop=2),
+        Column("Kind", drop=1),
+        Column("Name"),
+        Column("Ready", "right"),
+    ]
+    body = [
+        Row(
+            [
+                r.namespace,
+                r.kind,
+                r.name,
+                Text(f"{r.ready}/{r.desired}", style="green" if r.is_ready else "red"),
+            ]
+        )
+        for r in rows
+    ]
+    return fitted_table(f"finops stack in {context}", columns, body, width)
 
 
 @deploy_app.command("destroy")

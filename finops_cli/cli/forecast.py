@@ -35,7 +35,7 @@ HELP = {
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
 
-@data_command
+@data_command(hide=("window", "start"))
 def forecast(
     ctx: CommandContext,
     as_of: AsOfOption = None,

@@ -22,7 +22,7 @@ HELP = {
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
 
-@data_command
+@data_command(sources=("sample", "prometheus"))
 def gpus(
     ctx: CommandContext,
     idle: Annotated[bool, option(HELP["--idle"], "--idle", show_default=True)] = False,

@@ -48,7 +48,8 @@ def refresh(
 ) -> None:
     """Read AWS on-demand prices (Price List API) and spot history live; write them as a catalog.
 
-    Point ``pricing.extra_catalog`` (or FINOPS_PRICING_EXTRA_CATALOG) at the file to use it.
+    Point the pricing.extra_catalog setting (or FINOPS_PRICING_EXTRA_CATALOG) at the file to
+    use it.
     Needs pricing:GetProducts and ec2:DescribeSpotPriceHistory.
     """
     from finops_cli.usecases.pricing import pricing_refresh
@@ -60,7 +61,7 @@ def refresh(
         typer.echo(line, err=True)
 
 
-@data_command
+@data_command(sources=("sample", "prometheus"))
 def explain(ctx: CommandContext) -> None:
     """The $/GPU-hour each node was charged at in the window, where it came from, and the
     catalog's list price beside it."""

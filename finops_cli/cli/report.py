@@ -112,7 +112,7 @@ def chargeback(
 ) -> None:
     """A chargeback report per team, project or cost center for a month, a week or a range.
 
-    Figures are those of `finops costs` for the same window; see docs/reports.md.
+    Figures are those of finops costs for the same window; see docs/reports.md.
     """
     from finops_cli.files import write_atomic
     from finops_cli.render.registry import render

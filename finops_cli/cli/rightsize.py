@@ -27,7 +27,7 @@ HELP = {
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
 
-@data_command
+@data_command(sources=("sample", "prometheus"))
 def rightsize(
     ctx: CommandContext,
     min_savings: Annotated[

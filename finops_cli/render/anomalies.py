@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.anomalies import SEVERITIES, Anomaly, AnomalyReport
-from finops_cli.render.format import csv_text, envelope, iso, new_table, tidy, window_fields
+from finops_cli.render.format import csv_text, envelope, iso, tidy, window_fields
 
 CSV_COLUMNS = (
     "team",
@@ -105,21 +105,25 @@ _UNITS = {"hourly_cost": "/h", "daily_cost": "/day", "busy_share": "", "efficien
 
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
-    """One line per anomaly: when, which series, actual vs expected, severity and dollars."""
+    """One line per anomaly: when, which series, actual vs expected, severity and dollars; the
+    reason when there is room. Columns drop whole to fit ``width`` (``layout.fitted_table``)."""
     from rich.text import Text
 
+    from finops_cli.render.layout import Column, Row, fitted_table
+
     window = document["window"]
-    table = new_table(
-        title=f"GPU cost and efficiency anomalies ({document['currency']})  ·  "
-        f"{window['start']} → {window['end']}  ·  method {document['method']}",
-        caption=_caption(document),
-    )
-    for header in ("When (UTC)", "Team", "Metric", "Actual", "Expected", "Change", "Severity"):
-        table.add_column(header, justify="right" if header in ("Actual", "Expected") else "left")
-    table.add_column("Impact", justify="right")
-    show_reason = width >= 150
-    if show_reason:
-        table.add_column("Why", overflow="fold")
+    columns = [
+        Column("When (UTC)"),
+        Column("Team"),
+        Column("Metric"),
+        Column("Actual", "right", drop=5),
+        Column("Expected", "right", drop=6),
+        Column("Change", "right", drop=4),
+        Column("Severity"),
+        Column("Impact", "right"),
+        Column("Why", drop=9, wrap=True, min_width=40),
+    ]
+    body = []
     for row in document["rows"]:
         cost = row["metric"] in ("hourly_cost", "daily_cost")
         n = max(row["buckets"], 1)
@@ -140,11 +144,14 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
             change,
             Text(row["severity"], style=_SEVERITY_STYLE.get(row["severity"], "")),
             f"{row['impact']:+,.2f}",
+            row["reason"],
         ]
-        if show_reason:
-            cells.append(row["reason"])
-        table.add_row(*cells)
-    return table
+        body.append(Row(cells))
+    title = (
+        f"GPU cost and efficiency anomalies ({document['currency']})  ·  "
+        f"{window['start']} → {window['end']}  ·  method {document['method']}"
+    )
+    return fitted_table(title, columns, body, width, _caption(document))
 
 
 def _caption(document: dict[str, Any]) -> str:

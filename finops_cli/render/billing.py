@@ -13,6 +13,7 @@ from finops_cli.render.format import (
     day_start,
     envelope,
     json_text,
+    key_header,
     new_table,
     num,
 )
@@ -132,36 +133,35 @@ def render_actual_table(document: dict[str, Any], width: int = 120) -> Any:
     if document["estimated"]:
         caption.append("* estimated: the provider has not finalised these figures yet")
     caption += [f"note: {n}" for n in document["notes"]]
-    table = new_table(
-        title=title,
-        caption="\n".join(caption),
-        min_width=len(title) + 2,
-    )
-    for key in keys:
-        table.add_column(key.replace("_", " ").title())
+    from finops_cli.render.layout import Column, Row, fitted_table
+
     multi_currency = len(document["totals"]["by_currency"]) > 1
-    table.add_column("Cost", justify="right")
+    columns = [Column(key_header(key)) for key in keys]
+    columns.append(Column("Cost", "right"))
     if multi_currency:
-        table.add_column("Cur.")
-    table.add_column("Share")
-    table.add_column(document["granularity"].title())
+        columns.append(Column("Cur."))
+    columns += [
+        Column("Share", "right", drop=2),
+        Column("", drop=4),  # the share as a bar
+        Column(document["granularity"].title(), drop=3),
+    ]
+    body = []
     for row in document["rows"]:
         cells: list[Any] = [str(row[k]) for k in keys]
         cells.append(_money(row["cost"]) + ("*" if row["estimated"] else " "))
         if multi_currency:
             cells.append(row["currency"])
-        cells.append(Text(f"{bar(row['share'], 5)}{row['share'] * 100:5.1f}%"))
+        cells += [f"{row['share'] * 100:.1f}%", Text(bar(row["share"], 5))]
         cells.append(sparkline([p["cost"] for p in row["periods"]]))
         untagged = any(str(row[k]).startswith("__") for k in keys)
-        table.add_row(*cells, style="dim" if untagged else None)
-    table.add_section()
+        body.append(Row(cells, "dim" if untagged else None))
     totals: list[Any] = ["Total", *([""] * (len(keys) - 1))] if keys else []
-    totals.append(_money(document["totals"]["cost"]))
+    totals.append(_money(document["totals"]["cost"]) + " ")
     if multi_currency:
         totals.append(document["currency"])
-    totals += ["", ""]
-    table.add_row(*totals, style="bold")
-    return table
+    totals += ["", "", ""]
+    body.append(Row(totals, "bold", section=True))
+    return fitted_table(title, columns, body, width, "\n".join(caption))
 
 
 def _filters_text(filters: dict[str, Any]) -> str:

@@ -100,6 +100,43 @@ def idle_policy(document: dict[str, Any]) -> str:
     return "Idle and unallocated GPU cost is shown separately, not charged to any group."
 
 
+def ranked_recommendations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every row's recommendations as ``(group, recommendation)``, largest monthly saving first:
+    a change that costs money (an upsize) comes after every one that saves some."""
+    key = document["group_by"]
+    listed = [(str(r[key]), c) for r in document["rows"] for c in r.get("recommendations") or []]
+    return sorted(listed, key=lambda item: -(item[1]["monthly_savings"] or 0.0))
+
+
+def ranked_anomalies(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every row's anomalies as ``(group, anomaly)``, largest impact first, then the earliest."""
+    key = document["group_by"]
+    listed = [(str(r[key]), a) for r in document["rows"] for a in r.get("anomalies") or []]
+    return sorted(listed, key=lambda item: (-(item[1]["impact"] or 0.0), item[1]["start"]))
+
+
+def kpis(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The summary's figures as ``(label, value, what it is in a few words)``."""
+    s = document["summary"]
+    unlabelled = {
+        "team": "pods without a team label",
+        "project": "pods without a project label",
+        "cost_center": "pods without a cost center",
+    }[document["group_by"]]
+    cards = [
+        ("Total spend", money(s["total_cost"]), "GPU + CPU/RAM, every group"),
+        ("GPU share", pct(s["gpu_share"]), "of the total spend is GPUs"),
+        ("Idle GPU cost", money(s["idle_gpu_cost"]), "GPUs no pod held"),
+        ("Unallocated GPU", money(s["unallocated_gpu_cost"]), unlabelled),
+        ("Waste", money(s["waste"]), "GPU cost of the time not busy"),
+    ]
+    if s["savings_available"] is not None:
+        cards.append(
+            ("Savings / month", money(s["savings_available"]), "if the advice below is applied")
+        )
+    return cards
+
+
 _HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>GPU chargeback {{ d.period.label }}</title>
@@ -108,10 +145,13 @@ body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;font-size:12px;color:#
 h1{font-size:20px;margin:0 0 4px} h2{font-size:15px;margin:22px 0 6px;border-bottom:1px solid #ccc}
 .meta{color:#666} table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{padding:3px 6px;border-bottom:1px solid #e4e4e4;text-align:right}
-th{background:#f0f3f7} th:first-child,td:first-child{text-align:left}
-td.text{text-align:left} .cards{display:flex;gap:12px;flex-wrap:wrap}
+th{background:#f0f3f7} th:first-child,td:first-child,th.text,td.text{text-align:left}
+.cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:4px;padding:8px 12px;min-width:140px}
-.card b{display:block;font-size:16px} .bar{background:#3b6ea5;height:10px;display:inline-block}
+.card b{display:block;font-size:16px} .card small{color:#777}
+.bar{background:#3b6ea5;height:10px;display:inline-block;vertical-align:middle}
+.bar.unallocated{background:#e68c32} .bar.idle{background:#969696}
+.key{display:inline-block;width:10px;height:10px;vertical-align:middle;margin:0 3px 0 10px}
 .over{color:#b22} .under{color:#272} .special td{color:#777}
 @media print{body{margin:0} h2{page-break-after:avoid} tr{page-break-inside:avoid}}
 </style></head><body>
@@ -122,27 +162,28 @@ currency: {{ d.currency }} · by {{ title|lower }} · generated {{ d.generated_a
 {% if d.sections.previous_period %}<p class="comparison">{{ d.comparison.description }}</p>
 {% endif %}<h2>Summary</h2>
 <div class="cards">
-<div class="card">Total spend<b>{{ money(s.total_cost) }}</b></div>
-<div class="card">GPU share<b>{{ pct(s.gpu_share) }}</b></div>
-<div class="card">Idle GPU cost<b>{{ money(s.idle_gpu_cost) }}</b></div>
-<div class="card">Unallocated GPU cost<b>{{ money(s.unallocated_gpu_cost) }}</b></div>
-<div class="card">Waste<b>{{ money(s.waste) }}</b></div>
-{% if s.savings_available is not none %}<div class="card">Savings available / month
-<b>{{ money(s.savings_available) }}</b></div>{% endif %}
-</div>
-<h2>Top {{ s.top|length }}</h2>
-<table><tr><th>{{ title }}</th><th>Total</th><th>Share</th><th></th></tr>
+{% for label, value, words in cards %}<div class="card">{{ label }}<b>{{ value }}</b>
+<small>{{ words }}</small></div>
+{% endfor %}</div>
+<h2>Top {{ s.top|length }} by total cost</h2>
+<table><tr><th>{{ title }}</th><th>Total</th><th>Share</th><th class="text"></th></tr>
 {% for t in s.top %}<tr><td>{{ t[key] }}</td><td>{{ money(t.total_cost) }}</td>
 <td>{{ pct(t.share) }}</td><td class="text"><span class="bar"
 style="width:{{ '%.0f' % ((t.share or 0) * 300) }}px"></span></td></tr>{% endfor %}
 </table>
 <h2>Daily GPU cost</h2>
-<table><tr><th>Date</th><th>Allocated</th><th>Unallocated</th><th>Idle</th><th></th></tr>
+<p class="meta">Each bar is the day's GPU cost on one scale:
+<span class="key bar"></span>allocated<span class="key bar unallocated"></span>unallocated
+<span class="key bar idle"></span>idle (no pod held the GPUs).</p>
+<table><tr><th>Date</th><th>Allocated</th><th>Unallocated</th><th>Idle</th><th>Total</th>
+<th class="text">Allocated · unallocated · idle</th></tr>
 {% for day in d.daily %}{% set tot = day.allocated_gpu_cost + day.unallocated_gpu_cost
 + day.idle_gpu_cost %}<tr><td>{{ day.date }}</td><td>{{ money(day.allocated_gpu_cost) }}</td>
 <td>{{ money(day.unallocated_gpu_cost) }}</td><td>{{ money(day.idle_gpu_cost) }}</td>
-<td class="text"><span class="bar" style="width:{{ '%.0f' % (tot / max_day * 200) }}px">
-</span></td></tr>{% endfor %}
+<td>{{ money(tot) }}</td><td class="text">{% for part, css in ((day.allocated_gpu_cost, "bar"),
+(day.unallocated_gpu_cost, "bar unallocated"), (day.idle_gpu_cost, "bar idle")) %}<span
+class="{{ css }}" style="width:{{ '%.0f' % ([part, 0]|max / max_day * 320) }}px"></span>{%
+endfor %}</td></tr>{% endfor %}
 </table>
 <h2>Cost per {{ title|lower }}</h2>
 <table><tr><th>{{ title }}</th><th>GPU-h</th><th>Avg GPUs</th><th>GPU cost</th><th>CPU/RAM</th>
@@ -174,20 +215,22 @@ or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 <td class="text">{{ m.unit_cost_status or "-" }}</td></tr>{% endfor %}{% endfor %}
 </table>{% endif %}
 {% if d.sections.recommendations %}<h2>Top recommendations</h2>
+<p class="meta">Largest monthly saving first; a negative saving is a change that costs more
+(an upsize for a workload that needs it).</p>
 <table><tr><th>{{ title }}</th><th class="text">Workload</th><th class="text">Action</th>
 <th class="text">Change</th><th>Saving / month</th><th class="text">Confidence</th></tr>
-{% for r in d.rows %}{% for c in r.get("recommendations") or [] %}<tr><td>{{ r[key] }}</td>
+{% for group, c in recommendations %}<tr><td>{{ group }}</td>
 <td class="text">{{ c.namespace }}/{{ c.workload }}</td><td class="text">{{ c.action }}</td>
 <td class="text">{{ c.current }} → {{ c.target }}</td><td>{{ money(c.monthly_savings) }}</td>
-<td class="text">{{ c.confidence }}</td></tr>{% endfor %}{% endfor %}
+<td class="text">{{ c.confidence }}</td></tr>{% endfor %}
 </table>{% endif %}
 {% if d.sections.anomalies %}<h2>Anomalies</h2>
 <table><tr><th>{{ title }}</th><th class="text">Metric</th><th class="text">Start</th>
 <th class="text">Severity</th><th>Impact</th><th class="text">Reason</th></tr>
-{% for r in d.rows %}{% for a in r.get("anomalies") or [] %}<tr><td>{{ r[key] }}</td>
+{% for group, a in anomalies %}<tr><td>{{ group }}</td>
 <td class="text">{{ a.metric }}</td><td class="text">{{ a.start }}</td>
 <td class="text">{{ a.severity }}</td><td>{{ money(a.impact) }}</td>
-<td class="text">{{ a.reason }}</td></tr>{% endfor %}{% endfor %}
+<td class="text">{{ a.reason }}</td></tr>{% endfor %}
 </table>{% endif %}
 {% if d.notes %}<h2>Notes</h2><ul>{% for n in d.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 </body></html>
@@ -213,6 +256,9 @@ def render_html(document: dict[str, Any]) -> str:
         policy=idle_policy(document),
         shared=document["share_idle"] == "proportional",
         max_day=max_day,
+        cards=kpis(document),
+        recommendations=ranked_recommendations(document),
+        anomalies=ranked_anomalies(document),
         money=money,
         signed=signed,
         pct=pct,

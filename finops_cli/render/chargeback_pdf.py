@@ -5,7 +5,9 @@ Unicode: DejaVu Sans is embedded (subset). It is looked up in ``FINOPS_PDF_FONT_
 usual system places (Debian/Ubuntu ``fonts-dejavu-core``, Fedora, Homebrew); without it the PDF
 cannot be made and the error says what to install.
 
-Reproducible: the creation date is ``SOURCE_DATE_EPOCH`` when set, else the period's end.
+Nothing is cut: a cell too long for its column wraps onto more lines (the row grows), and so do
+the chart's labels. Reproducible: the creation date is ``SOURCE_DATE_EPOCH`` when set, else the
+document's ``generated_at`` (itself ``SOURCE_DATE_EPOCH`` when set).
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from finops_cli.errors import UsageError
-from finops_cli.render.chargeback import group_title, hours, idle_policy, money, pct, signed
+from finops_cli.render.chargeback import (
+    group_title,
+    hours,
+    idle_policy,
+    kpis,
+    money,
+    pct,
+    ranked_anomalies,
+    ranked_recommendations,
+    signed,
+)
+from finops_cli.render.visual import nice_ticks, tick_label
 from finops_cli.timewindow import TIMESTAMP
 
 FONT_DIRS = (
@@ -51,7 +64,7 @@ def _creation_date(document: dict[str, Any]) -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), UTC)
-    return datetime.strptime(document["period"]["end"], TIMESTAMP).replace(tzinfo=UTC)
+    return datetime.strptime(document["generated_at"], TIMESTAMP).replace(tzinfo=UTC)
 
 
 def render_pdf(document: dict[str, Any]) -> bytes:
@@ -103,41 +116,41 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     key = d["group_by"]
     pdf.set_font("DejaVu", "", 8.5)
     pdf.set_text_color(90, 90, 90)
-    pdf.cell(
+    pdf.multi_cell(
         0,
-        5,
+        4.5,
         f"Period {d['period']['start']} → {d['period']['end']} · by {group_title(d).lower()} · "
-        f"{idle_policy(d)}",
+        f"generated {d['generated_at']} · {idle_policy(d)}",
         new_x="LMARGIN",
         new_y="NEXT",
     )
     if d["sections"]["previous_period"]:  # what the changes compare with (like with like)
         pdf.multi_cell(0, 4.5, d["comparison"]["description"], new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    cards = [
-        ("Total spend", money(s["total_cost"])),
-        ("GPU share", pct(s["gpu_share"])),
-        ("Idle GPU cost", money(s["idle_gpu_cost"])),
-        ("Unallocated GPU", money(s["unallocated_gpu_cost"])),
-        ("Waste", money(s["waste"])),
-    ]
-    if s["savings_available"] is not None:
-        cards.append(("Savings / month", money(s["savings_available"])))
+    cards = kpis(d)
     width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (len(cards) - 1)) / len(cards)
+    pdf.set_font("DejaVu", "", 6.5)
+    notes = [_lines(pdf, words, width - 4, 3.0) for _, _, words in cards]
+    height = 13.5 + 3.0 * max(len(lines) for lines in notes)
     top = pdf.get_y()
-    for i, (label, value) in enumerate(cards):
+    for i, (label, value, _) in enumerate(cards):
         x = pdf.l_margin + i * (width + 3)
         pdf.set_draw_color(210, 210, 210)
-        pdf.rect(x, top, width, 15)
+        pdf.rect(x, top, width, height)
         pdf.set_xy(x + 2, top + 1.5)
         pdf.set_font("DejaVu", "", 7.5)
         pdf.set_text_color(110, 110, 110)
         pdf.cell(width - 4, 4, label)
-        pdf.set_xy(x + 2, top + 6.5)
+        pdf.set_xy(x + 2, top + 6.0)
         pdf.set_font("DejaVu", "B", 12)
         pdf.set_text_color(20, 20, 20)
         pdf.cell(width - 4, 6, value)
-    pdf.set_y(top + 20)
+        pdf.set_font("DejaVu", "", 6.5)
+        pdf.set_text_color(110, 110, 110)
+        for k, line in enumerate(notes[i]):
+            pdf.set_xy(x + 2, top + 12.5 + 3.0 * k)
+            pdf.cell(width - 4, 3.0, line)
+    pdf.set_y(top + height + 5)
 
     # Bar chart: total cost per group (top 12), left half.
     rows = [r for r in d["rows"]][:12]
@@ -155,14 +168,17 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_font("DejaVu", "", 7.5)
     for r in rows:
         pdf.set_text_color(40, 40, 40)
-        pdf.set_xy(pdf.l_margin, y)
-        pdf.cell(label_w - 2, step - 1, _fit(pdf, str(r[key]), label_w - 3), align="R")
+        name_lines = _lines(pdf, str(r[key]), label_w - 2, 3.2)
+        row_h = max(step, 3.2 * len(name_lines) + 1)
+        for k, line in enumerate(name_lines):  # a long name wraps: the row grows, nothing is cut
+            pdf.set_xy(pdf.l_margin, y + (row_h - 3.2 * len(name_lines)) / 2 + 3.2 * k)
+            pdf.cell(label_w - 2, 3.2, line, align="R")
         length = bar_max * max(r["total_cost"] or 0.0, 0.0) / biggest
         pdf.set_fill_color(*(BLUE if r["kind"] == "allocated" else GREY))
-        pdf.rect(bar_x, y + 0.8, max(length, 0.2), step - 2.6, style="F")
-        pdf.set_xy(bar_x + length + 1, y)
+        pdf.rect(bar_x, y + (row_h - (step - 2.6)) / 2, max(length, 0.2), step - 2.6, style="F")
+        pdf.set_xy(bar_x + length + 1, y + (row_h - (step - 1)) / 2)
         pdf.cell(22, step - 1, money(r["total_cost"]))
-        y += step
+        y += row_h
 
     # Daily GPU cost: stacked columns (allocated, unallocated, idle), right half.
     x0 = pdf.l_margin + half + 8
@@ -172,18 +188,20 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     daily = d["daily"]
     plot_top, plot_h = chart_top + 10, 80.0
     plot_x, plot_w = x0 + 16, half - 18
-    peak = max(
-        [x["allocated_gpu_cost"] + x["unallocated_gpu_cost"] + x["idle_gpu_cost"] for x in daily]
-        + [1e-9]
-    )
+    totals = [
+        sum(x[k] for k in ("allocated_gpu_cost", "unallocated_gpu_cost", "idle_gpu_cost"))
+        for x in daily
+    ]
+    ticks = nice_ticks(max([*totals, 0.0]))
+    peak = ticks[-1]  # the axis ends on a round tick, at or above the highest day
     pdf.set_draw_color(200, 200, 200)
     pdf.set_font("DejaVu", "", 6.5)
     pdf.set_text_color(110, 110, 110)
-    for tick in range(5):
-        ty = plot_top + plot_h - plot_h * tick / 4
+    for tick in ticks:
+        ty = plot_top + plot_h - plot_h * tick / peak
         pdf.line(plot_x, ty, plot_x + plot_w, ty)
         pdf.set_xy(x0, ty - 2)
-        pdf.cell(15, 4, f"{peak * tick / 4:,.0f}", align="R")
+        pdf.cell(15, 4, tick_label(tick, ticks[1] - ticks[0]), align="R")
     if daily:
         slot = plot_w / len(daily)
         for i, day in enumerate(daily):
@@ -214,7 +232,7 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     # Top 5.
     pdf.set_font("DejaVu", "B", 9.5)
     pdf.set_text_color(30, 30, 30)
-    pdf.cell(0, 6, f"Top {len(s['top'])}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, f"Top {len(s['top'])} by total cost", new_x="LMARGIN", new_y="NEXT")
     _table(
         pdf,
         [group_title(d), "Total", "Share"],
@@ -227,21 +245,13 @@ def unit(value: float | None) -> str:
     return "-" if value is None else f"{value:,.4f}"
 
 
-def _fit(pdf: Any, text: str, width: float) -> str:
-    """``text``, or its longest shorter prefix that fits ``width`` with "…" after it (just "…"
-    if none does). A prefix is never wider than a longer one, so a binary search finds the same
-    prefix as trimming a character at a time, in a handful of measurements instead of one per
-    character (long anomaly reasons made that the PDF's hot spot at hundreds of teams)."""
-    if pdf.get_string_width(text) <= width:
-        return text
-    lo, hi = 0, len(text) - 1  # lo: a length known to do (0 always does), hi: the longest to try
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if pdf.get_string_width(text[:mid] + "…") <= width:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo] + "…"
+def _lines(pdf: Any, text: str, width: float, line_h: float = 4.0) -> list[str]:
+    """``text`` broken into the lines that fit ``width`` in the current font (at spaces, or
+    inside a word longer than the width): a cell is wrapped, never cut."""
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return [text]
+    lines = pdf.multi_cell(width, line_h, text, dry_run=True, output="LINES")
+    return [str(line) for line in lines] or [text]
 
 
 def _table(
@@ -251,30 +261,41 @@ def _table(
     widths: list[float],
     left: frozenset[int] = frozenset({0}),
 ) -> None:
-    """A table whose header is drawn again at the top of every page it runs onto."""
-    line_h = 5.2
+    """A table whose header is drawn again at the top of every page it runs onto. A cell that
+    does not fit its column wraps, and its row grows to hold it."""
+    line_h, wrap_h = 5.2, 3.6
     room = pdf.w - pdf.l_margin - pdf.r_margin
     if sum(widths) > room:  # shrink every column alike rather than run off the page
         widths = [w * room / sum(widths) for w in widths]
+
+    def draw(cells: list[str], fill: bool) -> None:
+        lines = [_lines(pdf, c, w, wrap_h) for c, w in zip(cells, widths, strict=True)]
+        height = line_h + wrap_h * (max(len(cell) for cell in lines) - 1)
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+            head()
+        x, top = pdf.l_margin, pdf.get_y()
+        if fill:
+            pdf.rect(x, top, sum(widths), height, style="F")
+        for i, (cell, w) in enumerate(zip(lines, widths, strict=True)):
+            for k, line in enumerate(cell):
+                pdf.set_xy(x, top + (0 if k == 0 else (line_h - wrap_h) / 2 + wrap_h * k))
+                pdf.cell(w, line_h if k == 0 else wrap_h, line, align="L" if i in left else "R")
+            x += w
+        pdf.set_draw_color(210, 210, 210)
+        pdf.line(pdf.l_margin, top + height, pdf.l_margin + sum(widths), top + height)
+        pdf.set_xy(pdf.l_margin, top + height)
 
     def head() -> None:
         pdf.set_font("DejaVu", "B", 7.5)
         pdf.set_fill_color(235, 240, 246)
         pdf.set_text_color(30, 30, 30)
-        for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
-            pdf.cell(w, line_h + 0.6, h, border="B", fill=True, align="L" if i in left else "R")
-        pdf.ln()
+        draw(headers, fill=True)
         pdf.set_font("DejaVu", "", 7.5)
 
     head()
     for row in rows:
-        if pdf.get_y() + line_h > pdf.page_break_trigger:
-            pdf.add_page()
-            head()
-        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
-            text = _fit(pdf, cell, w - 1.5)
-            pdf.cell(w, line_h, text, border="B", align="L" if i in left else "R")
-        pdf.ln()
+        draw(row, fill=False)
     pdf.ln(3)
 
 
@@ -293,21 +314,34 @@ _Detail = tuple[tuple[str, str, str, float], tuple[_Column, ...]]
 
 
 def _detail_table(pdf: Any, d: dict[str, Any], detail: _Detail) -> None:
-    """A table of what each row lists (its models, recommendations or anomalies), row first.
+    """A table of what each row lists (its models, recommendations or anomalies), group first.
 
     One function for the three such tables, so that they agree on how rows are keyed and on
-    drawing nothing when the section is off.
+    drawing nothing when the section is off. Models follow the rows' order; recommendations
+    are ranked by saving and anomalies by impact, whichever group they belong to.
     """
     (switch, heading, listed, key_width), columns = detail
     if not d["sections"][switch]:
         return
     _section(pdf, heading)
     key = d["group_by"]
-    body = [
-        [str(r[key]), *(cell(item) for *_, cell in columns)]
-        for r in d["rows"]
-        for item in r.get(listed) or []
-    ]
+    if listed == "recommendations":
+        items = ranked_recommendations(d)
+        pdf.set_font("DejaVu", "", 7.5)
+        pdf.set_text_color(90, 90, 90)
+        pdf.multi_cell(
+            0,
+            4.5,
+            "Largest monthly saving first; a negative saving is a change that costs more (an "
+            "upsize for a workload that needs it).",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    elif listed == "anomalies":
+        items = ranked_anomalies(d)
+    else:
+        items = [(str(r[key]), item) for r in d["rows"] for item in r.get(listed) or []]
+    body = [[group, *(cell(item) for *_, cell in columns)] for group, item in items]
     headers = [group_title(d), *(header for header, *_ in columns)]
     widths = [key_width, *(width for _, width, *_ in columns)]
     left = frozenset({0} | {i for i, (_, _, is_left, _) in enumerate(columns, 1) if is_left})
@@ -370,7 +404,7 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
         widths += [24, 24]
     if sections["previous_period"]:
         headers += ["Change", "Change %"]
-        widths += [24, 18]
+        widths += [24, 21]
     body = []
     for r in d["rows"]:
         cells = [

@@ -12,6 +12,7 @@ from finops_cli.render.format import (
     envelope,
     figure,
     json_text,
+    key_header,
     money,
     new_table,
     num,
@@ -160,12 +161,12 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     from rich.text import Text
 
     if any("unit_cost_status" in r for r in document["rows"]):
-        return render_unit_table(document)
+        return render_unit_table(document, width)
     cur = document["currency"]
     window = document["window"]
     has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
     table = new_table(
-        title=f"GPU cost by {' / '.join(document['group_by'])} ({cur})  ·  "
+        title=f"GPU cost by {' / '.join(key_header(k) for k in document['group_by'])} ({cur})  ·  "
         f"{window['start']} → {window['end']}",
         caption=_caption(document),
     )
@@ -190,7 +191,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     if has_cpu_ram:
         total_cells.append(money(t["cpu_ram_cost"]))
     total_cells += [money(t["total_cost"]), "", pct(t["efficiency"]), money(t["waste"]), ""]
-    headers = [k.replace("_", " ").title() for k in document["group_by"]]
+    headers = [key_header(k) for k in document["group_by"]]
     headers += ["GPU-h", "GPU cost", *(["CPU+RAM"] if has_cpu_ram else []), "Total", "Share"]
     headers += ["Eff.", "Waste", "Daily"]
     rows = [*(cells for cells, _ in body), total_cells]
@@ -223,47 +224,48 @@ def _caption(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_unit_table(document: dict[str, Any]) -> Any:
-    """Unit economics per model: what a thousand requests and a million tokens cost."""
+def render_unit_table(document: dict[str, Any], width: int = 120) -> Any:
+    """Unit economics per model: what a thousand requests and a million tokens cost; columns
+    drop whole to fit ``width`` (``layout.fitted_table``)."""
+    from rich.text import Text
+
+    from finops_cli.render.layout import Column, Row, fitted_table
 
     window = document["window"]
-    table = new_table(
-        title=f"Unit costs by model ({document['currency']})  ·  "
-        f"{window['start']} → {window['end']}",
-        caption=_caption(document),
-    )
-    for header in (
-        "Model",
-        "GPU cost",
-        "Requests",
-        "Tokens",
-        "/1k req",
-        "/1M tok",
-        "/1M gen",
-        "Busy",
-        "Status",
-    ):
-        table.add_column(header, justify="left" if header in ("Model", "Status") else "right")
-
+    columns = [
+        Column("Model"),
+        Column("GPU cost", "right"),
+        Column("Requests", "right", drop=3),
+        Column("Tokens", "right", drop=4),
+        Column("/1k req", "right"),
+        Column("/1M tok", "right", drop=2),
+        Column("/1M gen", "right", drop=5),
+        Column("Busy", "right", drop=6),
+        Column("Status"),
+    ]
+    body = []
     for row in document["rows"]:
         if "unit_cost_status" not in row:
             continue
         status = row["unit_cost_status"]
-        table.add_row(
-            row["model"],
-            figure(row["gpu_cost"], ",.2f"),
-            figure(row["requests"], ",.0f"),
-            figure(row["tokens"], ",.0f"),
-            figure(row["cost_per_1k_requests"], ",.4f"),
-            figure(row["cost_per_1m_tokens"], ",.4f"),
-            figure(row["cost_per_1m_generated_tokens"], ",.4f"),
-            figure(None if row["efficiency"] is None else row["efficiency"] * 100, ".0f") + "%"
-            if row["efficiency"] is not None
-            else "-",
-            status,
-            style=None if status == "ok" else "yellow",
+        busy = row["efficiency"]
+        body.append(
+            Row(
+                [
+                    row["model"],
+                    figure(row["gpu_cost"], ",.2f"),
+                    figure(row["requests"], ",.0f"),
+                    figure(row["tokens"], ",.0f"),
+                    figure(row["cost_per_1k_requests"], ",.4f"),
+                    figure(row["cost_per_1m_tokens"], ",.4f"),
+                    figure(row["cost_per_1m_generated_tokens"], ",.4f"),
+                    "-" if busy is None else f"{busy * 100:.0f}%",
+                    Text(status, style="" if status == "ok" else "yellow"),
+                ]
+            )
         )
-    return table
+    title = f"Unit costs by model ({document['currency']})  ·  {window['start']} → {window['end']}"
+    return fitted_table(title, columns, body, width, _caption(document))
 
 
 def render_comparison_table(document: dict[str, Any]) -> Any:
@@ -275,7 +277,7 @@ def render_comparison_table(document: dict[str, Any]) -> Any:
         title=f"GPU cost: {document['source']} vs {other} ({document['currency']})",
     )
     for key in document["group_by"]:
-        table.add_column(key.replace("_", " ").title())
+        table.add_column(key_header(key))
     for header in (document["source"], other, "Difference", "%"):
         table.add_column(header, justify="right")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from finops_cli.analytics.forecast import ForecastReport, ForecastRow
-from finops_cli.render.format import csv_text, envelope, iso, new_table, tidy, window_fields
+from finops_cli.render.format import csv_text, envelope, iso, tidy, window_fields
 from finops_cli.render.visual import bar, sparkline
 
 CSV_COLUMNS = (
@@ -158,29 +158,36 @@ _STATUS_STYLE = {
 
 
 def render_table(document: dict[str, Any], width: int = 120) -> Any:
-    """Spend to date, projection and budget per row, with a 30-day sparkline."""
+    """Spend to date, projection and budget per row, with a 30-day sparkline; columns drop
+    whole, least useful first, to fit ``width`` (``layout.fitted_table``)."""
     from rich.text import Text
+
+    from finops_cli.render.layout import Column, Row, fitted_table
 
     month = document["month"]["start"][:7]
     title = f"Month-end GPU spend forecast ({document['currency']})  ·  {month}"
-    table = new_table(f"{title}, as of {document['as_of']}", _caption(document))
 
     def money(v: float | None) -> str:
         return "-" if v is None else f"{v:,.0f}"
 
-    headers = ["Team", "Actual", "Projected (90% range)", "Budget", "Used", "Burn/day"]
-    headers += ["Exhausted", "Status", "Last 30 days"]
-    wide = width >= 130
-    for h in headers if wide else [h for h in headers if h != "Last 30 days"]:
-        numeric = h in ("Actual", "Budget", "Burn/day", "Projected (90% range)")
-        table.add_column(h, justify="right" if numeric else "left")
+    columns = [
+        Column("Team"),
+        Column("Actual", "right", drop=2),
+        Column("Projected", "right"),
+        Column("90% range", "right", drop=3),
+        Column("Budget", "right"),
+        Column("Used", drop=4),
+        Column("Burn/day", "right", drop=6),
+        Column("Exhausted", drop=5),
+        Column("Status"),
+        Column("Last 30 days", drop=7),
+    ]
     rows = _all_rows(document)
+    body = []
     for i, row in enumerate(rows):
-        if i and row["scope"] != rows[i - 1]["scope"]:
-            table.add_section()
-        span = ""
+        span = "-"
         if row["projected_low"] is not None and row["projected_high"] is not None:
-            span = f" ({money(row['projected_low'])}-{money(row['projected_high'])})"
+            span = f"{money(row['projected_low'])}-{money(row['projected_high'])}"
         used = ""
         if row["budget"]:
             share = row["actual_to_date"] / row["budget"]
@@ -195,20 +202,23 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
         cells: list[Any] = [
             _label(row),
             money(row["actual_to_date"]),
-            money(row["projected"]) + span,
+            money(row["projected"]),
+            span,
             money(row["budget"]),
             Text(used),
             money(row["burn_rate"]),
             exhausted,
             Text(status, style=_STATUS_STYLE.get(row["status"], "")),
+            sparkline(row["daily_cost"]),
         ]
-        if wide:
-            cells.append(sparkline(row["daily_cost"]))
         style = "dim" if row["kind"] in ("unallocated", "idle") else None
         if row["scope"] == "total":
             style = "bold"
-        table.add_row(*cells, style=style)
-    return table
+        section = bool(i) and row["scope"] != rows[i - 1]["scope"]
+        body.append(Row(cells, style, section))
+    return fitted_table(
+        f"{title}, as of {document['as_of']}", columns, body, width, _caption(document)
+    )
 
 
 def _label(row: dict[str, Any]) -> str:

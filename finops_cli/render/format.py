@@ -57,6 +57,17 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
+KEY_HEADERS = {"gpu_model": "GPU model", "cost_center": "Cost center", "gpu": "GPU"}
+
+
+def key_header(key: str) -> str:
+    """A grouping key as a table header: ``gpu_model`` is "GPU model", ``team`` "Team"."""
+    if key in KEY_HEADERS:
+        return KEY_HEADERS[key]
+    words = key.replace("_", " ").replace("-", " ")
+    return words[:1].upper() + words[1:]
+
+
 def safe_cell(value: object) -> object:
     """Neutralise spreadsheet formulas: a team named ``=HYPERLINK(...)`` stays text."""
     if isinstance(value, str) and value[:1] in FORMULA_PREFIXES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 _TICKS = "▁▂▃▄▅▆▇█"
@@ -24,3 +25,24 @@ def bar(share: float, width: int = 10) -> str:
     full, part = divmod(eighths, 8)
     partial = " ▏▎▍▌▋▊▉"[part] if part else ""
     return ("█" * full + partial).ljust(width)
+
+
+def nice_ticks(peak: float, most: int = 5) -> list[float]:
+    """Axis ticks from 0 to at least ``peak`` at a round step (1, 2, 2.5 or 5 times a power of
+    ten), at most ``most`` steps: 0 / 1,000 / 2,000 / 3,000 rather than 0 / 690 / 1,380."""
+    if peak <= 0:
+        return [0.0, 1.0]
+    magnitude = 10 ** math.floor(math.log10(peak / most))
+    step = next(
+        m * magnitude for m in (1, 2, 2.5, 5, 10, 20) if m * magnitude * most >= peak * (1 - 1e-12)
+    )
+    count = math.ceil(peak / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
+
+
+def tick_label(value: float, step: float) -> str:
+    """A tick's label with as many decimals as the step needs (``2.5``, ``1,000``)."""
+    decimals = 0
+    while decimals < 6 and abs(round(step, decimals) - step) > 1e-9 * max(1.0, abs(step)):
+        decimals += 1
+    return f"{value:,.{decimals}f}"

@@ -106,6 +106,12 @@ def ce_metric(metric: str) -> str:
     try:
         return METRIC_TO_CE[metric]
     except KeyError:
+        if metric in ("ListCost", "ContractedCost"):
+            raise UsageError(
+                f"--metric {metric} is a FOCUS column that Cost Explorer (and the sample bill) "
+                "does not have: read a FOCUS export with --focus PATH or --athena TABLE, or use "
+                f"one of {', '.join(METRIC_TO_CE)}"
+            ) from None
         raise UsageError(
             f"invalid --metric {metric!r}: expected one of {', '.join(METRIC_TO_CE)}"
         ) from None

@@ -71,11 +71,22 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
         period=period,
         share_idle=options.share_idle,
         currency=run.settings.currency,
-        generated_at=period.end,  # not the clock: same data and options, same bytes
+        generated_at=generated_at(run.now),
         window_label=period.label,
         budgets=resolve_budgets(run.settings.budgets),
         extras=extras,
     )
+
+
+def generated_at(now: datetime) -> datetime:
+    """When the report was made: ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when set, for
+    reproducible builds (same data, options and epoch: the same bytes), else the run's clock."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return now.replace(microsecond=0)
 
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")

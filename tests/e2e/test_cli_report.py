@@ -107,9 +107,17 @@ def test_a_complete_month_compares_whole_months():
     assert doc["comparison"]["description"] in doc["notes"]
 
 
-def test_json_is_reproducible(report_json):
-    again = run_finops("report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-")
-    assert again.stdout == report_json
+def test_json_is_reproducible_with_source_date_epoch(report_json):
+    """``generated_at`` is when the report ran; SOURCE_DATE_EPOCH pins it (reproducible builds):
+    the same data, options and epoch give the same bytes."""
+    args = ("report", "chargeback", *WINDOW, *FAST, "-f", "json", "--output-file", "-")
+    pinned = {"SOURCE_DATE_EPOCH": "1700000000"}
+    first, again = run_finops(*args, env=pinned), run_finops(*args, env=pinned)
+    assert first.stdout == again.stdout
+    assert json.loads(first.stdout)["generated_at"] == "2023-11-14T22:13:20Z"
+    ran = json.loads(report_json)["generated_at"]
+    assert ran > json.loads(report_json)["period"]["end"]  # the clock, not the period's end
+    assert first.stdout.replace("2023-11-14T22:13:20Z", ran) == report_json
 
 
 def test_csv_file_default_name_and_proportional_sum(tmp_path, costs_doc):
