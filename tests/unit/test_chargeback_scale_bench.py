@@ -69,29 +69,3 @@ def test_the_child_runner_writes_and_measures(tmp_path):
     )
     assert "build_document" in text
     assert "**total**" in text
-
-
-def test_pdf_cells_are_shortened_as_when_trimmed_a_character_at_a_time():
-    from finops_cli.render import chargeback_pdf
-
-    try:
-        regular, _ = chargeback_pdf.font_paths()
-    except Exception as err:  # no DejaVu Sans here: the PDF cannot be made at all
-        pytest.skip(str(err))
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_font("DejaVu", "", str(regular))
-    pdf.set_font("DejaVu", "", 7.5)
-
-    def trimmed(text: str, width: float) -> str:  # the former implementation
-        if pdf.get_string_width(text) <= width:
-            return text
-        while text and pdf.get_string_width(text + "…") > width:
-            text = text[:-1]
-        return text + "…"
-
-    texts = [*bench.team_names(6), "", "x", "ω" * 12, "GPU cost per hour of nlp " * 3]
-    for text in texts:
-        for width in (0.0, 3.5, 12.0, 30.5):
-            assert chargeback_pdf._fit(pdf, text, width) == trimmed(text, width), (text, width)
