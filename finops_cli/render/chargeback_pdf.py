@@ -366,7 +366,7 @@ _MODELS: _Detail = (
 _RECOMMENDATIONS: _Detail = (
     ("recommendations", "Top recommendations", "recommendations", 45.0),
     (
-        ("Workload", 70, True, lambda c: f"{c['namespace']}/{c['workload']}"),
+        ("Workload", 70, True, lambda c: "/".join(p for p in (c["namespace"], c["workload"]) if p)),
         ("Action", 25, True, lambda c: c["action"]),
         ("Change", 75, True, lambda c: f"{c['current']} → {c['target']}"),
         ("Saving / month", 28, False, lambda c: money(c["monthly_savings"])),
