@@ -41,6 +41,7 @@ MOCK_CODE_FILES = {
     "labels.py": ("labels.py",),
     "sample-init.py": ("sample", "__init__.py"),
     "sample-scenario.py": ("sample", "scenario.py"),
+    "sample-sharing.py": ("sample", "sharing.py"),
     "sample-simulate.py": ("sample", "simulate.py"),
     "sample-serve.py": ("sample", "serve.py"),
 }

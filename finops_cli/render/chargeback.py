@@ -220,7 +220,8 @@ or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 <table><tr><th>{{ title }}</th><th class="text">Workload</th><th class="text">Action</th>
 <th class="text">Change</th><th>Saving / month</th><th class="text">Confidence</th></tr>
 {% for group, c in recommendations %}<tr><td>{{ group }}</td>
-<td class="text">{{ c.namespace ~ "/" if c.namespace else "" }}{{ c.workload }}</td><td class="text">{{ c.action }}</td>
+<td class="text">{{ c.namespace ~ "/" if c.namespace else "" }}{{ c.workload }}</td>
+<td class="text">{{ c.action }}</td>
 <td class="text">{{ c.current }} → {{ c.target }}</td><td>{{ money(c.monthly_savings) }}</td>
 <td class="text">{{ c.confidence }}</td></tr>{% endfor %}
 </table>{% endif %}

@@ -3,7 +3,8 @@
 python -m finops_cli.sample --start 2026-10-01 --end 2026-10-04 --step 60 -o cluster.om
 promtool tsdb create-blocks-from openmetrics cluster.om ./data
 
-``--fleet sharing`` writes the GPU-sharing fleet of ``sample/sharing.py`` instead.
+``--fleet sharing`` writes the GPU-sharing fleet of ``sample/sharing.py`` instead, ``--fleet all``
+both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from finops_cli.errors import FinopsError
 from finops_cli.sample.openmetrics import write_openmetrics, write_openmetrics_file
-from finops_cli.sample.simulate import SampleCluster
+from finops_cli.sample.sharing import FLEETS, fleet_cluster
 from finops_cli.timewindow import parse_duration, parse_time
 
 
@@ -28,9 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-opencost", action="store_true", help="omit OpenCost's metrics")
     parser.add_argument(
         "--fleet",
-        choices=("default", "sharing"),
+        choices=FLEETS,
         default="default",
-        help="the default cast, or the GPU-sharing fleet (MIG, time-slicing, MPS, HAMi, KAI, DRA)",
+        help="the default cast, the GPU-sharing fleet (MIG, time-slicing, MPS, HAMi, KAI, DRA), "
+        "or both",
     )
     parser.add_argument("-o", "--output", type=Path, help="file (default: stdout)")
     args = parser.parse_args(argv)
@@ -43,17 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if end <= start:
         parser.error("--end must be after --start")
-    if args.fleet == "sharing":
-        from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
-
-        cluster = SampleCluster(
-            args.seed,
-            nodes=SHARING_NODES,
-            cast=sharing_workloads(),
-            with_opencost=not args.no_opencost,
-        )
-    else:
-        cluster = SampleCluster(args.seed, with_opencost=not args.no_opencost)
+    cluster = fleet_cluster(args.fleet, args.seed, with_opencost=not args.no_opencost)
     series = cluster.series(start, end, step)
     if args.output:
         count = write_openmetrics_file(series, args.output)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from finops_cli.sample.sharing import FLEETS, fleet_cluster
 from finops_cli.sample.simulate import SampleCluster
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -136,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--step", type=int, default=15, help="seconds between state updates")
     parser.add_argument("--no-opencost", action="store_true", help="omit OpenCost's metrics")
+    parser.add_argument(
+        "--fleet", choices=FLEETS, default="default", help="default, sharing or all (both)"
+    )
     args = parser.parse_args(argv)
     if args.step <= 0:
         parser.error("--step must be positive")
-    exporter = LiveExporter(SampleCluster(args.seed, with_opencost=not args.no_opencost), args.step)
+    cluster = fleet_cluster(args.fleet, args.seed, with_opencost=not args.no_opencost)
+    exporter = LiveExporter(cluster, args.step)
 
     def announce(port: int) -> None:
         print(f"serving the sample cluster on http://{args.host}:{port}/metrics", file=sys.stderr)

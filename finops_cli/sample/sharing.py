@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from finops_cli.sample.scenario import (
     DAY_S,
@@ -38,6 +39,9 @@ from finops_cli.sample.scenario import (
     WorkloadSpec,
     mig_share,
 )
+
+if TYPE_CHECKING:
+    from finops_cli.sample.simulate import SampleCluster
 
 GPU = "nvidia.com/gpu"
 GPU_SHARED = "nvidia.com/gpu.shared"  # the replicas' name under renameByDefault (§2, §3)
@@ -458,3 +462,23 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
         ),
     )  # fmt: skip
     return with_allocated_shares(cast, SHARING_NODES)
+
+
+FLEETS = ("default", "sharing", "all")
+"""``default``: the sample cluster; ``sharing``: the nodes above alone; ``all``: both (what the
+kind overlay serves, so its dashboards and ``finops`` show shared GPUs next to whole ones)."""
+
+
+def fleet_cluster(fleet: str, seed: int = 42, *, with_opencost: bool = True) -> SampleCluster:
+    """The simulated cluster of one of ``FLEETS``."""
+    from finops_cli.sample.scenario import NODES, workloads
+    from finops_cli.sample.simulate import SampleCluster
+
+    if fleet not in FLEETS:
+        raise ValueError(f"unknown fleet {fleet!r}: one of {', '.join(FLEETS)}")
+    if fleet == "default":
+        return SampleCluster(seed, with_opencost=with_opencost)
+    nodes, cast = SHARING_NODES, sharing_workloads()
+    if fleet == "all":
+        nodes, cast = NODES + nodes, workloads() + cast
+    return SampleCluster(seed, nodes=nodes, cast=cast, with_opencost=with_opencost)

@@ -83,8 +83,10 @@ def test_serves_http_from_only_the_files_the_kind_configmap_ships(tmp_path):
         "PATH": os.environ["PATH"],
     }
     proc = subprocess.Popen(
-        [sys.executable, "-S", "-m", "finops_cli.sample.serve", "--port", str(port)],
+        [sys.executable, "-S", "-m", "finops_cli.sample.serve", "--port", str(port),
+         "--fleet", "all"],  # fmt: skip  # as the kind overlay runs it
         env=env,
+        cwd=tmp_path,  # not the checkout: ``-m`` puts the working directory first on the path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -103,6 +105,9 @@ def test_serves_http_from_only_the_files_the_kind_configmap_ships(tmp_path):
         assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
         parsed = _parse(response.text)
         assert any(name == "node_gpu_count" for name, _ in parsed)
+        # ... with the shared GPUs next to the whole ones: MIG instances, DRA claims.
+        assert any('GPU_I_PROFILE="3g.40gb"' in labels for _, labels in parsed)
+        assert any('dra_claim_name="' in labels for _, labels in parsed)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok\n"
         assert httpx.get(f"http://127.0.0.1:{port}/nope", timeout=5).status_code == 404
     finally:
