@@ -83,8 +83,17 @@ def test_serves_http_from_only_the_files_the_kind_configmap_ships(tmp_path):
         "PATH": os.environ["PATH"],
     }
     proc = subprocess.Popen(
-        [sys.executable, "-S", "-m", "finops_cli.sample.serve", "--port", str(port),
-         "--fleet", "all"],  # fmt: skip  # as the kind overlay runs it
+        # as the kind overlay runs it
+        [
+            sys.executable,
+            "-S",
+            "-m",
+            "finops_cli.sample.serve",
+            "--port",
+            str(port),
+            "--fleet",
+            "all",
+        ],
         env=env,
         cwd=tmp_path,  # not the checkout: ``-m`` puts the working directory first on the path
         stdout=subprocess.DEVNULL,
