@@ -62,6 +62,8 @@ class CostData:
     the allocation-weighted busy share of the GPUs dcgm-exporter saw bound to those pods.
     ``cluster``: one row per bucket_end with ``CLUSTER_MEASURES`` for the whole cluster, filters
     ignored: every GPU it has (capacity) and every GPU a pod holds (allocated), labelled or not.
+    When ``group_by`` holds ``cluster`` it has one row per bucket_end and ``cluster`` (a source
+    that cannot tell clusters apart may leave the column out: idle is then one row).
     ``bucket_end`` is a tz-aware UTC timestamp; buckets tile ``(start, end]``.
     """
 

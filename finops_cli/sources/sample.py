@@ -160,6 +160,8 @@ class SampleCostSource(CostSource):
             .sum()
         )
         cluster["bucket_end"] = _utc(cluster["bucket_end"])
+        if "cluster" in request.group_by:  # one cluster: its idle is the whole idle
+            cluster.insert(1, "cluster", self.cluster.name)
         return CostData(
             self.name,
             allocations,
