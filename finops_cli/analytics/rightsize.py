@@ -96,6 +96,7 @@ class Workload:
     memory_total_mib: float
     cost: float
     observed_hours: float
+    cluster: str = ""  # the cluster label's value (one cluster without it: "")
 
 
 @dataclass(frozen=True)
@@ -132,22 +133,33 @@ def workload_of(owner_kind: str, owner_name: str, pod: str) -> tuple[str, str]:
 
 def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
     """Pods to workloads; where pods ran on several types, the one with most GPU-hours wins."""
-    pods = data.pods.merge(data.nodes, on="node", how="left").fillna(
+    from finops_cli.analytics.gpus import with_nodes
+
+    pods = with_nodes(data.pods, data.nodes).fillna(
         {"instance_type": "", "region": "", "capacity_type": ""}
     )
     if pods.empty:
         return []
+    # Workloads are per cluster: the same namespace and name in two clusters stay two.
+    clusters = pods["cluster"].fillna("") if "cluster" in pods.columns else [""] * len(pods)
     if "workload" in pods.columns:  # grouped by the source already
-        keys = list(zip(pods["namespace"], pods["workload_kind"], pods["workload"], strict=True))
+        keys = list(
+            zip(clusters, pods["namespace"], pods["workload_kind"], pods["workload"], strict=True)
+        )
     else:
         keys = [
-            (ns, *workload_of(str(k), str(n), str(p)))
-            for ns, k, n, p in zip(
-                pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
+            (c, ns, *workload_of(str(k), str(n), str(p)))
+            for c, ns, k, n, p in zip(
+                clusters,
+                pods["namespace"],
+                pods["owner_kind"],
+                pods["owner_name"],
+                pods["pod"],
+                strict=True,
             )
         ]
     # Plain records, one pass: a pandas slice per workload cost 30 s at 20,000 GPUs.
-    by_workload: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    by_workload: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key, row in zip(keys, pods.to_dict("records"), strict=True):
         by_workload.setdefault(tuple(str(part) for part in key), []).append(row)  # type: ignore[arg-type]
     has_names = "pod_names" in pods.columns
@@ -157,10 +169,10 @@ def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
 
 
 def _workload(
-    key: tuple[str, str, str], rows: list[dict[str, Any]], has_names: bool, window_hours: float
+    key: tuple[str, ...], rows: list[dict[str, Any]], has_names: bool, window_hours: float
 ) -> Workload:
     """One workload from its pods' rows (usually one: the Prometheus source groups them)."""
-    namespace, kind, name = key
+    cluster, namespace, kind, name = key
     hours = [_number(r["gpu_hours"]) for r in rows]
     main = rows[int(np.argmax(hours))]
     busy = [_number(r["busy_avg"]) for r in rows]
@@ -195,6 +207,7 @@ def _workload(
         memory_total_mib=_nanmax(_number(r["memory_total_mib"]) for r in rows),
         cost=_nansum(_number(r["cost"]) for r in rows),
         observed_hours=min(total_hours / max(gpus, 1), window_hours),
+        cluster=cluster,
     )
 
 
@@ -223,12 +236,12 @@ def recommend(
     month = HOURS_PER_MONTH / window_hours
     workloads = group_workloads(data, window_hours)
     recs: list[Recommendation] = []
-    terminated: set[tuple[str, str, str]] = set()
+    terminated: set[tuple[str, str, str, str]] = set()
     for w in workloads:
         current = _price(catalog, w, w.capacity_type or "on-demand")
         confidence = _confidence(w, window_hours)
         if w.busy_p95 is not None and w.busy_p95 < rules.terminate_busy_p95:
-            terminated.add((w.namespace, w.kind, w.name))
+            terminated.add((w.cluster, w.namespace, w.kind, w.name))
             monthly = _measured(w, current) * month
             recs.append(
                 Recommendation(
@@ -305,7 +318,13 @@ def recommend(
         recs.extend(idle_capacity(data, month, rules, window_hours))
     return sorted(
         recs,
-        key=lambda r: (-r.monthly_savings, r.action, r.workload.namespace, r.workload.name),
+        key=lambda r: (
+            -r.monthly_savings,
+            r.action,
+            r.workload.namespace,
+            r.workload.name,
+            r.workload.cluster,
+        ),
     )
 
 
@@ -315,7 +334,7 @@ def _consolidate(
     month: float,
     rules: RightsizeRules,
     window_hours: float,
-    terminated: set[tuple[str, str, str]],
+    terminated: set[tuple[str, str, str, str]],
 ) -> list[Recommendation]:
     groups: dict[str, list[Workload]] = {}
     for w in workloads:
@@ -325,7 +344,7 @@ def _consolidate(
             and w.model
             and w.busy_avg is not None
             and w.busy_avg < rules.consolidate_busy_avg
-            and (w.namespace, w.kind, w.name) not in terminated
+            and (w.cluster, w.namespace, w.kind, w.name) not in terminated
         ):
             groups.setdefault(w.model, []).append(w)
     out = []
@@ -408,10 +427,10 @@ def idle_capacity(
     frame = data.capacity
     if frame is None or frame.empty:
         return []
-    per_gpu: dict[tuple[str, str], dict[str, Any]] = {}
+    per_gpu: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in frame.to_dict("records"):
         slot = per_gpu.setdefault(
-            (str(row["node"]), str(row["gpu"])),
+            (str(row.get("cluster") or ""), str(row["node"]), str(row["gpu"])),
             {"present": 0.0, "held": 0.0, "cost": 0.0, "model": "", "pool": "", "hours": 0.0},
         )
         present = _number(row["present_hours"])
@@ -423,23 +442,23 @@ def idle_capacity(
         slot["cost"] += 0.0 if math.isnan(cost) else cost
         slot["model"] = slot["model"] or str(row["model_name"] or "")
         slot["pool"] = slot["pool"] or str(row["pool"] or "")
-    nodes: dict[str, list[dict[str, Any]]] = {}
-    for (node, _gpu), slot in sorted(per_gpu.items()):
+    nodes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (cluster, node, _gpu), slot in sorted(per_gpu.items()):
         slot["share"] = slot["held"] / slot["present"] if slot["present"] > 0 else 0.0
-        nodes.setdefault(node, []).append(slot)
+        nodes.setdefault((cluster, node), []).append(slot)
     info = {
-        str(r["node"]): r
+        (str(r.get("cluster") or ""), str(r["node"])): r
         for r in data.nodes.fillna("").to_dict("records")  # instance type, region, capacity
     }
     out = []
-    for node, gpus in nodes.items():
+    for (cluster, node), gpus in nodes.items():
         idle = [g for g in gpus if g["share"] < rules.capacity_max_held_share]
         if not idle:
             continue
         idle_cost = sum(g["cost"] * (1 - g["share"]) for g in idle)
         if idle_cost <= 0:
             continue
-        node_info = info.get(node, {})
+        node_info = info.get((cluster, node)) or info.get(("", node), {})
         model = idle[0]["model"]
         pool = idle[0]["pool"]
         hours = max(g["hours"] for g in idle)
@@ -468,6 +487,7 @@ def idle_capacity(
             memory_total_mib=math.nan,
             cost=idle_cost,
             observed_hours=min(hours, window_hours),
+            cluster=cluster,
         )
         where = f" of pool {pool}" if pool else ""
         monthly = idle_cost * month

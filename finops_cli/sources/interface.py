@@ -101,8 +101,9 @@ GPU_COLUMNS = (
     "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
     "hourly_price", "namespace", "pod", "team", "project", "model", "used_cost", "holders",
+    "cluster",
 )  # fmt: skip
-NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type")
+NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type", "accelerator", "cluster")
 
 
 @dataclass
@@ -117,7 +118,8 @@ class GpuData:
     held it longest and that pod's labels; ``holders``: every pod that held a share of it
     (namespace, pod, team, project, model, ``share_hours`` and ``share``, the average share of
     the physical GPU over the hours the row was reported: a GPU's shares add up to at most 1).
-    ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "").
+    ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "";
+    ``accelerator`` GKE's ``cloud.google.com/gke-accelerator``, "" elsewhere; ``cluster``).
     """
 
     gpus: pd.DataFrame
@@ -150,7 +152,7 @@ splits over pods and idle); ``instance_cost`` the whole instance's price integra
 POD_COLUMNS = (
     "namespace", "pod", "owner_kind", "owner_name", "team", "project", "model", "interruptible",
     "node", "gpu_model", "gpus", "gpu_hours", "busy_avg", "busy_p95", "memory_peak_mib",
-    "memory_total_mib", "cost",
+    "memory_total_mib", "cost", "cluster",
 )  # fmt: skip
 # A source may group pods into workloads itself (the Prometheus source does, on the server):
 # then each row is a workload, ``workload_kind``/``workload`` name it and ``pod_names`` lists its
@@ -159,6 +161,7 @@ WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
 CAPACITY_COLUMNS = (
     "node", "gpu", "mig_instance", "model_name", "present_hours", "held_hours", "cost", "pool",
+    "cluster",
 )  # fmt: skip
 """``PodGpuData.capacity``: one row per GPU (or MIG instance) over the window, as in ``GpuData``
 (``cost`` paid whether or not a pod held it), with the node pool or instance group its node's
@@ -192,8 +195,9 @@ class CostSource(ABC):
     def costs(self, request: CostRequest) -> CostData:
         """Allocation and capacity figures for the request's window."""
 
-    def gpus(self, window: Window) -> GpuData:
-        """Per-GPU statistics; sources without per-GPU data say so."""
+    def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
+        """Per-GPU statistics (of ``cluster`` only, when given; every row carries its cluster);
+        sources without per-GPU data say so."""
         from finops_cli.errors import UsageError
 
         raise UsageError(f"the {self.name} source has no per-GPU data (finops gpus)")
@@ -207,8 +211,9 @@ class CostSource(ABC):
             "with OpenCost's metrics, or the sample"
         )
 
-    def pods(self, window: Window) -> PodGpuData:
-        """Per-pod GPU usage; sources without per-GPU data say so."""
+    def pods(self, window: Window, cluster: str | None = None) -> PodGpuData:
+        """Per-pod GPU usage (of ``cluster`` only, when given); sources without per-GPU data
+        say so."""
         from finops_cli.errors import UsageError
 
         raise UsageError(f"the {self.name} source has no per-pod GPU data (finops rightsize)")
