@@ -46,14 +46,14 @@ WEEK = 7 * 86400
 # the catalog table adds about 110 bytes per set (docs/performance.md: the bound holds up to
 # nine sets with every lengthening option at once).
 # Values in ``NODE_PRICE_LABELS`` order: instance type, beta, accelerator, region, capacities.
-CATALOG = tuple(
+_EKS = tuple(
     (f"{family}.{size}xlarge", "", "", region, capacity, "", "", "", 1.25 + size)
     for family in ("p5", "p4d", "g6e")
     for size in (12, 48)
     for region, capacity in (("us-east-1", "on-demand"), ("us-west-2", "spot"))
-)[:8] + (
-    ("n1-standard-4", "n1-standard-4", "nvidia-tesla-t4", "us-central1", "", "", "", "", 0.54),
 )
+_GKE = ("n1-standard-4", "n1-standard-4", "nvidia-tesla-t4", "us-central1", "", "", "", "", 0.54)
+CATALOG = (*_EKS[:8], _GKE)
 
 
 def _contexts() -> Iterator[tuple[str, QueryContext]]:
