@@ -90,3 +90,40 @@ def test_idle_and_the_invariant_hold_per_cluster(store, by):
     assert totals["cluster_gpu_cost"] == pytest.approx(totals["gpu_cost"], rel=1e-9)
     idle = _truth("east").idle_gpu_cost + _truth("west").idle_gpu_cost
     assert totals["idle_gpu_cost"] == pytest.approx(idle, rel=0.005)
+
+
+def test_gpus_rows_carry_their_cluster_and_do_not_merge(store):
+    doc = _run(store, "gpus")
+    clusters = _clusters()
+    for name, cluster in clusters.items():
+        mine = [r for r in doc["rows"] if r["cluster"] == name]
+        assert len(mine) == sum(n.gpu_count for n in cluster.nodes)  # every GPU, once
+        assert sum(r["cost"] for r in mine) == pytest.approx(
+            _truth(name).cluster_gpu_cost, rel=0.005
+        )
+    keys = [(r["cluster"], r["node"], r["gpu"], r["mig_instance"]) for r in doc["rows"]]
+    assert len(keys) == len(set(keys))
+    by_node = _run(store, "gpus", "--by", "node")["rows"]
+    assert {(r["cluster"], r["node"]) for r in by_node} == {
+        (c, n.name) for c, cluster in clusters.items() for n in cluster.nodes
+    }
+    east = _run(store, "gpus", "--cluster", "east")["rows"]
+    assert {r["cluster"] for r in east} == {"east"}
+    assert len(east) == len([r for r in doc["rows"] if r["cluster"] == "east"])
+
+
+def test_rightsize_rows_carry_their_cluster_and_do_not_merge(store):
+    doc = _run(store, "rightsize")
+    rows = doc["rows"]
+    assert {r["cluster"] for r in rows} == {"east", "west"}
+    # The notebook runs in east only: its idle advice is east's, and not doubled.
+    notebook = [r for r in rows if r["workload"]["name"].startswith("jupyter-alice")]
+    assert notebook and {r["cluster"] for r in notebook} == {"east"}
+    # A workload in both clusters (same namespace and name) gets a row per cluster.
+    names = {}
+    for r in rows:
+        key = (r["namespace"], r["workload"]["kind"], r["workload"]["name"], r["action"])
+        names.setdefault(key, set()).add(r["cluster"])
+    assert any(clusters == {"east", "west"} for clusters in names.values())
+    west = _run(store, "rightsize", "--cluster", "west")["rows"]
+    assert west and {r["cluster"] for r in west} == {"west"}
