@@ -6,6 +6,9 @@ Pure: frames in, a ``CostReport`` out. The invariant every figure rests on is
 explains (for instance pods kube-state-metrics never reported), ``__idle__`` the capacity nobody
 held, at its price. A pod filter (anything but ``cluster``) shows the matching pods only: the
 cluster's ``__idle__`` belongs to no team and is left out unless ``include_idle`` asks for it.
+Rows split by cluster get one ``__unallocated__`` and one ``__idle__`` row per cluster (the
+cluster frame then carries a ``cluster`` column), so a platform team sees which cluster wastes
+and the invariant holds per cluster as well as in total.
 """
 
 from __future__ import annotations
@@ -102,54 +105,42 @@ def attribute_costs(
     cluster["_day"] = _day(cluster["bucket_end"])
     days = tuple(sorted(set(cluster["_day"]) | set(alloc["_day"])))
 
-    labelled_mask = (alloc[keys] != "").any(axis=1) if keys else pd.Series(True, index=alloc.index)
+    # Split by cluster (``--by cluster``, alone or with another key), the special rows are per
+    # cluster too: each cluster's __unallocated__ and __idle__, so the invariant holds per
+    # cluster. ``_scope`` is the cluster (or "" for the whole estate) a special row belongs to.
+    by_cluster = "cluster" in keys and "cluster" in cluster.columns
+    alloc["_scope"] = alloc["cluster"].astype(str) if by_cluster else ""
+    cluster["_scope"] = cluster["cluster"].astype(str) if by_cluster else ""
+    # A pod is unlabelled when it lacks every grouping label; its cluster alone does not label
+    # it when there are other keys (it goes to its cluster's __unallocated__ row).
+    label_keys = [k for k in keys if k != "cluster"] if by_cluster and len(keys) > 1 else keys
+    labelled_mask = (
+        (alloc[label_keys] != "").any(axis=1) if keys else pd.Series(True, index=alloc.index)
+    )
     labelled = alloc[labelled_mask]
     unlabelled = alloc[~labelled_mask]
 
     rows = _allocated_rows(labelled, keys, days, data.has_cpu_ram) if keys else []
-
-    # Unallocated: unlabelled pods, plus (without filters) allocation that no labelled row explains.
-    un_hours = unlabelled.groupby("_day")["gpu_hours"].sum()
-    un_cost = unlabelled.groupby("_day")["gpu_cost"].sum()
-    un_wasted = float(unlabelled["wasted_cost"].sum())
-    unaccounted_wasted = 0.0
-    if not set(filters) - {"cluster"}:  # a cluster filter narrows both sides alike
-        all_wasted = cluster.groupby("_day")["allocated_wasted_cost"].sum()
-        known_wasted = alloc.groupby("_day")["wasted_cost"].sum()
-        unaccounted_wasted = float(all_wasted.sub(known_wasted, fill_value=0).clip(lower=0).sum())
-        all_hours = cluster.groupby("_day")["allocated_gpu_hours"].sum()
-        all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
-        known_hours = alloc.groupby("_day")["gpu_hours"].sum()
-        known_cost = alloc.groupby("_day")["gpu_cost"].sum()
-        un_hours = un_hours.add(
-            all_hours.sub(known_hours, fill_value=0).clip(lower=0), fill_value=0
+    scopes = sorted(set(cluster["_scope"]) | set(alloc["_scope"])) or [""]
+    unaccounted = not set(filters) - {"cluster"}  # a cluster filter narrows both sides alike
+    idle_rows = []
+    for scope in scopes:
+        in_alloc = alloc[alloc["_scope"] == scope]
+        in_cluster = cluster[cluster["_scope"] == scope]
+        rows.append(
+            _unallocated_row(
+                unlabelled[unlabelled["_scope"] == scope],
+                in_alloc if unaccounted else None,
+                in_cluster,
+                _special_keys(keys, scope, UNALLOCATED),
+                days,
+                data.has_cpu_ram,
+            )
         )
-        un_cost = un_cost.add(all_cost.sub(known_cost, fill_value=0).clip(lower=0), fill_value=0)
-    busy = float(unlabelled["busy_gpu_hours"].sum())
-    observed = float(unlabelled["observed_gpu_hours"].sum())
-    un_cpu_ram = float(unlabelled["cpu_ram_cost"].sum()) if data.has_cpu_ram else None
-    special = {k: UNALLOCATED for k in keys} or {"group": UNALLOCATED}
-    rows.append(
-        _make_row(
-            special,
-            "unallocated",
-            float(un_hours.sum()),
-            float(un_cost.sum()),
-            un_cpu_ram,
-            busy / observed if observed > 0 else None,
-            tuple(float(un_cost.get(d, 0.0)) for d in days),
-            wasted=(
-                un_wasted + unaccounted_wasted
-                if observed > 0 or unaccounted_wasted > _EPSILON
-                else None
-            ),
-        )
-    )
-
-    idle_row = _idle_row(cluster, keys, days)
+        idle_rows.append(_idle_row(in_cluster, _special_keys(keys, scope, IDLE), days))
     with_idle = include_idle or not pod_filters(filters)
     if with_idle:
-        rows.append(idle_row)
+        rows.extend(idle_rows)
 
     allocated_rows = sorted((r for r in rows if r.kind == "allocated"), key=lambda r: -r.gpu_cost)
     ordered = [*allocated_rows, *(r for r in rows if r.kind != "allocated")]
@@ -159,16 +150,18 @@ def attribute_costs(
     cpu_ram_total = sum(r.cpu_ram_cost or 0.0 for r in ordered) if data.has_cpu_ram else None
     busy_all = float(alloc["busy_gpu_hours"].sum())
     observed_all = float(alloc["observed_gpu_hours"].sum())
-    unallocated_row = next(r for r in ordered if r.kind == "unallocated")
+    unallocated_cost = sum(r.gpu_cost for r in ordered if r.kind == "unallocated")
+    idle_cost = sum(r.gpu_cost for r in idle_rows)
+    idle_hours = sum(r.gpu_hours for r in idle_rows)
     totals = CostTotals(
         gpu_hours=sum(r.gpu_hours for r in ordered),
         gpu_cost=total_gpu,
         cpu_ram_cost=cpu_ram_total,
         total_cost=total_gpu + (cpu_ram_total or 0.0),
         allocated_gpu_cost=sum(r.gpu_cost for r in allocated_rows),
-        unallocated_gpu_cost=unallocated_row.gpu_cost,
-        idle_gpu_cost=idle_row.gpu_cost if with_idle else 0.0,
-        idle_gpu_hours=idle_row.gpu_hours if with_idle else 0.0,
+        unallocated_gpu_cost=unallocated_cost,
+        idle_gpu_cost=idle_cost if with_idle else 0.0,
+        idle_gpu_hours=idle_hours if with_idle else 0.0,
         efficiency=busy_all / observed_all if observed_all > 0 else None,
         waste=sum(r.waste or 0.0 for r in ordered),
         cluster_gpu_cost=float(cluster["capacity_gpu_cost"].sum()),
@@ -190,7 +183,60 @@ def attribute_costs(
     )
 
 
-def _idle_row(cluster: pd.DataFrame, keys: list[str], days: tuple[str, ...]) -> CostRow:
+def _special_keys(keys: list[str], scope: str, marker: str) -> dict[str, str]:
+    """The key columns of an ``__unallocated__`` or ``__idle__`` row: the marker in every key,
+    but the cluster it belongs to in the cluster key when rows are split by cluster."""
+    if not keys:
+        return {"group": marker}
+    return {k: (scope if k == "cluster" and scope else marker) for k in keys}
+
+
+def _unallocated_row(
+    unlabelled: pd.DataFrame,
+    alloc: pd.DataFrame | None,
+    cluster: pd.DataFrame,
+    row_keys: dict[str, str],
+    days: tuple[str, ...],
+    has_cpu_ram: bool,
+) -> CostRow:
+    """Pods without the grouping labels, plus (``alloc`` given: no pod filter) the allocation
+    no row explains, per UTC day and floored at 0: pods kube-state-metrics never reported."""
+    un_hours = unlabelled.groupby("_day")["gpu_hours"].sum()
+    un_cost = unlabelled.groupby("_day")["gpu_cost"].sum()
+    un_wasted = float(unlabelled["wasted_cost"].sum())
+    unaccounted_wasted = 0.0
+    if alloc is not None:
+        all_wasted = cluster.groupby("_day")["allocated_wasted_cost"].sum()
+        known_wasted = alloc.groupby("_day")["wasted_cost"].sum()
+        unaccounted_wasted = float(all_wasted.sub(known_wasted, fill_value=0).clip(lower=0).sum())
+        all_hours = cluster.groupby("_day")["allocated_gpu_hours"].sum()
+        all_cost = cluster.groupby("_day")["allocated_gpu_cost"].sum()
+        known_hours = alloc.groupby("_day")["gpu_hours"].sum()
+        known_cost = alloc.groupby("_day")["gpu_cost"].sum()
+        un_hours = un_hours.add(
+            all_hours.sub(known_hours, fill_value=0).clip(lower=0), fill_value=0
+        )
+        un_cost = un_cost.add(all_cost.sub(known_cost, fill_value=0).clip(lower=0), fill_value=0)
+    busy = float(unlabelled["busy_gpu_hours"].sum())
+    observed = float(unlabelled["observed_gpu_hours"].sum())
+    un_cpu_ram = float(unlabelled["cpu_ram_cost"].sum()) if has_cpu_ram else None
+    return _make_row(
+        row_keys,
+        "unallocated",
+        float(un_hours.sum()),
+        float(un_cost.sum()),
+        un_cpu_ram,
+        busy / observed if observed > 0 else None,
+        tuple(float(un_cost.get(d, 0.0)) for d in days),
+        wasted=(
+            un_wasted + unaccounted_wasted
+            if observed > 0 or unaccounted_wasted > _EPSILON
+            else None
+        ),
+    )
+
+
+def _idle_row(cluster: pd.DataFrame, idle_keys: dict[str, str], days: tuple[str, ...]) -> CostRow:
     """Capacity no pod held: its whole cost is idle and all of it is waste."""
     idle_hours_by_day = (
         cluster.groupby("_day")["capacity_gpu_hours"]
@@ -202,7 +248,6 @@ def _idle_row(cluster: pd.DataFrame, keys: list[str], days: tuple[str, ...]) -> 
         .sum()
         .sub(cluster.groupby("_day")["allocated_gpu_cost"].sum(), fill_value=0)
     )
-    idle_keys = {k: IDLE for k in keys} or {"group": IDLE}
     return _make_row(
         idle_keys,
         "idle",

@@ -61,7 +61,7 @@ def classify(held_share: float, busy_avg: float | None, busy_p95: float | None,
 
 def assess_gpus(data: GpuData, thresholds: GpuThresholds) -> pd.DataFrame:
     """The GPU frame with node facts, ``held_share``, ``state`` and ``waste`` added."""
-    frame = data.gpus.merge(data.nodes, on="node", how="left")
+    frame = with_nodes(data.gpus, data.nodes)
     frame[["instance_type", "region", "capacity_type"]] = frame[
         ["instance_type", "region", "capacity_type"]
     ].fillna("")
@@ -87,6 +87,17 @@ def assess_gpus(data: GpuData, thresholds: GpuThresholds) -> pd.DataFrame:
     frame["state"] = states
     frame["waste"] = wastes
     return frame
+
+
+def with_nodes(frame: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (GPUs, pods) with its nodes' facts, matched on the node's name and, where both
+    frames carry it, its cluster (two clusters built from one template share node names)."""
+    if "cluster" in frame.columns and "cluster" in nodes.columns:
+        frame = frame.assign(cluster=frame["cluster"].astype(object).fillna("").astype(str))
+        nodes = nodes.assign(cluster=nodes["cluster"].astype(object).fillna("").astype(str))
+        return frame.merge(nodes, on=["cluster", "node"], how="left")
+    nodes = nodes.drop(columns=["cluster"], errors="ignore").drop_duplicates("node")
+    return frame.merge(nodes, on="node", how="left")
 
 
 def summarise_gpus(frame: pd.DataFrame, by: str, ledger: CostReport | None = None) -> pd.DataFrame:
@@ -142,12 +153,17 @@ def _ledger_row(
 def _summarise(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     column = {"gpu_model": "model_name"}.get(by, by)
     keyed = frame.assign(_key=frame[column].replace("", "__unallocated__"))
+    # Nodes are per cluster: the same node name in two clusters is two rows.
+    per_cluster = by == "node" and "cluster" in frame.columns
+    keys = ["cluster", "_key"] if per_cluster else ["_key"]
     rows: list[dict[str, Any]] = []
-    for key, group in keyed.groupby("_key", sort=True):
+    for values, group in keyed.groupby(keys, sort=True):
+        *cluster, key = values if isinstance(values, tuple) else (values,)
         held = group["held_hours"].fillna(0.0)
         busy = (group["busy_avg"].fillna(0.0) * held).sum()
         rows.append(
             {
+                **({"cluster": str(cluster[0])} if per_cluster else {}),
                 by: key,
                 "gpus": len(group),
                 **{state: int((group["state"] == state).sum()) for state in STATES},
@@ -156,7 +172,8 @@ def _summarise(frame: pd.DataFrame, by: str) -> pd.DataFrame:
                 "busy_avg": float(busy / held.sum()) if held.sum() > 0 else None,
             }
         )
-    columns = [by, "gpus", *STATES, "cost", "waste", "busy_avg"]
+    columns = [*(["cluster"] if per_cluster else []), by, "gpus", *STATES, "cost", "waste"]
+    columns.append("busy_avg")
     return pd.DataFrame(rows, columns=columns).sort_values(
         "cost", ascending=False, ignore_index=True
     )

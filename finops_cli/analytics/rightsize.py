@@ -37,13 +37,16 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from finops_cli.analytics import mig_profiles
 from finops_cli.pricing import PriceCatalog
 from finops_cli.sources.interface import PodGpuData
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HOURS_PER_MONTH = 730.0
 TERMINATE = "terminate"
@@ -99,6 +102,7 @@ class Workload:
     observed_hours: float
     gpu_share: float = 1.0  # the most GPUs a pod held, shares counted (0.25 of a time-sliced)
     mig_share: float = 0.0  # its MIG instance's share of the GPU (0: no MIG instance)
+    cluster: str = ""  # the cluster label's value (one cluster without it: "")
 
     @property
     def shared(self) -> bool:
@@ -140,22 +144,33 @@ def workload_of(owner_kind: str, owner_name: str, pod: str) -> tuple[str, str]:
 
 def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
     """Pods to workloads; where pods ran on several types, the one with most GPU-hours wins."""
-    pods = data.pods.merge(data.nodes, on="node", how="left").fillna(
+    from finops_cli.analytics.gpus import with_nodes
+
+    pods = with_nodes(data.pods, data.nodes).fillna(
         {"instance_type": "", "region": "", "capacity_type": ""}
     )
     if pods.empty:
         return []
+    # Workloads are per cluster: the same namespace and name in two clusters stay two.
+    clusters = pods["cluster"].fillna("") if "cluster" in pods.columns else [""] * len(pods)
     if "workload" in pods.columns:  # grouped by the source already
-        keys = list(zip(pods["namespace"], pods["workload_kind"], pods["workload"], strict=True))
+        keys = list(
+            zip(clusters, pods["namespace"], pods["workload_kind"], pods["workload"], strict=True)
+        )
     else:
         keys = [
-            (ns, *workload_of(str(k), str(n), str(p)))
-            for ns, k, n, p in zip(
-                pods["namespace"], pods["owner_kind"], pods["owner_name"], pods["pod"], strict=True
+            (c, ns, *workload_of(str(k), str(n), str(p)))
+            for c, ns, k, n, p in zip(
+                clusters,
+                pods["namespace"],
+                pods["owner_kind"],
+                pods["owner_name"],
+                pods["pod"],
+                strict=True,
             )
         ]
     # Plain records, one pass: a pandas slice per workload cost 30 s at 20,000 GPUs.
-    by_workload: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    by_workload: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key, row in zip(keys, pods.to_dict("records"), strict=True):
         by_workload.setdefault(tuple(str(part) for part in key), []).append(row)  # type: ignore[arg-type]
     has_names = "pod_names" in pods.columns
@@ -165,10 +180,10 @@ def group_workloads(data: PodGpuData, window_hours: float) -> list[Workload]:
 
 
 def _workload(
-    key: tuple[str, str, str], rows: list[dict[str, Any]], has_names: bool, window_hours: float
+    key: tuple[str, ...], rows: list[dict[str, Any]], has_names: bool, window_hours: float
 ) -> Workload:
     """One workload from its pods' rows (usually one: the Prometheus source groups them)."""
-    namespace, kind, name = key
+    cluster, namespace, kind, name = key
     hours = [_number(r["gpu_hours"]) for r in rows]
     main = rows[int(np.argmax(hours))]
     busy = [_number(r["busy_avg"]) for r in rows]
@@ -205,7 +220,13 @@ def _workload(
         observed_hours=min(total_hours / max(gpus, 1), window_hours),
         gpu_share=_nanmax(_number(r["gpus"]) for r in rows),
         mig_share=_nanmax([0.0, *(_number(r.get("mig_share")) for r in rows)]),
+        cluster=cluster,
     )
+
+
+def _label(value: Any) -> str:
+    """A frame cell as a label value, missing (None, NaN) as ``""``."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _number(value: Any) -> float:
@@ -233,12 +254,12 @@ def recommend(
     month = HOURS_PER_MONTH / window_hours
     workloads = group_workloads(data, window_hours)
     recs: list[Recommendation] = []
-    terminated: set[tuple[str, str, str]] = set()
+    terminated: set[tuple[str, str, str, str]] = set()
     for w in workloads:
         current = _price(catalog, w, w.capacity_type or "on-demand")
         confidence = _confidence(w, window_hours)
         if w.busy_p95 is not None and w.busy_p95 < rules.terminate_busy_p95:
-            terminated.add((w.namespace, w.kind, w.name))
+            terminated.add((w.cluster, w.namespace, w.kind, w.name))
             monthly = _measured(w, current) * month
             recs.append(
                 Recommendation(
@@ -287,7 +308,13 @@ def recommend(
         recs.extend(idle_capacity(data, month, rules, window_hours))
     return sorted(
         recs,
-        key=lambda r: (-r.monthly_savings, r.action, r.workload.namespace, r.workload.name),
+        key=lambda r: (
+            -r.monthly_savings,
+            r.action,
+            r.workload.namespace,
+            r.workload.name,
+            r.workload.cluster,
+        ),
     )
 
 
@@ -350,7 +377,7 @@ def _consolidate(
     month: float,
     rules: RightsizeRules,
     window_hours: float,
-    terminated: set[tuple[str, str, str]],
+    terminated: set[tuple[str, str, str, str]],
 ) -> list[Recommendation]:
     groups: dict[str, list[Workload]] = {}
     for w in workloads:
@@ -360,7 +387,7 @@ def _consolidate(
             and w.model
             and w.busy_avg is not None
             and w.busy_avg < rules.consolidate_busy_avg
-            and (w.namespace, w.kind, w.name) not in terminated
+            and (w.cluster, w.namespace, w.kind, w.name) not in terminated
         ):
             groups.setdefault(w.model, []).append(w)
     out = []
@@ -489,10 +516,10 @@ def idle_capacity(
     frame = data.capacity
     if frame is None or frame.empty:
         return []
-    per_gpu: dict[tuple[str, str], dict[str, Any]] = {}
+    per_gpu: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in frame.to_dict("records"):
         slot = per_gpu.setdefault(
-            (str(row["node"]), str(row["gpu"])),
+            (_label(row.get("cluster")), str(row["node"]), str(row["gpu"])),
             {"present": 0.0, "held": 0.0, "cost": 0.0, "model": "", "pool": "", "hours": 0.0},
         )
         present = _number(row["present_hours"])
@@ -504,24 +531,24 @@ def idle_capacity(
         slot["cost"] += 0.0 if math.isnan(cost) else cost
         slot["model"] = slot["model"] or str(row["model_name"] or "")
         slot["pool"] = slot["pool"] or str(row["pool"] or "")
-    nodes: dict[str, list[dict[str, Any]]] = {}
-    for (node, _gpu), slot in sorted(per_gpu.items()):
+    nodes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (cluster, node, _gpu), slot in sorted(per_gpu.items()):
         slot["share"] = slot["held"] / slot["present"] if slot["present"] > 0 else 0.0
-        nodes.setdefault(node, []).append(slot)
+        nodes.setdefault((cluster, node), []).append(slot)
     info = {
-        str(r["node"]): r
+        (str(r.get("cluster") or ""), str(r["node"])): r
         for r in data.nodes.fillna("").to_dict("records")  # instance type, region, capacity
     }
     unlabelled = unlabelled_holders(data)
     out = []
-    for node, gpus in nodes.items():
+    for (cluster, node), gpus in nodes.items():
         idle = [g for g in gpus if g["share"] < rules.capacity_max_held_share]
-        if not idle or node in unlabelled:  # which of its GPUs are free is not known
+        if not idle or (cluster, node) in unlabelled:  # which GPUs are free is not known
             continue
         idle_cost = sum(g["cost"] * (1 - g["share"]) for g in idle)
         if idle_cost <= 0:
             continue
-        node_info = info.get(node, {})
+        node_info = info.get((cluster, node)) or info.get(("", node), {})
         model = idle[0]["model"]
         pool = idle[0]["pool"]
         hours = max(g["hours"] for g in idle)
@@ -550,6 +577,7 @@ def idle_capacity(
             memory_total_mib=math.nan,
             cost=idle_cost,
             observed_hours=min(hours, window_hours),
+            cluster=cluster,
         )
         where = f" of pool {pool}" if pool else ""
         monthly = idle_cost * month
@@ -581,22 +609,38 @@ def idle_capacity(
     return out
 
 
-def unlabelled_holders(data: PodGpuData, tolerance_hours: float = 0.5) -> dict[str, float]:
-    """Nodes where the ledger charges pods more GPU-hours than dcgm-exporter shows held on any
-    of its GPUs, with the difference: HAMi pods (and dcgm-exporter without its pod mapping)
-    hold GPUs its series do not name, so which GPUs are free there is not known."""
+def unlabelled_holders(
+    data: PodGpuData, tolerance_hours: float = 0.5
+) -> dict[tuple[str, str], float]:
+    """(cluster, node) where the ledger charges pods more GPU-hours than dcgm-exporter shows
+    held on any of its GPUs, with the difference: HAMi pods (and dcgm-exporter without its pod
+    mapping) hold GPUs its series do not name, so which GPUs are free there is not known."""
     frame, capacity = data.node_allocations, data.capacity
     if frame is None or frame.empty or capacity is None:
         return {}
-    seen: dict[str, float] = {}
-    for node, held in zip(capacity["node"], capacity["held_hours"], strict=True):
+
+    def clusters(table: pd.DataFrame) -> list[str]:
+        if "cluster" not in table:
+            return [""] * len(table)
+        return [_label(c) for c in table["cluster"]]
+
+    seen: dict[tuple[str, str], float] = {}
+    for key, held in zip(
+        zip(clusters(capacity), capacity["node"].astype(str), strict=True),
+        capacity["held_hours"],
+        strict=True,
+    ):
         value = _number(held)
-        seen[str(node)] = seen.get(str(node), 0.0) + (0.0 if math.isnan(value) else value)
+        seen[key] = seen.get(key, 0.0) + (0.0 if math.isnan(value) else value)
     out = {}
-    for node, value in zip(frame["node"], frame["gpu_hours"], strict=True):
-        unseen = _number(value) - seen.get(str(node), 0.0)
-        if str(node) in seen and unseen > tolerance_hours:
-            out[str(node)] = unseen
+    for key, value in zip(
+        zip(clusters(frame), frame["node"].astype(str), strict=True),
+        frame["gpu_hours"],
+        strict=True,
+    ):
+        unseen = _number(value) - seen.get(key, 0.0)
+        if key in seen and unseen > tolerance_hours:
+            out[key] = unseen
     return out
 
 

@@ -18,6 +18,7 @@ HELP = {
     "--idle": "Only wasted GPUs (idle-allocated, unallocated).",
     "--by": "Summarise per node, team or GPU model.",
     "--team": "Only GPUs this team's pods held.",
+    "--cluster": "Only this cluster's GPUs (the labels.cluster label's value).",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
@@ -28,6 +29,7 @@ def gpus(
     idle: Annotated[bool, option(HELP["--idle"], "--idle", show_default=True)] = False,
     by: Annotated[GpuGroup | None, option(HELP["--by"], "--by", "-b", show_default=True)] = None,
     team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
+    cluster: Annotated[str | None, option(HELP["--cluster"], "--cluster")] = None,
 ) -> None:
     """One row per GPU (and MIG instance): state, busy avg/p95, memory, power, $/h and cost.
 
@@ -37,4 +39,4 @@ def gpus(
     from finops_cli.usecases.inventory import gpus as run_gpus
 
     key = by.value.replace("-", "_") if by else None
-    ctx.emit(run_gpus(ctx, idle=idle, by=key, team=team))
+    ctx.emit(run_gpus(ctx, idle=idle, by=key, team=team, cluster=cluster))

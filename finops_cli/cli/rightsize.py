@@ -22,6 +22,7 @@ class Action(StrEnum):
 HELP = {
     "--min-savings": "Hide savings under this $/month (0 or more).",
     "--team": "Only this team's workloads.",
+    "--cluster": "Only this cluster's workloads and nodes (the labels.cluster label's value).",
     "--action": "Only these actions (repeatable).",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
@@ -41,6 +42,7 @@ def rightsize(
         ),
     ] = 0.0,
     team: Annotated[str | None, option(HELP["--team"], "--team")] = None,
+    cluster: Annotated[str | None, option(HELP["--cluster"], "--cluster")] = None,
     action: Annotated[
         list[Action] | None, option(HELP["--action"], "--action", show_default=True)
     ] = None,
@@ -52,4 +54,6 @@ def rightsize(
     from finops_cli.usecases.inventory import rightsize as run_rightsize
 
     actions = [a.value for a in action or []]
-    ctx.emit(run_rightsize(ctx, min_savings=min_savings, team=team, actions=actions))
+    ctx.emit(
+        run_rightsize(ctx, min_savings=min_savings, team=team, actions=actions, cluster=cluster)
+    )

@@ -58,6 +58,8 @@ from finops_cli.queries.shards import (
 )
 
 __all__ = [
+    "ACCELERATOR_LABEL",
+    "BETA_INSTANCE_TYPE_LABEL",
     "BUSY_PROFILING",
     "BUSY_UTIL",
     "CAPACITY_LABELS",
@@ -77,6 +79,7 @@ __all__ = [
     "GPU_TEMPERATURE",
     "GROUP_KEYS",
     "INSTANCE_TYPE_LABEL",
+    "MAX_QUERY_BYTES",
     "MAX_SHARDS",
     "NODE_PRICE_LABELS",
     "NODE_TOTAL_PRICE",
@@ -108,6 +111,7 @@ __all__ = [
     "node_price_label_sets",
     "node_sharing_label_sets",
     "over_buckets",
+    "query_bytes",
     "sample_count",
     "shards",
     "workload_shards",

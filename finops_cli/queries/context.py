@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.queries.discovery import NODE_PRICE_LABELS
 from finops_cli.queries.names import (
     BUSY_PROFILING,
     BUSY_UTIL,
-    CAPACITY_LABELS,
     CPU_ALLOCATION,
     CPU_PRICE,
     DEFAULT_COST_CENTER_KEY,
@@ -33,7 +33,6 @@ from finops_cli.queries.names import (
     GPU_PRICE,
     GPU_REQUESTS,
     GPU_TEMPERATURE,
-    INSTANCE_TYPE_LABEL,
     POD_ANNOTATION_KEYS,
     POD_ANNOTATIONS,
     POD_ATTRIBUTE_KEYS,
@@ -41,7 +40,6 @@ from finops_cli.queries.names import (
     POD_LABELS,
     RAM_ALLOCATION,
     RAM_PRICE,
-    REGION_LABEL,
 )
 from finops_cli.queries.shares import ShareQueries
 from finops_cli.queries.sharing import Sharing
@@ -63,9 +61,10 @@ class QueryContext:
     attribute_lookback_s: int = 600
     cluster_filter: str | None = None  # only this cluster, on every series read
     replica_labels: tuple[str, ...] = ()  # HA pairs without Thanos: collapse replicas at leaves
-    # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per
-    # (instance type, region, capacity type) -> $/GPU-hour. None = OpenCost's own metrics.
-    catalog_prices: tuple[tuple[str, str, str, float], ...] | None = None
+    # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per node label set:
+    # (the values of ``NODE_PRICE_LABELS``..., $/GPU-hour), see ``pricing.node_key``.
+    # None = OpenCost's own metrics.
+    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None
     # Shared or fractional GPUs found in the window (None: every GPU is held whole).
     sharing: Sharing | None = None
 
@@ -201,26 +200,24 @@ class QueryContext:
     def _catalog_node_price(self) -> str:
         """Per-GPU $/h of each node from the catalog, matched on its node labels.
 
-        The catalog answer is written into the query as a small constant table (one entry per
-        instance type, region and capacity type in use), joined to ``kube_node_labels``.
+        The catalog answer is written into the query as a small constant table, one entry per
+        set of price labels in use (``NODE_PRICE_LABELS``: instance type, its beta label, GKE
+        accelerator, region, capacity labels), each a ``vector(price)`` carrying those values
+        joined into one label ``k`` (about 120 bytes an entry as sent), joined to
+        ``kube_node_labels`` with the same values joined the same way: one ``label_join``, so
+        the query grows by an entry per instance type in use, never per node.
         """
         nodes = self.attribute("kube_node_labels")
-        for source in reversed(CAPACITY_LABELS):  # applied last wins: the list's first label
-            nodes = f'label_replace({nodes}, "capacity", "$1", "{source}", "(.+)")'
-        keys = [INSTANCE_TYPE_LABEL, REGION_LABEL, "capacity"]
-        table = []
-        for instance_type, region, capacity, price in self.catalog_prices or ():
-            entry = f"vector({float(price)!r})"
-            for label, value in zip(keys, (instance_type, region, capacity), strict=True):
-                entry = f'label_replace({entry}, "{label}", {quote(value)}, "", "")'
-            table.append(entry)
+        # "~" joins the values: it needs no URL encoding, and no label value here holds it.
+        keyed = f'label_join({nodes},"k","~",{",".join(quote(p) for p in NODE_PRICE_LABELS)})'
+        table = [
+            f'label_replace(vector({float(price)!r}),"k",{quote("~".join(map(str, v)))},"","")'
+            for *v, price in self.catalog_prices or ()
+        ]
         if not table:
             return "vector(0) * 0 < 0"  # nothing priced: an empty vector
-        by = self.grouping(["node", *keys])
-        joined = (
-            f"group by ({by}) ({nodes}) * on ({', '.join(keys)}) group_left () "
-            f"({' or '.join(table)})"
-        )
+        by = self.grouping(["node", "k"])
+        joined = f"group by ({by}) ({keyed}) * on (k) group_left () ({' or '.join(table)})"
         return f"max by ({self.node_join}) ({joined})"
 
     def pod_gpu_cost(self) -> str:

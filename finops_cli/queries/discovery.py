@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from finops_cli.promql import duration
 from finops_cli.queries.names import (
+    ACCELERATOR_LABEL,
+    BETA_INSTANCE_TYPE_LABEL,
     BUSY_PROFILING,
     BUSY_UTIL,
     CAPACITY_LABELS,
@@ -23,8 +25,15 @@ from finops_cli.queries.names import (
 
 # dcgm-exporter series that carry the workload's pod labels (``pod`` or ``exported_pod``).
 DCGM_POD_SERIES = (BUSY_PROFILING, BUSY_UTIL, GPU_TEMPERATURE)
-# The node labels a GPU's catalog price depends on.
-NODE_PRICE_LABELS = (INSTANCE_TYPE_LABEL, REGION_LABEL, *CAPACITY_LABELS)
+# The node labels a GPU's catalog price depends on (``pricing.node_key``: the instance type, the
+# beta label of older clusters, GKE's accelerator for N1 machines with attached GPUs).
+NODE_PRICE_LABELS = (
+    INSTANCE_TYPE_LABEL,
+    BETA_INSTANCE_TYPE_LABEL,
+    ACCELERATOR_LABEL,
+    REGION_LABEL,
+    *CAPACITY_LABELS,
+)
 
 
 def any_metric(names: Sequence[str]) -> str:
@@ -50,8 +59,8 @@ def sample_count(metric: str) -> str:
 
 
 def node_price_label_sets(window_s: float) -> str:
-    """Every (instance type, region, capacity labels) set the nodes carried in the window: what
-    the catalog has to price when OpenCost is absent."""
+    """Every (instance type, accelerator, region, capacity labels) set the nodes carried in the
+    window: what the catalog has to price when OpenCost is absent."""
     labels = ", ".join(NODE_PRICE_LABELS)
     return f"group by ({labels}) (last_over_time(kube_node_labels[{duration(window_s)}]))"
 

@@ -12,16 +12,14 @@ from dataclasses import replace
 
 from finops_cli.promql import duration
 from finops_cli.queries.context import QueryContext
+from finops_cli.queries.discovery import NODE_PRICE_LABELS
 from finops_cli.queries.names import (
     BUSY_PROFILING,
     BUSY_UTIL,
-    CAPACITY_LABELS,
     GPU_IDENTITY,
     GPU_KEY,
     GPU_PRESENCE,
-    INSTANCE_TYPE_LABEL,
     POD_LABELS,
-    REGION_LABEL,
     WORKLOAD_LABELS,
 )
 from finops_cli.queries.shards import Shard
@@ -275,7 +273,6 @@ class GpuQueries:
         return self.per_workload(self.pod_labels(keys, extra_labels), "group", labels)
 
     def node_info(self) -> str:
-        labels = [INSTANCE_TYPE_LABEL, REGION_LABEL, *CAPACITY_LABELS]
-        by = self.ctx.grouping(["node", *labels])
+        by = self.ctx.grouping(["node", *NODE_PRICE_LABELS])
         read = self.ctx.read("kube_node_labels", self.window_s)
         return f"group by ({by}) ({read})"

@@ -19,6 +19,8 @@ GPU_CAPACITY = "node_gpu_count"
 GPU_REQUESTS = "kube_pod_container_resource_requests"
 GPU_ALLOCATABLE = "kube_node_status_allocatable"
 INSTANCE_TYPE_LABEL = "label_node_kubernetes_io_instance_type"
+BETA_INSTANCE_TYPE_LABEL = "label_beta_kubernetes_io_instance_type"  # clusters before 1.17
+ACCELERATOR_LABEL = "label_cloud_google_com_gke_accelerator"  # GKE: the attached GPU type
 REGION_LABEL = "label_topology_kubernetes_io_region"
 CAPACITY_LABELS = (
     "label_karpenter_sh_capacity_type",
@@ -70,3 +72,17 @@ GPU_KEY = ("node", "gpu", "GPU_I_ID")  # what tells one GPU (or MIG instance) fr
 GPU_IDENTITY = (*GPU_KEY, "UUID", "GPU_I_PROFILE", "modelName")  # and what describes it
 WORKLOAD_LABELS = ("workload_kind", "workload")
 NODE_TOTAL_PRICE = "node_total_hourly_cost"  # OpenCost: the whole instance, GPUs, CPU and RAM
+
+# ---- the size every query stays under ------------------------------------------------------
+MAX_QUERY_BYTES = 8192
+"""Every query finops sends is at most this long, URL-encoded as sent (``query=...``), whatever
+the number of namespaces, pods or GPUs: half VictoriaMetrics' 16 KB limit, and under the 8 KB
+request-line limit common to proxies. Nothing lists names to get there: shards are ranges or
+character classes (``shards``), tables are per instance type (docs/performance.md)."""
+
+
+def query_bytes(query: str) -> int:
+    """The size of ``query`` as sent: the ``query=`` form field, URL-encoded."""
+    from urllib.parse import urlencode
+
+    return len(urlencode([("query", query)]))

@@ -19,18 +19,23 @@ class Shard:
 
     ``by="gpu"`` cuts on the first hex digit (two past 16 parts) of the GPU's UUID, so every
     series of a GPU (and of its MIG instances) lands in one part. ``by="namespace"`` (rightsize)
-    takes one of ``groups``, the namespaces of GPU pods dealt round-robin: a workload never spans
-    namespaces, so each workload is whole in one part and comes back once. ``by="pod"`` (rightsize
-    when one namespace alone is too big) cuts on the last character (two past 36 parts) of the
-    pod's name (random in Deployment and Job pods), so every series of a pod lands in one part but
-    a workload's pods may not. The last part takes whatever the others do not match (namespaces
-    that appeared after they were listed, odd names).
+    takes one range of namespace names in sort order, ``bounds[index] <= name <
+    bounds[index + 1]`` (the first part open below, the last open above), written as two short
+    regex matchers on the range's bounds, never as a list of names: a workload never spans
+    namespaces, so each workload is whole in one part and comes back once, every namespace
+    (one created after the names were read, or odd names) lands in exactly one part, and the
+    query's length does not grow with the number of namespaces (docs/performance.md: every
+    query stays under 8 KB). ``by="pod"`` (rightsize when one namespace alone is too big) cuts
+    on the last character (two past 36 parts) of the pod's name (random in Deployment and Job
+    pods), so every series of a pod lands in one part but a workload's pods may not. The last
+    part takes whatever the others do not match.
     """
 
     by: str  # "gpu", "namespace" or "pod"
     index: int
     count: int
-    groups: tuple[tuple[str, ...], ...] = ()  # by="namespace": ``count`` groups of names
+    # by="namespace": the ``count - 1`` inner bounds; part i is bounds[i-1] <= name < bounds[i]
+    bounds: tuple[str, ...] = ()
 
     def matcher(self, label: str) -> str:
         """The matcher of this part on ``label``, the label naming the pod or namespace as ``by``
@@ -50,21 +55,65 @@ class Shard:
         return f'{label}=~"{template.format(_span(alphabet, width, low, high))}"'
 
     def _namespace_matcher(self, label: str) -> str:
-        # Only this part's own names, and in the last part a negative match of the others' names
-        # (so that namespaces created after the list was read are not lost): never the whole list
-        # in every part, which would multiply the query's length by the shard count for nothing
-        # (servers cap it: VictoriaMetrics at 16 KB).
-        if self.index < self.count - 1:
-            return f"{label}=~{quote(_alternation(self.groups[self.index]))}"
-        others = [name for group in self.groups[: self.count - 1] for name in group]
-        if not others:
+        # One regex for the range, whose length grows with its bounds' (a few characters: see
+        # ``_short_bound``), never with the number of namespaces.
+        low = self.bounds[self.index - 1] if self.index > 0 else ""
+        high = self.bounds[self.index] if self.index < self.count - 1 else None
+        if not low and high is None:
             return f'{label}=~".*"'
-        return f"{label}!~{quote(_alternation(others))}"
+        return f"{label}=~{quote('(?s)' + name_range(low, high))}"
 
 
-def _alternation(names: Sequence[str]) -> str:
-    """A regex matching exactly the given names (PromQL anchors it: a full match)."""
-    return "|".join(regex_literal(name) for name in names)
+def name_range(low: str, high: str | None) -> str:
+    """A regex (RE2 and Python ``re`` alike, anchored as PromQL anchors it; with ``(?s)`` in
+    front) matching exactly the strings ``s`` with ``low <= s < high`` in code-point order
+    (``high`` None: no upper bound). Its length is about ten characters per character of the
+    bounds past their common prefix."""
+    if high is None:
+        return _at_least(low)
+    common = 0
+    while common < min(len(low), len(high)) and low[common] == high[common]:
+        common += 1
+    prefix = regex_literal(high[:common])
+    if common == len(low):  # low is a prefix of high: low itself, then what sorts below high
+        return prefix + _below(high[common:])
+    a, b = low[common], high[common]
+    alternatives = [regex_literal(a) + _at_least(low[common + 1 :])]
+    if ord(b) - ord(a) > 1:
+        alternatives.append(f"[{_member(chr(ord(a) + 1))}-{_member(chr(ord(b) - 1))}].*")
+    if len(high) > common + 1:
+        alternatives.append(regex_literal(b) + _below(high[common + 1 :]))
+    return f"{prefix}({'|'.join(alternatives)})"
+
+
+def _below(bound: str) -> str:
+    """Strings sorting before ``bound``: its proper prefixes, and any that first differ from it
+    by a smaller character."""
+    if not bound:
+        return "[^\\s\\S]"  # nothing sorts before ""
+    head, rest = bound[0], bound[1:]
+    alternatives = [""]
+    if ord(head) > 0:
+        alternatives.append(f"[\\x00-{_member(chr(ord(head) - 1))}].*")
+    if rest:
+        alternatives.append(regex_literal(head) + _below(rest))
+    return f"({'|'.join(alternatives)})"
+
+
+def _at_least(bound: str) -> str:
+    """Strings sorting at or after ``bound``: those it is a prefix of, and any that first differ
+    from it by a larger character."""
+    if not bound:
+        return ".*"
+    head, rest = bound[0], bound[1:]
+    return f"({regex_literal(head)}{_at_least(rest)}|[^\\x00-{_member(head)}].*)"
+
+
+def _member(ch: str) -> str:
+    """``ch`` as the end of a character-class range."""
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\x{ord(ch):02x}"
+    return "\\" + ch if ch in "\\]^-[" else ch
 
 
 def _span(alphabet: str, width: int, low: int, high: int) -> str:
@@ -94,11 +143,28 @@ def shards(by: str, count: int) -> list[Shard]:
 
 
 def workload_shards(namespaces: Sequence[str], count: int) -> list[Shard]:
-    """Rightsize's cut into ``count`` parts: the namespaces, sorted and dealt round-robin into
-    ``count`` groups, so that no workload is in two parts; by pod name once ``count`` is more
-    than there are namespaces (one namespace alone is too big)."""
+    """Rightsize's cut into ``count`` parts: ranges of the sorted namespace names of about equal
+    size, so that no workload is in two parts; by pod name once ``count`` is more than there are
+    namespaces (one namespace alone is too big)."""
     names = sorted({name for name in namespaces if name})
     if count > len(names):
         return shards("pod", count)
-    groups = tuple(tuple(names[i::count]) for i in range(count))
-    return [Shard("namespace", i, count, groups) for i in range(count)]
+    bounds = tuple(
+        _short_bound(names, len(names) * i // count, len(names) // (4 * count))
+        for i in range(1, count)
+    )
+    return [Shard("namespace", i, count, bounds=bounds) for i in range(count)]
+
+
+def _short_bound(names: list[str], ideal: int, slack: int) -> str:
+    """A short string ``b`` with ``names[k - 1] < b <= names[k]`` for a ``k`` within ``slack``
+    of ``ideal``: the shortest prefix of ``names[k]`` that sorts after ``names[k - 1]``, at the
+    ``k`` where that prefix is shortest (names like ``team-0001`` ... ``team-3000`` give bounds
+    such as ``team-1``), so every part's matchers stay a few dozen bytes."""
+    best = ""
+    for k in range(max(1, ideal - slack), min(len(names) - 1, ideal + slack) + 1):
+        before, name = names[k - 1], names[k]
+        length = next((n for n in range(1, len(name) + 1) if name[:n] > before), len(name))
+        if not best or length < len(best) or (length == len(best) and k == ideal):
+            best = name[:length]
+    return best

@@ -173,7 +173,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
 
     body: list[tuple[list[Any], str | None]] = []
     for row in document["rows"]:
-        cells: list[Any] = [str(row[k]) for k in document["group_by"]]
+        cells: list[Any] = _key_cells(row, document["group_by"])
         cells += [f"{row['gpu_hours']:,.1f}", money(row["gpu_cost"])]
         if has_cpu_ram:
             cells.append(money(row["cpu_ram_cost"]))
@@ -210,6 +210,20 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     table.add_section()
     table.add_row(*(total_cells[i] for i in keep), style="bold")
     return table
+
+
+_MARKERS = {"idle": "__idle__", "unallocated": "__unallocated__"}
+
+
+def _key_cells(row: dict[str, Any], keys: list[str]) -> list[str]:
+    """The key columns of a row. A cluster's own ``__idle__`` or ``__unallocated__`` row (rows
+    split by cluster) names its cluster in the cluster column; with ``--by cluster`` alone no
+    other column says what the row is, so the marker follows the cluster's name."""
+    cells = [str(row[k]) for k in keys]
+    marker = _MARKERS.get(row["kind"])
+    if marker is not None and marker not in cells:
+        cells[0] = f"{cells[0]} {marker}"
+    return cells
 
 
 def _caption(document: dict[str, Any]) -> str:

@@ -94,6 +94,12 @@ def json_text(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def several_clusters(rows: list[dict[str, Any]]) -> bool:
+    """Whether rows come from more than one cluster: the table shows a cluster column then
+    (JSON and CSV always carry the field)."""
+    return len({row.get("cluster") or "" for row in rows}) > 1
+
+
 def new_table(title: str, caption: str | None = None, **options: Any) -> Any:
     """A rich table in the house style: plain header rule, no edge padding, caption on the left
     (rich is imported only when a table is asked for)."""

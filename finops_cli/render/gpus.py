@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from finops_cli.render.format import Provenance, csv_text, money, new_table, pct
+from finops_cli.render.format import Provenance, csv_text, money, new_table, pct, several_clusters
 from finops_cli.render.visual import bar
 
 GPU_FIELDS = (
@@ -16,7 +16,7 @@ GPU_FIELDS = (
     "held_share", "busy_avg",
     "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "memory_used_share", "power_avg_w", "temperature_avg_c",
-    "temperature_max_c", "hourly_price", "cost", "waste", "holders",
+    "temperature_max_c", "hourly_price", "cost", "waste", "holders", "cluster",
 )  # fmt: skip
 
 
@@ -91,33 +91,51 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
         caption=f"source: {document['source']}  ·  busy from {document['busy_metric'] or '-'}",
     )
 
+    clusters = several_clusters(document["rows"])
     if document["group_by"]:
         key = document["group_by"]
-        for header in (key, "GPUs", "active", "under", "idle-alloc", "unalloc", "Busy", "Cost",
-                       "Waste"):  # fmt: skip
-            table.add_column(header, justify="left" if header == key else "right")
+        shown = clusters and "cluster" in (document["rows"] or [{}])[0]
+        for header in (*(["Cluster"] if shown else []), key, "GPUs", "active", "under",
+                       "idle-alloc", "unalloc", "Busy", "Cost", "Waste"):  # fmt: skip
+            table.add_column(
+                header, justify="left" if header in (key, "Cluster") else "right", no_wrap=True
+            )
         for r in document["rows"]:
             table.add_row(
-                str(r[key]), str(r["gpus"]), str(r["active"]), str(r["underused"]),
+                *([str(r["cluster"])] if shown else []), str(r[key]),
+                str(r["gpus"]), str(r["active"]), str(r["underused"]),
                 str(r["idle-allocated"]), str(r["unallocated"]), pct(r["busy_avg"]),
                 money(r["cost"]), money(r["waste"]),
             )  # fmt: skip
         return table
-    for header in ("Node", "GPU", "Model", "Type", "State", "Team/Pod", "Busy", "p95", "Mem",
-                   "$/h", "Cost", "Waste"):  # fmt: skip
-        table.add_column(header, justify="right" if header in ("GPU", "$/h", "Cost", "Waste",
-                                                               "p95") else "left")  # fmt: skip
+    headers = [*(["Cluster"] if clusters else []), "Node", "GPU", "Model", "Type", "State",
+               "Team/Pod", "Busy", "p95", "Mem", "$/h", "Cost", "Waste"]  # fmt: skip
     styles = {"active": None, "underused": "yellow", "idle-allocated": "red", "unallocated": "red"}
+    body = []
     for r in document["rows"]:
         mig = f" {r['mig_profile']}#{r['mig_instance']}" if r["mig_profile"] else ""
-        gpu = r["gpu"] + mig
         spot = " spot" if r["capacity_type"] == "spot" else ""
-        who = r["team"] or r["pod"] or "-"
         busy = r["busy_avg"]
-        table.add_row(
-            r["node"], gpu, r["model_name"], f"{r['instance_type']}{spot}", r["state"], who,
-            f"{bar(busy or 0.0, 4)}{pct(busy):>5}", pct(r["busy_p95"]), pct(r["memory_used_share"]),
-            money(r["hourly_price"]), money(r["cost"]), money(r["waste"]),
-            style=styles.get(r["state"]),
-        )  # fmt: skip
+        cells = [
+            *([r.get("cluster") or "-"] if clusters else []), r["node"], r["gpu"] + mig,
+            r["model_name"], f"{r['instance_type']}{spot}", r["state"],
+            r["team"] or r["pod"] or "-", f"{bar(busy or 0.0, 4)}{pct(busy):>5}",
+            pct(r["busy_p95"]), pct(r["memory_used_share"]), money(r["hourly_price"]),
+            money(r["cost"]), money(r["waste"]),
+        ]  # fmt: skip
+        body.append((cells, styles.get(r["state"])))
+    # Columns that do not fit ``width`` are left out, least useful first, rather than cropped:
+    # a cut node name or price is worse than a missing column.
+    widths = [max([len(h), *(len(str(c[i])) for c, _ in body)]) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    for optional in ("Mem", "p95", "Model", "$/h", "Type", "Busy", "Team/Pod", "State"):
+        if sum(widths[i] + 3 for i in keep) <= width:
+            break
+        keep.remove(headers.index(optional))
+    right = ("GPU", "$/h", "Cost", "Waste", "p95")
+    for i in keep:
+        table.add_column(headers[i], justify="right" if headers[i] in right else "left",
+                         no_wrap=True)  # fmt: skip
+    for cells, style in body:
+        table.add_row(*(cells[i] for i in keep), style=style)
     return table

@@ -17,8 +17,10 @@ LIST_FIELDS = (
 )  # fmt: skip
 EXPLAIN_FIELDS = (
     "node", "instance_type", "capacity_type", "gpus", "charged_per_gpu", "charged_from",
-    "catalog_per_gpu", "catalog_source",
+    "catalog_per_gpu", "catalog_source", "catalog_key", "catalog_key_from", "catalog_gpus",
+    "cluster",
 )  # fmt: skip
+"""Fields are only added, at the end: CSV positions never move."""
 FIELDS = {"pricing": LIST_FIELDS, "pricing-explain": EXPLAIN_FIELDS}
 TITLES = {
     "pricing": "GPU price catalog ($/hour)",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from finops_cli.analytics.rightsize import Recommendation
-from finops_cli.render.format import Provenance, csv_text, new_table
+from finops_cli.render.format import Provenance, csv_text, new_table, several_clusters
 
 CSV_FIELDS = (
     "action", "workload", "namespace", "team", "pod", "current", "target", "current_monthly",
     "target_monthly", "monthly_savings", "savings_pct", "confidence", "evidence", "risk",
+    "cluster",
 )  # fmt: skip
+"""Columns are only added, at the end: positions never move (docs/output.md)."""
 
 
 def _round(value: float | None) -> float | None:
@@ -21,6 +23,7 @@ def _row(r: Recommendation) -> dict[str, Any]:
     w = r.workload
     return {
         "workload": {"kind": w.kind, "name": w.name},
+        "cluster": w.cluster,
         "namespace": w.namespace,
         "team": w.team,
         "project": w.project,
@@ -51,9 +54,9 @@ def _row(r: Recommendation) -> dict[str, Any]:
 
 def _savings_without_overlap(recs: list[Recommendation]) -> float:
     """One workload can get several recommendations (downsize and spot): count its best one."""
-    best: dict[tuple[str, str, str], float] = {}
+    best: dict[tuple[str, str, str, str], float] = {}
     for r in recs:
-        key = (r.workload.namespace, r.workload.kind, r.workload.name)
+        key = (r.workload.cluster, r.workload.namespace, r.workload.kind, r.workload.name)
         best[key] = max(best.get(key, 0.0), r.monthly_savings)
     return sum(best.values())
 
@@ -95,20 +98,35 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
         caption=f"source: {document['source']}  ·  savings available "
         f"{totals['monthly_savings']:,.2f}/month",
     )
-    for header in ("Action", "Workload", "Team", "Current", "Target", "Saving/mo", "Conf.",
-                   "Evidence"):  # fmt: skip
-        table.add_column(header, justify="right" if header == "Saving/mo" else "left")
+    clusters = several_clusters(document["rows"])
+    headers = ["Action", *(["Cluster"] if clusters else []), "Workload", "Team", "Current",
+               "Target", "Saving/mo", "Conf.", "Evidence"]  # fmt: skip
+    body = []
     for row in document["rows"]:
         saving = row["monthly_savings"]
-        table.add_row(
-            row["action"],
-            f"{row['workload']['kind']}/{row['workload']['name']}",
-            row["team"] or "-",
-            row["current"],
-            row["target"],
-            f"{saving:,.2f}",
-            row["confidence"],
-            row["evidence"],
-            style="red" if saving < 0 else None,
+        cells = [
+            row["action"], *([row.get("cluster") or "-"] if clusters else []),
+            f"{row['workload']['kind']}/{row['workload']['name']}", row["team"] or "-",
+            row["current"], row["target"], f"{saving:,.2f}", row["confidence"], row["evidence"],
+        ]  # fmt: skip
+        body.append((cells, "red" if saving < 0 else None))
+    # Identifiers and amounts are never cut: columns that do not fit ``width`` are left out,
+    # least useful first; the evidence (prose) wraps in what is left, at least 24 wide.
+    widths = [max([len(h), *(len(str(c[i])) for c, _ in body)]) for i, h in enumerate(headers)]
+    widths[-1] = min(widths[-1], 24)
+    keep = list(range(len(headers)))
+    for optional in ("Evidence", "Conf.", "Team", "Current", "Target"):
+        if sum(widths[i] + 3 for i in keep) <= width:
+            break
+        keep.remove(headers.index(optional))
+    for i in keep:
+        header = headers[i]
+        table.add_column(
+            header,
+            justify="right" if header == "Saving/mo" else "left",
+            no_wrap=header != "Evidence",
+            min_width=24 if header == "Evidence" else None,
         )
+    for cells, style in body:
+        table.add_row(*(cells[i] for i in keep), style=style)
     return table

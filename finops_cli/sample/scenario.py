@@ -49,6 +49,9 @@ class NodeSpec:
     replicas: int = 1  # time-slicing/MPS replicas per GPU; HAMi's device-split-count
     rename_by_default: bool = False  # the replicas are advertised as nvidia.com/gpu.shared
     virtual_gpus: bool = False  # dcgm-exporter runs with --kubernetes-virtual-gpus here
+    # A GKE node: GCP's machine type as instance type, the attached GPU's accelerator name
+    # (``cloud.google.com/gke-accelerator``, e.g. nvidia-tesla-t4) and GKE's node labels.
+    accelerator: str = ""
 
     @property
     def is_spot(self) -> bool:

@@ -273,7 +273,11 @@ class SampleCluster:
                 "node": node.name,
                 "instance_type": node.instance_type,
                 "region": node.region,
-                "provider_id": f"aws:///{node.zone}/i-{_key(self.seed, node.name) % 16**17:017x}",
+                "provider_id": (
+                    f"gce://finops-sample/{node.zone}/{node.name}"
+                    if node.accelerator
+                    else f"aws:///{node.zone}/i-{_key(self.seed, node.name) % 16**17:017x}"
+                ),
                 "arch": "amd64",
             }
             at = grid - 1
@@ -287,20 +291,7 @@ class SampleCluster:
                     "node_total_hourly_cost", labels, grid, self.instance_price(node, at)
                 )
                 yield SampleSeries("kubecost_node_is_spot", labels, grid, ones * node.is_spot)
-            yield SampleSeries(
-                "kube_node_labels",
-                {
-                    "node": node.name,
-                    "label_node_kubernetes_io_instance_type": node.instance_type,
-                    "label_topology_kubernetes_io_region": node.region,
-                    "label_topology_kubernetes_io_zone": node.zone,
-                    "label_karpenter_sh_capacity_type": node.capacity_type,
-                    "label_karpenter_sh_nodepool": node.pool,
-                }
-                | node_labels(node),
-                grid,
-                ones,
-            )
+            yield SampleSeries("kube_node_labels", _kube_node_labels(node), grid, ones)
             for resource, count in node_allocatable(node).items():
                 yield SampleSeries(
                     "kube_node_status_allocatable",
@@ -747,3 +738,30 @@ def _gpu_metrics(
     yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, values["free"])
     yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, values["power"])
     yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, values["temperature"])
+
+
+def _kube_node_labels(node: NodeSpec) -> dict[str, str]:
+    """``kube_node_labels`` of a node as kube-state-metrics writes it (with
+    ``--metric-labels-allowlist=nodes=[...]``): Karpenter's labels on the EKS nodes; on a GKE
+    node (``accelerator`` set) GKE's own, the beta instance-type label GKE still sets, and the
+    accelerator of its attached GPUs."""
+    labels = {
+        "node": node.name,
+        "label_node_kubernetes_io_instance_type": node.instance_type,
+        "label_topology_kubernetes_io_region": node.region,
+        "label_topology_kubernetes_io_zone": node.zone,
+    }
+    if node.accelerator:
+        labels |= {
+            "label_beta_kubernetes_io_instance_type": node.instance_type,
+            "label_cloud_google_com_gke_accelerator": node.accelerator,
+            "label_cloud_google_com_gke_nodepool": f"gpu-{node.accelerator}",
+        }
+        if node.is_spot:
+            labels["label_cloud_google_com_gke_spot"] = "true"
+    else:
+        labels |= {
+            "label_karpenter_sh_capacity_type": node.capacity_type,
+            "label_karpenter_sh_nodepool": node.pool,
+        }
+    return labels | node_labels(node)

@@ -62,6 +62,8 @@ class CostData:
     the allocation-weighted busy share of the GPUs dcgm-exporter saw bound to those pods.
     ``cluster``: one row per bucket_end with ``CLUSTER_MEASURES`` for the whole cluster, filters
     ignored: every GPU it has (capacity) and every GPU a pod holds (allocated), labelled or not.
+    When ``group_by`` holds ``cluster`` it has one row per bucket_end and ``cluster`` (a source
+    that cannot tell clusters apart may leave the column out: idle is then one row).
     ``bucket_end`` is a tz-aware UTC timestamp; buckets tile ``(start, end]``.
     """
 
@@ -105,8 +107,9 @@ GPU_COLUMNS = (
     "busy_avg", "busy_p95", "busy_any_avg", "memory_used_avg_mib", "memory_used_max_mib",
     "memory_total_mib", "power_avg_w", "temperature_avg_c", "temperature_max_c", "cost",
     "hourly_price", "namespace", "pod", "team", "project", "model", "used_cost", "holders",
+    "cluster",
 )  # fmt: skip
-NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type")
+NODE_COLUMNS = ("node", "instance_type", "region", "capacity_type", "accelerator", "cluster")
 
 
 @dataclass
@@ -121,7 +124,8 @@ class GpuData:
     held it longest and that pod's labels; ``holders``: every pod that held a share of it
     (namespace, pod, team, project, model, ``share_hours`` and ``share``, the average share of
     the physical GPU over the hours the row was reported: a GPU's shares add up to at most 1).
-    ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "").
+    ``nodes`` has ``NODE_COLUMNS`` from the node labels (``capacity_type`` spot/on-demand or "";
+    ``accelerator`` GKE's ``cloud.google.com/gke-accelerator``, "" elsewhere; ``cluster``).
     """
 
     gpus: pd.DataFrame
@@ -154,7 +158,7 @@ splits over pods and idle); ``instance_cost`` the whole instance's price integra
 POD_COLUMNS = (
     "namespace", "pod", "owner_kind", "owner_name", "team", "project", "model", "interruptible",
     "node", "gpu_model", "gpus", "gpu_hours", "busy_avg", "busy_p95", "memory_peak_mib",
-    "memory_total_mib", "cost", "mig_share",
+    "memory_total_mib", "cost", "mig_share", "cluster",
 )  # fmt: skip
 # ``mig_share``: the largest share of a physical GPU one MIG instance of the pod holds (3/7 for a
 # 3g.40gb), 0 when it holds none; memory and busy are then its instance's.
@@ -165,6 +169,7 @@ WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
 CAPACITY_COLUMNS = (
     "node", "gpu", "mig_instance", "model_name", "present_hours", "held_hours", "cost", "pool",
+    "cluster",
 )  # fmt: skip
 """``PodGpuData.capacity``: one row per GPU (or MIG instance) over the window, as in ``GpuData``
 (``cost`` paid whether or not a pod held it), with the node pool or instance group its node's
@@ -201,8 +206,9 @@ class CostSource(ABC):
     def costs(self, request: CostRequest) -> CostData:
         """Allocation and capacity figures for the request's window."""
 
-    def gpus(self, window: Window) -> GpuData:
-        """Per-GPU statistics; sources without per-GPU data say so."""
+    def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
+        """Per-GPU statistics (of ``cluster`` only, when given; every row carries its cluster);
+        sources without per-GPU data say so."""
         from finops_cli.errors import UsageError
 
         raise UsageError(f"the {self.name} source has no per-GPU data (finops gpus)")
@@ -216,8 +222,9 @@ class CostSource(ABC):
             "with OpenCost's metrics, or the sample"
         )
 
-    def pods(self, window: Window) -> PodGpuData:
-        """Per-pod GPU usage; sources without per-GPU data say so."""
+    def pods(self, window: Window, cluster: str | None = None) -> PodGpuData:
+        """Per-pod GPU usage (of ``cluster`` only, when given); sources without per-GPU data
+        say so."""
         from finops_cli.errors import UsageError
 
         raise UsageError(f"the {self.name} source has no per-pod GPU data (finops rightsize)")

@@ -173,7 +173,9 @@ class OpenCostCostSource(CostSource):
         parsed = _parse(steps, keys, labels)
         end = pd.Timestamp(request.window.end).tz_convert("UTC")
         allocations = _allocations(parsed, keys, group_by, filters, end)
-        cluster, idle_price = _cluster(parsed, keys, filters.get("cluster"), end)
+        cluster, idle_price = _cluster(
+            parsed, keys, filters.get("cluster"), end, split="cluster" in group_by
+        )
 
         notes = self._notes(parsed, filters)
         notes += window_notes(parsed.windows, request.window.start, request.window.end)
@@ -499,36 +501,53 @@ def _allocations(
 
 
 def _cluster(
-    parsed: _Parsed, keys: list[str], cluster_filter: str | None, end: pd.Timestamp
+    parsed: _Parsed,
+    keys: list[str],
+    cluster_filter: str | None,
+    end: pd.Timestamp,
+    *,
+    split: bool = False,
 ) -> tuple[pd.DataFrame, float | None]:
     """Allocated = every non-idle entry (labelled or not); capacity = allocated + idle.
 
     OpenCost's idle entries carry cost only (its ``ComputeIdleAllocations`` sets no GPU-hours),
     so idle GPU-hours are estimated from the idle cost at the average price of the allocated
     GPU-hours; the price used is returned for a note, ``None`` when nothing was estimated.
+    ``split`` (rows split by cluster): one row per cluster, with a ``cluster`` column, so that
+    idle is per cluster (``splitIdle=true`` names each idle entry's cluster).
     """
     position = keys.index("cluster") if "cluster" in keys else -1  # filter keys are in keys
-    hours = cost = wasted = 0.0
+    figures: dict[str, list[float]] = {}  # cluster -> hours, cost, wasted, idle hours, idle cost
     for values, totals in parsed.rows.items():
         if cluster_filter is not None and values[position] != cluster_filter:
             continue
-        hours += totals.gpu_hours
-        cost += totals.gpu_cost
-        wasted += totals.wasted_cost
-    idle_hours = idle_cost = 0.0
+        slot = figures.setdefault(values[position] if split else "", [0.0] * 5)
+        slot[0] += totals.gpu_hours
+        slot[1] += totals.gpu_cost
+        slot[2] += totals.wasted_cost
     for cluster, totals in parsed.idle.items():
         if cluster_filter is not None and cluster != cluster_filter:
             continue
-        idle_hours += totals.gpu_hours
-        idle_cost += totals.gpu_cost
+        slot = figures.setdefault(cluster if split else "", [0.0] * 5)
+        slot[3] += totals.gpu_hours
+        slot[4] += totals.gpu_cost
+    hours = sum(f[0] for f in figures.values())
+    cost = sum(f[1] for f in figures.values())
     price = None
-    if idle_hours <= 0 < idle_cost and hours > 0 and cost > 0:
+    if any(f[3] <= 0 < f[4] for f in figures.values()) and hours > 0 and cost > 0:
         price = cost / hours
-        idle_hours = idle_cost / price
-    measures = (hours, cost, hours + idle_hours, cost + idle_cost, wasted)
-    frame = pd.DataFrame({m: [v] for m, v in zip(CLUSTER_MEASURES, measures, strict=True)})
-    frame = frame.astype("float64")
-    frame.insert(0, "bucket_end", pd.Series([end], dtype="datetime64[ns, UTC]"))
+        for f in figures.values():
+            if f[3] <= 0 < f[4]:
+                f[3] = f[4] / price
+    names = sorted(figures) or [""]
+    records = []
+    for name in names:
+        h, c, w, ih, ic = figures.get(name, [0.0] * 5)
+        records.append(dict(zip(CLUSTER_MEASURES, (h, c, h + ih, c + ic, w), strict=True)))
+    frame = pd.DataFrame(records, columns=list(CLUSTER_MEASURES)).astype("float64")
+    frame.insert(0, "bucket_end", pd.Series([end] * len(frame), dtype="datetime64[ns, UTC]"))
+    if split:
+        frame.insert(1, "cluster", names)
     return frame, price
 
 

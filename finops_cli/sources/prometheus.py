@@ -83,8 +83,8 @@ class PrometheusCostSource(CostSource):
     def inference(self, request: CostRequest) -> InferenceData:
         return prometheus_gpus.inference(self, request)
 
-    def gpus(self, window: Window) -> GpuData:
-        return prometheus_gpus.gpus(self, window)
+    def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
+        return prometheus_gpus.gpus(self, window, cluster)
 
-    def pods(self, window: Window) -> PodGpuData:
-        return prometheus_gpus.pods(self, window)
+    def pods(self, window: Window, cluster: str | None = None) -> PodGpuData:
+        return prometheus_gpus.pods(self, window, cluster)

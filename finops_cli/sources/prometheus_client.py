@@ -132,6 +132,7 @@ class PrometheusClient(http.Closing):
         self._on_warning = on_warning or http.log_warning
         self._lock = threading.Lock()
         self.range_splits = 0
+        self.largest_query_bytes = 0  # URL-encoded, as sent (queries.MAX_QUERY_BYTES)
         # Distinct server warnings, in order: a partial answer (Thanos partial_response, a
         # remote-read error) repeats on every query, so it is reported once and kept for notes.
         self.warnings: list[str] = []
@@ -279,11 +280,26 @@ class PrometheusClient(http.Closing):
     # -- transport --------------------------------------------------------------------------
 
     def _call(self, path: str, params: list[tuple[str, str]], *, post_ok: bool = True) -> Any:
+        for name, value in params:
+            if name == "query":
+                self._check_size(value)
         all_params = [*self._http.base.params, *params, *self._thanos]
         long_query = len(urlencode(all_params)) > _MAX_GET_QUERY_CHARS
         method = "POST" if post_ok and long_query else "GET"
         answer, attempts = self._send(method, path, all_params, params)
         return self._decode(answer, path, attempts)
+
+    def _check_size(self, query: str) -> None:
+        """Keep the largest query sent (``largest_query_bytes``) and say at ``--debug`` when one
+        is over the documented bound (``queries.MAX_QUERY_BYTES``): a regression to catch, not
+        a reason to refuse (the server's own limit is higher)."""
+        from finops_cli.queries.names import MAX_QUERY_BYTES, query_bytes
+
+        size = query_bytes(query)
+        with self._lock:
+            self.largest_query_bytes = max(self.largest_query_bytes, size)
+        if size > MAX_QUERY_BYTES:
+            log.debug("query of %d bytes is over finops' %d-byte bound", size, MAX_QUERY_BYTES)
 
     def _send(
         self,

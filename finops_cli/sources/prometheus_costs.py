@@ -85,7 +85,11 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     allocations = prometheus_rows.merge_buckets(
         results, interface.ALLOCATION_MEASURES, prom_keys, list(keys), skipped
     )
-    cluster = prometheus_rows.merge_buckets(results, interface.CLUSTER_MEASURES, [], [], skipped)
+    # Split by cluster, capacity and allocation stay per cluster too (idle per cluster).
+    scope = ["cluster"] if "cluster" in keys else []
+    cluster = prometheus_rows.merge_buckets(
+        results, interface.CLUSTER_MEASURES, [ctx.prom_label(k) for k in scope], scope, skipped
+    )
     held = (
         float(allocations["gpu_hours"].sum()) > 0
         if filters

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from finops_cli import queries
 from finops_cli.errors import SourceError
 from finops_cli.pricing import PriceCatalog
+from finops_cli.pricing.node_key import node_key
 from finops_cli.queries import QueryContext, sharing
 from finops_cli.sources.prometheus_client import PrometheusClient, ServerLimitError
-from finops_cli.sources.prometheus_rows import capacity_of
+from finops_cli.sources.prometheus_rows import capacity_of, node_type_labels
 
 if TYPE_CHECKING:
     from finops_cli.sources.prometheus import PrometheusCostSource
@@ -187,8 +188,10 @@ def node_catalog_prices(
     start: datetime,
     end: datetime,
     present: frozenset[str],
-) -> tuple[tuple[tuple[str, str, str, float], ...], list[str]]:
-    """Price every (instance type, region, capacity type) the cluster's nodes use."""
+) -> tuple[tuple[tuple[str | float, ...], ...], list[str]]:
+    """Price every (instance type, accelerator, region, capacity) the cluster's nodes use, each
+    by its catalog key (``pricing.node_key``: an N1 machine with attached GPUs is keyed
+    ``<machine>+<accelerator>``)."""
     needed = {queries.GPU_REQUESTS, queries.GPU_ALLOCATABLE, "kube_node_labels"}
     if not needed <= present or catalog is None:
         raise SourceError(
@@ -197,23 +200,25 @@ def node_catalog_prices(
             "node labels and GPU requests to price from the catalog: is either scraped?"
         )
     query = queries.node_price_label_sets((end - start).total_seconds())
-    table: dict[tuple[str, str, str], float] = {}
+    table: dict[tuple[str, ...], float] = {}
     unpriced: set[str] = set()
     spot_as_on_demand: set[str] = set()
     for sample in client.instant(query, end):
-        instance_type = sample.labels.get(queries.INSTANCE_TYPE_LABEL, "")
+        instance_type, accelerator = node_type_labels(sample.labels)
         region = sample.labels.get(queries.REGION_LABEL, "")
         label = next((c for c in queries.CAPACITY_LABELS if sample.labels.get(c)), "")
         raw = sample.labels.get(label, "")
         capacity = capacity_of(label, raw)
-        price = catalog.lookup(instance_type, region or None, capacity)
+        key = node_key(instance_type, accelerator).key  # n1-standard-4+nvidia-tesla-t4 on GKE N1
+        price = catalog.lookup(key, region or None, capacity)
         if price is None and capacity == "spot":  # no spot figure: say so, use on-demand
-            price = catalog.lookup(instance_type, region or None, "on-demand")
-            spot_as_on_demand.add(instance_type)
+            price = catalog.lookup(key, region or None, "on-demand")
+            spot_as_on_demand.add(key)
         if price is None or price.per_gpu_hourly is None:
-            unpriced.add(instance_type or "(no instance-type label)")
+            unpriced.add(key or "(no instance-type label)")
             continue
-        table[(instance_type, region, raw)] = float(price.per_gpu_hourly)
+        values = tuple(sample.labels.get(k, "") for k in queries.NODE_PRICE_LABELS)
+        table[values] = float(price.per_gpu_hourly)
     notes = [
         "no OpenCost metrics: GPU prices come from the pricing catalog by instance type, "
         "region and capacity type (finops pricing list)"

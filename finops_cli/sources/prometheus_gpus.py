@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from finops_cli import queries
-from finops_cli.errors import SourceError
+from finops_cli.errors import SourceError, UsageError
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.queries import GpuQueries, QueryContext
 from finops_cli.sources import prometheus_discovery as discovery
@@ -138,7 +138,9 @@ class _DcgmWindow(NamedTuple):
     context_notes: list[str]
 
 
-def _dcgm_window(source: PrometheusCostSource, window: Window) -> _DcgmWindow:
+def _dcgm_window(
+    source: PrometheusCostSource, window: Window, cluster: str | None = None
+) -> _DcgmWindow:
     """What ``gpus`` and ``pods`` start from: the window in whole seconds and a context whose
     scrape interval is dcgm-exporter's; an error when dcgm-exporter is not scraped."""
     start, end = discovery.whole_seconds(window.start), discovery.whole_seconds(window.end)
@@ -149,15 +151,18 @@ def _dcgm_window(source: PrometheusCostSource, window: Window) -> _DcgmWindow:
             f"no dcgm-exporter metrics ({queries.GPU_PRESENCE}) in "
             f"{source.client.display_url} for the window: is dcgm-exporter scraped?"
         )
+    if cluster is not None and not source.cluster_label:
+        raise UsageError("--cluster needs labels.cluster (it is set to off)")
     ctx, notes = discovery.query_context(
-        source, start, end, present, interval_of=queries.GPU_PRESENCE
+        source, start, end, present, interval_of=queries.GPU_PRESENCE, cluster_filter=cluster
     )
     return _DcgmWindow(start, end, warned, present & discovery.BUSY_METRICS, ctx, notes)
 
 
-def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
-    """One row per GPU: a dozen instant queries, each returning a number per GPU."""
-    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window)
+def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> GpuData:
+    """One row per GPU: a dozen instant queries, each returning a number per GPU. Rows carry
+    their cluster (``cluster`` given: only that cluster's series are read)."""
+    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window, cluster)
     interval = ctx.sample_interval_s
     # One millisecond short, as the cost buckets: the samples of (start, end] whether the engine
     # closes range starts (2.x) or not, so a GPU's cost is the ledger's to the cent.
@@ -165,41 +170,15 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
     hours = interval / 3600
 
     def per_gpu(gq: GpuQueries) -> dict[str, str]:
-        measures = {
-            "present_hours": gq.over_window("count_over_time", gq.inventory()),
-            "held_hours": gq.over_window("count_over_time", gq.bound()),
-            "memory_used_avg_mib": gq.over_window(
-                "avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
-            ),
-            "memory_used_max_mib": gq.over_window(
-                "max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")
-            ),
-            "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
-            "power_avg_w": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")),
-            "temperature_avg_c": gq.over_window(
-                "avg_over_time", gq.metric(queries.GPU_TEMPERATURE)
-            ),
-            "temperature_max_c": gq.over_window(
-                "max_over_time", gq.metric(queries.GPU_TEMPERATURE)
-            ),
-            "cost": gq.over_window("sum_over_time", gq.price()),
-            "hourly_price": gq.over_window("avg_over_time", gq.price()),
-        }
-        if busy_metrics:
-            busy = gq.busy(busy_metrics)
-            measures["busy_avg"] = gq.over_window("avg_over_time", busy)
-            measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
-            measures["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
-            measures["used_cost"] = gq.over_window("sum_over_time", gq.used_price(busy_metrics))
-        if ctx.shares is not None:
-            measures["shares"] = gq.over_window("sum_over_time", gq.holder_shares())
-        return measures | {"holders": gq.holders(["team", "project", "model"])}
+        return gpu_measures(gq, busy_metrics)
 
     gq = GpuQueries(ctx, window_s)
     results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
     holders = results.pop("holders")
     shares = results.pop("shares", [])
     node_rows = source.client.instant(gq.node_info(), end)
+    for samples in (*results.values(), holders, shares, node_rows):
+        prometheus_rows.name_cluster(samples, ctx.cluster_label)
 
     ident = prometheus_rows.gpu_key
     skipped: list[str] = []
@@ -222,13 +201,14 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
         if shares
         else []
     )
+    prometheus_rows.name_cluster(attribute_rows, ctx.cluster_label)
     prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
     nodes = pd.DataFrame(
         [prometheus_rows.node_row(s.labels) for s in node_rows], columns=list(NODE_COLUMNS)
-    ).drop_duplicates("node")
+    ).drop_duplicates(["cluster", "node"])
     return GpuData(
         gpus.sort_values(["node", "gpu", "mig_instance"], ignore_index=True),
         nodes,
@@ -241,45 +221,43 @@ def gpus(source: PrometheusCostSource, window: Window) -> GpuData:
     )
 
 
-def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
-    """Usage per workload for rightsizing: a few instant queries, one number per workload."""
-    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window)
+def gpu_measures(gq: GpuQueries, busy_metrics: frozenset[str]) -> dict[str, str]:
+    """``gpus``' window queries: one number per GPU each (``holders``: per GPU and pod)."""
+    ctx = gq.ctx
+    measures = {
+        "present_hours": gq.over_window("count_over_time", gq.inventory()),
+        "held_hours": gq.over_window("count_over_time", gq.bound()),
+        "memory_used_avg_mib": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_FB_USED")),
+        "memory_used_max_mib": gq.over_window("max_over_time", gq.metric("DCGM_FI_DEV_FB_USED")),
+        "memory_total_mib": gq.over_window("max_over_time", gq.memory_total()),
+        "power_avg_w": gq.over_window("avg_over_time", gq.metric("DCGM_FI_DEV_POWER_USAGE")),
+        "temperature_avg_c": gq.over_window("avg_over_time", gq.metric(queries.GPU_TEMPERATURE)),
+        "temperature_max_c": gq.over_window("max_over_time", gq.metric(queries.GPU_TEMPERATURE)),
+        "cost": gq.over_window("sum_over_time", gq.price()),
+        "hourly_price": gq.over_window("avg_over_time", gq.price()),
+    }
+    if busy_metrics:
+        busy = gq.busy(busy_metrics)
+        measures["busy_avg"] = gq.over_window("avg_over_time", busy)
+        measures["busy_p95"] = gq.over_window("quantile_over_time", busy, "0.95")
+        measures["busy_any_avg"] = gq.over_window("avg_over_time", gq.busy_any(busy_metrics))
+        measures["used_cost"] = gq.over_window("sum_over_time", gq.used_price(busy_metrics))
+    if ctx.shares is not None:
+        measures["shares"] = gq.over_window("sum_over_time", gq.holder_shares())
+    return measures | {"holders": gq.holders(["team", "project", "model"])}
+
+
+def pods(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> PodGpuData:
+    """Usage per workload for rightsizing: a few instant queries, one number per workload,
+    per cluster (``cluster`` given: only that cluster's series are read)."""
+    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window, cluster)
     interval = ctx.sample_interval_s
     window_s = (end - start).total_seconds()
     hours = interval / 3600
     interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
 
     def per_workload(gq: GpuQueries) -> dict[str, str]:
-        """Grouped into workloads on the server: the answer grows with workloads, not with
-        the pods that rollouts and job runs leave behind (only the list of names does)."""
-
-        def over(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
-            return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
-
-        gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
-        measures = {
-            "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
-            "gpus": over("max_over_time", gq.pod_gpus(), "max"),
-            "memory_peak_mib": over("max_over_time", gq.pod_memory(total=False), "max"),
-            "memory_total_mib": over("max_over_time", gq.pod_memory(total=True), "max"),
-            "cost": over("sum_over_time", gq.pod_cost(), "sum"),
-        }
-        if busy_metrics:  # busy_avg = busy_sum / busy_samples: over all GPU-samples
-            measures["busy_sum"] = over("sum_over_time", gq.pod_busy(busy_metrics, "sum"), "sum")
-            measures["busy_samples"] = over(
-                "sum_over_time", gq.pod_busy(busy_metrics, "count"), "sum"
-            )
-            measures["busy_p95"] = over(
-                "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
-            )
-        mig_share = gq.pod_mig_share()
-        if mig_share is not None:
-            measures["mig_share"] = over("max_over_time", mig_share, "max")
-        return measures | {
-            "placement": gq.workload_placement(gpu_hours_per_pod),
-            "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
-            "pods": gq.pod_workloads(),
-        }
+        return workload_measures(gq, busy_metrics, interruptible)
 
     gq = GpuQueries(ctx, window_s)
     # Namespace shards hold whole workloads, so their answers just concatenate. Pod shards
@@ -305,12 +283,16 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         {name: combine.get(name, "sum") for name in per_workload(gq)},
     )
     results["nodes"] = source.client.instant(gq.node_info(), end)
+    for samples in results.values():
+        prometheus_rows.name_cluster(samples, ctx.cluster_label)
     held_by_node = gq.over_window("sum_over_time", f"sum by ({ctx.node_join}) ({ctx.pod_gpus()})")
-    allocations = {
-        s.labels.get("node", ""): s.value * hours
-        for s in source.client.instant(held_by_node, end)
+    held = source.client.instant(held_by_node, end)
+    prometheus_rows.name_cluster(held, ctx.cluster_label)
+    allocations = [
+        (s.labels.get("cluster", ""), s.labels.get("node", ""), s.value * hours)
+        for s in held
         if math.isfinite(s.value)
-    }
+    ]
     capacity = _capacity(source, ctx, window_s, end, hours)
     measures = [
         m
@@ -335,6 +317,7 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
         )
         kind, name = s.labels.get("workload_kind", ""), s.labels.get("workload", "")
         rows[key(s.labels)] = blank | {
+            "cluster": s.labels.get("cluster", ""),
             "namespace": s.labels.get("namespace", ""),
             "owner_kind": kind,
             "owner_name": name,
@@ -359,15 +342,48 @@ def pods(source: PrometheusCostSource, window: Window) -> PodGpuData:
     pods = pd.DataFrame(list(rows.values()), columns=list(WORKLOAD_POD_COLUMNS))
     nodes = pd.DataFrame(
         [prometheus_rows.node_row(s.labels) for s in results["nodes"]], columns=list(NODE_COLUMNS)
-    ).drop_duplicates("node")
+    ).drop_duplicates(["cluster", "node"])
     notes = (
         context_notes
         + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
         + prometheus_rows.partial_notes(source.client, warned, skipped)
     )
-    node_allocations = pd.DataFrame(list(allocations.items()), columns=["node", "gpu_hours"])
+    node_allocations = pd.DataFrame(allocations, columns=["cluster", "node", "gpu_hours"])
     return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
                       interval, notes, capacity, node_allocations)  # fmt: skip
+
+
+def workload_measures(
+    gq: GpuQueries, busy_metrics: frozenset[str], interruptible: str
+) -> dict[str, str]:
+    """Grouped into workloads on the server: the answer grows with workloads, not with
+    the pods that rollouts and job runs leave behind (only the list of names does)."""
+
+    def over(function: str, expr: str, aggregate: str, first_arg: str = "") -> str:
+        return gq.per_workload(gq.over_window(function, expr, first_arg), aggregate)
+
+    gpu_hours_per_pod = gq.over_window("sum_over_time", gq.pod_gpus())
+    measures = {
+        "gpu_hours": gq.per_workload(gpu_hours_per_pod, "sum"),
+        "gpus": over("max_over_time", gq.pod_gpus(), "max"),
+        "memory_peak_mib": over("max_over_time", gq.pod_memory(total=False), "max"),
+        "memory_total_mib": over("max_over_time", gq.pod_memory(total=True), "max"),
+        "cost": over("sum_over_time", gq.pod_cost(), "sum"),
+    }
+    if busy_metrics:  # busy_avg = busy_sum / busy_samples: over all GPU-samples
+        measures["busy_sum"] = over("sum_over_time", gq.pod_busy(busy_metrics, "sum"), "sum")
+        measures["busy_samples"] = over("sum_over_time", gq.pod_busy(busy_metrics, "count"), "sum")
+        measures["busy_p95"] = over(
+            "quantile_over_time", gq.pod_busy(busy_metrics, "max"), "max", "0.95"
+        )
+    mig_share = gq.pod_mig_share()
+    if mig_share is not None:
+        measures["mig_share"] = over("max_over_time", mig_share, "max")
+    return measures | {
+        "placement": gq.workload_placement(gpu_hours_per_pod),
+        "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
+        "pods": gq.pod_workloads(),
+    }
 
 
 def _capacity(
@@ -376,27 +392,33 @@ def _capacity(
     """Every GPU's reported and held hours and its cost (three of ``gpus``' queries, sharded by
     GPU the same way: a few hundred bytes per GPU), and each node's pool labels."""
 
-    def per_gpu(gq: GpuQueries) -> dict[str, str]:
-        return {
-            "present_hours": gq.over_window("count_over_time", gq.inventory()),
-            "held_hours": gq.over_window("count_over_time", gq.bound()),
-            "cost": gq.over_window("sum_over_time", gq.price()),
-        }
-
-    results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
-    pools: dict[str, str] = {}
-    for s in source.client.instant(queries.node_pools(ctx, window_s), end):
+    results = _per_gpu_sharded(source, ctx, window_s, end, capacity_measures)
+    pool_rows = source.client.instant(queries.node_pools(ctx, window_s), end)
+    for samples in (*results.values(), pool_rows):
+        prometheus_rows.name_cluster(samples, ctx.cluster_label)
+    pools: dict[tuple[str, str], str] = {}
+    for s in pool_rows:
         pool = next((s.labels[k] for k in queries.POOL_LABELS if s.labels.get(k)), "")
-        if pool or s.labels.get("node", "") not in pools:
-            pools[s.labels.get("node", "")] = pool
+        node = (s.labels.get("cluster", ""), s.labels.get("node", ""))
+        if pool or node not in pools:
+            pools[node] = pool
     rows = prometheus_rows.gpu_rows(results, hours, [])
     prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
     for row in rows.values():
         row["held_hours"] = row.get("held_hours") or 0.0
-        row["pool"] = pools.get(str(row["node"]), "")
+        row["pool"] = pools.get((str(row["cluster"]), str(row["node"])), "")
     import pandas as pd  # after the queries: it loads while they run
 
     return pd.DataFrame(list(rows.values()), columns=list(CAPACITY_COLUMNS))
+
+
+def capacity_measures(gq: GpuQueries) -> dict[str, str]:
+    """Every GPU's reported and held samples and its cost: what capacity advice reads."""
+    return {
+        "present_hours": gq.over_window("count_over_time", gq.inventory()),
+        "held_hours": gq.over_window("count_over_time", gq.bound()),
+        "cost": gq.over_window("sum_over_time", gq.price()),
+    }
 
 
 def _per_gpu_sharded(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from finops_cli.pricing import normalize_capacity_type
 from finops_cli.queries import (
+    ACCELERATOR_LABEL,
+    BETA_INSTANCE_TYPE_LABEL,
     BUSY_PROFILING,
     BUSY_UTIL,
     CAPACITY_LABELS,
@@ -159,7 +161,10 @@ def attach_holders(
     GPU they held on average over the hours the row was reported (so a GPU's shares add up to
     at most 1) and the share-hours behind it. Without sharing, the one pod that held it."""
     labels_of = {
-        (s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels for s in attributes
+        (s.labels.get("cluster", ""), s.labels.get("namespace", ""), s.labels.get("pod", "")): (
+            s.labels
+        )
+        for s in attributes
     }
     found: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for s in shares:
@@ -167,7 +172,7 @@ def attach_holders(
         if key not in rows or not math.isfinite(s.value) or s.value <= 0:
             continue
         pod = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
-        attrs = labels_of.get(pod, {})
+        attrs = labels_of.get((s.labels.get("cluster", ""), *pod), {})
         found.setdefault(key, []).append(
             {
                 "namespace": pod[0],
@@ -290,8 +295,19 @@ def gpu_rows(
     return rows
 
 
+def name_cluster(samples: list[InstantSample], cluster_label: str | None) -> None:
+    """Call each sample's cluster ``cluster`` whatever the label configured (``labels.cluster``,
+    e.g. a Thanos external label ``k8s_cluster``), in place: rows and their keys read
+    ``cluster``, so the same node or workload name in two clusters stays two rows."""
+    if not cluster_label or cluster_label == "cluster":
+        return
+    for sample in samples:
+        sample.labels["cluster"] = sample.labels.pop(cluster_label, "")
+
+
 def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
     return dict.fromkeys(GPU_COLUMNS) | {
+        "cluster": labels.get("cluster", ""),
         "node": labels.get("node", ""),
         "gpu": labels.get("gpu", ""),
         "uuid": labels.get("UUID", ""),
@@ -307,13 +323,23 @@ def _gpu_row(labels: dict[str, str]) -> dict[str, object]:
 
 
 def node_row(labels: dict[str, str]) -> dict[str, str]:
+    """``NODE_COLUMNS`` from a node's ``kube_node_labels`` series."""
     label = next((c for c in CAPACITY_LABELS if labels.get(c)), "")
+    instance_type, accelerator = node_type_labels(labels)
     return {
         "node": labels.get("node", ""),
-        "instance_type": labels.get(INSTANCE_TYPE_LABEL, ""),
+        "instance_type": instance_type,
         "region": labels.get(REGION_LABEL, ""),
         "capacity_type": capacity_of(label, labels[label]) if label else "",
+        "accelerator": accelerator,
+        "cluster": labels.get("cluster", ""),
     }
+
+
+def node_type_labels(labels: dict[str, str]) -> tuple[str, str]:
+    """A node's instance type (the stable label, else the beta one) and GKE accelerator."""
+    instance_type = labels.get(INSTANCE_TYPE_LABEL) or labels.get(BETA_INSTANCE_TYPE_LABEL, "")
+    return instance_type, labels.get(ACCELERATOR_LABEL, "")
 
 
 def capacity_of(label: str, value: str) -> str:

@@ -95,8 +95,8 @@ def combine_shards(parts: list[list[InstantSample]], how: str) -> list[InstantSa
 def workload_cut(
     client: PrometheusClient, gq: GpuQueries, start: datetime, end: datetime
 ) -> Callable[[int], list[Shard]]:
-    """Rightsize's cut into a number of shards: groups of the GPU pods' namespaces (by pod
-    name past their number), the namespaces read at the first refusal, once for all."""
+    """Rightsize's cut into a number of shards: ranges of the GPU pods' namespace names (by
+    pod name past their number), the namespaces read at the first refusal, once for all."""
     names: list[str] | None = None
     listing = threading.Lock()  # measures are refused, and cut, from several threads
 

@@ -160,6 +160,8 @@ class SampleCostSource(CostSource):
             .sum()
         )
         cluster["bucket_end"] = _utc(cluster["bucket_end"])
+        if "cluster" in request.group_by:  # one cluster: its idle is the whole idle
+            cluster.insert(1, "cluster", self.cluster.name)
         return CostData(
             self.name,
             allocations,
@@ -219,12 +221,15 @@ class SampleCostSource(CostSource):
             pd.DataFrame([[m, *v] for m, v in served.items()], columns=["model", *SERVED_MEASURES]),
         )
 
-    def gpus(self, window: Window) -> GpuData:
+    def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
         """Per-GPU statistics of the simulated fleet, as the server-side queries compute them."""
         from finops_cli.sample.truth import gpu_truth
 
         start, end = int(window.start.timestamp()), int(window.end.timestamp())
         gpus = gpu_truth(self.cluster, start, end, self.sample_interval_s)
+        gpus["cluster"] = self.cluster.name
+        if cluster is not None and cluster != self.cluster.name:
+            gpus = gpus.iloc[0:0]
         if "holders" not in gpus:
             records = [{str(k): v for k, v in r.items()} for r in gpus.to_dict("records")]
             gpus["holders"] = pd.Series([_main_holder(r) for r in records], index=gpus.index)
@@ -235,6 +240,8 @@ class SampleCostSource(CostSource):
                     "instance_type": n.instance_type,
                     "region": n.region,
                     "capacity_type": n.capacity_type,
+                    "accelerator": n.accelerator,
+                    "cluster": self.cluster.name,
                 }
                 for n in self.cluster.nodes
             ],
@@ -273,15 +280,18 @@ class SampleCostSource(CostSource):
         ]
         return pd.DataFrame(rows, columns=list(NODE_COST_COLUMNS))
 
-    def pods(self, window: Window) -> PodGpuData:
+    def pods(self, window: Window, cluster: str | None = None) -> PodGpuData:
         from finops_cli.sample.truth import pod_truth
 
         start, end = int(window.start.timestamp()), int(window.end.timestamp())
         pods = pod_truth(self.cluster, start, end, self.sample_interval_s)
-        gpus = self.gpus(window)
+        pods = pods.assign(cluster=self.cluster.name)
+        if cluster is not None and cluster != self.cluster.name:
+            pods = pods.iloc[0:0]
+        gpus = self.gpus(window, cluster)
         pools = {n.name: n.pool for n in self.cluster.nodes}
         capacity = gpus.gpus.assign(pool=gpus.gpus["node"].map(pools).fillna(""))
-        held = pods.groupby("node", as_index=False).agg(gpu_hours=("gpu_hours", "sum"))
+        held = pods.groupby(["cluster", "node"], as_index=False).agg(gpu_hours=("gpu_hours", "sum"))
         return PodGpuData(
             pods[list(POD_COLUMNS)],
             gpus.nodes,

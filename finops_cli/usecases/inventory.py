@@ -14,14 +14,21 @@ from finops_cli.usecases.sources import open_source
 
 
 def gpus(
-    run: RunContext, *, idle: bool = False, by: str | None = None, team: str | None = None
+    run: RunContext,
+    *,
+    idle: bool = False,
+    by: str | None = None,
+    team: str | None = None,
+    cluster: str | None = None,
 ) -> dict[str, Any]:
-    """The ``gpus`` document: per GPU (or per ``by`` group), wasted ones only with ``idle``."""
+    """The ``gpus`` document: per GPU (or per ``by`` group), wasted ones only with ``idle``;
+    ``cluster`` narrows every series read to that cluster."""
+    _check_cluster(run, cluster)
     ledger_data = None
     with open_source(run) as source, run.progress("Querying GPUs"):
-        data = source.gpus(run.window)
+        data = source.gpus(run.window, cluster)
         if by == "team" and not idle:  # each GPU's cost split over its holders: the ledger's
-            ledger_data = source.costs(_team_request(run, team))
+            ledger_data = source.costs(_team_request(run, team, cluster))
     # Analytics (pandas) after the queries: it loads in the background while they run.
     from finops_cli.analytics.gpus import WASTED_STATES, GpuThresholds, assess_gpus, summarise_gpus
     from finops_cli.render import gpus as render
@@ -38,7 +45,9 @@ def gpus(
     if ledger_data is not None:
         from finops_cli.analytics.costs import attribute_costs
 
-        filters = {} if team is None else {"team": team}
+        filters = ({} if team is None else {"team": team}) | (
+            {} if cluster is None else {"cluster": cluster}
+        )
         ledger = attribute_costs(ledger_data, ("team",), filters, run.window.start, run.window.end)
     shown = summarise_gpus(frame, by, ledger) if by else frame
     if ledger is not None and team is not None:
@@ -52,13 +61,22 @@ def gpus(
     )
 
 
-def _team_request(run: RunContext, team: str | None) -> Any:
-    """The ``costs --by team`` request of the window (``--team`` as its filter), so that
-    ``gpus --by team`` gives the same cost, GPU-hours and waste as ``costs``."""
+def _check_cluster(run: RunContext, cluster: str | None) -> None:
+    if cluster is not None and not run.settings.labels.cluster:
+        from finops_cli.errors import UsageError
+
+        raise UsageError("--cluster needs labels.cluster (it is set to off)")
+
+
+def _team_request(run: RunContext, team: str | None, cluster: str | None = None) -> Any:
+    """The ``costs --by team`` request of the window (``--team`` and ``--cluster`` as its
+    filters), so that ``gpus --by team`` gives the same cost, GPU-hours and waste as ``costs``."""
     from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
 
-    filters = {} if team is None else {"team": team}
+    filters = ({} if team is None else {"team": team}) | (
+        {} if cluster is None else {"cluster": cluster}
+    )
     return CostRequest(run.window, ("team",), filters, bucket_size(run.window.seconds))
 
 
@@ -68,13 +86,16 @@ def rightsize(
     min_savings: float = 0.0,
     team: str | None = None,
     actions: Sequence[str] = (),
+    cluster: str | None = None,
 ) -> dict[str, Any]:
-    """The ``rightsize`` document: recommendations over the window, filtered as asked."""
+    """The ``rightsize`` document: recommendations over the window, filtered as asked
+    (``cluster``: that cluster's series only)."""
     from finops_cli.pricing import load_catalog
 
+    _check_cluster(run, cluster)
     catalog = load_catalog(run.settings.pricing)
     with open_source(run) as source, run.progress("Querying GPU pods"):
-        data = source.pods(run.window)
+        data = source.pods(run.window, cluster)
     # Analytics (pandas) after the queries: it loads in the background while they run.
     from finops_cli.analytics.rightsize import UPSIZE, recommend, unlabelled_holders
     from finops_cli.render import rightsize as render
@@ -87,10 +108,10 @@ def rightsize(
         and (r.monthly_savings >= min_savings or r.action == UPSIZE)
     ]
     notes = list(data.notes) + [
-        f"{node}: pods hold {hours:,.0f} GPU-h there that dcgm-exporter does not label (HAMi "
-        "shares, or an exporter without its pod mapping): which of its GPUs are free is "
-        "unknown, so it gets no capacity advice"
-        for node, hours in sorted(unlabelled_holders(data).items())
+        f"{'/'.join(p for p in key if p)}: pods hold {hours:,.0f} GPU-h there that "
+        "dcgm-exporter does not label (HAMi shares, or an exporter without its pod mapping): "
+        "which of its GPUs are free is unknown, so it gets no capacity advice"
+        for key, hours in sorted(unlabelled_holders(data).items())
     ]
     stale = catalog.staleness_note(run.now.date())  # both sides of a saving are catalog prices
     if stale:
@@ -117,23 +138,36 @@ def pricing_explain(run: RunContext) -> dict[str, Any]:
     catalog = load_catalog(run.settings.pricing)
     with open_source(run) as source, run.progress("Querying node prices"):
         data = source.gpus(run.window)
-    frame = data.gpus.merge(data.nodes, on="node", how="left").fillna(
-        {"instance_type": "", "region": "", "capacity_type": ""}
+    from finops_cli.analytics.gpus import with_nodes
+    from finops_cli.pricing.node_key import gpu_count_note, node_key
+
+    on = ["cluster", "node"] if "cluster" in data.gpus.columns else ["node"]
+    frame = with_nodes(data.gpus, data.nodes).fillna(
+        {"instance_type": "", "region": "", "capacity_type": "", "accelerator": ""}
     )
     rows = []
-    for node, group in frame.groupby("node", sort=True):
+    notes = list(data.notes)
+    for (*cluster, node), group in frame.groupby(on, sort=True):
         first = group.iloc[0]
         capacity = str(first["capacity_type"]) or "on-demand"
-        listed = catalog.lookup(str(first["instance_type"]), str(first["region"]) or None, capacity)
+        key = node_key(str(first["instance_type"]), str(first.get("accelerator", "")))
+        listed = catalog.lookup(key.key, str(first["region"]) or None, capacity)
+        physical = len(group[group["mig_profile"].fillna("") == ""]) or len(group)
+        if listed is not None and (note := gpu_count_note(key, listed.gpu_count, physical)):
+            notes.append(note)
         rows.append(
             {
+                "cluster": str(cluster[0]) if cluster else "",
                 "node": str(node),
                 "instance_type": str(first["instance_type"]),
                 "capacity_type": capacity,
                 "gpus": len(group),
                 "charged_per_gpu": round(float(group["hourly_price"].mean()), 6),
                 "charged_from": data.price_source,
+                "catalog_key": key.key,
+                "catalog_key_from": key.built_from,
                 "catalog_per_gpu": round(listed.per_gpu_hourly, 6) if listed else None,
+                "catalog_gpus": listed.gpu_count if listed else None,
                 "catalog_source": listed.source if listed else None,
             }
         )

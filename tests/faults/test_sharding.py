@@ -3,7 +3,7 @@
 ``gpus`` and ``rightsize`` send instant queries over the whole window, which a time split cannot
 shrink. A large fleet makes them too big for VictoriaMetrics' memory guard or Prometheus'
 ``--query.max-samples``; the source then cuts the dcgm-exporter series into 2, 4, ... 128 shards
-and combines the answers: by GPU UUID for ``gpus``; for ``rightsize`` by groups of namespaces
+and combines the answers: by GPU UUID for ``gpus``; for ``rightsize`` by ranges of namespaces
 (workloads never span namespaces, so each workload comes back from one shard only), and by pod
 name only once there are more shards than namespaces (one namespace alone too big). Here the
 proxy in front of the real test Prometheus refuses, with Prometheus' own 422, every dcgm query

@@ -70,9 +70,12 @@ def _truth(name: str):
 
 def test_by_cluster_matches_each_clusters_truth(store):
     doc = _costs(store, "--by", "cluster")
-    rows = {r["cluster"]: r for r in doc["rows"]}
+    rows = {r["cluster"]: r for r in doc["rows"] if r["kind"] == "allocated"}
+    idle = {r["cluster"]: r for r in doc["rows"] if r["kind"] == "idle"}
     for name in CLUSTERS:
-        assert rows[name]["gpu_cost"] == pytest.approx(_truth(name).allocated_gpu_cost, rel=0.005)
+        truth = _truth(name)
+        assert rows[name]["gpu_cost"] == pytest.approx(truth.allocated_gpu_cost, rel=0.005)
+        assert idle[name]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
     total = sum(_truth(n).cluster_gpu_cost for n in CLUSTERS)
     assert doc["totals"]["gpu_cost"] == pytest.approx(total, rel=0.005)
 

@@ -136,7 +136,9 @@ def _queries_for(filter_key: str, value: str) -> list[str]:
     for counters in queries.TRAFFIC_COUNTERS.values():
         built.append(inference.traffic_by_model(counters, 6 * 3600, filters))
     built.append(inference.served(ctx.pod_gpu_cost()))
-    catalog = replace(ctx, catalog_prices=(("p5.48xlarge", "us-east-1", "", 12.5),))
+    catalog = replace(
+        ctx, catalog_prices=(("p5.48xlarge", "", "", "us-east-1", "", "", "", "", 12.5),)
+    )
     built.append(catalog.gpu_cost_rate(["team"], filters))
     return built
 

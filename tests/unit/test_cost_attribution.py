@@ -118,3 +118,75 @@ def test_two_level_rows_keep_partial_labels():
     assert first.keys == {"team": "a", "project": UNALLOCATED}
     assert first.kind == "allocated"
     assert report.rows[1].kind == "unallocated" and report.rows[1].gpu_cost == 3
+
+
+def _two_clusters(keys):
+    """Clusters east and west, each with capacity, a labelled pod, an unlabelled pod and
+    allocation kube-state-metrics missed; cluster frame per cluster."""
+    team = ("a",) if "team" in keys else ()
+    blank = ("",) if "team" in keys else ()
+    alloc = pd.DataFrame(
+        [
+            (T1, "east", *team, 10, 20, 0, 5, 10, 10),
+            (T1, "east", *blank, 2, 4, 0, 0, 0, 0),
+            (T1, "west", *team, 1, 3, 0, 1, 1, 2),
+        ],
+        columns=[
+            "bucket_end",
+            "cluster",
+            *(["team"] if team else []),
+            "gpu_hours",
+            "gpu_cost",
+            "cpu_ram_cost",
+            "busy_gpu_hours",
+            "observed_gpu_hours",
+            "wasted_cost",
+        ],
+    )
+    if not team:  # --by cluster alone: one row per cluster
+        alloc = alloc.groupby(["bucket_end", "cluster"], as_index=False).sum()
+    cluster = pd.DataFrame(
+        [(T1, "east", 15, 30, 40, 80, 12), (T1, "west", 1, 3, 8, 24, 2)],
+        columns=[
+            "bucket_end",
+            "cluster",
+            "allocated_gpu_hours",
+            "allocated_gpu_cost",
+            "capacity_gpu_hours",
+            "capacity_gpu_cost",
+            "allocated_wasted_cost",
+        ],
+    )
+    return CostData("test", alloc, cluster, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", True, 60)
+
+
+@pytest.mark.parametrize("keys", [("cluster",), ("cluster", "team"), ("team", "cluster")])
+def test_split_by_cluster_each_cluster_gets_its_idle_and_unallocated(keys):
+    report = _attribute(_two_clusters(keys), keys=keys)
+    spend = {"east": 80, "west": 24}
+    for name, total in spend.items():
+        mine = [r for r in report.rows if r.keys["cluster"] == name]
+        assert sum(r.gpu_cost for r in mine) == pytest.approx(total)  # the invariant per cluster
+        kinds = [r.kind for r in mine]
+        assert kinds.count("idle") == 1 and kinds.count("unallocated") == 1
+    idle = {r.keys["cluster"]: r for r in report.rows if r.kind == "idle"}
+    assert idle["east"].gpu_cost == pytest.approx(50) and idle["west"].gpu_cost == pytest.approx(21)
+    assert idle["east"].waste == pytest.approx(50)
+    unallocated = {r.keys["cluster"]: r for r in report.rows if r.kind == "unallocated"}
+    # east: the missed allocation (30 - 24), plus the unlabelled pod when another key labels rows
+    assert unallocated["east"].gpu_cost == pytest.approx(6 if keys == ("cluster",) else 10)
+    assert unallocated["west"].gpu_cost == pytest.approx(0)
+    assert report.totals.gpu_cost == pytest.approx(104) == report.totals.cluster_gpu_cost
+    assert report.totals.idle_gpu_cost == pytest.approx(71)
+    assert report.totals.idle_gpu_hours == pytest.approx(25 + 7)
+    for row in report.rows:  # the other key columns carry the marker
+        if row.kind != "allocated" and "team" in keys:
+            assert row.keys["team"] in (IDLE, UNALLOCATED)
+
+
+def test_split_by_cluster_under_a_pod_filter_leaves_each_idle_out_unless_asked():
+    data = _two_clusters(("cluster", "team"))
+    args = (data, ("cluster", "team"), {"team": "a"}, T1, T1)
+    assert not [r for r in attribute_costs(*args).rows if r.kind == "idle"]
+    with_idle = attribute_costs(*args, include_idle=True)
+    assert {r.keys["cluster"] for r in with_idle.rows if r.kind == "idle"} == {"east", "west"}

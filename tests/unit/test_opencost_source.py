@@ -427,7 +427,16 @@ def test_cluster_grouping_and_filter(oc: FakeOpenCost, h: Harness) -> None:
         "east": 1152 + 576,
         "west": (1152 + 576) / 2,
     }
-    assert data.cluster.iloc[0]["capacity_gpu_cost"] == pytest.approx(1.5 * (1728 + 1872))
+    # Split by cluster, capacity (and so idle) is per cluster: splitIdle names each idle's.
+    capacity = dict(zip(data.cluster["cluster"], data.cluster["capacity_gpu_cost"], strict=True))
+    assert capacity == pytest.approx({"east": 1728 + 1872, "west": (1728 + 1872) / 2})
+    by_cluster = attribute_costs(data, ("cluster",), {}, START, END)
+    idle = {r.keys["cluster"]: r.gpu_cost for r in by_cluster.rows if r.kind == "idle"}
+    assert idle == pytest.approx({"east": 1872, "west": 936})
+    for name, spend in capacity.items():
+        assert sum(r.gpu_cost for r in by_cluster.rows if r.keys["cluster"] == name) == (
+            pytest.approx(spend)
+        )
 
     west = src.costs(request("team", cluster="west"))
     assert oc.requests[1].params["aggregate"] == ["cluster,label:ai-finops.io/team"]

@@ -220,30 +220,38 @@ def _matches(matcher: str, value: str) -> bool:
 NAMESPACE_NAMES = ["team-a", "team-b", "ml", "research-3", "sandbox", "z", "vision-serving"]
 
 
-def test_namespace_groups_partition_the_names_and_the_last_catches_new_ones():
-    """Rightsize's namespace shards: the sorted names dealt round-robin, each name in exactly one
-    group, a namespace not listed (created since) in the last; each group's matcher names only
-    its own namespaces, the last's only the others' (never the whole list in every shard)."""
+def test_namespace_shards_are_ranges_that_partition_every_name():
+    """Rightsize's namespace shards: ranges of the sorted names, each listed name in exactly
+    one, about equal in size, and any other name (created since, odd) in exactly one too; a
+    matcher is one regex on the range's bounds, never a list of names."""
     from finops_cli.queries import workload_shards
 
     names = sorted(NAMESPACE_NAMES)
+    unlisted = ["team-new", "a", "team-a-2", "", "zz", "0", "\u00fc", "ml-x"]
     for count in range(1, len(names) + 1):
         cut = workload_shards([*NAMESPACE_NAMES, "ml", ""], count)  # repeats and blanks: once
         assert [s.by for s in cut] == ["namespace"] * count
         matchers = [s.matcher("exported_namespace") for s in cut]
-        assert all(m.startswith("exported_namespace") for m in matchers)
-        for index, matcher in enumerate(matchers[:-1]):
-            own = names[index::count]
-            assert [n for n in names if _matches(matcher, n)] == own
-            assert matcher == f'exported_namespace=~"{"|".join(own)}"'  # no other name in it
-        others = [n for i in range(count - 1) for n in names[i::count]]
-        assert matchers[-1] == (
-            f'exported_namespace!~"{"|".join(others)}"' if others else 'exported_namespace=~".*"'
-        )
-        for name in [*names, "team-new", "a", "team-a-2"]:
-            hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
-            expected = [names.index(name) % count] if name in names else [count - 1]
-            assert hits == expected, (count, name, matchers)
+        assert all(m.startswith("exported_namespace=~") for m in matchers)
+        assert all(m.count("=~") == 1 for m in matchers)  # one matcher per part
+        owned = [[n for n in names if _matches(m, n)] for m in matchers]
+        assert sorted(n for part in owned for n in part) == names
+        assert max(map(len, owned)) - min(map(len, owned)) <= len(names) // count + 1
+        for name in [*names, *unlisted]:
+            assert sum(_matches(m, name) for m in matchers) == 1, (count, name, matchers)
+
+
+def test_three_thousand_namespaces_give_short_even_shards():
+    """The matcher of a part grows with its bounds (a few characters), not with the names."""
+    from finops_cli.queries import workload_shards
+
+    names = [f"tenant-{i:04d}-ns" for i in range(3000)]
+    for count in (2, 16, 128):
+        cut = workload_shards(names, count)
+        matchers = [s.matcher("namespace") for s in cut]
+        assert max(len(m) for m in matchers) < 400
+        sizes = [sum(_matches(m, n) for n in names) for m in matchers]
+        assert sum(sizes) == 3000 and max(sizes) <= 2 * 3000 // count, sizes
 
 
 def test_more_shards_than_namespaces_cut_by_pod_name():
@@ -256,8 +264,8 @@ def test_more_shards_than_namespaces_cut_by_pod_name():
 
 
 def test_namespace_names_are_escaped_for_the_regex_and_the_string():
-    """Regex metacharacters, quotes, backslashes and newlines in a name match only that name
-    (unescaped, ``a.b`` would take ``axb`` and ``a|b`` would take ``a``)."""
+    """Regex metacharacters, quotes, backslashes and newlines in names still give ranges that
+    put every name (listed or near one) in exactly one part, each part one string literal."""
     import re
 
     from finops_cli.queries import workload_shards
@@ -265,16 +273,13 @@ def test_namespace_names_are_escaped_for_the_regex_and_the_string():
     odd = ["a.b", "a|b", "(x)", 'q"uote', "back\\slash", "st*r", "^$", "[c]", "{2}", "ü-é", "n\nl"]
     near = ["axb", "a", "b", "x", "(x", "quote", 'q"', "backslash", "back\\", "str", "sttr"]
     near += ["", "c", "[c", "22", "ü", "n", "nl"]  # "": a series without the label
-    one_literal = re.compile(r'namespace[=!]~"(?:[^"\\\n]|\\.)*"')  # nothing after it
+    one_literal = re.compile(r'namespace=~"(?:[^"\\\n]|\\.)*"')  # nothing after it
     for count in (2, 3, len(odd)):
         matchers = [s.matcher("namespace") for s in workload_shards(odd, count)]
         assert all(one_literal.fullmatch(m) for m in matchers), matchers
-        for index, name in enumerate(sorted(odd)):
+        for name in [*odd, *near]:
             hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
-            assert hits == [index % count], (name, matchers)
-        for name in near:  # not listed: only the last shard's negative matcher takes them
-            hits = [i for i, m in enumerate(matchers) if _matches(m, name)]
-            assert hits == [count - 1], (name, matchers)
+            assert len(hits) == 1, (name, matchers)
 
 
 def test_namespace_shards_reach_dcgm_and_kube_state_metrics_reads():
@@ -286,13 +291,13 @@ def test_namespace_shards_reach_dcgm_and_kube_state_metrics_reads():
         dcgm = "exported_namespace" if exported else "namespace"
         gq = GpuQueries(ctx, 3600, first)
         workloads = gq.pod_workloads()
-        assert f'{{{"exported_pod" if exported else "pod"}!="",{dcgm}=~"team-a"}}' in workloads
-        assert 'kube_pod_owner{owner_kind!="<none>",namespace=~"team-a"}' in workloads
-        assert 'namespace=~"team-a"}' in gq.pod_labels(["team"])
-        assert "team-b" not in gq.workload_labels(["team"])
+        own = first.matcher(dcgm)
+        assert f'{{{"exported_pod" if exported else "pod"}!="",{own}}}' in workloads
+        assert f'kube_pod_owner{{owner_kind!="<none>",{first.matcher("namespace")}}}' in workloads
+        assert first.matcher("namespace") in gq.pod_labels(["team"])
         rest = GpuQueries(ctx, 3600, last).pod_workloads()
-        assert f'{dcgm}!~"team-a"' in rest and 'namespace!~"team-a"' in rest
-        assert "team-b" not in rest
+        assert last.matcher(dcgm) in rest and last.matcher("namespace") in rest
+        assert "team-a" not in rest and "team-b" not in rest  # bounds, never the names
         assert gq.bound_series() == (
             'DCGM_FI_DEV_FB_USED{exported_pod!=""}' if exported else 'DCGM_FI_DEV_FB_USED{pod!=""}'
         )

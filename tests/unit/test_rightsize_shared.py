@@ -105,7 +105,7 @@ def _gpu(gpu: str, held: float) -> dict:
 def test_no_capacity_advice_where_pods_hold_shares_dcgm_exporter_does_not_name():
     capacity = [_gpu("0", 0.0), _gpu("1", 0.0), _gpu("2", 0.0), _gpu("3", 0.0)]
     hami = _data([], capacity, {"n1": 0.95 * HOURS})  # HAMi pods: charged, unlabelled
-    assert unlabelled_holders(hami) == {"n1": pytest.approx(0.95 * HOURS)}
+    assert unlabelled_holders(hami) == {("", "n1"): pytest.approx(0.95 * HOURS)}
     assert recommend(hami, load_catalog(), HOURS) == []
     nobody = _data([], capacity, {})
     (rec,) = recommend(nobody, load_catalog(), HOURS)

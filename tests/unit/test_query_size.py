@@ -1,0 +1,144 @@
+"""Every query the CLI builds stays under ``MAX_QUERY_BYTES`` (8 KB, URL-encoded as sent).
+
+The guard of issue 21: with 3,000 namespaces, rightsize's namespace shards once listed every
+other namespace in the last part (358 KB). Here every query of ``costs`` (every grouping and
+filter), ``gpus``, ``rightsize`` (whole and in every cut from 2 to 128 parts: by namespace range,
+by GPU UUID, by pod name), the capacity advice, the unit costs, the node prices and the
+discovery probes is built for a fleet of 3,000 namespaces, in the contexts that make queries
+longest (dcgm-exporter's ``exported_*`` labels, an HA pair's replica label, a cluster filter,
+the catalog's price table without OpenCost), and measured as the client sends it.
+
+Shared GPUs (``queries.shares``) are measured by their own tests: their queries are not in this
+guard yet (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from finops_cli import queries
+from finops_cli.queries import (
+    MAX_QUERY_BYTES,
+    GpuQueries,
+    InferenceQueries,
+    NodeQueries,
+    QueryContext,
+    over_buckets,
+    query_bytes,
+    shards,
+    workload_shards,
+)
+from finops_cli.sources.prometheus_gpus import (
+    capacity_measures,
+    gpu_measures,
+    workload_measures,
+)
+
+LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
+LABELS["cost_center"] = "ai-finops.io/cost-center"
+BUSY = frozenset({queries.BUSY_PROFILING, queries.BUSY_UTIL})
+NAMESPACES = [f"tenant-{i:04d}-{'prod' if i % 3 else 'dev'}" for i in range(3000)]
+WEEK = 7 * 86400
+# Nine (instance type, region, capacity) sets priced without OpenCost, GKE N1 + T4 among them:
+# the catalog table adds about 110 bytes per set (docs/performance.md: the bound holds up to
+# nine sets with every lengthening option at once).
+# Values in ``NODE_PRICE_LABELS`` order: instance type, beta, accelerator, region, capacities.
+_EKS = tuple(
+    (f"{family}.{size}xlarge", "", "", region, capacity, "", "", "", 1.25 + size)
+    for family in ("p5", "p4d", "g6e")
+    for size in (12, 48)
+    for region, capacity in (("us-east-1", "on-demand"), ("us-west-2", "spot"))
+)
+_GKE = ("n1-standard-4", "n1-standard-4", "nvidia-tesla-t4", "us-central1", "", "", "", "", 0.54)
+CATALOG = (*_EKS[:8], _GKE)
+
+
+def _contexts() -> Iterator[tuple[str, QueryContext]]:
+    base = QueryContext(LABELS, 60)
+    yield "plain", base
+    yield "exported", replace(base, exported_pod_labels=True)
+    worst = replace(
+        base,
+        exported_pod_labels=True,
+        replica_labels=("prometheus_replica",),
+        cluster_filter="eu-west-1-prod",
+    )
+    yield "exported+replica+cluster", worst
+    yield "catalog", replace(worst, catalog_prices=CATALOG)
+
+
+def _cuts() -> Iterator[queries.Shard | None]:
+    yield None
+    count = 2
+    while count <= queries.MAX_SHARDS:
+        yield from workload_shards(NAMESPACES, count)
+        yield from shards("gpu", count)
+        yield from shards("pod", count)
+        count *= 2
+
+
+def _cost_queries(ctx: QueryContext) -> Iterator[str]:
+    groupings: list[list[str]] = [[], *([k] for k in queries.GROUP_KEYS)]
+    groupings += [["cluster", "team"], ["team", "project"], ["team", "gpu_model"]]
+    filters = {"team": "nlp", "namespace": NAMESPACES[-1], "cost_center": "NLP-210"}
+    for keys in groupings:
+        for given in ({}, filters):
+            for measure in (
+                ctx.gpus_allocated(keys, given),
+                ctx.gpu_cost_rate(keys, given),
+                ctx.cpu_ram_cost_rate(keys, given),
+                ctx.busy_sum(keys, given, BUSY),
+                ctx.busy_count(keys, given, BUSY),
+                ctx.wasted_cost_rate(keys, given, BUSY),
+            ):
+                yield over_buckets(measure, 3600, 60)
+    yield over_buckets(ctx.capacity_gpus(), 3600, 60)
+    yield over_buckets(ctx.capacity_cost_rate(), 3600, 60)
+    iq = InferenceQueries(ctx, WEEK)
+    for counters in queries.TRAFFIC_COUNTERS.values():
+        yield iq.traffic_by_model(counters, WEEK, filters)
+    yield iq.served(ctx.pod_gpu_cost())
+    yield iq.served(ctx.busy_per_gpu(BUSY), "count")
+    nq = NodeQueries(ctx, WEEK)
+    yield from (nq.samples(), nq.gpu_cost(), nq.instance_cost(), nq.gpu_count(), nq.identity())
+    yield queries.node_pools(ctx, WEEK)
+
+
+def _window_queries(ctx: QueryContext) -> Iterator[tuple[str, str]]:
+    for shard in _cuts():
+        gq = GpuQueries(ctx, WEEK, shard)
+        where = "whole" if shard is None else f"{shard.by} {shard.index + 1}/{shard.count}"
+        measures = gpu_measures(gq, BUSY) | capacity_measures(gq)
+        measures |= workload_measures(gq, BUSY, "label_ai_finops_io_interruptible")
+        for name, query in measures.items():
+            yield f"{name} ({where})", query
+        yield f"node_info ({where})", gq.node_info()
+        yield f"pod_attributes ({where})", ctx.pod_attributes(["team", "project", "model"], {})
+
+
+def _probes() -> Iterator[str]:
+    yield queries.node_price_label_sets(WEEK)
+    yield queries.node_sharing_label_sets(WEEK)
+    yield queries.exported_pod_series()
+    yield queries.sample_count(queries.GPU_ALLOCATION)
+
+
+@pytest.mark.parametrize(("name", "ctx"), list(_contexts()), ids=[n for n, _ in _contexts()])
+def test_every_query_for_three_thousand_namespaces_fits_8_kb(name: str, ctx: QueryContext):
+    largest = ("", 0)
+    for label, query in [
+        *(("costs", q) for q in _cost_queries(ctx)),
+        *_window_queries(ctx),
+        *(("probe", q) for q in _probes()),
+    ]:
+        size = query_bytes(query)
+        if size > largest[1]:
+            largest = (label, size)
+    assert largest[1] <= MAX_QUERY_BYTES, f"{name}: {largest[0]} is {largest[1]} bytes"
+
+
+def test_query_bytes_counts_the_form_field_as_sent():
+    assert query_bytes('up{job="a b"}') == len("query=up%7Bjob%3D%22a+b%22%7D")
