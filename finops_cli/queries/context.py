@@ -30,6 +30,7 @@ from finops_cli.queries.names import (
     GPU_ALLOCATABLE,
     GPU_ALLOCATION,
     GPU_CAPACITY,
+    GPU_PRESENCE,
     GPU_PRICE,
     GPU_REQUESTS,
     GPU_TEMPERATURE,
@@ -42,7 +43,7 @@ from finops_cli.queries.names import (
     RAM_PRICE,
 )
 from finops_cli.queries.shares import ShareQueries
-from finops_cli.queries.sharing import Sharing
+from finops_cli.queries.sharing import HAMI_RESOURCES, Sharing, alternation
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,29 @@ class QueryContext:
             allocatable = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
             base = f"max by ({self.node_join}) ({allocatable})"
         return base if shares is None else shares.physical_gpus(base)
+
+    def oversubscribed_nodes(self) -> str:
+        """Nodes that advertise or hold more GPUs than dcgm-exporter reports there, as the
+        ratio (> 1 only): the GPUs a node advertises at the discovered shares (a node whose
+        replicas label kube-state-metrics does not export counts each replica whole), and on
+        shared GPUs also the shares its pods hold."""
+        reported = self.dcgm_labels(self.exact(GPU_PRESENCE))
+        gpus = f"group by ({self.grouping(['node', 'gpu'])}) ({reported})"
+        physical = f"count by ({self.node_join}) ({gpus})"
+        shares = self.shares
+        if shares is None:
+            advertised = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
+            ratio = f"max by ({self.node_join}) ({advertised}) / on ({self.node_join}) {physical}"
+            return f"{ratio} > 1.001"
+        advertised = f"{shares.allocatable_gpus()} / on ({self.node_join}) {physical} > 1.001"
+        if shares.sharing.hami:  # HAMi advertises split-count devices per GPU, by design
+            hami = self.exact(GPU_REQUESTS, f"resource=~{alternation(HAMI_RESOURCES)}")
+            advertised = f"({advertised} unless on ({self.node_join}) {hami})"
+        held = f"sum by ({self.node_join}) ({self.pod_gpus()})"
+        return (
+            f"max by ({self.node_join}) ({advertised} or {held} / on ({self.node_join}) "
+            f"{physical} > 1.001)"
+        )
 
     def node_price(self, metric: str = GPU_PRICE) -> str:
         if self.catalog_prices is not None and metric == GPU_PRICE:

@@ -25,7 +25,8 @@ TRAFFIC_COUNTERS = {
     "prompt_tokens": PROMPT_TOKEN_COUNTERS,
     "generated_tokens": GENERATED_TOKEN_COUNTERS,
 }
-SERVING_METRICS = REQUEST_COUNTERS + PROMPT_TOKEN_COUNTERS + GENERATED_TOKEN_COUNTERS
+SERVING_METRICS = REQUEST_COUNTERS
+"""What marks a serving pod and the models it serves: every server counts requests per model."""
 
 
 class InferenceQueries:
@@ -88,12 +89,12 @@ class InferenceQueries:
         """Each serving pod without a model label, split evenly over the models it reports."""
         by = self.ctx.grouping(["namespace", "pod", "served_model"])
         reads = self.ctx.read(SERVING_METRICS, self.ctx.attribute_lookback_s)
-        served = (
-            f"(group by ({by}) ({self._normalise(reads)}) unless on ({self._join()}) "
-            f"{self.model_pods(self.ctx.attribute_lookback_s)})"
-        )
+        models = f"group by ({by}) ({self._normalise(reads)})"
+        labelled = self.model_pods(self.ctx.attribute_lookback_s)
+        served = f"({models} unless on ({self._join()}) {labelled})"
+        # A pod's models are counted over all it serves: the pods ``served`` keeps are whole.
         return (
-            f"({served} / on ({self._join()}) group_left () count by ({self._join()}) ({served}))"
+            f"({served} / on ({self._join()}) group_left () count by ({self._join()}) ({models}))"
         )
 
     def served(self, per_pod_expr: str, aggregate: str = "sum") -> str:

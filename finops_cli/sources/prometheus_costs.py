@@ -18,7 +18,7 @@ from finops_cli.errors import SourceError
 from finops_cli.queries import NodeQueries, QueryContext, over_buckets
 from finops_cli.sources import interface, prometheus_rows
 from finops_cli.sources import prometheus_discovery as discovery
-from finops_cli.sources.prometheus_client import PrometheusClient
+from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
 from finops_cli.sources.prometheus_sharding import gather, query_pool
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
             for name, expr in measures.items()
             if name not in unread
         }
+        check = pool.submit(source.client.instant, ctx.oversubscribed_nodes(), end)
         results = gather(futures)
+        notes += oversubscription_notes(check.result())
 
     prom_keys = [ctx.prom_label(k) for k in keys]
     skipped: list[str] = []
@@ -226,3 +228,21 @@ def annotation_note(ctx: QueryContext, keys: list[str], *, missing_metric: bool)
         f"{what}: every pod's cost center is __unallocated__; run kube-state-metrics with "
         f"--metric-annotations-allowlist=pods=[{annotations}]"
     )
+
+
+def oversubscription_notes(samples: list[InstantSample]) -> list[str]:
+    """One note naming the nodes that advertise or hold more GPUs than dcgm-exporter reports
+    there at the window's end (``QueryContext.oversubscribed_nodes``): reported, since no
+    pod's share is capped (docs/cost-model.md, "Shared GPUs")."""
+    found = sorted((s.labels.get("node", ""), s.value) for s in samples if math.isfinite(s.value))
+    if not found:
+        return []
+    nodes = ", ".join(f"{node} ({ratio:.2f}x)" for node, ratio in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return [
+        f"over-subscribed GPUs: {nodes}{more} advertise or hold that many times the physical "
+        "GPUs dcgm-exporter reports at the window's end, likely time-slicing or MPS replicas "
+        "whose GFD labels kube-state-metrics does not export (add nvidia.com/gpu.replicas to "
+        "its --metric-labels-allowlist for nodes): each replica is priced or charged as a whole "
+        "GPU there"
+    ]

@@ -90,6 +90,7 @@ def _run(command: str, url: str, *args: str) -> dict:
     result = run_finops(command, *WINDOW, "--prometheus-url", url, "-o", "json", *args)
     assert result.returncode == 0, result.stderr
     assert "shared GPUs found" in result.stderr
+    assert "over-subscribed" not in result.stderr  # HAMi's split devices are not a false alarm
     return json.loads(result.stdout)
 
 
@@ -214,3 +215,21 @@ def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prom
     nodes = {r["workload"]["name"] for r in doc["rows"] if r["workload"]["kind"] == "Node"}
     assert HAMI not in nodes and MIXED in nodes
     assert any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
+
+
+@pytest.mark.prometheus
+def test_replicas_label_missing_is_reported_as_over_subscription(
+    prometheus_from_openmetrics, tmp_path_factory
+):
+    """kube-state-metrics without the GFD replicas label: the time-sliced node's replicas each
+    count as a whole GPU, more than the node has. The shares are not silently believed."""
+    cluster = _cluster(with_opencost=False)
+    path = Path(tmp_path_factory.mktemp("sharing-nolabel")) / "cluster.om"
+    write_openmetrics_file(_series(cluster), path)
+    text = path.read_text().replace(',label_nvidia_com_gpu_replicas="4"', "")
+    path.write_text(text)
+    url = prometheus_from_openmetrics(path, "sharing-no-replicas-label")
+    result = run_finops("costs", *WINDOW, "--prometheus-url", url, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    note = next(n for n in json.loads(result.stdout)["notes"] if "over-subscribed" in n)
+    assert SLICED in note and MIXED not in note, note
