@@ -35,6 +35,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from finops_cli.sources.billing import NO_INSTANCE_TYPE, instance_family, is_gpu_machine
+from finops_cli.sources.commitment_types import Commitment, CoverageRow, Term
+
+__all__ = ["Commitment", "CommitmentReport", "CoverageRow", "Term", "commitment_report"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,42 +54,6 @@ TEXT = (
 
 
 @dataclass(frozen=True)
-class Term:
-    """A commitment's term as an API knows it (EC2, Cost Explorer): for expiries."""
-
-    commitment_id: str
-    kind: str
-    end: datetime | None
-    start: datetime | None = None
-    instance_type: str | None = None
-    zone: str | None = None
-    count: int | None = None
-    source: str = ""
-
-
-@dataclass(frozen=True)
-class Commitment:
-    """One commitment or reservation over the window."""
-
-    commitment_id: str
-    kind: str
-    category: str | None
-    type_name: str | None
-    instance_types: tuple[str, ...]
-    zones: tuple[str, ...]
-    provider: str | None
-    currency: str
-    committed: float
-    used: float
-    unused: float
-    utilisation: float | None
-    used_hours: float
-    unused_hours: float
-    purchased: float  # Purchase rows' BilledCost in the window (upfront or recurring fees)
-    end: datetime | None = None
-
-
-@dataclass(frozen=True)
 class FamilyRow:
     """Commitment money and instance-hours of one GPU instance family."""
 
@@ -98,25 +65,6 @@ class FamilyRow:
     committed_hours: float
     on_demand_hours: float
     spot_hours: float
-
-
-@dataclass(frozen=True)
-class CoverageRow:
-    """GPU instance-hours that ran, by how they were bought, for one instance type."""
-
-    instance_type: str
-    committed_hours: float
-    on_demand_hours: float
-    spot_hours: float
-    on_demand_cost: float
-
-    @property
-    def hours(self) -> float:
-        return self.committed_hours + self.on_demand_hours + self.spot_hours
-
-    @property
-    def coverage(self) -> float | None:
-        return self.committed_hours / self.hours if self.hours > 0 else None
 
 
 @dataclass(frozen=True)
