@@ -49,7 +49,7 @@ TEXT = (
     "charge_category", "pricing_category", "commitment_id", "commitment_type",
     "commitment_category", "commitment_status", "commitment_unit", "reservation_id",
     "reservation_status", "instance_type", "zone", "region", "resource_id", "provider",
-    "currency", "usage_type", "contract_applied",
+    "currency", "usage_type", "contract_applied", "charge_subcategory",
 )  # fmt: skip
 
 
@@ -132,6 +132,13 @@ def row_kind(commitment_type: object, category: object, usage_type: object, pric
     return "reserved-instance"
 
 
+def _subcategory_status(value: object) -> str:
+    """FOCUS 1.0 has no CommitmentDiscountStatus: its ChargeSubcategory says "Used Commitment"
+    or "Unused Commitment"; a usage row that names a commitment and says neither used it."""
+    text = _status(value)
+    return "unused" if "unused" in text else "used"
+
+
 def _status(value: object) -> str:
     return str(value or "").strip().lower()
 
@@ -171,18 +178,25 @@ def classify(frame: pd.DataFrame) -> pd.DataFrame:
         strict=True,
     ):
         kind = row_kind(t, c, u, p)
+        if cid is not None and not t and not c and "savingsplan" in _squash(cid):
+            kind = "savings-plan"  # FOCUS 1.0 rows without a type: the ARN says what it is
         if cid is None and kind != "capacity-block":
             kind = "capacity-reservation"
         kinds.append(kind)
     out["kind"] = kinds
     state = []
-    for cat, cs, rs, cid in zip(category, c_status, r_status, out["commitment_id"], strict=True):
+    subcategory = out["charge_subcategory"] if "charge_subcategory" in out else [None] * len(out)
+    for cat, cs, rs, cid, sub in zip(
+        category, c_status, r_status, out["commitment_id"], subcategory, strict=True
+    ):
         if cat == "purchase":
             state.append("purchase")
         elif cat != "usage":
             state.append("other")  # credits, taxes, adjustments: not commitment use
         else:
             status = cs if cid is not None and cs in ("used", "unused") else rs
+            if status not in ("used", "unused") and cid is not None:
+                status = _subcategory_status(sub)
             state.append(status if status in ("used", "unused") else "run")
     out["state"] = state
     pricing = out["pricing_category"].map(_status)
@@ -437,3 +451,80 @@ def commitment_report(
         unused=unused,
         notes=report_notes,
     )
+
+
+def report_from_apis(
+    commitments: Sequence[Commitment],
+    coverage: Sequence[CoverageRow],
+    *,
+    terms: Sequence[Term] = (),
+    now: datetime | None = None,
+    horizon: timedelta = timedelta(days=30),
+    notes: Sequence[str] = (),
+) -> CommitmentReport:
+    """The same report from what Cost Explorer computed itself: per-commitment figures as
+    given, families from each commitment's instance family, no hourly overlaps (Cost Explorer
+    has no hourly rows per reservation: the document says so)."""
+    families: dict[str, list[float]] = {}
+    for c in commitments:
+        for itype in c.instance_types[:1]:
+            family = instance_family(itype)
+            entry = families.setdefault(family, [0.0, 0.0])
+            entry[0] += c.used
+            entry[1] += c.unused
+    hours: dict[str, list[float]] = {}
+    for row in coverage:
+        entry = hours.setdefault(instance_family(row.instance_type), [0.0, 0.0, 0.0])
+        entry[0] += row.committed_hours
+        entry[1] += row.on_demand_hours
+        entry[2] += row.spot_hours
+    family_rows = []
+    for family in sorted(set(families) | set(hours)):
+        if not is_gpu_machine(f"{family}.x"):
+            continue
+        used, unused = families.get(family, [0.0, 0.0])
+        committed_h, on_demand_h, spot_h = hours.get(family, [0.0, 0.0, 0.0])
+        family_rows.append(
+            FamilyRow(
+                family,
+                used + unused,
+                used,
+                unused,
+                used / (used + unused) if used + unused > 0 else None,
+                committed_h,
+                on_demand_h,
+                spot_h,
+            )
+        )
+    by_id = {t.commitment_id: t for t in terms}
+    ordered = sorted(
+        (
+            c if c.end is not None or c.commitment_id not in by_id else _with_end(c, by_id)
+            for c in commitments
+        ),
+        key=lambda c: (-c.unused, c.commitment_id),
+    )
+    used = sum(c.used for c in commitments)
+    unused = sum(c.unused for c in commitments)
+    return CommitmentReport(
+        currency="USD",
+        commitments=tuple(ordered),
+        families=tuple(family_rows),
+        coverage=tuple(r for r in coverage if is_gpu_machine(r.instance_type)),
+        overlaps=(),
+        expiring=expiring(terms, now, horizon) if now is not None else (),
+        committed=used + unused,
+        used=used,
+        unused=unused,
+        notes=[
+            *notes,
+            "Cost Explorer reports commitments per period, not per hour and reservation: idle "
+            "reservations beside on-demand hours need a FOCUS export (--focus PATH)",
+        ],
+    )
+
+
+def _with_end(commitment: Commitment, terms: dict[str, Term]) -> Commitment:
+    from dataclasses import replace
+
+    return replace(commitment, end=terms[commitment.commitment_id].end)

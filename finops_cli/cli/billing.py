@@ -81,6 +81,12 @@ HELP = {
     ),
     "--threshold": "Flag differences over this many percent of the estimate (0 or more).",
     "--fail-on-flagged": "Exit 3 when any instance type is flagged.",
+    "--expiring-within": "List commitments that end within this long after now (30d, 8w...).",
+    "commitments --fail-on": (
+        "Exit 3 when a gate trips, repeatable: utilisation<0.8 (any commitment), coverage<60%, "
+        "unused>500, idle>0 (money lost to reservations idle beside on-demand), expiring>0."
+    ),
+    "--ec2": "With --focus: ask EC2 for capacity reservation and Capacity Block end dates.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
@@ -219,6 +225,42 @@ def compare(
     ctx.deliver(billing_compare(ctx, options, threshold=threshold, fail_on_flagged=fail_on_flagged))
 
 
+@data_command(sources=("sample",))
+def commitments(
+    ctx: CommandContext,
+    expiring_within: Annotated[
+        str,
+        option(
+            HELP["--expiring-within"], "--expiring-within", metavar="DURATION", show_default=True
+        ),
+    ] = "30d",
+    fail_on: Annotated[
+        list[str] | None,
+        option(HELP["commitments --fail-on"], "--fail-on", metavar="GATE"),
+    ] = None,
+    focus: FocusOption = None,
+    ec2: Annotated[bool, option(HELP["--ec2"], "--ec2", panel=BILL, show_default=True)] = False,
+    profile: ProfileOption = None,
+) -> None:
+    """What Savings Plans, reservations and Capacity Blocks cover and waste, per commitment and
+    per GPU instance family; coverage of GPU instance-hours (committed / on-demand / spot);
+    reserved capacity idle while on-demand instances of its type ran; what expires soon.
+
+    From --focus (FOCUS 1.0-1.3, hour by hour), --source sample, or AWS Cost Explorer and EC2.
+    Whole UTC days. See docs/billing.md for the definitions.
+    """
+    from finops_cli.usecases.commitments import CommitmentOptions, billing_commitments
+
+    options = CommitmentOptions(
+        focus=focus,
+        profile=profile,
+        expiring_within=expiring_within,
+        fail_on=fail_on or [],
+        ec2=ec2,
+    )
+    ctx.deliver(billing_commitments(ctx, options))
+
+
 def _options(
     metric: str,
     service: list[str] | None,
@@ -244,3 +286,4 @@ def _options(
 billing_app.command("actual")(actual)
 billing_app.command("forecast")(forecast)
 billing_app.command("compare")(compare)
+billing_app.command("commitments")(commitments)

@@ -51,7 +51,7 @@ COMMITMENT_COLUMNS = (
     "commitment_type", "commitment_category", "commitment_status", "commitment_quantity",
     "commitment_unit", "reservation_id", "reservation_status", "instance_type", "zone", "region",
     "resource_id", "provider", "billed_cost", "effective_cost", "currency", "usage_type",
-    "contract_applied",
+    "contract_applied", "charge_subcategory",
 )  # fmt: skip
 """One row per kept bill row: ``start``/``end`` the charge period (aware UTC); ``hours`` the
 instance-hours the row is for (``usage_hours``); texts are None where the cell is missing;
@@ -59,6 +59,7 @@ costs are floats as billed (a missing cost is 0)."""
 
 TEXT_COLUMNS = {
     "ChargeCategory": "charge_category",
+    "ChargeSubcategory": "charge_subcategory",
     "PricingCategory": "pricing_category",
     "CommitmentDiscountId": "commitment_id",
     "CommitmentDiscountType": "commitment_type",
@@ -322,6 +323,20 @@ class _Batch:
             for n, i in enumerate(kept.index)
         ]
         return kept[keep].reset_index(drop=True)[list(COMMITMENT_COLUMNS)]
+
+
+def records_frame(records: list[dict[str, Any]], start: date, end: date) -> pd.DataFrame:
+    """``COMMITMENT_COLUMNS`` from FOCUS rows already in memory (the sample cluster's bill)."""
+    import pandas as pd
+
+    low = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    high = datetime(end.year, end.month, end.day, tzinfo=UTC)
+    names = list(dict.fromkeys(k for r in records for k in r))
+    frame = pd.DataFrame(
+        {n: [None if r.get(n) is None else str(r[n]) for r in records] for n in names}
+    )
+    kept = _Batch(Path("sample bill"), low, high).kept(resolve_columns(names), 1, frame)
+    return pd.DataFrame(columns=list(COMMITMENT_COLUMNS)) if kept is None else kept
 
 
 def _clean(raw: Any) -> Any:

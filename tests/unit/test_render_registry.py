@@ -17,7 +17,16 @@ import pytest
 from finops_cli.render.registry import RENDERERS, render
 from finops_cli.settings import load_settings
 from finops_cli.timewindow import Window
-from finops_cli.usecases import anomalies, billing, costs, forecast, inventory, pricing, report
+from finops_cli.usecases import (
+    anomalies,
+    billing,
+    commitments,
+    costs,
+    forecast,
+    inventory,
+    pricing,
+    report,
+)
 from finops_cli.usecases.context import RunContext
 
 NOW = datetime(2026, 11, 25, 6, tzinfo=UTC)
@@ -56,6 +65,9 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
         billing.billing_compare(
             _run(), billing.BillOptions("AmortizedCost"), threshold=5.0, fail_on_flagged=False
         ).document
+    ),
+    "billing-commitments": lambda: (
+        commitments.billing_commitments(_run(), commitments.CommitmentOptions()).document
     ),
     "chargeback": _chargeback,
 }
