@@ -40,6 +40,7 @@ RENDERERS: dict[str, dict[str, str]] = {
         "csv": "commitments:render_csv",
         "table": "commitments:render_table",
     },
+    "billing-plan": {"csv": "plan:render_csv", "table": "plan:render_table"},
     "chargeback": {
         "csv": "chargeback:render_csv",
         "html": "chargeback:render_html",

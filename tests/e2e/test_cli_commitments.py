@@ -65,3 +65,25 @@ def test_bad_gate_is_a_usage_error(bill):
     assert result.returncode == 2
     assert result.stderr.startswith("finops: error: invalid --fail-on 'foo<1'")
     assert "Traceback" not in result.stderr
+
+
+def test_plan_json_with_a_job_and_its_own_start():
+    result = run_finops(
+        "billing", "plan", "--window", "3d", "--gpus", "64", "--type", "p5.48xlarge", "--days",
+        "14", "--start", "2027-01-04", "-o", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["kind"] == "billing-plan"
+    assert document["baseline"]["beats_no_commitment"] is True
+    assert document["baseline"]["backtests"][0]["savings"] > 0
+    assert document["job"]["start"] == "2027-01-04T00:00:00Z"
+    assert {o["option"] for o in document["job"]["options"]} == {
+        "on-demand", "capacity-block", "savings-plan", "spot",
+    }  # fmt: skip
+
+
+def test_plan_job_flags_go_together():
+    result = run_finops("billing", "plan", "--gpus", "8")
+    assert result.returncode == 2
+    assert "needs --gpus, --type and --days together" in result.stderr

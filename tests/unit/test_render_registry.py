@@ -24,6 +24,7 @@ from finops_cli.usecases import (
     costs,
     forecast,
     inventory,
+    plan,
     pricing,
     report,
 )
@@ -68,6 +69,9 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "billing-commitments": lambda: (
         commitments.billing_commitments(_run(), commitments.CommitmentOptions()).document
+    ),
+    "billing-plan": lambda: plan.billing_plan(
+        _run(), plan.PlanOptions(gpus=16, instance_type="p5.48xlarge", days=2)
     ),
     "chargeback": _chargeback,
 }
