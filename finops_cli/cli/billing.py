@@ -81,6 +81,23 @@ HELP = {
     ),
     "--threshold": "Flag differences over this many percent of the estimate (0 or more).",
     "--fail-on-flagged": "Exit 3 when any instance type is flagged.",
+    "--expiring-within": "List commitments that end within this long after now (30d, 8w...).",
+    "commitments --fail-on": (
+        "Exit 3 when a gate trips, repeatable: utilisation<0.8 (any commitment), coverage<60%, "
+        "unused>500, idle>0 (money lost to reservations idle beside on-demand), expiring>0."
+    ),
+    "--percentile": "Commit to this percentile of hourly on-demand GPU spend (default 10th).",
+    "--holdout": "Share of the history held out to backtest the recommendation (0 to 1).",
+    "--discount": "Savings Plan discount off on-demand, 0 to below 1 (default: the catalog's).",
+    "--ce-commitment": "Cost Explorer's recommended hourly commitment, to backtest beside ours.",
+    "--ask-cost-explorer": "Ask Cost Explorer for its Savings Plan recommendation ($0.01).",
+    "--gpus": "A planned job: how many GPUs.",
+    "--type": "A planned job: the instance type (p5.48xlarge).",
+    "--days": "A planned job: how many days.",
+    "plan --start": "A planned job: when it starts (a date or date-time, UTC).",
+    "--region": "Region of the prices (default: the catalog's first).",
+    "--offerings": "Ask EC2 for live Capacity Block offerings for the job (needs credentials).",
+    "--ec2": "With --focus: ask EC2 for capacity reservation and Capacity Block end dates.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
@@ -219,6 +236,97 @@ def compare(
     ctx.deliver(billing_compare(ctx, options, threshold=threshold, fail_on_flagged=fail_on_flagged))
 
 
+@data_command(sources=("sample",))
+def commitments(
+    ctx: CommandContext,
+    expiring_within: Annotated[
+        str,
+        option(
+            HELP["--expiring-within"], "--expiring-within", metavar="DURATION", show_default=True
+        ),
+    ] = "30d",
+    fail_on: Annotated[
+        list[str] | None,
+        option(HELP["commitments --fail-on"], "--fail-on", metavar="GATE"),
+    ] = None,
+    focus: FocusOption = None,
+    ec2: Annotated[bool, option(HELP["--ec2"], "--ec2", panel=BILL, show_default=True)] = False,
+    profile: ProfileOption = None,
+) -> None:
+    """What Savings Plans, reservations and Capacity Blocks cover and waste, per commitment and
+    per GPU instance family; coverage of GPU instance-hours (committed / on-demand / spot);
+    reserved capacity idle while on-demand instances of its type ran; what expires soon.
+
+    From --focus (FOCUS 1.0-1.3, hour by hour), --source sample, or AWS Cost Explorer and EC2.
+    Whole UTC days. See docs/billing.md for the definitions.
+    """
+    from finops_cli.usecases.commitments import CommitmentOptions, billing_commitments
+
+    options = CommitmentOptions(
+        focus=focus,
+        profile=profile,
+        expiring_within=expiring_within,
+        fail_on=fail_on or [],
+        ec2=ec2,
+    )
+    ctx.deliver(billing_commitments(ctx, options))
+
+
+JOB = "Planned job"
+
+
+@data_command(sources=("sample", "prometheus"), omit=("start",))
+def plan(
+    ctx: CommandContext,
+    percentile: Annotated[
+        float, option(HELP["--percentile"], "--percentile", show_default=True)
+    ] = 10.0,
+    holdout: Annotated[float, option(HELP["--holdout"], "--holdout", show_default=True)] = 1 / 3,
+    discount: Annotated[float | None, option(HELP["--discount"], "--discount")] = None,
+    ce_commitment: Annotated[
+        float | None, option(HELP["--ce-commitment"], "--ce-commitment", metavar="USD_PER_HOUR")
+    ] = None,
+    ask_cost_explorer: Annotated[
+        bool, option(HELP["--ask-cost-explorer"], "--ask-cost-explorer", show_default=True)
+    ] = False,
+    gpus: Annotated[int | None, option(HELP["--gpus"], "--gpus", panel=JOB)] = None,
+    instance_type: Annotated[
+        str | None, option(HELP["--type"], "--type", metavar="TYPE", panel=JOB)
+    ] = None,
+    days: Annotated[float | None, option(HELP["--days"], "--days", panel=JOB)] = None,
+    job_start: Annotated[
+        str | None, option(HELP["plan --start"], "--start", metavar="WHEN", panel=JOB)
+    ] = None,
+    region: Annotated[str | None, option(HELP["--region"], "--region", panel=JOB)] = None,
+    offerings: Annotated[
+        bool, option(HELP["--offerings"], "--offerings", panel=JOB, show_default=True)
+    ] = False,
+    profile: ProfileOption = None,
+) -> None:
+    """What to buy: a Savings Plan hourly commitment for the fleet's steady GPU baseline,
+    backtested on held-out hours against buying nothing (and Cost Explorer's recommendation);
+    and for a planned job (--gpus --type --days [--start]) on-demand vs Capacity Block vs
+    Savings Plan vs spot, with the risk of each. --window is the history read (default 7d).
+    """
+    from finops_cli.usecases.plan import PlanOptions, billing_plan
+
+    options = PlanOptions(
+        percentile=percentile,
+        holdout=holdout,
+        discount=discount,
+        ce_commitment=ce_commitment,
+        ask_cost_explorer=ask_cost_explorer,
+        gpus=gpus,
+        instance_type=instance_type,
+        days=days,
+        job_start=job_start,
+        region=region,
+        offerings=offerings,
+        profile=profile,
+    )
+    ctx.emit(billing_plan(ctx, options))
+
+
 def _options(
     metric: str,
     service: list[str] | None,
@@ -244,3 +352,5 @@ def _options(
 billing_app.command("actual")(actual)
 billing_app.command("forecast")(forecast)
 billing_app.command("compare")(compare)
+billing_app.command("commitments")(commitments)
+billing_app.command("plan")(plan)

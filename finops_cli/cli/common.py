@@ -272,13 +272,17 @@ Command = Callable[..., None]
 def data_command(fn: Command) -> Command: ...
 @typing.overload
 def data_command(
-    *, hide: tuple[str, ...] = (), sources: tuple[str, ...] | None = None
+    *,
+    hide: tuple[str, ...] = (),
+    sources: tuple[str, ...] | None = None,
+    omit: tuple[str, ...] = (),
 ) -> Callable[[Command], Command]: ...
 def data_command(
     fn: Command | None = None,
     *,
     hide: tuple[str, ...] = (),
     sources: tuple[str, ...] | None = None,
+    omit: tuple[str, ...] = (),
 ) -> Command | Callable[[Command], Command]:
     """Give ``fn(ctx: CommandContext, ...)`` the shared options and one-line error handling.
 
@@ -286,11 +290,14 @@ def data_command(
     (the command still takes them and its use case says why they do not apply);
     ``sources=("sample", "prometheus")`` offers only those values of ``--source`` (and auto) in
     ``--help``, for a command whose question the other sources cannot answer (they still fail
-    with the reason when asked for).
+    with the reason when asked for). ``omit=("start",)`` leaves a shared option out altogether,
+    for a command whose own option has that flag (``billing plan --start``: a job's start, not
+    the window's); the window is then built as if it had not been given.
     """
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        return _with_shared_options(command, _narrowed(_SHARED, hide, sources))
+        shared = [option for option in _SHARED if option[0] not in omit]
+        return _with_shared_options(command, _narrowed(shared, hide, sources))
 
     return decorate(fn) if fn is not None else decorate
 

@@ -36,6 +36,11 @@ RENDERERS: dict[str, dict[str, str]] = {
         "csv": "billing:render_compare_csv",
         "table": "billing:render_compare_table",
     },
+    "billing-commitments": {
+        "csv": "commitments:render_csv",
+        "table": "commitments:render_table",
+    },
+    "billing-plan": {"csv": "plan:render_csv", "table": "plan:render_table"},
     "chargeback": {
         "csv": "chargeback:render_csv",
         "html": "chargeback:render_html",

@@ -103,7 +103,15 @@ _PERMISSIONS = {
     "athena": "athena:StartQueryExecution, athena:GetQueryExecution, athena:GetQueryResults, "
     "athena:GetTableMetadata, glue:GetTable and s3 read/write on the output location",
 }
-_NAMES = {"ce": "Cost Explorer", "athena": "Athena"}
+_PERMISSIONS["ec2"] = "ec2:DescribeCapacityReservations and ec2:DescribeCapacityBlockOfferings"
+_NAMES = {"ce": "Cost Explorer", "athena": "Athena", "ec2": "EC2"}
+
+
+def _permission(service: str, operation: str) -> str:
+    """The IAM action a denied call needs: Cost Explorer's commitment reports name their own."""
+    if service == "ce" and operation not in ("get_cost_and_usage", "get_cost_forecast", "client"):
+        return "ce:" + "".join(word.capitalize() for word in operation.split("_"))
+    return _PERMISSIONS.get(service, "access")
 
 
 def translate(err: BaseException, service: str, operation: str) -> FinopsError:
@@ -155,7 +163,7 @@ def _client_error(err: Any, service: str, name: str, operation: str) -> FinopsEr
         )
     if code in _DENIED_CODES:
         return SourceError(
-            f"AWS denied {name} {operation} ({code}): grant {_PERMISSIONS.get(service, 'access')} "
+            f"AWS denied {name} {operation} ({code}): grant {_permission(service, operation)} "
             "(e.g. the AWSBillingReadOnlyAccess policy) or use a profile that has them"
         )
     if code in _CREDENTIAL_CODES:

@@ -134,6 +134,15 @@ def is_gpu_instance(instance_type: str) -> bool:
     return "." in instance_type and instance_family(instance_type) in GPU_FAMILIES
 
 
+_OTHER_GPU_MACHINES = re.compile(r"(?i)^(?:standard_n[cdv]\w*|(?:a2|a3|a4|g2|g4)-\w[\w-]*)$")
+
+
+def is_gpu_machine(instance_type: str) -> bool:
+    """A GPU instance of any cloud: an AWS GPU family, an Azure N-series size
+    (``Standard_ND96isr_H100_v5``) or a GCP accelerator-optimised machine (``a3-highgpu-8g``)."""
+    return is_gpu_instance(instance_type) or bool(_OTHER_GPU_MACHINES.match(instance_type))
+
+
 def expand_families(families: tuple[str, ...]) -> tuple[str, ...]:
     """``gpu`` stands for every GPU family; the rest are checked and lowercased."""
     out: list[str] = []

@@ -17,7 +17,17 @@ import pytest
 from finops_cli.render.registry import RENDERERS, render
 from finops_cli.settings import load_settings
 from finops_cli.timewindow import Window
-from finops_cli.usecases import anomalies, billing, costs, forecast, inventory, pricing, report
+from finops_cli.usecases import (
+    anomalies,
+    billing,
+    commitments,
+    costs,
+    forecast,
+    inventory,
+    plan,
+    pricing,
+    report,
+)
 from finops_cli.usecases.context import RunContext
 
 NOW = datetime(2026, 11, 25, 6, tzinfo=UTC)
@@ -56,6 +66,12 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
         billing.billing_compare(
             _run(), billing.BillOptions("AmortizedCost"), threshold=5.0, fail_on_flagged=False
         ).document
+    ),
+    "billing-commitments": lambda: (
+        commitments.billing_commitments(_run(), commitments.CommitmentOptions()).document
+    ),
+    "billing-plan": lambda: plan.billing_plan(
+        _run(), plan.PlanOptions(gpus=16, instance_type="p5.48xlarge", days=2)
     ),
     "chargeback": _chargeback,
 }

@@ -1,0 +1,89 @@
+"""``finops billing commitments`` through the installed CLI: the JSON envelope, CSV, a table that
+fits 80 and 120 columns, --fail-on gates exiting 3 (data still on stdout), bad gates exiting 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.support import focus_commitments as fx
+from tests.support.cli import run_finops
+
+WINDOW = ["--start", "2026-10-01", "--end", "2026-10-04"]
+
+
+@pytest.fixture(scope="module")
+def bill(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bill")
+    fx.write_csv(fx.aws_rows(), fx.AWS_COLUMNS, folder / "aws.csv", "NULL")
+    fx.write_csv(fx.azure_rows(), fx.AZURE_COLUMNS, folder / "azure.csv", "")
+    return folder
+
+
+def test_json_document_and_gates(bill):
+    result = run_finops(
+        *["billing", "commitments", "--focus", str(bill), *WINDOW, "-o", "json",
+         "--fail-on", "utilisation<0.6", "--fail-on", "coverage<10%"]
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == "1"
+    assert document["kind"] == "billing-commitments"
+    assert document["window"]["start"] == "2026-10-01T00:00:00Z"
+    ids = {o["reservation_id"]: o for o in document["overlaps"]}
+    assert ids[fx.ODCR]["hours"] == 10.0
+    tripped = document["fail_on"]["tripped"]
+    assert len(tripped) == 1 and tripped[0].startswith("utilisation<0.6")
+    assert "--fail-on utilisation<0.6" in result.stderr.splitlines()[-1]
+
+
+def test_no_gate_trips_exit_0_and_csv(bill):
+    result = run_finops(
+        *["billing", "commitments", "--focus", str(bill), *WINDOW, "-o", "csv", "--fail-on",
+         "unused>100000"]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {r["record"] for r in rows} == {"commitment", "family", "coverage", "overlap"}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_table_fits(bill, width):
+    result = run_finops(
+        *["billing", "commitments", "--focus", str(bill), *WINDOW, "-o", "table"],
+        env={"COLUMNS": str(width)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= width
+
+
+def test_bad_gate_is_a_usage_error(bill):
+    result = run_finops(*["billing", "commitments", "--focus", str(bill), "--fail-on", "foo<1"])
+    assert result.returncode == 2
+    assert result.stderr.startswith("finops: error: invalid --fail-on 'foo<1'")
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_json_with_a_job_and_its_own_start():
+    result = run_finops(
+        "billing", "plan", "--window", "3d", "--gpus", "64", "--type", "p5.48xlarge", "--days",
+        "14", "--start", "2027-01-04", "-o", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["kind"] == "billing-plan"
+    assert document["baseline"]["beats_no_commitment"] is True
+    assert document["baseline"]["backtests"][0]["savings"] > 0
+    assert document["job"]["start"] == "2027-01-04T00:00:00Z"
+    assert {o["option"] for o in document["job"]["options"]} == {
+        "on-demand", "capacity-block", "savings-plan", "spot",
+    }  # fmt: skip
+
+
+def test_plan_job_flags_go_together():
+    result = run_finops("billing", "plan", "--gpus", "8")
+    assert result.returncode == 2
+    assert "needs --gpus, --type and --days together" in result.stderr
