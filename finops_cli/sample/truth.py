@@ -487,8 +487,8 @@ def token_split_truth(cluster: SampleCluster, start: int, end: int, step: int) -
             requests * w.prompt_tokens_per_request * prefix_hit_share(cluster.seed, w.name)
         )
     rows = []
-    for model, row in base.iterrows():
-        prefill, decode, queried, hits = phases.get(str(model), [0.0] * 4)
+    for name, row in base.iterrows():
+        prefill, decode, queried, hits = phases.get(str(name), [0.0] * 4)
         measured = prefill + decode > 0
         tokens = row["prompt_tokens"] + row["generated_tokens"]
         share = (
@@ -499,7 +499,7 @@ def token_split_truth(cluster: SampleCluster, start: int, end: int, step: int) -
         input_cost = row["gpu_cost"] * share
         rows.append(
             {
-                "model": model,
+                "model": str(name),
                 "split": "measured" if measured else "blended",
                 "input_cost": input_cost,
                 "output_cost": row["gpu_cost"] - input_cost,

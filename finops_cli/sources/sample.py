@@ -9,6 +9,7 @@ simulator's independent ground truth.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from finops_cli import buckets
@@ -20,7 +21,7 @@ from finops_cli.queries import (
     POD_LABEL_KEYS,
 )
 from finops_cli.sample.scenario import WorkloadSpec
-from finops_cli.sample.simulate import SampleCluster, grid_between
+from finops_cli.sample.simulate import PodRun, SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CAPACITY_COLUMNS,
@@ -33,6 +34,7 @@ from finops_cli.sources.interface import (
     CostData,
     CostRequest,
     CostSource,
+    EnergyData,
     GpuData,
     InferenceData,
     PodGpuData,
@@ -167,6 +169,45 @@ class SampleCostSource(CostSource):
             BUSY_PROFILING,
             has_cpu_ram=True,
             sample_interval_s=step,
+            energy=self._energy(request, grid, runs, step) if request.energy else None,
+        )
+
+    def _energy(
+        self, request: CostRequest, grid: npt.NDArray[np.int64], runs: list[PodRun], step: int
+    ) -> EnergyData:
+        """The ledger's energy, as ``QueryContext.energy_entries`` sums it: each GPU a pod holds
+        a share of, its physical GPU's power x the share, sample by sample."""
+        power = self.cluster.gpu_power(grid, runs)
+        scale = step / 3.6e6
+        other_cluster = request.filters.get("cluster", self.cluster.name) != self.cluster.name
+        region = {n.name: n.region for n in self.cluster.nodes}
+        rows: dict[tuple[str, ...], float] = {}
+        held: dict[str, float] = {}
+        for run in runs if not other_cluster else ():
+            w = run.workload
+            if w.share <= 0:
+                continue
+            sl = slice(run.first, run.last + 1)
+            kwh = sum(float(power[(w.node, g)][sl].sum()) for g in w.gpu_indices) * w.share * scale
+            held[region[w.node]] = held.get(region[w.node], 0.0) + kwh
+            values = {k: self._value(w, k) for k in GROUP_KEYS}
+            if any(values[k] != v for k, v in request.filters.items()):
+                continue
+            key = (*(values[k] for k in request.group_by), region[w.node])
+            rows[key] = rows.get(key, 0.0) + kwh
+        whole: dict[str, float] = {}
+        for (node, _gpu), watts in power.items() if not other_cluster else ():
+            whole[region[node]] = whole.get(region[node], 0.0) + float(watts.sum()) * scale
+        columns = [*request.group_by, "region"]
+        return EnergyData(
+            pd.DataFrame(
+                [[*k, v] for k, v in sorted(rows.items())], columns=[*columns, "energy_kwh"]
+            ),
+            pd.DataFrame(
+                [[r, held.get(r, 0.0), whole[r]] for r in sorted(whole)],
+                columns=["region", "allocated_energy_kwh", "capacity_energy_kwh"],
+            ),
+            "counter" if self.cluster.dcgm_energy_counter else "power",
         )
 
     def inference(self, request: CostRequest) -> InferenceData:
