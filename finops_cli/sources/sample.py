@@ -20,6 +20,7 @@ from finops_cli.queries import (
     POD_ANNOTATION_KEYS,
     POD_LABEL_KEYS,
 )
+from finops_cli.sample.energy import prefix_hit_share
 from finops_cli.sample.scenario import WorkloadSpec
 from finops_cli.sample.simulate import PodRun, SampleCluster, grid_between
 from finops_cli.sources.interface import (
@@ -223,6 +224,8 @@ class SampleCostSource(CostSource):
         model_key = self.pod_labels["model"]
         runs = self.cluster.pod_runs(grid)
         unit_busy = self.cluster.unit_busy(grid, runs)
+        power = self.cluster.gpu_power(grid, runs) if request.energy else None
+        energy: dict[tuple[str, str], float] = {}
         for run in runs:
             w = run.workload
             if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
@@ -231,10 +234,25 @@ class SampleCostSource(CostSource):
             requests = float(self.cluster.requests_in_step(w, ts, step).sum())
             labelled = w.labels.get(model_key, "")
             model = labelled or self.cluster.served_model(w)
-            row = traffic.setdefault(model, [0.0, 0.0, 0.0])
+            row = traffic.setdefault(model, [0.0] * len(TRAFFIC_MEASURES))
             row[0] += requests
             row[1] += requests * w.prompt_tokens_per_request
             row[2] += requests * w.generation_tokens_per_request
+            if w.serving == "vllm":  # only vLLM exports phase times and its prefix cache
+                prefill, decode = self.cluster.phase_seconds(w)
+                row[3] += requests * prefill
+                row[4] += requests * decode
+                row[5] += requests * w.prompt_tokens_per_request
+                row[6] += np.floor(
+                    requests
+                    * w.prompt_tokens_per_request
+                    * prefix_hit_share(self.cluster.seed, w.name)
+                )
+            if not labelled and power is not None and w.share > 0:
+                sl = slice(run.first, run.last + 1)
+                kwh = sum(float(power[(w.node, g)][sl].sum()) for g in w.gpu_indices)
+                key = (model, self.cluster.node(w.node).region)
+                energy[key] = energy.get(key, 0.0) + kwh * w.share * step / 3.6e6
             if not labelled:
                 node = self.cluster.node(w.node)
                 held = w.held_gpus
@@ -258,6 +276,12 @@ class SampleCostSource(CostSource):
                 [[m, *v] for m, v in traffic.items()], columns=["model", *TRAFFIC_MEASURES]
             ),
             pd.DataFrame([[m, *v] for m, v in served.items()], columns=["model", *SERVED_MEASURES]),
+            energy=pd.DataFrame(
+                [[m, r, v] for (m, r), v in sorted(energy.items())],
+                columns=["model", "region", "energy_kwh"],
+            )
+            if request.energy
+            else None,
         )
 
     def gpus(self, window: Window) -> GpuData:
