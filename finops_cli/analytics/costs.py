@@ -22,6 +22,7 @@ import pandas as pd
 from finops_cli.sources.interface import ALLOCATION_MEASURES, CostData
 
 if TYPE_CHECKING:
+    from finops_cli.analytics.energy import EnergySummary, RowEnergy
     from finops_cli.analytics.unit_costs import UnitCost
 
 UNALLOCATED = "__unallocated__"
@@ -44,6 +45,7 @@ class CostRow:
     share: float  # of the total GPU cost shown
     daily_cost: tuple[float, ...]  # GPU cost per UTC day of the window, for trends
     unit: UnitCost | None = None  # requests/tokens economics, when asked for (--unit-costs)
+    energy: RowEnergy | None = None  # GPU kWh and kgCO2e, when asked for (--energy)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class CostReport:
     has_cpu_ram: bool
     sample_interval_s: int
     notes: tuple[str, ...]
+    energy: EnergySummary | None = None  # when asked for (--energy): method, factors, totals
 
 
 def attribute_costs(

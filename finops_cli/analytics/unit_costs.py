@@ -30,14 +30,37 @@ class UnitCost:
     cost_per_1m_tokens: float | None  # prompt + generated
     cost_per_1m_generated_tokens: float | None
     status: str  # ok | no-traffic | unpriced
+    # The two prices of a token: GPU cost split by measured prefill vs decode time (vLLM), or
+    # by token count where the server exports no phase times (``token_split`` "blended").
+    input_cost: float | None = None
+    output_cost: float | None = None
+    cost_per_1m_input_tokens: float | None = None
+    cost_per_1m_output_tokens: float | None = None
+    token_split: str | None = None  # measured | blended
+    prefix_cache_hit_rate: float | None = None  # prompt tokens found in vLLM's prefix cache
+    kwh_per_1m_tokens: float | None = None  # with --energy
+    kg_co2e_per_1m_tokens: float | None = None
 
     @property
     def tokens(self) -> float:
         return self.prompt_tokens + self.generated_tokens
 
 
-def unit_cost(gpu_cost: float, requests: float, prompt: float, generated: float) -> UnitCost:
-    """Cost per 1k requests and per 1M tokens; None where the denominator is zero."""
+def unit_cost(
+    gpu_cost: float,
+    requests: float,
+    prompt: float,
+    generated: float,
+    phases: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+) -> UnitCost:
+    """Cost per 1k requests, per 1M tokens, and per 1M input and output tokens; None where the
+    denominator is zero.
+
+    ``phases`` is (prefill seconds, decode seconds, prefix-cache tokens queried, hit). The GPU
+    cost is split between input and output in proportion to prefill and decode time (decode is
+    where a served model's GPU time goes); without phase times, in proportion to tokens, which
+    is the blended price for both. Either way input + output cost is the GPU cost.
+    """
     tokens = prompt + generated
     if gpu_cost <= 0 and (requests > 0 or tokens > 0):
         status = UNPRICED
@@ -56,7 +79,31 @@ def unit_cost(gpu_cost: float, requests: float, prompt: float, generated: float)
         if priced and generated > 0
         else None,
         status=status,
+        **_split(gpu_cost if priced else 0.0, prompt, generated, phases),
     )
+
+
+def _split(
+    gpu_cost: float, prompt: float, generated: float, phases: tuple[float, float, float, float]
+) -> dict[str, Any]:
+    prefill, decode, queried, hits = phases
+    measured = prefill + decode > 0
+    tokens = prompt + generated
+    if not measured and tokens <= 0:
+        return {"prefix_cache_hit_rate": hits / queried if queried > 0 else None}
+    share = prefill / (prefill + decode) if measured else prompt / tokens
+    input_cost = gpu_cost * share
+    output_cost = gpu_cost - input_cost
+    return {
+        "input_cost": input_cost,
+        "output_cost": output_cost,
+        "cost_per_1m_input_tokens": input_cost / prompt * 1e6 if gpu_cost and prompt else None,
+        "cost_per_1m_output_tokens": output_cost / generated * 1e6
+        if gpu_cost and generated
+        else None,
+        "token_split": "measured" if measured else "blended",
+        "prefix_cache_hit_rate": hits / queried if queried > 0 else None,
+    }
 
 
 def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
@@ -93,6 +140,14 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
         )
         for t in inference.traffic.to_dict("records")
     }
+    phases = {
+        str(t["model"]): tuple(
+            float(t.get(k, 0.0) or 0.0)
+            for k in ("prefill_seconds", "decode_seconds", "prefix_cache_queries",
+                      "prefix_cache_hits")
+        )
+        for t in inference.traffic.to_dict("records")
+    }  # fmt: skip
     for model in traffic:
         if model not in by_model:
             rows.insert(unallocated, _empty_row(model, report))
@@ -105,7 +160,8 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
         unit = None
         if row.kind == "allocated" and row.keys["model"] != UNALLOCATED:
             requests, prompt, generated = traffic.get(row.keys["model"], (0.0, 0.0, 0.0))
-            unit = unit_cost(row.gpu_cost, requests, prompt, generated)
+            split = phases.get(row.keys["model"], (0.0, 0.0, 0.0, 0.0))
+            unit = unit_cost(row.gpu_cost, requests, prompt, generated, split)  # type: ignore[arg-type]
         out.append(replace(row, share=row.gpu_cost / total if total > 0 else 0.0, unit=unit))
     allocated = [r for r in out if r.kind == "allocated"]
     ordered = sorted(allocated, key=lambda r: -r.gpu_cost) + [

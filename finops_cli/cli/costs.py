@@ -42,6 +42,10 @@ HELP = {
         "cost to the total (left out by default: idle capacity belongs to no team)."
     ),
     "--compare": "Put another source's figures beside these, per row, with the difference.",
+    "--energy": (
+        "Add GPU energy (kWh, from dcgm-exporter's energy counter or power) and kgCO2e (kWh x "
+        "PUE x the region's grid factor) per row, and per 1M tokens with --unit-costs."
+    ),
     "--unit-costs": (
         "Per model: requests, tokens, cost per 1k requests and per 1M tokens (implies --by model)."
     ),
@@ -71,6 +75,7 @@ def costs(
     unit_costs: Annotated[
         bool, option(HELP["--unit-costs"], "--unit-costs", show_default=True)
     ] = False,
+    energy: Annotated[bool, option(HELP["--energy"], "--energy", show_default=True)] = False,
 ) -> None:
     """GPU cost, GPU-hours, efficiency and waste per group, plus idle and unallocated spend.
 
@@ -88,5 +93,6 @@ def costs(
         unit_costs=unit_costs,
         compare=compare.value if compare else None,
         include_idle=include_idle,
+        energy=energy,
     )
     ctx.emit(run_costs(ctx, options))

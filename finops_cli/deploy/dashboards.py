@@ -264,6 +264,21 @@ def efficiency() -> dict[str, Any]:
     over_range = f"sum(sum_over_time({r.CLUSTER_IDLE}{{{CLUSTER}}}[$__range:1m])) / 60"
     b.stat("Idle GPU-hours over the selected range", over_range, decimals=1)
     b.stat("Cluster efficiency", _q("avg", r.CLUSTER_EFFICIENCY), unit=SHARE)
+    b.series(
+        "GPU energy by team (kWh per hour)",
+        _each("sum", "team", r.TEAM_POWER),
+        (_q("sum", r.CLUSTER_POWER), "all GPUs"),
+        unit="kwatt",
+        description="Each GPU's power (dcgm-exporter's energy counter, else its power gauge) "
+        "shared among its holders by their share, as cost is; 'all GPUs' includes idle ones.",
+    )
+    b.series(
+        "Carbon by team (kgCO2e per hour)",
+        _each("sum", "team", r.TEAM_CARBON),
+        unit="masskg",
+        description="GPU kWh x the provider's PUE x the region's location-based grid factor "
+        "(pricing/carbon tables, dated and sourced).",
+    )
     return _dashboard("finops-efficiency", "FinOps / GPU efficiency", b.panels, [team])
 
 

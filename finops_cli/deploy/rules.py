@@ -21,8 +21,10 @@ from typing import Any
 from finops_cli.queries import (
     BUSY_PROFILING,
     BUSY_UTIL,
+    ENERGY_COUNTER,
     GENERATED_TOKEN_COUNTERS,
     GPU_TEMPERATURE,
+    POWER_USAGE,
     PROMPT_TOKEN_COUNTERS,
     REQUEST_COUNTERS,
     InferenceQueries,
@@ -72,6 +74,11 @@ MODEL_COST = "model:finops_gpu_cost_dollars_per_hour:sum"
 MODEL_REQUESTS_1H = "model:finops_requests:increase_1h"
 MODEL_PROMPT_TOKENS_1H = "model:finops_prompt_tokens:increase_1h"
 MODEL_GENERATED_TOKENS_1H = "model:finops_generated_tokens:increase_1h"
+TEAM_POWER = "team:finops_gpu_power_kilowatts:sum"  # by team and region: the ledger's energy
+CLUSTER_POWER = "cluster:finops_gpu_power_kilowatts:sum"  # every GPU, by region
+REGION_CARBON = "region:finops_carbon_kg_per_kwh"  # grid factor x PUE, from pricing/carbon
+TEAM_CARBON = "team:finops_carbon_kg_per_hour:sum"
+ENERGY_METRICS = frozenset({ENERGY_COUNTER, POWER_USAGE})
 
 # ---- alert thresholds ----------------------------------------------------------------------
 IDLE_BUSY_THRESHOLD = 0.05  # engine-active share under which an allocated GPU counts as idle
@@ -168,6 +175,29 @@ def model_cost_rate(ctx: QueryContext) -> str:
     return f"(({labelled}) + ({served})) or ({labelled}) or ({served})"
 
 
+def team_power(ctx: QueryContext) -> str:
+    """kW of the GPU entries each team holds, per region (the CLI's ``--energy``, per hour)."""
+    source = ctx.prom_label("team")
+    expr = ctx.energy_rate(["team"], {}, ENERGY_METRICS)
+    expr = f'label_replace({expr}, "team", "{UNALLOCATED}", "{source}", "")'
+    expr = f'label_replace({expr}, "team", "$1", "{source}", "(.+)")'
+    return f"sum by (team, region) ({expr})"
+
+
+def region_carbon() -> str:
+    """kgCO2e per GPU kWh of each region in the packaged tables (grid factor x the provider's
+    PUE), as a constant table: a deployed Prometheus has no other way to know them."""
+    from finops_cli.pricing.carbon import load_carbon_tables
+
+    tables = load_carbon_tables()
+    entries = []
+    for region in sorted(tables.grid):
+        factor = tables.factor(region)
+        value = (factor.kg_co2e_per_kwh or 0.0) * factor.pue
+        entries.append(f'label_replace(vector({value:.6g}), "region", "{region}", "", "")')
+    return " or ".join(entries)
+
+
 def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     """The recording rules, in dependency order: a group only reads groups before it."""
     ctx = ctx or rule_context()
@@ -199,6 +229,9 @@ def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
                 MODEL_GENERATED_TOKENS_1H,
                 iq.traffic_by_model(GENERATED_TOKEN_COUNTERS, 3600, {}),
             ),
+            Rule(TEAM_POWER, team_power(ctx)),
+            Rule(CLUSTER_POWER, ctx.capacity_energy_rate(ENERGY_METRICS)),
+            Rule(REGION_CARBON, region_carbon()),
         ),
         interval,
     )
@@ -213,6 +246,10 @@ def recording_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
             Rule(TEAM_COST_24H, over_buckets(TEAM_COST, 86400, SCRAPE_INTERVAL_S)),
             Rule(TEAM_COST_AVG_7D, f"avg_over_time({TEAM_COST}[7d])"),
             Rule(TEAM_COST_STDDEV_7D, f"stddev_over_time({TEAM_COST}[7d])"),
+            Rule(
+                TEAM_CARBON,
+                f"sum by (team) ({TEAM_POWER} * on (region) group_left () {REGION_CARBON})",
+            ),
         ),
         interval,
     )

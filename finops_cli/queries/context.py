@@ -432,6 +432,46 @@ class QueryContext:
             return f"{idle_share} * on ({self.node_join}) group_left () {self.node_price()}"
         return f"{idle_share} * on ({self.pod_join}) group_left () {self.pod_gpu_price()}"
 
+    def energy_entries(self, present: frozenset[str]) -> str:
+        """kW each GPU entry bound to a pod draws, with its node's ``region``: the physical
+        GPU's power (``queries.energy``) x the holder's share, exactly as busy is weighted; on
+        whole GPUs only entries of pods that hold GPUs in the allocation series count, as in
+        ``wasted_entries``. Integrated, it is the ledger's energy (kWh)."""
+        from finops_cli.queries import energy
+
+        series = energy.bound_kw(self, present)
+        shares = self.shares
+        if shares is not None:
+            series = shares.busy(series)
+        entries = self.weighted(series)
+        if shares is None:
+            holders = f"group by ({self.pod_join}) (({self.pod_gpus()}) > 0)"
+            entries = f"({entries}) * on ({self.pod_join}) group_left () {holders}"
+        by_region = self.grouping(["node", "region"])
+        regions = f"group by ({by_region}) ({energy.gpu_kw_by_region(self, present)})"
+        return f"({entries}) * on ({self.node_join}) group_left (region) {regions}"
+
+    def energy_rate(
+        self, keys: Sequence[str], filters: dict[str, str], present: frozenset[str]
+    ) -> str:
+        """kW of the GPU entries each group holds, per group and region (the carbon factor is a
+        region's): the ledger's energy, adding up across any grouping like waste."""
+        return self._grouped(
+            self.energy_entries(present), [*keys, "region"], filters, carries_node_labels=True
+        )
+
+    def allocated_energy_rate(self, present: frozenset[str]) -> str:
+        """kW of every GPU entry held by a pod, per region, filters ignored."""
+        by = self.grouping(["region"])
+        return f"sum by ({by}) ({self.energy_entries(present)})"
+
+    def capacity_energy_rate(self, present: frozenset[str]) -> str:
+        """kW of every physical GPU, held or not, per region: what ``__idle__`` is taken from."""
+        from finops_cli.queries import energy
+
+        by = self.grouping(["region"])
+        return f"sum by ({by}) ({energy.gpu_kw_by_region(self, present)})"
+
     def pod_gpu_price(self) -> str:
         """Per-GPU $/h of the node of each pod that holds GPUs (one series per pod)."""
         held = f"(({self.pod_gpus()}) > 0)"

@@ -20,10 +20,21 @@ REQUEST_COUNTERS = (
 )
 PROMPT_TOKEN_COUNTERS = ("vllm:prompt_tokens_total", "tgi_request_input_length_sum")
 GENERATED_TOKEN_COUNTERS = ("vllm:generation_tokens_total", "tgi_request_generated_tokens_sum")
+# vLLM's time per request phase (histogram sums, seconds): what splits a model's GPU cost
+# between input and output tokens. Triton and TGI export no such split (their per-request
+# durations mix both phases), so their models' cost stays blended.
+PREFILL_TIME_COUNTERS = ("vllm:request_prefill_time_seconds_sum",)
+DECODE_TIME_COUNTERS = ("vllm:request_decode_time_seconds_sum",)
+PREFIX_CACHE_QUERY_COUNTERS = ("vllm:prefix_cache_queries_total",)  # prompt tokens looked up
+PREFIX_CACHE_HIT_COUNTERS = ("vllm:prefix_cache_hits_total",)  # ... and found cached
 TRAFFIC_COUNTERS = {
     "requests": REQUEST_COUNTERS,
     "prompt_tokens": PROMPT_TOKEN_COUNTERS,
     "generated_tokens": GENERATED_TOKEN_COUNTERS,
+    "prefill_seconds": PREFILL_TIME_COUNTERS,
+    "decode_seconds": DECODE_TIME_COUNTERS,
+    "prefix_cache_queries": PREFIX_CACHE_QUERY_COUNTERS,
+    "prefix_cache_hits": PREFIX_CACHE_HIT_COUNTERS,
 }
 SERVING_METRICS = REQUEST_COUNTERS
 """What marks a serving pod and the models it serves: every server counts requests per model."""
@@ -97,10 +108,13 @@ class InferenceQueries:
             f"({served} / on ({self._join()}) group_left () count by ({self._join()}) ({models}))"
         )
 
-    def served(self, per_pod_expr: str, aggregate: str = "sum") -> str:
-        """A per-pod measure moved onto the models unlabelled serving pods report."""
-        per_pod = f"{aggregate} by ({self._join()}) ({per_pod_expr})"
+    def served(self, per_pod_expr: str, aggregate: str = "sum", extra: str = "") -> str:
+        """A per-pod measure moved onto the models unlabelled serving pods report; ``extra``
+        is one more label kept (``region`` for energy)."""
+        labels = [extra] if extra else []
+        per_pod = f"{aggregate} by ({self.ctx.grouping(['namespace', 'pod', *labels])}) "
+        per_pod += f"({per_pod_expr})"
         return (
-            f"sum by (served_model) ({self.served_share()} * on ({self._join()}) "
-            f"group_left () {per_pod})"
+            f"sum by ({', '.join(['served_model', *labels])}) ({self.served_share()} * on "
+            f"({self._join()}) group_left ({', '.join(labels)}) {per_pod})"
         )

@@ -30,7 +30,12 @@ UNIT_COLUMNS = (
     "cost_per_1m_tokens",
     "cost_per_1m_generated_tokens",
     "unit_cost_status",
+    "token_split",
+    "cost_per_1m_input_tokens",
+    "cost_per_1m_output_tokens",
+    "prefix_cache_hit_rate",
 )
+ENERGY_COLUMNS = ("energy_kwh", "kg_co2e")
 CSV_COLUMNS = (
     "kind",
     "gpu_hours",
@@ -56,7 +61,19 @@ def _row_dict(row: CostRow) -> dict[str, Any]:
             "cost_per_1m_tokens": num(u.cost_per_1m_tokens),
             "cost_per_1m_generated_tokens": num(u.cost_per_1m_generated_tokens),
             "unit_cost_status": u.status,
+            "token_split": u.token_split,
+            "input_cost": num(u.input_cost),
+            "output_cost": num(u.output_cost),
+            "cost_per_1m_input_tokens": num(u.cost_per_1m_input_tokens),
+            "cost_per_1m_output_tokens": num(u.cost_per_1m_output_tokens),
+            "prefix_cache_hit_rate": num(u.prefix_cache_hit_rate),
         }
+        if row.energy is not None:
+            unit["kwh_per_1m_tokens"] = num(u.kwh_per_1m_tokens)
+            unit["kg_co2e_per_1m_tokens"] = num(u.kg_co2e_per_1m_tokens)
+    energy = {}
+    if row.energy is not None:
+        energy = {"energy_kwh": num(row.energy.kwh), "kg_co2e": num(row.energy.kg_co2e)}
     return {
         **row.keys,
         "kind": row.kind,
@@ -68,6 +85,7 @@ def _row_dict(row: CostRow) -> dict[str, Any]:
         "waste": num(row.waste),
         "share": num(row.share),
         "daily_gpu_cost": [num(v) for v in row.daily_cost],
+        **energy,
         **unit,
     }
 
@@ -127,7 +145,33 @@ def to_document(
             "includes": list(t.includes),
         },
         "notes": list(report.notes),
+        **_energy(report),
         **extra,
+    }
+
+
+def _energy(report: CostReport) -> dict[str, Any]:
+    """The ``energy`` block (with --energy): method, totals and each region's factors."""
+    e = report.energy
+    if e is None:
+        return {}
+    return {
+        "energy": {
+            "method": e.method,
+            "energy_kwh": num(e.kwh),
+            "kg_co2e": num(e.kg_co2e),
+            "factors": [
+                {
+                    "region": f.region,
+                    "provider": f.provider,
+                    "pue": f.pue,
+                    "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
+                    "year": f.year,
+                    "source": f.source,
+                }
+                for f in e.factors
+            ],
+        }
     }
 
 
@@ -138,7 +182,10 @@ def render_csv(document: dict[str, Any]) -> str:
     """One row per group with stable columns: the group keys, ``CSV_COLUMNS``, currency, window
     and source, then the unit-cost columns when asked for (appended, so positions never move)."""
     keys = document["group_by"]
-    units = UNIT_COLUMNS if any("unit_cost_status" in r for r in document["rows"]) else ()
+    units: tuple[str, ...] = (
+        UNIT_COLUMNS if any("unit_cost_status" in r for r in document["rows"]) else ()
+    )
+    units += ENERGY_COLUMNS if "energy" in document else ()
     trailer = ("currency", "window_start", "window_end", "source")
     window = document["window"]
     return csv_text(
@@ -165,6 +212,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     cur = document["currency"]
     window = document["window"]
     has_cpu_ram = document["totals"]["cpu_ram_cost"] is not None
+    energy = "energy" in document
     table = new_table(
         title=f"GPU cost by {' / '.join(key_header(k) for k in document['group_by'])} ({cur})  ·  "
         f"{window['start']} → {window['end']}",
@@ -183,6 +231,7 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
             pct(row["efficiency"]),
             money(row["waste"]),
             sparkline(row["daily_gpu_cost"]),
+            *_energy_cells(row, energy),
         ]
         body.append((cells, None if row["kind"] == "allocated" else "dim"))
     t = document["totals"]
@@ -191,9 +240,10 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     if has_cpu_ram:
         total_cells.append(money(t["cpu_ram_cost"]))
     total_cells += [money(t["total_cost"]), "", pct(t["efficiency"]), money(t["waste"]), ""]
+    total_cells += _energy_cells(document.get("energy") or {}, energy)
     headers = [key_header(k) for k in document["group_by"]]
     headers += ["GPU-h", "GPU cost", *(["CPU+RAM"] if has_cpu_ram else []), "Total", "Share"]
-    headers += ["Eff.", "Waste", "Daily"]
+    headers += ["Eff.", "Waste", "Daily", *(["kWh", "kgCO2e"] if energy else [])]
     rows = [*(cells for cells, _ in body), total_cells]
     widths = [max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     keep = list(range(len(headers)))
@@ -226,6 +276,12 @@ def _key_cells(row: dict[str, Any], keys: list[str]) -> list[str]:
     return cells
 
 
+def _energy_cells(row: dict[str, Any], shown: bool) -> list[str]:
+    if not shown:
+        return []
+    return [figure(row.get("energy_kwh"), ",.1f"), figure(row.get("kg_co2e"), ",.1f")]
+
+
 def _caption(document: dict[str, Any]) -> str:
     metric = document["efficiency_metric"] or "no DCGM data"
     lines = [
@@ -254,9 +310,13 @@ def render_unit_table(document: dict[str, Any], width: int = 120) -> Any:
         Column("/1k req", "right"),
         Column("/1M tok", "right", drop=2),
         Column("/1M gen", "right", drop=5),
+        Column("/1M in", "right", drop=7),
+        Column("/1M out", "right", drop=7),
         Column("Busy", "right", drop=6),
         Column("Status"),
     ]
+    if "energy" in document:
+        columns.insert(-2, Column("kWh/1M", "right", drop=8))
     body = []
     for row in document["rows"]:
         if "unit_cost_status" not in row:
@@ -273,6 +333,13 @@ def render_unit_table(document: dict[str, Any], width: int = 120) -> Any:
                     figure(row["cost_per_1k_requests"], ",.4f"),
                     figure(row["cost_per_1m_tokens"], ",.4f"),
                     figure(row["cost_per_1m_generated_tokens"], ",.4f"),
+                    figure(row["cost_per_1m_input_tokens"], ",.4f"),
+                    figure(row["cost_per_1m_output_tokens"], ",.4f"),
+                    *(
+                        [figure(row.get("kwh_per_1m_tokens"), ",.3f")]
+                        if "energy" in document
+                        else []
+                    ),
                     "-" if busy is None else f"{busy * 100:.0f}%",
                     Text(status, style="" if status == "ok" else "yellow"),
                 ]

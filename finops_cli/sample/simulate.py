@@ -17,6 +17,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from finops_cli.sample.energy import (
+    decode_seconds_per_request,
+    energy_counter_mj,
+    last_restart,
+    power_watts,
+    prefill_seconds_per_request,
+    prefix_hit_share,
+)
 from finops_cli.sample.scenario import (
     DAY_S,
     HOUR_S,
@@ -51,6 +59,11 @@ SPOT_PRICE_SWING = 0.12
 WEEKEND_LOAD = 0.6  # Saturday and Sunday traffic, relative to the same hour on a weekday
 DRIVER_VERSION = "580.105.08"
 GIB = 1024**3
+VLLM_LATENCY_BUCKETS = (
+    "0.3", "0.5", "0.8", "1.0", "1.5", "2.0", "2.5", "5.0", "10.0", "15.0", "20.0", "30.0",
+    "40.0", "50.0", "60.0", "120.0", "240.0", "480.0", "960.0", "1920.0", "7680.0", "+Inf",
+)  # fmt: skip
+"""The ``le`` of vLLM's request prefill and decode time histograms."""
 
 
 def _key(seed: int, *parts: object) -> int:
@@ -122,16 +135,20 @@ class SampleCluster:
         with_opencost: bool = True,
         dcgm_host_label: str | None = "Hostname",
         dcgm_honor_labels: bool = True,
+        dcgm_energy_counter: bool = True,
         name: str = "sample",
     ) -> None:
         """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
         ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
         with ``honorLabels: false`` that moves the workload's labels to ``exported_*``.
+        ``dcgm_energy_counter`` False leaves out ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (a
+        counters file without it: finops then integrates ``DCGM_FI_DEV_POWER_USAGE``).
         """
         self.seed = seed
         self.name = name
         self.dcgm_host_label = dcgm_host_label
         self.dcgm_honor_labels = dcgm_honor_labels
+        self.dcgm_energy_counter = dcgm_energy_counter
         self.nodes = nodes
         self.with_opencost = with_opencost
         self._node_by_name = {n.name: n for n in nodes}
@@ -263,7 +280,7 @@ class SampleCluster:
         runs = self.pod_runs(grid)
         yield from self._node_series(grid)
         yield from self._pod_series(grid, runs)
-        yield from self._dcgm_series(grid, runs)
+        yield from self._dcgm_series(grid, runs, step)
         yield from self._inference_series(grid, runs, step)
 
     def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
@@ -505,8 +522,45 @@ class SampleCluster:
             ]
         return [self._pod_labels(mapped[-1])]  # §2, §3: one pod per GPU, the last listed
 
-    def _dcgm_series(self, grid: IntArray, runs: list[PodRun]) -> Iterator[SampleSeries]:
+    def gpu_power(self, grid: IntArray, runs: list[PodRun]) -> dict[tuple[str, int], FloatArray]:
+        """Each physical GPU's power (W) at each sample: ``energy.power_watts`` of its busy, a
+        MIG-partitioned GPU's being its instances' busy weighted by their slices (dcgm-exporter
+        repeats the parent GPU's power on every instance's series)."""
         holder = self.holders(runs)
+        out: dict[tuple[str, int], FloatArray] = {}
+        for node in self.nodes:
+            busy: dict[int, FloatArray] = {}
+            for unit in self.gpu_units(node):
+                bound = holder.get((node.name, unit.gpu, unit.instance), [])
+                state = self.unit_state(unit.gpu, bound, grid)
+                weight = 1.0 if unit.instance is None else unit.share
+                busy[unit.gpu] = busy.get(unit.gpu, np.zeros(len(grid))) + weight * state.busy
+            for gpu, total in busy.items():
+                out[(node.name, gpu)] = power_watts(_rounded_busy(total))
+        return out
+
+    def energy_counters(self, grid: IntArray, step: int) -> dict[tuple[str, int], FloatArray]:
+        """Each physical GPU's ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (mJ) on ``grid``: the
+        power integrated sample by sample since its node's driver last loaded, so the history
+        back to the earliest such load is simulated too."""
+        if not len(grid):
+            return {}
+        first = int(grid[0])
+        since = min(
+            int(last_restart(self.seed, n.name, np.array([first - 1]))[0]) for n in self.nodes
+        )
+        history = grid_between(since, int(grid[-1]), step)
+        power = self.gpu_power(history, self.pod_runs(history))
+        tail = len(history) - len(grid)
+        return {
+            (node, gpu): energy_counter_mj(self.seed, node, history, watts, step)[tail:]
+            for (node, gpu), watts in power.items()
+        }
+
+    def _dcgm_series(self, grid: IntArray, runs: list[PodRun], step: int) -> Iterator[SampleSeries]:
+        holder = self.holders(runs)
+        power = self.gpu_power(grid, runs)
+        energy = self.energy_counters(grid, step) if self.dcgm_energy_counter else {}
         for node in self.nodes:
             states: dict[tuple[int, int | None], tuple[GpuUnit, UnitState]] = {}
             for unit in self.gpu_units(node):
@@ -515,6 +569,8 @@ class SampleCluster:
                 states[(unit.gpu, unit.instance)] = (unit, state)
                 kinds = {"util": unit.instance is None, "profiling": node.profiling}
                 base = self._dcgm_base(node, unit.gpu, unit)
+                watts = power[(node.name, unit.gpu)]
+                counter = energy.get((node.name, unit.gpu))
                 for a, b, active in _segments(bound, len(grid)):
                     copies = self._bindings(node, unit, active) if active else [{}]
                     for extra in copies:
@@ -526,9 +582,11 @@ class SampleCluster:
                             state.held[a : b + 1],
                             state.memory_share[a : b + 1],
                             **kinds,
+                            power=watts[a : b + 1],
+                            energy=None if counter is None else counter[a : b + 1],
                         )
             if node.sharing == "dra":
-                yield from self._dra_parent_series(node, grid, holder, states)
+                yield from self._dra_parent_series(node, grid, holder, states, power, energy)
 
     def _dra_parent_series(
         self,
@@ -536,6 +594,8 @@ class SampleCluster:
         grid: IntArray,
         holder: dict[UnitKey, list[PodRun]],
         states: dict[tuple[int, int | None], tuple[GpuUnit, UnitState]],
+        power: dict[tuple[str, int], FloatArray],
+        energy: dict[tuple[str, int], FloatArray],
     ) -> Iterator[SampleSeries]:
         """A MIG-partitioned GPU's own series (no ``GPU_I_PROFILE``): dcgm-exporter keys a DRA MIG
         device by its parent's UUID, so these carry the claiming pods (§4). Busy is the
@@ -568,6 +628,12 @@ class SampleCluster:
                         memory_share[a : b + 1],
                         util=False,
                         profiling=node.profiling,
+                        power=power[(node.name, gpu)][a : b + 1],
+                        energy=(
+                            None
+                            if (node.name, gpu) not in energy
+                            else energy[(node.name, gpu)][a : b + 1]
+                        ),
                     )
 
     def served_model(self, workload: WorkloadSpec) -> str:
@@ -594,6 +660,7 @@ class SampleCluster:
                 yield SampleSeries("vllm:request_success_total", ok, ts, requests)
                 yield SampleSeries("vllm:prompt_tokens_total", labels, ts, prompt)
                 yield SampleSeries("vllm:generation_tokens_total", labels, ts, generated)
+                yield from self._vllm_phases(w, labels, ts, requests)
             elif w.serving == "triton":
                 labels = pod | {"model": model, "version": "1"}
                 yield SampleSeries("nv_inference_request_success", labels, ts, requests)
@@ -605,6 +672,33 @@ class SampleCluster:
                 yield SampleSeries("tgi_request_input_length_count", pod, ts, requests)
                 yield SampleSeries("tgi_request_generated_tokens_sum", pod, ts, generated)
                 yield SampleSeries("tgi_request_generated_tokens_count", pod, ts, requests)
+
+    def phase_seconds(self, w: WorkloadSpec) -> tuple[float, float]:
+        """Prefill and decode seconds of one request of ``w`` (``energy``'s model)."""
+        return (
+            prefill_seconds_per_request(self.seed, w.name, w.prompt_tokens_per_request),
+            decode_seconds_per_request(self.seed, w.name, w.generation_tokens_per_request),
+        )
+
+    def _vllm_phases(
+        self, w: WorkloadSpec, labels: dict[str, str], ts: IntArray, requests: FloatArray
+    ) -> Iterator[SampleSeries]:
+        """vLLM's prefill and decode time histograms (``_sum``, ``_count``, ``_bucket`` at its
+        request-latency buckets) and its prefix-cache counters (tokens queried and hit)."""
+        for name, seconds in zip(
+            ("vllm:request_prefill_time_seconds", "vllm:request_decode_time_seconds"),
+            self.phase_seconds(w),
+            strict=True,
+        ):
+            yield SampleSeries(f"{name}_sum", labels, ts, requests * seconds)
+            yield SampleSeries(f"{name}_count", labels, ts, requests)
+            for le in VLLM_LATENCY_BUCKETS:
+                inside = requests if le == "+Inf" or seconds <= float(le) else requests * 0.0
+                yield SampleSeries(f"{name}_bucket", labels | {"le": le}, ts, inside)
+        queried = requests * w.prompt_tokens_per_request
+        hits = np.floor(queried * prefix_hit_share(self.seed, w.name))
+        yield SampleSeries("vllm:prefix_cache_queries_total", labels, ts, queried)
+        yield SampleSeries("vllm:prefix_cache_hits_total", labels, ts, hits)
 
     def requests_in_step(self, w: WorkloadSpec, ts: IntArray, step: int) -> FloatArray:
         """Requests served during ``(t - step, t]``: whole numbers, as a counter counts them."""
@@ -712,7 +806,7 @@ def gpu_metric_values(
         "util": np.where(busy > 0, np.minimum(100.0, np.floor(busy * 125.0 + 5.5)), 0.0),
         "used": used,
         "free": memory_mib - used,
-        "power": np.floor(70.0 + 280.0 * busy),
+        "power": power_watts(busy),
         "temperature": np.floor(34.0 + 40.0 * busy),
     }
 
@@ -727,9 +821,15 @@ def _gpu_metrics(
     *,
     util: bool = True,
     profiling: bool = True,
+    power: FloatArray | None = None,
+    energy: FloatArray | None = None,
 ) -> Iterator[SampleSeries]:
-    """MIG instances report no GPU_UTIL; pre-Volta GPUs no profiling metrics."""
+    """MIG instances report no GPU_UTIL; pre-Volta GPUs no profiling metrics. ``power`` is the
+    physical GPU's (MIG instances repeat their parent's) and ``energy`` its counter, absent when
+    the exporter's counters file leaves it out."""
     values = gpu_metric_values(busy, memory_mib, held, memory_fraction)
+    if power is not None:
+        values["power"] = power
     if profiling:
         yield SampleSeries("DCGM_FI_PROF_GR_ENGINE_ACTIVE", labels, ts, busy)
     if util:
@@ -737,6 +837,8 @@ def _gpu_metrics(
     yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, values["used"])
     yield SampleSeries("DCGM_FI_DEV_FB_FREE", labels, ts, values["free"])
     yield SampleSeries("DCGM_FI_DEV_POWER_USAGE", labels, ts, values["power"])
+    if energy is not None:
+        yield SampleSeries("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", labels, ts, energy)
     yield SampleSeries("DCGM_FI_DEV_GPU_TEMP", labels, ts, values["temperature"])
 
 

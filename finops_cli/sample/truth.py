@@ -319,7 +319,9 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
 
     grid = grid_between(start, end, step)
     hours = step / 3600
-    holders = cluster.holders(cluster.pod_runs(grid))
+    runs = cluster.pod_runs(grid)
+    holders = cluster.holders(runs)
+    power = cluster.gpu_power(grid, runs)  # the physical GPU's, repeated on MIG instances
     rows = []
     for node in cluster.nodes:
         price = cluster.gpu_price(node, grid - 1)
@@ -352,7 +354,7 @@ def gpu_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
                     "memory_used_avg_mib": float(metrics["used"].mean()),
                     "memory_used_max_mib": float(metrics["used"].max()),
                     "memory_total_mib": float(unit.memory_mib),
-                    "power_avg_w": float(metrics["power"].mean()),
+                    "power_avg_w": float(power[(node.name, gpu)].mean()),
                     "temperature_avg_c": float(metrics["temperature"].mean()),
                     "temperature_max_c": float(metrics["temperature"].max()),
                     "cost": float(price.sum()) * hours * unit.share,
@@ -425,3 +427,91 @@ def pod_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.Dat
             }
         )
     return pd.DataFrame(rows)
+
+
+KWH_PER_WATT_SECOND = 1 / 3.6e6
+
+
+def energy_truth(cluster: SampleCluster, start: int, end: int, step: int, key: str) -> pd.Series:
+    """The ledger's GPU energy (kWh) per ``key`` value, and ``__idle__``.
+
+    For every GPU a pod holds a share of and every sample in ``(start, end]``: share x the
+    physical GPU's power (``SampleCluster.gpu_power``) x the sample's interval; ``__idle__`` is
+    every GPU's energy that no share covers. Computed from the simulated power, never from the
+    exported series (neither the energy counter nor the power gauge). Exact on the sample grid.
+    """
+    grid = grid_between(start, end, step)
+    runs = cluster.pod_runs(grid)
+    power = cluster.gpu_power(grid, runs)
+    scale = step * KWH_PER_WATT_SECOND
+    out: dict[str, float] = {}
+    held = 0.0
+    for r in runs:
+        w = r.workload
+        value = _key_value(cluster, w, key)
+        out.setdefault(value, 0.0)
+        for gpu in w.gpu_indices if w.share > 0 else ():
+            kwh = w.share * float(power[(w.node, gpu)][r.first : r.last + 1].sum()) * scale
+            out[value] += kwh
+            held += kwh
+    total = sum(float(watts.sum()) for watts in power.values()) * scale
+    out["__idle__"] = total - held
+    return pd.Series(out, name="energy_kwh", dtype="float64").sort_index()
+
+
+def token_split_truth(cluster: SampleCluster, start: int, end: int, step: int) -> pd.DataFrame:
+    """Per model: the GPU cost split between input (prefill) and output (decode) tokens.
+
+    The model's GPU cost (``inference_truth``) is split by the prefill and decode seconds its
+    vLLM servers spent (requests on the sample grid x each request's simulated phase times);
+    a model whose servers export no phase times (Triton, TGI) is split by token count
+    (``split`` blended). Also the prefix-cache hit share of its prompt tokens (vLLM only).
+    """
+    from finops_cli.sample.energy import prefix_hit_share
+
+    base = inference_truth(cluster, start, end, step)
+    grid = grid_between(start, end, step)
+    phases: dict[str, list[float]] = {}
+    for r in cluster.pod_runs(grid):
+        w = r.workload
+        if w.serving != "vllm":
+            continue
+        model = w.labels.get(MODEL_KEY) or cluster.served_model(w)
+        requests = float(cluster.requests_in_step(w, grid[r.first : r.last + 1], step).sum())
+        prefill, decode = cluster.phase_seconds(w)
+        slot = phases.setdefault(model, [0.0, 0.0, 0.0, 0.0])
+        slot[0] += requests * prefill
+        slot[1] += requests * decode
+        slot[2] += requests * w.prompt_tokens_per_request
+        slot[3] += np.floor(
+            requests * w.prompt_tokens_per_request * prefix_hit_share(cluster.seed, w.name)
+        )
+    rows = []
+    for name, row in base.iterrows():
+        prefill, decode, queried, hits = phases.get(str(name), [0.0] * 4)
+        measured = prefill + decode > 0
+        tokens = row["prompt_tokens"] + row["generated_tokens"]
+        share = (
+            prefill / (prefill + decode)
+            if measured
+            else (row["prompt_tokens"] / tokens if tokens > 0 else 0.0)
+        )
+        input_cost = row["gpu_cost"] * share
+        rows.append(
+            {
+                "model": str(name),
+                "split": "measured" if measured else "blended",
+                "input_cost": input_cost,
+                "output_cost": row["gpu_cost"] - input_cost,
+                "cost_per_1m_input_tokens": input_cost / row["prompt_tokens"] * 1e6
+                if row["prompt_tokens"] > 0
+                else None,
+                "cost_per_1m_output_tokens": (row["gpu_cost"] - input_cost)
+                / row["generated_tokens"]
+                * 1e6
+                if row["generated_tokens"] > 0
+                else None,
+                "prefix_cache_hit_share": hits / queried if queried > 0 else None,
+            }
+        )
+    return base.join(pd.DataFrame(rows).set_index("model"))

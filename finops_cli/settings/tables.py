@@ -415,6 +415,22 @@ class GpuStateSettings(Checked):
     )
 
 
+@settings_table
+class CarbonSettings(Checked):
+    """``[carbon]``: overrides of the packaged grid factors and PUEs (file only), and the
+    region of GPUs whose node names none."""
+
+    grid_intensity: dict[str, float] = setting(dict, Rule(table_of(number_in(ge=0, le=2))))
+    pue: dict[str, float] = setting(dict, Rule(table_of(number_in(ge=1, le=3))))
+    default_region: str | None = setting(
+        None,
+        Rule(optional(to_str)),
+        env="FINOPS_CARBON_REGION",
+        help="Cloud region of GPUs whose node has no topology.kubernetes.io/region label "
+        "(for their carbon factor).",
+    )
+
+
 SOURCES = ("auto", "sample", "prometheus", "opencost")
 
 
@@ -434,6 +450,7 @@ class Settings(Checked):
     opencost: OpenCostSettings = section(OpenCostSettings)
     pricing: PricingOverrides = section(PricingOverrides)
     gpus: GpuStateSettings = section(GpuStateSettings)
+    carbon: CarbonSettings = section(CarbonSettings)
     labels: LabelSettings = section(LabelSettings)
     currency: str = setting(
         "USD",

@@ -51,6 +51,8 @@ class CostRequest:
     filters: dict[str, str] = field(default_factory=dict)
     bucket_s: int = 3600
     measures: tuple[str, ...] = ALLOCATION_MEASURES
+    energy: bool = False
+    """Also the ledger's GPU energy per group and region (``CostData.energy``)."""
 
 
 @dataclass
@@ -74,9 +76,47 @@ class CostData:
     has_cpu_ram: bool
     sample_interval_s: int
     notes: list[str] = field(default_factory=list)
+    energy: EnergyData | None = None
 
 
-TRAFFIC_MEASURES = ("requests", "prompt_tokens", "generated_tokens")
+ENERGY_METHODS = {
+    "counter": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION (energy counter)",
+    "power": "DCGM_FI_DEV_POWER_USAGE integrated (no energy counter)",
+}
+"""What ``EnergyData.method`` names, in words."""
+
+
+@dataclass
+class EnergyData:
+    """The ledger's GPU energy over the window (docs/cost-model.md#energy), in kWh at the GPU.
+
+    ``rows``: the request's group keys + ``region`` + ``energy_kwh``: each GPU entry bound to a
+    pod of the group, its physical GPU's energy x the holder's share, summed (a region is the
+    node's cloud region, "" where unknown). ``cluster``: ``region``, ``allocated_energy_kwh``
+    (every entry held by a pod, filters ignored) and ``capacity_energy_kwh`` (every GPU, held or
+    not), so ``__idle__``'s energy is the difference. ``method``: ``ENERGY_METHODS`` key, or
+    None when dcgm-exporter reports neither power nor energy (the frames are then empty).
+    """
+
+    rows: pd.DataFrame
+    cluster: pd.DataFrame
+    method: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+TRAFFIC_MEASURES = (
+    "requests",
+    "prompt_tokens",
+    "generated_tokens",
+    "prefill_seconds",
+    "decode_seconds",
+    "prefix_cache_queries",
+    "prefix_cache_hits",
+)
+"""Counter increases per model. ``prefill_seconds``/``decode_seconds``: vLLM's
+``request_prefill_time_seconds``/``request_decode_time_seconds`` histograms' ``_sum``; 0 where
+the server exports no phase times (Triton, TGI). ``prefix_cache_*``: vLLM's prefix-cache tokens
+queried and hit (0 where not exported)."""
 SERVED_MEASURES = (
     "gpu_hours",
     "gpu_cost",
@@ -99,6 +139,9 @@ class InferenceData:
     traffic: pd.DataFrame
     served: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    energy: pd.DataFrame | None = None
+    """``model``, ``region``, ``energy_kwh``: the energy of serving pods without a model label
+    (like ``served``), when energy was asked for."""
 
 
 GPU_COLUMNS = (

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from finops_cli import buckets, queries
 from finops_cli.errors import SourceError
 from finops_cli.queries import NodeQueries, QueryContext, over_buckets
+from finops_cli.queries.energy import energy_method
 from finops_cli.sources import interface, prometheus_rows
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
@@ -52,25 +53,8 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     filters = {k: v for k, v in request.filters.items() if k != "cluster"}
     has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
 
-    measures: dict[str, str] = {
-        "gpu_hours": ctx.gpus_allocated(keys, filters),
-        "gpu_cost": ctx.gpu_cost_rate(keys, filters),
-        "allocated_gpu_hours": ctx.gpus_allocated([], {}),
-        "allocated_gpu_cost": ctx.gpu_cost_rate([], {}),
-        "capacity_gpu_hours": ctx.capacity_gpus(),
-        "capacity_gpu_cost": ctx.capacity_cost_rate(),
-    }
-    if has_cpu_ram:
-        measures["cpu_ram_cost"] = ctx.cpu_ram_cost_rate(keys, filters)
-    if busy_metrics:
-        measures["busy_gpu_hours"] = ctx.busy_sum(keys, filters, busy_metrics)
-        measures["observed_gpu_hours"] = ctx.busy_count(keys, filters, busy_metrics)
-        measures["wasted_cost"] = ctx.wasted_cost_rate(keys, filters, busy_metrics)
-        if "wasted_cost" in request.measures:  # the unaccounted part of __unallocated__
-            measures["allocated_wasted_cost"] = ctx.wasted_cost_rate([], {}, busy_metrics)
-    else:
-        notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
-
+    measures = cost_measures(ctx, request, filters, present, has_cpu_ram, notes)
+    method = energy_method(present) if request.energy else None
     unread = set(interface.ALLOCATION_MEASURES) - set(request.measures)  # left at 0 by _merge
     with query_pool(source.max_concurrency) as pool:
         futures = {
@@ -111,6 +95,7 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
             f"no GPU capacity{where} in the window: the server returned no GPU nodes, so "
             "every figure is 0"
         )
+    energy = energy_data(results, keys, prom_keys, method, skipped) if request.energy else None
     notes += prometheus_rows.partial_notes(source.client, warned, skipped)
     busy_metric = prometheus_rows.busy_metric_name(busy_metrics)
     return interface.CostData(
@@ -121,7 +106,40 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
         has_cpu_ram=has_cpu_ram and "cpu_ram_cost" not in unread,
         sample_interval_s=interval,
         notes=notes,
+        energy=energy,
     )
+
+
+def energy_data(
+    results: dict[str, list[prometheus_rows.Series]],
+    keys: tuple[str, ...],
+    prom_keys: list[str],
+    method: str | None,
+    skipped: list[str],
+) -> interface.EnergyData:
+    """The energy answers summed over the window's buckets: per group and region, and the
+    cluster's held and whole energy per region."""
+    columns = [*keys, "region"]
+    if method is None:
+        import pandas as pd
+
+        return interface.EnergyData(
+            pd.DataFrame(columns=[*columns, "energy_kwh"]),
+            pd.DataFrame(columns=["region", "allocated_energy_kwh", "capacity_energy_kwh"]),
+            None,
+            ["no dcgm-exporter power or energy metrics (DCGM_FI_DEV_POWER_USAGE, "
+             "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION): energy and carbon are unknown"],
+        )  # fmt: skip
+    merged = prometheus_rows.merge_buckets(
+        results, ("energy_kwh",), [*prom_keys, "region"], columns, skipped
+    )
+    rows = merged.groupby(columns, as_index=False, sort=True)[["energy_kwh"]].sum()
+    cluster_measures = ("allocated_energy_kwh", "capacity_energy_kwh")
+    whole = prometheus_rows.merge_buckets(
+        results, cluster_measures, ["region"], ["region"], skipped
+    )
+    cluster = whole.groupby("region", as_index=False, sort=True)[list(cluster_measures)].sum()
+    return interface.EnergyData(rows, cluster, method)
 
 
 def node_costs(source: PrometheusCostSource, window: Window) -> pd.DataFrame:
@@ -228,6 +246,43 @@ def annotation_note(ctx: QueryContext, keys: list[str], *, missing_metric: bool)
         f"{what}: every pod's cost center is __unallocated__; run kube-state-metrics with "
         f"--metric-annotations-allowlist=pods=[{annotations}]"
     )
+
+
+def cost_measures(
+    ctx: QueryContext,
+    request: interface.CostRequest,
+    filters: dict[str, str],
+    present: frozenset[str],
+    has_cpu_ram: bool,
+    notes: list[str],
+) -> dict[str, str]:
+    """The PromQL of every measure ``costs`` integrates per bucket (notes what is missing)."""
+    keys = request.group_by
+    busy_metrics = present & discovery.BUSY_METRICS
+    measures: dict[str, str] = {
+        "gpu_hours": ctx.gpus_allocated(keys, filters),
+        "gpu_cost": ctx.gpu_cost_rate(keys, filters),
+        "allocated_gpu_hours": ctx.gpus_allocated([], {}),
+        "allocated_gpu_cost": ctx.gpu_cost_rate([], {}),
+        "capacity_gpu_hours": ctx.capacity_gpus(),
+        "capacity_gpu_cost": ctx.capacity_cost_rate(),
+    }
+    if has_cpu_ram:
+        measures["cpu_ram_cost"] = ctx.cpu_ram_cost_rate(keys, filters)
+    if busy_metrics:
+        measures["busy_gpu_hours"] = ctx.busy_sum(keys, filters, busy_metrics)
+        measures["observed_gpu_hours"] = ctx.busy_count(keys, filters, busy_metrics)
+        measures["wasted_cost"] = ctx.wasted_cost_rate(keys, filters, busy_metrics)
+        if "wasted_cost" in request.measures:  # the unaccounted part of __unallocated__
+            measures["allocated_wasted_cost"] = ctx.wasted_cost_rate([], {}, busy_metrics)
+    else:
+        notes.append("no dcgm-exporter busy metrics: efficiency and waste are unknown")
+
+    if request.energy and energy_method(present) is not None:
+        measures["energy_kwh"] = ctx.energy_rate(keys, filters, present)
+        measures["allocated_energy_kwh"] = ctx.allocated_energy_rate(present)
+        measures["capacity_energy_kwh"] = ctx.capacity_energy_rate(present)
+    return measures
 
 
 def oversubscription_notes(samples: list[InstantSample]) -> list[str]:

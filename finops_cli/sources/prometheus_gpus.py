@@ -20,6 +20,7 @@ from finops_cli import queries
 from finops_cli.errors import SourceError, UsageError
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.queries import GpuQueries, QueryContext
+from finops_cli.queries.energy import energy_method
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources import prometheus_rows
 from finops_cli.sources.interface import (
@@ -83,6 +84,9 @@ def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceDa
             else iq.served(ctx.observed_entries(busy_metrics))
         )
         served["wasted_cost"] = iq.served(ctx.wasted_entries(busy_metrics))
+    method = energy_method(present) if request.energy else None
+    if method is not None:
+        served["energy_kwh"] = iq.served(ctx.energy_entries(present), extra="region")
     with query_pool(source.max_concurrency) as pool:
         traffic_futures = {
             measure: pool.submit(
@@ -112,6 +116,7 @@ def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceDa
         [{"model": m, **v} for m, v in traffic.items()],
         columns=["model", *TRAFFIC_MEASURES],
     ).fillna(0.0)
+    energy_series = served_results.pop("energy_kwh", [])
     totals: dict[str, dict[str, float]] = {}
     for measure, rows in served_results.items():
         for labels, _stamps, values in rows:
@@ -126,7 +131,24 @@ def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceDa
         [{"model": m, **v} for m, v in totals.items()], columns=["model", *SERVED_MEASURES]
     ).fillna(0.0)
     notes += prometheus_rows.partial_notes(source.client, warned, skipped)
-    return InferenceData(traffic_frame, served_frame, notes)
+    energy_frame = _served_energy(energy_series) if request.energy else None
+    return InferenceData(traffic_frame, served_frame, notes, energy_frame)
+
+
+def _served_energy(series: list[prometheus_rows.Series]) -> pd.DataFrame:
+    """``model``, ``region``, ``energy_kwh`` of unlabelled serving pods, over the window."""
+    import pandas as pd
+
+    rows: dict[tuple[str, str], float] = {}
+    for labels, _stamps, values in series:
+        model = labels.get("served_model", "")
+        if model:
+            key = (model, labels.get("region", ""))
+            rows[key] = rows.get(key, 0.0) + sum(v for v in values if math.isfinite(v))
+    return pd.DataFrame(
+        [[m, r, v] for (m, r), v in sorted(rows.items())],
+        columns=["model", "region", "energy_kwh"],
+    )
 
 
 class _DcgmWindow(NamedTuple):

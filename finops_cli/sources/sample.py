@@ -9,6 +9,7 @@ simulator's independent ground truth.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from finops_cli import buckets
@@ -19,8 +20,9 @@ from finops_cli.queries import (
     POD_ANNOTATION_KEYS,
     POD_LABEL_KEYS,
 )
+from finops_cli.sample.energy import prefix_hit_share
 from finops_cli.sample.scenario import WorkloadSpec
-from finops_cli.sample.simulate import SampleCluster, grid_between
+from finops_cli.sample.simulate import PodRun, SampleCluster, grid_between
 from finops_cli.sources.interface import (
     ALLOCATION_MEASURES,
     CAPACITY_COLUMNS,
@@ -33,6 +35,7 @@ from finops_cli.sources.interface import (
     CostData,
     CostRequest,
     CostSource,
+    EnergyData,
     GpuData,
     InferenceData,
     PodGpuData,
@@ -169,6 +172,45 @@ class SampleCostSource(CostSource):
             BUSY_PROFILING,
             has_cpu_ram=True,
             sample_interval_s=step,
+            energy=self._energy(request, grid, runs, step) if request.energy else None,
+        )
+
+    def _energy(
+        self, request: CostRequest, grid: npt.NDArray[np.int64], runs: list[PodRun], step: int
+    ) -> EnergyData:
+        """The ledger's energy, as ``QueryContext.energy_entries`` sums it: each GPU a pod holds
+        a share of, its physical GPU's power x the share, sample by sample."""
+        power = self.cluster.gpu_power(grid, runs)
+        scale = step / 3.6e6
+        other_cluster = request.filters.get("cluster", self.cluster.name) != self.cluster.name
+        region = {n.name: n.region for n in self.cluster.nodes}
+        rows: dict[tuple[str, ...], float] = {}
+        held: dict[str, float] = {}
+        for run in runs if not other_cluster else ():
+            w = run.workload
+            if w.share <= 0:
+                continue
+            sl = slice(run.first, run.last + 1)
+            kwh = sum(float(power[(w.node, g)][sl].sum()) for g in w.gpu_indices) * w.share * scale
+            held[region[w.node]] = held.get(region[w.node], 0.0) + kwh
+            values = {k: self._value(w, k) for k in GROUP_KEYS}
+            if any(values[k] != v for k, v in request.filters.items()):
+                continue
+            key = (*(values[k] for k in request.group_by), region[w.node])
+            rows[key] = rows.get(key, 0.0) + kwh
+        whole: dict[str, float] = {}
+        for (node, _gpu), watts in power.items() if not other_cluster else ():
+            whole[region[node]] = whole.get(region[node], 0.0) + float(watts.sum()) * scale
+        columns = [*request.group_by, "region"]
+        return EnergyData(
+            pd.DataFrame(
+                [[*k, v] for k, v in sorted(rows.items())], columns=[*columns, "energy_kwh"]
+            ),
+            pd.DataFrame(
+                [[r, held.get(r, 0.0), whole[r]] for r in sorted(whole)],
+                columns=["region", "allocated_energy_kwh", "capacity_energy_kwh"],
+            ),
+            "counter" if self.cluster.dcgm_energy_counter else "power",
         )
 
     def inference(self, request: CostRequest) -> InferenceData:
@@ -184,6 +226,8 @@ class SampleCostSource(CostSource):
         model_key = self.pod_labels["model"]
         runs = self.cluster.pod_runs(grid)
         unit_busy = self.cluster.unit_busy(grid, runs)
+        power = self.cluster.gpu_power(grid, runs) if request.energy else None
+        energy: dict[tuple[str, str], float] = {}
         for run in runs:
             w = run.workload
             if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
@@ -192,10 +236,25 @@ class SampleCostSource(CostSource):
             requests = float(self.cluster.requests_in_step(w, ts, step).sum())
             labelled = w.labels.get(model_key, "")
             model = labelled or self.cluster.served_model(w)
-            row = traffic.setdefault(model, [0.0, 0.0, 0.0])
+            row = traffic.setdefault(model, [0.0] * len(TRAFFIC_MEASURES))
             row[0] += requests
             row[1] += requests * w.prompt_tokens_per_request
             row[2] += requests * w.generation_tokens_per_request
+            if w.serving == "vllm":  # only vLLM exports phase times and its prefix cache
+                prefill, decode = self.cluster.phase_seconds(w)
+                row[3] += requests * prefill
+                row[4] += requests * decode
+                row[5] += requests * w.prompt_tokens_per_request
+                row[6] += np.floor(
+                    requests
+                    * w.prompt_tokens_per_request
+                    * prefix_hit_share(self.cluster.seed, w.name)
+                )
+            if not labelled and power is not None and w.share > 0:
+                sl = slice(run.first, run.last + 1)
+                kwh = sum(float(power[(w.node, g)][sl].sum()) for g in w.gpu_indices)
+                key = (model, self.cluster.node(w.node).region)
+                energy[key] = energy.get(key, 0.0) + kwh * w.share * step / 3.6e6
             if not labelled:
                 node = self.cluster.node(w.node)
                 held = w.held_gpus
@@ -219,6 +278,12 @@ class SampleCostSource(CostSource):
                 [[m, *v] for m, v in traffic.items()], columns=["model", *TRAFFIC_MEASURES]
             ),
             pd.DataFrame([[m, *v] for m, v in served.items()], columns=["model", *SERVED_MEASURES]),
+            energy=pd.DataFrame(
+                [[m, r, v] for (m, r), v in sorted(energy.items())],
+                columns=["model", "region", "energy_kwh"],
+            )
+            if request.energy
+            else None,
         )
 
     def gpus(self, window: Window, cluster: str | None = None) -> GpuData:

@@ -33,6 +33,8 @@ class CostsOptions:
     compare: str | None = None
     include_idle: bool = False
     """Keep the cluster's ``__idle__`` row (and its cost in the totals) under a pod filter."""
+    energy: bool = False
+    """GPU kWh and kgCO2e per row (and per 1M tokens with unit costs)."""
 
 
 def group_keys(options: CostsOptions, cluster_label: str | None) -> tuple[str, ...]:
@@ -57,7 +59,7 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
     keys = group_keys(options, run.settings.labels.cluster)
     filters = dict(options.filters)
     window = run.window
-    request = CostRequest(window, keys, filters, bucket_size(window.seconds))
+    request = CostRequest(window, keys, filters, bucket_size(window.seconds), energy=options.energy)
     with open_source(run) as source, run.progress("Querying costs"):
         data = source.costs(request)
         unmatched = unmatched_filters(source, request, data)
@@ -72,6 +74,10 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
         from finops_cli.analytics.unit_costs import with_unit_costs
 
         report = with_unit_costs(report, inference)
+    if options.energy:
+        from finops_cli.usecases.energy import with_energy
+
+        report = with_energy(run, report, data.energy, inference)
     comparison = None
     if options.compare is not None:
         from finops_cli.analytics.compare import compare_reports
