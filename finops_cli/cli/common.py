@@ -201,7 +201,7 @@ def emit(document: dict[str, Any], output: OutputFormat) -> None:
     if output is OutputFormat.table:
         from rich.console import Console
 
-        console = Console()
+        console = Console(markup=False, emoji=False)  # label values are text, never markup
         console.print(render(document, "table", console.width))
     else:
         typer.echo(render(document, output.value), nl=False)

@@ -181,7 +181,7 @@ def status(
     else:
         from rich.console import Console
 
-        console = Console()
+        console = Console(markup=False, emoji=False)  # label values are text, never markup
         console.print(status_table(ctx, rows, console.width))
     not_ready = [f"{r.kind.lower()}/{r.name}" for r in rows if not r.is_ready]
     if not_ready:

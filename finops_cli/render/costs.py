@@ -309,14 +309,15 @@ def render_unit_table(document: dict[str, Any], width: int = 120) -> Any:
         Column("Tokens", "right", drop=4),
         Column("/1k req", "right"),
         Column("/1M tok", "right", drop=2),
-        Column("/1M gen", "right", drop=5),
+        # Input and output prices (prefill and decode time) before the blended per-generated.
+        Column("/1M gen", "right", drop=8),
         Column("/1M in", "right", drop=7),
-        Column("/1M out", "right", drop=7),
+        Column("/1M out", "right", drop=5),
         Column("Busy", "right", drop=6),
         Column("Status"),
     ]
     if "energy" in document:
-        columns.insert(-2, Column("kWh/1M", "right", drop=8))
+        columns.insert(-2, Column("kWh/1M", "right", drop=9))
     body = []
     for row in document["rows"]:
         if "unit_cost_status" not in row:

@@ -105,10 +105,12 @@ def new_table(title: str, caption: str | None = None, **options: Any) -> Any:
     (rich is imported only when a table is asked for)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     return Table(
         title=title,
-        caption=caption,
+        # Plain text: a note may quote a setting such as ``[carbon]``, which is not markup.
+        caption=Text(caption) if caption is not None else None,
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
