@@ -86,6 +86,13 @@ def name_range(low: str, high: str | None) -> str:
     return f"{prefix}({'|'.join(alternatives)})"
 
 
+# The lowest character of the ranges: TAB, not NUL. VictoriaMetrics (1.79) rewrites a class
+# that starts at ``\x00`` into an invalid regex and refuses the query. Characters below TAB
+# (never in a Kubernetes name) sort as if above every other: each name still matches exactly
+# one range, since ``_below`` and ``_at_least`` use the same floor.
+_FLOOR = "\\t"
+
+
 def _below(bound: str) -> str:
     """Strings sorting before ``bound``: its proper prefixes, and any that first differ from it
     by a smaller character."""
@@ -94,7 +101,7 @@ def _below(bound: str) -> str:
     head, rest = bound[0], bound[1:]
     alternatives = [""]
     if ord(head) > 0:
-        alternatives.append(f"[\\x00-{_member(chr(ord(head) - 1))}].*")
+        alternatives.append(f"[{_FLOOR}-{_member(chr(ord(head) - 1))}].*")
     if rest:
         alternatives.append(regex_literal(head) + _below(rest))
     return f"({'|'.join(alternatives)})"
@@ -106,7 +113,7 @@ def _at_least(bound: str) -> str:
     if not bound:
         return ".*"
     head, rest = bound[0], bound[1:]
-    return f"({regex_literal(head)}{_at_least(rest)}|[^\\x00-{_member(head)}].*)"
+    return f"({regex_literal(head)}{_at_least(rest)}|[^{_FLOOR}-{_member(head)}].*)"
 
 
 def _member(ch: str) -> str:

@@ -93,3 +93,31 @@ def test_unit_costs_on_victoriametrics(vm):
     for model, fig in truth.iterrows():
         assert rows[model]["requests"] == pytest.approx(fig["requests"], rel=0.01), model
         assert rows[model]["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), model
+
+
+def test_namespace_range_shards_parse_and_partition_on_victoriametrics(vm):
+    """rightsize's namespace shards are regex ranges; VictoriaMetrics 1.79 rewrites a class that
+    starts at NUL into an invalid regex (it refused every shard at 20,000 GPUs). Each shard is
+    accepted, and together they count every namespace once."""
+    import httpx
+
+    from finops_cli.queries.shards import workload_shards
+
+    server, cluster = vm
+    namespaces = sorted({w.namespace for w in cluster.workloads})
+    when = int(END.timestamp())
+
+    def count(matcher: str) -> float:
+        query = f"count(count by (namespace) (last_over_time(kube_pod_info{{{matcher}}}[1d])))"
+        body = httpx.get(
+            f"{server.url}/api/v1/query", params={"query": query, "time": when}, timeout=30
+        ).json()
+        assert body["status"] == "success", body
+        result = body["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    total = count('namespace!=""')
+    assert total == len(namespaces)
+    for parts in (2, 3, 5):
+        shards = workload_shards(namespaces, parts)
+        assert sum(count(s.matcher("namespace")) for s in shards) == total
