@@ -341,7 +341,8 @@ class PrometheusClient(http.Closing):
             if limit:
                 raise ServerLimitError(where, self._clean(limit, 240))
         if code in (400, 422):
-            reason = self._clean(str(body.get("error") or ""), 500) if envelope else ""
+            reason = _server_reason(str(body.get("error") or "")) if envelope else ""
+            reason = self._clean(reason, 500) if reason else ""
             reason = reason or f"HTTP {code}, {self._http.snippet(answer)}"
             raise SourceError(f"Prometheus rejected the query: {reason}")
         if code in (401, 403):
@@ -400,6 +401,16 @@ class PrometheusClient(http.Closing):
 
     def _clean(self, text: str, limit: int) -> str:
         return self._http.clean(text, limit)
+
+
+_ECHOED_QUERY = r'^error when executing query="(?:[^"\\]|\\.)*"[^:]*: '
+
+
+def _server_reason(text: str, keep: int = 400) -> str:
+    """The server's reason without the query VictoriaMetrics echoes in front of it; where still
+    long, its end, which says what went wrong (the start only repeats what was asked)."""
+    text = re.sub(_ECHOED_QUERY, "", text.strip())  # an error path: compiled when first used
+    return text if len(text) <= keep else "…" + text[-(keep - 1) :]
 
 
 class ServerLimitError(SourceError):
