@@ -42,7 +42,12 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = "1"
 SHARE_MODES = ("none", "proportional")
 # --by value -> the cost-report group key, which is also the rows' field name.
-GROUP_FIELDS = {"team": "team", "project": "project", "cost-center": "cost_center"}
+GROUP_FIELDS = {
+    "team": "team",
+    "project": "project",
+    "cost-center": "cost_center",
+    "cluster": "cluster",
+}
 # Recommendations are per workload, which knows its team and project (not its cost center).
 RECOMMENDATION_KEYS = {"team": "team", "project": "project"}
 AVERAGE_MONTH_DAYS = 30.4375
@@ -63,6 +68,14 @@ class Group:
     waste: float | None
     efficiency: float | None
     daily_cost: tuple[float, ...]
+    cluster: str = ""
+    """The cluster an ``__unallocated__`` or ``__idle__`` row belongs to when the report is split
+    by cluster ("" otherwise): those rows are per cluster and never merged across clusters."""
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        """What tells groups apart: by cluster, a cluster's own row and its idle share a name."""
+        return (self.kind, self.name, self.cluster)
 
 
 @dataclass
@@ -76,21 +89,32 @@ class Extras:
 
 
 def groups_of(report: CostReport, key: str) -> list[Group]:
-    """The report's rows as groups named by ``key``'s value (unallocated and idle by kind)."""
-    merged: dict[tuple[str, str], list[CostRow]] = {}
+    """The report's rows as groups named by ``key``'s value (unallocated and idle by kind).
+
+    A report split by cluster (``cluster`` among its keys) has an ``__unallocated__`` and an
+    ``__idle__`` row per cluster: they stay apart (``Group.cluster``), so the invariant holds per
+    cluster. By cluster alone, a cluster's special rows are named by the cluster, as in
+    ``finops costs --by cluster`` (``kind`` tells them from its allocated row)."""
+    split = "cluster" in report.group_by
+    merged: dict[tuple[str, str, str], list[CostRow]] = {}
     for row in report.rows:
         name = row.keys.get(key, row.keys.get("group", ""))
-        if row.kind == "unallocated":
-            name = UNALLOCATED
-        elif row.kind == "idle":
-            name = IDLE
-        merged.setdefault((row.kind, name), []).append(row)
-    out = [_merge(name, kind, rows) for (kind, name), rows in merged.items()]
+        cluster = ""
+        if row.kind != "allocated":
+            cluster = row.keys.get("cluster", "") if split else ""
+            if cluster in (UNALLOCATED, IDLE):  # pods with no cluster label: no cluster
+                cluster = ""
+            if key != "cluster" or not cluster:
+                name = UNALLOCATED if row.kind == "unallocated" else IDLE
+        elif split and key == "cluster":
+            cluster = name  # a cluster's own row: its idle and unallocated are shared over it
+        merged.setdefault((row.kind, name, cluster), []).append(row)
+    out = [_merge(name, kind, rows, cluster) for (kind, name, cluster), rows in merged.items()]
     order = {"allocated": 0, "unallocated": 1, "idle": 2}
-    return sorted(out, key=lambda g: (order[g.kind], -g.gpu_cost, g.name))
+    return sorted(out, key=lambda g: (order[g.kind], g.cluster, -g.gpu_cost, g.name))
 
 
-def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
+def _merge(name: str, kind: str, rows: list[CostRow], cluster: str = "") -> Group:
     gpu_cost = sum(r.gpu_cost for r in rows)
     cpu = [r.cpu_ram_cost for r in rows]
     wastes = [r.waste for r in rows]
@@ -111,6 +135,7 @@ def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
         waste=waste,
         efficiency=efficiency,
         daily_cost=tuple(sum(r.daily_cost[i] for r in rows) for i in range(days)),
+        cluster=cluster,
     )
 
 
@@ -122,27 +147,35 @@ class _Shared:
 
 
 def _share(groups: Sequence[Group], mode: str) -> _Shared:
+    """``proportional``: each idle or unallocated group's cost spread over the allocated groups
+    in proportion to their GPU cost; a cluster's own over that cluster's groups when the report
+    is split by cluster (over every group when it has none)."""
     allocated = [g for g in groups if g.kind == "allocated"]
-    pool = sum(g.gpu_cost for g in groups if g.kind != "allocated")
-    cpu_pool = sum(g.cpu_ram_cost or 0.0 for g in groups if g.kind != "allocated")
     base = sum(g.gpu_cost for g in allocated)
     if mode != "proportional" or base <= 0:
         return _Shared({}, {}, False)
-    return _Shared(
-        {g.name: pool * g.gpu_cost / base for g in allocated},
-        {g.name: cpu_pool * g.gpu_cost / base for g in allocated},
-        True,
-    )
+    idle: dict[str, float] = {g.name: 0.0 for g in allocated}
+    cpu_ram: dict[str, float] = {g.name: 0.0 for g in allocated}
+    for pool in (g for g in groups if g.kind != "allocated"):
+        targets = [g for g in allocated if pool.cluster and g.cluster == pool.cluster]
+        if sum(g.gpu_cost for g in targets) <= 0:
+            targets = allocated
+        weight = sum(g.gpu_cost for g in targets)
+        for g in targets:
+            idle[g.name] += pool.gpu_cost * g.gpu_cost / weight
+            cpu_ram[g.name] += (pool.cpu_ram_cost or 0.0) * g.gpu_cost / weight
+    return _Shared(idle, cpu_ram, True)
 
 
-def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[str, float]:
-    """Each group's total as the report shows it (for the change against the previous period)."""
+def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[tuple[str, str, str], float]:
+    """Each group's total as the report shows it (for the change against the previous period),
+    by ``Group.ident``."""
     shared = _share(groups, mode)
     out = {}
     for g in groups:
         if shared.shared and g.kind != "allocated":
             continue
-        out[g.name] = (
+        out[g.ident] = (
             g.gpu_cost
             + (g.cpu_ram_cost or 0.0)
             + shared.idle.get(g.name, 0.0)
@@ -248,7 +281,7 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         else:
             row["budget"] = row["budget_variance"] = row["budget_used"] = None
         if prev_totals is not None:
-            before = prev_totals.get(g.name)
+            before = prev_totals.get(g.ident)
             row["previous_total_cost"] = _num(before)
             row["change"] = _num(None if before is None else total - before)
             row["change_pct"] = _num(

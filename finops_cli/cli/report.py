@@ -24,6 +24,7 @@ class ReportBy(StrEnum):
     team = "team"
     project = "project"
     cost_center = "cost-center"
+    cluster = "cluster"
 
 
 class ShareIdle(StrEnum):
@@ -72,8 +73,9 @@ def chargeback(
         typer.Option(
             "--by",
             "-b",
-            help="Who is charged: the team or project pod label, or the cost-center pod "
-            "annotation (labels.cost_center).",
+            help="Who is charged: the team or project pod label, the cost-center pod "
+            "annotation (labels.cost_center), or the cluster (labels.cluster: idle and "
+            "unallocated per cluster).",
             rich_help_panel=REPORT,
         ),
     ] = ReportBy.team,

@@ -86,10 +86,25 @@ def hours(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+TITLES = {"team": "Team", "project": "Project", "cost_center": "Cost center", "cluster": "Cluster"}
+
+
 def group_title(document: dict[str, Any]) -> str:
-    return {"team": "Team", "project": "Project", "cost_center": "Cost center"}[
-        document["group_by"]
-    ]
+    return TITLES[document["group_by"]]
+
+
+MARKERS = {"unallocated": "__unallocated__", "idle": "__idle__"}
+
+
+def row_label(document: dict[str, Any], row: dict[str, Any]) -> str:
+    """A row's name as the HTML and PDF show it: by cluster, a cluster's idle and unallocated
+    rows carry the cluster's name (as in ``finops costs --by cluster``) and show
+    ``<cluster> · __idle__``."""
+    name = str(row[document["group_by"]])
+    marker = MARKERS.get(row.get("kind", ""))
+    if document["group_by"] == "cluster" and marker and name != marker:
+        return f"{name} · {marker}"
+    return name
 
 
 def idle_policy(document: dict[str, Any]) -> str:
@@ -122,6 +137,7 @@ def kpis(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         "team": "pods without a team label",
         "project": "pods without a project label",
         "cost_center": "pods without a cost center",
+        "cluster": "allocation no pod accounts for",
     }[document["group_by"]]
     cards = [
         ("Total spend", money(s["total_cost"]), "GPU + CPU/RAM, every group"),
@@ -191,7 +207,7 @@ endfor %}</td></tr>{% endfor %}
 {% if d.sections.budgets %}<th>Budget</th><th>Variance</th>{% endif %}
 {% if d.sections.previous_period %}<th>Change</th>{% endif %}</tr>
 {% for r in d.rows %}<tr{% if r.kind != "allocated" %} class="special"{% endif %}>
-<td>{{ r[key] }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
+<td>{{ label(d, r) }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
 <td>{{ money(r.gpu_cost) }}</td><td>{{ money(r.cpu_ram_cost) }}</td>
 {% if shared %}<td>{{ money(r.shared_idle_cost) }}</td>{% endif %}
 <td><b>{{ money(r.total_cost) }}</b></td><td>{{ pct(r.efficiency) }}</td>
@@ -260,6 +276,7 @@ def render_html(document: dict[str, Any]) -> str:
         cards=kpis(document),
         recommendations=ranked_recommendations(document),
         anomalies=ranked_anomalies(document),
+        label=row_label,
         money=money,
         signed=signed,
         pct=pct,

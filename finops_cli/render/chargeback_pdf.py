@@ -28,6 +28,7 @@ from finops_cli.render.chargeback import (
     pct,
     ranked_anomalies,
     ranked_recommendations,
+    row_label,
     signed,
 )
 from finops_cli.render.visual import nice_ticks, tick_label
@@ -168,7 +169,7 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_font("DejaVu", "", 7.5)
     for r in rows:
         pdf.set_text_color(40, 40, 40)
-        name_lines = _lines(pdf, str(r[key]), label_w - 2, 3.2)
+        name_lines = _lines(pdf, row_label(d, r), label_w - 2, 3.2)
         row_h = max(step, 3.2 * len(name_lines) + 1)
         for k, line in enumerate(name_lines):  # a long name wraps: the row grows, nothing is cut
             pdf.set_xy(pdf.l_margin, y + (row_h - 3.2 * len(name_lines)) / 2 + 3.2 * k)
@@ -386,7 +387,6 @@ _ANOMALIES: _Detail = (
 
 
 def _tables(pdf: Any, d: dict[str, Any]) -> None:
-    key = d["group_by"]
     title = group_title(d)
     sections = d["sections"]
     shared = d["share_idle"] == "proportional"
@@ -408,7 +408,7 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     body = []
     for r in d["rows"]:
         cells = [
-            str(r[key]),
+            row_label(d, r),
             hours(r["gpu_hours"]),
             hours(r["avg_gpus"]),
             money(r["gpu_cost"]),

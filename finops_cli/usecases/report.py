@@ -27,13 +27,18 @@ if TYPE_CHECKING:
 
 # --by value -> the cost-report group key (``analytics.chargeback.GROUP_FIELDS``, which imports
 # pandas: the period and the key are known before the first query leaves).
-GROUP_BY = {"team": "team", "project": "project", "cost-center": "cost_center"}
+GROUP_BY = {
+    "team": "team",
+    "project": "project",
+    "cost-center": "cost_center",
+    "cluster": "cluster",
+}
 
 
 @dataclass(frozen=True)
 class ChargebackOptions:
-    """``--month``, ``--period``, ``--by`` (team, project, cost-center), ``--share-idle`` and
-    ``--details``."""
+    """``--month``, ``--period``, ``--by`` (team, project, cost-center, cluster),
+    ``--share-idle`` and ``--details``."""
 
     month: str | None = None
     period: str | None = None
@@ -54,7 +59,9 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
     The analytics (pandas) are imported once the first query has left: ``open_source`` loads
     pandas on a thread meanwhile (docs/architecture.md, "Adding a command").
     """
-    key = GROUP_BY[options.by]  # team, project or cost_center (the pod annotation)
+    key = GROUP_BY[options.by]  # team, project, cost_center (the pod annotation) or cluster
+    if key == "cluster" and not run.settings.labels.cluster:
+        raise UsageError("--by cluster needs labels.cluster (it is set to off)")
     with open_source(run) as source:
         with run.progress("Querying costs"):
             current = _costs(source, (key,), period.start, period.end, run)
@@ -203,10 +210,11 @@ def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Ext
         catalog = load_catalog(run.settings.pricing)
         return recommend(source.pods(window), catalog, window.seconds / 3600)
 
-    if by == "cost-center":  # workloads carry no cost center to attribute them by
+    if by in ("cost-center", "cluster"):  # workloads know no cost center (nor cluster, yet)
         extras.notes.append(
             "recommendations left out: right-sizing attributes workloads to teams and "
-            "projects, not to cost centers (see --by team)"
+            f"projects, not to {'cost centers' if by == 'cost-center' else 'clusters'} "
+            "(see --by team)"
         )
     else:
         extras.recommendations = attempt("recommendations", recommendations)
