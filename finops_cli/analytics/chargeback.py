@@ -37,6 +37,7 @@ from finops_cli.analytics.rightsize import CAPACITY_ACTIONS
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
     from finops_cli.analytics.budgets import Budget
+    from finops_cli.analytics.energy import EnergySummary
     from finops_cli.analytics.rightsize import Recommendation
 
 SCHEMA_VERSION = "1"
@@ -68,6 +69,8 @@ class Group:
     waste: float | None
     efficiency: float | None
     daily_cost: tuple[float, ...]
+    kwh: float | None = None  # GPU energy (with --energy), kWh at the GPU
+    kg_co2e: float | None = None  # kWh x PUE x grid factor; None where a factor is unknown
     cluster: str = ""
     """The cluster an ``__unallocated__`` or ``__idle__`` row belongs to when the report is split
     by cluster ("" otherwise): those rows are per cluster and never merged across clusters."""
@@ -126,6 +129,12 @@ def _merge(name: str, kind: str, rows: list[CostRow], cluster: str = "") -> Grou
     else:
         efficiency = None
     days = len(rows[0].daily_cost)
+    energies = [r.energy for r in rows]
+    kwh = kg = None
+    if all(e is not None for e in energies):
+        kwh = sum(e.kwh for e in energies if e is not None)
+        kgs = [e.kg_co2e for e in energies if e is not None]
+        kg = None if any(k is None for k in kgs) else sum(k or 0.0 for k in kgs)
     return Group(
         name=name,
         kind=kind,
@@ -135,6 +144,8 @@ def _merge(name: str, kind: str, rows: list[CostRow], cluster: str = "") -> Grou
         waste=waste,
         efficiency=efficiency,
         daily_cost=tuple(sum(r.daily_cost[i] for r in rows) for i in range(days)),
+        kwh=kwh,
+        kg_co2e=kg,
         cluster=cluster,
     )
 
@@ -144,6 +155,8 @@ class _Shared:
     idle: dict[str, float]
     cpu_ram: dict[str, float]
     shared: bool
+    kwh: dict[str, float] = field(default_factory=dict)  # the pool's energy, like its cost
+    kg_co2e: dict[str, float | None] = field(default_factory=dict)
 
 
 def _share(groups: Sequence[Group], mode: str) -> _Shared:
@@ -156,15 +169,24 @@ def _share(groups: Sequence[Group], mode: str) -> _Shared:
         return _Shared({}, {}, False)
     idle: dict[str, float] = {g.name: 0.0 for g in allocated}
     cpu_ram: dict[str, float] = {g.name: 0.0 for g in allocated}
+    kwh: dict[str, float] = {g.name: 0.0 for g in allocated}
+    kg: dict[str, float | None] = {g.name: 0.0 for g in allocated}
     for pool in (g for g in groups if g.kind != "allocated"):
         targets = [g for g in allocated if pool.cluster and g.cluster == pool.cluster]
         if sum(g.gpu_cost for g in targets) <= 0:
             targets = allocated
         weight = sum(g.gpu_cost for g in targets)
         for g in targets:
-            idle[g.name] += pool.gpu_cost * g.gpu_cost / weight
-            cpu_ram[g.name] += (pool.cpu_ram_cost or 0.0) * g.gpu_cost / weight
-    return _Shared(idle, cpu_ram, True)
+            part = g.gpu_cost / weight
+            idle[g.name] += pool.gpu_cost * part
+            cpu_ram[g.name] += (pool.cpu_ram_cost or 0.0) * part
+            kwh[g.name] += (pool.kwh or 0.0) * part
+            before = kg[g.name]
+            had = pool.kg_co2e is not None or not pool.kwh
+            kg[g.name] = (
+                before + (pool.kg_co2e or 0.0) * part if before is not None and had else None
+            )
+    return _Shared(idle, cpu_ram, True, kwh, kg)
 
 
 def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[tuple[str, str, str], float]:
@@ -250,6 +272,10 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         for a in anomalies:
             anomalies_by.setdefault(a.team, []).append(a)
 
+    energy = report.energy if report.energy is not None and report.energy.method else None
+    if report.energy is not None:
+        notes.extend(energy_notes(report, shared.shared))
+
     hours = period.hours
     rows: list[dict[str, Any]] = []
     for g in groups:
@@ -272,6 +298,14 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "efficiency": _num(g.efficiency),
             "waste": _num(g.waste),
         }
+        if energy is not None:
+            kwh, kg = g.kwh, g.kg_co2e
+            if shared.shared:
+                kwh = (kwh or 0.0) + shared.kwh.get(g.name, 0.0)
+                more = shared.kg_co2e.get(g.name, 0.0)
+                kg = None if kg is None or more is None else kg + more
+            row["energy_kwh"] = _num(kwh)
+            row["kg_co2e"] = _num(kg)
         budget = budgets.get((budget_scope, g.name)) if budget_scope else None
         if budget is not None and g.kind == "allocated":
             amount = budget.monthly * factor
@@ -342,6 +376,9 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         ),
         "previous_total_cost": _num(previous.totals.total_cost if previous else None),
     }
+    if energy is not None:
+        summary["energy_kwh"] = _num(energy.kwh)
+        summary["kg_co2e"] = _num(energy.kg_co2e)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "chargeback",
@@ -368,13 +405,64 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "unit_costs": models is not None,
             "recommendations": recommendations is not None,
             "anomalies": anomalies is not None,
+            "energy": energy is not None,
         },
+        **({"energy": energy_block(energy)} if energy is not None else {}),
         "summary": summary,
         "rows": rows,
         "days": list(report.days),
         "daily": daily,
         "notes": notes,
     }
+
+
+def energy_block(e: EnergySummary) -> dict[str, Any]:
+    """The ``energy`` object: the method, the totals and each region's PUE and grid factor (as
+    in ``finops costs --energy``)."""
+    return {
+        "method": e.method,
+        "energy_kwh": _num(e.kwh),
+        "kg_co2e": _num(e.kg_co2e),
+        "factors": [
+            {
+                "region": f.region,
+                "provider": f.provider,
+                "pue": f.pue,
+                "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
+                "year": f.year,
+                "source": f.source,
+            }
+            for f in e.factors
+        ],
+    }
+
+
+def energy_notes(report: CostReport, shared: bool) -> list[str]:
+    """What the energy columns are made of (the method is in the report's notes already), or
+    why there are none: no energy series is a note, never a failure."""
+    e = report.energy
+    if e is None:
+        return []
+    if e.method is None:
+        return [
+            "energy left out: dcgm-exporter reports neither DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION "
+            "nor DCGM_FI_DEV_POWER_USAGE for this period"
+        ]
+    parts = []
+    for f in e.factors:
+        grid = (
+            "no grid factor" if f.kg_co2e_per_kwh is None else f"{f.kg_co2e_per_kwh:g} kgCO2e/kWh"
+        )
+        year = f" ({f.year} data)" if f.year else " (override)"
+        where = f.region or "(no region)"
+        parts.append(f"{where} ({f.provider}): PUE {f.pue:g} x {grid}{year}")
+    out = [
+        "kgCO2e = GPU kWh x PUE x grid factor (location-based; sources in energy.factors): "
+        + ("; ".join(parts) if parts else "no region with energy")
+    ]
+    if shared:
+        out.append("idle and unallocated energy is shared over the groups like their cost")
+    return out
 
 
 def _rec(rec: Recommendation) -> dict[str, Any]:
@@ -408,6 +496,7 @@ def team_models(
     """Per team, the models it ran (its GPU cost on each) with each model's cluster-wide unit
     costs (``with_unit_costs`` of a ``--by model`` report)."""
     units = {r.keys["model"]: r.unit for r in by_model_units.rows if r.kind == "allocated"}
+    energy = by_model_units.energy is not None and by_model_units.energy.method is not None
     out: dict[str, list[dict[str, Any]]] = {}
     for row in by_team_model.rows:
         if row.kind != "allocated":
@@ -416,16 +505,18 @@ def team_models(
         if team in ("", UNALLOCATED) or model in ("", UNALLOCATED):
             continue
         unit = units.get(model)
-        out.setdefault(team, []).append(
-            {
-                "model": model,
-                "gpu_cost": _num(row.gpu_cost),
-                "requests": _num(unit.requests, 3) if unit else None,
-                "cost_per_1k_requests": _num(unit.cost_per_1k_requests) if unit else None,
-                "cost_per_1m_tokens": _num(unit.cost_per_1m_tokens) if unit else None,
-                "unit_cost_status": unit.status if unit else None,
-            }
-        )
+        entry = {
+            "model": model,
+            "gpu_cost": _num(row.gpu_cost),
+            "requests": _num(unit.requests, 3) if unit else None,
+            "cost_per_1k_requests": _num(unit.cost_per_1k_requests) if unit else None,
+            "cost_per_1m_tokens": _num(unit.cost_per_1m_tokens) if unit else None,
+            "unit_cost_status": unit.status if unit else None,
+        }
+        if energy:  # the model's cluster-wide energy and emissions per 1M tokens
+            entry["kwh_per_1m_tokens"] = _num(unit.kwh_per_1m_tokens) if unit else None
+            entry["kg_co2e_per_1m_tokens"] = _num(unit.kg_co2e_per_1m_tokens) if unit else None
+        out.setdefault(team, []).append(entry)
     for models in out.values():
         models.sort(key=lambda m: (-(m["gpu_cost"] or 0.0), m["model"]))
     return out

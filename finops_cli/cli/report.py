@@ -111,6 +111,15 @@ def chargeback(
             rich_help_panel=REPORT,
         ),
     ] = True,
+    energy: Annotated[
+        bool,
+        typer.Option(
+            "--energy",
+            help="GPU kWh and kgCO2e per group, in the summary and per 1M tokens (dcgm-exporter "
+            "energy or power; a note when the cluster reports neither).",
+            rich_help_panel=REPORT,
+        ),
+    ] = False,
 ) -> None:
     """A chargeback report per team, project or cost center for a month, a week or a range.
 
@@ -129,6 +138,7 @@ def chargeback(
         by=by.value,
         share_idle=share_idle.value,
         details=details,
+        energy=energy,
     )
     chosen = chargeback_period(ctx, options)
     target = output_file or f"chargeback-{chosen.label}.{fmt.value}"

@@ -44,6 +44,10 @@ CSV_TRAILER = (
 with (``comparison``: its basis and the previous span)."""
 
 
+CSV_ENERGY = ("energy_kwh", "kg_co2e")
+"""Appended after ``CSV_TRAILER`` when the report has energy (``--energy``)."""
+
+
 render_json = json_text
 
 
@@ -62,9 +66,13 @@ def render_csv(document: dict[str, Any]) -> str:
         comparison["previous_start"],
         comparison["previous_end"],
     ]
+    extra = CSV_ENERGY if document["sections"].get("energy") else ()
     return csv_text(
-        [key, *CSV_COLUMNS, *CSV_TRAILER],
-        ([row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer] for row in document["rows"]),
+        [key, *CSV_COLUMNS, *CSV_TRAILER, *extra],
+        (
+            [row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer, *(row.get(c) for c in extra)]
+            for row in document["rows"]
+        ),
     )
 
 
@@ -84,6 +92,19 @@ def pct(value: float | None, sign: bool = False) -> str:
 
 def hours(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
+
+
+def kwh(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def kg(value: float | None) -> str:
+    """kgCO2e; unknown (a region without a grid factor) is "-"."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def per_million(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4f}"
 
 
 TITLES = {"team": "Team", "project": "Project", "cost_center": "Cost center", "cluster": "Cluster"}
@@ -146,6 +167,8 @@ def kpis(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("Unallocated GPU", money(s["unallocated_gpu_cost"]), unlabelled),
         ("Waste", money(s["waste"]), "GPU cost of the time not busy"),
     ]
+    if document["sections"].get("energy"):
+        cards.append(("GPU energy", kwh(s["energy_kwh"]) + " kWh", f"{kg(s['kg_co2e'])} kgCO2e"))
     if s["savings_available"] is not None:
         cards.append(
             ("Savings / month", money(s["savings_available"]), "if the advice below is applied")
@@ -205,7 +228,8 @@ endfor %}</td></tr>{% endfor %}
 <table><tr><th>{{ title }}</th><th>GPU-h</th><th>Avg GPUs</th><th>GPU cost</th><th>CPU/RAM</th>
 {% if shared %}<th>Shared idle</th>{% endif %}<th>Total</th><th>Efficiency</th><th>Waste</th>
 {% if d.sections.budgets %}<th>Budget</th><th>Variance</th>{% endif %}
-{% if d.sections.previous_period %}<th>Change</th>{% endif %}</tr>
+{% if d.sections.previous_period %}<th>Change</th>{% endif %}
+{% if energy %}<th>kWh</th><th>kgCO2e</th>{% endif %}</tr>
 {% for r in d.rows %}<tr{% if r.kind != "allocated" %} class="special"{% endif %}>
 <td>{{ label(d, r) }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
 <td>{{ money(r.gpu_cost) }}</td><td>{{ money(r.cpu_ram_cost) }}</td>
@@ -215,19 +239,24 @@ endfor %}</td></tr>{% endfor %}
 {% if d.sections.budgets %}<td>{{ money(r.budget) }}</td><td class="{{ 'over' if (r.budget_variance
 or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 {% if d.sections.previous_period %}<td>{{ signed(r.change) }} ({{ pct(r.change_pct, True) }})</td>
-{% endif %}</tr>{% endfor %}
+{% endif %}{% if energy %}<td>{{ kwh(r.energy_kwh) }}</td><td>{{ kg(r.kg_co2e) }}</td>{% endif %}
+</tr>{% endfor %}
 <tr><th>Total</th><th>{{ hours(s.gpu_hours) }}</th><th></th><th>{{ money(s.gpu_cost) }}</th>
 <th>{{ money(s.cpu_ram_cost) }}</th>{% if shared %}<th></th>{% endif %}
 <th>{{ money(s.total_cost) }}</th><th>{{ pct(s.efficiency) }}</th><th>{{ money(s.waste) }}</th>
 {% if d.sections.budgets %}<th></th><th></th>{% endif %}
-{% if d.sections.previous_period %}<th></th>{% endif %}</tr>
+{% if d.sections.previous_period %}<th></th>{% endif %}
+{% if energy %}<th>{{ kwh(s.energy_kwh) }}</th><th>{{ kg(s.kg_co2e) }}</th>{% endif %}</tr>
 </table>
 {% if d.sections.unit_costs %}<h2>Unit costs by model</h2>
 <table><tr><th>{{ title }}</th><th class="text">Model</th><th>GPU cost</th><th>Requests</th>
-<th>per 1k requests</th><th>per 1M tokens</th><th class="text">Status</th></tr>
+<th>per 1k requests</th><th>per 1M tokens</th>{% if energy %}<th>kWh / 1M tokens</th>
+<th>kgCO2e / 1M tokens</th>{% endif %}<th class="text">Status</th></tr>
 {% for r in d.rows %}{% for m in r.get("models") or [] %}<tr><td>{{ r[key] }}</td>
 <td class="text">{{ m.model }}</td><td>{{ money(m.gpu_cost) }}</td><td>{{ count(m.requests) }}</td>
 <td>{{ unit(m.cost_per_1k_requests) }}</td><td>{{ unit(m.cost_per_1m_tokens) }}</td>
+{% if energy %}<td>{{ unit(m.get("kwh_per_1m_tokens")) }}</td>
+<td>{{ unit(m.get("kg_co2e_per_1m_tokens")) }}</td>{% endif %}
 <td class="text">{{ m.unit_cost_status or "-" }}</td></tr>{% endfor %}{% endfor %}
 </table>{% endif %}
 {% if d.sections.recommendations %}<h2>Top recommendations</h2>
@@ -277,6 +306,9 @@ def render_html(document: dict[str, Any]) -> str:
         recommendations=ranked_recommendations(document),
         anomalies=ranked_anomalies(document),
         label=row_label,
+        energy=bool(document["sections"].get("energy")),
+        kwh=kwh,
+        kg=kg,
         money=money,
         signed=signed,
         pct=pct,

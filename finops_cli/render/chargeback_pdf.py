@@ -23,7 +23,9 @@ from finops_cli.render.chargeback import (
     group_title,
     hours,
     idle_policy,
+    kg,
     kpis,
+    kwh,
     money,
     pct,
     ranked_anomalies,
@@ -187,7 +189,11 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_font("DejaVu", "B", 9.5)
     pdf.cell(half, 6, f"Daily GPU cost ({d['currency']})")
     daily = d["daily"]
-    plot_top, plot_h = chart_top + 10, 80.0
+    # The chart gives up height (not below 50 mm) so that the top 5 stay on the first page
+    # when the cards are taller (more of them, notes wrapping onto more lines).
+    top_table = 6 + 5.2 * (len(s["top"]) + 1) + 3
+    room = pdf.page_break_trigger - (chart_top + 10) - 17 - top_table
+    plot_top, plot_h = chart_top + 10, max(50.0, min(80.0, room))
     plot_x, plot_w = x0 + 16, half - 18
     totals = [
         sum(x[k] for k in ("allocated_gpu_cost", "unallocated_gpu_cost", "idle_gpu_cost"))
@@ -364,6 +370,20 @@ _MODELS: _Detail = (
         ("Status", 30, True, lambda m: m["unit_cost_status"] or "-"),
     ),
 )
+_MODELS_ENERGY: _Detail = (
+    ("unit_costs", "Unit costs of each team's models", "models", 44.0),
+    (
+        ("Model", 50, True, lambda m: m["model"]),
+        ("GPU cost", 26, False, lambda m: money(m["gpu_cost"])),
+        ("Requests", 28, False, _requests),
+        ("Per 1k requests", 26, False, lambda m: unit(m["cost_per_1k_requests"])),
+        ("Per 1M tokens", 26, False, lambda m: unit(m["cost_per_1m_tokens"])),
+        ("kWh / 1M tokens", 26, False, lambda m: unit(m.get("kwh_per_1m_tokens"))),
+        ("kgCO2e / 1M tokens", 28, False, lambda m: unit(m.get("kg_co2e_per_1m_tokens"))),
+        ("Status", 22, True, lambda m: m["unit_cost_status"] or "-"),
+    ),
+)
+"""The unit costs with the models' energy and emissions per 1M tokens (``--energy``)."""
 _RECOMMENDATIONS: _Detail = (
     ("recommendations", "Top recommendations", "recommendations", 45.0),
     (
@@ -384,6 +404,49 @@ _ANOMALIES: _Detail = (
         ("Reason", 130, True, lambda a: a["reason"]),
     ),
 )
+
+
+def _energy_table(pdf: Any, d: dict[str, Any]) -> None:
+    """GPU energy and emissions per group (``--energy``): a table of its own, so that the cost
+    table keeps its columns readable."""
+    s = d["summary"]
+    total_kwh = s.get("energy_kwh") or 0.0
+    _section(pdf, f"GPU energy and emissions per {group_title(d).lower()}")
+
+    def per_hour(r: dict[str, Any]) -> str:
+        k, h = r.get("energy_kwh"), r.get("gpu_hours")
+        return "-" if k is None or not h else f"{k / h:,.3f}"
+
+    def share(value: float | None) -> str:
+        return pct(value / total_kwh if value is not None and total_kwh > 0 else None)
+
+    body = [
+        [
+            row_label(d, r),
+            hours(r["gpu_hours"]),
+            kwh(r.get("energy_kwh")),
+            per_hour(r),
+            share(r.get("energy_kwh")),
+            kg(r.get("kg_co2e")),
+        ]
+        for r in d["rows"]
+    ]
+    body.append(
+        [
+            "Total",
+            hours(s["gpu_hours"]),
+            kwh(s.get("energy_kwh")),
+            per_hour(s),
+            "",
+            kg(s.get("kg_co2e")),
+        ]
+    )
+    _table(
+        pdf,
+        [group_title(d), "GPU-h", "GPU kWh", "kWh / GPU-h", "Share of kWh", "kgCO2e"],
+        body,
+        [52.0, 24, 26, 26, 26, 26],
+    )
 
 
 def _tables(pdf: Any, d: dict[str, Any]) -> None:
@@ -429,8 +492,11 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     total += [money(s["total_cost"]), pct(s["efficiency"]), money(s["waste"])]
     total += [""] * (len(headers) - len(total))
     _table(pdf, headers, [*body, total], widths)
+    if sections.get("energy"):
+        _energy_table(pdf, d)
 
-    for detail in (_MODELS, _RECOMMENDATIONS, _ANOMALIES):
+    models = _MODELS_ENERGY if sections.get("energy") else _MODELS
+    for detail in (models, _RECOMMENDATIONS, _ANOMALIES):
         _detail_table(pdf, d, detail)
     if d["notes"]:
         _section(pdf, "Notes")

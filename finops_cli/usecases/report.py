@@ -19,10 +19,12 @@ from finops_cli.usecases.context import RunContext
 from finops_cli.usecases.sources import open_source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from finops_cli.analytics.chargeback import Extras
     from finops_cli.analytics.costs import CostReport
     from finops_cli.analytics.periods import Period
-    from finops_cli.sources.interface import CostSource
+    from finops_cli.sources.interface import CostRequest, CostSource, InferenceData
 
 
 # --by value -> the cost-report group key (``analytics.chargeback.GROUP_FIELDS``, which imports
@@ -45,6 +47,8 @@ class ChargebackOptions:
     by: str = "team"
     share_idle: str = "none"
     details: bool = True
+    energy: bool = False
+    """GPU kWh and kgCO2e per group (and per 1M tokens in the unit costs), from the ledger."""
 
 
 def chargeback_period(run: RunContext, options: ChargebackOptions) -> Period:
@@ -64,9 +68,9 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
         raise UsageError("--by cluster needs labels.cluster (it is set to off)")
     with open_source(run) as source:
         with run.progress("Querying costs"):
-            current = _costs(source, (key,), period.start, period.end, run)
+            current = _costs(source, (key,), period.start, period.end, run, options.energy)
             previous = _previous(source, (key,), period, run)
-        extras = _extras(source, period, options.by, run) if options.details else None
+        extras = _extras(source, period, options, run) if options.details else None
     from finops_cli.analytics.budgets import resolve_budgets
     from finops_cli.analytics.chargeback import build_document
 
@@ -145,18 +149,36 @@ def resolve_period(
 
 
 def _costs(
-    source: CostSource, keys: tuple[str, ...], start: datetime, end: datetime, run: RunContext
+    source: CostSource,
+    keys: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    run: RunContext,
+    energy: bool = False,
+    inference: Callable[[CostRequest], InferenceData] | None = None,
 ) -> CostReport:
+    """The attributed costs for ``keys``; with ``energy`` each row's kWh and kgCO2e (the same
+    ledger: ``usecases.energy.with_energy``); with ``inference`` the unit costs (per model)."""
     from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
     from finops_cli.timewindow import Window
 
     window = Window(start, end, run.window.label)
-    request = CostRequest(window, keys, {}, bucket_size(window.seconds))
+    request = CostRequest(window, keys, {}, bucket_size(window.seconds), energy=energy)
     data = source.costs(request)  # the query leaves before pandas is needed
+    served = inference(request) if inference is not None else None
     from finops_cli.analytics.costs import attribute_costs
 
-    return attribute_costs(data, keys, {}, start, end)
+    report = attribute_costs(data, keys, {}, start, end)
+    if served is not None:
+        from finops_cli.analytics.unit_costs import with_unit_costs
+
+        report = with_unit_costs(report, served)
+    if energy:
+        from finops_cli.usecases.energy import with_energy
+
+        report = with_energy(run, report, data.energy, served)
+    return report
 
 
 def _previous(
@@ -169,11 +191,14 @@ def _previous(
         return None
 
 
-def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Extras:
+def _extras(
+    source: CostSource, period: Period, options: ChargebackOptions, run: RunContext
+) -> Extras:
     """Each optional section on its own: one that fails is left out with a note."""
     from finops_cli.analytics.chargeback import Extras, team_models
     from finops_cli.timewindow import Window
 
+    by = options.by
     extras = Extras()
     window = Window(period.start, period.end, period.label)
 
@@ -189,14 +214,14 @@ def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Ext
     if by == "team":
 
         def models() -> Any:
-            from finops_cli.analytics.unit_costs import with_unit_costs
-            from finops_cli.buckets import bucket_size
-            from finops_cli.sources.interface import CostRequest
-
-            per_model = CostRequest(window, ("model",), {}, bucket_size(window.seconds))
-            units = with_unit_costs(
-                _costs(source, ("model",), period.start, period.end, run),
-                source.inference(per_model),
+            units = _costs(
+                source,
+                ("model",),
+                period.start,
+                period.end,
+                run,
+                energy=options.energy,
+                inference=source.inference,
             )
             team_model = _costs(source, ("team", "model"), period.start, period.end, run)
             return team_models(team_model, units)
