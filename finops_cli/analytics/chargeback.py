@@ -405,7 +405,8 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "unit_costs": models is not None,
             "recommendations": recommendations is not None,
             "anomalies": anomalies is not None,
-            "energy": energy is not None,
+            # only with --energy: false when the cluster reported no power or energy
+            **({"energy": energy is not None} if report.energy is not None else {}),
         },
         **({"energy": energy_block(energy)} if energy is not None else {}),
         "summary": summary,
