@@ -34,9 +34,17 @@ from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
 from finops_cli.analytics.periods import Period, comparison, describe, iso
 from finops_cli.analytics.rightsize import CAPACITY_ACTIONS
 
+RULE = (
+    "commitment discount (ListCost - EffectiveCost of the bill's used commitment rows) of each "
+    "GPU instance family shared by the ledger's GPU-hours on that family's nodes; hours no pod "
+    "held take their part as __idle__"
+)
+UNUSED_COMMITMENT = "__unused_commitment__"
+
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
     from finops_cli.analytics.budgets import Budget
+    from finops_cli.analytics.chargeback_commitments import CommitmentShare
     from finops_cli.analytics.energy import EnergySummary
     from finops_cli.analytics.rightsize import Recommendation
 
@@ -232,8 +240,13 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     window_label: str,
     budgets: Mapping[tuple[str, str], Budget],
     extras: Extras | None = None,
+    commitments: CommitmentShare | None = None,
 ) -> dict[str, Any]:
-    """The chargeback document (see docs/reports.md for every field)."""
+    """The chargeback document (see docs/reports.md for every field).
+
+    With ``commitments`` (the bill's, ``analytics.chargeback_commitments``): each row's
+    ``commitment_discount`` and ``net_cost``, an ``__unused_commitment__`` row, and the
+    ``commitments`` object; without, none of them."""
     extras = extras or Extras()
     field_name = GROUP_FIELDS[by]
     groups = groups_of(report, field_name)
@@ -276,6 +289,11 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     if report.energy is not None:
         notes.extend(energy_notes(report, shared.shared))
 
+    discounts = _discounts(groups, shared, commitments) if commitments is not None else {}
+    if commitments is not None:
+        notes.append(f"{RULE}; unused commitment is the row {UNUSED_COMMITMENT}")
+        notes.extend(commitments.notes)
+
     hours = period.hours
     rows: list[dict[str, Any]] = []
     for g in groups:
@@ -306,6 +324,10 @@ def build_document(  # noqa: PLR0915 - one document, field by field
                 kg = None if kg is None or more is None else kg + more
             row["energy_kwh"] = _num(kwh)
             row["kg_co2e"] = _num(kg)
+        if commitments is not None:
+            discount = discounts.get(g.ident, 0.0)
+            row["commitment_discount"] = _num(discount)
+            row["net_cost"] = _num(total - discount)
         budget = budgets.get((budget_scope, g.name)) if budget_scope else None
         if budget is not None and g.kind == "allocated":
             amount = budget.monthly * factor
@@ -331,6 +353,9 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             mine_a = sorted(anomalies_by.get(g.name, []), key=lambda a: -abs(a.impact))
             row["anomalies"] = [_anomaly(a) for a in mine_a[:TOP_ANOMALIES]]
         rows.append(row)
+
+    if commitments is not None:
+        rows.append(_unused_row(field_name, commitments, prev_totals is not None))
 
     t = report.totals
     total_cost = t.total_cost
@@ -376,6 +401,10 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         ),
         "previous_total_cost": _num(previous.totals.total_cost if previous else None),
     }
+    if commitments is not None:
+        summary["commitment_discount"] = _num(commitments.discount)
+        summary["unused_commitment"] = _num(commitments.unused_total)
+        summary["net_cost"] = _num(total_cost - commitments.discount + commitments.unused_total)
     if energy is not None:
         summary["energy_kwh"] = _num(energy.kwh)
         summary["kg_co2e"] = _num(energy.kg_co2e)
@@ -407,13 +436,81 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "anomalies": anomalies is not None,
             # only with --energy: false when the cluster reported no power or energy
             **({"energy": energy is not None} if report.energy is not None else {}),
+            **({"commitments": True} if commitments is not None else {}),
         },
         **({"energy": energy_block(energy)} if energy is not None else {}),
+        **({"commitments": commitments_block(commitments)} if commitments is not None else {}),
         "summary": summary,
         "rows": rows,
         "days": list(report.days),
         "daily": daily,
         "notes": notes,
+    }
+
+
+def _discounts(
+    groups: Sequence[Group], shared: _Shared, commitments: CommitmentShare
+) -> dict[tuple[str, str, str], float]:
+    """Each group's part of the commitment discount (by ``Group.ident``); with proportional
+    sharing the idle and unallocated parts follow their cost to the groups."""
+    out = {g.ident: commitments.discount_of(g.name) for g in groups}
+    if not shared.shared:
+        return out
+    allocated = [g for g in groups if g.kind == "allocated"]
+    base = sum(g.gpu_cost for g in allocated)
+    pool = sum(out[g.ident] for g in groups if g.kind != "allocated")
+    for g in allocated:
+        out[g.ident] += pool * g.gpu_cost / base if base > 0 else 0.0
+    return out
+
+
+def _unused_row(field_name: str, c: CommitmentShare, previous: bool) -> dict[str, Any]:
+    """Unused commitment: money paid for commitment no usage consumed, a line of its own."""
+    row: dict[str, Any] = {field_name: UNUSED_COMMITMENT, "kind": "unused_commitment"}
+    for name in ("gpu_hours", "avg_gpus", "gpu_cost", "cpu_ram_cost", "shared_idle_cost"):
+        row[name] = None
+    row["total_cost"] = None  # not in the cluster's ledger: the bill's money
+    for name in ("efficiency", "waste", "budget", "budget_variance", "budget_used"):
+        row[name] = None
+    if previous:
+        row["previous_total_cost"] = row["change"] = row["change_pct"] = None
+    row["commitment_discount"] = None
+    row["net_cost"] = _num(c.unused_total)
+    return row
+
+
+def commitments_block(c: CommitmentShare) -> dict[str, Any]:
+    """The ``commitments`` object: the rule, each family's discount and who got it, unused."""
+    return {
+        "source": c.source,
+        "rule": RULE,
+        "committed": _num(c.committed),
+        "used": _num(c.used),
+        "unused": _num(c.unused_total),
+        "discount": _num(c.discount),
+        "families": [
+            {
+                "family": f.family,
+                "instance_types": list(f.instance_types),
+                "covered_hours": _num(f.covered_hours),
+                "on_demand_cost": _num(f.list_cost),
+                "effective_cost": _num(f.effective_cost),
+                "discount": _num(f.discount),
+                "shared": _num(f.shared),
+                "gpu_hours": _num(f.gpu_hours),
+                "shares": {k: _num(v) for k, v in sorted(f.shares.items())},
+            }
+            for f in c.families
+        ],
+        "unused_lines": [
+            {
+                "id": u.commitment_id,
+                "kind": u.kind,
+                "unused": _num(u.unused),
+                "utilisation": _num(u.utilisation),
+            }
+            for u in c.unused
+        ],
     }
 
 

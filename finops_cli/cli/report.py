@@ -120,6 +120,25 @@ def chargeback(
             rich_help_panel=REPORT,
         ),
     ] = False,
+    focus: Annotated[
+        Path | None,
+        typer.Option(
+            "--focus",
+            metavar="PATH",
+            help="A FOCUS export (file or folder): commitment discounts shared to the groups "
+            "that used the covered hours, unused commitment a line of its own.",
+            rich_help_panel=REPORT,
+            show_default=False,
+        ),
+    ] = None,
+    commitments: Annotated[
+        bool,
+        typer.Option(
+            "--commitments",
+            help="The same from the sample cluster's bill (--source sample).",
+            rich_help_panel=REPORT,
+        ),
+    ] = False,
 ) -> None:
     """A chargeback report per team, project or cost center for a month, a week or a range.
 
@@ -139,6 +158,8 @@ def chargeback(
         share_idle=share_idle.value,
         details=details,
         energy=energy,
+        focus=focus,
+        commitments=commitments,
     )
     chosen = chargeback_period(ctx, options)
     target = output_file or f"chargeback-{chosen.label}.{fmt.value}"

@@ -131,13 +131,15 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
         pdf.multi_cell(0, 4.5, d["comparison"]["description"], new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     cards = kpis(d)
-    width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (len(cards) - 1)) / len(cards)
+    per_row = len(cards) if len(cards) <= 7 else -(-len(cards) // 2)  # two rows past seven
+    width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (per_row - 1)) / per_row
     pdf.set_font("DejaVu", "", 6.5)
     notes = [_lines(pdf, words, width - 4, 3.0) for _, _, words in cards]
     height = 13.5 + 3.0 * max(len(lines) for lines in notes)
-    top = pdf.get_y()
+    first = pdf.get_y()
     for i, (label, value, _) in enumerate(cards):
-        x = pdf.l_margin + i * (width + 3)
+        top = first + (i // per_row) * (height + 3)
+        x = pdf.l_margin + (i % per_row) * (width + 3)
         pdf.set_draw_color(210, 210, 210)
         pdf.rect(x, top, width, height)
         pdf.set_xy(x + 2, top + 1.5)
@@ -156,7 +158,7 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_y(top + height + 5)
 
     # Bar chart: total cost per group (top 12), left half.
-    rows = [r for r in d["rows"]][:12]
+    rows = [r for r in d["rows"] if r["total_cost"] is not None][:12]  # not the bill's unused
     chart_top = pdf.get_y()
     half = (pdf.w - pdf.l_margin - pdf.r_margin - 8) / 2
     pdf.set_font("DejaVu", "B", 9.5)
@@ -449,6 +451,71 @@ def _energy_table(pdf: Any, d: dict[str, Any]) -> None:
     )
 
 
+def _commitment_tables(pdf: Any, d: dict[str, Any]) -> None:
+    """With the bill: each group's commitment discount and net cost, each family's discount and
+    who got it, and the unused commitment lines."""
+    c, s = d["commitments"], d["summary"]
+    _section(pdf, f"Commitments (from the bill: {c['source']})")
+    pdf.set_font("DejaVu", "", 7.5)
+    pdf.set_text_color(90, 90, 90)
+    pdf.multi_cell(
+        0,
+        4.5,
+        f"Rule: {c['rule']}. Unused commitment is the row __unused_commitment__, not part of idle.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    body = [
+        [
+            row_label(d, r),
+            money(r["total_cost"]),
+            money(r.get("commitment_discount")),
+            money(r.get("net_cost")),
+        ]
+        for r in d["rows"]
+    ]
+    body.append(
+        ["Total", money(s["total_cost"]), money(s["commitment_discount"]), money(s["net_cost"])]
+    )
+    _table(
+        pdf,
+        [group_title(d), "Total (ledger)", "Commitment discount", "Net"],
+        body,
+        [60.0, 32, 36, 32],
+    )
+    families = [
+        [
+            f["family"],
+            ", ".join(f["instance_types"]),
+            hours(f["covered_hours"]),
+            money(f["on_demand_cost"]),
+            money(f["effective_cost"]),
+            money(f["discount"]),
+            "; ".join(f"{k} {money(v)}" for k, v in f["shares"].items()),
+        ]
+        for f in c["families"]
+    ]
+    if families:
+        _table(
+            pdf,
+            ["Family", "Instance types", "Covered h", "On demand", "Paid", "Discount", "Shared to"],
+            families,
+            [18.0, 36, 20, 24, 24, 24, 131],
+            left=frozenset({0, 1, 6}),
+        )
+    lines = [
+        [u["id"], u["kind"], money(u["unused"]), pct(u["utilisation"])] for u in c["unused_lines"]
+    ]
+    if lines:
+        _table(
+            pdf,
+            ["Unused commitment", "Kind", "Unused", "Utilisation"],
+            lines,
+            [120.0, 36, 28, 24],
+            left=frozenset({0, 1}),
+        )
+
+
 def _tables(pdf: Any, d: dict[str, Any]) -> None:
     title = group_title(d)
     sections = d["sections"]
@@ -494,6 +561,8 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     _table(pdf, headers, [*body, total], widths)
     if sections.get("energy"):
         _energy_table(pdf, d)
+    if sections.get("commitments"):
+        _commitment_tables(pdf, d)
 
     models = _MODELS_ENERGY if sections.get("energy") else _MODELS
     for detail in (models, _RECOMMENDATIONS, _ANOMALIES):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finops_cli.errors import FinopsError, UsageError
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from finops_cli.analytics.chargeback import Extras
+    from finops_cli.analytics.chargeback_commitments import CommitmentShare
     from finops_cli.analytics.costs import CostReport
     from finops_cli.analytics.periods import Period
     from finops_cli.sources.interface import CostRequest, CostSource, InferenceData
@@ -49,6 +51,10 @@ class ChargebackOptions:
     details: bool = True
     energy: bool = False
     """GPU kWh and kgCO2e per group (and per 1M tokens in the unit costs), from the ledger."""
+    focus: Path | None = None
+    """A FOCUS export: commitment discounts shared to the groups, unused commitment a row."""
+    commitments: bool = False
+    """The same from the sample cluster's bill (``--source sample``), or ``focus``."""
 
 
 def chargeback_period(run: RunContext, options: ChargebackOptions) -> Period:
@@ -71,6 +77,7 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
             current = _costs(source, (key,), period.start, period.end, run, options.energy)
             previous = _previous(source, (key,), period, run)
         extras = _extras(source, period, options, run) if options.details else None
+        shared = _commitments(source, key, period, options, run)
     from finops_cli.analytics.budgets import resolve_budgets
     from finops_cli.analytics.chargeback import build_document
 
@@ -86,7 +93,62 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
         window_label=period.label,
         budgets=resolve_budgets(run.settings.budgets),
         extras=extras,
+        commitments=shared,
     )
+
+
+def _commitments(
+    source: CostSource, key: str, period: Period, options: ChargebackOptions, run: RunContext
+) -> CommitmentShare | None:
+    """The bill's commitments shared over the groups (``--focus`` or ``--commitments``), or
+    None: without a bill the report is unchanged."""
+    if options.focus is None and not options.commitments:
+        return None
+    if key == "cluster":
+        raise UsageError(
+            "--focus/--commitments share discounts by node, whose names repeat across "
+            "clusters: use them with --by team, project or cost-center"
+        )
+    if options.focus is None and run.settings.source != "sample":
+        raise UsageError(
+            "--commitments reads the sample's bill (--source sample): give --focus PATH"
+        )
+    from finops_cli.timewindow import Window
+    from finops_cli.usecases.billing import bill_days
+
+    window = Window(period.start, period.end, period.label)
+    start, end = bill_days(window)
+    with run.progress("Reading the bill's commitments"):
+        nodes = source.node_costs(window)
+        by_node = _costs(source, (key, "node"), period.start, period.end, run)
+        if options.focus is not None:
+            from finops_cli.sources.focus_commitments import FocusCommitments
+
+            reader = FocusCommitments(options.focus)
+            bill = reader.rows(start, end)
+            label, notes = "focus", list(reader.notes)
+        else:
+            from finops_cli.sample.bill import SampleBill, focus_rows
+            from finops_cli.sources.focus_commitments import records_frame
+            from finops_cli.usecases.billing import SAMPLE_BILL_BANNER
+
+            run.notice(SAMPLE_BILL_BANNER)
+            low = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            high = datetime(end.year, end.month, end.day, tzinfo=UTC)
+            items = SampleBill(seed=run.settings.sample_seed).line_items(low, high, run.now)
+            bill = records_frame(focus_rows(items), start, end)
+            label, notes = "sample", []
+    from dataclasses import replace
+
+    from finops_cli.analytics.chargeback_commitments import ledger_hours, share_commitments
+
+    shared = share_commitments(bill, ledger_hours(by_node, key), nodes, label)
+    if (start, end) != (period.start.date(), period.end.date()) or period.start.time() != (
+        datetime.min.time()
+    ):
+        notes.append(f"the bill is read by whole UTC days: {start} to {end} (end exclusive)")
+    kept = [n for n in shared.notes if "matched to on-demand hours" not in n]  # overlaps only
+    return replace(shared, notes=(*notes, *kept))
 
 
 def generated_at(now: datetime) -> datetime:
