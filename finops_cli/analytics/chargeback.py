@@ -355,7 +355,10 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         rows.append(row)
 
     if commitments is not None:
-        rows.append(_unused_row(field_name, commitments, prev_totals is not None))
+        unused_row = _unused_row(field_name, commitments, prev_totals is not None)
+        if energy is not None:  # the bill's money drew no energy
+            unused_row["energy_kwh"] = unused_row["kg_co2e"] = None
+        rows.append(unused_row)
 
     t = report.totals
     total_cost = t.total_cost

@@ -432,6 +432,7 @@ def _energy_table(pdf: Any, d: dict[str, Any]) -> None:
             kg(r.get("kg_co2e")),
         ]
         for r in d["rows"]
+        if r["kind"] != "unused_commitment"  # the bill's money, no GPU
     ]
     body.append(
         [

@@ -72,6 +72,7 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
     key = GROUP_BY[options.by]  # team, project, cost_center (the pod annotation) or cluster
     if key == "cluster" and not run.settings.labels.cluster:
         raise UsageError("--by cluster needs labels.cluster (it is set to off)")
+    _check_bill(options, key, run)
     with open_source(run) as source:
         with run.progress("Querying costs"):
             current = _costs(source, (key,), period.start, period.end, run, options.energy)
@@ -97,6 +98,23 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
     )
 
 
+def _check_bill(options: ChargebackOptions, key: str, run: RunContext) -> None:
+    """The bill's options, checked before any query leaves (exit 2)."""
+    if options.focus is None and not options.commitments:
+        return
+    if key == "cluster":
+        raise UsageError(
+            "--focus/--commitments share discounts by node, whose names repeat across "
+            "clusters: use them with --by team, project or cost-center"
+        )
+    if options.focus is None and run.settings.effective_source != "sample":
+        raise UsageError(
+            "--commitments reads the sample's bill (--source sample): give --focus PATH"
+        )
+    if options.focus is not None and not options.focus.exists():
+        raise UsageError(f"--focus {options.focus}: no such file or folder")
+
+
 def _commitments(
     source: CostSource, key: str, period: Period, options: ChargebackOptions, run: RunContext
 ) -> CommitmentShare | None:
@@ -104,15 +122,6 @@ def _commitments(
     None: without a bill the report is unchanged."""
     if options.focus is None and not options.commitments:
         return None
-    if key == "cluster":
-        raise UsageError(
-            "--focus/--commitments share discounts by node, whose names repeat across "
-            "clusters: use them with --by team, project or cost-center"
-        )
-    if options.focus is None and run.settings.source != "sample":
-        raise UsageError(
-            "--commitments reads the sample's bill (--source sample): give --focus PATH"
-        )
     from finops_cli.timewindow import Window
     from finops_cli.usecases.billing import bill_days
 
