@@ -34,15 +34,29 @@ from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
 from finops_cli.analytics.periods import Period, comparison, describe, iso
 from finops_cli.analytics.rightsize import CAPACITY_ACTIONS
 
+RULE = (
+    "commitment discount (ListCost - EffectiveCost of the bill's used commitment rows) of each "
+    "GPU instance family shared by the ledger's GPU-hours on that family's nodes; hours no pod "
+    "held take their part as __idle__"
+)
+UNUSED_COMMITMENT = "__unused_commitment__"
+
 if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
     from finops_cli.analytics.budgets import Budget
+    from finops_cli.analytics.chargeback_commitments import CommitmentShare
+    from finops_cli.analytics.energy import EnergySummary
     from finops_cli.analytics.rightsize import Recommendation
 
 SCHEMA_VERSION = "1"
 SHARE_MODES = ("none", "proportional")
 # --by value -> the cost-report group key, which is also the rows' field name.
-GROUP_FIELDS = {"team": "team", "project": "project", "cost-center": "cost_center"}
+GROUP_FIELDS = {
+    "team": "team",
+    "project": "project",
+    "cost-center": "cost_center",
+    "cluster": "cluster",
+}
 # Recommendations are per workload, which knows its team and project (not its cost center).
 RECOMMENDATION_KEYS = {"team": "team", "project": "project"}
 AVERAGE_MONTH_DAYS = 30.4375
@@ -63,6 +77,16 @@ class Group:
     waste: float | None
     efficiency: float | None
     daily_cost: tuple[float, ...]
+    kwh: float | None = None  # GPU energy (with --energy), kWh at the GPU
+    kg_co2e: float | None = None  # kWh x PUE x grid factor; None where a factor is unknown
+    cluster: str = ""
+    """The cluster an ``__unallocated__`` or ``__idle__`` row belongs to when the report is split
+    by cluster ("" otherwise): those rows are per cluster and never merged across clusters."""
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        """What tells groups apart: by cluster, a cluster's own row and its idle share a name."""
+        return (self.kind, self.name, self.cluster)
 
 
 @dataclass
@@ -76,21 +100,32 @@ class Extras:
 
 
 def groups_of(report: CostReport, key: str) -> list[Group]:
-    """The report's rows as groups named by ``key``'s value (unallocated and idle by kind)."""
-    merged: dict[tuple[str, str], list[CostRow]] = {}
+    """The report's rows as groups named by ``key``'s value (unallocated and idle by kind).
+
+    A report split by cluster (``cluster`` among its keys) has an ``__unallocated__`` and an
+    ``__idle__`` row per cluster: they stay apart (``Group.cluster``), so the invariant holds per
+    cluster. By cluster alone, a cluster's special rows are named by the cluster, as in
+    ``finops costs --by cluster`` (``kind`` tells them from its allocated row)."""
+    split = "cluster" in report.group_by
+    merged: dict[tuple[str, str, str], list[CostRow]] = {}
     for row in report.rows:
         name = row.keys.get(key, row.keys.get("group", ""))
-        if row.kind == "unallocated":
-            name = UNALLOCATED
-        elif row.kind == "idle":
-            name = IDLE
-        merged.setdefault((row.kind, name), []).append(row)
-    out = [_merge(name, kind, rows) for (kind, name), rows in merged.items()]
+        cluster = ""
+        if row.kind != "allocated":
+            cluster = row.keys.get("cluster", "") if split else ""
+            if cluster in (UNALLOCATED, IDLE):  # pods with no cluster label: no cluster
+                cluster = ""
+            if key != "cluster" or not cluster:
+                name = UNALLOCATED if row.kind == "unallocated" else IDLE
+        elif split and key == "cluster":
+            cluster = name  # a cluster's own row: its idle and unallocated are shared over it
+        merged.setdefault((row.kind, name, cluster), []).append(row)
+    out = [_merge(name, kind, rows, cluster) for (kind, name, cluster), rows in merged.items()]
     order = {"allocated": 0, "unallocated": 1, "idle": 2}
-    return sorted(out, key=lambda g: (order[g.kind], -g.gpu_cost, g.name))
+    return sorted(out, key=lambda g: (order[g.kind], g.cluster, -g.gpu_cost, g.name))
 
 
-def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
+def _merge(name: str, kind: str, rows: list[CostRow], cluster: str = "") -> Group:
     gpu_cost = sum(r.gpu_cost for r in rows)
     cpu = [r.cpu_ram_cost for r in rows]
     wastes = [r.waste for r in rows]
@@ -102,6 +137,12 @@ def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
     else:
         efficiency = None
     days = len(rows[0].daily_cost)
+    energies = [r.energy for r in rows]
+    kwh = kg = None
+    if all(e is not None for e in energies):
+        kwh = sum(e.kwh for e in energies if e is not None)
+        kgs = [e.kg_co2e for e in energies if e is not None]
+        kg = None if any(k is None for k in kgs) else sum(k or 0.0 for k in kgs)
     return Group(
         name=name,
         kind=kind,
@@ -111,6 +152,9 @@ def _merge(name: str, kind: str, rows: list[CostRow]) -> Group:
         waste=waste,
         efficiency=efficiency,
         daily_cost=tuple(sum(r.daily_cost[i] for r in rows) for i in range(days)),
+        kwh=kwh,
+        kg_co2e=kg,
+        cluster=cluster,
     )
 
 
@@ -119,30 +163,49 @@ class _Shared:
     idle: dict[str, float]
     cpu_ram: dict[str, float]
     shared: bool
+    kwh: dict[str, float] = field(default_factory=dict)  # the pool's energy, like its cost
+    kg_co2e: dict[str, float | None] = field(default_factory=dict)
 
 
 def _share(groups: Sequence[Group], mode: str) -> _Shared:
+    """``proportional``: each idle or unallocated group's cost spread over the allocated groups
+    in proportion to their GPU cost; a cluster's own over that cluster's groups when the report
+    is split by cluster (over every group when it has none)."""
     allocated = [g for g in groups if g.kind == "allocated"]
-    pool = sum(g.gpu_cost for g in groups if g.kind != "allocated")
-    cpu_pool = sum(g.cpu_ram_cost or 0.0 for g in groups if g.kind != "allocated")
     base = sum(g.gpu_cost for g in allocated)
     if mode != "proportional" or base <= 0:
         return _Shared({}, {}, False)
-    return _Shared(
-        {g.name: pool * g.gpu_cost / base for g in allocated},
-        {g.name: cpu_pool * g.gpu_cost / base for g in allocated},
-        True,
-    )
+    idle: dict[str, float] = {g.name: 0.0 for g in allocated}
+    cpu_ram: dict[str, float] = {g.name: 0.0 for g in allocated}
+    kwh: dict[str, float] = {g.name: 0.0 for g in allocated}
+    kg: dict[str, float | None] = {g.name: 0.0 for g in allocated}
+    for pool in (g for g in groups if g.kind != "allocated"):
+        targets = [g for g in allocated if pool.cluster and g.cluster == pool.cluster]
+        if sum(g.gpu_cost for g in targets) <= 0:
+            targets = allocated
+        weight = sum(g.gpu_cost for g in targets)
+        for g in targets:
+            part = g.gpu_cost / weight
+            idle[g.name] += pool.gpu_cost * part
+            cpu_ram[g.name] += (pool.cpu_ram_cost or 0.0) * part
+            kwh[g.name] += (pool.kwh or 0.0) * part
+            before = kg[g.name]
+            had = pool.kg_co2e is not None or not pool.kwh
+            kg[g.name] = (
+                before + (pool.kg_co2e or 0.0) * part if before is not None and had else None
+            )
+    return _Shared(idle, cpu_ram, True, kwh, kg)
 
 
-def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[str, float]:
-    """Each group's total as the report shows it (for the change against the previous period)."""
+def _totals_by_name(groups: Sequence[Group], mode: str) -> dict[tuple[str, str, str], float]:
+    """Each group's total as the report shows it (for the change against the previous period),
+    by ``Group.ident``."""
     shared = _share(groups, mode)
     out = {}
     for g in groups:
         if shared.shared and g.kind != "allocated":
             continue
-        out[g.name] = (
+        out[g.ident] = (
             g.gpu_cost
             + (g.cpu_ram_cost or 0.0)
             + shared.idle.get(g.name, 0.0)
@@ -177,8 +240,13 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     window_label: str,
     budgets: Mapping[tuple[str, str], Budget],
     extras: Extras | None = None,
+    commitments: CommitmentShare | None = None,
 ) -> dict[str, Any]:
-    """The chargeback document (see docs/reports.md for every field)."""
+    """The chargeback document (see docs/reports.md for every field).
+
+    With ``commitments`` (the bill's, ``analytics.chargeback_commitments``): each row's
+    ``commitment_discount`` and ``net_cost``, an ``__unused_commitment__`` row, and the
+    ``commitments`` object; without, none of them."""
     extras = extras or Extras()
     field_name = GROUP_FIELDS[by]
     groups = groups_of(report, field_name)
@@ -217,6 +285,15 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         for a in anomalies:
             anomalies_by.setdefault(a.team, []).append(a)
 
+    energy = report.energy if report.energy is not None and report.energy.method else None
+    if report.energy is not None:
+        notes.extend(energy_notes(report, shared.shared))
+
+    discounts = _discounts(groups, shared, commitments) if commitments is not None else {}
+    if commitments is not None:
+        notes.append(f"{RULE}; unused commitment is the row {UNUSED_COMMITMENT}")
+        notes.extend(commitments.notes)
+
     hours = period.hours
     rows: list[dict[str, Any]] = []
     for g in groups:
@@ -239,6 +316,18 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "efficiency": _num(g.efficiency),
             "waste": _num(g.waste),
         }
+        if energy is not None:
+            kwh, kg = g.kwh, g.kg_co2e
+            if shared.shared:
+                kwh = (kwh or 0.0) + shared.kwh.get(g.name, 0.0)
+                more = shared.kg_co2e.get(g.name, 0.0)
+                kg = None if kg is None or more is None else kg + more
+            row["energy_kwh"] = _num(kwh)
+            row["kg_co2e"] = _num(kg)
+        if commitments is not None:
+            discount = discounts.get(g.ident, 0.0)
+            row["commitment_discount"] = _num(discount)
+            row["net_cost"] = _num(total - discount)
         budget = budgets.get((budget_scope, g.name)) if budget_scope else None
         if budget is not None and g.kind == "allocated":
             amount = budget.monthly * factor
@@ -248,7 +337,7 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         else:
             row["budget"] = row["budget_variance"] = row["budget_used"] = None
         if prev_totals is not None:
-            before = prev_totals.get(g.name)
+            before = prev_totals.get(g.ident)
             row["previous_total_cost"] = _num(before)
             row["change"] = _num(None if before is None else total - before)
             row["change_pct"] = _num(
@@ -264,6 +353,12 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             mine_a = sorted(anomalies_by.get(g.name, []), key=lambda a: -abs(a.impact))
             row["anomalies"] = [_anomaly(a) for a in mine_a[:TOP_ANOMALIES]]
         rows.append(row)
+
+    if commitments is not None:
+        unused_row = _unused_row(field_name, commitments, prev_totals is not None)
+        if energy is not None:  # the bill's money drew no energy
+            unused_row["energy_kwh"] = unused_row["kg_co2e"] = None
+        rows.append(unused_row)
 
     t = report.totals
     total_cost = t.total_cost
@@ -309,6 +404,13 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         ),
         "previous_total_cost": _num(previous.totals.total_cost if previous else None),
     }
+    if commitments is not None:
+        summary["commitment_discount"] = _num(commitments.discount)
+        summary["unused_commitment"] = _num(commitments.unused_total)
+        summary["net_cost"] = _num(total_cost - commitments.discount + commitments.unused_total)
+    if energy is not None:
+        summary["energy_kwh"] = _num(energy.kwh)
+        summary["kg_co2e"] = _num(energy.kg_co2e)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "chargeback",
@@ -335,13 +437,133 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             "unit_costs": models is not None,
             "recommendations": recommendations is not None,
             "anomalies": anomalies is not None,
+            # only with --energy: false when the cluster reported no power or energy
+            **({"energy": energy is not None} if report.energy is not None else {}),
+            **({"commitments": True} if commitments is not None else {}),
         },
+        **({"energy": energy_block(energy)} if energy is not None else {}),
+        **({"commitments": commitments_block(commitments)} if commitments is not None else {}),
         "summary": summary,
         "rows": rows,
         "days": list(report.days),
         "daily": daily,
         "notes": notes,
     }
+
+
+def _discounts(
+    groups: Sequence[Group], shared: _Shared, commitments: CommitmentShare
+) -> dict[tuple[str, str, str], float]:
+    """Each group's part of the commitment discount (by ``Group.ident``); with proportional
+    sharing the idle and unallocated parts follow their cost to the groups."""
+    out = {g.ident: commitments.discount_of(g.name) for g in groups}
+    if not shared.shared:
+        return out
+    allocated = [g for g in groups if g.kind == "allocated"]
+    base = sum(g.gpu_cost for g in allocated)
+    pool = sum(out[g.ident] for g in groups if g.kind != "allocated")
+    for g in allocated:
+        out[g.ident] += pool * g.gpu_cost / base if base > 0 else 0.0
+    return out
+
+
+def _unused_row(field_name: str, c: CommitmentShare, previous: bool) -> dict[str, Any]:
+    """Unused commitment: money paid for commitment no usage consumed, a line of its own."""
+    row: dict[str, Any] = {field_name: UNUSED_COMMITMENT, "kind": "unused_commitment"}
+    for name in ("gpu_hours", "avg_gpus", "gpu_cost", "cpu_ram_cost", "shared_idle_cost"):
+        row[name] = None
+    row["total_cost"] = None  # not in the cluster's ledger: the bill's money
+    for name in ("efficiency", "waste", "budget", "budget_variance", "budget_used"):
+        row[name] = None
+    if previous:
+        row["previous_total_cost"] = row["change"] = row["change_pct"] = None
+    row["commitment_discount"] = None
+    row["net_cost"] = _num(c.unused_total)
+    return row
+
+
+def commitments_block(c: CommitmentShare) -> dict[str, Any]:
+    """The ``commitments`` object: the rule, each family's discount and who got it, unused."""
+    return {
+        "source": c.source,
+        "rule": RULE,
+        "committed": _num(c.committed),
+        "used": _num(c.used),
+        "unused": _num(c.unused_total),
+        "discount": _num(c.discount),
+        "families": [
+            {
+                "family": f.family,
+                "instance_types": list(f.instance_types),
+                "covered_hours": _num(f.covered_hours),
+                "on_demand_cost": _num(f.list_cost),
+                "effective_cost": _num(f.effective_cost),
+                "discount": _num(f.discount),
+                "shared": _num(f.shared),
+                "gpu_hours": _num(f.gpu_hours),
+                "shares": {k: _num(v) for k, v in sorted(f.shares.items())},
+            }
+            for f in c.families
+        ],
+        "unused_lines": [
+            {
+                "id": u.commitment_id,
+                "kind": u.kind,
+                "unused": _num(u.unused),
+                "utilisation": _num(u.utilisation),
+            }
+            for u in c.unused
+        ],
+    }
+
+
+def energy_block(e: EnergySummary) -> dict[str, Any]:
+    """The ``energy`` object: the method, the totals and each region's PUE and grid factor (as
+    in ``finops costs --energy``)."""
+    return {
+        "method": e.method,
+        "energy_kwh": _num(e.kwh),
+        "kg_co2e": _num(e.kg_co2e),
+        "factors": [
+            {
+                "region": f.region,
+                "provider": f.provider,
+                "pue": f.pue,
+                "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
+                "year": f.year,
+                "source": f.source,
+            }
+            for f in e.factors
+        ],
+    }
+
+
+def energy_notes(report: CostReport, shared: bool) -> list[str]:
+    """What the energy columns are made of (the method is in the report's notes already), or
+    why there are none: no energy series is a note, never a failure."""
+    e = report.energy
+    if e is None:
+        return []
+    if e.method is None:
+        return [
+            "energy left out: dcgm-exporter reports neither DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION "
+            "nor DCGM_FI_DEV_POWER_USAGE for this period"
+        ]
+    parts = []
+    for f in e.factors:
+        grid = (
+            "no grid factor" if f.kg_co2e_per_kwh is None else f"{f.kg_co2e_per_kwh:g} kgCO2e/kWh"
+        )
+        year = f" ({f.year} data)" if f.year else " (override)"
+        where = f.region or "(no region)"
+        parts.append(f"{where} ({f.provider}): PUE {f.pue:g} x {grid}{year}")
+    out = [
+        "kgCO2e = GPU kWh x PUE x grid factor (location-based; sources in energy.factors): "
+        + ("; ".join(parts) if parts else "no region with energy")
+    ]
+    if shared:
+        out.append("idle and unallocated energy is shared over the groups like their cost")
+    return out
 
 
 def _rec(rec: Recommendation) -> dict[str, Any]:
@@ -375,6 +597,7 @@ def team_models(
     """Per team, the models it ran (its GPU cost on each) with each model's cluster-wide unit
     costs (``with_unit_costs`` of a ``--by model`` report)."""
     units = {r.keys["model"]: r.unit for r in by_model_units.rows if r.kind == "allocated"}
+    energy = by_model_units.energy is not None and by_model_units.energy.method is not None
     out: dict[str, list[dict[str, Any]]] = {}
     for row in by_team_model.rows:
         if row.kind != "allocated":
@@ -383,16 +606,18 @@ def team_models(
         if team in ("", UNALLOCATED) or model in ("", UNALLOCATED):
             continue
         unit = units.get(model)
-        out.setdefault(team, []).append(
-            {
-                "model": model,
-                "gpu_cost": _num(row.gpu_cost),
-                "requests": _num(unit.requests, 3) if unit else None,
-                "cost_per_1k_requests": _num(unit.cost_per_1k_requests) if unit else None,
-                "cost_per_1m_tokens": _num(unit.cost_per_1m_tokens) if unit else None,
-                "unit_cost_status": unit.status if unit else None,
-            }
-        )
+        entry = {
+            "model": model,
+            "gpu_cost": _num(row.gpu_cost),
+            "requests": _num(unit.requests, 3) if unit else None,
+            "cost_per_1k_requests": _num(unit.cost_per_1k_requests) if unit else None,
+            "cost_per_1m_tokens": _num(unit.cost_per_1m_tokens) if unit else None,
+            "unit_cost_status": unit.status if unit else None,
+        }
+        if energy:  # the model's cluster-wide energy and emissions per 1M tokens
+            entry["kwh_per_1m_tokens"] = _num(unit.kwh_per_1m_tokens) if unit else None
+            entry["kg_co2e_per_1m_tokens"] = _num(unit.kg_co2e_per_1m_tokens) if unit else None
+        out.setdefault(team, []).append(entry)
     for models in out.values():
         models.sort(key=lambda m: (-(m["gpu_cost"] or 0.0), m["model"]))
     return out

@@ -24,6 +24,7 @@ class ReportBy(StrEnum):
     team = "team"
     project = "project"
     cost_center = "cost-center"
+    cluster = "cluster"
 
 
 class ShareIdle(StrEnum):
@@ -72,8 +73,9 @@ def chargeback(
         typer.Option(
             "--by",
             "-b",
-            help="Who is charged: the team or project pod label, or the cost-center pod "
-            "annotation (labels.cost_center).",
+            help="Who is charged: the team or project pod label, the cost-center pod "
+            "annotation (labels.cost_center), or the cluster (labels.cluster: idle and "
+            "unallocated per cluster).",
             rich_help_panel=REPORT,
         ),
     ] = ReportBy.team,
@@ -109,6 +111,34 @@ def chargeback(
             rich_help_panel=REPORT,
         ),
     ] = True,
+    energy: Annotated[
+        bool,
+        typer.Option(
+            "--energy",
+            help="GPU kWh and kgCO2e per group, in the summary and per 1M tokens (dcgm-exporter "
+            "energy or power; a note when the cluster reports neither).",
+            rich_help_panel=REPORT,
+        ),
+    ] = False,
+    focus: Annotated[
+        Path | None,
+        typer.Option(
+            "--focus",
+            metavar="PATH",
+            help="A FOCUS export (file or folder): commitment discounts shared to the groups "
+            "that used the covered hours, unused commitment a line of its own.",
+            rich_help_panel=REPORT,
+            show_default=False,
+        ),
+    ] = None,
+    commitments: Annotated[
+        bool,
+        typer.Option(
+            "--commitments",
+            help="The same from the sample cluster's bill (--source sample).",
+            rich_help_panel=REPORT,
+        ),
+    ] = False,
 ) -> None:
     """A chargeback report per team, project or cost center for a month, a week or a range.
 
@@ -127,6 +157,9 @@ def chargeback(
         by=by.value,
         share_idle=share_idle.value,
         details=details,
+        energy=energy,
+        focus=focus,
+        commitments=commitments,
     )
     chosen = chargeback_period(ctx, options)
     target = output_file or f"chargeback-{chosen.label}.{fmt.value}"

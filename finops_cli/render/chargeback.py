@@ -44,6 +44,12 @@ CSV_TRAILER = (
 with (``comparison``: its basis and the previous span)."""
 
 
+CSV_ENERGY = ("energy_kwh", "kg_co2e")
+"""Appended after ``CSV_TRAILER`` when the report has energy (``--energy``)."""
+CSV_COMMITMENTS = ("commitment_discount", "net_cost")
+"""Appended last when the report was given the bill (``--focus``, ``--commitments``)."""
+
+
 render_json = json_text
 
 
@@ -62,9 +68,16 @@ def render_csv(document: dict[str, Any]) -> str:
         comparison["previous_start"],
         comparison["previous_end"],
     ]
+    sections = document["sections"]
+    extra = (*(CSV_ENERGY if sections.get("energy") else ()),) + (
+        CSV_COMMITMENTS if sections.get("commitments") else ()
+    )
     return csv_text(
-        [key, *CSV_COLUMNS, *CSV_TRAILER],
-        ([row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer] for row in document["rows"]),
+        [key, *CSV_COLUMNS, *CSV_TRAILER, *extra],
+        (
+            [row[key], *(row.get(c) for c in CSV_COLUMNS), *trailer, *(row.get(c) for c in extra)]
+            for row in document["rows"]
+        ),
     )
 
 
@@ -86,10 +99,38 @@ def hours(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def kwh(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def kg(value: float | None) -> str:
+    """kgCO2e; unknown (a region without a grid factor) is "-"."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def per_million(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4f}"
+
+
+TITLES = {"team": "Team", "project": "Project", "cost_center": "Cost center", "cluster": "Cluster"}
+
+
 def group_title(document: dict[str, Any]) -> str:
-    return {"team": "Team", "project": "Project", "cost_center": "Cost center"}[
-        document["group_by"]
-    ]
+    return TITLES[document["group_by"]]
+
+
+MARKERS = {"unallocated": "__unallocated__", "idle": "__idle__"}
+
+
+def row_label(document: dict[str, Any], row: dict[str, Any]) -> str:
+    """A row's name as the HTML and PDF show it: by cluster, a cluster's idle and unallocated
+    rows carry the cluster's name (as in ``finops costs --by cluster``) and show
+    ``<cluster> · __idle__``."""
+    name = str(row[document["group_by"]])
+    marker = MARKERS.get(row.get("kind", ""))
+    if document["group_by"] == "cluster" and marker and name != marker:
+        return f"{name} · {marker}"
+    return name
 
 
 def idle_policy(document: dict[str, Any]) -> str:
@@ -122,6 +163,7 @@ def kpis(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         "team": "pods without a team label",
         "project": "pods without a project label",
         "cost_center": "pods without a cost center",
+        "cluster": "allocation no pod accounts for",
     }[document["group_by"]]
     cards = [
         ("Total spend", money(s["total_cost"]), "GPU + CPU/RAM, every group"),
@@ -130,6 +172,18 @@ def kpis(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("Unallocated GPU", money(s["unallocated_gpu_cost"]), unlabelled),
         ("Waste", money(s["waste"]), "GPU cost of the time not busy"),
     ]
+    if document["sections"].get("commitments"):
+        cards.append(
+            (
+                "Net of commitments",
+                money(s["net_cost"]),
+                f"discount -{money(s['commitment_discount'])}, "
+                f"unused +{money(s['unused_commitment'])}",
+            )
+        )
+        cards.append(("Unused commitment", money(s["unused_commitment"]), "paid, not used"))
+    if document["sections"].get("energy"):
+        cards.append(("GPU energy", kwh(s["energy_kwh"]) + " kWh", f"{kg(s['kg_co2e'])} kgCO2e"))
     if s["savings_available"] is not None:
         cards.append(
             ("Savings / month", money(s["savings_available"]), "if the advice below is applied")
@@ -189,9 +243,11 @@ endfor %}</td></tr>{% endfor %}
 <table><tr><th>{{ title }}</th><th>GPU-h</th><th>Avg GPUs</th><th>GPU cost</th><th>CPU/RAM</th>
 {% if shared %}<th>Shared idle</th>{% endif %}<th>Total</th><th>Efficiency</th><th>Waste</th>
 {% if d.sections.budgets %}<th>Budget</th><th>Variance</th>{% endif %}
-{% if d.sections.previous_period %}<th>Change</th>{% endif %}</tr>
+{% if d.sections.previous_period %}<th>Change</th>{% endif %}
+{% if energy %}<th>kWh</th><th>kgCO2e</th>{% endif %}
+{% if commit %}<th>Commitment discount</th><th>Net</th>{% endif %}</tr>
 {% for r in d.rows %}<tr{% if r.kind != "allocated" %} class="special"{% endif %}>
-<td>{{ r[key] }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
+<td>{{ label(d, r) }}</td><td>{{ hours(r.gpu_hours) }}</td><td>{{ hours(r.avg_gpus) }}</td>
 <td>{{ money(r.gpu_cost) }}</td><td>{{ money(r.cpu_ram_cost) }}</td>
 {% if shared %}<td>{{ money(r.shared_idle_cost) }}</td>{% endif %}
 <td><b>{{ money(r.total_cost) }}</b></td><td>{{ pct(r.efficiency) }}</td>
@@ -199,19 +255,44 @@ endfor %}</td></tr>{% endfor %}
 {% if d.sections.budgets %}<td>{{ money(r.budget) }}</td><td class="{{ 'over' if (r.budget_variance
 or 0) > 0 else 'under' }}">{{ signed(r.budget_variance) }}</td>{% endif %}
 {% if d.sections.previous_period %}<td>{{ signed(r.change) }} ({{ pct(r.change_pct, True) }})</td>
-{% endif %}</tr>{% endfor %}
+{% endif %}{% if energy %}<td>{{ kwh(r.get("energy_kwh")) }}</td>
+<td>{{ kg(r.get("kg_co2e")) }}</td>{% endif %}{% if commit %}
+<td>{{ money(r.commitment_discount) }}</td><td><b>{{ money(r.net_cost) }}</b></td>{% endif %}
+</tr>{% endfor %}
 <tr><th>Total</th><th>{{ hours(s.gpu_hours) }}</th><th></th><th>{{ money(s.gpu_cost) }}</th>
 <th>{{ money(s.cpu_ram_cost) }}</th>{% if shared %}<th></th>{% endif %}
 <th>{{ money(s.total_cost) }}</th><th>{{ pct(s.efficiency) }}</th><th>{{ money(s.waste) }}</th>
 {% if d.sections.budgets %}<th></th><th></th>{% endif %}
-{% if d.sections.previous_period %}<th></th>{% endif %}</tr>
+{% if d.sections.previous_period %}<th></th>{% endif %}
+{% if energy %}<th>{{ kwh(s.energy_kwh) }}</th><th>{{ kg(s.kg_co2e) }}</th>{% endif %}
+{% if commit %}<th>{{ money(s.commitment_discount) }}</th><th>{{ money(s.net_cost) }}</th>
+{% endif %}</tr>
 </table>
+{% if commit %}{% set c = d.commitments %}<h2>Commitments</h2>
+<p class="meta">From the bill ({{ c.source }}): {{ c.rule }}. Unused commitment is the row
+__unused_commitment__, not part of idle.</p>
+<table><tr><th>Family</th><th class="text">Instance types</th><th>Covered h</th>
+<th>On demand</th><th>Paid</th><th>Discount</th><th class="text">Shared to</th></tr>
+{% for f in c.families %}<tr><td>{{ f.family }}</td><td class="text">{{ f.instance_types|join(", ")
+}}</td><td>{{ hours(f.covered_hours) }}</td><td>{{ money(f.on_demand_cost) }}</td>
+<td>{{ money(f.effective_cost) }}</td><td>{{ money(f.discount) }}</td><td class="text">{% for
+name, part in f.shares.items() %}{{ name }} {{ money(part) }}{{ "; " if not loop.last }}{%
+endfor %}</td></tr>{% endfor %}
+</table>
+{% if c.unused_lines %}<table><tr><th>Unused commitment</th><th class="text">Kind</th>
+<th>Unused</th><th>Utilisation</th></tr>
+{% for u in c.unused_lines %}<tr><td>{{ u.id }}</td><td class="text">{{ u.kind }}</td>
+<td>{{ money(u.unused) }}</td><td>{{ pct(u.utilisation) }}</td></tr>{% endfor %}
+</table>{% endif %}{% endif %}
 {% if d.sections.unit_costs %}<h2>Unit costs by model</h2>
 <table><tr><th>{{ title }}</th><th class="text">Model</th><th>GPU cost</th><th>Requests</th>
-<th>per 1k requests</th><th>per 1M tokens</th><th class="text">Status</th></tr>
+<th>per 1k requests</th><th>per 1M tokens</th>{% if energy %}<th>kWh / 1M tokens</th>
+<th>kgCO2e / 1M tokens</th>{% endif %}<th class="text">Status</th></tr>
 {% for r in d.rows %}{% for m in r.get("models") or [] %}<tr><td>{{ r[key] }}</td>
 <td class="text">{{ m.model }}</td><td>{{ money(m.gpu_cost) }}</td><td>{{ count(m.requests) }}</td>
 <td>{{ unit(m.cost_per_1k_requests) }}</td><td>{{ unit(m.cost_per_1m_tokens) }}</td>
+{% if energy %}<td>{{ unit(m.get("kwh_per_1m_tokens")) }}</td>
+<td>{{ unit(m.get("kg_co2e_per_1m_tokens")) }}</td>{% endif %}
 <td class="text">{{ m.unit_cost_status or "-" }}</td></tr>{% endfor %}{% endfor %}
 </table>{% endif %}
 {% if d.sections.recommendations %}<h2>Top recommendations</h2>
@@ -260,6 +341,11 @@ def render_html(document: dict[str, Any]) -> str:
         cards=kpis(document),
         recommendations=ranked_recommendations(document),
         anomalies=ranked_anomalies(document),
+        label=row_label,
+        energy=bool(document["sections"].get("energy")),
+        commit=bool(document["sections"].get("commitments")),
+        kwh=kwh,
+        kg=kg,
         money=money,
         signed=signed,
         pct=pct,

@@ -23,11 +23,14 @@ from finops_cli.render.chargeback import (
     group_title,
     hours,
     idle_policy,
+    kg,
     kpis,
+    kwh,
     money,
     pct,
     ranked_anomalies,
     ranked_recommendations,
+    row_label,
     signed,
 )
 from finops_cli.render.visual import nice_ticks, tick_label
@@ -128,13 +131,15 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
         pdf.multi_cell(0, 4.5, d["comparison"]["description"], new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     cards = kpis(d)
-    width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (len(cards) - 1)) / len(cards)
+    per_row = len(cards) if len(cards) <= 7 else -(-len(cards) // 2)  # two rows past seven
+    width = (pdf.w - pdf.l_margin - pdf.r_margin - 3 * (per_row - 1)) / per_row
     pdf.set_font("DejaVu", "", 6.5)
     notes = [_lines(pdf, words, width - 4, 3.0) for _, _, words in cards]
     height = 13.5 + 3.0 * max(len(lines) for lines in notes)
-    top = pdf.get_y()
+    first = pdf.get_y()
     for i, (label, value, _) in enumerate(cards):
-        x = pdf.l_margin + i * (width + 3)
+        top = first + (i // per_row) * (height + 3)
+        x = pdf.l_margin + (i % per_row) * (width + 3)
         pdf.set_draw_color(210, 210, 210)
         pdf.rect(x, top, width, height)
         pdf.set_xy(x + 2, top + 1.5)
@@ -153,7 +158,7 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_y(top + height + 5)
 
     # Bar chart: total cost per group (top 12), left half.
-    rows = [r for r in d["rows"]][:12]
+    rows = [r for r in d["rows"] if r["total_cost"] is not None][:12]  # not the bill's unused
     chart_top = pdf.get_y()
     half = (pdf.w - pdf.l_margin - pdf.r_margin - 8) / 2
     pdf.set_font("DejaVu", "B", 9.5)
@@ -168,7 +173,7 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_font("DejaVu", "", 7.5)
     for r in rows:
         pdf.set_text_color(40, 40, 40)
-        name_lines = _lines(pdf, str(r[key]), label_w - 2, 3.2)
+        name_lines = _lines(pdf, row_label(d, r), label_w - 2, 3.2)
         row_h = max(step, 3.2 * len(name_lines) + 1)
         for k, line in enumerate(name_lines):  # a long name wraps: the row grows, nothing is cut
             pdf.set_xy(pdf.l_margin, y + (row_h - 3.2 * len(name_lines)) / 2 + 3.2 * k)
@@ -186,7 +191,11 @@ def _summary(pdf: Any, d: dict[str, Any]) -> None:  # noqa: PLR0915 - one page, 
     pdf.set_font("DejaVu", "B", 9.5)
     pdf.cell(half, 6, f"Daily GPU cost ({d['currency']})")
     daily = d["daily"]
-    plot_top, plot_h = chart_top + 10, 80.0
+    # The chart gives up height (not below 50 mm) so that the top 5 stay on the first page
+    # when the cards are taller (more of them, notes wrapping onto more lines).
+    top_table = 6 + 5.2 * (len(s["top"]) + 1) + 3
+    room = pdf.page_break_trigger - (chart_top + 10) - 17 - top_table
+    plot_top, plot_h = chart_top + 10, max(50.0, min(80.0, room))
     plot_x, plot_w = x0 + 16, half - 18
     totals = [
         sum(x[k] for k in ("allocated_gpu_cost", "unallocated_gpu_cost", "idle_gpu_cost"))
@@ -363,6 +372,20 @@ _MODELS: _Detail = (
         ("Status", 30, True, lambda m: m["unit_cost_status"] or "-"),
     ),
 )
+_MODELS_ENERGY: _Detail = (
+    ("unit_costs", "Unit costs of each team's models", "models", 44.0),
+    (
+        ("Model", 50, True, lambda m: m["model"]),
+        ("GPU cost", 26, False, lambda m: money(m["gpu_cost"])),
+        ("Requests", 28, False, _requests),
+        ("Per 1k requests", 26, False, lambda m: unit(m["cost_per_1k_requests"])),
+        ("Per 1M tokens", 26, False, lambda m: unit(m["cost_per_1m_tokens"])),
+        ("kWh / 1M tokens", 26, False, lambda m: unit(m.get("kwh_per_1m_tokens"))),
+        ("kgCO2e / 1M tokens", 28, False, lambda m: unit(m.get("kg_co2e_per_1m_tokens"))),
+        ("Status", 22, True, lambda m: m["unit_cost_status"] or "-"),
+    ),
+)
+"""The unit costs with the models' energy and emissions per 1M tokens (``--energy``)."""
 _RECOMMENDATIONS: _Detail = (
     ("recommendations", "Top recommendations", "recommendations", 45.0),
     (
@@ -385,8 +408,116 @@ _ANOMALIES: _Detail = (
 )
 
 
+def _energy_table(pdf: Any, d: dict[str, Any]) -> None:
+    """GPU energy and emissions per group (``--energy``): a table of its own, so that the cost
+    table keeps its columns readable."""
+    s = d["summary"]
+    total_kwh = s.get("energy_kwh") or 0.0
+    _section(pdf, f"GPU energy and emissions per {group_title(d).lower()}")
+
+    def per_hour(r: dict[str, Any]) -> str:
+        k, h = r.get("energy_kwh"), r.get("gpu_hours")
+        return "-" if k is None or not h else f"{k / h:,.3f}"
+
+    def share(value: float | None) -> str:
+        return pct(value / total_kwh if value is not None and total_kwh > 0 else None)
+
+    body = [
+        [
+            row_label(d, r),
+            hours(r["gpu_hours"]),
+            kwh(r.get("energy_kwh")),
+            per_hour(r),
+            share(r.get("energy_kwh")),
+            kg(r.get("kg_co2e")),
+        ]
+        for r in d["rows"]
+        if r["kind"] != "unused_commitment"  # the bill's money, no GPU
+    ]
+    body.append(
+        [
+            "Total",
+            hours(s["gpu_hours"]),
+            kwh(s.get("energy_kwh")),
+            per_hour(s),
+            "",
+            kg(s.get("kg_co2e")),
+        ]
+    )
+    _table(
+        pdf,
+        [group_title(d), "GPU-h", "GPU kWh", "kWh / GPU-h", "Share of kWh", "kgCO2e"],
+        body,
+        [52.0, 24, 26, 26, 26, 26],
+    )
+
+
+def _commitment_tables(pdf: Any, d: dict[str, Any]) -> None:
+    """With the bill: each group's commitment discount and net cost, each family's discount and
+    who got it, and the unused commitment lines."""
+    c, s = d["commitments"], d["summary"]
+    _section(pdf, f"Commitments (from the bill: {c['source']})")
+    pdf.set_font("DejaVu", "", 7.5)
+    pdf.set_text_color(90, 90, 90)
+    pdf.multi_cell(
+        0,
+        4.5,
+        f"Rule: {c['rule']}. Unused commitment is the row __unused_commitment__, not part of idle.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    body = [
+        [
+            row_label(d, r),
+            money(r["total_cost"]),
+            money(r.get("commitment_discount")),
+            money(r.get("net_cost")),
+        ]
+        for r in d["rows"]
+    ]
+    body.append(
+        ["Total", money(s["total_cost"]), money(s["commitment_discount"]), money(s["net_cost"])]
+    )
+    _table(
+        pdf,
+        [group_title(d), "Total (ledger)", "Commitment discount", "Net"],
+        body,
+        [60.0, 32, 36, 32],
+    )
+    families = [
+        [
+            f["family"],
+            ", ".join(f["instance_types"]),
+            hours(f["covered_hours"]),
+            money(f["on_demand_cost"]),
+            money(f["effective_cost"]),
+            money(f["discount"]),
+            "; ".join(f"{k} {money(v)}" for k, v in f["shares"].items()),
+        ]
+        for f in c["families"]
+    ]
+    if families:
+        _table(
+            pdf,
+            ["Family", "Instance types", "Covered h", "On demand", "Paid", "Discount", "Shared to"],
+            families,
+            [18.0, 36, 20, 24, 24, 24, 131],
+            left=frozenset({0, 1, 6}),
+        )
+    lines = [
+        [u["id"], u["kind"], money(u["unused"]), pct(u["utilisation"])] for u in c["unused_lines"]
+    ]
+    if lines:
+        _table(
+            pdf,
+            ["Unused commitment", "Kind", "Unused", "Utilisation"],
+            lines,
+            [120.0, 36, 28, 24],
+            left=frozenset({0, 1}),
+        )
+
+
 def _tables(pdf: Any, d: dict[str, Any]) -> None:
-    key = d["group_by"]
     title = group_title(d)
     sections = d["sections"]
     shared = d["share_idle"] == "proportional"
@@ -408,7 +539,7 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     body = []
     for r in d["rows"]:
         cells = [
-            str(r[key]),
+            row_label(d, r),
             hours(r["gpu_hours"]),
             hours(r["avg_gpus"]),
             money(r["gpu_cost"]),
@@ -429,8 +560,13 @@ def _tables(pdf: Any, d: dict[str, Any]) -> None:
     total += [money(s["total_cost"]), pct(s["efficiency"]), money(s["waste"])]
     total += [""] * (len(headers) - len(total))
     _table(pdf, headers, [*body, total], widths)
+    if sections.get("energy"):
+        _energy_table(pdf, d)
+    if sections.get("commitments"):
+        _commitment_tables(pdf, d)
 
-    for detail in (_MODELS, _RECOMMENDATIONS, _ANOMALIES):
+    models = _MODELS_ENERGY if sections.get("energy") else _MODELS
+    for detail in (models, _RECOMMENDATIONS, _ANOMALIES):
         _detail_table(pdf, d, detail)
     if d["notes"]:
         _section(pdf, "Notes")

@@ -51,11 +51,12 @@ COMMITMENT_COLUMNS = (
     "commitment_type", "commitment_category", "commitment_status", "commitment_quantity",
     "commitment_unit", "reservation_id", "reservation_status", "instance_type", "zone", "region",
     "resource_id", "provider", "billed_cost", "effective_cost", "currency", "usage_type",
-    "contract_applied", "charge_subcategory",
+    "contract_applied", "charge_subcategory", "list_cost",
 )  # fmt: skip
 """One row per kept bill row: ``start``/``end`` the charge period (aware UTC); ``hours`` the
 instance-hours the row is for (``usage_hours``); texts are None where the cell is missing;
-costs are floats as billed (a missing cost is 0)."""
+costs are floats as billed (a missing billed or effective cost is 0; a missing ``ListCost``,
+the on-demand price of the row, is NaN: the chargeback's commitment discount needs it)."""
 
 TEXT_COLUMNS = {
     "ChargeCategory": "charge_category",
@@ -78,6 +79,7 @@ TEXT_COLUMNS = {
 NUMBER_COLUMNS = {
     "BilledCost": "billed_cost",
     "EffectiveCost": "effective_cost",
+    "ListCost": "list_cost",
     "CommitmentDiscountQuantity": "commitment_quantity",
     "ConsumedQuantity": "consumed_quantity",
     "PricingQuantity": "pricing_quantity",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finops_cli.errors import FinopsError, UsageError
@@ -19,27 +20,41 @@ from finops_cli.usecases.context import RunContext
 from finops_cli.usecases.sources import open_source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from finops_cli.analytics.chargeback import Extras
+    from finops_cli.analytics.chargeback_commitments import CommitmentShare
     from finops_cli.analytics.costs import CostReport
     from finops_cli.analytics.periods import Period
-    from finops_cli.sources.interface import CostSource
+    from finops_cli.sources.interface import CostRequest, CostSource, InferenceData
 
 
 # --by value -> the cost-report group key (``analytics.chargeback.GROUP_FIELDS``, which imports
 # pandas: the period and the key are known before the first query leaves).
-GROUP_BY = {"team": "team", "project": "project", "cost-center": "cost_center"}
+GROUP_BY = {
+    "team": "team",
+    "project": "project",
+    "cost-center": "cost_center",
+    "cluster": "cluster",
+}
 
 
 @dataclass(frozen=True)
 class ChargebackOptions:
-    """``--month``, ``--period``, ``--by`` (team, project, cost-center), ``--share-idle`` and
-    ``--details``."""
+    """``--month``, ``--period``, ``--by`` (team, project, cost-center, cluster),
+    ``--share-idle`` and ``--details``."""
 
     month: str | None = None
     period: str | None = None
     by: str = "team"
     share_idle: str = "none"
     details: bool = True
+    energy: bool = False
+    """GPU kWh and kgCO2e per group (and per 1M tokens in the unit costs), from the ledger."""
+    focus: Path | None = None
+    """A FOCUS export: commitment discounts shared to the groups, unused commitment a row."""
+    commitments: bool = False
+    """The same from the sample cluster's bill (``--source sample``), or ``focus``."""
 
 
 def chargeback_period(run: RunContext, options: ChargebackOptions) -> Period:
@@ -54,12 +69,16 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
     The analytics (pandas) are imported once the first query has left: ``open_source`` loads
     pandas on a thread meanwhile (docs/architecture.md, "Adding a command").
     """
-    key = GROUP_BY[options.by]  # team, project or cost_center (the pod annotation)
+    key = GROUP_BY[options.by]  # team, project, cost_center (the pod annotation) or cluster
+    if key == "cluster" and not run.settings.labels.cluster:
+        raise UsageError("--by cluster needs labels.cluster (it is set to off)")
+    _check_bill(options, key, run)
     with open_source(run) as source:
         with run.progress("Querying costs"):
-            current = _costs(source, (key,), period.start, period.end, run)
+            current = _costs(source, (key,), period.start, period.end, run, options.energy)
             previous = _previous(source, (key,), period, run)
-        extras = _extras(source, period, options.by, run) if options.details else None
+        extras = _extras(source, period, options, run) if options.details else None
+        shared = _commitments(source, key, period, options, run)
     from finops_cli.analytics.budgets import resolve_budgets
     from finops_cli.analytics.chargeback import build_document
 
@@ -75,7 +94,70 @@ def chargeback(run: RunContext, options: ChargebackOptions, period: Period) -> d
         window_label=period.label,
         budgets=resolve_budgets(run.settings.budgets),
         extras=extras,
+        commitments=shared,
     )
+
+
+def _check_bill(options: ChargebackOptions, key: str, run: RunContext) -> None:
+    """The bill's options, checked before any query leaves (exit 2)."""
+    if options.focus is None and not options.commitments:
+        return
+    if key == "cluster":
+        raise UsageError(
+            "--focus/--commitments share discounts by node, whose names repeat across "
+            "clusters: use them with --by team, project or cost-center"
+        )
+    if options.focus is None and run.settings.effective_source != "sample":
+        raise UsageError(
+            "--commitments reads the sample's bill (--source sample): give --focus PATH"
+        )
+    if options.focus is not None and not options.focus.exists():
+        raise UsageError(f"--focus {options.focus}: no such file or folder")
+
+
+def _commitments(
+    source: CostSource, key: str, period: Period, options: ChargebackOptions, run: RunContext
+) -> CommitmentShare | None:
+    """The bill's commitments shared over the groups (``--focus`` or ``--commitments``), or
+    None: without a bill the report is unchanged."""
+    if options.focus is None and not options.commitments:
+        return None
+    from finops_cli.timewindow import Window
+    from finops_cli.usecases.billing import bill_days
+
+    window = Window(period.start, period.end, period.label)
+    start, end = bill_days(window)
+    with run.progress("Reading the bill's commitments"):
+        nodes = source.node_costs(window)
+        by_node = _costs(source, (key, "node"), period.start, period.end, run)
+        if options.focus is not None:
+            from finops_cli.sources.focus_commitments import FocusCommitments
+
+            reader = FocusCommitments(options.focus)
+            bill = reader.rows(start, end)
+            label, notes = "focus", list(reader.notes)
+        else:
+            from finops_cli.sample.bill import SampleBill, focus_rows
+            from finops_cli.sources.focus_commitments import records_frame
+            from finops_cli.usecases.billing import SAMPLE_BILL_BANNER
+
+            run.notice(SAMPLE_BILL_BANNER)
+            low = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            high = datetime(end.year, end.month, end.day, tzinfo=UTC)
+            items = SampleBill(seed=run.settings.sample_seed).line_items(low, high, run.now)
+            bill = records_frame(focus_rows(items), start, end)
+            label, notes = "sample", []
+    from dataclasses import replace
+
+    from finops_cli.analytics.chargeback_commitments import ledger_hours, share_commitments
+
+    shared = share_commitments(bill, ledger_hours(by_node, key), nodes, label)
+    if (start, end) != (period.start.date(), period.end.date()) or period.start.time() != (
+        datetime.min.time()
+    ):
+        notes.append(f"the bill is read by whole UTC days: {start} to {end} (end exclusive)")
+    kept = [n for n in shared.notes if "matched to on-demand hours" not in n]  # overlaps only
+    return replace(shared, notes=(*notes, *kept))
 
 
 def generated_at(now: datetime) -> datetime:
@@ -138,18 +220,36 @@ def resolve_period(
 
 
 def _costs(
-    source: CostSource, keys: tuple[str, ...], start: datetime, end: datetime, run: RunContext
+    source: CostSource,
+    keys: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    run: RunContext,
+    energy: bool = False,
+    inference: Callable[[CostRequest], InferenceData] | None = None,
 ) -> CostReport:
+    """The attributed costs for ``keys``; with ``energy`` each row's kWh and kgCO2e (the same
+    ledger: ``usecases.energy.with_energy``); with ``inference`` the unit costs (per model)."""
     from finops_cli.buckets import bucket_size
     from finops_cli.sources.interface import CostRequest
     from finops_cli.timewindow import Window
 
     window = Window(start, end, run.window.label)
-    request = CostRequest(window, keys, {}, bucket_size(window.seconds))
+    request = CostRequest(window, keys, {}, bucket_size(window.seconds), energy=energy)
     data = source.costs(request)  # the query leaves before pandas is needed
+    served = inference(request) if inference is not None else None
     from finops_cli.analytics.costs import attribute_costs
 
-    return attribute_costs(data, keys, {}, start, end)
+    report = attribute_costs(data, keys, {}, start, end)
+    if served is not None:
+        from finops_cli.analytics.unit_costs import with_unit_costs
+
+        report = with_unit_costs(report, served)
+    if energy:
+        from finops_cli.usecases.energy import with_energy
+
+        report = with_energy(run, report, data.energy, served)
+    return report
 
 
 def _previous(
@@ -162,11 +262,14 @@ def _previous(
         return None
 
 
-def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Extras:
+def _extras(
+    source: CostSource, period: Period, options: ChargebackOptions, run: RunContext
+) -> Extras:
     """Each optional section on its own: one that fails is left out with a note."""
     from finops_cli.analytics.chargeback import Extras, team_models
     from finops_cli.timewindow import Window
 
+    by = options.by
     extras = Extras()
     window = Window(period.start, period.end, period.label)
 
@@ -182,14 +285,14 @@ def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Ext
     if by == "team":
 
         def models() -> Any:
-            from finops_cli.analytics.unit_costs import with_unit_costs
-            from finops_cli.buckets import bucket_size
-            from finops_cli.sources.interface import CostRequest
-
-            per_model = CostRequest(window, ("model",), {}, bucket_size(window.seconds))
-            units = with_unit_costs(
-                _costs(source, ("model",), period.start, period.end, run),
-                source.inference(per_model),
+            units = _costs(
+                source,
+                ("model",),
+                period.start,
+                period.end,
+                run,
+                energy=options.energy,
+                inference=source.inference,
             )
             team_model = _costs(source, ("team", "model"), period.start, period.end, run)
             return team_models(team_model, units)
@@ -203,10 +306,11 @@ def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Ext
         catalog = load_catalog(run.settings.pricing)
         return recommend(source.pods(window), catalog, window.seconds / 3600)
 
-    if by == "cost-center":  # workloads carry no cost center to attribute them by
+    if by in ("cost-center", "cluster"):  # workloads know no cost center (nor cluster, yet)
         extras.notes.append(
             "recommendations left out: right-sizing attributes workloads to teams and "
-            "projects, not to cost centers (see --by team)"
+            f"projects, not to {'cost centers' if by == 'cost-center' else 'clusters'} "
+            "(see --by team)"
         )
     else:
         extras.recommendations = attempt("recommendations", recommendations)
