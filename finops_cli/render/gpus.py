@@ -7,7 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from finops_cli.render.format import Provenance, csv_text, money, new_table, pct, several_clusters
+from finops_cli.render.format import (
+    Provenance,
+    csv_text,
+    key_header,
+    money,
+    new_table,
+    pct,
+    several_clusters,
+)
 from finops_cli.render.visual import bar
 
 GPU_FIELDS = (
@@ -93,32 +101,30 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
 
     clusters = several_clusters(document["rows"])
     if document["group_by"]:
-        key = document["group_by"]
-        shown = clusters and "cluster" in (document["rows"] or [{}])[0]
-        for header in (*(["Cluster"] if shown else []), key, "GPUs", "active", "under",
-                       "idle-alloc", "unalloc", "Busy", "Cost", "Waste"):  # fmt: skip
-            table.add_column(
-                header, justify="left" if header in (key, "Cluster") else "right", no_wrap=True
-            )
-        for r in document["rows"]:
-            table.add_row(
-                *([str(r["cluster"])] if shown else []), str(r[key]),
-                str(r["gpus"]), str(r["active"]), str(r["underused"]),
-                str(r["idle-allocated"]), str(r["unallocated"]), pct(r["busy_avg"]),
-                money(r["cost"]), money(r["waste"]),
-            )  # fmt: skip
-        return table
+        return _grouped_table(document, clusters, width)
+    from finops_cli.render.layout import common_domain
+
     headers = [*(["Cluster"] if clusters else []), "Node", "GPU", "Model", "Type", "State",
-               "Team/Pod", "Busy", "p95", "Mem", "$/h", "Cost", "Waste"]  # fmt: skip
+               "Held", "Team/Pod", "Busy", "p95", "Mem", "$/h", "Cost", "Waste"]  # fmt: skip
     styles = {"active": None, "underused": "yellow", "idle-allocated": "red", "unallocated": "red"}
+    # Node names lose the DNS suffix they all share (said in the caption): whole and short.
+    domain = common_domain([str(r["node"]) for r in document["rows"]])
+    if domain:
+        table.caption.append(f"\nnode names without their shared {domain}")
+    table.caption.append(
+        "\nHeld = share of the window a pod held the GPU  ·  Busy = while held  ·  "
+        "Waste = cost - cost x busy, sample by sample"
+    )
     body = []
     for r in document["rows"]:
         mig = f" {r['mig_profile']}#{r['mig_instance']}" if r["mig_profile"] else ""
         spot = " spot" if r["capacity_type"] == "spot" else ""
         busy = r["busy_avg"]
+        node = str(r["node"])
         cells = [
-            *([r.get("cluster") or "-"] if clusters else []), r["node"], r["gpu"] + mig,
-            r["model_name"], f"{r['instance_type']}{spot}", r["state"],
+            *([r.get("cluster") or "-"] if clusters else []),
+            node[: -len(domain)] if domain and node.endswith(domain) else node, r["gpu"] + mig,
+            r["model_name"], f"{r['instance_type']}{spot}", r["state"], pct(r.get("held_share")),
             r["team"] or r["pod"] or "-", f"{bar(busy or 0.0, 4)}{pct(busy):>5}",
             pct(r["busy_p95"]), pct(r["memory_used_share"]), money(r["hourly_price"]),
             money(r["cost"]), money(r["waste"]),
@@ -128,14 +134,51 @@ def render_table(document: dict[str, Any], width: int = 120) -> Any:
     # a cut node name or price is worse than a missing column.
     widths = [max([len(h), *(len(str(c[i])) for c, _ in body)]) for i, h in enumerate(headers)]
     keep = list(range(len(headers)))
-    for optional in ("Mem", "p95", "Model", "$/h", "Type", "Busy", "Team/Pod", "State"):
+    for optional in ("Mem", "p95", "Model", "$/h", "Type", "Team/Pod", "Busy", "Held", "State"):
         if sum(widths[i] + 3 for i in keep) <= width:
             break
         keep.remove(headers.index(optional))
-    right = ("GPU", "$/h", "Cost", "Waste", "p95")
+    right = ("GPU", "$/h", "Cost", "Waste", "p95", "Held")
     for i in keep:
         table.add_column(headers[i], justify="right" if headers[i] in right else "left",
                          no_wrap=True)  # fmt: skip
     for cells, style in body:
         table.add_row(*(cells[i] for i in keep), style=style)
     return table
+
+
+def _grouped_table(document: dict[str, Any], clusters: bool, width: int) -> Any:
+    """``--by``: one row per group, the state counts dropped before the money (``layout``)."""
+    from finops_cli.render.layout import Column, Row, fitted_table
+
+    key = document["group_by"]
+    shown = clusters and "cluster" in (document["rows"] or [{}])[0]
+    columns = [
+        *([Column("Cluster")] if shown else []),
+        Column(key_header(key)),
+        Column("GPUs", "right", drop=2),
+        Column("Active", "right", drop=6),
+        Column("Under", "right", drop=5),
+        Column("Idle-alloc", "right", drop=4),
+        Column("Unalloc", "right", drop=3),
+        Column("Busy", "right", drop=1),
+        Column("Cost", "right"),
+        Column("Waste", "right"),
+    ]
+    body = []
+    for r in document["rows"]:
+        cells = [*([str(r["cluster"])] if shown else []), str(r[key]), str(r["gpus"])]
+        cells += [
+            str(r[state]) for state in ("active", "underused", "idle-allocated", "unallocated")
+        ]
+        cells += [pct(r["busy_avg"]), money(r["cost"]), money(r["waste"])]
+        body.append(Row(cells))
+    window = document["window"]
+    title = "Wasted GPUs" if document["idle_only"] else "GPUs"
+    return fitted_table(
+        f"{title} ({document['currency']})  ·  {window['start']} → {window['end']}",
+        columns,
+        body,
+        width,
+        f"source: {document['source']}  ·  busy from {document['busy_metric'] or '-'}",
+    )

@@ -1,5 +1,4 @@
-"""Every table (except ``gpus`` and ``rightsize``, tested on their own) in a real terminal: tmux
-panes of 80, 120 and 200 columns on the sample. No line wider than the terminal, no number or
+"""Every table in a real terminal: tmux panes of 80, 120 and 200 columns on the sample. No line wider than the terminal, no number or
 identifier cut with "…", and the identifiers of the JSON shown whole."""
 
 from __future__ import annotations
@@ -29,6 +28,12 @@ COMMANDS = {
     "billing-compare": ("billing", "compare", "--source", "sample", *WINDOW),
     "pricing-list": ("pricing", "list", "--gpu", "h100"),
     "pricing-explain": ("pricing", "explain", *WINDOW),
+    "gpus": ("gpus", *WINDOW),
+    "gpus-idle": ("gpus", "--idle", *WINDOW),
+    "gpus-by-team": ("gpus", "--by", "team", *WINDOW),
+    "rightsize": ("rightsize", *WINDOW),
+    "costs-energy": ("costs", *WINDOW, "--energy"),
+    "billing-commitments": ("billing", "commitments", "--source", "sample", "-q"),
 }  # fmt: skip
 IDENTIFIERS = {  # JSON fields whose every value the table must show whole
     "costs": ("team",),
@@ -41,6 +46,8 @@ IDENTIFIERS = {  # JSON fields whose every value the table must show whole
     "billing-compare": ("instance_type",),
     "pricing-list": ("provider", "instance_type"),
     "pricing-explain": ("instance_type",),
+    "gpus-by-team": ("team",),
+    "costs-energy": ("team",),
 }
 
 
