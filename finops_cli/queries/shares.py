@@ -33,6 +33,7 @@ from finops_cli.queries.sharing import (
     Sharing,
     alternation,
     by_fraction,
+    mig_fraction,
     parse_fraction,
 )
 
@@ -196,7 +197,7 @@ class ShareQueries:
             f"group_left (node) {placed})"
         )
 
-    def _dra_series(self, extra: str, shard: str = "") -> str:
+    def _dra_series(self, extra: str, shard: str = "", model: bool = True) -> str:
         ctx = self.ctx
         wanted = [
             f'{ctx.dcgm_pod_label}!=""',
@@ -206,23 +207,23 @@ class ShareQueries:
             shard,
         ]
         series = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, ",".join(w for w in wanted if w)))
+        if not model:
+            return series
         return f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
 
     def _dra_terms(self, shard: str = "") -> str:
         """Each pod's share of each DRA device (whole GPU or MIG profile), before the split among
-        the pods that claim it."""
+        the pods that claim it: one read, weighted by the profile table (a whole GPU, no
+        profile, counts 1)."""
         key = self.share_key
-        whole = self._dra_series(DRA_PROFILE_LABEL + '=""', shard)
-        terms = [f"group by ({key}) ({whole})"]
-        for fraction, names in by_fraction(self.sharing.dra_profiles).items():
-            series = self._dra_series(f"{DRA_PROFILE_LABEL}=~{alternation(names)}", shard)
-            terms.append(f"group by ({key}) ({series}) * {fraction!r}")
         device = self.ctx.grouping(["node", "gpu", DRA_DEVICE_LABEL])
-        claimants = f"group by ({key}) ({self._dra_series('', shard)})"
-        return (
-            f"({' or '.join(terms)}) / on ({device}) group_left () "
-            f"count by ({device}) ({claimants})"
-        )
+        pods = f"{device}, namespace, pod"
+        claimants = f"group by ({pods}) ({self._dra_series('', shard, model=False)})"
+        by_profile = f"group by ({key}, {DRA_PROFILE_LABEL}) ({self._dra_series('', shard)})"
+        table = _profile_table(DRA_PROFILE_LABEL, ("", *self.sharing.dra_profiles))
+        # Keyed by SHARE_KEY and the profile: every join on the holder entries is ``on`` the key.
+        shares = f"{by_profile} * on ({DRA_PROFILE_LABEL}) group_left () ({table})"
+        return f"{shares} / on ({device}) group_left () count by ({device}) ({claimants})"
 
     def _dra_claims(self) -> str:
         """Pods holding GPUs through DRA claims, which request nothing kube-state-metrics sees;
@@ -235,7 +236,8 @@ class ShareQueries:
         )
 
     # ---- per dcgm-exporter series: the holder entries behind busy and waste ---------------
-    def _bound(self, extra: str, shard: str) -> str:
+    def _bound(self, extra: str, shard: str, also: str = "") -> str:
+        """The dcgm-exporter series bound to a pod, one per holder entry (and per ``also``)."""
         ctx = self.ctx
         wanted = [
             f'{ctx.dcgm_pod_label}!=""',
@@ -245,7 +247,8 @@ class ShareQueries:
         ]
         series = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, ",".join(w for w in wanted if w)))
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
-        return f"group by ({self.share_key}) ({series})"
+        by = f"{self.share_key}, {also}" if also else self.share_key
+        return f"group by ({by}) ({series})"
 
     def mig_weights(self, shard: str = "") -> str | None:
         """Each MIG instance a pod holds through the device plugin, at its profile's fraction
@@ -255,10 +258,14 @@ class ShareQueries:
         return f"({' or '.join(parts)})" if parts else None
 
     def _mig_instance_terms(self, shard: str) -> list[str]:
-        return [
-            f"{self._bound(f'GPU_I_PROFILE=~{alternation(names)}', shard)} * {fraction!r}"
-            for fraction, names in by_fraction(self.sharing.gpu_profiles).items()
-        ]
+        """The MIG instances bound to pods at their profiles' fractions: one read, weighted by
+        the profile table (``GPU_I_PROFILE`` value -> fraction)."""
+        profiles = self.sharing.gpu_profiles
+        if not profiles:
+            return []
+        bound = self._bound(f"GPU_I_PROFILE=~{alternation(profiles)}", shard, "GPU_I_PROFILE")
+        table = _profile_table("GPU_I_PROFILE", profiles)
+        return [f"sum by ({self.share_key}) ({bound} * on (GPU_I_PROFILE) group_left () ({table}))"]
 
     def holder_weights(self, shard: str = "") -> str:
         """Each holder entry's share of its physical GPU, keyed by ``SHARE_KEY``: a MIG
@@ -283,3 +290,15 @@ def _summed(parts: list[str], by: str) -> str:
         return parts[0]
     tagged = [f'label_replace({part}, "share_part", "{i}", "", "")' for i, part in enumerate(parts)]
     return f"sum by ({by}) ({' or '.join(tagged)})"
+
+
+def _profile_table(label: str, profiles: tuple[str, ...]) -> str:
+    """One constant series per MIG profile, ``label`` naming it, valued at its fraction of the
+    GPU (``""``, no profile: a whole GPU, 1)."""
+    entries = []
+    for profile in profiles:
+        fraction = mig_fraction(profile) if profile else 1.0
+        entries.append(
+            f'label_replace(vector({fraction!r}), {quote(label)}, {quote(profile)}, "", "")'
+        )
+    return " or ".join(entries)

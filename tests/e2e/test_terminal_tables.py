@@ -1,5 +1,6 @@
-"""Every table in a real terminal: tmux panes of 80, 120 and 200 columns on the sample. No line wider than the terminal, no number or
-identifier cut with "…", and the identifiers of the JSON shown whole."""
+"""Every table in a real terminal: tmux panes of 80, 120 and 200 columns on the sample. No line
+wider than the terminal, no number or identifier cut with "…", and the identifiers of the JSON
+shown whole."""
 
 from __future__ import annotations
 

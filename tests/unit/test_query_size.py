@@ -31,6 +31,7 @@ from finops_cli.queries import (
     shards,
     workload_shards,
 )
+from finops_cli.queries.sharing import Sharing
 from finops_cli.sources.prometheus_gpus import (
     capacity_measures,
     gpu_measures,
@@ -142,3 +143,73 @@ def test_every_query_for_three_thousand_namespaces_fits_8_kb(name: str, ctx: Que
 
 def test_query_bytes_counts_the_form_field_as_sent():
     assert query_bytes('up{job="a b"}') == len("query=up%7Bjob%3D%22a+b%22%7D")
+
+
+# ---- shared GPUs --------------------------------------------------------------------------
+_MODES = {
+    "mig-mixed": Sharing(
+        mig_resources=(
+            "nvidia_com_mig_1g_10gb",
+            "nvidia_com_mig_2g_20gb",
+            "nvidia_com_mig_3g_40gb",
+        ),
+        gpu_profiles=("1g.10gb", "2g.20gb", "3g.40gb"),
+    ),
+    "mig-single": Sharing(
+        node_factors=((("", "single", "1", "NVIDIA-H100-80GB-HBM3-MIG-1g.10gb"), 1 / 7),),
+        gpu_profiles=("1g.10gb",),
+    ),
+    "time-slicing": Sharing(
+        node_factors=(
+            (("4", "", "", "NVIDIA-A10G-SHARED"), 0.25),
+            (("2", "", "", "NVIDIA-L4"), 0.5),
+        ),
+        vgpu=True,
+    ),
+    "hami": Sharing(hami=True),
+    "kai": Sharing(fractions=("0.25", "0.5")),
+    "dra": Sharing(dra=True, dra_profiles=("1g.10gb",)),
+}
+_ALL = Sharing(
+    node_factors=_MODES["mig-single"].node_factors + _MODES["time-slicing"].node_factors,
+    mig_resources=_MODES["mig-mixed"].mig_resources,
+    gpu_profiles=_MODES["mig-mixed"].gpu_profiles,
+    dra_profiles=("1g.10gb",),
+    fractions=("0.25", "0.5"),
+    hami=True,
+    dra=True,
+    vgpu=True,
+)
+
+
+def _shared_queries(ctx: QueryContext) -> Iterator[str]:
+    yield from _cost_queries(ctx)
+    iq = InferenceQueries(ctx, WEEK)
+    yield iq.served(ctx.wasted_entries(BUSY))
+    yield iq.served(ctx.observed_entries(BUSY))
+    yield ctx.oversubscribed_nodes()
+    for shard in (None, *workload_shards(NAMESPACES, 4), *shards("gpu", 4)):
+        gq = GpuQueries(ctx, WEEK, shard)
+        measures = gpu_measures(gq, BUSY) | capacity_measures(gq)
+        measures |= workload_measures(gq, BUSY, "label_ai_finops_io_interruptible")
+        yield from measures.values()
+
+
+def _largest(ctx: QueryContext) -> int:
+    return max(query_bytes(q) for q in _shared_queries(ctx))
+
+
+@pytest.mark.parametrize("mode", sorted(_MODES))
+@pytest.mark.parametrize("prices", ["opencost", "catalog"])
+def test_a_cluster_sharing_gpus_one_way_stays_under_8_kb(mode: str, prices: str):
+    ctx = QueryContext(LABELS, 60, sharing=_MODES[mode])
+    if prices == "catalog":
+        ctx = replace(ctx, catalog_prices=CATALOG[:4])
+    assert _largest(ctx) <= MAX_QUERY_BYTES
+
+
+def test_every_sharing_mode_at_once_stays_under_engines_limits():
+    """MIG (both strategies), replicas, HAMi, KAI and DRA in one cluster, priced from the
+    catalog: over 8 KB (docs/performance.md says so), under VictoriaMetrics' 16 KB."""
+    ctx = QueryContext(LABELS, 60, sharing=_ALL, catalog_prices=CATALOG[:4])
+    assert _largest(ctx) <= 2 * MAX_QUERY_BYTES
