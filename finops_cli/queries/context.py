@@ -206,15 +206,15 @@ class QueryContext:
             advertised = self.exact(GPU_ALLOCATABLE, 'resource="nvidia_com_gpu"')
             ratio = f"max by ({self.node_join}) ({advertised}) / on ({self.node_join}) {physical}"
             return f"{ratio} > 1.001"
-        advertised = f"{shares.allocatable_gpus()} / on ({self.node_join}) {physical} > 1.001"
+        advertised = shares.allocatable_gpus()
         if shares.sharing.hami:  # HAMi advertises split-count devices per GPU, by design
             hami = self.exact(GPU_REQUESTS, f"resource=~{alternation(HAMI_RESOURCES)}")
             advertised = f"({advertised} unless on ({self.node_join}) {hami})"
         held = f"sum by ({self.node_join}) ({self.pod_gpus()})"
-        return (
-            f"max by ({self.node_join}) ({advertised} or {held} / on ({self.node_join}) "
-            f"{physical} > 1.001)"
-        )
+        # The larger of the two per node (tagged apart so that ``or`` keeps both), over physical.
+        both = f'label_replace({advertised}, "of", "a", "", "") or {held}'
+        ratio = f"max by ({self.node_join}) ({both}) / on ({self.node_join}) {physical}"
+        return f"{ratio} > 1.001"
 
     def node_price(self, metric: str = GPU_PRICE) -> str:
         if self.catalog_prices is not None and metric == GPU_PRICE:
