@@ -129,6 +129,7 @@ def main_cluster() -> list[dict[str, str]]:
             metrics |= {"DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0x{n}", "DCGM_FI_DEV_GPU_UTIL": f"0x{n}"}
         if i == 2:
             metrics["DCGM_FI_DEV_XID_ERRORS"] = f"0x9 79x{n - 10}"
+        metrics["DCGM_FI_DEV_POWER_USAGE"] = f"{500 if i < 4 else 125}x{n}"  # W: binary-exact kW
         holder = ("research", "train-0") if i < 4 else None
         s += gpu("n1", i, H100, "Hostname", holder, metrics)
     # n2 (unreleased dcgm-exporter: lowercase hostname).
@@ -142,6 +143,7 @@ def main_cluster() -> list[dict[str, str]]:
             "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0.5x{n}",
             "DCGM_FI_DEV_GPU_UTIL": f"63x{n}",
             "DCGM_FI_DEV_GPU_TEMP": f"60x{n}",
+            "DCGM_FI_DEV_POWER_USAGE": f"250x{n}",
         },
     )
     s += gpu(
@@ -154,6 +156,7 @@ def main_cluster() -> list[dict[str, str]]:
             "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0.015625x{n}",
             "DCGM_FI_DEV_GPU_UTIL": f"6x{n}",
             "DCGM_FI_DEV_GPU_TEMP": f"40x{n}",
+            "DCGM_FI_DEV_POWER_USAGE": f"62.5x{n}",
         },
     )
     # Triton's GPU reports no profiling metric (fallback to GPU_UTIL / 100).
@@ -163,7 +166,11 @@ def main_cluster() -> list[dict[str, str]]:
         A10G,
         "hostname",
         ("vision", "triton-0"),
-        {"DCGM_FI_DEV_GPU_UTIL": f"25x{n}", "DCGM_FI_DEV_GPU_TEMP": f"55x{n}"},
+        {
+            "DCGM_FI_DEV_GPU_UTIL": f"25x{n}",
+            "DCGM_FI_DEV_GPU_TEMP": f"55x{n}",
+            "DCGM_FI_DEV_POWER_USAGE": f"375x{n}",
+        },
     )
     s += gpu(
         "n2",
@@ -175,8 +182,13 @@ def main_cluster() -> list[dict[str, str]]:
             "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"0x{n}",
             "DCGM_FI_DEV_GPU_UTIL": f"0x{n}",
             "DCGM_FI_DEV_GPU_TEMP": f"35x{n}",
+            "DCGM_FI_DEV_POWER_USAGE": f"125x{n}",
         },
     )
+    # kube-state-metrics' node labels: the region the carbon factor is looked up by.
+    for name in ("n1", "n2"):
+        region = {"node": name, "label_topology_kubernetes_io_region": "us-east-1"}
+        s.append(series("kube_node_labels", region, f"1x{n}"))
     vllm = {"namespace": "nlp", "pod": "chat-0", "model_name": "llama-3-8b", "engine": "0"}
     s.append(series("vllm:request_success_total", vllm | {"finished_reason": "stop"}, f"0+60x{n}"))
     s.append(series("vllm:prompt_tokens_total", vllm, f"0+6000x{n}"))
@@ -208,6 +220,14 @@ def _team_values() -> dict[str, dict[str, float]]:
         r.TEAM_COST_AVG_7D: cost | {t: 2 * N1_PRICE for t in BUDGETS},
         r.TEAM_COST_STDDEV_7D: {t: 0.0 for t in [*cost, *BUDGETS]},
     }
+
+
+def _region_carbon(region: str) -> str:
+    """The region's kgCO2e per GPU kWh as the generated rule writes it (grid factor x PUE)."""
+    from finops_cli.pricing.carbon import load_carbon_tables
+
+    factor = load_carbon_tables().factor(region)
+    return f"{(factor.kg_co2e_per_kwh or 0.0) * factor.pue:.6g}"
 
 
 def _cost_24h(per_hour: float, minute: int) -> float:
@@ -307,6 +327,22 @@ def main_tests() -> list[dict[str, Any]]:
                 ],
             }
         )
+    # GPU power (kW) of what each team holds and of every GPU, and its carbon per hour.
+    power = {"research": 2.0, "nlp": 0.25, "vision": 0.375, r.UNALLOCATED: 0.0625}
+    east = {"region": "us-east-1"}
+    carbon = float(_region_carbon("us-east-1"))
+    energy = {
+        r.TEAM_POWER: [
+            sample(r.TEAM_POWER, {"team": t} | east, v) for t, v in sorted(power.items())
+        ],
+        r.CLUSTER_POWER: [sample(r.CLUSTER_POWER, east, 4 * 0.5 + 4 * 0.125 + 0.8125)],
+        r.REGION_CARBON + '{region="us-east-1"}': [sample(r.REGION_CARBON, east, carbon)],
+        r.TEAM_CARBON: [
+            sample(r.TEAM_CARBON, {"team": t}, v * carbon) for t, v in sorted(power.items())
+        ],
+    }
+    for expr, expected in energy.items():
+        exprs.append({"expr": expr, "eval_time": f"{at}m", "exp_samples": expected})
     exprs.append(
         {
             "expr": r.TEAM_BUDGET,

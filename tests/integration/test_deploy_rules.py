@@ -88,6 +88,8 @@ def test_rules_read_real_metric_names_and_labels():
         "DCGM_FI_DEV_GPU_UTIL",
         "DCGM_FI_DEV_GPU_TEMP",
         "DCGM_FI_DEV_XID_ERRORS",
+        "DCGM_FI_DEV_POWER_USAGE",
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
         "up",
     }
     recorded = {r.get("record") for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
