@@ -61,7 +61,12 @@ POD_ANNOTATIONS = (COST_CENTER_ANNOTATION, *KAI_FRACTION_ANNOTATIONS)
 def ksm_label_allowlist(pod_labels: Mapping[str, str] | None = None) -> str:
     """``--metric-labels-allowlist``: the pod labels attribution needs, the node labels pricing
     needs."""
-    keys = {*(pod_labels or DEFAULT_POD_LABELS).values(), "ai-finops.io/interruptible"}
+    # runai-gpu-group ties KAI's fractional pods to the reservation pod that holds their GPU.
+    keys = {
+        *(pod_labels or DEFAULT_POD_LABELS).values(),
+        "ai-finops.io/interruptible",
+        "runai-gpu-group",
+    }
     pods = ",".join(sorted(keys))
     return f"pods=[{pods}],nodes=[{','.join(NODE_LABELS)}]"
 

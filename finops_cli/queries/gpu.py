@@ -140,7 +140,11 @@ class GpuQueries:
         if shares is None:
             raise ValueError("holder shares are only asked for on shared GPUs")
         by = self.ctx.grouping([*GPU_KEY, "namespace", "pod"])
-        return f"sum by ({by}) ({shares.holder_weights(self._shard_matcher())})"
+        weights = shares.holder_weights(self._shard_matcher())
+        kai = shares.kai_holders(self._shard_matcher())
+        if kai is not None:  # tagged apart: ``or`` would drop a KAI pod next to a plain one
+            weights = f'{weights} or label_replace({kai}, "holder", "kai", "", "")'
+        return f"sum by ({by}) ({weights})"
 
     def holders(self, pod_keys: Sequence[str]) -> str:
         """The pod that held each GPU longest (samples held), with its team/project/model labels:

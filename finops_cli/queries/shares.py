@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import quote
 from finops_cli.queries.names import (
     GPU_ALLOCATABLE,
@@ -17,6 +18,7 @@ from finops_cli.queries.names import (
     GPU_PRESENCE,
     GPU_REQUESTS,
     POD_ANNOTATIONS,
+    POD_LABELS,
 )
 from finops_cli.queries.sharing import (
     DRA_CLAIM_LABEL,
@@ -26,6 +28,7 @@ from finops_cli.queries.sharing import (
     HAMI_CORES,
     HAMI_MEMORY,
     HAMI_MEMORY_PERCENT,
+    KAI_GPU_GROUP,
     NODE_SHARING_LABELS,
     RESERVATION_NAMESPACE,
     VGPU_LABEL,
@@ -175,8 +178,8 @@ class ShareQueries:
         ]
         return f"sum by ({self.pod_node_key}) ({' or '.join(terms)})"
 
-    def _fractions(self) -> str:
-        """KAI / Run:ai fractional pods: their ``gpu-fraction`` on the node they run on."""
+    def _fraction_terms(self) -> str | None:
+        """Each KAI / Run:ai fractional pod (``pod_join``) valued at its ``gpu-fraction``."""
         ctx = self.ctx
         groups = by_fraction(self.sharing.fractions, parse_fraction)
         terms = [
@@ -186,16 +189,48 @@ class ShareQueries:
             for fraction, values in groups.items()
             if fraction > 0
         ]
-        if not terms:
+        return f"({' or '.join(terms)})" if terms else None
+
+    def _fractions(self) -> str:
+        """KAI / Run:ai fractional pods: their ``gpu-fraction`` on the node they run on."""
+        ctx = self.ctx
+        terms = self._fraction_terms()
+        if terms is None:
             return "vector(0) * 0 < 0"
         placed = (
             f"topk by ({ctx.pod_join}) (1, group by ({self.pod_node_key}) "
             f"({ctx.attribute('kube_pod_info', NODE_SET)}))"
         )
         return (
-            f"sum by ({self.pod_node_key}) (({' or '.join(terms)}) * on ({ctx.pod_join}) "
+            f"sum by ({self.pod_node_key}) ({terms} * on ({ctx.pod_join}) "
             f"group_left (node) {placed})"
         )
+
+    def kai_holders(self, shard: str = "") -> str | None:
+        """KAI fractional pods on the GPU their group's reservation pod holds: dcgm-exporter
+        names only the reservation pod, so the pods are found by the group label they share
+        (``runai-gpu-group``, in kube-state-metrics' pod labels). Keyed by ``SHARE_KEY``, at
+        each pod's fraction; None without fractions."""
+        terms = self._fraction_terms()
+        if terms is None:
+            return None
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        wanted = [
+            f'{ctx.dcgm_pod_label}!=""',
+            f"{ctx.dcgm_namespace_label}={quote(RESERVATION_NAMESPACE)}",
+            shard,
+        ]
+        series = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, ",".join(w for w in wanted if w)))
+        series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        unit = "node, gpu, GPU_I_ID, gpu_model"
+        reserved = (
+            f"group by ({ctx.grouping([unit, group])}) ({series} * on ({ctx.pod_join}) "
+            f"group_left ({group}) {labelled})"
+        )
+        held = f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
+        return f"{held} * on ({ctx.grouping([group])}) group_left ({unit}) {reserved}"
 
     def _dra_series(self, extra: str, shard: str = "", model: bool = True) -> str:
         ctx = self.ctx

@@ -37,6 +37,7 @@ NODE_SHARING_LABELS = (REPLICAS_LABEL, MIG_STRATEGY_LABEL, SLICES_LABEL, PRODUCT
 """The node labels (GPU feature discovery, through kube-state-metrics) a GPU's split depends on."""
 FRACTION_ANNOTATION = "annotation_gpu_fraction"  # KAI / Run:ai ``gpu-fraction``
 RESERVATION_NAMESPACE = "kai-resource-reservation"  # KAI's whole-GPU reservation pods
+KAI_GPU_GROUP = "runai-gpu-group"  # pod label shared by a reservation pod and the pods it serves
 WHOLE_RESOURCES = ("nvidia_com_gpu", "nvidia_com_gpu_shared")
 HAMI_CORES = "nvidia_com_gpucores"
 HAMI_MEMORY_PERCENT = "nvidia_com_gpumem_percentage"

@@ -19,7 +19,7 @@ from finops_cli.pricing import load_catalog
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import ground_truth
+from finops_cli.sample.truth import ground_truth, holder_truth
 from tests.support.cli import run_finops
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
@@ -150,14 +150,24 @@ def test_gpus_list_each_physical_gpu_holders_and_shares(catalog_prometheus):
     assert physical, "no holders listed"
     assert max(physical.values()) <= 1 + 1e-6
     # Every pod the truth charges holds a share of some GPU in `gpus`, except those
-    # dcgm-exporter cannot map: HAMi and KAI fractional pods, and on an MPS GPU outside
-    # virtual-GPU mode all but the one pod whose labels the series carry.
+    # dcgm-exporter cannot map: HAMi pods, and on an MPS GPU outside virtual-GPU mode all but
+    # the one pod whose labels the series carry. KAI's fractional pods are found through
+    # their reservation pod's GPU group.
     pods = truth.pods[truth.pods["gpu_cost"] > 0]
     listed = set().union(*holders.values())
-    mapped = set(pods.loc[~pods["node"].isin([HAMI, KAI, MPS]), "pod"])
+    mapped = set(pods.loc[~pods["node"].isin([HAMI, MPS]), "pod"])
     assert mapped <= listed
     assert len(set(pods.loc[pods["node"] == MPS, "pod"]) & listed) >= 1
-    assert not set(pods.loc[pods["node"].isin([HAMI, KAI]), "pod"]) & listed
+    assert not set(pods.loc[pods["node"] == HAMI, "pod"]) & listed
+    # The KAI GPU's holders hold what the truth says, share-hour for share-hour.
+    exact = holder_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+    kai_truth = (exact[exact["node"] == KAI].assign(h=lambda f: f["share"] * f["held_hours"])
+                 .groupby("pod")["h"].sum())  # fmt: skip
+    (kai_row,) = [r for r in doc["rows"] if r["node"] == KAI]
+    got = {h["pod"]: h["share_hours"] for h in kai_row["holders"]}
+    assert set(got) == set(kai_truth.index)
+    for pod, want in kai_truth.items():
+        assert got[pod] == pytest.approx(want, rel=0.01), pod
     # gpus' total cost is the cluster's GPU spend (each physical GPU paid once).
     assert doc["totals"]["cost"] == pytest.approx(truth.cluster_gpu_cost, rel=0.005)
 
