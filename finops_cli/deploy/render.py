@@ -40,6 +40,7 @@ MOCK_CODE_FILES = {
     "init.py": ("__init__.py",),
     "labels.py": ("labels.py",),
     "sample-init.py": ("sample", "__init__.py"),
+    "sample-energy.py": ("sample", "energy.py"),
     "sample-scenario.py": ("sample", "scenario.py"),
     "sample-sharing.py": ("sample", "sharing.py"),
     "sample-simulate.py": ("sample", "simulate.py"),
