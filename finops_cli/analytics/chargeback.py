@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
     from finops_cli.analytics.budgets import Budget
     from finops_cli.analytics.chargeback_commitments import CommitmentShare
-    from finops_cli.analytics.energy import EnergySummary
     from finops_cli.analytics.rightsize import Recommendation
 
 SCHEMA_VERSION = "1"
@@ -441,7 +440,7 @@ def build_document(  # noqa: PLR0915 - one document, field by field
             **({"energy": energy is not None} if report.energy is not None else {}),
             **({"commitments": True} if commitments is not None else {}),
         },
-        **({"energy": energy_block(energy)} if energy is not None else {}),
+        **({"energy": energy.as_json()} if energy is not None else {}),
         **({"commitments": commitments_block(commitments)} if commitments is not None else {}),
         "summary": summary,
         "rows": rows,
@@ -513,27 +512,6 @@ def commitments_block(c: CommitmentShare) -> dict[str, Any]:
                 "utilisation": _num(u.utilisation),
             }
             for u in c.unused
-        ],
-    }
-
-
-def energy_block(e: EnergySummary) -> dict[str, Any]:
-    """The ``energy`` object: the method, the totals and each region's PUE and grid factor (as
-    in ``finops costs --energy``)."""
-    return {
-        "method": e.method,
-        "energy_kwh": _num(e.kwh),
-        "kg_co2e": _num(e.kg_co2e),
-        "factors": [
-            {
-                "region": f.region,
-                "provider": f.provider,
-                "pue": f.pue,
-                "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
-                "year": f.year,
-                "source": f.source,
-            }
-            for f in e.factors
         ],
     }
 

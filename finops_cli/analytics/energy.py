@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
@@ -41,6 +42,26 @@ class EnergySummary:
     kwh: float
     kg_co2e: float | None
     factors: tuple[RegionFactor, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``energy`` object of ``costs --energy`` and the chargeback report alike: the
+        method, the totals and each region's PUE and grid factor."""
+        return {
+            "method": self.method,
+            "energy_kwh": round(self.kwh, 6),
+            "kg_co2e": None if self.kg_co2e is None else round(self.kg_co2e, 6),
+            "factors": [
+                {
+                    "region": f.region,
+                    "provider": f.provider,
+                    "pue": f.pue,
+                    "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
+                    "year": f.year,
+                    "source": f.source,
+                }
+                for f in self.factors
+            ],
+        }
 
 
 def attach_energy(

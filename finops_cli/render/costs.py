@@ -155,24 +155,7 @@ def _energy(report: CostReport) -> dict[str, Any]:
     e = report.energy
     if e is None:
         return {}
-    return {
-        "energy": {
-            "method": e.method,
-            "energy_kwh": num(e.kwh),
-            "kg_co2e": num(e.kg_co2e),
-            "factors": [
-                {
-                    "region": f.region,
-                    "provider": f.provider,
-                    "pue": f.pue,
-                    "kg_co2e_per_kwh": f.kg_co2e_per_kwh,
-                    "year": f.year,
-                    "source": f.source,
-                }
-                for f in e.factors
-            ],
-        }
-    }
+    return {"energy": e.as_json()}
 
 
 render_json = json_text
