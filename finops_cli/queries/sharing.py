@@ -151,6 +151,14 @@ class Sharing:
             out.append("DRA claims")
         return out
 
+    @property
+    def busy_estimated(self) -> bool:
+        """Whether some GPU is shared in time (replicas, HAMi, KAI, DRA claims): its pods' busy
+        is then the whole GPU's, split by allocation (dcgm-exporter's per-process figures are
+        not read); only a MIG instance has its own."""
+        replicas = any(values[0] not in ("", "0", "1") for values, _ in self.node_factors)
+        return replicas or self.hami or bool(self.fractions) or self.dra or self.vgpu
+
 
 def by_fraction(
     values: Iterable[str], fraction_of: Callable[[str], float | None] = mig_fraction

@@ -103,6 +103,12 @@ def query_context(
             f"shared GPUs found ({', '.join(shared.describe()) or 'per-pod GPU copies'}): "
             "each pod is charged its share of the physical GPU (docs/cost-model.md)"
         )
+        if shared.busy_estimated:
+            notes.append(
+                "busy and waste on GPUs shared in time (replicas, HAMi, KAI, DRA claims) are "
+                "estimated: the GPU's busy split by allocation (dcgm-exporter's per-process "
+                "figures, where it writes them, are not read)"
+            )
     ctx = QueryContext(
         source.pod_labels,
         interval,
