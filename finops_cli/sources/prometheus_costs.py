@@ -10,6 +10,7 @@ answers are time series merged into frames, not per-GPU rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from finops_cli import buckets, queries
 from finops_cli.errors import SourceError
 from finops_cli.queries import NodeQueries, QueryContext, over_buckets
 from finops_cli.queries.energy import energy_method
-from finops_cli.sources import interface, prometheus_rows
+from finops_cli.sources import interface, prometheus_recorded, prometheus_rows
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
 from finops_cli.sources.prometheus_sharding import gather, query_pool
@@ -56,9 +57,25 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     measures = cost_measures(ctx, request, filters, present, has_cpu_ram, notes)
     method = energy_method(present) if request.energy else None
     unread = set(interface.ALLOCATION_MEASURES) - set(request.measures)  # left at 0 by _merge
+    coverage = prometheus_recorded.plan(source, ctx, keys, filters, present, start, end, notes)
     with query_pool(source.max_concurrency) as pool:
         futures = {
-            name: pool.submit(bucketed, source.client, expr, start, end, request.bucket_s, interval)
+            name: (
+                pool.submit(bucketed, source.client, expr, start, end, request.bucket_s, interval)
+                if coverage is None or name not in RECORDED_READS
+                else pool.submit(
+                    prometheus_recorded.answer,
+                    source.client,
+                    name,
+                    expr,
+                    recorded_read(coverage, name, keys, filters),
+                    coverage,
+                    start,
+                    end,
+                    request.bucket_s,
+                    interval,
+                )
+            )
             for name, expr in measures.items()
             if name not in unread
         }
@@ -108,6 +125,20 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
         notes=notes,
         energy=energy,
     )
+
+
+RECORDED_READS = frozenset({*interface.ALLOCATION_MEASURES, *interface.CLUSTER_MEASURES})
+"""The measures the recorded ledger answers (energy is read raw)."""
+
+
+def recorded_read(
+    coverage: prometheus_recorded.Coverage,
+    measure: str,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+) -> Callable[[float], str]:
+    """The read of ``measure`` over the rollups, for a stretch of a given length."""
+    return lambda length_s: coverage.queries.read(measure, keys, filters, length_s)
 
 
 def energy_data(

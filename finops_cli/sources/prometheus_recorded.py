@@ -1,0 +1,251 @@
+"""Recorded hours where they exist, raw series where they do not, stitched on hour boundaries.
+
+``costs`` asks ``plan`` whether the recorded ledger (``queries.recorded``) can answer the request:
+only when ``finops_rules_info`` is in the window (the discovery probe lists it with the contract
+metrics, so a backend without it costs no extra query), was made with this run's settings, the
+grouping and filters are in the grain, and discovery found whole GPUs priced by OpenCost. It then
+asks which hours hold a capacity rollup under a matching ``finops_rules_info`` (one range query,
+one point per hour), and ``answer`` splits the window's buckets on those hours: runs of buckets
+wholly recorded are one range query over the rollups, runs wholly raw one range query over the raw
+series (``over_buckets`` as before), and a bucket cut by a coverage edge (or a partial edge
+bucket) is answered piece by piece with instant queries whose answers add up under the bucket's
+end. Every piece covers the same sample instants the raw bucket would, so the figures are the raw
+ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from finops_cli import buckets, queries
+from finops_cli.buckets import HOUR_S
+from finops_cli.queries import QueryContext, over_buckets
+from finops_cli.queries.names import RULES_INFO
+from finops_cli.queries.recorded import (
+    COVERAGE_SERIES,
+    GRAIN_KEYS,
+    INFO_FIELDS,
+    READ_LAG_S,
+    RecordedQueries,
+    info_labels,
+)
+from finops_cli.sources import prometheus_rows
+
+if TYPE_CHECKING:
+    from finops_cli.sources.prometheus import PrometheusCostSource
+    from finops_cli.sources.prometheus_client import PrometheusClient
+
+RECORDABLE_KEYS = frozenset({*GRAIN_KEYS, "cluster"})
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The whole hours (by their end, unix seconds) the recorded ledger answers."""
+
+    hours: frozenset[int]
+    queries: RecordedQueries
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def plan(
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+    present: frozenset[str],
+    start: datetime,
+    end: datetime,
+    notes: list[str],
+) -> Coverage | None:
+    """The recorded hours to read, or None for raw throughout (with a note saying why, when
+    recorded series exist but cannot be used)."""
+    if not source.recorded or queries.RULES_INFO not in present:
+        return None
+    why = _unusable(ctx, keys, filters)
+    if why is None:
+        why = _settings_differ(source.client, ctx, start, end)
+    if why is not None:
+        notes.append(
+            f"recorded series ({RULES_INFO}) not used: {why}; every figure is from raw series"
+        )
+        return None
+    first = -(-int(start.timestamp()) // HOUR_S) * HOUR_S + HOUR_S
+    last = int(end.timestamp()) // HOUR_S * HOUR_S
+    if first > last:
+        return None
+    rq = RecordedQueries(ctx)
+    expected = 1
+    if ctx.cluster_label and ctx.cluster_filter is None:
+        missing, expected = _clusters_without_rules(source.client, ctx, start, end)
+        if missing:
+            notes.append(
+                f"recorded series ({RULES_INFO}) not used: cluster(s) {', '.join(missing)} have "
+                "no recorded ledger; every figure is from raw series"
+            )
+            return None
+    lag = timedelta(seconds=READ_LAG_S)
+    answer = source.client.range(
+        rq.coverage(), _utc(first) + lag, _utc(last) + lag, timedelta(seconds=HOUR_S)
+    )
+    hours = frozenset(
+        int(stamp) - READ_LAG_S
+        for series in answer
+        for stamp, value in zip(series.timestamps, series.values, strict=True)
+        if math.isfinite(value) and value >= expected
+    )
+    total = (last - first) // HOUR_S + 1
+    if not hours:
+        notes.append(
+            f"recorded series ({RULES_INFO}) hold no hour of the window: every figure is from "
+            "raw series (finops deploy backfill records past hours)"
+        )
+        return None
+    notes.append(_coverage_note(hours, total))
+    return Coverage(hours, rq)
+
+
+def _coverage_note(hours: frozenset[int], total: int) -> str:
+    ordered = sorted(hours)
+    runs: list[tuple[int, int]] = []
+    for hour in ordered:
+        if runs and hour == runs[-1][1] + HOUR_S:
+            runs[-1] = (runs[-1][0], hour)
+        else:
+            runs.append((hour, hour))
+    shown = ", ".join(
+        f"{_utc(a - HOUR_S):%Y-%m-%d %H:%M} to {_utc(b):%Y-%m-%d %H:%M}" for a, b in runs[:3]
+    )
+    more = f" and {len(runs) - 3} more stretch(es)" if len(runs) > 3 else ""
+    rest = "" if len(hours) == total else "; raw series the rest"
+    return (
+        f"recorded series answered {len(hours)} of the window's {total} whole hours "
+        f"({shown}{more} UTC){rest}"
+    )
+
+
+def _unusable(ctx: QueryContext, keys: tuple[str, ...], filters: dict[str, str]) -> str | None:
+    outside = sorted({*keys, *filters} - RECORDABLE_KEYS)
+    if outside:
+        return f"they are not kept by {', '.join(k.replace('_', '-') for k in outside)}"
+    if ctx.catalog_prices is not None:
+        return (
+            "they assume OpenCost's allocation and prices, and this cluster is priced from "
+            "the catalog"
+        )
+    if ctx.shares is not None:
+        return "they assume whole GPUs, and shared GPUs were found"
+    return None
+
+
+def _settings_differ(
+    client: PrometheusClient, ctx: QueryContext, start: datetime, end: datetime
+) -> str | None:
+    """Why no ``finops_rules_info`` in the window matches this run's settings, or None."""
+    wanted = info_labels(ctx)
+    found = [
+        {f: s.labels.get(f, "") for f in INFO_FIELDS}
+        for s in client.instant(
+            RecordedQueries(ctx).info_sets((end - start).total_seconds() + HOUR_S),
+            end + timedelta(seconds=READ_LAG_S),
+        )
+    ]
+    if not found or any(labels == wanted for labels in found):
+        return None
+    differences = sorted(
+        {
+            f"{field}={labels[field] or '(none)'!r} (this run: {wanted[field] or '(none)'!r})"
+            for labels in found
+            for field in INFO_FIELDS
+            if labels[field] != wanted[field]
+        }
+    )
+    return (
+        f"they were made with {', '.join(differences)}; regenerate and backfill the rules with "
+        "these settings (finops deploy backfill) or run with the settings they were made with"
+    )
+
+
+def _clusters_without_rules(
+    client: PrometheusClient, ctx: QueryContext, start: datetime, end: datetime
+) -> tuple[list[str], int]:
+    """Clusters with GPU capacity in the window but no recorded ledger, and how many have it."""
+    label = ctx.cluster_label or ""
+    capacity = queries.GPU_CAPACITY if ctx.catalog_prices is None else queries.GPU_ALLOCATABLE
+    raw = set(client.label_values(label, [capacity], start, end))
+    recorded = set(client.label_values(label, [COVERAGE_SERIES], start, end))
+    return sorted(raw - recorded), max(1, len(raw | recorded))
+
+
+# ---- answering one measure ---------------------------------------------------------------
+Piece = tuple[int, int, bool]  # (start, end, recorded), unix seconds
+
+
+def _pieces(b0: int, b1: int, hours: frozenset[int]) -> list[Piece]:
+    """``(b0, b1]`` cut into maximal stretches that are wholly recorded or wholly raw."""
+    out: list[Piece] = []
+    at = b0
+    while at < b1:
+        hour_end = (at // HOUR_S + 1) * HOUR_S
+        recorded = at % HOUR_S == 0 and hour_end <= b1 and hour_end in hours
+        stop = min(hour_end, b1)
+        if out and out[-1][2] == recorded and out[-1][1] == at:
+            out[-1] = (out[-1][0], stop, recorded)
+        else:
+            out.append((at, stop, recorded))
+        at = stop
+    return out
+
+
+def answer(
+    client: PrometheusClient,
+    measure: str,
+    raw: str,
+    recorded: Callable[[float], str] | None,
+    coverage: Coverage | None,
+    start: datetime,
+    end: datetime,
+    bucket_s: int,
+    interval: int,
+) -> list[prometheus_rows.Series]:
+    """``(labels, bucket_ends, values)`` of ``measure`` for every bucket of the window, from the
+    rollups where ``coverage`` has the hours and ``recorded`` builds the read, else raw."""
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    cut = buckets.plan(lo, hi, bucket_s)
+    hours = coverage.hours if coverage is not None and recorded is not None else frozenset()
+    out: list[prometheus_rows.Series] = []
+    edges: list[tuple[int, list[Piece]]] = []
+    runs: list[tuple[int, int, bool]] = []  # full buckets, by end: (first end, last end, recorded)
+    if cut.first_full_end is not None and cut.last_full_end is not None:
+        for b1 in range(cut.first_full_end, cut.last_full_end + 1, bucket_s):
+            pieces = _pieces(b1 - bucket_s, b1, hours)
+            if len(pieces) > 1:
+                edges.append((b1, pieces))
+                continue
+            kind = pieces[0][2]
+            if runs and runs[-1][2] == kind and runs[-1][1] == b1 - bucket_s:
+                runs[-1] = (runs[-1][0], b1, kind)
+            else:
+                runs.append((b1, b1, kind))
+    for at, length in cut.partials:
+        edges.append((at, _pieces(at - length, at, hours)))
+    step = timedelta(seconds=bucket_s)
+    for first, last, kind in runs:
+        lag = READ_LAG_S if kind else 0
+        query = recorded(bucket_s) if kind and recorded else over_buckets(raw, bucket_s, interval)
+        for series in client.range(query, _utc(first + lag), _utc(last + lag), step):
+            out.append((series.labels, [t - lag for t in series.timestamps], series.values))
+    for bucket_end, pieces in edges:
+        for p0, p1, kind in pieces:
+            if kind and recorded:
+                samples = client.instant(recorded(p1 - p0), _utc(p1 + READ_LAG_S))
+            else:
+                samples = client.instant(over_buckets(raw, p1 - p0, interval), _utc(p1))
+            out.extend((s.labels, [float(bucket_end)], [s.value]) for s in samples)
+    return out

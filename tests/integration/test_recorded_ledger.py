@@ -1,0 +1,262 @@
+"""The recorded ledger through a real Prometheus: figures equal raw ones, far fewer samples read.
+
+The sample cluster is backfilled with promtool at one-minute scrapes; then ``finops deploy
+backfill`` records the ledger's hourly rollups (``promtool tsdb create-blocks-from rules``) over
+*part* of the window, from 2026-10-02 12:00 on, and the blocks are moved into the server's data
+directory before it restarts. Windows inside the recorded part are answered from the rollups
+alone ("full coverage"), windows across its start half and half ("mid-window"); both must equal
+``--raw`` within 0.1% (costs to the cent), and the samples the server reads (``stats=all``,
+``totalQueryableSamples``) must drop at least 20x.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from finops_cli.sample import SampleCluster
+from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.settings import load_settings
+from finops_cli.sources.interface import CostRequest
+from finops_cli.sources.prometheus import PrometheusCostSource
+from finops_cli.timewindow import Window
+from finops_cli.usecases.sources import pod_labels
+from tests.support.cli import run_finops
+from tests.support.promserver import backfill, require_prometheus, start_server
+
+pytestmark = pytest.mark.prometheus
+
+STEP = 60
+DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
+DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
+RULES_FROM = "2026-10-02T12:00:00Z"  # coverage starts mid-window
+RULES_TO = "2026-10-05T00:00:00Z"
+KEEP = {  # what the cost queries read; the rest only slows the backfill
+    "container_gpu_allocation",
+    "container_cpu_allocation",
+    "container_memory_allocation_bytes",
+    "node_gpu_hourly_cost",
+    "node_gpu_count",
+    "node_cpu_hourly_cost",
+    "node_ram_hourly_cost",
+    "kube_pod_labels",
+    "kube_pod_annotations",
+    "kube_node_labels",
+    "kube_pod_status_phase",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_FB_USED",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    require_prometheus()
+    work = Path(tmp_path_factory.mktemp("recorded"))
+    om = work / "cluster.om"
+    series = (
+        s
+        for s in SampleCluster(7).series(
+            int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP
+        )
+        if s.name in KEEP
+    )
+    write_openmetrics_file(series, om)
+    backfill(om, work / "data", work / "promtool.log")
+    om.unlink()
+    prometheus = start_server(work)
+    blocks = work / "blocks"
+    try:
+        result = run_finops(
+            "deploy",
+            "backfill",
+            "--prometheus-url",
+            prometheus.url,
+            "--start",
+            RULES_FROM,
+            "--end",
+            RULES_TO,
+            "--output-dir",
+            blocks,
+            "--rules-file",
+            work / "ledger.rules.yaml",
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "wrote" in result.stdout
+    finally:
+        prometheus.stop()
+    for block in blocks.iterdir():
+        if block.is_dir() and (block / "meta.json").is_file():
+            shutil.move(str(block), work / "data" / block.name)
+    prometheus = start_server(work)
+    try:
+        yield prometheus.url
+    finally:
+        prometheus.stop()
+
+
+def _run(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = run_finops(*args, "--prometheus-url", url, "-o", "json", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _same(recorded: Any, raw: Any, where: str = "") -> None:
+    """Every number within 0.1% (money to the cent), every other value equal; notes and the
+    time of generation aside."""
+    if isinstance(raw, dict):
+        assert isinstance(recorded, dict), where
+        keys = set(raw) - {"notes", "generated_at"}
+        assert set(recorded) - {"notes", "generated_at"} == keys, where
+        for key in keys:
+            _same(recorded[key], raw[key], f"{where}.{key}")
+    elif isinstance(raw, list):
+        assert isinstance(recorded, list) and len(recorded) == len(raw), where
+        for i, (a, b) in enumerate(zip(recorded, raw, strict=True)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(raw, float) and not isinstance(raw, bool):
+        assert isinstance(recorded, (int, float)), where
+        assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
+    else:
+        assert recorded == raw, (where, recorded, raw)
+
+
+def _recorded_note(doc: dict[str, Any]) -> str:
+    found = [n for n in doc["notes"] if n.startswith("recorded series answered")]
+    assert found, doc["notes"]
+    return found[0]
+
+
+def _both(url: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _run(url, *args), _run(url, *args, "--raw")
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        ("--start", "2026-10-03", "--end", "2026-10-05"),  # wholly recorded
+        ("--start", "2026-10-01", "--end", "2026-10-04"),  # recorded from 10-02 12:00
+        ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z"),  # partial edges
+    ],
+    ids=["full", "mid-window", "unaligned"],
+)
+def test_costs_by_team_equal_raw(server, window):
+    recorded, raw = _both(server, "costs", "--by", "team", *window)
+    _same(recorded, raw)
+    note = _recorded_note(recorded)
+    assert not any(n.startswith("recorded series answered") for n in raw["notes"])
+    if window[1] == "2026-10-03":
+        assert "raw series the rest" not in note
+    else:
+        assert "raw series the rest" in note
+    assert raw["totals"]["gpu_cost"] > 1000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "team", "--by", "project"),
+        ("--by", "project", "--team", "research"),
+        ("--by", "namespace"),
+        ("--by", "gpu-model"),
+        ("--by", "cost-center"),
+        ("--by", "model", "--namespace", "inference"),
+    ],
+)
+def test_groupings_and_filters_equal_raw(server, args):
+    window = ("--start", "2026-10-01", "--end", "2026-10-04")
+    recorded, raw = _both(server, "costs", *args, *window)
+    _same(recorded, raw)
+    _recorded_note(recorded)
+
+
+def test_forecast_equals_raw(server):
+    args = ("forecast", "--as-of", "2026-10-04T15:00:00Z", "--history", "3d")
+    recorded, raw = _both(server, *args)
+    _same(recorded, raw)
+
+
+def test_anomalies_equal_raw(server):
+    args = (
+        "anomalies",
+        "--as-of",
+        "2026-10-05T00:00:00Z",
+        "--since",
+        "2026-10-04T00:00:00Z",
+        "--baseline",
+        "3d",
+    )
+    recorded, raw = _both(server, *args)
+    _same(recorded, raw)
+
+
+def test_by_node_reads_raw_and_says_why(server):
+    window = ("--start", "2026-10-03", "--end", "2026-10-04")
+    recorded, raw = _both(server, "costs", "--by", "node", *window)
+    _same(recorded, raw)
+    assert any("not kept by node" in n for n in recorded["notes"]), recorded["notes"]
+
+
+def test_rules_made_with_another_team_label_are_refused(server):
+    """Rules recorded with ``ai-finops.io/team`` read by a CLI whose team label is another: a
+    note names the difference, and every figure is the raw one."""
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    window = ("--start", "2026-10-03", "--end", "2026-10-04")
+    recorded = _run(server, "costs", "--by", "team", *window, env=env)
+    raw = _run(server, "costs", "--by", "team", *window, "--raw", env=env)
+    _same(recorded, raw)
+    refused = [n for n in recorded["notes"] if "not used" in n]
+    assert refused and "team_label='ai-finops.io/team'" in refused[0], recorded["notes"]
+    assert "example.com/squad" in refused[0]
+
+
+# ---- samples read ------------------------------------------------------------------------
+def samples_read(url: str, request: CostRequest, *, recorded: bool) -> tuple[int, Any]:
+    """Samples the server reads (``stats=all``) for every query ``costs`` sends, and the data."""
+    settings = load_settings({"prometheus.url": url})
+    source = PrometheusCostSource(
+        settings.prometheus,
+        pod_labels(settings),
+        cluster_label=settings.labels.cluster,
+        recorded=recorded,
+    )
+    sent: list[tuple[str, list[tuple[str, str]]]] = []
+    call = source.client._call
+
+    def spy(path: str, params: list[tuple[str, str]], **kw: Any) -> Any:
+        sent.append((path, list(params)))
+        return call(path, params, **kw)
+
+    source.client._call = spy  # type: ignore[method-assign]
+    with source:
+        data = source.costs(request)
+    total = 0
+    with httpx.Client(timeout=120) as client:
+        for path, params in sent:
+            if path not in ("/api/v1/query", "/api/v1/query_range"):
+                continue
+            body = client.post(f"{url}{path}", data=[*params, ("stats", "all")]).json()
+            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
+    return total, data
+
+
+def test_recorded_reads_at_least_20x_fewer_samples(server):
+    window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
+    request = CostRequest(window, ("team",), {})
+    raw, raw_data = samples_read(server, request, recorded=False)
+    rec, rec_data = samples_read(server, request, recorded=True)
+    assert raw >= 20 * rec, (raw, rec)
+    cost = raw_data.allocations.groupby("team")["gpu_cost"].sum()
+    again = rec_data.allocations.groupby("team")["gpu_cost"].sum()
+    assert (cost - again).abs().max() < 0.005
+    print(f"samples read, costs --by team over 2 days: raw {raw:,}, recorded {rec:,}")
