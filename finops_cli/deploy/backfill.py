@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from finops_cli.deploy.rules import LEDGER_BACKFILL_FILE, ledger_backfill_docume
 from finops_cli.deploy.tools import cause, find_tool
 from finops_cli.errors import FinopsError, UsageError
 from finops_cli.files import SHARED, write_atomic
+from finops_cli.queries.recorded import RULE_INTERVAL_S
 
 if TYPE_CHECKING:
     from finops_cli.settings import Settings
@@ -75,7 +76,8 @@ def promtool_command(plan: BackfillPlan, output_dir: Path, promtool: str = "prom
         "rules",
         f"--url={plan.url}",
         f"--start={int(plan.start.timestamp())}",
-        f"--end={int(plan.end.timestamp())}",
+        # The last hour's rollup lands in the minute after it: evaluate up to there.
+        f"--end={int(plan.end.timestamp()) + RULE_INTERVAL_S}",
         f"--output-dir={output_dir}",
         str(plan.rules_file),
     ]
@@ -90,7 +92,7 @@ def vmalert_command(
         f"-datasource.url={plan.url}",
         f"-remoteWrite.url={remote_write_url}",
         f"-replay.timeFrom={_rfc3339(plan.start)}",
-        f"-replay.timeTo={_rfc3339(plan.end)}",
+        f"-replay.timeTo={_rfc3339(plan.end + timedelta(seconds=RULE_INTERVAL_S))}",
         "-replay.disableProgressBar",
     ]
 

@@ -5,8 +5,8 @@ recorded without the pod name, at the grain of every ``--by`` and filter ``costs
 ``node``: the cluster, the namespace, the pod-label keys (team, project, model, environment), the
 cost-center annotation and the GPU model (``GRAIN_KEYS``). Pods join their attributes and their
 node's GPU model as a *left* join here, so the grain adds up to the cluster's allocated figures
-(``allocated_*`` are the grain summed), and a grouping that raw queries answer without a join
-(``--by namespace``) loses nothing.
+(recorded per cluster too, ``CLUSTER_MEASURES``), and a grouping that raw queries answer without
+a join (``--by namespace``) loses nothing.
 
 Two kinds of series (docs/deployment.md, "The recorded ledger"):
 
@@ -58,14 +58,16 @@ GRAIN_MEASURES = (
     "observed_gpu_hours",
     "wasted_cost",
 )
-CAPACITY_MEASURES = ("capacity_gpu_hours", "capacity_gpu_cost")
-RECORDED_MEASURES = (*GRAIN_MEASURES, *CAPACITY_MEASURES)
-DERIVED = {
-    "allocated_gpu_hours": "gpu_hours",
-    "allocated_gpu_cost": "gpu_cost",
-    "allocated_wasted_cost": "wasted_cost",
-}
-"""Cluster-wide measures that are the grain summed (the grain keeps every pod)."""
+CLUSTER_MEASURES = (
+    "allocated_gpu_hours",
+    "allocated_gpu_cost",
+    "allocated_wasted_cost",
+    "capacity_gpu_hours",
+    "capacity_gpu_cost",
+)
+"""Recorded per cluster: the grain summed would give the allocated ones too, at the grain's
+cardinality; a series per cluster reads a sample an hour."""
+RECORDED_MEASURES = (*GRAIN_MEASURES, *CLUSTER_MEASURES)
 NODE_JOINED = frozenset({"gpu_hours", "gpu_cost", "cpu_ram_cost"})
 """Measures whose GPU model comes from the node's model join: a raw ``--by gpu-model`` drops
 pods on nodes without a model (they reach ``__unallocated__``), the grain keeps them with an
@@ -159,6 +161,12 @@ class RecordedQueries:
             return self._grain(ctx.observed_entries(busy), node_labels=True)
         if measure == "wasted_cost":
             return self._grain(ctx.wasted_entries(busy), node_labels=True)
+        if measure == "allocated_gpu_hours":
+            return ctx.gpus_allocated([], {})
+        if measure == "allocated_gpu_cost":
+            return ctx.gpu_cost_rate([], {})
+        if measure == "allocated_wasted_cost":
+            return ctx.wasted_cost_rate([], {}, busy)
         if measure == "capacity_gpu_hours":
             return ctx.capacity_gpus()
         if measure == "capacity_gpu_cost":
@@ -197,19 +205,19 @@ class RecordedQueries:
         """``measure`` per group over ``length_s`` (whole hours) ending ``READ_LAG_S`` before
         the evaluation time, summed from the hourly rollups."""
         ctx = self.ctx
-        source = DERIVED.get(measure, measure)
-        if measure in DERIVED or measure in CAPACITY_MEASURES:
+        per_cluster = measure in CLUSTER_MEASURES
+        if per_cluster:
             keys, filters = (), {}
         wanted = matchers({ctx.prom_label(k): v for k, v in filters.items()})[1:-1]
         parts = [wanted, ctx.cluster_matcher()]
-        if source in NODE_JOINED and "gpu_model" in (*keys, *filters):
+        if measure in NODE_JOINED and "gpu_model" in (*keys, *filters):
             parts.append('gpu_model!=""')
         selector = ",".join(p for p in parts if p)
-        read = f"sum_over_time({hourly_name(source)}{{{selector}}}[{duration(length_s)}])"
+        read = f"sum_over_time({hourly_name(measure)}{{{selector}}}[{duration(length_s)}])"
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             read = f"max without ({replicas}) ({read})"
-        if measure in DERIVED or measure in CAPACITY_MEASURES:
+        if per_cluster:
             by = f" by ({label_name(ctx.cluster_label)})" if ctx.cluster_label else ""
         else:
             labels = ctx.grouping([ctx.prom_label(k) for k in keys])

@@ -36,8 +36,19 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     start, end = discovery.whole_seconds(window.start), discovery.whole_seconds(window.end)
     warned = len(source.client.warnings)
     present = discovery.present_metrics(source.client, start, end)
+    keys = request.group_by
+    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
+    cluster_filter = request.filters.get("cluster")
+    rule_sets = prometheus_recorded.rule_sets(
+        source, keys, filters, present, start, end, cluster_filter
+    )
     ctx, notes = discovery.query_context(
-        source, start, end, present, cluster_filter=request.filters.get("cluster")
+        source,
+        start,
+        end,
+        present,
+        cluster_filter=cluster_filter,
+        known_interval=prometheus_recorded.known_interval(rule_sets),
     )
     interval = ctx.sample_interval_s
     busy_metrics = present & discovery.BUSY_METRICS
@@ -47,17 +58,17 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
             "with --metric-labels-allowlist=pods=[ai-finops.io/team,...]"
         )
     # The cluster filter narrows every series read (see QueryContext); the rest select pods.
-    keys = request.group_by
     annotation_keys = [k for k in keys if k in queries.POD_ANNOTATION_KEYS]
     if annotation_keys and queries.POD_ANNOTATIONS not in present:
         notes.append(annotation_note(ctx, annotation_keys, missing_metric=True))
-    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
     has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
 
     measures = cost_measures(ctx, request, filters, present, has_cpu_ram, notes)
     method = energy_method(present) if request.energy else None
     unread = set(interface.ALLOCATION_MEASURES) - set(request.measures)  # left at 0 by _merge
-    coverage = prometheus_recorded.plan(source, ctx, keys, filters, present, start, end, notes)
+    coverage = prometheus_recorded.plan(
+        source, ctx, keys, filters, present, rule_sets, start, end, notes
+    )
     with query_pool(source.max_concurrency) as pool:
         futures = {
             name: (

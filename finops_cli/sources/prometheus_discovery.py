@@ -81,9 +81,12 @@ def query_context(
     *,
     cluster_filter: str | None = None,
     interval_of: str | None = None,
+    known_interval: int | None = None,
 ) -> tuple[QueryContext, list[str]]:
     """How to query this backend: OpenCost's metrics when scraped, else kube-state-metrics
-    priced from the catalog; the scrape interval; dcgm-exporter's pod-label variant."""
+    priced from the catalog; the scrape interval (``known_interval``: the one the recorded
+    ledger was made with, which spares the detection query); dcgm-exporter's pod-label
+    variant."""
     notes: list[str] = []
     catalog_prices = None
     opencost = {queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY}
@@ -94,6 +97,7 @@ def query_context(
     allocation = queries.GPU_ALLOCATION if catalog_prices is None else queries.GPU_REQUESTS
     interval = int(
         source.sample_interval_s
+        or known_interval
         or detect_sample_interval(source.client, interval_of or allocation, start, end)
     )
     busy = present & BUSY_METRICS

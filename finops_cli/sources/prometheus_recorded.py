@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from finops_cli.sources.prometheus_client import PrometheusClient
 
 RECORDABLE_KEYS = frozenset({*GRAIN_KEYS, "cluster"})
+DEFAULT_INTERVAL_S = 60  # any: the info probe reads no existence series
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,52 @@ def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def rule_sets(
+    source: PrometheusCostSource,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+    present: frozenset[str],
+    start: datetime,
+    end: datetime,
+    cluster_filter: str | None,
+) -> list[dict[str, str]] | None:
+    """The label sets of ``finops_rules_info`` in the window (one instant query), or None when
+    the recorded ledger cannot serve this request anyway (``--raw``, none recorded, a key the
+    grain does not keep)."""
+    if not source.recorded or queries.RULES_INFO not in present:
+        return None
+    if {*keys, *filters} - RECORDABLE_KEYS:
+        return None
+    probe = QueryContext(
+        source.pod_labels,
+        DEFAULT_INTERVAL_S,
+        cluster_label=source.cluster_label,
+        cluster_filter=cluster_filter,
+    )
+    query = RecordedQueries(probe).info_sets((end - start).total_seconds() + HOUR_S)
+    return [
+        {f: s.labels.get(f, "") for f in INFO_FIELDS}
+        for s in source.client.instant(query, end + timedelta(seconds=READ_LAG_S))
+    ]
+
+
+def known_interval(sets: list[dict[str, str]] | None) -> int | None:
+    """The scrape interval every recorded rule set was made with, when they agree: the
+    detection query (six hours of the allocation series) is then not needed."""
+    found = {labels["sample_interval"] for labels in sets or ()}
+    if len(found) != 1:
+        return None
+    (value,) = found
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def plan(
     source: PrometheusCostSource,
     ctx: QueryContext,
     keys: tuple[str, ...],
     filters: dict[str, str],
     present: frozenset[str],
+    sets: list[dict[str, str]] | None,
     start: datetime,
     end: datetime,
     notes: list[str],
@@ -70,7 +111,7 @@ def plan(
         return None
     why = _unusable(ctx, keys, filters)
     if why is None:
-        why = _settings_differ(source.client, ctx, start, end)
+        why = _settings_differ(ctx, sets or [])
     if why is not None:
         notes.append(
             f"recorded series ({RULES_INFO}) not used: {why}; every figure is from raw series"
@@ -144,24 +185,15 @@ def _unusable(ctx: QueryContext, keys: tuple[str, ...], filters: dict[str, str])
     return None
 
 
-def _settings_differ(
-    client: PrometheusClient, ctx: QueryContext, start: datetime, end: datetime
-) -> str | None:
+def _settings_differ(ctx: QueryContext, sets: list[dict[str, str]]) -> str | None:
     """Why no ``finops_rules_info`` in the window matches this run's settings, or None."""
     wanted = info_labels(ctx)
-    found = [
-        {f: s.labels.get(f, "") for f in INFO_FIELDS}
-        for s in client.instant(
-            RecordedQueries(ctx).info_sets((end - start).total_seconds() + HOUR_S),
-            end + timedelta(seconds=READ_LAG_S),
-        )
-    ]
-    if not found or any(labels == wanted for labels in found):
+    if not sets or any(labels == wanted for labels in sets):
         return None
     differences = sorted(
         {
             f"{field}={labels[field] or '(none)'!r} (this run: {wanted[field] or '(none)'!r})"
-            for labels in found
+            for labels in sets
             for field in INFO_FIELDS
             if labels[field] != wanted[field]
         }

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -238,14 +239,20 @@ def samples_read(url: str, request: CostRequest, *, recorded: bool) -> tuple[int
         return call(path, params, **kw)
 
     source.client._call = spy  # type: ignore[method-assign]
-    with source:
+    try:
         data = source.costs(request)
+    finally:
+        source.close()
     total = 0
     with httpx.Client(timeout=120) as client:
         for path, params in sent:
             if path not in ("/api/v1/query", "/api/v1/query_range"):
                 continue
-            body = client.post(f"{url}{path}", data=[*params, ("stats", "all")]).json()
+            body = client.post(
+                f"{url}{path}",
+                content=urlencode([*params, ("stats", "all")]),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ).json()
             total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
     return total, data
 
