@@ -36,6 +36,7 @@ from finops_cli.queries.recorded import (
     RECORDED_MEASURES,
     RULE_INTERVAL_S,
     RecordedQueries,
+    daily_name,
     hourly_name,
     info_labels,
     rate_name,
@@ -449,8 +450,9 @@ def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
     rq = RecordedQueries(ctx)
     rates = [Rule(rate_name(m), rq.rate(m)) for m in RECORDED_MEASURES]
     hourly = [Rule(hourly_name(m), rq.hourly_from_rate(m)) for m in RECORDED_MEASURES]
+    daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, info), f"{RULE_INTERVAL_S}s")
+    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, *daily, info), f"{RULE_INTERVAL_S}s")
 
 
 def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
@@ -460,8 +462,9 @@ def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
     ctx = ctx or ledger_context()
     rq = RecordedQueries(ctx)
     hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
+    daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, info), f"{RULE_INTERVAL_S}s")
+    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, *daily, info), f"{RULE_INTERVAL_S}s")
 
 
 def ledger_backfill_document(ctx: QueryContext | None = None) -> dict[str, Any]:

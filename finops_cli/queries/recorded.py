@@ -44,6 +44,7 @@ RULES_VERSION = "1"
 RULE_INTERVAL_S = 60
 """Evaluation interval of the ledger's rule group: a rollup lands less than this after its hour."""
 ROLLUP_S = 3600
+DAY_S = 86400
 READ_LAG_S = RULE_INTERVAL_S
 """A bucket ending at ``b`` is read at ``b + READ_LAG_S``: its last rollup is in ``[b, b+60s)``."""
 GRAIN_KEYS = ("namespace", *POD_ATTRIBUTE_KEYS, "gpu_model")
@@ -96,6 +97,11 @@ def rate_name(measure: str) -> str:
 def hourly_name(measure: str) -> str:
     """The hourly rollup of a measure (GPU-hours, $ over the hour before it)."""
     return f"ledger:finops_{measure}:sum_1h"
+
+
+def daily_name(measure: str) -> str:
+    """The daily rollup of a measure (over the UTC day before it)."""
+    return f"ledger:finops_{measure}:sum_1d"
 
 
 COVERAGE_SERIES = hourly_name("capacity_gpu_hours")
@@ -191,6 +197,23 @@ class RecordedQueries:
         return RecordedQueries.hourly(f"{summed} * {hours!r}")
 
     @staticmethod
+    def daily(expr: str) -> str:
+        """``expr`` kept only at the evaluation in the first minute of each UTC day."""
+        return f"{expr} and on () (hour() == 0 and minute() == 0)"
+
+    def daily_from_raw(self, measure: str) -> str:
+        """The UTC day's integral of ``measure`` from the raw series (a backfill)."""
+        integral = over_buckets(self.rate(measure), DAY_S, self.ctx.sample_interval_s)
+        return self.daily(f"({integral})")
+
+    @staticmethod
+    def daily_from_hourly(measure: str) -> str:
+        """The UTC day's integral: the day's 24 hourly rollups, recorded just before (live)."""
+        return RecordedQueries.daily(
+            f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])"
+        )
+
+    @staticmethod
     def info() -> str:
         return RecordedQueries.hourly("vector(1)")
 
@@ -201,9 +224,12 @@ class RecordedQueries:
         keys: Sequence[str],
         filters: Mapping[str, str],
         length_s: float,
+        *,
+        days: bool = False,
     ) -> str:
-        """``measure`` per group over ``length_s`` (whole hours) ending ``READ_LAG_S`` before
-        the evaluation time, summed from the hourly rollups."""
+        """``measure`` per group over ``length_s`` (whole hours, or whole UTC days with
+        ``days``) ending ``READ_LAG_S`` before the evaluation time, summed from the hourly
+        (daily) rollups."""
         ctx = self.ctx
         per_cluster = measure in CLUSTER_MEASURES
         if per_cluster:
@@ -213,7 +239,8 @@ class RecordedQueries:
         if measure in NODE_JOINED and "gpu_model" in (*keys, *filters):
             parts.append('gpu_model!=""')
         selector = ",".join(p for p in parts if p)
-        read = f"sum_over_time({hourly_name(measure)}{{{selector}}}[{duration(length_s)}])"
+        name = daily_name(measure) if days else hourly_name(measure)
+        read = f"sum_over_time({name}{{{selector}}}[{duration(length_s)}])"
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             read = f"max without ({replicas}) ({read})"
@@ -224,13 +251,15 @@ class RecordedQueries:
             by = f" by ({labels})" if labels else ""
         return f"sum{by} ({read})"
 
-    def coverage(self) -> str:
-        """Per hour (read at its end + ``READ_LAG_S``): how many clusters have a capacity rollup
-        recorded under a ``finops_rules_info`` with this context's settings."""
+    def coverage(self, *, days: bool = False) -> str:
+        """Per hour (per UTC day with ``days``), read at its end + ``READ_LAG_S``: how many
+        clusters have a capacity rollup recorded under a ``finops_rules_info`` with this
+        context's settings."""
         ctx = self.ctx
         cluster = ctx.cluster_matcher()
-        window = duration(ROLLUP_S)
-        recorded = f"count_over_time({COVERAGE_SERIES}{{{cluster}}}[{window}])"
+        window = duration(DAY_S if days else ROLLUP_S)
+        series = daily_name("capacity_gpu_hours") if days else COVERAGE_SERIES
+        recorded = f"count_over_time({series}{{{cluster}}}[{window}])"
         if ctx.cluster_label:
             recorded = f"count by ({label_name(ctx.cluster_label)}) ({recorded})"
         wanted = ",".join(

@@ -77,7 +77,6 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
                 else pool.submit(
                     prometheus_recorded.answer,
                     source.client,
-                    name,
                     expr,
                     recorded_read(coverage, name, keys, filters),
                     coverage,
@@ -85,6 +84,7 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
                     end,
                     request.bucket_s,
                     interval,
+                    request.daily_totals,
                 )
             )
             for name, expr in measures.items()
@@ -147,9 +147,10 @@ def recorded_read(
     measure: str,
     keys: tuple[str, ...],
     filters: dict[str, str],
-) -> Callable[[float], str]:
-    """The read of ``measure`` over the rollups, for a stretch of a given length."""
-    return lambda length_s: coverage.queries.read(measure, keys, filters, length_s)
+) -> Callable[[float, bool], str]:
+    """The read of ``measure`` over the hourly (or daily) rollups, for a stretch of a given
+    length."""
+    return lambda length_s, days: coverage.queries.read(measure, keys, filters, length_s, days=days)
 
 
 def energy_data(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from finops_cli import buckets, queries
-from finops_cli.buckets import HOUR_S
+from finops_cli.buckets import DAY_S, HOUR_S
 from finops_cli.queries import QueryContext, over_buckets
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
@@ -45,10 +45,12 @@ DEFAULT_INTERVAL_S = 60  # any: the info probe reads no existence series
 
 @dataclass(frozen=True)
 class Coverage:
-    """The whole hours (by their end, unix seconds) the recorded ledger answers."""
+    """The whole hours, and the whole UTC days, by their end (unix seconds), that the recorded
+    ledger answers (a day only when its 24 hours are recorded too)."""
 
     hours: frozenset[int]
     queries: RecordedQueries
+    days: frozenset[int] = frozenset()
 
 
 def _utc(seconds: float) -> datetime:
@@ -149,7 +151,40 @@ def plan(
         )
         return None
     notes.append(_coverage_note(hours, total))
-    return Coverage(hours, rq)
+    return Coverage(hours, rq, _days(source.client, rq, hours, first, last, expected))
+
+
+def _days(
+    client: PrometheusClient,
+    rq: RecordedQueries,
+    hours: frozenset[int],
+    first: int,
+    last: int,
+    expected: int,
+) -> frozenset[int]:
+    """The whole UTC days of the window whose 24 hours are recorded and whose daily rollups
+    exist (one more range query, one point per day, only when such days can exist)."""
+    candidates = [
+        day
+        for day in range(-(-(first - HOUR_S) // DAY_S) * DAY_S + DAY_S, last + 1, DAY_S)
+        if all(day - k * HOUR_S in hours for k in range(24))
+    ]
+    if not candidates:
+        return frozenset()
+    lag = timedelta(seconds=READ_LAG_S)
+    answer = client.range(
+        rq.coverage(days=True),
+        _utc(candidates[0]) + lag,
+        _utc(candidates[-1]) + lag,
+        timedelta(seconds=DAY_S),
+    )
+    found = {
+        int(stamp) - READ_LAG_S
+        for series in answer
+        for stamp, value in zip(series.timestamps, series.values, strict=True)
+        if math.isfinite(value) and value >= expected
+    }
+    return frozenset(found & set(candidates))
 
 
 def _coverage_note(hours: frozenset[int], total: int) -> str:
@@ -216,68 +251,101 @@ def _clusters_without_rules(
 
 
 # ---- answering one measure ---------------------------------------------------------------
-Piece = tuple[int, int, bool]  # (start, end, recorded), unix seconds
+RAW, HOURS, DAYS = "raw", "hours", "days"
+Piece = tuple[int, int, str]  # (start, end, how), unix seconds
 
 
-def _pieces(b0: int, b1: int, hours: frozenset[int]) -> list[Piece]:
-    """``(b0, b1]`` cut into maximal stretches that are wholly recorded or wholly raw."""
+def _pieces(b0: int, b1: int, coverage: Coverage | None) -> list[Piece]:
+    """``(b0, b1]`` cut into maximal stretches read one way: recorded UTC days, recorded hours,
+    or raw series."""
+    hours = coverage.hours if coverage is not None else frozenset()
+    days = coverage.days if coverage is not None else frozenset()
     out: list[Piece] = []
     at = b0
     while at < b1:
-        hour_end = (at // HOUR_S + 1) * HOUR_S
-        recorded = at % HOUR_S == 0 and hour_end <= b1 and hour_end in hours
-        stop = min(hour_end, b1)
-        if out and out[-1][2] == recorded and out[-1][1] == at:
-            out[-1] = (out[-1][0], stop, recorded)
+        if at % DAY_S == 0 and at + DAY_S <= b1 and at + DAY_S in days:
+            how, stop = DAYS, at + DAY_S
         else:
-            out.append((at, stop, recorded))
+            hour_end = (at // HOUR_S + 1) * HOUR_S
+            recorded = at % HOUR_S == 0 and hour_end <= b1 and hour_end in hours
+            how, stop = (HOURS if recorded else RAW), min(hour_end, b1)
+        if out and out[-1][2] == how and out[-1][1] == at:
+            out[-1] = (out[-1][0], stop, how)
+        else:
+            out.append((at, stop, how))
         at = stop
     return out
 
 
+def _buckets(cut: buckets.BucketPlan, coverage: Coverage | None, daily: bool) -> list[Piece]:
+    """The buckets to answer, ``(start, end, "")`` in order; with ``daily`` the hourly buckets
+    of a recorded UTC day become one day-long bucket."""
+    full: list[Piece] = []
+    if cut.first_full_end is not None and cut.last_full_end is not None:
+        size = cut.bucket_s
+        full = [(b - size, b, "") for b in range(cut.first_full_end, cut.last_full_end + 1, size)]
+    if daily and coverage is not None and coverage.days and cut.bucket_s == HOUR_S and full:
+        lo, hi = full[0][0], full[-1][1]
+        merged: list[Piece] = []
+        for b0, b1, how in full:
+            day = -(-b1 // DAY_S) * DAY_S
+            if day in coverage.days and day - DAY_S >= lo and day <= hi:
+                if b1 == day:
+                    merged.append((day - DAY_S, day, how))
+                continue
+            merged.append((b0, b1, how))
+        full = merged
+    partials = [(at - length, at, "") for at, length in cut.partials]
+    return sorted([*full, *partials])
+
+
 def answer(
     client: PrometheusClient,
-    measure: str,
     raw: str,
-    recorded: Callable[[float], str] | None,
+    recorded: Callable[[float, bool], str] | None,
     coverage: Coverage | None,
     start: datetime,
     end: datetime,
     bucket_s: int,
     interval: int,
+    daily: bool = False,
 ) -> list[prometheus_rows.Series]:
-    """``(labels, bucket_ends, values)`` of ``measure`` for every bucket of the window, from the
-    rollups where ``coverage`` has the hours and ``recorded`` builds the read, else raw."""
+    """``(labels, bucket_ends, values)`` of a measure for every bucket of the window, from the
+    rollups where ``coverage`` has the hours (days) and ``recorded(length, days)`` builds the
+    read, else raw. With ``daily`` (the caller sums per UTC day), a recorded day is one row."""
     lo, hi = int(start.timestamp()), int(end.timestamp())
     cut = buckets.plan(lo, hi, bucket_s)
-    hours = coverage.hours if coverage is not None and recorded is not None else frozenset()
+    usable = coverage if recorded is not None else None
     out: list[prometheus_rows.Series] = []
-    edges: list[tuple[int, list[Piece]]] = []
-    runs: list[tuple[int, int, bool]] = []  # full buckets, by end: (first end, last end, recorded)
-    if cut.first_full_end is not None and cut.last_full_end is not None:
-        for b1 in range(cut.first_full_end, cut.last_full_end + 1, bucket_s):
-            pieces = _pieces(b1 - bucket_s, b1, hours)
-            if len(pieces) > 1:
-                edges.append((b1, pieces))
-                continue
-            kind = pieces[0][2]
-            if runs and runs[-1][2] == kind and runs[-1][1] == b1 - bucket_s:
-                runs[-1] = (runs[-1][0], b1, kind)
-            else:
-                runs.append((b1, b1, kind))
-    for at, length in cut.partials:
-        edges.append((at, _pieces(at - length, at, hours)))
-    step = timedelta(seconds=bucket_s)
-    for first, last, kind in runs:
-        lag = READ_LAG_S if kind else 0
-        query = recorded(bucket_s) if kind and recorded else over_buckets(raw, bucket_s, interval)
-        for series in client.range(query, _utc(first + lag), _utc(last + lag), step):
+    split: list[tuple[int, list[Piece]]] = []
+    runs: list[tuple[int, int, int, str]] = []  # (first end, last end, length, how)
+    for b0, b1, _ in _buckets(cut, usable, daily):
+        pieces = _pieces(b0, b1, usable)
+        if len(pieces) > 1 or b1 - b0 not in (bucket_s, DAY_S):
+            split.append((b1, pieces))
+            continue
+        how, length = pieces[0][2], b1 - b0
+        last = runs[-1] if runs else None
+        if last is not None and last[3] == how and last[2] == length and last[1] == b0:
+            runs[-1] = (last[0], b1, length, how)
+        else:
+            runs.append((b1, b1, length, how))
+
+    def query(how: str, length: int) -> str:
+        if how == RAW or recorded is None:
+            return over_buckets(raw, length, interval)
+        return recorded(length, how == DAYS)
+
+    for first, last_end, length, how in runs:
+        lag = 0 if how == RAW else READ_LAG_S
+        step = timedelta(seconds=length)
+        for series in client.range(
+            query(how, length), _utc(first + lag), _utc(last_end + lag), step
+        ):
             out.append((series.labels, [t - lag for t in series.timestamps], series.values))
-    for bucket_end, pieces in edges:
-        for p0, p1, kind in pieces:
-            if kind and recorded:
-                samples = client.instant(recorded(p1 - p0), _utc(p1 + READ_LAG_S))
-            else:
-                samples = client.instant(over_buckets(raw, p1 - p0, interval), _utc(p1))
+    for bucket_end, pieces in split:
+        for p0, p1, how in pieces:
+            lag = 0 if how == RAW else READ_LAG_S
+            samples = client.instant(query(how, p1 - p0), _utc(p1 + lag))
             out.extend((s.labels, [float(bucket_end)], [s.value]) for s in samples)
     return out

@@ -145,7 +145,7 @@ def _costs(
     from finops_cli.timewindow import Window
 
     window = Window(start, end, run.window.label)
-    request = CostRequest(window, keys, {}, bucket_size(window.seconds))
+    request = CostRequest(window, keys, {}, bucket_size(window.seconds), daily_totals=True)
     data = source.costs(request)  # the query leaves before pandas is needed
     from finops_cli.analytics.costs import attribute_costs
 
@@ -186,7 +186,9 @@ def _extras(source: CostSource, period: Period, by: str, run: RunContext) -> Ext
             from finops_cli.buckets import bucket_size
             from finops_cli.sources.interface import CostRequest
 
-            per_model = CostRequest(window, ("model",), {}, bucket_size(window.seconds))
+            per_model = CostRequest(
+                window, ("model",), {}, bucket_size(window.seconds), daily_totals=True
+            )
             units = with_unit_costs(
                 _costs(source, ("model",), period.start, period.end, run),
                 source.inference(per_model),
