@@ -88,8 +88,8 @@ HELP = {
     "into --remote-write-url).",
     "--output-dir": "Where promtool writes the blocks; move them into the server's data "
     "directory and restart it.",
-    "--remote-write-url": "VictoriaMetrics: where vmalert writes the results (default: "
-    "--prometheus-url with /api/v1/write).",
+    "--remote-write-url": "VictoriaMetrics: where vmalert writes the results, /api/v1/write "
+    "appended (default: --prometheus-url, single-node VictoriaMetrics).",
     "backfill --sample-interval": "Scrape interval of the data, seconds (default: detected "
     "as the CLI does).",
     "--rules-file": "Where to write the backfill rule file (kept for inspection).",
@@ -373,7 +373,7 @@ def backfill(
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
     )
     if engine is Engine.victoriametrics:
-        target = remote_write_url or f"{plan.url}/api/v1/write"
+        target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)
         _echo(f"recorded {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC into {target} "
               f"(rules: {plan.rules_file}, scrape interval {interval} s)\n")  # fmt: skip

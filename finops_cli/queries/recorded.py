@@ -137,14 +137,17 @@ class RecordedQueries:
         ctx = self.ctx
         carried = ", ".join(sorted({ctx.prom_label(k) for k in POD_ATTRIBUTE_KEYS}))
         attributes = ctx.pod_attributes(POD_ATTRIBUTE_KEYS, {})
+        # Left joins: ``or ignoring (<what the join added>)`` keeps each entry the join did
+        # not match, matched on all its own labels (``or on (pod)`` would match by a key that
+        # several entries share, which VictoriaMetrics' range queries answer wrongly).
         expr = (
             f"(({per_entry}) * on ({ctx.pod_join}) group_left ({carried}) {attributes}"
-            f" or on ({ctx.pod_join}) ({per_entry}))"
+            f" or ignoring ({carried}) ({per_entry}))"
         )
         if not node_labels:
             expr = (
                 f"({expr} * on ({ctx.node_join}) group_left (gpu_model) {ctx.node_gpu_model()}"
-                f" or on ({ctx.node_join}) {expr})"
+                f" or ignoring (gpu_model) {expr})"
             )
         by = ctx.grouping([ctx.prom_label(k) for k in GRAIN_KEYS])
         return f"{aggregate} by ({by}) ({expr})"

@@ -265,3 +265,58 @@ def test_recorded_reads_at_least_20x_fewer_samples(server):
     again = rec_data.allocations.groupby("team")["gpu_cost"].sum()
     assert (cost - again).abs().max() < 0.005
     print(f"samples read, costs --by team over 2 days: raw {raw:,}, recorded {rec:,}")
+
+
+# ---- VictoriaMetrics: vmalert -replay ----------------------------------------------------
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory) -> Iterator[str]:
+    from tests.support.tools import require_tool
+    from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
+
+    require_victoria_metrics()
+    require_tool("vmalert")
+    work = Path(tmp_path_factory.mktemp("recorded-vm"))
+    path = work / "cluster.prom"
+    series = (
+        s
+        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
+        if s.name in KEEP
+    )
+    write_openmetrics_file(series, path, timestamp_scale=1000)
+    server = VictoriaMetrics(work, ["-search.disableCache"])
+    try:
+        server.import_prometheus_text(path)
+        result = run_finops(
+            "deploy",
+            "backfill",
+            "--engine",
+            "victoriametrics",
+            "--prometheus-url",
+            server.url,
+            "--start",
+            RULES_FROM,
+            "--end",
+            RULES_TO,
+            "--rules-file",
+            work / "ledger.rules.yaml",
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr
+        httpx.get(f"{server.url}/internal/force_flush", timeout=60).raise_for_status()
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "team", "--start", "2026-10-03", "--end", "2026-10-05"),
+        ("--by", "team", "--by", "project", "--start", "2026-10-01", "--end", "2026-10-04"),
+    ],
+    ids=["full", "mid-window"],
+)
+def test_vmalert_replay_equals_raw_on_victoriametrics(vm, args):
+    recorded, raw = _both(vm, "costs", *args)
+    _same(recorded, raw)
+    _recorded_note(recorded)
