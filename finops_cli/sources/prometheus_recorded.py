@@ -247,7 +247,7 @@ def _clusters_without_rules(
     capacity = queries.GPU_CAPACITY if ctx.catalog_prices is None else queries.GPU_ALLOCATABLE
     raw = set(client.label_values(label, [capacity], start, end))
     recorded = set(client.label_values(label, [COVERAGE_SERIES], start, end))
-    return sorted(raw - recorded), max(1, len(raw | recorded))
+    return sorted(raw - recorded), max(1, len(raw))
 
 
 # ---- answering one measure ---------------------------------------------------------------

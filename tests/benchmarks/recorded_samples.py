@@ -114,7 +114,7 @@ def run(url: str, args: list[str]) -> dict[str, Any]:
             [
                 sys.executable,
                 "-m",
-                __name__,
+                "tests.benchmarks.recorded_samples",
                 "--probe",
                 str(stats),
                 "--",
