@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 UNALLOCATED = "__unallocated__"
 IDLE = "__idle__"
 _EPSILON = 1e-9
+_MONEY_NOISE = 1e-6
+"""Below a millionth of a currency unit, a difference of two server sums is float noise: the
+cluster-wide waste and the rows' waste add the same terms in another order (more so when they
+come from different recorded rollups), and noise must not turn an unknown waste into 0."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def _unallocated_row(
         tuple(float(un_cost.get(d, 0.0)) for d in days),
         wasted=(
             un_wasted + unaccounted_wasted
-            if observed > 0 or unaccounted_wasted > _EPSILON
+            if observed > 0 or unaccounted_wasted > _MONEY_NOISE
             else None
         ),
     )

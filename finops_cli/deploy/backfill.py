@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,16 +83,40 @@ def promtool_command(plan: BackfillPlan, output_dir: Path, promtool: str = "prom
     ]
 
 
+REPLAY_POINTS = 10_000
+"""Evaluations per vmalert query (one a minute: about a week). vmalert 1.79 asks consecutive
+chunks of a replay with the boundary instant in both, and VictoriaMetrics keeps both samples, so
+a rollup on a boundary would count twice: each chunk is a vmalert run of its own, ending a minute
+before the next one starts."""
+
+
+def replay_chunks(plan: BackfillPlan) -> list[tuple[datetime, datetime]]:
+    """``[from, to]`` of each vmalert run: whole minutes, none sharing an instant, the last one
+    reaching the minute after ``end`` (where the last hour's rollup lands)."""
+    first = int(plan.start.timestamp()) // RULE_INTERVAL_S * RULE_INTERVAL_S
+    last = int(plan.end.timestamp()) + RULE_INTERVAL_S
+    out = []
+    while first <= last:
+        to = min(first + (REPLAY_POINTS - 1) * RULE_INTERVAL_S, last)
+        out.append((datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(to, UTC)))
+        first = to + RULE_INTERVAL_S
+    return out
+
+
 def vmalert_command(
-    plan: BackfillPlan, remote_write_url: str, vmalert: str = "vmalert"
+    plan: BackfillPlan,
+    remote_write_url: str,
+    chunk: tuple[datetime, datetime],
+    vmalert: str = "vmalert",
 ) -> list[str]:
     return [
         vmalert,
         f"-rule={plan.rules_file}",
         f"-datasource.url={plan.url}",
         f"-remoteWrite.url={remote_write_url}",
-        f"-replay.timeFrom={_rfc3339(plan.start)}",
-        f"-replay.timeTo={_rfc3339(plan.end + timedelta(seconds=RULE_INTERVAL_S))}",
+        f"-replay.timeFrom={_rfc3339(chunk[0])}",
+        f"-replay.timeTo={_rfc3339(chunk[1])}",
+        f"-replay.maxDatapointsPerQuery={REPLAY_POINTS}",
         "-replay.disableProgressBar",
     ]
 
@@ -126,7 +150,10 @@ def backfill_prometheus(plan: BackfillPlan, output_dir: Path, timeout_s: float) 
 def backfill_victoria_metrics(plan: BackfillPlan, remote_write_url: str, timeout_s: float) -> str:
     vmalert = find_tool("vmalert", VMALERT_HINT)
     write_rules(plan)
-    return run(vmalert_command(plan, remote_write_url, vmalert), timeout_s)
+    return "".join(
+        run(vmalert_command(plan, remote_write_url, chunk, vmalert), timeout_s)
+        for chunk in replay_chunks(plan)
+    )
 
 
 def check_range(start: datetime, end: datetime) -> None:

@@ -7,7 +7,9 @@ The figures themselves are checked through a real Prometheus in
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -79,8 +81,31 @@ def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
     command = bf.promtool_command(plan, tmp_path / "blocks")
     assert command[1:4] == ["tsdb", "create-blocks-from", "rules"]
     assert f"--end={int(plan.end.timestamp()) + rec.RULE_INTERVAL_S}" in command
-    replay = bf.vmalert_command(plan, "http://vm/api/v1/write")
+    chunks = bf.replay_chunks(plan)
+    replay = bf.vmalert_command(plan, "http://vm", chunks[0])
     assert "-replay.timeFrom=2026-10-01T00:00:00Z" in replay
+    # one run for a day, ending in the minute after the last hour
+    assert chunks == [(plan.start, datetime(2026, 10, 2, 0, 1, tzinfo=UTC))]
+
+
+def test_replay_runs_share_no_instant():
+    """vmalert asks a chunk's boundary instant twice; each run ends a minute before the next."""
+    from finops_cli.deploy import backfill as bf
+
+    plan = bf.BackfillPlan(
+        url="http://x",
+        start=datetime(2026, 10, 1, tzinfo=UTC),
+        end=datetime(2026, 10, 31, tzinfo=UTC),
+        pod_labels={},
+        cluster_label="cluster",
+        sample_interval_s=300,
+        rules_file=Path("x.yaml"),
+    )
+    chunks = bf.replay_chunks(plan)
+    assert len(chunks) == 5
+    for (_, to), (start, _) in itertools.pairwise(chunks):
+        assert (start - to).total_seconds() == rec.RULE_INTERVAL_S
+    assert all((b - a).total_seconds() / 60 + 1 <= bf.REPLAY_POINTS for a, b in chunks)
 
 
 def test_backfill_rules_never_read_the_rules_they_write():
