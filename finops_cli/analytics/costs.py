@@ -149,7 +149,11 @@ def attribute_costs(
     if with_idle:
         rows.extend(idle_rows)
 
-    allocated_rows = sorted((r for r in rows if r.kind == "allocated"), key=lambda r: -r.gpu_cost)
+    # Ties (to a millionth: sums of the same costs in another order differ by float noise)
+    # keep the groups' alphabetical order.
+    allocated_rows = sorted(
+        (r for r in rows if r.kind == "allocated"), key=lambda r: -round(r.gpu_cost, 6)
+    )
     ordered = [*allocated_rows, *(r for r in rows if r.kind != "allocated")]
     total_gpu = sum(r.gpu_cost for r in ordered)
     ordered = [_with_share(r, total_gpu) for r in ordered]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from finops_cli.sources.prometheus import PrometheusCostSource
 from finops_cli.timewindow import Window
 from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
-from tests.support.promserver import backfill, require_prometheus, start_server
+from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
 
 pytestmark = pytest.mark.prometheus
 
@@ -61,8 +60,18 @@ KEEP = {  # what the cost queries read; the rest only slows the backfill
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
+    yield from _recorded_server(Path(tmp_path_factory.mktemp("recorded")), RULES_FROM, {})
+
+
+@pytest.fixture(scope="module")
+def squad_server(tmp_path_factory) -> Iterator[str]:
+    """The same cluster, its rules made with another team label (``example.com/squad``)."""
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    yield from _recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
+
+
+def _recorded_server(work: Path, rules_from: str, env: dict[str, str]) -> Iterator[str]:
     require_prometheus()
-    work = Path(tmp_path_factory.mktemp("recorded"))
     om = work / "cluster.om"
     series = (
         s
@@ -74,30 +83,27 @@ def server(tmp_path_factory) -> Iterator[str]:
     om.unlink()
     prometheus = start_server(work)
     blocks = work / "blocks"
-    try:
-        result = run_finops(
-            "deploy",
-            "backfill",
-            "--prometheus-url",
-            prometheus.url,
-            "--start",
-            RULES_FROM,
-            "--end",
-            RULES_TO,
-            "--output-dir",
-            blocks,
-            "--rules-file",
-            work / "ledger.rules.yaml",
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "wrote" in result.stdout
-    finally:
+    result = run_finops(
+        "deploy",
+        "backfill",
+        "--prometheus-url",
+        prometheus.url,
+        "--start",
+        rules_from,
+        "--end",
+        RULES_TO,
+        "--output-dir",
+        blocks,
+        "--rules-file",
+        work / "ledger.rules.yaml",
+        env=env,
+        timeout=900,
+    )
+    if result.returncode != 0:
         prometheus.stop()
-    for block in blocks.iterdir():
-        if block.is_dir() and (block / "meta.json").is_file():
-            shutil.move(str(block), work / "data" / block.name)
-    prometheus = start_server(work)
+        pytest.fail(result.stderr)
+    assert "wrote" in result.stdout
+    prometheus = with_blocks(prometheus, blocks)
     try:
         yield prometheus.url
     finally:
@@ -218,6 +224,22 @@ def test_rules_made_with_another_team_label_are_refused(server):
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='ai-finops.io/team'" in refused[0], recorded["notes"]
     assert "example.com/squad" in refused[0]
+
+
+def test_rule_set_made_with_another_team_label_is_refused(squad_server):
+    """Rules backfilled with ``FINOPS_LABEL_TEAM=example.com/squad`` and read by a CLI with the
+    default team label: refused with a note naming both, every figure raw."""
+    window = ("--start", "2026-10-04", "--end", "2026-10-05")
+    recorded, raw = _both(squad_server, "costs", "--by", "team", *window)
+    _same(recorded, raw)
+    refused = [n for n in recorded["notes"] if "not used" in n]
+    assert refused, recorded["notes"]
+    assert "team_label='example.com/squad' (this run: 'ai-finops.io/team')" in refused[0]
+    assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
+    # the CLI made with the rules' label reads them
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    squad = _run(squad_server, "costs", "--by", "team", *window, env=env)
+    _recorded_note(squad)
 
 
 # ---- samples read ------------------------------------------------------------------------
