@@ -113,6 +113,8 @@ BENCHMARKS = [
     # docs/performance.md: 200/2,000/20,000 GPUs in VictoriaMetrics (an hour on 2 vCPU; needs
     # the victoria-metrics package; `-- scale --sizes 200,2000` for a quick run)
     "tests.benchmarks.scale",
+    # docs/performance.md: samples read, recorded ledger vs raw, test-sized Prometheus (~7 min)
+    "tests.benchmarks.recorded_samples",
 ]
 
 

@@ -218,6 +218,9 @@ def expect_many(group: Sequence[Series], method: str, window: int, first: int) -
         with np.errstate(invalid="ignore", divide="ignore"):
             score = (y - expected) / scale
     score = np.where(np.isfinite(y) & np.isfinite(expected), score, np.nan)
+    # Six decimals: the same costs summed in another order (the server's raw series, or its
+    # recorded rollups) differ by ~1e-12, which must not move a bucket across a threshold.
+    score = np.asarray(np.round(score, 6), dtype=np.float64)
     return [
         Expectation(expected[k, first:], scale[k, first:], score[k, first:])
         for k in range(len(group))

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 UNALLOCATED = "__unallocated__"
 IDLE = "__idle__"
 _EPSILON = 1e-9
+_MONEY_NOISE = 1e-6
+"""Below a millionth of a currency unit, a difference of two server sums is float noise: the
+cluster-wide waste and the rows' waste add the same terms in another order (more so when they
+come from different recorded rollups), and noise must not turn an unknown waste into 0."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,11 @@ def attribute_costs(
     if with_idle:
         rows.extend(idle_rows)
 
-    allocated_rows = sorted((r for r in rows if r.kind == "allocated"), key=lambda r: -r.gpu_cost)
+    # Ties (to a millionth: sums of the same costs in another order differ by float noise)
+    # keep the groups' alphabetical order.
+    allocated_rows = sorted(
+        (r for r in rows if r.kind == "allocated"), key=lambda r: -round(r.gpu_cost, 6)
+    )
     ordered = [*allocated_rows, *(r for r in rows if r.kind != "allocated")]
     total_gpu = sum(r.gpu_cost for r in ordered)
     ordered = [_with_share(r, total_gpu) for r in ordered]
@@ -233,7 +241,7 @@ def _unallocated_row(
         tuple(float(un_cost.get(d, 0.0)) for d in days),
         wasted=(
             un_wasted + unaccounted_wasted
-            if observed > 0 or unaccounted_wasted > _EPSILON
+            if observed > 0 or unaccounted_wasted > _MONEY_NOISE
             else None
         ),
     )

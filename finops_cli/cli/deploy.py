@@ -27,6 +27,11 @@ class StatusFormat(StrEnum):
     json = "json"
 
 
+class Engine(StrEnum):
+    prometheus = "prometheus"
+    victoriametrics = "victoriametrics"
+
+
 class Service(StrEnum):
     grafana = "grafana"
     prometheus = "prometheus"
@@ -75,6 +80,20 @@ HELP = {
     "--address": "Local address to listen on.",
     "--check": "Exit 1 if a generated file is stale; write nothing.",
     "generate --manifests-dir": "Default: the repository's manifests/.",
+    "backfill --prometheus-url": "The server holding the raw series (default: the configured "
+    "prometheus.url); promtool or vmalert evaluate the rules against it.",
+    "backfill --start": "First hour to record: ISO 8601 time or date, UTC (e.g. 2026-10-01).",
+    "backfill --end": "Last hour to record (default: now).",
+    "--engine": "prometheus (promtool writes TSDB blocks) or victoriametrics (vmalert replays "
+    "into --remote-write-url).",
+    "--output-dir": "Where promtool writes the blocks; move them into the server's data "
+    "directory and restart it.",
+    "--remote-write-url": "VictoriaMetrics: where vmalert writes the results, /api/v1/write "
+    "appended (default: --prometheus-url, single-node VictoriaMetrics).",
+    "backfill --sample-interval": "Scrape interval of the data, seconds (default: detected "
+    "as the CLI does).",
+    "--rules-file": "Where to write the backfill rule file (kept for inspection).",
+    "backfill --timeout": "How long the tool may run, in seconds.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
@@ -279,3 +298,89 @@ def generate(
         return
     for rel in write_files(root):
         _echo(f"wrote {root / rel}\n")
+
+
+@deploy_app.command("backfill")
+def backfill(
+    start: Annotated[str, option(HELP["backfill --start"], "--start", show_default=True)],
+    end: Annotated[str | None, option(HELP["backfill --end"], "--end", show_default=True)] = None,
+    prometheus_url: Annotated[
+        str | None,
+        option(HELP["backfill --prometheus-url"], "--prometheus-url", show_default=True),
+    ] = None,
+    engine: Annotated[Engine, option(HELP["--engine"], "--engine", show_default=True)] = (
+        Engine.prometheus
+    ),
+    output_dir: Annotated[
+        Path, option(HELP["--output-dir"], "--output-dir", show_default=True)
+    ] = Path("finops-backfill-blocks"),
+    remote_write_url: Annotated[
+        str | None, option(HELP["--remote-write-url"], "--remote-write-url", show_default=True)
+    ] = None,
+    sample_interval: Annotated[
+        int | None,
+        option(
+            HELP["backfill --sample-interval"],
+            "--sample-interval",
+            metavar="SECONDS",
+            show_default=True,
+            callback=number_in(ge=1),
+        ),
+    ] = None,
+    rules_file: Annotated[
+        Path | None, option(HELP["--rules-file"], "--rules-file", show_default=True)
+    ] = None,
+    timeout: Annotated[
+        int,
+        option(
+            HELP["backfill --timeout"],
+            "--timeout",
+            metavar="SECONDS",
+            show_default=True,
+            callback=number_in(ge=1),
+        ),
+    ] = 3600,
+) -> None:
+    """Record the ledger's hourly rollups over data already stored (history on day one).
+
+    Writes the backfill rule file for the configured labels ([labels], FINOPS_LABEL_*) and the
+    data's scrape interval, then runs promtool tsdb create-blocks-from rules (Prometheus) or
+    vmalert -replay (VictoriaMetrics) over --start..--end. See docs/deployment.md.
+    """
+    from datetime import UTC, datetime
+
+    from finops_cli.deploy import backfill as bf
+    from finops_cli.settings import load_settings
+    from finops_cli.timewindow import parse_time
+    from finops_cli.usecases.sources import pod_labels
+
+    now = datetime.now(UTC)
+    first = parse_time(start, now=now)
+    last = parse_time(end, now=now) if end else now
+    bf.check_range(first, last)
+    settings = load_settings({"prometheus.url": prometheus_url})
+    url = settings.prometheus.url
+    if not url:
+        raise UsageError("no Prometheus URL: pass --prometheus-url or set FINOPS_PROMETHEUS_URL")
+    interval = sample_interval or bf.detect_interval(settings, first, last)
+    plan = bf.BackfillPlan(
+        url=url.rstrip("/"),
+        start=first,
+        end=last,
+        pod_labels=pod_labels(settings),
+        cluster_label=settings.labels.cluster,
+        sample_interval_s=interval,
+        rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
+    )
+    if engine is Engine.victoriametrics:
+        target = remote_write_url or plan.url  # vmalert appends /api/v1/write
+        bf.backfill_victoria_metrics(plan, target, timeout)
+        _echo(f"recorded {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC into {target} "
+              f"(rules: {plan.rules_file}, scrape interval {interval} s)\n")  # fmt: skip
+        return
+    blocks = bf.backfill_prometheus(plan, output_dir, timeout)
+    _echo(
+        f"wrote {len(blocks)} block(s) of {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
+        f"into {output_dir} (rules: {plan.rules_file}, scrape interval {interval} s): move them "
+        "into the Prometheus data directory and restart it\n"
+    )

@@ -16,7 +16,14 @@ import yaml
 
 from finops_cli.deploy.dashboards import dashboards
 from finops_cli.deploy.promconfig import PROMETHEUS_CONFIG, prometheus_config
-from finops_cli.deploy.rules import BUDGETS_FILE, RULES_FILE, budgets_document, rules_document
+from finops_cli.deploy.rules import (
+    BUDGETS_FILE,
+    LEDGER_BACKFILL_FILE,
+    RULES_FILE,
+    budgets_document,
+    ledger_backfill_document,
+    rules_document,
+)
 from finops_cli.files import SHARED, write_atomic
 
 HEADER = (
@@ -37,6 +44,11 @@ def generated_files() -> dict[str, str]:
         f"base/prometheus/rules/{BUDGETS_FILE}": HEADER.format(module="rules")
         + "# `finops deploy --set budget.TEAM=DOLLARS` replaces this file with one rule per team.\n"
         + dump_yaml(budgets_document({})),
+        # Not loaded by Prometheus: what `finops deploy backfill` runs (for 60 s scrapes and the
+        # default labels; the command writes one for the data's own interval and labels).
+        f"base/prometheus/backfill/{LEDGER_BACKFILL_FILE}": HEADER.format(module="rules")
+        + "# promtool tsdb create-blocks-from rules / vmalert -replay: see docs/deployment.md.\n"
+        + dump_yaml(ledger_backfill_document()),
         f"base/prometheus/{PROMETHEUS_CONFIG}": HEADER.format(module="promconfig")
         + dump_yaml(prometheus_config()),
     }

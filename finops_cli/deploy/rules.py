@@ -31,6 +31,16 @@ from finops_cli.queries import (
     QueryContext,
     over_buckets,
 )
+from finops_cli.queries.names import RULES_INFO
+from finops_cli.queries.recorded import (
+    RECORDED_MEASURES,
+    RULE_INTERVAL_S,
+    RecordedQueries,
+    daily_name,
+    hourly_name,
+    info_labels,
+    rate_name,
+)
 
 SCRAPE_INTERVAL_S = 60
 UNALLOCATED = "__unallocated__"
@@ -93,6 +103,10 @@ EXPORTER_JOBS = ("kube-state-metrics", "opencost", "dcgm-exporter")
 
 RULES_FILE = "finops.rules.yaml"
 BUDGETS_FILE = "budgets.rules.yaml"
+LEDGER_BACKFILL_FILE = "finops-ledger-backfill.rules.yaml"
+LEDGER_GROUP = "finops-ledger"
+LEDGER_BACKFILL_GROUP = "finops-ledger-backfill"
+LEDGER_CLUSTER_LABEL = "cluster"  # the CLI's default labels.cluster
 
 
 def rule_context(pod_labels: Mapping[str, str] | None = None) -> QueryContext:
@@ -102,6 +116,23 @@ def rule_context(pod_labels: Mapping[str, str] | None = None) -> QueryContext:
         pod_labels=dict(pod_labels or DEFAULT_POD_LABELS),
         sample_interval_s=SCRAPE_INTERVAL_S,
         cluster_label=None,
+    )
+
+
+def ledger_context(
+    pod_labels: Mapping[str, str] | None = None,
+    *,
+    sample_interval_s: int = SCRAPE_INTERVAL_S,
+    cluster_label: str | None = LEDGER_CLUSTER_LABEL,
+) -> QueryContext:
+    """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
+    cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
+    that the grain keeps the labels the CLI groups by and ``finops_rules_info`` says which."""
+    labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
+    return QueryContext(
+        pod_labels=labels | dict(pod_labels or {}),
+        sample_interval_s=sample_interval_s,
+        cluster_label=cluster_label,
     )
 
 
@@ -411,8 +442,37 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     return [gpu, cost]
 
 
+def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
+    """The recorded ledger as a deployed Prometheus evaluates it: every minute the per-instant
+    rates at the grain, and in the first minute of each hour their integral over the hour and
+    ``finops_rules_info`` (see ``queries.recorded``)."""
+    ctx = ctx or ledger_context()
+    rq = RecordedQueries(ctx)
+    rates = [Rule(rate_name(m), rq.rate(m)) for m in RECORDED_MEASURES]
+    hourly = [Rule(hourly_name(m), rq.hourly_from_rate(m)) for m in RECORDED_MEASURES]
+    daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
+    info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
+    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, *daily, info), f"{RULE_INTERVAL_S}s")
+
+
+def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
+    """The hourly rollups and ``finops_rules_info`` for ``promtool tsdb create-blocks-from
+    rules`` or ``vmalert -replay``: each rollup integrates the raw series itself (a backfill
+    cannot read the rules it writes). Same names and values as ``ledger_group``'s."""
+    ctx = ctx or ledger_context()
+    rq = RecordedQueries(ctx)
+    hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
+    daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
+    info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
+    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, *daily, info), f"{RULE_INTERVAL_S}s")
+
+
+def ledger_backfill_document(ctx: QueryContext | None = None) -> dict[str, Any]:
+    return {"groups": [ledger_backfill_group(ctx).to_dict()]}
+
+
 def rules_document(ctx: QueryContext | None = None) -> dict[str, Any]:
-    groups = [*recording_groups(ctx), *alert_groups(ctx)]
+    groups = [*recording_groups(ctx), ledger_group(), *alert_groups(ctx)]
     return {"groups": [g.to_dict() for g in groups]}
 
 

@@ -95,6 +95,7 @@ __all__ = [
     "RAM_PRICE",
     "REGION_LABEL",
     "REQUEST_COUNTERS",
+    "RULES_INFO",
     "SAMPLE_COUNT_RANGE_S",
     "SERVING_METRICS",
     "SHARD_ALPHABETS",

@@ -49,13 +49,14 @@ def exported_pod_series() -> str:
     return f'group(last_over_time({{__name__=~"{names}",exported_pod!=""}}[1h]))'
 
 
-def sample_count(metric: str) -> str:
+def sample_count(metric: str, range_s: float = SAMPLE_COUNT_RANGE_S) -> str:
     """Samples in six hours of the densest series: how the scrape interval is detected.
 
     Six hours, not one: a closed range (Prometheus 2.x) counts one sample more than an open
-    one (3.x), and over an hour that one sample moves a 15-minute scrape to 12 minutes.
+    one (3.x), and over an hour that one sample moves a 15-minute scrape to 12 minutes. A
+    shorter ``range_s`` (1 ms short of ten expected intervals) confirms a known interval.
     """
-    return f"max(count_over_time({metric}[{SAMPLE_COUNT_RANGE_S}s]))"
+    return f"max(count_over_time({metric}[{duration(range_s)}]))"
 
 
 def node_price_label_sets(window_s: float) -> str:

@@ -49,6 +49,7 @@ ENERGY_COUNTER = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver l
 ENERGY_METRICS = (ENERGY_COUNTER, POWER_USAGE)  # preferred first, GPU by GPU
 
 SAMPLE_COUNT_RANGE_S = 6 * 3600
+RULES_INFO = "finops_rules_info"  # the recorded ledger's version marker (queries.recorded)
 
 # Metric names whose presence in a window decides which queries can run.
 PROBED_METRICS = (
@@ -69,6 +70,7 @@ PROBED_METRICS = (
     GPU_REQUESTS,
     GPU_ALLOCATABLE,
     "kube_node_labels",
+    RULES_INFO,
 )
 
 # ---- per-GPU statistics ---------------------------------------------------------------------

@@ -189,6 +189,15 @@ class PrometheusSettings(Checked):
         help="Scrape interval of the GPU metrics: seconds or a duration (default: detected "
         "from the data).",
     )
+    raw: bool = setting(
+        False,
+        Rule(to_bool),
+        env="FINOPS_RAW",
+        flag="--raw",
+        flag_type=bool,
+        help="true/false: read raw series only, never the recorded ledger that finops' "
+        "recording rules write (default false: recorded hours where they exist).",
+    )
     replica_labels: tuple[str, ...] = setting(
         (),
         Rule(tuple_of(to_str), prepare=split_replicas, checks=(check_label_names,)),

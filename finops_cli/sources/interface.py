@@ -53,6 +53,10 @@ class CostRequest:
     measures: tuple[str, ...] = ALLOCATION_MEASURES
     energy: bool = False
     """Also the ledger's GPU energy per group and region (``CostData.energy``)."""
+    daily_totals: bool = False
+    """The caller sums rows per UTC day only (``costs``, ``report``): a source may then answer
+    a whole UTC day of hourly buckets as one row at the day's end (the recorded ledger's daily
+    rollups)."""
 
 
 @dataclass

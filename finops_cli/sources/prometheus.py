@@ -6,6 +6,7 @@ settings, and each question lives in a module of its own:
 - ``prometheus_discovery``: which metrics exist, the scrape interval, exporter variants, the
   catalog fallback: the ``QueryContext`` a backend needs.
 - ``prometheus_costs``: ``costs`` (per bucket and group) and ``node_costs`` (per node).
+- ``prometheus_recorded``: which hours the recorded ledger answers, stitched with raw ones.
 - ``prometheus_gpus``: ``gpus``, ``pods`` (rightsize) and ``inference`` (unit costs).
 - ``prometheus_sharding``: the bounded thread pool, and sharding of refused window queries.
 - ``prometheus_rows``: answers merged into frames and rows.
@@ -58,6 +59,7 @@ class PrometheusCostSource(CostSource):
         cluster_label: str | None = None,
         sample_interval_s: float | None = None,
         replica_labels: tuple[str, ...] = (),
+        recorded: bool = True,
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client or PrometheusClient(
@@ -68,6 +70,7 @@ class PrometheusCostSource(CostSource):
         self.cluster_label = cluster_label
         self.sample_interval_s = sample_interval_s
         self.replica_labels = replica_labels
+        self.recorded = recorded  # read the recorded ledger where it covers the window
         self.catalog = catalog
         self.max_concurrency = max(1, settings.max_concurrency)
 

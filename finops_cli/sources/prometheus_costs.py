@@ -10,6 +10,7 @@ answers are time series merged into frames, not per-GPU rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from finops_cli import buckets, queries
 from finops_cli.errors import SourceError
 from finops_cli.queries import NodeQueries, QueryContext, over_buckets
 from finops_cli.queries.energy import energy_method
-from finops_cli.sources import interface, prometheus_rows
+from finops_cli.sources import interface, prometheus_recorded, prometheus_rows
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources.prometheus_client import InstantSample, PrometheusClient
 from finops_cli.sources.prometheus_sharding import gather, query_pool
@@ -35,8 +36,19 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     start, end = discovery.whole_seconds(window.start), discovery.whole_seconds(window.end)
     warned = len(source.client.warnings)
     present = discovery.present_metrics(source.client, start, end)
+    keys = request.group_by
+    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
+    cluster_filter = request.filters.get("cluster")
+    rule_sets = prometheus_recorded.rule_sets(
+        source, keys, filters, present, start, end, cluster_filter
+    )
     ctx, notes = discovery.query_context(
-        source, start, end, present, cluster_filter=request.filters.get("cluster")
+        source,
+        start,
+        end,
+        present,
+        cluster_filter=cluster_filter,
+        known_interval=prometheus_recorded.known_interval(rule_sets),
     )
     interval = ctx.sample_interval_s
     busy_metrics = present & discovery.BUSY_METRICS
@@ -46,19 +58,35 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
             "with --metric-labels-allowlist=pods=[ai-finops.io/team,...]"
         )
     # The cluster filter narrows every series read (see QueryContext); the rest select pods.
-    keys = request.group_by
     annotation_keys = [k for k in keys if k in queries.POD_ANNOTATION_KEYS]
     if annotation_keys and queries.POD_ANNOTATIONS not in present:
         notes.append(annotation_note(ctx, annotation_keys, missing_metric=True))
-    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
     has_cpu_ram = {queries.CPU_ALLOCATION, queries.CPU_PRICE, queries.RAM_PRICE} <= present
 
     measures = cost_measures(ctx, request, filters, present, has_cpu_ram, notes)
     method = energy_method(present) if request.energy else None
     unread = set(interface.ALLOCATION_MEASURES) - set(request.measures)  # left at 0 by _merge
+    coverage = prometheus_recorded.plan(
+        source, ctx, keys, filters, present, rule_sets, start, end, notes
+    )
     with query_pool(source.max_concurrency) as pool:
         futures = {
-            name: pool.submit(bucketed, source.client, expr, start, end, request.bucket_s, interval)
+            name: (
+                pool.submit(bucketed, source.client, expr, start, end, request.bucket_s, interval)
+                if coverage is None or name not in RECORDED_READS
+                else pool.submit(
+                    prometheus_recorded.answer,
+                    source.client,
+                    expr,
+                    recorded_read(coverage, name, keys, filters),
+                    coverage,
+                    start,
+                    end,
+                    request.bucket_s,
+                    interval,
+                    request.daily_totals,
+                )
+            )
             for name, expr in measures.items()
             if name not in unread
         }
@@ -108,6 +136,21 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
         notes=notes,
         energy=energy,
     )
+
+
+RECORDED_READS = frozenset({*interface.ALLOCATION_MEASURES, *interface.CLUSTER_MEASURES})
+"""The measures the recorded ledger answers (energy is read raw)."""
+
+
+def recorded_read(
+    coverage: prometheus_recorded.Coverage,
+    measure: str,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+) -> Callable[[float, bool], str]:
+    """The read of ``measure`` over the hourly (or daily) rollups, for a stretch of a given
+    length."""
+    return lambda length_s, days: coverage.queries.read(measure, keys, filters, length_s, days=days)
 
 
 def energy_data(

@@ -65,6 +65,20 @@ def detect_sample_interval(
     return min(_NICE_INTERVALS, key=lambda nice: abs(nice - raw))
 
 
+CONFIRM_SAMPLES = 10
+
+
+def confirms(client: PrometheusClient, metric: str, interval: int | None, end: datetime) -> bool:
+    """Whether the densest series of ``metric`` has exactly ten samples in the ten intervals
+    before ``end`` (1 ms short, so open and closed ranges agree): a cheap check of an interval
+    known from elsewhere (the recorded ledger's), a tenth of the detection's samples or less."""
+    if not interval:
+        return False
+    probe = queries.sample_count(metric, CONFIRM_SAMPLES * interval - 0.001)
+    counts = [s.value for s in client.instant(probe, end) if math.isfinite(s.value)]
+    return bool(counts) and max(counts) == CONFIRM_SAMPLES
+
+
 def uses_exported_pod_labels(client: PrometheusClient, start: datetime, end: datetime) -> bool:
     """Scraped with ``honorLabels: false``, dcgm-exporter's pod labels become ``exported_*``."""
     try:
@@ -81,9 +95,12 @@ def query_context(
     *,
     cluster_filter: str | None = None,
     interval_of: str | None = None,
+    known_interval: int | None = None,
 ) -> tuple[QueryContext, list[str]]:
     """How to query this backend: OpenCost's metrics when scraped, else kube-state-metrics
-    priced from the catalog; the scrape interval; dcgm-exporter's pod-label variant."""
+    priced from the catalog; the scrape interval (``known_interval``: the one the recorded
+    ledger was made with, which spares the detection query); dcgm-exporter's pod-label
+    variant."""
     notes: list[str] = []
     catalog_prices = None
     opencost = {queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY}
@@ -92,9 +109,11 @@ def query_context(
             source.client, source.catalog, start, end, present
         )
     allocation = queries.GPU_ALLOCATION if catalog_prices is None else queries.GPU_REQUESTS
+    metric = interval_of or allocation
     interval = int(
         source.sample_interval_s
-        or detect_sample_interval(source.client, interval_of or allocation, start, end)
+        or (known_interval if confirms(source.client, metric, known_interval, end) else None)
+        or detect_sample_interval(source.client, metric, start, end)
     )
     busy = present & BUSY_METRICS
     shared = discover_sharing(source.client, start, end, present)

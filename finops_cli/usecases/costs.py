@@ -59,7 +59,14 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
     keys = group_keys(options, run.settings.labels.cluster)
     filters = dict(options.filters)
     window = run.window
-    request = CostRequest(window, keys, filters, bucket_size(window.seconds), energy=options.energy)
+    request = CostRequest(
+        window,
+        keys,
+        filters,
+        bucket_size(window.seconds),
+        energy=options.energy,
+        daily_totals=True,
+    )
     with open_source(run) as source, run.progress("Querying costs"):
         data = source.costs(request)
         unmatched = unmatched_filters(source, request, data)

@@ -235,7 +235,9 @@ def _costs(
     from finops_cli.timewindow import Window
 
     window = Window(start, end, run.window.label)
-    request = CostRequest(window, keys, {}, bucket_size(window.seconds), energy=energy)
+    request = CostRequest(
+        window, keys, {}, bucket_size(window.seconds), energy=energy, daily_totals=True
+    )
     data = source.costs(request)  # the query leaves before pandas is needed
     served = inference(request) if inference is not None else None
     from finops_cli.analytics.costs import attribute_costs

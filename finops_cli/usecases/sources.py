@@ -95,6 +95,7 @@ def cost_source(run: RunContext) -> CostSource:
         cluster_label=settings.labels.cluster,
         sample_interval_s=prom.sample_interval_seconds,
         replica_labels=prom.replica_labels,
+        recorded=not prom.raw,
         catalog=load_catalog(settings.pricing),
         on_warning=None if run.quiet else run.warn,
     )

@@ -13,6 +13,12 @@ engine runs with its result cache off so every run does the full work.
     nox -s bench -- scale                         # 200, 2000, 20000 GPUs
     nox -s bench -- scale --sizes 200,2000        # quicker
     python -m tests.benchmarks.scale --keep-data  # reuse loaded engines between runs
+    nox -s bench -- scale --sizes 200 --recorded  # recorded ledger beside raw (issue 22)
+
+With ``--recorded`` the ledger's rollups are first recorded over the whole window with
+``finops deploy backfill --engine victoriametrics`` (``vmalert -replay``, timed), then every
+command runs twice on the same engine: with ``--raw`` and reading the recorded ledger, side by
+side, with the largest difference between their answers.
 
 The loaded data is kept under ``--data-dir`` (default ``.bench/scale``) when ``--keep-data`` is
 given, keyed by size, days and generator version, so repeated runs skip the load.
@@ -299,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path(".bench/scale"))
     parser.add_argument("--keep-data", action="store_true", help="keep and reuse loaded engines")
     parser.add_argument("--load-only", action="store_true", help="load (and keep) the fleets")
+    parser.add_argument(
+        "--recorded", action="store_true", help="record the ledger, run recorded beside --raw"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     chosen = [c.strip() for c in args.commands.split(",")]
@@ -326,13 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{size:,} GPUs: {json.dumps(loads[size])}")
             continue
         try:
-            results[size] = {}
-            for name in chosen:
-                print(f"  {size:,} GPUs: {name}", file=sys.stderr, flush=True)
-                wait_until_idle(engine.vm.process.pid)
-                results[size][name] = run_command(
-                    engine.vm.url, COMMANDS[name], args.days, args.command_timeout
-                )
+            results[size] = _run_size(engine, size, chosen, args, loads[size])
             if not args.no_naive:
                 print(f"  {size:,} GPUs: naive costs", file=sys.stderr, flush=True)
                 results[size]["naive"] = run_naive(engine.vm.url, args.days, args.naive_timeout)
@@ -341,8 +344,109 @@ def main(argv: list[str] | None = None) -> int:
     if args.load_only:
         return 0
     _report(loads, results, chosen, naive=not args.no_naive)
+    if args.recorded:
+        _recorded_report(loads, results, chosen)
     _targets(results, sizes, chosen)
     return 0
+
+
+def _run_size(
+    engine: Engine,
+    size: int,
+    chosen: list[str],
+    args: argparse.Namespace,
+    loaded: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Every chosen command on one fleet (with ``--recorded``: raw, then recorded)."""
+    out: dict[str, dict[str, Any]] = {}
+    if args.recorded:
+        print(f"  {size:,} GPUs: recording the ledger", file=sys.stderr, flush=True)
+        loaded["record_s"] = record(engine, args.days, args.command_timeout)
+    for name in chosen:
+        print(f"  {size:,} GPUs: {name}", file=sys.stderr, flush=True)
+        wait_until_idle(engine.vm.process.pid)
+        raw = [*COMMANDS[name], "--raw"] if args.recorded else COMMANDS[name]
+        out[name] = run_command(engine.vm.url, raw, args.days, args.command_timeout)
+        if args.recorded:
+            wait_until_idle(engine.vm.process.pid)
+            out[f"{name} [recorded]"] = run_command(
+                engine.vm.url, COMMANDS[name], args.days, args.command_timeout
+            )
+    return out
+
+
+def record(engine: Engine, days: int, timeout_s: float) -> float:
+    """Record the ledger's rollups over the whole window (vmalert -replay); seconds taken."""
+    marker = engine.workdir / "recorded.json"
+    if engine.keep and marker.exists():
+        return float(json.loads(marker.read_text())["record_s"])
+    began = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finops_cli",
+            "deploy",
+            "backfill",
+            "--engine",
+            "victoriametrics",
+            "--prometheus-url",
+            engine.vm.url,
+            "--start",
+            (END - timedelta(days=days)).isoformat(),
+            "--end",
+            END.isoformat(),
+            "--sample-interval",
+            str(STEP_S),
+            "--rules-file",
+            str(engine.workdir / "ledger.rules.yaml"),
+            "--timeout",
+            str(int(timeout_s)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_env(str(engine.workdir)),
+    )
+    if done.returncode:
+        raise SystemExit(f"recording the ledger failed: {done.stderr[-800:]}")
+    httpx.get(f"{engine.vm.url}/internal/force_flush", timeout=600).raise_for_status()
+    record_s = time.monotonic() - began
+    marker.write_text(json.dumps({"record_s": record_s}))
+    return record_s
+
+
+def _recorded_report(
+    loads: dict[int, dict[str, Any]],
+    results: dict[int, dict[str, dict[str, Any]]],
+    chosen: list[str],
+) -> None:
+    from tests.benchmarks.recorded_samples import largest_difference
+
+    print("\n## Recorded ledger beside raw series (same engine)\n")
+    for size, info in loads.items():
+        if "record_s" in info:
+            print(f"- {size:,} GPUs: ledger recorded over the window in {info['record_s']:.0f} s")
+    print(
+        "\n| GPUs | command | raw wall s | recorded wall s | faster | raw server s "
+        "| recorded server s | queries raw / recorded | KiB raw / recorded | largest difference |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, by_command in results.items():
+        for name in chosen:
+            raw, rec = by_command.get(name, {}), by_command.get(f"{name} [recorded]", {})
+            if "error" in raw or "error" in rec or not rec:
+                reason = raw.get("error") or rec.get("error") or "not run"
+                print(f"| {size:,} | {name} | failed: {reason.splitlines()[0][:80]} ||||||||")
+                continue
+            diff = largest_difference(rec["document"], raw["document"])
+            print(
+                f"| {size:,} | {name} | {raw['wall_s']:.2f} | {rec['wall_s']:.2f} "
+                f"| {raw['wall_s'] / rec['wall_s']:.0f}x | {raw['server_s']:.2f} "
+                f"| {rec['server_s']:.2f} | {raw['queries']} / {rec['queries']} "
+                f"| {raw['bytes_received'] / 1024:,.0f} / {rec['bytes_received'] / 1024:,.0f} "
+                f"| {diff:.1e} |"
+            )
 
 
 def _report(

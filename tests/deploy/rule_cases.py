@@ -508,6 +508,75 @@ def anomaly_tests() -> list[dict[str, Any]]:
     ]
 
 
+def ledger_tests() -> list[dict[str, Any]]:
+    """The recorded ledger on a day and an hour of one-minute samples: one node, one team's
+    pod on half its GPUs. The per-minute rates at the grain, the hourly rollup in the first
+    minute of an hour (60 samples: the CLI's raw hour), the daily one at midnight, and
+    ``finops_rules_info`` with the settings the rules were made with."""
+    from finops_cli.queries import recorded as rec
+
+    n = 25 * 60
+    s: list[dict[str, str]] = []
+    s += node("n1", 8, N1_PRICE, "p5.48xlarge", n)
+    s += pod("research", "train-0", "n1", 4, team("research"), n)
+    for i in range(8):
+        busy = "0.75" if i < 4 else "0"
+        holder = ("research", "train-0") if i < 4 else None
+        metrics = {
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"{busy}x{n}",
+            "DCGM_FI_DEV_GPU_TEMP": f"45x{n}",
+        }
+        s += gpu("n1", i, H100, "Hostname", holder, metrics)
+    grain = {
+        "namespace": "research",
+        "label_ai_finops_io_team": "research",
+        "label_ai_finops_io_environment": "production",
+        "gpu_model": H100,
+    }
+    per_hour = {  # GPUs (or $/h) at any instant
+        "gpu_hours": 4.0,
+        "gpu_cost": 4 * N1_PRICE,
+        "busy_gpu_hours": 3.0,
+        "observed_gpu_hours": 4.0,
+        "wasted_cost": 4 * N1_PRICE * 0.25,
+        "allocated_gpu_hours": 4.0,
+        "allocated_gpu_cost": 4 * N1_PRICE,
+        "allocated_wasted_cost": 4 * N1_PRICE * 0.25,
+        "capacity_gpu_hours": 8.0,
+        "capacity_gpu_cost": 8 * N1_PRICE,
+    }
+    exprs: list[dict[str, Any]] = []
+    for measure in rec.RECORDED_MEASURES:
+        labels = {} if measure in rec.CLUSTER_MEASURES else grain
+        value = per_hour.get(measure)
+        for name, at, hours in (
+            (rec.rate_name(measure), "70m", 1.0),
+            (rec.hourly_name(measure), "120m", 1.0),
+            (rec.daily_name(measure), "1440m", 24.0),
+        ):
+            expected = [] if value is None else [sample(name, labels, value * hours)]
+            exprs.append({"expr": name, "eval_time": at, "exp_samples": expected})
+        # Gated: nothing between the hours (or the days).
+        exprs.append({"expr": rec.hourly_name(measure), "eval_time": "121m", "exp_samples": []})
+        exprs.append({"expr": rec.daily_name(measure), "eval_time": "120m", "exp_samples": []})
+    info = rec.info_labels(r.ledger_context())
+    exprs.append(
+        {
+            "expr": rec.RULES_INFO,
+            "eval_time": "120m",
+            "exp_samples": [sample(rec.RULES_INFO, info, 1.0)],
+        }
+    )
+    return [
+        {
+            "name": "the recorded ledger",
+            "interval": "1m",
+            "input_series": s,
+            "promql_expr_test": exprs,
+        }
+    ]
+
+
 def _expand(template: str, labels: dict[str, str], value: str) -> str:
     """The few Go template forms the annotations use."""
     out = template.replace('{{ $value | printf "%.2f" }}', value).replace("{{ $value }}", value)
@@ -522,6 +591,7 @@ def test_files(rules_file: str) -> dict[str, dict[str, Any]]:
     return {
         "main.test.yaml": base | {"tests": main_tests()},
         "anomaly.test.yaml": base | {"evaluation_interval": "5m", "tests": anomaly_tests()},
+        "ledger.test.yaml": base | {"tests": ledger_tests()},
     }
 
 

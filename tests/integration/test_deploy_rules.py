@@ -91,6 +91,12 @@ def test_rules_read_real_metric_names_and_labels():
         "DCGM_FI_DEV_POWER_USAGE",
         "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
         "up",
+        # the recorded ledger's cost-center grain and CPU+RAM cost (OpenCost, kube-state-metrics)
+        "kube_pod_annotations",
+        "container_cpu_allocation",
+        "container_memory_allocation_bytes",
+        "node_cpu_hourly_cost",
+        "node_ram_hourly_cost",
     }
     recorded = {r.get("record") for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
     read = set(re.findall(r"(?<![\w:\"])([A-Za-z_][\w]*(?::[\w]+)*)(?=\{|\[)", text))

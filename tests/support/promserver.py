@@ -261,6 +261,18 @@ def backfill_and_start(
     return start_server(workdir, extra_args=extra_args, ready_timeout=ready_timeout)
 
 
+def with_blocks(server: PromServer, blocks: Path, ready_timeout: float = 30.0) -> PromServer:
+    """Stop ``server``, move the TSDB blocks under ``blocks`` (``promtool tsdb
+    create-blocks-from rules`` output, e.g. from ``finops deploy backfill``) into its data
+    directory and start it again on the same directory: Prometheus reads new blocks at start.
+    Returns the new server (another port)."""
+    server.stop()
+    for block in sorted(blocks.iterdir()):
+        if block.is_dir() and (block / "meta.json").is_file():
+            shutil.move(str(block), server.datadir / block.name)
+    return start_server(server.workdir, ready_timeout=ready_timeout)
+
+
 class PromServerPool:
     """Session-wide cache: one backfilled server per name (the `prometheus_from_openmetrics`
     fixture). Call it with OpenMetrics *text* (``str``) or a file (``Path``) and a name; it

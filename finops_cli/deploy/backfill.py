@@ -1,0 +1,187 @@
+"""``finops deploy backfill``: record the ledger's hourly rollups over data already stored.
+
+A deployed Prometheus records the ledger (``rules.ledger_group``) from the moment its rules are
+loaded; the hours before are raw-only until backfilled. This writes the backfill rule file
+(``rules.ledger_backfill_group``: each rollup integrates the raw series itself) made with this
+run's label settings and the data's scrape interval, and runs the engine's own tool over it:
+
+- Prometheus: ``promtool tsdb create-blocks-from rules`` evaluates the rules against the running
+  server and writes TSDB blocks into ``--output-dir``; move them into the server's data directory
+  (``--storage.tsdb.path``) and restart it, or wait for its next block reload.
+- VictoriaMetrics: ``vmalert -replay.timeFrom/-replay.timeTo`` evaluates them against
+  ``-datasource.url`` and writes the results through ``-remoteWrite.url``.
+
+Thanos and Mimir have no replay of their own: run promtool against Thanos Query (or Mimir's
+Prometheus API) and upload the blocks (``thanos tools bucket upload-blocks``, ``mimirtool
+backfill``); see docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finops_cli.deploy.generate import HEADER, dump_yaml
+from finops_cli.deploy.rules import LEDGER_BACKFILL_FILE, ledger_backfill_document, ledger_context
+from finops_cli.deploy.tools import cause, find_tool
+from finops_cli.errors import FinopsError, UsageError
+from finops_cli.files import SHARED, write_atomic
+from finops_cli.queries.recorded import RULE_INTERVAL_S
+
+if TYPE_CHECKING:
+    from finops_cli.settings import Settings
+
+PROMTOOL_HINT = "install promtool (Debian: apt-get install prometheus)"
+VMALERT_HINT = "install vmalert (Debian: apt-get install vmalert)"
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    """What to backfill: the rule file's settings and where the results go."""
+
+    url: str
+    start: datetime
+    end: datetime
+    pod_labels: dict[str, str]
+    cluster_label: str | None
+    sample_interval_s: int
+    rules_file: Path
+
+
+def write_rules(plan: BackfillPlan) -> Path:
+    """The backfill rule file for the plan's settings."""
+    ctx = ledger_context(
+        plan.pod_labels,
+        sample_interval_s=plan.sample_interval_s,
+        cluster_label=plan.cluster_label,
+    )
+    text = HEADER.format(module="rules") + dump_yaml(ledger_backfill_document(ctx))
+    plan.rules_file.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(plan.rules_file, text, mode=SHARED)
+    return plan.rules_file
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def promtool_command(plan: BackfillPlan, output_dir: Path, promtool: str = "promtool") -> list[str]:
+    return [
+        promtool,
+        "tsdb",
+        "create-blocks-from",
+        "rules",
+        f"--url={plan.url}",
+        f"--start={int(plan.start.timestamp())}",
+        # The last hour's rollup lands in the minute after it: evaluate up to there.
+        f"--end={int(plan.end.timestamp()) + RULE_INTERVAL_S}",
+        f"--output-dir={output_dir}",
+        str(plan.rules_file),
+    ]
+
+
+REPLAY_POINTS = 10_000
+"""Evaluations per vmalert query (one a minute: about a week). vmalert 1.79 asks consecutive
+chunks of a replay with the boundary instant in both, and VictoriaMetrics keeps both samples, so
+a rollup on a boundary would count twice: each chunk is a vmalert run of its own, ending a minute
+before the next one starts."""
+
+
+def replay_chunks(plan: BackfillPlan) -> list[tuple[datetime, datetime]]:
+    """``[from, to]`` of each vmalert run: whole minutes, none sharing an instant, the last one
+    reaching the minute after ``end`` (where the last hour's rollup lands)."""
+    first = int(plan.start.timestamp()) // RULE_INTERVAL_S * RULE_INTERVAL_S
+    last = int(plan.end.timestamp()) + RULE_INTERVAL_S
+    out = []
+    while first <= last:
+        to = min(first + (REPLAY_POINTS - 1) * RULE_INTERVAL_S, last)
+        out.append((datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(to, UTC)))
+        first = to + RULE_INTERVAL_S
+    return out
+
+
+def vmalert_command(
+    plan: BackfillPlan,
+    remote_write_url: str,
+    chunk: tuple[datetime, datetime],
+    vmalert: str = "vmalert",
+) -> list[str]:
+    return [
+        vmalert,
+        f"-rule={plan.rules_file}",
+        f"-datasource.url={plan.url}",
+        f"-remoteWrite.url={remote_write_url}",
+        f"-replay.timeFrom={_rfc3339(chunk[0])}",
+        f"-replay.timeTo={_rfc3339(chunk[1])}",
+        f"-replay.maxDatapointsPerQuery={REPLAY_POINTS}",
+        "-replay.disableProgressBar",
+    ]
+
+
+def run(command: list[str], timeout_s: float) -> str:
+    """Run a backfill tool; its output, or one error line naming the tool and its cause."""
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise FinopsError(
+            f"{Path(command[0]).name} did not finish in {timeout_s:.0f} s: backfill a shorter "
+            "range at a time (--start/--end)"
+        ) from None
+    if result.returncode != 0:
+        raise FinopsError(f"{Path(command[0]).name} failed: {cause(result)}")
+    return result.stdout + result.stderr
+
+
+def backfill_prometheus(plan: BackfillPlan, output_dir: Path, timeout_s: float) -> list[Path]:
+    """Blocks of the rollups over the plan's range, written into ``output_dir``."""
+    promtool = find_tool("promtool", PROMTOOL_HINT)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in output_dir.iterdir()}
+    write_rules(plan)
+    run(promtool_command(plan, output_dir, promtool), timeout_s)
+    return sorted(p for p in output_dir.iterdir() if p.is_dir() and p.name not in before)
+
+
+def backfill_victoria_metrics(plan: BackfillPlan, remote_write_url: str, timeout_s: float) -> str:
+    vmalert = find_tool("vmalert", VMALERT_HINT)
+    write_rules(plan)
+    return "".join(
+        run(vmalert_command(plan, remote_write_url, chunk, vmalert), timeout_s)
+        for chunk in replay_chunks(plan)
+    )
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise UsageError(f"--end ({end:%Y-%m-%d %H:%M}) must be after --start")
+    if (end - start).total_seconds() < 3600:
+        raise UsageError("backfill at least one hour: the rollups are hourly")
+
+
+DEFAULT_RULES_FILE = Path(LEDGER_BACKFILL_FILE)
+
+
+def detect_interval(settings: Settings, start: datetime, end: datetime) -> int:
+    """The data's scrape interval, detected as the CLI does (``prometheus.sample_interval``
+    when set)."""
+    from finops_cli import queries
+    from finops_cli.sources import prometheus_discovery as discovery
+    from finops_cli.sources.prometheus_client import PrometheusClient
+
+    given = settings.prometheus.sample_interval_seconds
+    if given:
+        return int(given)
+    client = PrometheusClient(settings.prometheus)
+    try:
+        present = discovery.present_metrics(client, start, end)
+        metric = (
+            queries.GPU_ALLOCATION if queries.GPU_ALLOCATION in present else queries.GPU_REQUESTS
+        )
+        return discovery.detect_sample_interval(client, metric, start, end)
+    finally:
+        client.close()

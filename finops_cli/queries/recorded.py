@@ -1,0 +1,283 @@
+"""The recorded ledger: hourly rollups at the grain every cost question needs, and their reads.
+
+The ledger's per-group measures (``QueryContext.gpus_allocated``, ``gpu_cost_rate``...) are
+recorded without the pod name, at the grain of every ``--by`` and filter ``costs`` offers except
+``node``: the cluster, the namespace, the pod-label keys (team, project, model, environment), the
+cost-center annotation and the GPU model (``GRAIN_KEYS``). Pods join their attributes and their
+node's GPU model as a *left* join here, so the grain adds up to the cluster's allocated figures
+(recorded per cluster too, ``CLUSTER_MEASURES``), and a grouping that raw queries answer without
+a join (``--by namespace``) loses nothing.
+
+Two kinds of series (docs/deployment.md, "The recorded ledger"):
+
+- ``ledger:finops_<measure>:per_hour``: the per-instant rate at the grain (GPUs, $/h), recorded
+  every minute by a deployed Prometheus (dashboards read it too);
+- ``ledger:finops_<measure>:sum_1h``: its integral over the hour ``(h - 1h, h]``, recorded once
+  an hour, in the minute after ``h`` (a rule group evaluated every minute whose hourly rules are
+  gated by ``minute() == 0``: Prometheus offsets a group's evaluations by less than its interval,
+  so a 1-minute group lands within a minute of the hour, where an hourly group could land
+  anywhere in the hour). The sum is over the same instants, ``S`` apart and aligned to ``S``, that
+  the CLI's raw bucket integrates (``over_buckets``), so a recorded hour equals the raw hour.
+
+Live, the hourly rollups sum the minute rates (cheap); backfilled (``promtool tsdb
+create-blocks-from rules``, ``vmalert -replay``) each rollup integrates the raw series itself,
+since a backfill cannot read rules it is writing. ``finops_rules_info`` is recorded with the
+rollups and carries the rule-set version and the settings the rules were made with; the CLI uses
+recorded hours only where it exists with the CLI's own settings, and the capacity rollup marks
+which hours (and clusters) were recorded.
+
+The CLI reads a bucket ending at ``b`` (any whole number of hours) as
+``sum by (keys) (sum_over_time(ledger:...:sum_1h{filters}[bucket]))`` evaluated at ``b + 60s``
+(``READ_LAG_S``): that window holds exactly the rollups of the bucket's hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.queries.context import QueryContext, over_buckets
+from finops_cli.queries.names import BUSY_PROFILING, BUSY_UTIL, POD_ATTRIBUTE_KEYS, RULES_INFO
+
+RULES_VERSION = "1"
+RULE_INTERVAL_S = 60
+"""Evaluation interval of the ledger's rule group: a rollup lands less than this after its hour."""
+ROLLUP_S = 3600
+DAY_S = 86400
+READ_LAG_S = RULE_INTERVAL_S
+"""A bucket ending at ``b`` is read at ``b + READ_LAG_S``: its last rollup is in ``[b, b+60s)``."""
+GRAIN_KEYS = ("namespace", *POD_ATTRIBUTE_KEYS, "gpu_model")
+"""What the grain keeps (and the cluster label): every group key but ``node``."""
+RECORDED_BUSY_METRICS = frozenset({BUSY_PROFILING, BUSY_UTIL})
+
+GRAIN_MEASURES = (
+    "gpu_hours",
+    "gpu_cost",
+    "cpu_ram_cost",
+    "busy_gpu_hours",
+    "observed_gpu_hours",
+    "wasted_cost",
+)
+CLUSTER_MEASURES = (
+    "allocated_gpu_hours",
+    "allocated_gpu_cost",
+    "allocated_wasted_cost",
+    "capacity_gpu_hours",
+    "capacity_gpu_cost",
+)
+"""Recorded per cluster: the grain summed would give the allocated ones too, at the grain's
+cardinality; a series per cluster reads a sample an hour."""
+RECORDED_MEASURES = (*GRAIN_MEASURES, *CLUSTER_MEASURES)
+NODE_JOINED = frozenset({"gpu_hours", "gpu_cost", "cpu_ram_cost"})
+"""Measures whose GPU model comes from the node's model join: a raw ``--by gpu-model`` drops
+pods on nodes without a model (they reach ``__unallocated__``), the grain keeps them with an
+empty ``gpu_model``, so a read by GPU model leaves them out as raw does."""
+
+INFO_FIELDS = (
+    "version",
+    "team_label",
+    "project_label",
+    "model_label",
+    "environment_label",
+    "cost_center_annotation",
+    "cluster_label",
+    "sample_interval",
+    "allocation",
+    "dcgm_pod_label",
+)
+"""The labels of ``finops_rules_info``: what recorded data must agree with to be used."""
+
+
+def rate_name(measure: str) -> str:
+    """The per-minute series of a measure (GPUs, $/h at one instant)."""
+    return f"ledger:finops_{measure}:per_hour"
+
+
+def hourly_name(measure: str) -> str:
+    """The hourly rollup of a measure (GPU-hours, $ over the hour before it)."""
+    return f"ledger:finops_{measure}:sum_1h"
+
+
+def daily_name(measure: str) -> str:
+    """The daily rollup of a measure (over the UTC day before it)."""
+    return f"ledger:finops_{measure}:sum_1d"
+
+
+COVERAGE_SERIES = hourly_name("capacity_gpu_hours")
+"""Recorded for every hour a cluster had GPUs: which hours (and clusters) the rollups cover."""
+
+
+def info_labels(ctx: QueryContext) -> dict[str, str]:
+    """What ``finops_rules_info`` says about rules made in ``ctx`` (and what a CLI in ``ctx``
+    expects to find)."""
+    pod_labels = ctx.pod_labels
+    return {
+        "version": RULES_VERSION,
+        "team_label": pod_labels.get("team", ""),
+        "project_label": pod_labels.get("project", ""),
+        "model_label": pod_labels.get("model", ""),
+        "environment_label": pod_labels.get("environment", ""),
+        "cost_center_annotation": ctx.annotation_key("cost_center"),
+        "cluster_label": ctx.cluster_label or "",
+        "sample_interval": str(int(ctx.sample_interval_s)),
+        "allocation": "opencost" if ctx.catalog_prices is None else "catalog",
+        "dcgm_pod_label": ctx.dcgm_pod_label,
+    }
+
+
+@dataclass(frozen=True)
+class RecordedQueries:
+    """The recording rules of the ledger (``rate``, ``hourly_*``) and the CLI's reads."""
+
+    ctx: QueryContext
+
+    # ---- the rules -------------------------------------------------------------------------
+    def _grain(self, per_entry: str, *, aggregate: str = "sum", node_labels: bool = False) -> str:
+        ctx = self.ctx
+        carried = ", ".join(sorted({ctx.prom_label(k) for k in POD_ATTRIBUTE_KEYS}))
+        attributes = ctx.pod_attributes(POD_ATTRIBUTE_KEYS, {})
+        # Left joins: ``or ignoring (<what the join added>)`` keeps each entry the join did
+        # not match, matched on all its own labels (``or on (pod)`` would match by a key that
+        # several entries share, which VictoriaMetrics' range queries answer wrongly).
+        expr = (
+            f"(({per_entry}) * on ({ctx.pod_join}) group_left ({carried}) {attributes}"
+            f" or ignoring ({carried}) ({per_entry}))"
+        )
+        if not node_labels:
+            expr = (
+                f"({expr} * on ({ctx.node_join}) group_left (gpu_model) {ctx.node_gpu_model()}"
+                f" or ignoring (gpu_model) {expr})"
+            )
+        by = ctx.grouping([ctx.prom_label(k) for k in GRAIN_KEYS])
+        return f"{aggregate} by ({by}) ({expr})"
+
+    def rate(self, measure: str) -> str:
+        """The per-instant rate of ``measure`` at the grain (capacity: per cluster)."""
+        ctx = self.ctx
+        busy = RECORDED_BUSY_METRICS
+        if measure == "gpu_hours":
+            return self._grain(ctx.pod_gpus())
+        if measure == "gpu_cost":
+            return self._grain(ctx.pod_gpu_cost())
+        if measure == "cpu_ram_cost":
+            return self._grain(ctx.pod_cpu_ram_cost())
+        if measure == "busy_gpu_hours":
+            return self._grain(ctx.busy_entries(busy), node_labels=True)
+        if measure == "observed_gpu_hours":
+            if ctx.shares is None:
+                return self._grain(ctx.busy_per_gpu(busy), aggregate="count", node_labels=True)
+            return self._grain(ctx.observed_entries(busy), node_labels=True)
+        if measure == "wasted_cost":
+            return self._grain(ctx.wasted_entries(busy), node_labels=True)
+        if measure == "allocated_gpu_hours":
+            return ctx.gpus_allocated([], {})
+        if measure == "allocated_gpu_cost":
+            return ctx.gpu_cost_rate([], {})
+        if measure == "allocated_wasted_cost":
+            return ctx.wasted_cost_rate([], {}, busy)
+        if measure == "capacity_gpu_hours":
+            return ctx.capacity_gpus()
+        if measure == "capacity_gpu_cost":
+            return ctx.capacity_cost_rate()
+        raise ValueError(f"no recorded measure {measure!r}")
+
+    @staticmethod
+    def hourly(expr: str) -> str:
+        """``expr`` kept only at the evaluation in the first minute of each hour."""
+        return f"{expr} and on () (minute() == 0)"
+
+    def hourly_from_raw(self, measure: str) -> str:
+        """The hour's integral of ``measure`` from the raw series (what a backfill records)."""
+        integral = over_buckets(self.rate(measure), ROLLUP_S, self.ctx.sample_interval_s)
+        return self.hourly(f"({integral})")
+
+    @staticmethod
+    def hourly_from_rate(measure: str) -> str:
+        """The hour's integral from the per-minute series recorded just before (live rules)."""
+        hours = RULE_INTERVAL_S / 3600
+        summed = f"sum_over_time({rate_name(measure)}[{duration(ROLLUP_S - 0.001)}])"
+        return RecordedQueries.hourly(f"{summed} * {hours!r}")
+
+    @staticmethod
+    def daily(expr: str) -> str:
+        """``expr`` kept only at the evaluation in the first minute of each UTC day."""
+        return f"{expr} and on () (hour() == 0 and minute() == 0)"
+
+    def daily_from_raw(self, measure: str) -> str:
+        """The UTC day's integral of ``measure`` from the raw series (a backfill)."""
+        integral = over_buckets(self.rate(measure), DAY_S, self.ctx.sample_interval_s)
+        return self.daily(f"({integral})")
+
+    @staticmethod
+    def daily_from_hourly(measure: str) -> str:
+        """The UTC day's integral: the day's 24 hourly rollups, recorded just before (live)."""
+        return RecordedQueries.daily(
+            f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])"
+        )
+
+    @staticmethod
+    def info() -> str:
+        return RecordedQueries.hourly("vector(1)")
+
+    # ---- the CLI's reads -------------------------------------------------------------------
+    def read(
+        self,
+        measure: str,
+        keys: Sequence[str],
+        filters: Mapping[str, str],
+        length_s: float,
+        *,
+        days: bool = False,
+    ) -> str:
+        """``measure`` per group over ``length_s`` (whole hours, or whole UTC days with
+        ``days``) ending ``READ_LAG_S`` before the evaluation time, summed from the hourly
+        (daily) rollups."""
+        ctx = self.ctx
+        per_cluster = measure in CLUSTER_MEASURES
+        if per_cluster:
+            keys, filters = (), {}
+        wanted = matchers({ctx.prom_label(k): v for k, v in filters.items()})[1:-1]
+        parts = [wanted, ctx.cluster_matcher()]
+        if measure in NODE_JOINED and "gpu_model" in (*keys, *filters):
+            parts.append('gpu_model!=""')
+        selector = ",".join(p for p in parts if p)
+        name = daily_name(measure) if days else hourly_name(measure)
+        read = f"sum_over_time({name}{{{selector}}}[{duration(length_s)}])"
+        if ctx.replica_labels:
+            replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
+            read = f"max without ({replicas}) ({read})"
+        if per_cluster:
+            by = f" by ({label_name(ctx.cluster_label)})" if ctx.cluster_label else ""
+        else:
+            labels = ctx.grouping([ctx.prom_label(k) for k in keys])
+            by = f" by ({labels})" if labels else ""
+        return f"sum{by} ({read})"
+
+    def coverage(self, *, days: bool = False) -> str:
+        """Per hour (per UTC day with ``days``), read at its end + ``READ_LAG_S``: how many
+        clusters have a capacity rollup recorded under a ``finops_rules_info`` with this
+        context's settings."""
+        ctx = self.ctx
+        cluster = ctx.cluster_matcher()
+        window = duration(DAY_S if days else ROLLUP_S)
+        series = daily_name("capacity_gpu_hours") if days else COVERAGE_SERIES
+        recorded = f"count_over_time({series}{{{cluster}}}[{window}])"
+        if ctx.cluster_label:
+            recorded = f"count by ({label_name(ctx.cluster_label)}) ({recorded})"
+        wanted = ",".join(
+            p
+            for p in (
+                ",".join(f"{k}={quote(v)}" for k, v in info_labels(ctx).items()),
+                cluster,
+            )
+            if p
+        )
+        info = f"count_over_time({RULES_INFO}{{{wanted}}}[{window}])"
+        return f"count ({recorded}) and on () count ({info})"
+
+    def info_sets(self, window_s: float) -> str:
+        """The label sets of ``finops_rules_info`` in the window (one series per set)."""
+        cluster = self.ctx.cluster_matcher()
+        read = f"last_over_time({RULES_INFO}{{{cluster}}}[{duration(window_s)}])"
+        return f"group by ({', '.join(INFO_FIELDS)}) ({read})"

@@ -1,0 +1,351 @@
+"""Recorded hours where they exist, raw series where they do not, stitched on hour boundaries.
+
+``costs`` asks ``plan`` whether the recorded ledger (``queries.recorded``) can answer the request:
+only when ``finops_rules_info`` is in the window (the discovery probe lists it with the contract
+metrics, so a backend without it costs no extra query), was made with this run's settings, the
+grouping and filters are in the grain, and discovery found whole GPUs priced by OpenCost. It then
+asks which hours hold a capacity rollup under a matching ``finops_rules_info`` (one range query,
+one point per hour), and ``answer`` splits the window's buckets on those hours: runs of buckets
+wholly recorded are one range query over the rollups, runs wholly raw one range query over the raw
+series (``over_buckets`` as before), and a bucket cut by a coverage edge (or a partial edge
+bucket) is answered piece by piece with instant queries whose answers add up under the bucket's
+end. Every piece covers the same sample instants the raw bucket would, so the figures are the raw
+ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from finops_cli import buckets, queries
+from finops_cli.buckets import DAY_S, HOUR_S
+from finops_cli.queries import QueryContext, over_buckets
+from finops_cli.queries.names import RULES_INFO
+from finops_cli.queries.recorded import (
+    COVERAGE_SERIES,
+    GRAIN_KEYS,
+    INFO_FIELDS,
+    READ_LAG_S,
+    RecordedQueries,
+    info_labels,
+)
+from finops_cli.sources import prometheus_rows
+
+if TYPE_CHECKING:
+    from finops_cli.sources.prometheus import PrometheusCostSource
+    from finops_cli.sources.prometheus_client import PrometheusClient
+
+RECORDABLE_KEYS = frozenset({*GRAIN_KEYS, "cluster"})
+DEFAULT_INTERVAL_S = 60  # any: the info probe reads no existence series
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The whole hours, and the whole UTC days, by their end (unix seconds), that the recorded
+    ledger answers (a day only when its 24 hours are recorded too)."""
+
+    hours: frozenset[int]
+    queries: RecordedQueries
+    days: frozenset[int] = frozenset()
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def rule_sets(
+    source: PrometheusCostSource,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+    present: frozenset[str],
+    start: datetime,
+    end: datetime,
+    cluster_filter: str | None,
+) -> list[dict[str, str]] | None:
+    """The label sets of ``finops_rules_info`` in the window (one instant query), or None when
+    the recorded ledger cannot serve this request anyway (``--raw``, none recorded, a key the
+    grain does not keep)."""
+    if not source.recorded or queries.RULES_INFO not in present:
+        return None
+    if {*keys, *filters} - RECORDABLE_KEYS:
+        return None
+    probe = QueryContext(
+        source.pod_labels,
+        DEFAULT_INTERVAL_S,
+        cluster_label=source.cluster_label,
+        cluster_filter=cluster_filter,
+    )
+    query = RecordedQueries(probe).info_sets((end - start).total_seconds() + HOUR_S)
+    return [
+        {f: s.labels.get(f, "") for f in INFO_FIELDS}
+        for s in source.client.instant(query, end + timedelta(seconds=READ_LAG_S))
+    ]
+
+
+def known_interval(sets: list[dict[str, str]] | None) -> int | None:
+    """The scrape interval every recorded rule set was made with, when they agree: the
+    detection query (six hours of the allocation series) is then not needed."""
+    found = {labels["sample_interval"] for labels in sets or ()}
+    if len(found) != 1:
+        return None
+    (value,) = found
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def plan(
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    keys: tuple[str, ...],
+    filters: dict[str, str],
+    present: frozenset[str],
+    sets: list[dict[str, str]] | None,
+    start: datetime,
+    end: datetime,
+    notes: list[str],
+) -> Coverage | None:
+    """The recorded hours to read, or None for raw throughout (with a note saying why, when
+    recorded series exist but cannot be used)."""
+    if not source.recorded or queries.RULES_INFO not in present:
+        return None
+    why = _unusable(ctx, keys, filters)
+    if why is None:
+        why = _settings_differ(ctx, sets or [])
+    if why is not None:
+        notes.append(
+            f"recorded series ({RULES_INFO}) not used: {why}; every figure is from raw series"
+        )
+        return None
+    first = -(-int(start.timestamp()) // HOUR_S) * HOUR_S + HOUR_S
+    last = int(end.timestamp()) // HOUR_S * HOUR_S
+    if first > last:
+        return None
+    rq = RecordedQueries(ctx)
+    expected = 1
+    if ctx.cluster_label and ctx.cluster_filter is None:
+        missing, expected = _clusters_without_rules(source.client, ctx, start, end)
+        if missing:
+            notes.append(
+                f"recorded series ({RULES_INFO}) not used: cluster(s) {', '.join(missing)} have "
+                "no recorded ledger; every figure is from raw series"
+            )
+            return None
+    lag = timedelta(seconds=READ_LAG_S)
+    answer = source.client.range(
+        rq.coverage(), _utc(first) + lag, _utc(last) + lag, timedelta(seconds=HOUR_S)
+    )
+    hours = frozenset(
+        int(stamp) - READ_LAG_S
+        for series in answer
+        for stamp, value in zip(series.timestamps, series.values, strict=True)
+        if math.isfinite(value) and value >= expected
+    )
+    total = (last - first) // HOUR_S + 1
+    if not hours:
+        notes.append(
+            f"recorded series ({RULES_INFO}) hold no hour of the window: every figure is from "
+            "raw series (finops deploy backfill records past hours)"
+        )
+        return None
+    notes.append(_coverage_note(hours, total))
+    return Coverage(hours, rq, _days(source.client, rq, hours, first, last, expected))
+
+
+def _days(
+    client: PrometheusClient,
+    rq: RecordedQueries,
+    hours: frozenset[int],
+    first: int,
+    last: int,
+    expected: int,
+) -> frozenset[int]:
+    """The whole UTC days of the window whose 24 hours are recorded and whose daily rollups
+    exist (one more range query, one point per day, only when such days can exist)."""
+    candidates = [
+        day
+        for day in range(-(-(first - HOUR_S) // DAY_S) * DAY_S + DAY_S, last + 1, DAY_S)
+        if all(day - k * HOUR_S in hours for k in range(24))
+    ]
+    if not candidates:
+        return frozenset()
+    lag = timedelta(seconds=READ_LAG_S)
+    answer = client.range(
+        rq.coverage(days=True),
+        _utc(candidates[0]) + lag,
+        _utc(candidates[-1]) + lag,
+        timedelta(seconds=DAY_S),
+    )
+    found = {
+        int(stamp) - READ_LAG_S
+        for series in answer
+        for stamp, value in zip(series.timestamps, series.values, strict=True)
+        if math.isfinite(value) and value >= expected
+    }
+    return frozenset(found & set(candidates))
+
+
+def _coverage_note(hours: frozenset[int], total: int) -> str:
+    ordered = sorted(hours)
+    runs: list[tuple[int, int]] = []
+    for hour in ordered:
+        if runs and hour == runs[-1][1] + HOUR_S:
+            runs[-1] = (runs[-1][0], hour)
+        else:
+            runs.append((hour, hour))
+    shown = ", ".join(
+        f"{_utc(a - HOUR_S):%Y-%m-%d %H:%M} to {_utc(b):%Y-%m-%d %H:%M}" for a, b in runs[:3]
+    )
+    more = f" and {len(runs) - 3} more stretch(es)" if len(runs) > 3 else ""
+    rest = "" if len(hours) == total else "; raw series the rest"
+    return (
+        f"recorded series answered {len(hours)} of the window's {total} whole hours "
+        f"({shown}{more} UTC){rest}"
+    )
+
+
+def _unusable(ctx: QueryContext, keys: tuple[str, ...], filters: dict[str, str]) -> str | None:
+    outside = sorted({*keys, *filters} - RECORDABLE_KEYS)
+    if outside:
+        return f"they are not kept by {', '.join(k.replace('_', '-') for k in outside)}"
+    if ctx.catalog_prices is not None:
+        return (
+            "they assume OpenCost's allocation and prices, and this cluster is priced from "
+            "the catalog"
+        )
+    if ctx.shares is not None:
+        return "they assume whole GPUs, and shared GPUs were found"
+    return None
+
+
+def _settings_differ(ctx: QueryContext, sets: list[dict[str, str]]) -> str | None:
+    """Why no ``finops_rules_info`` in the window matches this run's settings, or None."""
+    wanted = info_labels(ctx)
+    if not sets or any(labels == wanted for labels in sets):
+        return None
+    differences = sorted(
+        {
+            f"{field}={labels[field] or '(none)'!r} (this run: {wanted[field] or '(none)'!r})"
+            for labels in sets
+            for field in INFO_FIELDS
+            if labels[field] != wanted[field]
+        }
+    )
+    return (
+        f"they were made with {', '.join(differences)}; regenerate and backfill the rules with "
+        "these settings (finops deploy backfill) or run with the settings they were made with"
+    )
+
+
+def _clusters_without_rules(
+    client: PrometheusClient, ctx: QueryContext, start: datetime, end: datetime
+) -> tuple[list[str], int]:
+    """Clusters with GPU capacity in the window but no recorded ledger, and how many have it."""
+    label = ctx.cluster_label or ""
+    capacity = queries.GPU_CAPACITY if ctx.catalog_prices is None else queries.GPU_ALLOCATABLE
+    raw = set(client.label_values(label, [capacity], start, end))
+    recorded = set(client.label_values(label, [COVERAGE_SERIES], start, end))
+    return sorted(raw - recorded), max(1, len(raw))
+
+
+# ---- answering one measure ---------------------------------------------------------------
+RAW, HOURS, DAYS = "raw", "hours", "days"
+Piece = tuple[int, int, str]  # (start, end, how), unix seconds
+
+
+def _pieces(b0: int, b1: int, coverage: Coverage | None) -> list[Piece]:
+    """``(b0, b1]`` cut into maximal stretches read one way: recorded UTC days, recorded hours,
+    or raw series."""
+    hours = coverage.hours if coverage is not None else frozenset()
+    days = coverage.days if coverage is not None else frozenset()
+    out: list[Piece] = []
+    at = b0
+    while at < b1:
+        if at % DAY_S == 0 and at + DAY_S <= b1 and at + DAY_S in days:
+            how, stop = DAYS, at + DAY_S
+        else:
+            hour_end = (at // HOUR_S + 1) * HOUR_S
+            recorded = at % HOUR_S == 0 and hour_end <= b1 and hour_end in hours
+            how, stop = (HOURS if recorded else RAW), min(hour_end, b1)
+        if out and out[-1][2] == how and out[-1][1] == at:
+            out[-1] = (out[-1][0], stop, how)
+        else:
+            out.append((at, stop, how))
+        at = stop
+    return out
+
+
+def _buckets(cut: buckets.BucketPlan, coverage: Coverage | None, daily: bool) -> list[Piece]:
+    """The buckets to answer, ``(start, end, "")`` in order; with ``daily`` the hourly buckets
+    of a recorded UTC day become one day-long bucket."""
+    full: list[Piece] = []
+    if cut.first_full_end is not None and cut.last_full_end is not None:
+        size = cut.bucket_s
+        full = [(b - size, b, "") for b in range(cut.first_full_end, cut.last_full_end + 1, size)]
+    if daily and coverage is not None and coverage.days and cut.bucket_s == HOUR_S and full:
+        lo, hi = full[0][0], full[-1][1]
+        merged: list[Piece] = []
+        for b0, b1, how in full:
+            day = -(-b1 // DAY_S) * DAY_S
+            if day in coverage.days and day - DAY_S >= lo and day <= hi:
+                if b1 == day:
+                    merged.append((day - DAY_S, day, how))
+                continue
+            merged.append((b0, b1, how))
+        full = merged
+    partials = [(at - length, at, "") for at, length in cut.partials]
+    return sorted([*full, *partials])
+
+
+def answer(
+    client: PrometheusClient,
+    raw: str,
+    recorded: Callable[[float, bool], str] | None,
+    coverage: Coverage | None,
+    start: datetime,
+    end: datetime,
+    bucket_s: int,
+    interval: int,
+    daily: bool = False,
+) -> list[prometheus_rows.Series]:
+    """``(labels, bucket_ends, values)`` of a measure for every bucket of the window, from the
+    rollups where ``coverage`` has the hours (days) and ``recorded(length, days)`` builds the
+    read, else raw. With ``daily`` (the caller sums per UTC day), a recorded day is one row."""
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    cut = buckets.plan(lo, hi, bucket_s)
+    usable = coverage if recorded is not None else None
+    out: list[prometheus_rows.Series] = []
+    split: list[tuple[int, list[Piece]]] = []
+    runs: list[tuple[int, int, int, str]] = []  # (first end, last end, length, how)
+    for b0, b1, _ in _buckets(cut, usable, daily):
+        pieces = _pieces(b0, b1, usable)
+        if len(pieces) > 1 or b1 - b0 not in (bucket_s, DAY_S):
+            split.append((b1, pieces))
+            continue
+        how, length = pieces[0][2], b1 - b0
+        last = runs[-1] if runs else None
+        if last is not None and last[3] == how and last[2] == length and last[1] == b0:
+            runs[-1] = (last[0], b1, length, how)
+        else:
+            runs.append((b1, b1, length, how))
+
+    def query(how: str, length: int) -> str:
+        if how == RAW or recorded is None:
+            return over_buckets(raw, length, interval)
+        return recorded(length, how == DAYS)
+
+    for first, last_end, length, how in runs:
+        lag = 0 if how == RAW else READ_LAG_S
+        step = timedelta(seconds=length)
+        for series in client.range(
+            query(how, length), _utc(first + lag), _utc(last_end + lag), step
+        ):
+            out.append((series.labels, [t - lag for t in series.timestamps], series.values))
+    for bucket_end, pieces in split:
+        for p0, p1, how in pieces:
+            lag = 0 if how == RAW else READ_LAG_S
+            samples = client.instant(query(how, p1 - p0), _utc(p1 + lag))
+            out.extend((s.labels, [float(bucket_end)], [s.value]) for s in samples)
+    return out

@@ -1,0 +1,252 @@
+"""Samples the server reads, recorded ledger vs raw series (issue 22), on a test-sized Prometheus.
+
+The sample cluster (33 GPUs, 13 pods) is backfilled into a real Prometheus with promtool for
+four days, once at one-minute and once at five-minute scrapes; ``finops deploy backfill`` then
+records the ledger's rollups over the whole window (``promtool tsdb create-blocks-from rules``)
+and the server restarts with them. Each command runs twice in a process of its own, ``--raw``
+and reading the recorded ledger; every query it sent is asked again with ``stats=all`` and
+Prometheus' ``totalQueryableSamples`` summed. The answers are compared (every number within
+0.1%).
+
+    nox -s bench -- recorded_samples           # about three minutes here
+    python -m tests.benchmarks.recorded_samples --steps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from finops_cli.sample import SampleCluster
+from finops_cli.sample.openmetrics import write_openmetrics_file
+from tests.benchmarks.common import cpu_model
+from tests.support.promserver import backfill, start_server
+
+DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
+DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
+WINDOW = ["--start", "2026-10-01", "--end", "2026-10-05"]
+COMMANDS: dict[str, list[str]] = {
+    "costs --by team": ["costs", "--by", "team", *WINDOW],
+    "costs --by team --by project": ["costs", "--by", "team", "--by", "project", *WINDOW],
+    "costs --team nlp --by project": ["costs", "--team", "nlp", "--by", "project", *WINDOW],
+    "forecast": ["forecast", "--as-of", "2026-10-05", "--history", "3d"],
+    "anomalies": [
+        "anomalies",
+        "--as-of",
+        "2026-10-05",
+        "--since",
+        "2026-10-04",
+        "--baseline",
+        "3d",
+    ],
+    "report chargeback": [
+        "report",
+        "chargeback",
+        *WINDOW,
+        "--format",
+        "json",
+        "--output-file",
+        "-",
+        "--no-details",
+    ],
+}
+KEEP = {
+    "container_gpu_allocation",
+    "container_cpu_allocation",
+    "container_memory_allocation_bytes",
+    "node_gpu_hourly_cost",
+    "node_gpu_count",
+    "node_cpu_hourly_cost",
+    "node_ram_hourly_cost",
+    "kube_pod_labels",
+    "kube_pod_annotations",
+    "kube_node_labels",
+    "kube_pod_status_phase",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_FB_USED",
+}
+
+
+def probe(argv: list[str]) -> int:
+    """In the child: run finops, note every query it sends, write them with the wall time."""
+    out = Path(argv[0])
+    args = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+    from finops_cli.sources import prometheus_client
+
+    sent: list[tuple[str, list[tuple[str, str]]]] = []
+    original = prometheus_client.PrometheusClient._call
+
+    def spy(self: Any, path: str, params: list[tuple[str, str]], **kw: Any) -> Any:
+        sent.append((path, list(params)))
+        return original(self, path, params, **kw)
+
+    prometheus_client.PrometheusClient._call = spy  # type: ignore[method-assign]
+    from finops_cli.cli.app import main as finops_main
+
+    sys.argv = ["finops", *args]
+    began = time.monotonic()
+    try:
+        code = finops_main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out.write_text(json.dumps({"code": code, "wall_s": time.monotonic() - began, "sent": sent}))
+    return 0
+
+
+def run(url: str, args: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "stats.json"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.recorded_samples",
+                "--probe",
+                str(stats),
+                "--",
+                *args,
+                "--prometheus-url",
+                url,
+            ],
+            capture_output=True,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": tmp, "XDG_CONFIG_HOME": tmp},
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        if not stats.is_file():
+            raise SystemExit(f"finops {' '.join(args)} failed: {done.stderr.decode()[-800:]}")
+        result: dict[str, Any] = json.loads(stats.read_text())
+        result["document"] = json.loads(done.stdout) if done.stdout.strip() else {}
+    samples = 0
+    with httpx.Client(timeout=300) as client:
+        for path, params in result.pop("sent"):
+            if path not in ("/api/v1/query", "/api/v1/query_range"):
+                continue
+            body = client.post(
+                f"{url}{path}",
+                content=urlencode([*map(tuple, params), ("stats", "all")]),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ).json()
+            samples += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
+    result["samples"] = samples
+    return result
+
+
+def largest_difference(a: Any, b: Any) -> float:
+    """The largest relative difference between the numbers of two documents (notes aside)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = (set(a) | set(b)) - {"notes", "generated_at"}
+        return max((largest_difference(a.get(k), b.get(k)) for k in keys), default=0.0)
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return math.inf
+        return max((largest_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        if abs(a - b) <= 0.005:
+            return 0.0
+        return abs(a - b) / max(abs(a), abs(b))
+    return 0.0 if a == b else math.inf
+
+
+def server_for(step: int, work: Path) -> Any:
+    om = work / "cluster.om"
+    series = (
+        s
+        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), step)
+        if s.name in KEEP
+    )
+    write_openmetrics_file(series, om)
+    backfill(om, work / "data", work / "promtool.log")
+    om.unlink()
+    server = start_server(work)
+    began = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finops_cli",
+            "deploy",
+            "backfill",
+            "--prometheus-url",
+            server.url,
+            "--start",
+            DATA_FROM.isoformat(),
+            "--end",
+            "2026-10-05T00:00:00+00:00",
+            "--output-dir",
+            str(work / "blocks"),
+            "--rules-file",
+            str(work / "ledger.rules.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    record_s = time.monotonic() - began
+    server.stop()
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    for block in (work / "blocks").iterdir():
+        if (block / "meta.json").is_file():
+            shutil.move(str(block), work / "data" / block.name)
+    return start_server(work), record_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--probe"]:
+        return probe(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", default="60,300", help="scrape intervals, seconds")
+    args = parser.parse_args(argv)
+    version = subprocess.run(
+        ["prometheus", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split("\n")[0]
+    print(f"# recorded vs raw, samples read, {datetime.now(UTC):%Y-%m-%d}")
+    print(f"machine: {cpu_model()}; {version}")
+    print("cluster: the sample cluster (33 GPUs, 13 pods), 2026-10-01 to 2026-10-05\n")
+    print(
+        "| scrape | command | samples raw | samples recorded | fewer | wall raw s "
+        "| wall recorded s | largest difference |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for step in (int(s) for s in args.steps.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            server, record_s = server_for(step, Path(tmp))
+            try:
+                print(f"  {step} s: rules backfilled in {record_s:.0f} s", file=sys.stderr)
+                for name, command in COMMANDS.items():
+                    raw = run(server.url, [*command, *_json(command), "--raw"])
+                    rec = run(server.url, [*command, *_json(command)])
+                    diff = largest_difference(rec["document"], raw["document"])
+                    print(
+                        f"| {step} s | {name} | {raw['samples']:,} | {rec['samples']:,} "
+                        f"| {raw['samples'] / max(rec['samples'], 1):.0f}x "
+                        f"| {raw['wall_s']:.2f} | {rec['wall_s']:.2f} | {diff:.1e} |",
+                        flush=True,
+                    )
+            finally:
+                server.stop()
+    return 0
+
+
+def _json(command: list[str]) -> list[str]:
+    return [] if "--format" in command else ["-o", "json"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The recorded ledger through a real Prometheus: figures equal raw ones, far fewer samples read.
+
+The sample cluster is backfilled with promtool at five-minute scrapes; then ``finops deploy
+backfill`` records the ledger's hourly rollups (``promtool tsdb create-blocks-from rules``) over
+*part* of the window, from 2026-10-02 12:00 on, and the blocks are moved into the server's data
+directory before it restarts. Windows inside the recorded part are answered from the rollups
+alone ("full coverage"), windows across its start half and half ("mid-window"); both must equal
+``--raw`` within 0.1% (costs to the cent), and the samples the server reads (``stats=all``,
+``totalQueryableSamples``) must drop at least 20x.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from finops_cli.sample import SampleCluster
+from finops_cli.sample.openmetrics import write_openmetrics_file
+from finops_cli.settings import load_settings
+from finops_cli.sources.interface import CostRequest
+from finops_cli.sources.prometheus import PrometheusCostSource
+from finops_cli.timewindow import Window
+from finops_cli.usecases.sources import pod_labels
+from tests.support.cli import run_finops
+from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
+
+pytestmark = pytest.mark.prometheus
+
+STEP = 300
+DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
+DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
+RULES_FROM = "2026-10-02T12:00:00Z"  # coverage starts mid-window
+RULES_TO = "2026-10-05T00:00:00Z"
+KEEP = {  # what the cost queries read; the rest only slows the backfill
+    "container_gpu_allocation",
+    "container_cpu_allocation",
+    "container_memory_allocation_bytes",
+    "node_gpu_hourly_cost",
+    "node_gpu_count",
+    "node_cpu_hourly_cost",
+    "node_ram_hourly_cost",
+    "kube_pod_labels",
+    "kube_pod_annotations",
+    "kube_node_labels",
+    "kube_pod_status_phase",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_FB_USED",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    yield from _recorded_server(Path(tmp_path_factory.mktemp("recorded")), RULES_FROM, {})
+
+
+@pytest.fixture(scope="module")
+def squad_server(tmp_path_factory) -> Iterator[str]:
+    """The same cluster, its rules made with another team label (``example.com/squad``)."""
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    yield from _recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
+
+
+def _recorded_server(work: Path, rules_from: str, env: dict[str, str]) -> Iterator[str]:
+    require_prometheus()
+    om = work / "cluster.om"
+    series = (
+        s
+        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
+        if s.name in KEEP
+    )
+    write_openmetrics_file(series, om)
+    backfill(om, work / "data", work / "promtool.log")
+    om.unlink()
+    prometheus = start_server(work)
+    blocks = work / "blocks"
+    result = run_finops(
+        "deploy",
+        "backfill",
+        "--prometheus-url",
+        prometheus.url,
+        "--start",
+        rules_from,
+        "--end",
+        RULES_TO,
+        "--output-dir",
+        blocks,
+        "--rules-file",
+        work / "ledger.rules.yaml",
+        env=env,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        prometheus.stop()
+        pytest.fail(result.stderr)
+    assert "wrote" in result.stdout
+    prometheus = with_blocks(prometheus, blocks)
+    try:
+        yield prometheus.url
+    finally:
+        prometheus.stop()
+
+
+def _run(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    output = () if "--format" in args else ("-o", "json")
+    result = run_finops(*args, "--prometheus-url", url, *output, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _same(recorded: Any, raw: Any, where: str = "") -> None:
+    """Every number within 0.1% (money to the cent), every other value equal; notes and the
+    time of generation aside."""
+    if isinstance(raw, dict):
+        assert isinstance(recorded, dict), where
+        keys = set(raw) - {"notes", "generated_at"}
+        assert set(recorded) - {"notes", "generated_at"} == keys, where
+        for key in keys:
+            _same(recorded[key], raw[key], f"{where}.{key}")
+    elif isinstance(raw, list):
+        assert isinstance(recorded, list) and len(recorded) == len(raw), where
+        for i, (a, b) in enumerate(zip(recorded, raw, strict=True)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(raw, float) and not isinstance(raw, bool):
+        assert isinstance(recorded, (int, float)), where
+        assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
+    else:
+        assert recorded == raw, (where, recorded, raw)
+
+
+def _recorded_note(doc: dict[str, Any]) -> str:
+    found = [n for n in doc["notes"] if n.startswith("recorded series answered")]
+    assert found, doc["notes"]
+    return found[0]
+
+
+def _both(url: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _run(url, *args), _run(url, *args, "--raw")
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        ("--start", "2026-10-03", "--end", "2026-10-05"),  # wholly recorded
+        ("--start", "2026-10-01", "--end", "2026-10-04"),  # recorded from 10-02 12:00
+        ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z"),  # partial edges
+    ],
+    ids=["full", "mid-window", "unaligned"],
+)
+def test_costs_by_team_equal_raw(server, window):
+    recorded, raw = _both(server, "costs", "--by", "team", *window)
+    _same(recorded, raw)
+    note = _recorded_note(recorded)
+    assert not any(n.startswith("recorded series answered") for n in raw["notes"])
+    if window[1] == "2026-10-03":
+        assert "raw series the rest" not in note
+    else:
+        assert "raw series the rest" in note
+    assert raw["totals"]["gpu_cost"] > 1000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "team", "--by", "project"),
+        ("--by", "project", "--team", "research"),
+        ("--by", "namespace"),
+        ("--by", "gpu-model"),
+        ("--by", "cost-center"),
+        ("--by", "model", "--namespace", "inference"),
+    ],
+)
+def test_groupings_and_filters_equal_raw(server, args):
+    window = ("--start", "2026-10-01", "--end", "2026-10-04")
+    recorded, raw = _both(server, "costs", *args, *window)
+    _same(recorded, raw)
+    _recorded_note(recorded)
+
+
+def test_forecast_equals_raw(server):
+    args = ("forecast", "--as-of", "2026-10-04T15:00:00Z", "--history", "3d")
+    recorded, raw = _both(server, *args)
+    _same(recorded, raw)
+
+
+def test_anomalies_equal_raw(server):
+    args = (
+        "anomalies",
+        "--as-of",
+        "2026-10-05T00:00:00Z",
+        "--since",
+        "2026-10-04T00:00:00Z",
+        "--baseline",
+        "3d",
+    )
+    recorded, raw = _both(server, *args)
+    _same(recorded, raw)
+
+
+def test_by_node_reads_raw_and_says_why(server):
+    window = ("--start", "2026-10-03", "--end", "2026-10-04")
+    recorded, raw = _both(server, "costs", "--by", "node", *window)
+    _same(recorded, raw)
+    assert any("not kept by node" in n for n in recorded["notes"]), recorded["notes"]
+
+
+def test_rules_made_with_another_team_label_are_refused(server):
+    """Rules recorded with ``ai-finops.io/team`` read by a CLI whose team label is another: a
+    note names the difference, and every figure is the raw one."""
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    window = ("--start", "2026-10-03", "--end", "2026-10-04")
+    recorded = _run(server, "costs", "--by", "team", *window, env=env)
+    raw = _run(server, "costs", "--by", "team", *window, "--raw", env=env)
+    _same(recorded, raw)
+    refused = [n for n in recorded["notes"] if "not used" in n]
+    assert refused and "team_label='ai-finops.io/team'" in refused[0], recorded["notes"]
+    assert "example.com/squad" in refused[0]
+
+
+def test_rule_set_made_with_another_team_label_is_refused(squad_server):
+    """Rules backfilled with ``FINOPS_LABEL_TEAM=example.com/squad`` and read by a CLI with the
+    default team label: refused with a note naming both, every figure raw."""
+    window = ("--start", "2026-10-04", "--end", "2026-10-05")
+    recorded, raw = _both(squad_server, "costs", "--by", "team", *window)
+    _same(recorded, raw)
+    refused = [n for n in recorded["notes"] if "not used" in n]
+    assert refused, recorded["notes"]
+    assert "team_label='example.com/squad' (this run: 'ai-finops.io/team')" in refused[0]
+    assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
+    # the CLI made with the rules' label reads them
+    env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
+    squad = _run(squad_server, "costs", "--by", "team", *window, env=env)
+    _recorded_note(squad)
+
+
+# ---- samples read ------------------------------------------------------------------------
+def samples_read(url: str, request: CostRequest, *, recorded: bool) -> tuple[int, Any]:
+    """Samples the server reads (``stats=all``) for every query ``costs`` sends, and the data."""
+    settings = load_settings({"prometheus.url": url})
+    source = PrometheusCostSource(
+        settings.prometheus,
+        pod_labels(settings),
+        cluster_label=settings.labels.cluster,
+        recorded=recorded,
+    )
+    sent: list[tuple[str, list[tuple[str, str]]]] = []
+    call = source.client._call
+
+    def spy(path: str, params: list[tuple[str, str]], **kw: Any) -> Any:
+        sent.append((path, list(params)))
+        return call(path, params, **kw)
+
+    source.client._call = spy  # type: ignore[method-assign]
+    try:
+        data = source.costs(request)
+    finally:
+        source.close()
+    total = 0
+    with httpx.Client(timeout=120) as client:
+        for path, params in sent:
+            if path not in ("/api/v1/query", "/api/v1/query_range"):
+                continue
+            body = client.post(
+                f"{url}{path}",
+                content=urlencode([*params, ("stats", "all")]),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ).json()
+            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
+    return total, data
+
+
+def test_recorded_reads_at_least_20x_fewer_samples(server):
+    window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
+    request = CostRequest(window, ("team",), {}, daily_totals=True)  # as `costs --by team`
+    raw, raw_data = samples_read(server, request, recorded=False)
+    rec, rec_data = samples_read(server, request, recorded=True)
+    assert raw >= 20 * rec, (raw, rec)
+    cost = raw_data.allocations.groupby("team")["gpu_cost"].sum()
+    again = rec_data.allocations.groupby("team")["gpu_cost"].sum()
+    assert (cost - again).abs().max() < 0.005
+    print(f"samples read, costs --by team over 2 days: raw {raw:,}, recorded {rec:,}")
+
+
+# ---- VictoriaMetrics: vmalert -replay ----------------------------------------------------
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory) -> Iterator[str]:
+    from tests.support.tools import require_tool
+    from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
+
+    require_victoria_metrics()
+    require_tool("vmalert")
+    work = Path(tmp_path_factory.mktemp("recorded-vm"))
+    path = work / "cluster.prom"
+    series = (
+        s
+        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
+        if s.name in KEEP
+    )
+    write_openmetrics_file(series, path, timestamp_scale=1000)
+    server = VictoriaMetrics(work, ["-search.disableCache"])
+    try:
+        server.import_prometheus_text(path)
+        result = run_finops(
+            "deploy",
+            "backfill",
+            "--engine",
+            "victoriametrics",
+            "--prometheus-url",
+            server.url,
+            "--start",
+            RULES_FROM,
+            "--end",
+            RULES_TO,
+            "--rules-file",
+            work / "ledger.rules.yaml",
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr
+        httpx.get(f"{server.url}/internal/force_flush", timeout=60).raise_for_status()
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--by", "team", "--start", "2026-10-03", "--end", "2026-10-05"),
+        ("--by", "team", "--by", "project", "--start", "2026-10-01", "--end", "2026-10-04"),
+    ],
+    ids=["full", "mid-window"],
+)
+def test_vmalert_replay_equals_raw_on_victoriametrics(vm, args):
+    recorded, raw = _both(vm, "costs", *args)
+    _same(recorded, raw)
+    _recorded_note(recorded)
+
+
+@pytest.mark.parametrize(
+    "by, details",
+    # By team the report adds an anomaly section; over four days of data its baseline is
+    # empty and its scores divide by ~0, so float noise moves them: anomalies are compared
+    # on a real baseline above (test_anomalies_equal_raw).
+    [("team", "--no-details"), ("cost-center", "--details")],
+)
+def test_chargeback_report_equals_raw(server, by, details):
+    args = (
+        "report",
+        "chargeback",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-05",
+        "--by",
+        by,
+        "--format",
+        "json",
+        "--output-file",
+        "-",
+        details,
+    )
+    recorded, raw = _both(server, *args)
+    _same(recorded, raw)

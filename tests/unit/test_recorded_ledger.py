@@ -1,0 +1,198 @@
+"""The recorded ledger without a server: its reads, the stitching plan, the settings check.
+
+The figures themselves are checked through a real Prometheus in
+``tests/integration/test_recorded_ledger.py`` (recorded = raw, samples read); here what decides
+*which* hours are read how, and that every read stays small.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finops_cli import buckets
+from finops_cli.deploy import rules
+from finops_cli.queries import MAX_QUERY_BYTES, QueryContext, query_bytes
+from finops_cli.queries import recorded as rec
+from finops_cli.sources import prometheus_recorded as pr
+
+H = 3600
+D = 86400
+DAY0 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
+
+
+def _ctx(**kw) -> QueryContext:
+    return QueryContext({**LABELS, "cost_center": "ai-finops.io/cost-center"}, 60, **kw)
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [
+        _ctx(),
+        _ctx(cluster_filter="us-1", replica_labels=("prometheus_replica",)),
+        _ctx(cluster_label=None),
+    ],
+    ids=["default", "cluster-filter-replicas", "no-cluster-label"],
+)
+def test_every_read_is_small(ctx):
+    rq = rec.RecordedQueries(ctx)
+    filters = {k: "x" * 60 for k in ("team", "project", "model", "namespace", "cost_center")}
+    reads = [
+        rq.read(m, ("team", "project"), filters, 30 * D, days=days)
+        for m in (*rec.GRAIN_MEASURES, *rec.CLUSTER_MEASURES)
+        for days in (False, True)
+    ]
+    reads += [rq.coverage(), rq.coverage(days=True), rq.info_sets(90 * D)]
+    assert max(query_bytes(q) for q in reads) < MAX_QUERY_BYTES // 4
+
+
+def test_reads_by_gpu_model_leave_out_what_raw_leaves_out():
+    rq = rec.RecordedQueries(_ctx())
+    assert 'gpu_model!=""' in rq.read("gpu_cost", ("gpu_model",), {}, H)
+    assert 'gpu_model!=""' not in rq.read("wasted_cost", ("gpu_model",), {}, H)
+    assert 'gpu_model!=""' not in rq.read("gpu_cost", ("team",), {}, H)
+    # cluster-wide measures ignore keys and filters, as the raw ones do
+    assert rq.read("capacity_gpu_cost", ("team",), {"team": "a"}, H) == (
+        "sum by (cluster) (sum_over_time(ledger:finops_capacity_gpu_cost:sum_1h{}[3600s]))"
+    )
+
+
+def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
+    from finops_cli.deploy import backfill as bf
+    from finops_cli.deploy.paths import checkout_manifests_dir
+
+    plan = bf.BackfillPlan(
+        url="http://x",
+        start=datetime(2026, 10, 1, tzinfo=UTC),
+        end=datetime(2026, 10, 2, tzinfo=UTC),
+        pod_labels={**LABELS, "cost_center": rules.COST_CENTER_ANNOTATION},
+        cluster_label="cluster",
+        sample_interval_s=60,
+        rules_file=tmp_path / "ledger.rules.yaml",
+    )
+    written = bf.write_rules(plan).read_text()
+    committed = checkout_manifests_dir() / "base/prometheus/backfill" / rules.LEDGER_BACKFILL_FILE
+    body = [line for line in committed.read_text().splitlines() if not line.startswith("#")]
+    assert [line for line in written.splitlines() if not line.startswith("#")] == body
+    command = bf.promtool_command(plan, tmp_path / "blocks")
+    assert command[1:4] == ["tsdb", "create-blocks-from", "rules"]
+    assert f"--end={int(plan.end.timestamp()) + rec.RULE_INTERVAL_S}" in command
+    chunks = bf.replay_chunks(plan)
+    replay = bf.vmalert_command(plan, "http://vm", chunks[0])
+    assert "-replay.timeFrom=2026-10-01T00:00:00Z" in replay
+    # one run for a day, ending in the minute after the last hour
+    assert chunks == [(plan.start, datetime(2026, 10, 2, 0, 1, tzinfo=UTC))]
+
+
+def test_replay_runs_share_no_instant():
+    """vmalert asks a chunk's boundary instant twice; each run ends a minute before the next."""
+    from finops_cli.deploy import backfill as bf
+
+    plan = bf.BackfillPlan(
+        url="http://x",
+        start=datetime(2026, 10, 1, tzinfo=UTC),
+        end=datetime(2026, 10, 31, tzinfo=UTC),
+        pod_labels={},
+        cluster_label="cluster",
+        sample_interval_s=300,
+        rules_file=Path("x.yaml"),
+    )
+    chunks = bf.replay_chunks(plan)
+    assert len(chunks) == 5
+    for (_, to), (start, _) in itertools.pairwise(chunks):
+        assert (start - to).total_seconds() == rec.RULE_INTERVAL_S
+    assert all((b - a).total_seconds() / 60 + 1 <= bf.REPLAY_POINTS for a, b in chunks)
+
+
+def test_backfill_rules_never_read_the_rules_they_write():
+    """promtool and vmalert evaluate each rule against the server as it is: a backfill rule
+    that read a recorded series would record nothing."""
+    group = rules.ledger_backfill_group()
+    for rule in group.rules:
+        assert "ledger:" not in rule.expr, rule.name
+    assert group.interval == "60s"  # a rollup lands less than a minute after its hour
+
+
+def _coverage(hours: set[int], days: set[int] = frozenset()) -> pr.Coverage:
+    return pr.Coverage(frozenset(hours), rec.RecordedQueries(_ctx()), frozenset(days))
+
+
+def test_pieces_cut_on_hours_and_days():
+    covered = {DAY0 + k * H for k in range(13, 49)}  # 12:00 on day 0 to 00:00 on day 2
+    cov = _coverage(covered, {DAY0 + 2 * D})
+    pieces = pr._pieces(DAY0 + 5 * H + 1800, DAY0 + 3 * D, cov)
+    assert pieces == [
+        (DAY0 + 5 * H + 1800, DAY0 + 12 * H, pr.RAW),
+        (DAY0 + 12 * H, DAY0 + D, pr.HOURS),
+        (DAY0 + D, DAY0 + 2 * D, pr.DAYS),
+        (DAY0 + 2 * D, DAY0 + 3 * D, pr.RAW),
+    ]
+
+
+def test_recorded_days_become_one_bucket_only_when_the_caller_sums_days():
+    cov = _coverage({DAY0 + k * H for k in range(1, 49)}, {DAY0 + D, DAY0 + 2 * D})
+    cut = buckets.plan(DAY0 - 1800, DAY0 + 2 * D + 1800, H)
+    daily = pr._buckets(cut, cov, daily=True)
+    assert (DAY0, DAY0 + D, "") in daily and (DAY0 + D, DAY0 + 2 * D, "") in daily
+    assert len(daily) == 2 + 2  # two days and the two partial edges
+    hourly = pr._buckets(cut, cov, daily=False)
+    assert len(hourly) == 48 + 2
+
+
+class _Client:
+    """Records what ``answer`` asks; answers one series per query."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def range(self, query, start, end, step):
+        from finops_cli.sources.prometheus_client import RangeSeries
+
+        self.asked.append(("range", query))
+        n = int((end - start) / step) + 1
+        stamps = [start.timestamp() + i * step.total_seconds() for i in range(n)]
+        return [RangeSeries({"team": "a"}, stamps, [1.0] * n)]
+
+    def instant(self, query, at):
+        from finops_cli.sources.prometheus_client import InstantSample
+
+        self.asked.append(("instant", query))
+        return [InstantSample({"team": "a"}, 1.0)]
+
+
+def test_answer_labels_every_piece_with_its_bucket_end():
+    cov = _coverage({DAY0 + k * H for k in range(13, 25)})
+    client = _Client()
+    start = datetime.fromtimestamp(DAY0 + 10 * H + 600, tz=UTC)
+    end = datetime.fromtimestamp(DAY0 + 30 * H, tz=UTC)
+    out = pr.answer(
+        client,  # type: ignore[arg-type]
+        "raw_measure",
+        lambda length, days: f"rec[{length}]{'d' if days else 'h'}",
+        cov,
+        start,
+        end,
+        H,
+        60,
+    )
+    ends = sorted(t for _, stamps, _ in out for t in stamps)
+    assert ends == [float(DAY0 + k * H) for k in range(11, 31)]  # one value per bucket
+    kinds = [(kind, q.startswith("rec")) for kind, q in client.asked]
+    assert ("range", True) in kinds and ("range", False) in kinds  # one run each way
+    assert ("instant", False) in kinds  # the partial first bucket
+
+
+def test_settings_that_differ_are_named():
+    ctx = _ctx()
+    wanted = rec.info_labels(ctx)
+    assert pr._settings_differ(ctx, [wanted]) is None
+    other = wanted | {"team_label": "example.com/squad"}
+    why = pr._settings_differ(ctx, [other])
+    assert why is not None and "team_label='example.com/squad'" in why
+    assert "'ai-finops.io/team'" in why
+    assert pr.known_interval([wanted]) == 60
+    assert pr.known_interval([wanted, wanted | {"sample_interval": "300"}]) is None
