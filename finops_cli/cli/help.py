@@ -140,6 +140,8 @@ def _default_words(param: Any, ctx: Any) -> str:
     if default is None or default in ((), []):
         return ""
     value = getattr(default, "value", default)
+    if isinstance(value, float):  # 1/3 reads 0.333333, 10.0 reads 10
+        value = f"{value:g}"
     return f"Default: {value}."
 
 
