@@ -32,6 +32,7 @@ import httpx
 from finops_cli.sample import SampleCluster
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from tests.benchmarks.common import cpu_model
+from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, start_server
 
 DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
@@ -62,23 +63,7 @@ COMMANDS: dict[str, list[str]] = {
         "--no-details",
     ],
 }
-KEEP = {
-    "container_gpu_allocation",
-    "container_cpu_allocation",
-    "container_memory_allocation_bytes",
-    "node_gpu_hourly_cost",
-    "node_gpu_count",
-    "node_cpu_hourly_cost",
-    "node_ram_hourly_cost",
-    "kube_pod_labels",
-    "kube_pod_annotations",
-    "kube_node_labels",
-    "kube_pod_status_phase",
-    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-    "DCGM_FI_DEV_GPU_UTIL",
-    "DCGM_FI_DEV_GPU_TEMP",
-    "DCGM_FI_DEV_FB_USED",
-}
+KEEP = LEDGER_METRICS
 
 
 def probe(argv: list[str]) -> int:

@@ -40,20 +40,22 @@ def _series(cluster: SampleCluster, pad_s: int = 3600):
     return cluster.series(int(START.timestamp()) - pad_s, int(END.timestamp()) + pad_s, STEP)
 
 
+def _prometheus(start_server, tmp_path_factory, with_opencost: bool):
+    name = "sharing-opencost" if with_opencost else "sharing-catalog"
+    cluster = _cluster(with_opencost=with_opencost)
+    path = Path(tmp_path_factory.mktemp(name)) / "cluster.om"
+    write_openmetrics_file(_series(cluster), path)
+    return start_server(path, name), cluster
+
+
 @pytest.fixture(scope="module")
 def catalog_prometheus(prometheus_from_openmetrics, tmp_path_factory):
-    cluster = _cluster(with_opencost=False)
-    path = Path(tmp_path_factory.mktemp("sharing")) / "cluster.om"
-    write_openmetrics_file(_series(cluster), path)
-    return prometheus_from_openmetrics(path, "sharing-catalog"), cluster
+    return _prometheus(prometheus_from_openmetrics, tmp_path_factory, with_opencost=False)
 
 
 @pytest.fixture(scope="module")
 def opencost_prometheus(prometheus_from_openmetrics, tmp_path_factory):
-    cluster = _cluster(with_opencost=True)
-    path = Path(tmp_path_factory.mktemp("sharing-oc")) / "cluster.om"
-    write_openmetrics_file(_series(cluster), path)
-    return prometheus_from_openmetrics(path, "sharing-opencost"), cluster
+    return _prometheus(prometheus_from_openmetrics, tmp_path_factory, with_opencost=True)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from finops_cli.sources.prometheus import PrometheusCostSource
 from finops_cli.timewindow import Window
 from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
+from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
 
 pytestmark = pytest.mark.prometheus
@@ -39,23 +40,7 @@ DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
 DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
 RULES_FROM = "2026-10-02T12:00:00Z"  # coverage starts mid-window
 RULES_TO = "2026-10-05T00:00:00Z"
-KEEP = {  # what the cost queries read; the rest only slows the backfill
-    "container_gpu_allocation",
-    "container_cpu_allocation",
-    "container_memory_allocation_bytes",
-    "node_gpu_hourly_cost",
-    "node_gpu_count",
-    "node_cpu_hourly_cost",
-    "node_ram_hourly_cost",
-    "kube_pod_labels",
-    "kube_pod_annotations",
-    "kube_node_labels",
-    "kube_pod_status_phase",
-    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-    "DCGM_FI_DEV_GPU_UTIL",
-    "DCGM_FI_DEV_GPU_TEMP",
-    "DCGM_FI_DEV_FB_USED",
-}
+KEEP = LEDGER_METRICS
 
 
 @pytest.fixture(scope="module")
