@@ -250,6 +250,7 @@ def commitments(
         option(HELP["commitments --fail-on"], "--fail-on", metavar="GATE"),
     ] = None,
     focus: FocusOption = None,
+    athena: AthenaOption = None,
     ec2: Annotated[bool, option(HELP["--ec2"], "--ec2", panel=BILL, show_default=True)] = False,
     profile: ProfileOption = None,
 ) -> None:
@@ -257,13 +258,15 @@ def commitments(
     per GPU instance family; coverage of GPU instance-hours (committed / on-demand / spot);
     reserved capacity idle while on-demand instances of its type ran; what expires soon.
 
-    From --focus (FOCUS 1.0-1.3, hour by hour), --source sample, or AWS Cost Explorer and EC2.
+    From --focus (FOCUS 1.0-1.3, hour by hour), --athena (a FOCUS table, the same rows),
+    --source sample, or AWS Cost Explorer and EC2.
     Whole UTC days. See docs/billing.md for the definitions.
     """
     from finops_cli.usecases.commitments import CommitmentOptions, billing_commitments
 
     options = CommitmentOptions(
         focus=focus,
+        athena=athena,
         profile=profile,
         expiring_within=expiring_within,
         fail_on=fail_on or [],

@@ -87,3 +87,11 @@ def test_plan_job_flags_go_together():
     result = run_finops("billing", "plan", "--gpus", "8")
     assert result.returncode == 2
     assert "needs --gpus, --type and --days together" in result.stderr
+
+
+def test_focus_and_athena_conflict(bill):
+    result = run_finops(
+        "billing", "commitments", "--focus", str(bill), "--athena", "billing.focus_export"
+    )
+    assert result.returncode == 2
+    assert "--focus and --athena conflict" in result.stderr.splitlines()[-1]
