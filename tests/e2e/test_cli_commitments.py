@@ -95,3 +95,51 @@ def test_focus_and_athena_conflict(bill):
     )
     assert result.returncode == 2
     assert "--focus and --athena conflict" in result.stderr.splitlines()[-1]
+
+
+def test_the_sample_bill_has_unused_commitment_and_an_idle_reservation():
+    """Ground truth of the sample: the Savings Plan commits 85.00/h, both p5 nodes use
+    2 x 55.04 x 0.72 = 79.2576/h of it; one g5.12xlarge reservation slot idles every hour while
+    the cluster's two g5.12xlarge nodes run on demand."""
+    from finops_cli.sample.bill import (
+        ON_DEMAND_PRICE,
+        RESERVATION_ID,
+        RESERVATION_TYPE,
+        SAVINGS_PLAN_ARN,
+        SAVINGS_PLAN_HOURLY,
+    )
+
+    result = run_finops(
+        "billing", "commitments", "--source", "sample", "--start", "2026-10-05", "--end",
+        "2026-10-08", "-o", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    got = {c["id"]: c for c in document["commitments"]}
+    hours = 72
+    sp_unused = (SAVINGS_PLAN_HOURLY - 2 * 55.04 * 0.72) * hours
+    assert round(sp_unused, 2) == 413.45
+    assert round(got[SAVINGS_PLAN_ARN]["unused"], 2) == round(sp_unused, 2)
+    assert round(got[SAVINGS_PLAN_ARN]["committed"], 2) == SAVINGS_PLAN_HOURLY * hours
+    reserved = ON_DEMAND_PRICE[RESERVATION_TYPE] * hours
+    assert round(got[RESERVATION_ID]["unused"], 2) == round(reserved, 2) == 408.38
+    assert got[RESERVATION_ID]["utilisation"] == 0.0
+    assert round(document["totals"]["unused"], 2) == round(sp_unused + reserved, 2)
+    (overlap,) = document["overlaps"]
+    assert overlap["reservation_id"] == RESERVATION_ID and overlap["hours"] == hours
+    assert round(overlap["money"], 2) == round(reserved, 2)
+
+
+def test_plan_on_the_sample_beats_no_commitment_and_says_by_how_much():
+    result = run_finops("billing", "plan", "--window", "3d", "-o", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    baseline = json.loads(result.stdout)["baseline"]
+    recommended = baseline["backtests"][0]
+    assert baseline["beats_no_commitment"] is True
+    assert recommended["savings"] == pytest.approx(
+        recommended["cost_without"] - recommended["cost_with"], abs=1e-3
+    )
+    assert recommended["savings"] > 0 and recommended["savings_pct"] > 0
+    table = run_finops("billing", "plan", "--window", "3d", "-o", "table", "-q")
+    said = f"{recommended['savings']:,.2f} ({100 * recommended['savings_pct']:.1f}%)"
+    assert said in table.stdout

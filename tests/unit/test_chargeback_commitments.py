@@ -19,7 +19,14 @@ from finops_cli.analytics.chargeback_commitments import ledger_hours, share_comm
 from finops_cli.analytics.commitments import commitment_report
 from finops_cli.analytics.costs import attribute_costs
 from finops_cli.render import chargeback as render
-from finops_cli.sample.bill import SAVINGS_PLAN_DISCOUNT, SampleBill, focus_rows
+from finops_cli.sample.bill import (
+    ON_DEMAND_PRICE,
+    RESERVATION_TYPE,
+    SAVINGS_PLAN_DISCOUNT,
+    SAVINGS_PLAN_HOURLY,
+    SampleBill,
+    focus_rows,
+)
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth
 from finops_cli.sources.focus_commitments import FocusCommitments, records_frame
@@ -105,7 +112,12 @@ def test_sample_savings_plan_discount_goes_to_the_teams_on_p5_by_gpu_hours(ledge
     for r in parts:
         assert r["net_cost"] == pytest.approx(r["total_cost"] - r["commitment_discount"], abs=1e-5)
     unused = rows["__unused_commitment__"]
-    assert unused["kind"] == "unused_commitment" and unused["net_cost"] == 0.0  # fully used
+    # the sample's planted waste: the Savings Plan's commitment above what both p5 nodes use,
+    # and the g5.12xlarge capacity reservation idle every hour
+    sp_unused = (SAVINGS_PLAN_HOURLY * hours) - on_demand * (1 - SAVINGS_PLAN_DISCOUNT)
+    reserved = ON_DEMAND_PRICE[RESERVATION_TYPE] * hours
+    assert unused["kind"] == "unused_commitment"
+    assert unused["net_cost"] == pytest.approx(sp_unused + reserved, abs=0.01)
     assert doc["summary"]["net_cost"] == pytest.approx(
         sum(r["net_cost"] for r in doc["rows"]), abs=1e-4
     )
