@@ -91,6 +91,10 @@ HELP = {
     "--discount": "Savings Plan discount off on-demand, 0 to below 1 (default: the catalog's).",
     "--ce-commitment": "Cost Explorer's recommended hourly commitment, to backtest beside ours.",
     "--ask-cost-explorer": "Ask Cost Explorer for its Savings Plan recommendation ($0.01).",
+    "--rates": (
+        "A commitment rates CSV (finops pricing savings-plans writes one from AWS's offer file) "
+        "read before the packaged rates."
+    ),
     "--gpus": "A planned job: how many GPUs.",
     "--type": "A planned job: the instance type (p5.48xlarge).",
     "--days": "A planned job: how many days.",
@@ -304,6 +308,7 @@ def plan(
     offerings: Annotated[
         bool, option(HELP["--offerings"], "--offerings", panel=JOB, show_default=True)
     ] = False,
+    rates: Annotated[Path | None, option(HELP["--rates"], "--rates", metavar="CSV")] = None,
     profile: ProfileOption = None,
 ) -> None:
     """What to buy: a Savings Plan hourly commitment for the fleet's steady GPU baseline,
@@ -325,6 +330,7 @@ def plan(
         job_start=job_start,
         region=region,
         offerings=offerings,
+        rates=rates,
         profile=profile,
     )
     ctx.emit(billing_plan(ctx, options))

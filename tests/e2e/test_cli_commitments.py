@@ -143,3 +143,35 @@ def test_plan_on_the_sample_beats_no_commitment_and_says_by_how_much():
     table = run_finops("billing", "plan", "--window", "3d", "-o", "table", "-q")
     said = f"{recommended['savings']:,.2f} ({100 * recommended['savings_pct']:.1f}%)"
     assert said in table.stdout
+
+
+def test_savings_plan_rates_from_the_offer_file_price_the_plan(tmp_path):
+    from pathlib import Path
+
+    offer = Path(__file__).parents[1] / "fixtures" / "pricing" / "savings-plan-offer.json"
+    rates = tmp_path / "aws-commitments.csv"
+    written = run_finops(
+        "pricing", "savings-plans", "--offer", str(offer), "--output-file", str(rates)
+    )
+    assert written.returncode == 0, written.stderr
+    assert "Savings Plan rate(s)" in written.stderr and rates.exists()
+    result = run_finops(
+        *["billing", "plan", "--window", "3d", "--gpus", "8", "--type", "p5.48xlarge", "--days",
+          "1", "--rates", str(rates), "-o", "json", "-q"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["baseline"]["discount"] == pytest.approx(0.25)  # 41.28 / 55.04
+    assert not any("ASSUMPTION" in n for n in document["notes"])
+    options = {o["option"]: o for o in document["job"]["options"]}
+    assert options["savings-plan"]["cost"] == pytest.approx(41.28 * 24, abs=0.01)
+
+
+def test_a_bad_offer_file_is_one_line(tmp_path):
+    bad = tmp_path / "offer.json"
+    bad.write_text('{"products": []}')
+    result = run_finops("pricing", "savings-plans", "--offer", str(bad), "--output-file",
+                        str(tmp_path / "out.csv"))  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("finops: error: ")
+    assert "Traceback" not in result.stderr
