@@ -145,11 +145,32 @@ def _report(
         plans, plan_terms = apis.savings_plans(start, end)
         reserved, reserved_terms = apis.reservations(start, end)
         coverage = apis.reservation_coverage(start, end)
+        plan_coverage = apis.savings_plans_coverage(start, end)
         terms = [*plan_terms, *reserved_terms, *apis.capacity_reservations()]
     paid = apis.ce.paid_calls
     run.notice(f"finops: Cost Explorer: {paid} paid request(s) (${paid * 0.01:.2f})")
     notes = ["Cost Explorer's reservation coverage has no spot hours: spot is shown as 0"]
+    notes += _plan_coverage_notes(plan_coverage)
     report = report_from_apis(
         [*plans, *reserved], coverage, terms=terms, now=run.now, horizon=horizon, notes=notes
     )
     return report, apis.name, paid
+
+
+def _plan_coverage_notes(coverage: dict[str, tuple[float, float]]) -> list[str]:
+    """Cost Explorer's reservation coverage counts hours a Savings Plan covered as on-demand;
+    its Savings Plans coverage is money per instance family: say it for the GPU families."""
+    from finops_cli.sources.billing import is_gpu_machine
+
+    parts = []
+    for family, (covered, on_demand) in sorted(coverage.items()):
+        if is_gpu_machine(f"{family}.x") and covered + on_demand > 0:
+            share = covered / (covered + on_demand)
+            parts.append(f"{family} {share:.1%} ({covered:,.2f} of {covered + on_demand:,.2f})")
+    if not parts:
+        return []
+    return [
+        "Cost Explorer counts hours a Savings Plan covered as on-demand hours in reservation "
+        "coverage; Savings Plans covered this share of GPU on-demand-equivalent spend: "
+        + ", ".join(parts)
+    ]

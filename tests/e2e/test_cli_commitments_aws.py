@@ -69,6 +69,13 @@ def test_figures_to_the_cent(ce_document):
     assert coverage["p5.48xlarge"]["on_demand_cost"] == pytest.approx(2641.92, abs=0.005)
     families = {f["family"] for f in document["families"]}
     assert families == {"g5", "g6", "p5"}
+    # Savings Plans coverage is money per family (GetSavingsPlansCoverage): the scenario's p5
+    # plan covered its used commitment's on-demand equivalent beside 48 on-demand p5 hours
+    (note,) = [n for n in document["notes"] if "Savings Plans covered" in n]
+    covered = 48 * (39.6288 + 0.1296) / 0.72
+    total = covered + 48 * 55.04
+    assert f"p5 {covered / total:.1%} ({covered:,.2f} of {total:,.2f})" in note
+    assert "m6i" not in note  # not a GPU family
 
 
 def test_expiring_comes_from_cost_explorer_and_ec2(ce_document):
@@ -95,8 +102,9 @@ def test_pages_and_throttling_are_followed_and_paid_calls_counted(ce_document):
     assert tokens == [None, None, "page-2"]
     pages = [b.get("NextPageToken") for t, b in requests if t.endswith("ReservationCoverage")]
     assert pages == [None, "page-2"]
-    assert document["requests"] == {"paid": 6, "cached": 0}
-    assert "6 paid request(s) ($0.06)" in result.stderr
+    assert operations.count("GetSavingsPlansCoverage") == 2
+    assert document["requests"] == {"paid": 8, "cached": 0}
+    assert "8 paid request(s) ($0.08)" in result.stderr
     _no_secrets(result)
 
 
