@@ -21,8 +21,9 @@ from finops_cli.errors import SourceError, UsageError
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.queries import GpuQueries, QueryContext
 from finops_cli.queries.energy import energy_method
+from finops_cli.queries.hami import HamiNames
 from finops_cli.sources import prometheus_discovery as discovery
-from finops_cli.sources import prometheus_rows
+from finops_cli.sources import prometheus_hami, prometheus_rows
 from finops_cli.sources.interface import (
     CAPACITY_COLUMNS,
     GPU_COLUMNS,
@@ -218,13 +219,15 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
             )
     prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
     wide = replace(ctx, attribute_lookback_s=int(window_s))
+    scheme = prometheus_hami.hami_scheme(source.client, start, end)
     attribute_rows = (
         source.client.instant(wide.pod_attributes(["team", "project", "model"], {}), end)
-        if shares
+        if shares or scheme is not None
         else []
     )
     prometheus_rows.name_cluster(attribute_rows, ctx.cluster_label)
     prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
+    hami_notes = _hami(source, ctx, scheme, window_s, end, rows, attribute_rows, pod_keys, hours)
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
@@ -238,9 +241,44 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         interval,
         context_notes
         + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+        + hami_notes
         + prometheus_rows.partial_notes(source.client, warned, skipped),
         "OpenCost node_gpu_hourly_cost" if ctx.catalog_prices is None else "pricing catalog",
     )
+
+
+def _hami(
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    scheme: HamiNames | None,
+    window_s: float,
+    end: datetime,
+    rows: dict[tuple[str, ...], dict[str, object]],
+    attribute_rows: list[InstantSample],
+    pod_keys: dict[str, str],
+    hours: float,
+) -> list[str]:
+    """HAMi pods added to their GPUs' holders from HAMi's scheduler metrics; the notes."""
+    if scheme is None:
+        hami = ctx.sharing is not None and ctx.sharing.hami
+        return [prometheus_hami.NO_HAMI_METRICS] if hami else []
+    shares, held, over = prometheus_hami.hami_holders(source.client, ctx, scheme, window_s, end)
+    unmatched = prometheus_hami.attach_hami_holders(
+        rows, shares, held, attribute_rows, pod_keys, hours
+    )
+    notes = []
+    if over:
+        devices = ", ".join(sorted(s.labels.get("device_uuid", "") for s in over)[:3])
+        notes.append(
+            f"HAMi over-subscribed {len(over)} GPU(s) ({devices}): their holders' shares were "
+            "scaled down to add up to 1"
+        )
+    if unmatched:
+        notes.append(
+            f"HAMi reports {len(unmatched)} GPU(s) dcgm-exporter does not "
+            f"({', '.join(sorted(unmatched)[:3])}): their HAMi holders are not listed"
+        )
+    return notes
 
 
 def gpu_measures(gq: GpuQueries, busy_metrics: frozenset[str]) -> dict[str, str]:

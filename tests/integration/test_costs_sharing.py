@@ -21,6 +21,7 @@ from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth, holder_truth
 from tests.support.cli import run_finops
+from tests.support.hami import check_hami_holders
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -152,15 +153,15 @@ def test_gpus_list_each_physical_gpu_holders_and_shares(catalog_prometheus):
     assert physical, "no holders listed"
     assert max(physical.values()) <= 1 + 1e-6
     # Every pod the truth charges holds a share of some GPU in `gpus`, except those
-    # dcgm-exporter cannot map: HAMi pods, and on an MPS GPU outside virtual-GPU mode all but
-    # the one pod whose labels the series carry. KAI's fractional pods are found through
-    # their reservation pod's GPU group.
+    # dcgm-exporter cannot map: on an MPS GPU outside virtual-GPU mode all but the one pod whose
+    # labels the series carry. KAI's fractional pods are found through their reservation pod's
+    # GPU group, HAMi's through HAMi's scheduler metrics.
     pods = truth.pods[truth.pods["gpu_cost"] > 0]
     listed = set().union(*holders.values())
-    mapped = set(pods.loc[~pods["node"].isin([HAMI, MPS]), "pod"])
+    mapped = set(pods.loc[~pods["node"].isin([MPS]), "pod"])
     assert mapped <= listed
     assert len(set(pods.loc[pods["node"] == MPS, "pod"]) & listed) >= 1
-    assert not set(pods.loc[pods["node"] == HAMI, "pod"]) & listed
+    check_hami_holders(doc, cluster, START, END)
     # The KAI GPU's holders hold what the truth says, share-hour for share-hour.
     exact = holder_truth(cluster, int(START.timestamp()), int(END.timestamp()))
     kai_truth = (exact[exact["node"] == KAI].assign(h=lambda f: f["share"] * f["held_hours"])
