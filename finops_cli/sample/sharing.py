@@ -480,7 +480,7 @@ def fleet_cluster(fleet: str, seed: int = 42, *, with_opencost: bool = True) -> 
         raise ValueError(f"unknown fleet {fleet!r}: one of {', '.join(FLEETS)}")
     if fleet == "default":
         return SampleCluster(seed, with_opencost=with_opencost)
-    nodes, cast = SHARING_NODES, sharing_workloads()
+    nodes, cast = SHARING_NODES + REPLICA_NODES, sharing_workloads() + replica_workloads()
     if fleet == "all":
         nodes, cast = NODES + nodes, workloads() + cast
     return SampleCluster(seed, nodes=nodes, cast=cast, with_opencost=with_opencost)
@@ -570,3 +570,49 @@ def hami_scheduler_series(
             }
             yield series("hami_vgpu_core_allocated_ratio", labels, ts, ones * cores)
             yield series("hami_vgpu_memory_allocated_bytes", labels, ts, ones * memory * MIB)
+
+
+# ---- time-sliced replicas that rightsize frees ---------------------------------------------------
+REPLICA_NODES: tuple[NodeSpec, ...] = (
+    # §2 time-slicing, replicas 4: one L40S whose three replicas embed-batch holds, 15% busy with
+    # a fifth of the card's memory: one replica holds it (``rightsize``: fewer replicas).
+    NodeSpec(
+        "ip-10-0-6-68.ec2.internal", "g6e.xlarge", "NVIDIA L40S", 1, 46068, 4, 32, 1.861,
+        sharing="time-slicing", replicas=4, virtual_gpus=True,
+    ),
+    # §2 two time-sliced T4 nodes of one pool (gpu-g4dn-on-demand), three of their eight replicas
+    # held, a third of one card busy: one GPU holds them (``rightsize``: consolidate, freeing the
+    # less-held node's GPU).
+    *(
+        NodeSpec(
+            f"ip-10-0-6-{n}.ec2.internal", "g4dn.xlarge", "Tesla T4", 1, 15360, 4, 16, 0.526,
+            sharing="time-slicing", replicas=4, virtual_gpus=True,
+        )
+        for n in (69, 70)
+    ),
+)  # fmt: skip
+
+
+def replica_workloads() -> tuple[WorkloadSpec, ...]:
+    """The cast of ``REPLICA_NODES``; every pod's ``gpu_share`` is ``allocated_share``'s."""
+    fewer, packed, spread = (n.name for n in REPLICA_NODES)
+    notebooks = _labels("research", "notebooks", None, "staging")
+    cast = (
+        WorkloadSpec(
+            "embed-batch", "search-batch", fewer, (0,),
+            _labels("search", "embeddings", "e5-large-v2"), _always(4), "inference",
+            busy_base=0.15, cpu_cores=2, memory_gib=8, requests={GPU: 3}, vgpu=(0, 1, 2),
+            memory_fraction=0.2,
+        ),
+        *(
+            WorkloadSpec(
+                f"notebook-{x}", "research", node, (0,), notebooks, _always(days, phase),
+                "notebook", busy_base=0.4, cpu_cores=1, memory_gib=4, requests={GPU: 1},
+                vgpu=(replica,),
+            )
+            for x, node, replica, days, phase in (
+                ("a", packed, 0, 3, 0), ("b", packed, 1, 5, 7), ("c", spread, 0, 4, 3),
+            )
+        ),
+    )  # fmt: skip
+    return with_allocated_shares(cast, REPLICA_NODES)

@@ -23,7 +23,7 @@ from finops_cli.queries import GpuQueries, QueryContext
 from finops_cli.queries.energy import energy_method
 from finops_cli.queries.hami import HamiNames
 from finops_cli.sources import prometheus_discovery as discovery
-from finops_cli.sources import prometheus_hami, prometheus_rows
+from finops_cli.sources import prometheus_hami, prometheus_replicas, prometheus_rows
 from finops_cli.sources.interface import (
     CAPACITY_COLUMNS,
     GPU_COLUMNS,
@@ -354,6 +354,19 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         if math.isfinite(s.value)
     ]
     capacity = _capacity(source, ctx, window_s, end, hours)
+    replica_frame = (
+        prometheus_replicas.replica_gpus(
+            source.client,
+            ctx,
+            window_s,
+            end,
+            busy_metrics,
+            capacity,
+            functools.partial(_per_gpu_sharded, source, ctx, window_s, end),
+        )
+        if ctx.shares is not None
+        else None
+    )
     measures = [
         m
         for m in (
@@ -410,7 +423,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
     )
     node_allocations = pd.DataFrame(allocations, columns=["cluster", "node", "gpu_hours"])
     return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
-                      interval, notes, capacity, node_allocations)  # fmt: skip
+                      interval, notes, capacity, node_allocations, replica_frame)  # fmt: skip
 
 
 def workload_measures(
