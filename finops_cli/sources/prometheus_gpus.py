@@ -13,7 +13,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from finops_cli import queries
@@ -477,8 +477,18 @@ def _capacity(
             pools[node] = pool
     rows = prometheus_rows.gpu_rows(results, hours, [])
     prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
+    start = end - timedelta(seconds=window_s)
+    scheme = prometheus_hami.hami_scheme(source.client, start, end)
+    hami = (
+        {}
+        if scheme is None
+        else prometheus_hami.hami_held(source.client, ctx, scheme, window_s, end)
+    )
     for row in rows.values():
         row["held_hours"] = row.get("held_hours") or 0.0
+        held = hami.get((str(row.get("cluster") or ""), str(row.get("uuid") or "")))
+        if held is not None and not row.get("mig_profile"):  # HAMi pods dcgm-exporter misses
+            row["held_hours"] = max(float(row["held_hours"]), held * hours)  # type: ignore[arg-type]
         row["pool"] = pools.get((str(row["cluster"]), str(row["node"])), "")
     import pandas as pd  # after the queries: it loads while they run
 

@@ -34,6 +34,26 @@ def hami_scheme(client: PrometheusClient, start: datetime, end: datetime) -> Ham
     return present(names)
 
 
+def _held_samples(hq: HamiQueries) -> str:
+    """Samples at which some HAMi pod held a share of each device."""
+    held = f"sum by ({hq.device}) ({hq.shares()}) > 0"
+    return f"count_over_time(({held})[{hq.window}:{hq.step}])"
+
+
+def hami_held(
+    client: PrometheusClient, ctx: QueryContext, names: HamiNames, window_s: float, end: datetime
+) -> dict[tuple[str, str], float]:
+    """(cluster, device UUID) -> samples some HAMi pod held a share of it (x sample hours: the
+    device's held hours)."""
+    samples = client.instant(_held_samples(HamiQueries(ctx, names, window_s)), end)
+    prometheus_rows.name_cluster(samples, ctx.cluster_label)
+    return {
+        (s.labels.get("cluster", ""), s.labels.get("device_uuid", "")): s.value
+        for s in samples
+        if math.isfinite(s.value)
+    }
+
+
 def hami_holders(
     client: PrometheusClient,
     ctx: QueryContext,
@@ -43,8 +63,8 @@ def hami_holders(
 ) -> tuple[list[InstantSample], list[InstantSample], list[InstantSample]]:
     """Share-samples per (device, pod), samples held per device, and over-subscribed devices."""
     hq = HamiQueries(ctx, names, window_s)
-    held = f"count_over_time((sum by ({hq.device}) ({hq.shares()}) > 0)[{hq.window}:{hq.step}])"
-    answers = [client.instant(q, end) for q in (hq.share_samples(), held, hq.oversubscribed())]
+    queries = (hq.share_samples(), _held_samples(hq), hq.oversubscribed())
+    answers = [client.instant(q, end) for q in queries]
     for samples in answers:
         prometheus_rows.name_cluster(samples, ctx.cluster_label)
     return answers[0], answers[1], answers[2]

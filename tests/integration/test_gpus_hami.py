@@ -62,3 +62,9 @@ def test_without_hami_metrics_hami_gpus_have_no_holders_and_a_note(
     rows = [r for r in doc["rows"] if r["node"] == HAMI]
     assert rows and not any(r["holders"] for r in rows)
     assert any("HAMi's scheduler metrics" in n for n in doc["notes"]), doc["notes"]
+    # rightsize cannot tell which of the node's GPUs its HAMi pods hold: none is called free.
+    result = run_finops("rightsize", *WINDOW, "--prometheus-url", url, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    advice = json.loads(result.stdout)
+    assert HAMI not in {r["workload"]["name"] for r in advice["rows"]}
+    assert any(n.startswith(f"{HAMI}: pods hold") for n in advice["notes"]), advice["notes"]
