@@ -19,6 +19,7 @@ from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
 from tests.support.cli import run_finops
 from tests.support.hami import check_hami_holders
+from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 END = datetime(2026, 10, 3, tzinfo=UTC)
@@ -27,9 +28,7 @@ HAMI = next(n.name for n in SHARING_NODES if n.sharing == "hami")
 
 
 def _server(start_server, tmp_path_factory, scheme: str | None):
-    cluster = SampleCluster(
-        42, nodes=SHARING_NODES, cast=sharing_workloads(), with_opencost=False, hami_metrics=scheme
-    )
+    cluster = _cluster(scheme)
     name = f"sharing-hami-{scheme or 'none'}"
     path = Path(tmp_path_factory.mktemp(name)) / "cluster.om"
     pad = 3600
@@ -37,6 +36,12 @@ def _server(start_server, tmp_path_factory, scheme: str | None):
         cluster.series(int(START.timestamp()) - pad, int(END.timestamp()) + pad, 300), path
     )
     return start_server(path, name), cluster
+
+
+def _cluster(scheme: str | None) -> SampleCluster:
+    return SampleCluster(
+        42, nodes=SHARING_NODES, cast=sharing_workloads(), with_opencost=False, hami_metrics=scheme
+    )
 
 
 def _gpus(url: str) -> dict:
@@ -68,3 +73,19 @@ def test_without_hami_metrics_hami_gpus_have_no_holders_and_a_note(
     advice = json.loads(result.stdout)
     assert HAMI not in {r["workload"]["name"] for r in advice["rows"]}
     assert any(n.startswith(f"{HAMI}: pods hold") for n in advice["notes"]), advice["notes"]
+
+
+@pytest.mark.victoriametrics
+def test_hami_holders_on_victoriametrics(tmp_path):
+    require_victoria_metrics()
+    cluster = _cluster("hami")
+    path = tmp_path / "cluster.prom"
+    pad = 6 * 3600
+    series = cluster.series(int(START.timestamp()) - pad, int(END.timestamp()) + pad, 300)
+    write_openmetrics_file(series, path, timestamp_scale=1000)
+    server = VictoriaMetrics(tmp_path)
+    try:
+        server.import_prometheus_text(path)
+        check_hami_holders(_gpus(server.url), cluster, START, END)
+    finally:
+        server.stop()
