@@ -114,6 +114,7 @@ class Workload:
     mig_share: float = 0.0  # its MIG instance's share of the GPU (0: no MIG instance)
     cluster: str = ""  # the cluster label's value (one cluster without it: "")
     node: str = ""  # the node of its pod with the most GPU-hours
+    gpu_units: float = math.nan  # the most physical GPUs bound to one pod (replicas of one: 1)
 
     @property
     def shared(self) -> bool:
@@ -233,6 +234,7 @@ def _workload(
         mig_share=_nanmax([0.0, *(_number(r.get("mig_share")) for r in rows)]),
         cluster=cluster,
         node=_label(main.get("node")),
+        gpu_units=_nanmax(_number(r.get("gpu_units")) for r in rows),
     )
 
 
@@ -761,12 +763,14 @@ def _fewer_replicas(
 ) -> Recommendation | None:
     """A workload holding several replicas of one time-sliced or MPS GPU whose busy p95 and peak
     memory fit fewer. Its busy and memory are the whole GPU's (what every holder of it used), so
-    the replicas it needs are an upper bound: conservative."""
-    if node is None or w.busy_p95 is None or not w.memory_total_mib or w.gpus_per_pod > 1:
-        return None
+    the replicas it needs are an upper bound: conservative. Only where dcgm-exporter bound its
+    pods to one GPU at a time (``gpu_units`` 1): replicas spread over GPUs are judged on the
+    busiest one's evidence, which would not bound the rest."""
+    if node is None or w.busy_p95 is None or not w.memory_total_mib or w.gpu_units != 1:
+        return None  # replicas spread over GPUs (or not known not to be): per-GPU evidence
     replicas, strategy = node
     held = round(w.gpu_share * replicas)
-    if held <= 1 or held >= replicas * w.gpus_per_pod or math.isnan(w.memory_peak_mib):
+    if held <= 1 or held > replicas or math.isnan(w.memory_peak_mib):
         return None
     needed = _replicas_needed(w.busy_p95, w.memory_peak_mib, w.memory_total_mib, replicas, rules)
     if needed >= held:

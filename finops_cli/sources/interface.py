@@ -212,7 +212,9 @@ POD_COLUMNS = (
 # A source may group pods into workloads itself (the Prometheus source does, on the server):
 # then each row is a workload, ``workload_kind``/``workload`` name it and ``pod_names`` lists its
 # pods; ``pod`` is the one with the most GPU-hours.
-WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
+WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names", "gpu_units")
+# ``gpu_units``: the most physical GPUs dcgm-exporter bound to one of its pods at once, replicas
+# of one GPU counted once (only where GPUs are shared; NaN elsewhere).
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
 CAPACITY_COLUMNS = (
     "node", "gpu", "mig_instance", "model_name", "present_hours", "held_hours", "cost", "pool",

@@ -330,6 +330,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         "memory_total_mib": "max",
         "busy_p95": "max",
         "mig_share": "max",
+        "gpu_units": "max",
         "placement": "top",
     }
     results = run_sharded(
@@ -377,6 +378,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
             "cost",
             "busy_p95",
             "mig_share",
+            "gpu_units",
         )
         if m in results
     ]
@@ -452,6 +454,8 @@ def workload_measures(
     mig_share = gq.pod_mig_share()
     if mig_share is not None:
         measures["mig_share"] = over("max_over_time", mig_share, "max")
+    if gq.ctx.shares is not None:  # whether a pod's replicas sit on one GPU (fewer-replicas)
+        measures["gpu_units"] = over("max_over_time", gq.pod_gpu_units(), "max")
     return measures | {
         "placement": gq.workload_placement(gpu_hours_per_pod),
         "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),

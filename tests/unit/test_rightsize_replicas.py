@@ -29,7 +29,7 @@ def _pod(**overrides) -> dict:
         "owner_name": "embed-batch-6c7d9", "node": "n1", "gpu_model": "NVIDIA L40S",
         "gpus": 0.75, "gpu_hours": 0.75 * HOURS, "busy_avg": 0.1, "busy_p95": 0.14,
         "memory_peak_mib": 0.15 * L40S_MIB, "memory_total_mib": L40S_MIB, "cost": 120.0,
-        "mig_share": 0.0,
+        "mig_share": 0.0, "gpu_units": 1,
     } | overrides  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def _data(pods: list[dict], gpus: list[dict]) -> PodGpuData:
         columns=list(NODE_COLUMNS),
     )  # fmt: skip
     return PodGpuData(
-        pd.DataFrame(pods, columns=list(POD_COLUMNS)),
+        pd.DataFrame(pods, columns=[*POD_COLUMNS, "gpu_units"]),
         nodes,
         300,
         replica_gpus=pd.DataFrame(gpus, columns=list(REPLICA_GPU_COLUMNS)),
@@ -94,6 +94,8 @@ def test_busy_and_memory_both_bound_the_replicas(busy_p95, memory_share, needed)
         _pod(gpus=0.25, gpu_hours=0.25 * HOURS),  # one replica: nothing fewer
         _pod(busy_p95=None),  # busy unknown
         _pod(mig_share=1 / 7),  # a MIG instance: its own rule
+        _pod(gpu_units=2),  # replicas of two GPUs: the busiest one's evidence bounds nothing
+        _pod(gpu_units=None),  # not known to sit on one GPU
     ],
 )
 def test_no_fewer_replicas_without_evidence_or_room(pod):
