@@ -163,3 +163,35 @@ def test_hami_naming_scheme():
     assert present(LEGACY.metrics) is LEGACY
     assert present(["hami_vgpu_core_allocated_ratio"]) is None  # no device limits
     assert present([]) is None
+
+
+def test_hami_holders_join_dcgm_rows_by_uuid():
+    from finops_cli.sources.prometheus_client import InstantSample
+    from finops_cli.sources.prometheus_hami import attach_hami_holders
+
+    rows = {
+        ("", "n", "0", ""): {"cluster": "", "uuid": "GPU-a", "mig_profile": "", "pod": "",
+                             "present_hours": 10.0, "held_hours": 0.0, "holders": []},
+        ("", "n", "1", ""): {"cluster": "", "uuid": "GPU-b", "mig_profile": "", "pod": "",
+                             "present_hours": 10.0, "held_hours": 0.0, "holders": []},
+    }  # fmt: skip
+
+    def sample(value: float, **labels: str) -> InstantSample:
+        return InstantSample(labels, value)
+
+    shares = [
+        sample(20.0, device_uuid="GPU-a", namespace="ns", pod="p1"),  # 20 samples x 0.25 h
+        sample(4.0, device_uuid="GPU-a", namespace="ns", pod="p2"),
+        sample(8.0, device_uuid="GPU-z", namespace="ns", pod="p3"),  # no dcgm-exporter row
+    ]
+    held = [sample(36.0, device_uuid="GPU-a")]
+    attributes = [sample(1.0, namespace="ns", pod="p1", label_team="agents")]
+    unmatched = attach_hami_holders(rows, shares, held, attributes, {"team": "label_team"}, 0.25)
+    assert unmatched == {"GPU-z"}
+    row = rows[("", "n", "0", "")]
+    assert [(h["pod"], h["share_hours"], h["share"]) for h in row["holders"]] == [
+        ("p1", 5.0, 0.5), ("p2", 1.0, 0.1),
+    ]  # fmt: skip
+    assert row["holders"][0]["team"] == "agents" and row["pod"] == "p1"
+    assert row["held_hours"] == 9.0
+    assert rows[("", "n", "1", "")]["holders"] == []
