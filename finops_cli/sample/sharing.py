@@ -41,7 +41,9 @@ from finops_cli.sample.scenario import (
 )
 
 if TYPE_CHECKING:
-    from finops_cli.sample.simulate import SampleCluster
+    from collections.abc import Iterator
+
+    from finops_cli.sample.simulate import FloatArray, IntArray, PodRun, SampleCluster, SampleSeries
 
 GPU = "nvidia.com/gpu"
 GPU_SHARED = "nvidia.com/gpu.shared"  # the replicas' name under renameByDefault (§2, §3)
@@ -478,7 +480,139 @@ def fleet_cluster(fleet: str, seed: int = 42, *, with_opencost: bool = True) -> 
         raise ValueError(f"unknown fleet {fleet!r}: one of {', '.join(FLEETS)}")
     if fleet == "default":
         return SampleCluster(seed, with_opencost=with_opencost)
-    nodes, cast = SHARING_NODES, sharing_workloads()
+    nodes, cast = SHARING_NODES + REPLICA_NODES, sharing_workloads() + replica_workloads()
     if fleet == "all":
         nodes, cast = NODES + nodes, workloads() + cast
     return SampleCluster(seed, nodes=nodes, cast=cast, with_opencost=with_opencost)
+
+
+# ---- HAMi's scheduler metrics (§5) --------------------------------------------------------------
+HAMI_SCHEMES = ("hami", "legacy")
+"""``hami``: the names of HAMi v2.9.0 and later; ``legacy``: those of ``--legacy-metrics``."""
+_HAMI_NAMES = {  # new name: (legacy name, whether it is a container metric)
+    "hami_vgpu_core_allocated_ratio": ("vGPUCoreAllocated", True),
+    "hami_vgpu_memory_allocated_bytes": ("vGPUMemoryAllocated", True),
+    "hami_gpu_core_limit_ratio": ("GPUDeviceCoreLimit", False),
+    "hami_gpu_memory_limit_bytes": ("GPUDeviceMemoryLimit", False),
+}
+_HAMI_LEGACY_LABELS = {
+    True: {"namespace": "podnamespace", "node": "nodename", "pod": "podname",
+           "container_index": "containeridx", "device_uuid": "deviceuuid"},
+    False: {"node": "nodeid", "device_uuid": "deviceuuid", "device_index": "deviceidx",
+            "device_type": "devicetype"},
+}  # fmt: skip
+MIB = 1024 * 1024
+
+
+def hami_allocation(requests: dict[str, int], memory_mib: int) -> tuple[int, int]:
+    """What HAMi's scheduler allocates a container on each device it holds: cores in percent
+    (0 where none is asked: HAMi's default), memory in MiB (the percentage of the device's
+    memory, or the whole device where neither is asked)."""
+    cores = requests.get(HAMI_CORES, 0)
+    if HAMI_MEMORY in requests:
+        return cores, min(requests[HAMI_MEMORY], memory_mib)
+    if HAMI_MEMORY_PERCENTAGE in requests:
+        return cores, memory_mib * requests[HAMI_MEMORY_PERCENTAGE] // 100
+    return cores, memory_mib
+
+
+def hami_scheduler_series(
+    cluster: SampleCluster, grid: IntArray, runs: list[PodRun], scheme: str = "hami"
+) -> Iterator[SampleSeries]:
+    """HAMi's scheduler metrics of the HAMi nodes (§5): per device its core and memory limits
+    (100 percent, its memory in bytes) for the whole grid; per HAMi container and device the
+    cores (percent) and memory (bytes) it was allocated while it runs. ``scheme`` ``legacy``
+    writes the ``--legacy-metrics`` names and labels."""
+    import numpy as np
+
+    from finops_cli.sample.simulate import SampleSeries
+
+    if scheme not in HAMI_SCHEMES:
+        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
+
+    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
+        legacy, container = _HAMI_NAMES[name]
+        if scheme == "legacy":
+            rename = _HAMI_LEGACY_LABELS[container]
+            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
+        return SampleSeries(name, labels, ts, values)
+
+    for node in cluster.nodes:
+        if node.sharing != "hami":
+            continue
+        for gpu in range(node.gpu_count):
+            device = {
+                "node": node.name,
+                "device_uuid": cluster.gpu_uuid(node.name, gpu),
+                "device_index": str(gpu),
+                "device_type": f"NVIDIA-{node.gpu_product}",
+            }
+            ones = np.ones(len(grid))
+            yield series("hami_gpu_core_limit_ratio", device, grid, ones * 100)
+            yield series(
+                "hami_gpu_memory_limit_bytes", device, grid, ones * node.gpu_memory_mib * MIB
+            )
+    for r in runs:
+        w = r.workload
+        node = cluster.node(w.node)
+        if sharing_mode(node, w) != "hami":
+            continue
+        ts = grid[r.first : r.last + 1]
+        ones = np.ones(len(ts))
+        cores, memory = hami_allocation(w.resource_requests, node.gpu_memory_mib)
+        for gpu in w.gpu_indices:
+            labels = {
+                "namespace": w.namespace,
+                "node": w.node,
+                "pod": r.pod,
+                "container_index": "0",
+                "device_uuid": cluster.gpu_uuid(w.node, gpu),
+            }
+            yield series("hami_vgpu_core_allocated_ratio", labels, ts, ones * cores)
+            yield series("hami_vgpu_memory_allocated_bytes", labels, ts, ones * memory * MIB)
+
+
+# ---- time-sliced replicas that rightsize frees ---------------------------------------------------
+REPLICA_NODES: tuple[NodeSpec, ...] = (
+    # §2 time-slicing, replicas 4: one L40S whose three replicas embed-batch holds, 15% busy with
+    # a fifth of the card's memory: one replica holds it (``rightsize``: fewer replicas).
+    NodeSpec(
+        "ip-10-0-6-68.ec2.internal", "g6e.xlarge", "NVIDIA L40S", 1, 46068, 4, 32, 1.861,
+        sharing="time-slicing", replicas=4, virtual_gpus=True,
+    ),
+    # §2 two time-sliced T4 nodes of one pool (gpu-g4dn-on-demand), three of their eight replicas
+    # held, a third of one card busy: one GPU holds them (``rightsize``: consolidate, freeing the
+    # less-held node's GPU).
+    *(
+        NodeSpec(
+            f"ip-10-0-6-{n}.ec2.internal", "g4dn.xlarge", "Tesla T4", 1, 15360, 4, 16, 0.526,
+            sharing="time-slicing", replicas=4, virtual_gpus=True,
+        )
+        for n in (69, 70)
+    ),
+)  # fmt: skip
+
+
+def replica_workloads() -> tuple[WorkloadSpec, ...]:
+    """The cast of ``REPLICA_NODES``; every pod's ``gpu_share`` is ``allocated_share``'s."""
+    fewer, packed, spread = (n.name for n in REPLICA_NODES)
+    notebooks = _labels("research", "notebooks", None, "staging")
+    cast = (
+        WorkloadSpec(
+            "embed-batch", "search-batch", fewer, (0,),
+            _labels("search", "embeddings", "e5-large-v2"), _always(4), "inference",
+            busy_base=0.15, cpu_cores=2, memory_gib=8, requests={GPU: 3}, vgpu=(0, 1, 2),
+            memory_fraction=0.2,
+        ),
+        *(
+            WorkloadSpec(
+                f"notebook-{x}", "research", node, (0,), notebooks, _always(days, phase),
+                "notebook", busy_base=0.4, cpu_cores=1, memory_gib=4, requests={GPU: 1},
+                vgpu=(replica,),
+            )
+            for x, node, replica, days, phase in (
+                ("a", packed, 0, 3, 0), ("b", packed, 1, 5, 7), ("c", spread, 0, 4, 3),
+            )
+        ),
+    )  # fmt: skip
+    return with_allocated_shares(cast, REPLICA_NODES)

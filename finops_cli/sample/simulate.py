@@ -41,6 +41,7 @@ from finops_cli.sample.sharing import (
     allocated_share,
     check_wire,
     dra_device_name,
+    hami_scheduler_series,
     ksm_resource,
     maps_to_device,
     node_allocatable,
@@ -137,13 +138,17 @@ class SampleCluster:
         dcgm_honor_labels: bool = True,
         dcgm_energy_counter: bool = True,
         name: str = "sample",
+        hami_metrics: str | None = "hami",
     ) -> None:
         """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
         ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
         with ``honorLabels: false`` that moves the workload's labels to ``exported_*``.
         ``dcgm_energy_counter`` False leaves out ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (a
         counters file without it: finops then integrates ``DCGM_FI_DEV_POWER_USAGE``).
+        ``hami_metrics``: the HAMi scheduler's metric names on HAMi nodes (``sharing.HAMI_SCHEMES``:
+        ``hami``, ``legacy``), or None when its scheduler is not scraped.
         """
+        self.hami_metrics = hami_metrics
         self.seed = seed
         self.name = name
         self.dcgm_host_label = dcgm_host_label
@@ -282,6 +287,8 @@ class SampleCluster:
         yield from self._pod_series(grid, runs)
         yield from self._dcgm_series(grid, runs, step)
         yield from self._inference_series(grid, runs, step)
+        if self.hami_metrics is not None:
+            yield from hami_scheduler_series(self, grid, runs, self.hami_metrics)
 
     def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
         for node in self.nodes:

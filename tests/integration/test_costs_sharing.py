@@ -21,6 +21,7 @@ from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth, holder_truth
 from tests.support.cli import run_finops
+from tests.support.hami import check_hami_holders
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -152,15 +153,15 @@ def test_gpus_list_each_physical_gpu_holders_and_shares(catalog_prometheus):
     assert physical, "no holders listed"
     assert max(physical.values()) <= 1 + 1e-6
     # Every pod the truth charges holds a share of some GPU in `gpus`, except those
-    # dcgm-exporter cannot map: HAMi pods, and on an MPS GPU outside virtual-GPU mode all but
-    # the one pod whose labels the series carry. KAI's fractional pods are found through
-    # their reservation pod's GPU group.
+    # dcgm-exporter cannot map: on an MPS GPU outside virtual-GPU mode all but the one pod whose
+    # labels the series carry. KAI's fractional pods are found through their reservation pod's
+    # GPU group, HAMi's through HAMi's scheduler metrics.
     pods = truth.pods[truth.pods["gpu_cost"] > 0]
     listed = set().union(*holders.values())
-    mapped = set(pods.loc[~pods["node"].isin([HAMI, MPS]), "pod"])
+    mapped = set(pods.loc[~pods["node"].isin([MPS]), "pod"])
     assert mapped <= listed
     assert len(set(pods.loc[pods["node"] == MPS, "pod"]) & listed) >= 1
-    assert not set(pods.loc[pods["node"] == HAMI, "pod"]) & listed
+    check_hami_holders(doc, cluster, START, END)
     # The KAI GPU's holders hold what the truth says, share-hour for share-hour.
     exact = holder_truth(cluster, int(START.timestamp()), int(END.timestamp()))
     kai_truth = (exact[exact["node"] == KAI].assign(h=lambda f: f["share"] * f["held_hours"])
@@ -208,10 +209,11 @@ def test_unit_costs_move_served_shares_with_their_waste(catalog_prometheus):
 
 
 @pytest.mark.prometheus
-def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prometheus):
+def test_rightsize_resizes_a_quiet_mig_instance_and_frees_unheld_hami_gpus(catalog_prometheus):
     """asr-stream (busy p95 about 30% of a 2g.20gb, 10 GiB peak) fits a 1g.20gb: half its
-    measured cost saved. The HAMi node's pods are charged but not labelled by dcgm-exporter:
-    none of its GPUs is called free."""
+    measured cost saved. The HAMi node's pods are not labelled by dcgm-exporter, but HAMi's
+    scheduler says which GPUs they hold: the two nobody holds are called free, their cost saved
+    (without those metrics none would be: tests/integration/test_gpus_hami.py)."""
     url, cluster = catalog_prometheus
     result = run_finops("rightsize", *WINDOW, "--prometheus-url", url, "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -224,9 +226,16 @@ def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prom
     cost = truth[truth["pod"].str.startswith("asr-stream")]["gpu_cost"].sum()
     month = 730 / 96
     assert mig["monthly_savings"] == pytest.approx(cost * month / 2, rel=0.005)
-    nodes = {r["workload"]["name"] for r in doc["rows"] if r["workload"]["kind"] == "Node"}
-    assert HAMI not in nodes and MIXED in nodes
-    assert any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
+    nodes = {r["workload"]["name"]: r for r in doc["rows"] if r["workload"]["kind"] == "Node"}
+    assert MIXED in nodes
+    hami = nodes[HAMI]
+    assert (hami["action"], hami["idle_gpus"], hami["node_gpus"]) == ("scale-down", 2, 4)
+    node = next(n for n in SHARING_NODES if n.name == HAMI)
+    price = load_catalog().lookup(node.instance_type, node.region, node.capacity_type)
+    assert hami["monthly_savings"] == pytest.approx(
+        2 * float(price.per_gpu_hourly) * 96 * month, rel=0.005
+    )
+    assert not any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
 
 
 @pytest.mark.prometheus

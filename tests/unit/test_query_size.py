@@ -26,11 +26,13 @@ from finops_cli.queries import (
     InferenceQueries,
     NodeQueries,
     QueryContext,
+    hami,
     over_buckets,
     query_bytes,
     shards,
     workload_shards,
 )
+from finops_cli.queries.replicas import node_held_peak, replica_gpu_measures, replica_nodes
 from finops_cli.queries.sharing import Sharing
 from finops_cli.sources.prometheus_gpus import (
     capacity_measures,
@@ -192,7 +194,14 @@ def _shared_queries(ctx: QueryContext) -> Iterator[str]:
         gq = GpuQueries(ctx, WEEK, shard)
         measures = gpu_measures(gq, BUSY) | capacity_measures(gq)
         measures |= workload_measures(gq, BUSY, "label_ai_finops_io_interruptible")
+        measures |= replica_gpu_measures(gq, BUSY)
         yield from measures.values()
+    gq = GpuQueries(ctx, WEEK)
+    yield replica_nodes(gq)
+    yield node_held_peak(gq)
+    for scheme in (hami.NEW, hami.LEGACY):  # HAMi's scheduler metrics, whichever names
+        hq = hami.HamiQueries(ctx, scheme, WEEK)
+        yield from (hq.share_samples(), hq.oversubscribed())
 
 
 def _largest(ctx: QueryContext) -> int:
