@@ -91,8 +91,8 @@ def _static(job: str, target: str, *, honor_labels: bool, path: str = "/metrics"
     return out
 
 
-def prometheus_config() -> dict[str, Any]:
-    interval = f"{SCRAPE_INTERVAL_S}s"
+def prometheus_config(scrape_interval_s: int = SCRAPE_INTERVAL_S) -> dict[str, Any]:
+    interval = f"{scrape_interval_s}s"
     gpu_exporters = {
         "job_name": "dcgm-exporter",
         # dcgm-exporter's namespace/pod/container name the workload holding the GPU: keep them.

@@ -138,8 +138,16 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     )
 
 
-RECORDED_READS = frozenset({*interface.ALLOCATION_MEASURES, *interface.CLUSTER_MEASURES})
-"""The measures the recorded ledger answers (energy is read raw)."""
+RECORDED_READS = frozenset(
+    {
+        *interface.ALLOCATION_MEASURES,
+        *interface.CLUSTER_MEASURES,
+        "energy_kwh",
+        "allocated_energy_kwh",
+        "capacity_energy_kwh",
+    }
+)
+"""The measures the recorded ledger answers (``queries.recorded``)."""
 
 
 def recorded_read(
