@@ -165,20 +165,31 @@ class QueryContext:
             return None
         return ShareQueries(self, self.sharing)
 
-    def pod_gpus(self) -> str:
+    def pod_gpus(self, capped: bool = True) -> str:
         """Physical GPUs held by each pod, per node, summed over containers: OpenCost's
         allocation, or without OpenCost the GPUs kube-state-metrics says running pods request;
-        on shared GPUs each pod's share of them (``shares``)."""
+        on shared GPUs each pod's share of them (``shares``), scaled down on a node whose pods
+        hold more than its physical GPUs (``ShareQueries.node_scale``) unless ``capped`` is
+        False."""
         by = self.grouping(["namespace", "pod", "node"])
         shares = self.shares
-        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
         if shares is not None:
-            held = shares.pod_gpus(opencost_allocation=self.catalog_prices is None)
-            return f"({held}) unless on ({self.pod_join}) ({finished} == 1)"
+            held = self._shared_pod_gpus(shares)
+            if not capped:
+                return held
+            return f"{held} * on ({self.node_join}) group_left () {shares.node_scale(held)}"
+        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
         if self.catalog_prices is None:
             return f"sum by ({by}) ({self.exact(GPU_ALLOCATION)})"
         requests = self.exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
         return f"sum by ({by}) ({requests}) unless on ({self.pod_join}) ({finished} == 1)"
+
+    def _shared_pod_gpus(self, shares: ShareQueries) -> str:
+        """Each pod's shares of physical GPUs per node, as its requests, annotations and claims
+        say (before any over-subscription is scaled down)."""
+        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
+        held = shares.pod_gpus(opencost_allocation=self.catalog_prices is None)
+        return f"(({held}) unless on ({self.pod_join}) ({finished} == 1))"
 
     def node_capacity(self) -> str:
         """Physical GPUs each node has: OpenCost's count, or the node's allocatable GPUs; on
@@ -210,7 +221,7 @@ class QueryContext:
         if shares.sharing.hami:  # HAMi advertises split-count devices per GPU, by design
             hami = self.exact(GPU_REQUESTS, f"resource=~{alternation(HAMI_RESOURCES)}")
             advertised = f"({advertised} unless on ({self.node_join}) {hami})"
-        held = f"sum by ({self.node_join}) ({self.pod_gpus()})"
+        held = f"sum by ({self.node_join}) ({self.pod_gpus(capped=False)})"
         # The larger of the two per node (tagged apart so that ``or`` keeps both), over physical.
         both = f'label_replace({advertised}, "of", "a", "", "") or {held}'
         ratio = f"max by ({self.node_join}) ({both}) / on ({self.node_join}) {physical}"
@@ -361,6 +372,16 @@ class QueryContext:
             return per_entry
         return f"({per_entry}) * on ({shares.share_key}) {shares.holder_weights()}"
 
+    def ledger_weighted(self, per_entry: str) -> str:
+        """``weighted``, and on shared GPUs scaled like the holders' cost on an over-subscribed
+        node (``ShareQueries.node_scale``), so an entry's waste never exceeds its cost."""
+        shares = self.shares
+        weighted = self.weighted(per_entry)
+        if shares is None:
+            return weighted
+        scale = shares.node_scale(self._shared_pod_gpus(shares))
+        return f"({weighted}) * on ({self.node_join}) group_left () {scale}"
+
     # ---- grouped measures --------------------------------------------------------------------
     def _grouped(
         self,
@@ -417,15 +438,15 @@ class QueryContext:
     # ---- the ledger's per-entry measures (one series per GPU entry bound to a pod) ----------
     def busy_entries(self, present: frozenset[str]) -> str:
         """Busy share of each GPU entry, weighted by the holder's share of its physical GPU."""
-        return self.weighted(self.busy_per_gpu(present))
+        return self.ledger_weighted(self.busy_per_gpu(present))
 
     def observed_entries(self, present: frozenset[str]) -> str:
         """The share each GPU entry with a busy reading counts for (1 on a whole GPU)."""
-        return self.weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+        return self.ledger_weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
 
     def wasted_entries(self, present: frozenset[str]) -> str:
         """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
-        idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
+        idle_share = self.ledger_weighted(f"(1 - ({self.busy_per_gpu(present)}))")
         if self.shares is not None:
             # A holder entry is a dcgm-exporter series bound to a pod that holds a share (the
             # device plugin or a DRA claim allocated it): its node's price is the price.
@@ -443,7 +464,7 @@ class QueryContext:
         shares = self.shares
         if shares is not None:
             series = shares.busy(series)
-        entries = self.weighted(series)
+        entries = self.ledger_weighted(series)
         if shares is None:
             holders = f"group by ({self.pod_join}) (({self.pod_gpus()}) > 0)"
             entries = f"({entries}) * on ({self.pod_join}) group_left () {holders}"

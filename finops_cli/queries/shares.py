@@ -21,6 +21,7 @@ from finops_cli.queries.names import (
     POD_LABELS,
 )
 from finops_cli.queries.sharing import (
+    DEVICES_ANNOTATION,
     DRA_CLAIM_LABEL,
     DRA_DEVICE_LABEL,
     DRA_PROFILE_LABEL,
@@ -29,6 +30,7 @@ from finops_cli.queries.sharing import (
     HAMI_MEMORY,
     HAMI_MEMORY_PERCENT,
     KAI_GPU_GROUP,
+    MEMORY_ANNOTATION,
     NODE_SHARING_LABELS,
     RESERVATION_NAMESPACE,
     VGPU_LABEL,
@@ -37,7 +39,9 @@ from finops_cli.queries.sharing import (
     alternation,
     by_fraction,
     mig_fraction,
+    parse_devices,
     parse_fraction,
+    parse_memory,
 )
 
 if TYPE_CHECKING:
@@ -114,6 +118,20 @@ class ShareQueries:
         gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
         return f"(count by ({ctx.node_join}) ({gpus}) or {base})"
 
+    def node_scale(self, held: str) -> str:
+        """Per node, ``min(1, physical GPUs / shares held)`` at each instant: what each holder's
+        share is scaled by so that a node whose pods hold more than its GPUs (replicas counted
+        whole where the replicas label is missing) is never charged more than its GPUs. The
+        physical GPUs are those dcgm-exporter reports (``physical_gpus``); a node it does not
+        report is not scaled. ``held``: each pod's shares per node (``pod_join`` and node)."""
+        ctx = self.ctx
+        reported = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE))
+        gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
+        unreported = f"group by ({ctx.node_join}) ({ctx.attribute('kube_node_labels')}) * 1e9"
+        physical = f"(count by ({ctx.node_join}) ({gpus}) or {unreported})"
+        total = f"sum by ({ctx.node_join}) ({held})"
+        return f"clamp_max({physical} / on ({ctx.node_join}) {total}, 1)"
+
     def allocatable_gpus(self) -> str:
         """Physical GPUs kube-state-metrics' allocatable stands for: replicas and single-strategy
         MIG instances through the node factor, mixed-strategy MIG instances at their profile."""
@@ -136,7 +154,7 @@ class ShareQueries:
             parts.append(self._whole_requests())
         if self.sharing.mig_resources:
             parts.append(self._mig_requests())
-        if self.sharing.fractions:
+        if self.sharing.kai:
             parts.append(self._fractions())
         if self.sharing.dra:
             parts.append(self._dra_claims())
@@ -178,32 +196,70 @@ class ShareQueries:
         ]
         return f"sum by ({self.pod_node_key}) ({' or '.join(terms)})"
 
-    def _fraction_terms(self) -> str | None:
-        """Each KAI / Run:ai fractional pod (``pod_join``) valued at its ``gpu-fraction``."""
+    def _fraction_terms(self, per_device: bool = False) -> str | None:
+        """Each KAI / Run:ai fractional pod (``pod_join``) valued at its ``gpu-fraction`` times
+        its ``gpu-fraction-num-devices`` (``per_device``: the fraction of each device alone):
+        one term per (fraction, device count) in use, the count's absence matching 1."""
         ctx = self.ctx
         groups = by_fraction(self.sharing.fractions, parse_fraction)
-        terms = [
-            f"group by ({ctx.pod_join}) "
-            f"({ctx.exact(POD_ANNOTATIONS, f'{FRACTION_ANNOTATION}=~{alternation(values)}')})"
-            f" * {fraction!r}"
-            for fraction, values in groups.items()
-            if fraction > 0
-        ]
+        counts = by_fraction(("", *self.sharing.fraction_devices), parse_devices)
+        if per_device:
+            counts = {1.0: []}
+        terms = []
+        for fraction, values in groups.items():
+            for count, devices in counts.items():
+                wanted = f"{FRACTION_ANNOTATION}=~{alternation(values)}"
+                if not per_device:
+                    wanted += f",{DEVICES_ANNOTATION}=~{alternation(devices)}"
+                read = ctx.exact(POD_ANNOTATIONS, wanted)
+                terms.append(f"group by ({ctx.pod_join}) ({read}) * {fraction * count!r}")
         return f"({' or '.join(terms)})" if terms else None
 
-    def _fractions(self) -> str:
-        """KAI / Run:ai fractional pods: their ``gpu-fraction`` on the node they run on."""
+    def _memory_terms(self, per_device: bool = False) -> str | None:
+        """Each KAI / Run:ai pod that gives only ``gpu-memory`` (MiB), on its node
+        (``pod_node_key``), valued at that memory over the node's GPU memory (a memory share;
+        times ``gpu-fraction-num-devices`` unless ``per_device``)."""
         ctx = self.ctx
-        terms = self._fraction_terms()
-        if terms is None:
-            return "vector(0) * 0 < 0"
-        placed = (
+        groups = by_fraction(self.sharing.memories, parse_memory)
+        counts = by_fraction(("", *self.sharing.fraction_devices), parse_devices)
+        if per_device:
+            counts = {1.0: []}
+        terms = []
+        for mib, values in groups.items():
+            for count, devices in counts.items():
+                wanted = f'{MEMORY_ANNOTATION}=~{alternation(values)},{FRACTION_ANNOTATION}=""'
+                if not per_device:
+                    wanted += f",{DEVICES_ANNOTATION}=~{alternation(devices)}"
+                read = ctx.exact(POD_ANNOTATIONS, wanted)
+                terms.append(f"group by ({ctx.pod_join}) ({read}) * {mib * count!r}")
+        if not terms:
+            return None
+        return (
+            f"({' or '.join(terms)}) * on ({ctx.pod_join}) group_left (node) {self._placed()}"
+            f" / on ({ctx.node_join}) group_left () {self.device_memory_mib()}"
+        )
+
+    def _kai_terms(self, per_device: bool = False) -> str | None:
+        parts = [t for t in (self._fraction_terms(per_device), self._memory_terms(per_device)) if t]
+        return f"({' or '.join(parts)})" if parts else None
+
+    def _placed(self) -> str:
+        """The node each pod runs on (``pod_join`` and node), from ``kube_pod_info``."""
+        ctx = self.ctx
+        return (
             f"topk by ({ctx.pod_join}) (1, group by ({self.pod_node_key}) "
             f"({ctx.attribute('kube_pod_info', NODE_SET)}))"
         )
+
+    def _fractions(self) -> str:
+        """KAI / Run:ai fractional pods: their share on the node they run on."""
+        ctx = self.ctx
+        terms = self._kai_terms()
+        if terms is None:
+            return "vector(0) * 0 < 0"
         return (
             f"sum by ({self.pod_node_key}) ({terms} * on ({ctx.pod_join}) "
-            f"group_left (node) {placed})"
+            f"group_left (node) {self._placed()})"
         )
 
     def kai_holders(self, shard: str = "") -> str | None:
@@ -211,7 +267,7 @@ class ShareQueries:
         names only the reservation pod, so the pods are found by the group label they share
         (``runai-gpu-group``, in kube-state-metrics' pod labels). Keyed by ``SHARE_KEY``, at
         each pod's fraction; None without fractions."""
-        terms = self._fraction_terms()
+        terms = self._kai_terms(per_device=True)
         if terms is None:
             return None
         ctx = self.ctx

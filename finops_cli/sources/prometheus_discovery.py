@@ -189,6 +189,8 @@ def discover_sharing(
         hami=any(r in sharing.HAMI_RESOURCES for r in resources),
         dra=sharing.DRA_CLAIM_LABEL in names,
         vgpu=sharing.VGPU_LABEL in names,
+        fraction_devices=values(sharing.DEVICES_ANNOTATION, queries.POD_ANNOTATIONS),
+        memories=values(sharing.MEMORY_ANNOTATION, queries.POD_ANNOTATIONS),
     )
     return found if found.any else None
 
