@@ -168,28 +168,22 @@ class QueryContext:
     def pod_gpus(self, capped: bool = True) -> str:
         """Physical GPUs held by each pod, per node, summed over containers: OpenCost's
         allocation, or without OpenCost the GPUs kube-state-metrics says running pods request;
-        on shared GPUs each pod's share of them (``shares``), scaled down on a node whose pods
-        hold more than its physical GPUs (``ShareQueries.node_scale``) unless ``capped`` is
-        False."""
+        on shared GPUs each pod's share of them (``shares``), the device-plugin requests scaled
+        down on a node where they hold more than its physical GPUs (``ShareQueries.node_scale``)
+        unless ``capped`` is False."""
         by = self.grouping(["namespace", "pod", "node"])
         shares = self.shares
-        if shares is not None:
-            held = self._shared_pod_gpus(shares)
-            if not capped:
-                return held
-            return f"{held} * on ({self.node_join}) group_left () {shares.node_scale(held)}"
         finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
+        if shares is not None:
+            done = f"({finished} == 1)"
+            held = shares.pod_gpus(
+                opencost_allocation=self.catalog_prices is None, finished=done if capped else None
+            )
+            return f"({held}) unless on ({self.pod_join}) {done}"
         if self.catalog_prices is None:
             return f"sum by ({by}) ({self.exact(GPU_ALLOCATION)})"
         requests = self.exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
         return f"sum by ({by}) ({requests}) unless on ({self.pod_join}) ({finished} == 1)"
-
-    def _shared_pod_gpus(self, shares: ShareQueries) -> str:
-        """Each pod's shares of physical GPUs per node, as its requests, annotations and claims
-        say (before any over-subscription is scaled down)."""
-        finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
-        held = shares.pod_gpus(opencost_allocation=self.catalog_prices is None)
-        return f"(({held}) unless on ({self.pod_join}) ({finished} == 1))"
 
     def node_capacity(self) -> str:
         """Physical GPUs each node has: OpenCost's count, or the node's allocatable GPUs; on
@@ -373,14 +367,30 @@ class QueryContext:
         return f"({per_entry}) * on ({shares.share_key}) {shares.holder_weights()}"
 
     def ledger_weighted(self, per_entry: str) -> str:
-        """``weighted``, and on shared GPUs scaled like the holders' cost on an over-subscribed
-        node (``ShareQueries.node_scale``), so an entry's waste never exceeds its cost."""
+        """``weighted``, and on shared GPUs with each physical GPU's holder weights scaled down
+        to 1 where they add up to more (replicas counted whole where the replicas label is
+        missing): the ledger's busy, waste and energy never count a GPU more than once."""
         shares = self.shares
-        weighted = self.weighted(per_entry)
         if shares is None:
-            return weighted
-        scale = shares.node_scale(self._shared_pod_gpus(shares))
-        return f"({weighted}) * on ({self.node_join}) group_left () {scale}"
+            return self.weighted(per_entry)
+        weights = shares.holder_weights()
+        gpu = self.grouping(["node", "gpu"])
+        total = f"clamp_min(sum by ({gpu}) ({weights}), 1)"
+        return (
+            f"({per_entry}) * on ({shares.share_key}) {weights} / on ({gpu}) group_left () {total}"
+        )
+
+    def ledger_busy(self, present: frozenset[str]) -> str:
+        """``busy_per_gpu`` for the ledger: on GPUs shared in time where dcgm-exporter writes
+        per-process series, each holder entry's busy is its pod's own
+        (``ShareQueries.own_busy``), not the whole GPU's."""
+        busy = self.busy_per_gpu(present)
+        shares = self.shares
+        own = shares.own_busy() if shares is not None and BUSY_UTIL in present else None
+        if own is None:
+            return busy
+        key = self.grouping(["node", "gpu", "namespace", "pod"])
+        return f"(({busy}) * 0 + on ({key}) group_left () {own} or ({busy}))"
 
     # ---- grouped measures --------------------------------------------------------------------
     def _grouped(
@@ -438,7 +448,7 @@ class QueryContext:
     # ---- the ledger's per-entry measures (one series per GPU entry bound to a pod) ----------
     def busy_entries(self, present: frozenset[str]) -> str:
         """Busy share of each GPU entry, weighted by the holder's share of its physical GPU."""
-        return self.ledger_weighted(self.busy_per_gpu(present))
+        return self.ledger_weighted(self.ledger_busy(present))
 
     def observed_entries(self, present: frozenset[str]) -> str:
         """The share each GPU entry with a busy reading counts for (1 on a whole GPU)."""
@@ -446,7 +456,7 @@ class QueryContext:
 
     def wasted_entries(self, present: frozenset[str]) -> str:
         """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
-        idle_share = self.ledger_weighted(f"(1 - ({self.busy_per_gpu(present)}))")
+        idle_share = self.ledger_weighted(f"(1 - ({self.ledger_busy(present)}))")
         if self.shares is not None:
             # A holder entry is a dcgm-exporter series bound to a pod that holds a share (the
             # device plugin or a DRA claim allocated it): its node's price is the price.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import quote
 from finops_cli.queries.names import (
+    BUSY_UTIL,
     GPU_ALLOCATABLE,
     GPU_ALLOCATION,
     GPU_PRESENCE,
@@ -32,6 +33,7 @@ from finops_cli.queries.sharing import (
     KAI_GPU_GROUP,
     MEMORY_ANNOTATION,
     NODE_SHARING_LABELS,
+    POD_UID_LABEL,
     RESERVATION_NAMESPACE,
     VGPU_LABEL,
     WHOLE_RESOURCES,
@@ -144,14 +146,21 @@ class ShareQueries:
         return _summed(parts, ctx.node_join)
 
     # ---- per pod ---------------------------------------------------------------------------
-    def pod_gpus(self, opencost_allocation: bool) -> str:
-        """Physical GPU-equivalents each pod holds per node, every mode added up."""
+    def pod_gpus(self, opencost_allocation: bool, finished: str | None = None) -> str:
+        """Physical GPU-equivalents each pod holds per node, every mode added up. With
+        ``finished`` (the pods to leave out), the device-plugin requests (whole GPUs, replicas,
+        HAMi) are scaled by ``node_scale`` of the live ones: where the replicas label is missing
+        they count each replica whole, more than the node has. MIG profiles, KAI fractions and
+        DRA claims are bounded by their own scheduler or driver and are not scaled."""
         ctx = self.ctx
         parts = []
         if opencost_allocation and not self.sharing.requests_shared:
             parts.append(f"sum by ({self.pod_node_key}) ({ctx.exact(GPU_ALLOCATION)})")
         else:
             parts.append(self._whole_requests())
+        if finished is not None:
+            live = f"({parts[0]} unless on ({ctx.pod_join}) {finished})"
+            parts[0] = f"{parts[0]} * on ({ctx.node_join}) group_left () {self.node_scale(live)}"
         if self.sharing.mig_resources:
             parts.append(self._mig_requests())
         if self.sharing.kai:
@@ -367,8 +376,44 @@ class ShareQueries:
         if self.sharing.dra:
             plain += f',{DRA_CLAIM_LABEL}=""'
             parts.append(self._dra_terms(shard))
-        parts.append(self.per_node(self._bound(plain, shard)))
+        entries = self._bound(plain, shard)
+        if self.sharing.per_process:  # a pod's process series is no holder entry of its own
+            on = self.ctx.grouping(["node", "gpu", VGPU_LABEL])
+            entries = f"({entries} unless on ({on}) {self._time_sliced_gpus()})"
+        parts.append(self.per_node(entries))
         return f"({' or '.join(parts)})"
+
+    def _time_sliced_gpus(self) -> str:
+        """The GPUs whose series dcgm-exporter copies per replica (``vgpu``): shared in time."""
+        ctx = self.ctx
+        copies = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, f'{VGPU_LABEL}!=""'))
+        return f"group by ({ctx.grouping(['node', 'gpu'])}) ({copies})"
+
+    def own_busy(self) -> str | None:
+        """Each pod's own busy on each GPU shared in time where dcgm-exporter writes per-process
+        series (virtual-GPU mode: ``DCGM_FI_DEV_GPU_UTIL`` with ``pod_uid`` and no ``vgpu``, the
+        SM utilisation of the pod's processes in percent of the whole GPU), as a fraction of
+        the share the pod holds there: ``min(1, util / 100 / share)``, the share being its
+        replicas on that GPU (``vgpu`` copies) at the node's factor; keyed by node, gpu,
+        namespace and pod. Only GPUs with replica copies get one (on a whole GPU a copy may
+        carry ``pod_uid`` too), and only GPUs where some pod's processes read above 0 (all 0:
+        the exporter maps no process); None where no such series were found."""
+        factor = self.node_factor()
+        if not self.sharing.per_process or factor is None:
+            return None
+        ctx = self.ctx
+        pod = ctx.dcgm_pod_label
+        key = ctx.grouping(["node", "gpu", "namespace", "pod"])
+        wanted = f'{pod}!="",{POD_UID_LABEL}!="",{VGPU_LABEL}=""'
+        read = ctx.dcgm_labels(ctx.exact(BUSY_UTIL, wanted))
+        # All zero on a GPU: the exporter maps no process to a pod (no host PID namespace), so
+        # the GPU keeps its estimate rather than every holder reading idle.
+        mapped = f"sum by ({ctx.grouping(['node', 'gpu'])}) ({read}) > 0"
+        util = f"(max by ({key}) ({read}) and on ({ctx.grouping(['node', 'gpu'])}) {mapped}) / 100"
+        copies = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, f'{pod}!="",{VGPU_LABEL}!=""'))
+        replicas = f"count by ({key}) (group by ({key}, {VGPU_LABEL}) ({copies}))"
+        held = f"{replicas} * on ({ctx.node_join}) group_left () {factor}"
+        return f"clamp_max({util} / on ({key}) ({held}), 1)"
 
     def busy(self, per_series: str) -> str:
         """A per-series busy share collapsed onto the holder entries (copies repeat the whole

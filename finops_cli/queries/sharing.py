@@ -51,6 +51,7 @@ DRA_CLAIM_LABEL = "dra_claim_name"
 DRA_DEVICE_LABEL = "dra_device_name"
 DRA_PROFILE_LABEL = "dra_mig_profile"
 VGPU_LABEL = "vgpu"
+POD_UID_LABEL = "pod_uid"  # always on dcgm-exporter's per-pod process series (virtual-GPU mode)
 DCGM_SHARING_LABELS = ("GPU_I_PROFILE", DRA_CLAIM_LABEL, VGPU_LABEL)
 """dcgm-exporter labels whose presence means a series covers less than one pod's whole GPU."""
 
@@ -108,7 +109,8 @@ class Sharing:
     ``gpu-fraction`` annotation values; ``hami``, ``dra``, ``vgpu``: whether HAMi resources are
     requested, dcgm-exporter maps DRA claims, or copies series per virtual GPU;
     ``fraction_devices`` and ``memories``: the ``gpu-fraction-num-devices`` and ``gpu-memory``
-    annotation values.
+    annotation values; ``per_process``: whether dcgm-exporter's virtual-GPU mode may write
+    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``).
     """
 
     node_factors: tuple[tuple[tuple[str, ...], float], ...] = ()
@@ -121,6 +123,7 @@ class Sharing:
     vgpu: bool = False
     fraction_devices: tuple[str, ...] = ()
     memories: tuple[str, ...] = ()
+    per_process: bool = False  # virtual-GPU mode's per-pod process series (``pod_uid``) seen
 
     @property
     def kai(self) -> bool:

@@ -254,10 +254,11 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
         "ip-10-0-6-61.ec2.internal", "p5.4xlarge", _H100, 1, 81559, 16, 256, 6.88,
         zone="us-east-1b", mig=((0, "1g.10gb", 7, 10240),), mig_strategy="single",
     ),
-    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode.
+    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode,
+    # with its per-pod process series (each pod's own SM utilisation and memory).
     NodeSpec(
         "ip-10-0-6-62.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 5.672,
-        sharing="time-slicing", replicas=4, virtual_gpus=True,
+        sharing="time-slicing", replicas=4, virtual_gpus=True, process_metrics=True,
     ),
     # §3 MPS, replicas 2, renameByDefault true (nvidia.com/gpu.shared); dcgm-exporter default mode.
     NodeSpec(

@@ -239,7 +239,7 @@ def efficiency_truth(
             continue
         value = _key_value(cluster, w, key)
         for gpu in w.gpu_indices:
-            seen = unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            seen = cluster.holder_busy(r, gpu, grid, unit_busy)
             busy[value] = busy.get(value, 0.0) + w.share * float(seen.sum())
             count[value] = count.get(value, 0.0) + w.share * len(seen)
     return pd.Series({k: busy[k] / count[k] for k in sorted(busy)}, name="efficiency")
@@ -252,9 +252,10 @@ def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: st
 
     The unit's busy is what dcgm-exporter reports for it (``SampleCluster.unit_state``): a whole
     GPU's or a MIG instance's own busy; on a GPU several pods share (time-slicing, MPS, HAMi,
-    KAI, a shared DRA claim) the physical GPU's, which no exporter splits per pod, so every
-    holder is charged the GPU's idle share by its share. Exact on the sample grid (busy is a
-    sampled signal); idle capacity is not included.
+    KAI, a shared DRA claim) the physical GPU's, so every holder is charged the GPU's idle
+    share by its share, except where the exporter writes per-process series (virtual-GPU
+    mode, ``NodeSpec.process_metrics``): there each holder's own busy of its share. Exact on
+    the sample grid (busy is a sampled signal); idle capacity is not included.
     """
     grid = grid_between(start, end, step)
     hours = step / 3600
@@ -270,7 +271,7 @@ def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: st
         at = grid[r.first : r.last + 1] - 1
         price = cluster.gpu_price(cluster.node(w.node), at)
         for gpu in w.gpu_indices:
-            idle = 1.0 - unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            idle = 1.0 - cluster.holder_busy(r, gpu, grid, unit_busy)
             wasted[value] += w.share * float(np.sum(price * idle)) * hours
     return pd.Series({k: wasted[k] for k in sorted(wasted)}, name="waste", dtype="float64")
 

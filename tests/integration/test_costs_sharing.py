@@ -19,7 +19,7 @@ from finops_cli.pricing import load_catalog
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import ground_truth, holder_truth
+from finops_cli.sample.truth import ground_truth, holder_truth, waste_truth
 from tests.support.cli import run_finops
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
@@ -292,3 +292,27 @@ def test_replicas_label_missing_is_scaled_not_double_charged(
     node_row = next(r for r in json.loads(by_node.stdout)["rows"] if r["node"] == SLICED)
     assert node_row["gpu_cost"] == pytest.approx(sliced["gpu_cost"].sum(), rel=0.005)
     assert node_row["gpu_cost"] <= sliced_capacity * 1.0001
+
+
+@pytest.mark.prometheus
+def test_time_sliced_waste_is_each_holders_own_busy(opencost_prometheus):
+    """On the time-sliced node dcgm-exporter (virtual-GPU mode) writes per-pod process series
+    (``DCGM_FI_DEV_GPU_UTIL`` with ``pod_uid``, no ``vgpu``): each holder's busy is its own
+    processes' utilisation over its share, not the GPU's split by allocation, and those series
+    are neither holder entries nor summed with the per-replica copies."""
+    url, cluster = opencost_prometheus
+    start, end = int(START.timestamp()), int(END.timestamp())
+    truth = ground_truth(cluster, start, end)
+    sliced = truth.pods[truth.pods["node"] == SLICED]
+    assert set(truth.pods.loc[truth.pods["team"] == "vision", "node"]) == {SLICED}
+    for key, values in (("team", ["vision"]), ("model", ["clip-vit-l14", "blip2"])):
+        doc = _run("costs", url, "--by", key)
+        assert any("per-process" in n for n in doc["notes"]), doc["notes"]
+        rows = {r[key]: r for r in doc["rows"]}
+        wastes = waste_truth(cluster, start, end, STEP, key)
+        for value in values:
+            assert rows[value]["waste"] == pytest.approx(wastes[value], rel=0.005), value
+            assert rows[value]["waste"] <= rows[value]["gpu_cost"]
+    # Costs are the allocated shares whatever the per-process figures say.
+    vision = next(r for r in _run("costs", url, "--by", "team")["rows"] if r["team"] == "vision")
+    assert vision["gpu_cost"] == pytest.approx(sliced["gpu_cost"].sum(), rel=0.005)
