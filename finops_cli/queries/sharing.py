@@ -171,8 +171,8 @@ class Sharing:
     @property
     def busy_estimated(self) -> bool:
         """Whether some GPU is shared in time (replicas, HAMi, KAI, DRA claims): its pods' busy
-        is then the whole GPU's, split by allocation (dcgm-exporter's per-process figures are
-        not read); only a MIG instance has its own."""
+        is then the whole GPU's, split by allocation, except a MIG instance's own and, where
+        dcgm-exporter writes per-process series (``per_process``), a time-sliced holder's."""
         replicas = any(values[0] not in ("", "0", "1") for values, _ in self.node_factors)
         return replicas or self.hami or self.kai or self.dra or self.vgpu
 

@@ -340,8 +340,9 @@ def oversubscription_notes(samples: list[InstantSample], scaled: bool = False) -
     nodes = ", ".join(f"{node} ({ratio:.2f}x)" for node, ratio in found[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     charged = (
-        "where its pods hold more GPU shares than it has, each holder's share was scaled by "
-        "physical GPUs / shares held at each instant, so no node is charged more than its GPUs"
+        "where its pods' requests hold more GPU shares than it has, their shares were scaled "
+        "by physical GPUs / shares held at each instant, so no node is charged more than its "
+        "GPUs"
         if scaled
         else "each replica is priced or charged as a whole GPU there"
     )
