@@ -14,8 +14,9 @@ was allocated is idle. ``allocated_share`` reads that share from what the wire s
 * time-slicing and MPS: replicas held / replicas per GPU;
 * HAMi: ``nvidia.com/gpucores`` / 100 when given (cores win), else
   ``nvidia.com/gpumem-percentage`` / 100, else ``nvidia.com/gpumem`` / the GPU's memory, else 1;
-* KAI: the ``gpu-fraction`` annotation; KAI's reservation pod holds 0 (it is not a holder, the
-  unclaimed rest of the GPU is idle);
+* KAI: the ``gpu-fraction`` annotation, of each of its ``gpu-fraction-num-devices`` GPUs; where
+  only ``gpu-memory`` (MiB) is given, that memory over the GPU's; KAI's reservation pod holds 0
+  (it is not a holder, the unclaimed rest of the GPU is idle);
 * DRA: a whole-GPU claim 1, split evenly among the pods that share one ResourceClaim;
 * anything else: whole GPUs, 1 each.
 """
@@ -53,6 +54,8 @@ HAMI_MEMORY = "nvidia.com/gpumem"  # MiB
 HAMI_MEMORY_PERCENTAGE = "nvidia.com/gpumem-percentage"
 KAI_NAMESPACE = "kai-resource-reservation"  # §7
 KAI_FRACTION = "gpu-fraction"
+KAI_DEVICES = "gpu-fraction-num-devices"  # the fraction is of each of this many GPUs
+KAI_MEMORY = "gpu-memory"  # MiB of one GPU, where no fraction is given
 KAI_GPU_GROUP = "runai-gpu-group"
 DRA_DRIVER = "gpu.nvidia.com"  # §4
 # nvidia-smi's GPU-instance profile IDs (``nvidia-smi mig -lgip``), part of a DRA MIG device name.
@@ -77,7 +80,7 @@ def sharing_mode(node: NodeSpec, w: WorkloadSpec) -> str:
         return "dra-mig" if w.mig_instance is not None else "dra"
     if w.mig_instance is not None:
         return "mig"
-    if KAI_FRACTION in w.annotations:
+    if KAI_FRACTION in w.annotations or KAI_MEMORY in w.annotations:
         return "kai"
     if w.namespace == KAI_NAMESPACE:
         return "kai-reservation"
@@ -107,8 +110,10 @@ def allocated_share(node: NodeSpec, w: WorkloadSpec, cast: Iterable[WorkloadSpec
         return len(w.vgpu) / node.replicas
     if mode == "hami":
         return hami_share(w.resource_requests, node.gpu_memory_mib)
-    if mode == "kai":
+    if mode == "kai" and KAI_FRACTION in w.annotations:
         return float(w.annotations[KAI_FRACTION])
+    if mode == "kai":
+        return min(1.0, int(w.annotations[KAI_MEMORY]) / node.gpu_memory_mib)
     if mode == "kai-reservation":
         return 0.0
     if mode == "dra" and w.resource_claim:
@@ -251,10 +256,11 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
         "ip-10-0-6-61.ec2.internal", "p5.4xlarge", _H100, 1, 81559, 16, 256, 6.88,
         zone="us-east-1b", mig=((0, "1g.10gb", 7, 10240),), mig_strategy="single",
     ),
-    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode.
+    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode,
+    # with its per-pod process series (each pod's own SM utilisation and memory).
     NodeSpec(
         "ip-10-0-6-62.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 5.672,
-        sharing="time-slicing", replicas=4, virtual_gpus=True,
+        sharing="time-slicing", replicas=4, virtual_gpus=True, process_metrics=True,
     ),
     # §3 MPS, replicas 2, renameByDefault true (nvidia.com/gpu.shared); dcgm-exporter default mode.
     NodeSpec(
@@ -266,9 +272,10 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
         "ip-10-0-6-64.ec2.internal", "g6.12xlarge", "NVIDIA L4", 4, 23034, 48, 192, 4.6016,
         zone="us-east-1b", sharing="hami", replicas=10,
     ),
-    # §7 KAI Scheduler fractions on a plain device-plugin node.
+    # §7 KAI Scheduler fractions on a plain device-plugin node: GPU 0 in fractions, GPU 1 a
+    # gpu-memory pod, GPUs 2 and 3 one pod's fraction of each (gpu-fraction-num-devices 2).
     NodeSpec(
-        "ip-10-0-6-65.ec2.internal", "g6e.xlarge", "NVIDIA L40S", 1, 46068, 4, 32, 1.861,
+        "ip-10-0-6-65.ec2.internal", "g6e.12xlarge", "NVIDIA L40S", 4, 46068, 48, 384, 10.49264,
     ),
     # §4 DRA: whole-GPU claims, one of them shared by two pods.
     NodeSpec(
@@ -430,6 +437,36 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
             | {KAI_GPU_GROUP: kai_group},
             _every(24, 6, 10), "training", annotations={KAI_FRACTION: "0.25"}, busy_base=0.7,
             cpu_cores=2, memory_gib=8, requests={},
+        ),
+        #      Each other GPU held for KAI has its own reservation pod and GPU group.
+        *(
+            WorkloadSpec(
+                f"gpu-reservation-{_KAI}-{gpu}", KAI_NAMESPACE, _KAI, (gpu,),
+                {"app": "kai-resource-reservation", KAI_GPU_GROUP: group}, Schedule(),
+                "reservation", annotations={"karpenter.sh/do-not-disrupt": "true"},
+                busy_base=0.0, cpu_cores=0.001, memory_gib=10 / 1024,
+                container="resource-reservation", requests={GPU: 1},
+            )
+            for gpu, group in (
+                (1, "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"),
+                (2, "0c7b6a59-4837-4261-9504-f3e2d1c0b9a8"),
+                (3, "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716"),
+            )
+        ),
+        #      gpu-memory alone: 11517 MiB of the L40S's 46068 is a quarter of it (a memory share).
+        WorkloadSpec(
+            "query-rewriter", "search-serving", _KAI, (1,),
+            _labels("search", "query-understanding", "qwen2.5-1.5b")
+            | {KAI_GPU_GROUP: "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"},
+            _every(12, 9, 1), "inference", annotations={KAI_MEMORY: "11517"}, busy_base=0.3,
+            cpu_cores=2, memory_gib=8, requests={},
+        ),
+        #      gpu-fraction 0.5 of each of 2 GPUs (gpu-fraction-num-devices): 1.0 GPU in all.
+        WorkloadSpec(
+            "moe-eval", "agents-research", _KAI, (2, 3),
+            _labels("agents", "agent-research", "mixtral-8x7b", "staging"), _every(24, 12, 3),
+            "training", annotations={KAI_FRACTION: "0.5", KAI_DEVICES: "2"}, busy_base=0.6,
+            cpu_cores=8, memory_gib=64, requests={},
         ),
         # ---- §4 DRA: (a) a whole-GPU claim from a template; (b) one claim shared by two pods.
         WorkloadSpec(

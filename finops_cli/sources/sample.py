@@ -87,9 +87,10 @@ class SampleCostSource(CostSource):
             held = w.held_gpus
             gpu_cost = price * held * hours
             # The ledger's waste: each GPU unit the pod holds, share x price x (1 - the unit's
-            # busy), sample by sample; a shared GPU's busy is the physical GPU's (waste_truth).
+            # busy), sample by sample; a shared GPU's busy is the physical GPU's, or the pod's own
+            # where per-process series are written (``SampleCluster.holder_busy``, waste_truth).
             busy_by_gpu = (
-                [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                [self.cluster.holder_busy(run, gpu, grid, unit_busy) for gpu in w.gpu_indices]
                 if held > 0
                 else []
             )
@@ -261,7 +262,7 @@ class SampleCostSource(CostSource):
                 price = self.cluster.gpu_price(node, ts - 1)
                 sl = slice(run.first, run.last + 1)
                 busy_by_gpu = (
-                    [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                    [self.cluster.holder_busy(run, gpu, grid, unit_busy) for gpu in w.gpu_indices]
                     if held > 0
                     else []
                 )
