@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from finops_cli.analytics.commitments import commitment_report
 from finops_cli.errors import UsageError
@@ -21,6 +20,7 @@ from finops_cli.sources.athena import AthenaSource, TableSchema
 from finops_cli.sources.athena_commitments import GPU_PATTERN, AthenaCommitments, commitment_query
 from finops_cli.sources.focus_commitments import FocusCommitments
 from tests.support import focus_commitments as fx
+from tests.support.stubbed_aws import stubbed_client
 
 START, END = date(2026, 10, 1), date(2026, 10, 4)
 QUERY_ID = "1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b"
@@ -74,15 +74,8 @@ def _row(values):
 
 @pytest.fixture
 def athena():
-    client = boto3.client(
-        "athena",
-        region_name="us-east-1",
-        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
-        aws_secret_access_key="x" * 40,
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("athena", "us-east-1") as pair:
+        yield pair
 
 
 def _stub(stubber, rows, selected):
