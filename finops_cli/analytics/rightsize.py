@@ -557,7 +557,7 @@ def idle_capacity(
         nodes.setdefault((cluster, node), []).append(slot)
     info = {
         (str(r.get("cluster") or ""), str(r["node"])): r
-        for r in data.nodes.fillna("").to_dict("records")  # instance type, region, capacity
+        for r in data.nodes.astype(object).fillna("").to_dict("records")  # type, region, capacity
     }
     unlabelled = unlabelled_holders(data)
     out = []
