@@ -30,6 +30,7 @@ from finops_cli.queries import (
     InferenceQueries,
     QueryContext,
     over_buckets,
+    recorded_stats,
 )
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
@@ -452,7 +453,29 @@ def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
     hourly = [Rule(hourly_name(m), rq.hourly_from_rate(m)) for m in RECORDED_MEASURES]
     daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, *daily, info), f"{RULE_INTERVAL_S}s")
+    stats = stats_rules(ctx, live=True)
+    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, *daily, *stats, info), f"{RULE_INTERVAL_S}s")
+
+
+def stats_rules(ctx: QueryContext, *, live: bool) -> list[Rule]:
+    """``gpus``' and ``rightsize``'s per-GPU and per-workload statistics per hour, and per UTC
+    day (``queries.recorded_stats``): each hour from the raw series once an hour; each day from
+    its hours live, from the raw series in a backfill."""
+    hourly = [
+        Rule(s.hourly_name(), recorded_stats.from_raw(ctx, s))
+        for s in recorded_stats.RECORDED_STATS
+    ]
+    daily = [
+        Rule(
+            s.daily_name(),
+            recorded_stats.daily_from_hourly(s)
+            if live
+            else recorded_stats.from_raw(ctx, s, days=True),
+        )
+        for s in recorded_stats.RECORDED_STATS
+        if s.daily
+    ]
+    return [*hourly, *daily]
 
 
 def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
@@ -464,7 +487,8 @@ def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
     hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
     daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, *daily, info), f"{RULE_INTERVAL_S}s")
+    stats = stats_rules(ctx, live=False)
+    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, *daily, *stats, info), f"{RULE_INTERVAL_S}s")
 
 
 def ledger_backfill_document(ctx: QueryContext | None = None) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from finops_cli.promql import duration, label_name, matchers, quote
 from finops_cli.queries.context import QueryContext, over_buckets
 from finops_cli.queries.names import BUSY_PROFILING, BUSY_UTIL, POD_ATTRIBUTE_KEYS, RULES_INFO
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: gpus' and rightsize's statistics (queries.recorded_stats)
 RULE_INTERVAL_S = 60
 """Evaluation interval of the ledger's rule group: a rollup lands less than this after its hour."""
 ROLLUP_S = 3600
