@@ -1,5 +1,6 @@
-"""The series the cost queries read, for fixtures that backfill only those (the rest only slows
-promtool's rule backfill): shared by the recorded-ledger tests and their benchmark."""
+"""The series the cost queries, ``gpus`` and ``rightsize`` read, for fixtures that backfill only
+those (the rest only slows promtool's rule backfill): shared by the recorded-ledger tests and
+their benchmark."""
 
 from __future__ import annotations
 
@@ -20,5 +21,9 @@ LEDGER_METRICS = frozenset(
         "DCGM_FI_DEV_GPU_UTIL",
         "DCGM_FI_DEV_GPU_TEMP",
         "DCGM_FI_DEV_FB_USED",
+        # gpus and rightsize (their recorded statistics)
+        "kube_pod_owner",
+        "DCGM_FI_DEV_FB_FREE",
+        "DCGM_FI_DEV_POWER_USAGE",
     }
 )
