@@ -462,3 +462,13 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='example.com/squad'" in refused[0], recorded["notes"]
+
+
+@pytest.mark.parametrize("command", ["gpus", "rightsize"])
+def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
+    window = ("--start", "2026-10-01", "--end", "2026-10-04")  # recorded from 10-02 12:00
+    recorded, raw = _both(vm, command, *window)
+    pairs: list[tuple[float, float]] = []
+    _same(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
+    _recorded_note(recorded)
