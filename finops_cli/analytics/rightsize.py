@@ -306,10 +306,12 @@ def recommend(
     recs.extend(_consolidate(workloads, catalog, month, rules, window_hours, terminated))
     if data.capacity is not None:
         recs.extend(idle_capacity(data, month, rules, window_hours))
+    # Savings to the cent: two equal savings summed in another order (recorded and raw series)
+    # keep their name order instead of following float noise.
     return sorted(
         recs,
         key=lambda r: (
-            -r.monthly_savings,
+            -round(r.monthly_savings, 2),
             r.action,
             r.workload.namespace,
             r.workload.name,

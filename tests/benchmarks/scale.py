@@ -440,6 +440,12 @@ def _recorded_report(
                 print(f"| {size:,} | {name} | failed: {reason.splitlines()[0][:80]} ||||||||")
                 continue
             diff = difference(rec["document"], raw["document"])
+            if not diff.startswith("0.0e+00"):  # kept for a look: .bench/scale/differences/
+                kept = Path(".bench/scale/differences")
+                kept.mkdir(parents=True, exist_ok=True)
+                (kept / f"{size}-{name.replace(' ', '_')}.json").write_text(
+                    json.dumps({"recorded": rec["document"], "raw": raw["document"]}, indent=1)
+                )
             print(
                 f"| {size:,} | {name} | {raw['wall_s']:.2f} | {rec['wall_s']:.2f} "
                 f"| {raw['wall_s'] / rec['wall_s']:.0f}x | {raw['server_s']:.2f} "
