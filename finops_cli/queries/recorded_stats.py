@@ -235,21 +235,22 @@ def read(ctx: QueryContext, s: Stat, length_s: float, *, days: bool = False) -> 
     function = {"sum": "sum_over_time", "max": "max_over_time", "group": "last_over_time"}[s.op]
     name = s.daily_name() if days else s.hourly_name()
     cluster = ctx.cluster_matcher()
-    out = f"{function}({name}{{{cluster}}}[{duration(length_s)}])"
-    if ctx.replica_labels:
-        replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
-        out = f"max without ({replicas}) ({out})"
-    return out
+    return _nameless(ctx, f"{function}({name}{{{cluster}}}[{duration(length_s)}])")
+
+
+def _nameless(ctx: QueryContext, read: str) -> str:
+    """A read without its metric name (VictoriaMetrics keeps it through ``max_over_time``,
+    ``last_over_time`` and ``quantile_over_time``; raw pieces have none) and, for HA pairs,
+    without the replica label."""
+    replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
+    return f"max without ({replicas}) ({read})"
 
 
 def read_p95(ctx: QueryContext, s: Stat, length_s: float) -> str:
     """The 95th percentile of a statistic's hourly maxima over ``length_s``."""
     cluster = ctx.cluster_matcher()
-    out = f"quantile_over_time(0.95, {s.hourly_name()}{{{cluster}}}[{duration(length_s)}])"
-    if ctx.replica_labels:
-        replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
-        out = f"max without ({replicas}) ({out})"
-    return out
+    read = f"quantile_over_time(0.95, {s.hourly_name()}{{{cluster}}}[{duration(length_s)}])"
+    return _nameless(ctx, read)
 
 
 def raw_p95_gpu(gq: GpuQueries) -> str:
