@@ -26,8 +26,17 @@ def current_umask() -> int:
 
 
 def write_atomic(path: Path, payload: bytes | str, *, mode: int = PRIVATE) -> None:
-    """Write ``payload`` (text is UTF-8) to ``path`` atomically with ``mode`` minus the umask."""
+    """Write ``payload`` (text is UTF-8) to ``path`` atomically with ``mode`` minus the umask.
+
+    A path that is not a regular file (``/dev/null``, ``/dev/stdout``, a named pipe a script
+    reads from) is written in place: renaming over it would replace the device or pipe with a
+    file, and as root that breaks ``/dev/null`` for the whole machine.
+    """
     data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    if path.exists() and not path.is_file():
+        with path.open("wb") as handle:
+            handle.write(data)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     temporary = Path(name)

@@ -423,8 +423,9 @@ def _causes(
             )
         else:
             causes.append(
-                "bill above the estimate: nodes ran longer than the cluster saw them (gaps in "
-                "metrics), or the cluster's prices are below the real rate"
+                "bill above the estimate: a capacity reservation of the type billed while idle "
+                "(finops billing commitments lists them), nodes that ran longer than the cluster "
+                "saw them (gaps in metrics), or cluster prices below the real rate"
             )
     if not causes:
         causes.append("difference over the threshold")

@@ -345,11 +345,11 @@ def build_document(  # noqa: PLR0915 - one document, field by field
         if models is not None and g.kind == "allocated":
             row["models"] = models.get(g.name, [])
         if recommendations is not None:
-            mine = sorted(recs_by.get(g.name, []), key=lambda r: -r.monthly_savings)
+            mine = sorted(recs_by.get(g.name, []), key=_recommendation_rank)
             row["savings_available"] = _num(sum((max(r.monthly_savings, 0.0) for r in mine), 0.0))
             row["recommendations"] = [_rec(r) for r in mine[:TOP_RECOMMENDATIONS]]
         if anomalies is not None and g.kind == "allocated":
-            mine_a = sorted(anomalies_by.get(g.name, []), key=lambda a: -abs(a.impact))
+            mine_a = sorted(anomalies_by.get(g.name, []), key=_anomaly_rank)
             row["anomalies"] = [_anomaly(a) for a in mine_a[:TOP_ANOMALIES]]
         rows.append(row)
 
@@ -542,6 +542,19 @@ def energy_notes(report: CostReport, shared: bool) -> list[str]:
     if shared:
         out.append("idle and unallocated energy is shared over the groups like their cost")
     return out
+
+
+def _recommendation_rank(rec: Recommendation) -> tuple[float, str, str, str]:
+    """Largest saving first, ties by name: savings are ranked to the cent, so a figure read from
+    recorded series and the same figure read raw (equal to the cent) rank alike."""
+    w = rec.workload
+    return (-round(rec.monthly_savings, 2), w.namespace, w.name, rec.action)
+
+
+def _anomaly_rank(anomaly: Anomaly) -> tuple[float, datetime, str]:
+    """Largest impact first, ties (an hourly and a daily view of one episode) by start and metric,
+    to the cent for the same reason as ``_recommendation_rank``."""
+    return (-round(abs(anomaly.impact), 2), anomaly.start, anomaly.metric)
 
 
 def _rec(rec: Recommendation) -> dict[str, Any]:

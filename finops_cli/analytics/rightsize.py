@@ -24,9 +24,17 @@ Rules, in the order they are tried (thresholds in ``RightsizeRules``):
   of the rest are released.
 - spot: interruption-tolerant work (a Job, or the pod label ``ai-finops.io/interruptible=true``)
   on on-demand capacity where the catalog knows the spot price.
+- fewer-replicas: a workload holding k > 1 time-slicing or MPS replicas of a GPU (node label
+  ``nvidia.com/gpu.replicas`` = R) whose busy p95 and peak memory fit fewer: needed =
+  max(1, ceil(busy_p95 x R / 70%), ceil(peak memory / (memory / R) / 80%)); saves measured cost
+  x (k - needed) / k.
 - remove / scale-down (capacity, per node): GPUs that pods held for less than 10% of the time
   they were reported (``capacity_max_held_share``). ``remove`` when every GPU of the node is
   such a GPU, ``scale-down`` when some are; the saving is their cost while nobody held them.
+- consolidate (replicas, per node pool): the time-sliced or MPS GPUs of one pool (same GPU
+  model and replica count) whose held replicas, summed busy p95 and summed peak memory fit on
+  fewer GPUs: whole nodes, least held first, are freed while the rest still hold all three;
+  saves the freed GPUs' measured cost.
 """
 
 from __future__ import annotations
@@ -56,7 +64,9 @@ CONSOLIDATE = "consolidate"
 SPOT = "spot"
 REMOVE = "remove"
 SCALE_DOWN = "scale-down"
-ACTIONS = (TERMINATE, DOWNSIZE, UPSIZE, CONSOLIDATE, SPOT, REMOVE, SCALE_DOWN)
+FEWER_REPLICAS = "fewer-replicas"
+ACTIONS = (TERMINATE, DOWNSIZE, UPSIZE, CONSOLIDATE, SPOT, REMOVE, SCALE_DOWN, FEWER_REPLICAS)
+NODE_POOL = "NodePool"  # the workload kind of a pool's consolidation
 CAPACITY_ACTIONS = (REMOVE, SCALE_DOWN)
 CAPACITY_RISK = (
     "the capacity may be kept on purpose (headroom, a reservation, a commitment): ask the "
@@ -103,6 +113,8 @@ class Workload:
     gpu_share: float = 1.0  # the most GPUs a pod held, shares counted (0.25 of a time-sliced)
     mig_share: float = 0.0  # its MIG instance's share of the GPU (0: no MIG instance)
     cluster: str = ""  # the cluster label's value (one cluster without it: "")
+    node: str = ""  # the node of its pod with the most GPU-hours
+    gpu_units: float = math.nan  # the most physical GPUs bound to one pod (replicas of one: 1)
 
     @property
     def shared(self) -> bool:
@@ -221,6 +233,8 @@ def _workload(
         gpu_share=_nanmax(_number(r["gpus"]) for r in rows),
         mig_share=_nanmax([0.0, *(_number(r.get("mig_share")) for r in rows)]),
         cluster=cluster,
+        node=_label(main.get("node")),
+        gpu_units=_nanmax(_number(r.get("gpu_units")) for r in rows),
     )
 
 
@@ -253,6 +267,7 @@ def recommend(
     rules = rules or RightsizeRules()
     month = HOURS_PER_MONTH / window_hours
     workloads = group_workloads(data, window_hours)
+    replicas = node_replicas(data)
     recs: list[Recommendation] = []
     terminated: set[tuple[str, str, str, str]] = set()
     for w in workloads:
@@ -282,6 +297,9 @@ def recommend(
             if mig is not None:
                 recs.append(mig)
             continue
+        fewer = _fewer_replicas(w, replicas.get((w.cluster, w.node)), rules, month, confidence)
+        if fewer is not None:
+            recs.append(fewer)
         if current is None:
             continue
         measured = _measured(w, current) * month
@@ -306,6 +324,8 @@ def recommend(
     recs.extend(_consolidate(workloads, catalog, month, rules, window_hours, terminated))
     if data.capacity is not None:
         recs.extend(idle_capacity(data, month, rules, window_hours))
+    freed = {(r.workload.cluster, r.workload.name) for r in recs if r.action in CAPACITY_ACTIONS}
+    recs.extend(consolidate_replicas(data, month, rules, window_hours, freed))
     # Savings to the cent: two equal savings summed in another order (recorded and raw series)
     # keep their name order instead of following float noise.
     return sorted(
@@ -704,3 +724,182 @@ def _first(values: Iterable[Any]) -> str:
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+# ---- time-sliced and MPS replicas -------------------------------------------------------------
+def node_replicas(data: PodGpuData) -> dict[tuple[str, str], tuple[int, str]]:
+    """(cluster, node) -> (replicas per GPU, sharing strategy) of the nodes that share whole GPUs
+    as time-slicing or MPS replicas (``PodGpuData.replica_gpus``)."""
+    frame = data.replica_gpus
+    if frame is None or frame.empty:
+        return {}
+    return {
+        (_label(r["cluster"]), str(r["node"])): (int(r["replicas"]), _label(r["sharing_strategy"]))
+        for r in frame.to_dict("records")
+    }
+
+
+def _replicas_needed(
+    busy_p95: float, memory_peak_mib: float, memory_total_mib: float, units: float,
+    rules: RightsizeRules,
+) -> int:  # fmt: skip
+    """Units (replicas of 1/``units`` of a GPU, or GPUs with ``units`` 1) that hold a busy p95
+    at ``target_busy`` and a peak memory with headroom, at least 1. Busy and memory are shares
+    of one GPU's (summed over GPUs for a pool)."""
+    eps = 1e-9  # a product that lands on a whole number stays that number
+    busy = math.ceil(busy_p95 * units / rules.target_busy - eps)
+    memory = (
+        math.ceil(memory_peak_mib / memory_total_mib * units / rules.memory_headroom - eps)
+        if memory_total_mib > 0
+        else 0
+    )
+    return max(1, busy, memory)
+
+
+def _fewer_replicas(
+    w: Workload,
+    node: tuple[int, str] | None,
+    rules: RightsizeRules,
+    month: float,
+    confidence: str,
+) -> Recommendation | None:
+    """A workload holding several replicas of one time-sliced or MPS GPU whose busy p95 and peak
+    memory fit fewer. Its busy and memory are the whole GPU's (what every holder of it used), so
+    the replicas it needs are an upper bound: conservative. Only where dcgm-exporter bound its
+    pods to one GPU at a time (``gpu_units`` 1): replicas spread over GPUs are judged on the
+    busiest one's evidence, which would not bound the rest."""
+    if node is None or w.busy_p95 is None or not w.memory_total_mib or w.gpu_units != 1:
+        return None  # replicas spread over GPUs (or not known not to be): per-GPU evidence
+    replicas, strategy = node
+    held = round(w.gpu_share * replicas)
+    if held <= 1 or held > replicas or math.isnan(w.memory_peak_mib):
+        return None
+    needed = _replicas_needed(w.busy_p95, w.memory_peak_mib, w.memory_total_mib, replicas, rules)
+    if needed >= held:
+        return None
+    measured = w.cost * month
+    saving = measured * (held - needed) / held
+    how = strategy or "time-slicing or MPS"
+    return Recommendation(
+        w,
+        FEWER_REPLICAS,
+        f"{held} of {replicas} replicas of {w.gpu_model} ({how})",
+        f"{needed} of {replicas} replicas",
+        measured,
+        measured - saving,
+        saving,
+        confidence,
+        f"busy p95 {w.busy_p95:.0%} of the GPU fits {needed} replica(s) of {replicas} at "
+        f"{rules.target_busy:.0%}; peak memory {w.memory_peak_mib / 1024:.1f} GiB fits "
+        f"{needed} x {w.memory_total_mib / replicas / 1024:.1f} GiB with headroom",
+        "fewer replicas give it fewer time slices (MPS: a smaller compute and memory limit): "
+        "load-test its latency first",
+        {"replicas": replicas, "replicas_held": held, "target_replicas": needed,
+         "sharing": how},
+    )  # fmt: skip
+
+
+def consolidate_replicas(
+    data: PodGpuData,
+    month: float,
+    rules: RightsizeRules,
+    window_hours: float,
+    exclude: set[tuple[str, str]],
+) -> list[Recommendation]:
+    """Per node pool, GPU model, replica count and strategy: the time-sliced or MPS GPUs whose
+    held replicas (each node's peak, summed), busy p95 (summed) and peak memory (summed) fit on
+    fewer GPUs. Whole nodes are freed, the least held first (then the least busy), while the
+    GPUs left still hold the replicas, the busy and the memory; the saving is the freed GPUs'
+    measured cost. Nodes without a pool label, and nodes already advised ``remove`` or
+    ``scale-down`` (``exclude``), are left out."""
+    frame = data.replica_gpus
+    if frame is None or frame.empty:
+        return []
+    pools: dict[tuple[str, str, str, int, str], dict[str, list[dict[str, Any]]]] = {}
+    for record in frame.to_dict("records"):
+        row: dict[str, Any] = {str(k): v for k, v in record.items()}
+        cluster, node = _label(row["cluster"]), str(row["node"])
+        if not _label(row["pool"]) or (cluster, node) in exclude:
+            continue
+        key = (cluster, _label(row["pool"]), _label(row["model_name"]), int(row["replicas"]),
+               _label(row["sharing_strategy"]))  # fmt: skip
+        pools.setdefault(key, {}).setdefault(node, []).append(row)
+    info = {
+        (str(r.get("cluster") or ""), str(r["node"])): r
+        for r in data.nodes.astype(object).fillna("").to_dict("records")
+    }
+    out = []
+    for (cluster, pool, model, replicas, strategy), nodes in sorted(pools.items()):
+        gpus = [g for rows in nodes.values() for g in rows]
+        if len(nodes) < 2 or any(
+            math.isnan(_number(g["busy_p95"])) or math.isnan(_number(g["memory_used_max_mib"]))
+            for g in gpus
+        ):
+            continue  # one node frees nothing whole; unknown use frees nothing
+        memory = _nanmax(_number(g["memory_total_mib"]) for g in gpus)
+        held = {
+            n: math.ceil(_number(rows[0]["node_held_peak"]) * replicas - 1e-6)
+            for n, rows in nodes.items()
+        }
+        busy = {n: sum(_number(g["busy_p95"]) for g in rows) for n, rows in nodes.items()}
+        used = {
+            n: sum(_number(g["memory_used_max_mib"]) for g in rows) for n, rows in nodes.items()
+        }
+        needed = max(
+            math.ceil(sum(held.values()) / replicas - 1e-9),
+            _replicas_needed(sum(busy.values()), sum(used.values()), memory, 1, rules),
+        )
+        left = len(gpus)
+        freed: list[str] = []
+        for node in sorted(nodes, key=lambda n: (held[n], busy[n], n)):
+            if left - len(nodes[node]) < needed:
+                break
+            left -= len(nodes[node])
+            freed.append(node)
+        if not freed:
+            continue
+        freed_gpus = [f"{n}/{g['gpu']}" for n in freed for g in nodes[n]]
+        freed_cost = sum(_number(g["cost"]) for n in freed for g in nodes[n])
+        total_cost = sum(_number(g["cost"]) for g in gpus)
+        if not freed_cost > 0:
+            continue
+        hours = max(_number(g["present_hours"]) for g in gpus)
+        node_info = info.get((cluster, freed[0])) or info.get(("", freed[0]), {})
+        how = strategy or "time-slicing or MPS"
+        w = Workload(
+            kind=NODE_POOL, name=pool, namespace="", pods=(), team="", project="", model="",
+            interruptible=False, instance_type=str(node_info.get("instance_type", "")),
+            region=str(node_info.get("region", "")),
+            capacity_type=str(node_info.get("capacity_type", "")), gpu_model=model,
+            gpus_per_pod=len(freed_gpus),
+            gpu_hours=sum(_number(g["present_hours"]) for n in freed for g in nodes[n]),
+            busy_avg=None, busy_p95=max(_number(g["busy_p95"]) for g in gpus),
+            memory_peak_mib=max(_number(g["memory_used_max_mib"]) for g in gpus),
+            memory_total_mib=memory, cost=freed_cost, observed_hours=min(hours, window_hours),
+            cluster=cluster,
+        )  # fmt: skip
+        details = {
+            "node_pool": pool, "gpu_model": model, "replicas": replicas, "sharing": how,
+            "node_gpus": len(gpus), "target_gpus": left, "free_gpus": freed_gpus,
+            "free_nodes": freed, "replicas_held": sum(held.values()),
+            "freed_cost": round(freed_cost, 4),
+        }  # fmt: skip
+        out.append(
+            Recommendation(
+                w,
+                CONSOLIDATE,
+                f"{len(gpus)} x {model or 'GPU'} ({replicas} replicas each, {how})",
+                f"{left} x {model or 'GPU'}: free {', '.join(freed_gpus)}",
+                total_cost * month,
+                (total_cost - freed_cost) * month,
+                freed_cost * month,
+                _confidence(w, window_hours),
+                f"{sum(held.values())} of {len(gpus) * replicas} replicas held at peak, busy p95 "
+                f"{sum(busy.values()):.0%} and peak memory {sum(used.values()) / 1024:.1f} GiB in "
+                f"total fit {needed} GPU(s) at {rules.target_busy:.0%} busy with memory headroom",
+                "the pods on the freed nodes move and share GPUs with more neighbours; "
+                + CAPACITY_RISK,
+                details,
+            )
+        )
+    return out

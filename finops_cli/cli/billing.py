@@ -91,6 +91,10 @@ HELP = {
     "--discount": "Savings Plan discount off on-demand, 0 to below 1 (default: the catalog's).",
     "--ce-commitment": "Cost Explorer's recommended hourly commitment, to backtest beside ours.",
     "--ask-cost-explorer": "Ask Cost Explorer for its Savings Plan recommendation ($0.01).",
+    "--rates": (
+        "A commitment rates CSV (finops pricing savings-plans writes one from AWS's offer file) "
+        "read before the packaged rates."
+    ),
     "--gpus": "A planned job: how many GPUs.",
     "--type": "A planned job: the instance type (p5.48xlarge).",
     "--days": "A planned job: how many days.",
@@ -250,6 +254,7 @@ def commitments(
         option(HELP["commitments --fail-on"], "--fail-on", metavar="GATE"),
     ] = None,
     focus: FocusOption = None,
+    athena: AthenaOption = None,
     ec2: Annotated[bool, option(HELP["--ec2"], "--ec2", panel=BILL, show_default=True)] = False,
     profile: ProfileOption = None,
 ) -> None:
@@ -257,13 +262,15 @@ def commitments(
     per GPU instance family; coverage of GPU instance-hours (committed / on-demand / spot);
     reserved capacity idle while on-demand instances of its type ran; what expires soon.
 
-    From --focus (FOCUS 1.0-1.3, hour by hour), --source sample, or AWS Cost Explorer and EC2.
+    From --focus (FOCUS 1.0-1.3, hour by hour), --athena (a FOCUS table, the same rows),
+    --source sample, or AWS Cost Explorer and EC2.
     Whole UTC days. See docs/billing.md for the definitions.
     """
     from finops_cli.usecases.commitments import CommitmentOptions, billing_commitments
 
     options = CommitmentOptions(
         focus=focus,
+        athena=athena,
         profile=profile,
         expiring_within=expiring_within,
         fail_on=fail_on or [],
@@ -301,6 +308,7 @@ def plan(
     offerings: Annotated[
         bool, option(HELP["--offerings"], "--offerings", panel=JOB, show_default=True)
     ] = False,
+    rates: Annotated[Path | None, option(HELP["--rates"], "--rates", metavar="CSV")] = None,
     profile: ProfileOption = None,
 ) -> None:
     """What to buy: a Savings Plan hourly commitment for the fleet's steady GPU baseline,
@@ -322,6 +330,7 @@ def plan(
         job_start=job_start,
         region=region,
         offerings=offerings,
+        rates=rates,
         profile=profile,
     )
     ctx.emit(billing_plan(ctx, options))

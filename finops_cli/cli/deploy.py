@@ -80,6 +80,9 @@ HELP = {
     "--address": "Local address to listen on.",
     "--check": "Exit 1 if a generated file is stale; write nothing.",
     "generate --manifests-dir": "Default: the repository's manifests/.",
+    "generate --scrape-interval": "How often Prometheus scrapes, seconds or a duration (15s, "
+    "5m): the Prometheus configuration's and the recorded ledger's, which finops_rules_info "
+    "records (default: --sample-interval / FINOPS_SAMPLE_INTERVAL, else 60 s).",
     "backfill --prometheus-url": "The server holding the raw series (default: the configured "
     "prometheus.url); promtool or vmalert evaluate the rules against it.",
     "backfill --start": "First hour to record: ISO 8601 time or date, UTC (e.g. 2026-10-01).",
@@ -280,23 +283,42 @@ def generate(
     manifests_dir: Annotated[
         Path | None, option(HELP["generate --manifests-dir"], "--manifests-dir", show_default=True)
     ] = None,
+    scrape_interval: Annotated[
+        str | None,
+        option(HELP["generate --scrape-interval"], "--scrape-interval", show_default=True),
+    ] = None,
 ) -> None:
     """Regenerate the rules, Prometheus configuration and dashboards from the query library."""
     from finops_cli.deploy.generate import stale_files, write_files
     from finops_cli.deploy.paths import checkout_manifests_dir
+    from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, scrape_interval_problem
+    from finops_cli.settings import load_settings
+    from finops_cli.settings.checks import seconds_input
 
     root = manifests_dir or checkout_manifests_dir()
+    if scrape_interval is not None:
+        try:
+            given = seconds_input(scrape_interval)
+        except ValueError as exc:
+            raise UsageError(f"--scrape-interval: {exc}") from None
+    else:
+        given = load_settings({}).prometheus.sample_interval_seconds
+    seconds = float(given) if isinstance(given, (int, float)) else float(SCRAPE_INTERVAL_S)
+    problem = scrape_interval_problem(seconds)
+    if problem is not None:
+        raise UsageError(problem)
+    interval = int(seconds)
     if not (root / "base").is_dir():
         raise UsageError(f"{root} is not a manifests/ tree (no base/): pass --manifests-dir")
     if check:
-        stale = stale_files(root)
+        stale = stale_files(root, interval)
         if stale:
             raise FinopsError(
                 f"generated files are stale: {', '.join(stale)} (run finops deploy generate)"
             )
         _echo("generated files are up to date\n")
         return
-    for rel in write_files(root):
+    for rel in write_files(root, interval):
         _echo(f"wrote {root / rel}\n")
 
 

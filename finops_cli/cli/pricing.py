@@ -61,6 +61,42 @@ def refresh(
         typer.echo(line, err=True)
 
 
+@pricing_app.command("savings-plans")
+def savings_plans(
+    offer: Annotated[
+        Path,
+        typer.Option(
+            "--offer",
+            help="A downloaded Price List Savings Plans offer file (the bulk savingsPlan JSON).",
+        ),
+    ],
+    output_file: Annotated[
+        Path,
+        typer.Option("--output-file", help="Where to write the commitment rates CSV."),
+    ] = Path("aws-commitments.csv"),
+    family: Annotated[
+        str,
+        typer.Option(help="ComputeSavingsPlans or EC2InstanceSavingsPlans."),
+    ] = "ComputeSavingsPlans",
+    all_types: Annotated[
+        bool, typer.Option("--all-types", help="Every priced instance type, not only GPU ones.")
+    ] = False,
+) -> None:
+    """Savings Plan rates from AWS's published offer file, as commitment rates for billing plan.
+
+    Download the file first (nothing is fetched here), e.g. https://pricing.us-east-1.amazonaws.
+    com/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/us-east-1/index.json; each rate gets
+    its discount off the catalog's on-demand price and the file's publication date.
+    """
+    from finops_cli.usecases.pricing import pricing_savings_plans
+
+    done = pricing_savings_plans(
+        offer=offer, output_file=output_file, family=family, all_types=all_types
+    )
+    for line in done:
+        typer.echo(line, err=True)
+
+
 @data_command(sources=("sample", "prometheus"))
 def explain(ctx: CommandContext) -> None:
     """The $/GPU-hour each node was charged at in the window, where it came from, and the

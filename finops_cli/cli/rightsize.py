@@ -17,6 +17,7 @@ class Action(StrEnum):
     spot = "spot"
     remove = "remove"
     scale_down = "scale-down"
+    fewer_replicas = "fewer-replicas"
 
 
 HELP = {

@@ -20,8 +20,10 @@ from finops_cli.deploy.rules import (
     BUDGETS_FILE,
     LEDGER_BACKFILL_FILE,
     RULES_FILE,
+    SCRAPE_INTERVAL_S,
     budgets_document,
     ledger_backfill_document,
+    ledger_context,
     rules_document,
 )
 from finops_cli.files import SHARED, write_atomic
@@ -36,11 +38,12 @@ def dump_yaml(document: Any) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
 
 
-def generated_files() -> dict[str, str]:
-    """Path relative to ``manifests/`` -> file content."""
+def generated_files(scrape_interval_s: int = SCRAPE_INTERVAL_S) -> dict[str, str]:
+    """Path relative to ``manifests/`` -> file content, for scrapes ``scrape_interval_s`` apart
+    (the Prometheus configuration's and the recorded ledger's)."""
     files = {
         f"base/prometheus/rules/{RULES_FILE}": HEADER.format(module="rules")
-        + dump_yaml(rules_document()),
+        + dump_yaml(rules_document(scrape_interval_s=scrape_interval_s)),
         f"base/prometheus/rules/{BUDGETS_FILE}": HEADER.format(module="rules")
         + "# `finops deploy --set budget.TEAM=DOLLARS` replaces this file with one rule per team.\n"
         + dump_yaml(budgets_document({})),
@@ -48,29 +51,29 @@ def generated_files() -> dict[str, str]:
         # default labels; the command writes one for the data's own interval and labels).
         f"base/prometheus/backfill/{LEDGER_BACKFILL_FILE}": HEADER.format(module="rules")
         + "# promtool tsdb create-blocks-from rules / vmalert -replay: see docs/deployment.md.\n"
-        + dump_yaml(ledger_backfill_document()),
+        + dump_yaml(ledger_backfill_document(ledger_context(sample_interval_s=scrape_interval_s))),
         f"base/prometheus/{PROMETHEUS_CONFIG}": HEADER.format(module="promconfig")
-        + dump_yaml(prometheus_config()),
+        + dump_yaml(prometheus_config(scrape_interval_s)),
     }
     for name, board in dashboards().items():
         files[f"base/grafana/dashboards/{name}"] = json.dumps(board, indent=2) + "\n"
     return files
 
 
-def stale_files(root: Path) -> list[str]:
+def stale_files(root: Path, scrape_interval_s: int = SCRAPE_INTERVAL_S) -> list[str]:
     """Generated files under ``root`` that are missing or differ from what the code generates."""
     stale = []
-    for rel, content in generated_files().items():
+    for rel, content in generated_files(scrape_interval_s).items():
         path = root / rel
         if not path.is_file() or path.read_text(encoding="utf-8") != content:
             stale.append(rel)
     return stale
 
 
-def write_files(root: Path) -> list[str]:
+def write_files(root: Path, scrape_interval_s: int = SCRAPE_INTERVAL_S) -> list[str]:
     """Rewrite every generated file that changed; returns the ones written."""
     written = []
-    for rel, content in generated_files().items():
+    for rel, content in generated_files(scrape_interval_s).items():
         path = root / rel
         if path.is_file() and path.read_text(encoding="utf-8") == content:
             continue

@@ -3,8 +3,8 @@
 Generated (``finops deploy generate``) so that the labels the queries read and the labels the
 exporters are told to export can never drift apart: kube-state-metrics' allowlist is built from
 the same pod-label keys as the rules, and every job that carries a workload's ``namespace``/``pod``
-(dcgm-exporter, OpenCost, kube-state-metrics) is scraped with ``honor_labels: true`` so those
-labels are not renamed to ``exported_*``.
+(dcgm-exporter, OpenCost, kube-state-metrics, HAMi's scheduler) is scraped with
+``honor_labels: true`` so those labels are not renamed to ``exported_*``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ MONITORING_NAMESPACE = "finops-monitoring"
 GPU_NAMESPACE = "finops-gpu"
 GPU_EXPORTER_SERVICE = f"dcgm-exporter.{GPU_NAMESPACE}.svc"  # headless: one A record per pod
 GPU_EXPORTER_PORT = 9400
+# HAMi's scheduler (reference/gpu-sharing.md §5): its pods carry the chart's component label; its
+# metrics (``--metrics-bind-address``, default :9395) name each HAMi pod's share of each GPU,
+# which dcgm-exporter cannot. (vGPUmonitor's :9394 per-container usage is not read by finops.)
+HAMI_SCHEDULER_COMPONENT = "hami-scheduler"
+HAMI_SCHEDULER_PORT = 9395
 RULES_DIR = "/etc/prometheus/rules"
 PROMETHEUS_CONFIG = "prometheus.yml"
 REPLICA_LABEL = "prometheus_replica"
@@ -86,8 +91,8 @@ def _static(job: str, target: str, *, honor_labels: bool, path: str = "/metrics"
     return out
 
 
-def prometheus_config() -> dict[str, Any]:
-    interval = f"{SCRAPE_INTERVAL_S}s"
+def prometheus_config(scrape_interval_s: int = SCRAPE_INTERVAL_S) -> dict[str, Any]:
+    interval = f"{scrape_interval_s}s"
     gpu_exporters = {
         "job_name": "dcgm-exporter",
         # dcgm-exporter's namespace/pod/container name the workload holding the GPU: keep them.
@@ -132,6 +137,31 @@ def prometheus_config() -> dict[str, Any]:
             {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
         ],
     }
+    hami_scheduler = {
+        "job_name": "hami-scheduler",
+        # Its series name the HAMi pod (namespace, pod) holding each share: keep them. Nothing
+        # is scraped where HAMi is not installed (no pod carries the label).
+        "honor_labels": True,
+        "kubernetes_sd_configs": [{"role": "pod"}],
+        "relabel_configs": [
+            {
+                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                "regex": HAMI_SCHEDULER_COMPONENT,
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_phase"],
+                "regex": "Running",
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_ip"],
+                "regex": "(.+)",
+                "replacement": f"$1:{HAMI_SCHEDULER_PORT}",
+                "target_label": "__address__",
+            },
+        ],
+    }
     return {
         "global": {
             "scrape_interval": interval,
@@ -154,5 +184,6 @@ def prometheus_config() -> dict[str, Any]:
             _static("opencost", "opencost:9003", honor_labels=True),
             gpu_exporters,
             inference,
+            hami_scheduler,
         ],
     }

@@ -36,11 +36,14 @@ from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
     RECORDED_MEASURES,
     RULE_INTERVAL_S,
+    TEAM_MEASURES,
     RecordedQueries,
     daily_name,
     hourly_name,
     info_labels,
     rate_name,
+    team_hourly_name,
+    team_rate_name,
 )
 
 SCRAPE_INTERVAL_S = 60
@@ -444,33 +447,38 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
 
 
 def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
-    """The recorded ledger as a deployed Prometheus evaluates it: every minute the per-instant
-    rates at the grain, and in the first minute of each hour their integral over the hour and
+    """The recorded ledger as a deployed Prometheus evaluates it: every interval (a minute, or
+    the scrape interval under a minute: ``recorded.rule_interval``) the per-instant rates at the
+    grain, and in the first interval of each hour their integral over the hour and
     ``finops_rules_info`` (see ``queries.recorded``)."""
     ctx = ctx or ledger_context()
     rq = RecordedQueries(ctx)
     rates = [Rule(rate_name(m), rq.rate(m)) for m in RECORDED_MEASURES]
+    team_rates = [Rule(team_rate_name(m), rq.team_rate_from_grain(m)) for m in TEAM_MEASURES]
     hourly = [Rule(hourly_name(m), rq.hourly_from_rate(m)) for m in RECORDED_MEASURES]
+    team_hourly = [
+        Rule(team_hourly_name(m), rq.hourly_from_rate(m, team=True)) for m in TEAM_MEASURES
+    ]
     daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    stats = stats_rules(ctx, live=True)
-    return RuleGroup(LEDGER_GROUP, (*rates, *hourly, *daily, *stats, info), f"{RULE_INTERVAL_S}s")
+    stats = stats_rules(rq, live=True)
+    rules = (*rates, *team_rates, *hourly, *team_hourly, *daily, *stats, info)
+    return RuleGroup(LEDGER_GROUP, rules, f"{rq.interval_s}s")
 
 
-def stats_rules(ctx: QueryContext, *, live: bool) -> list[Rule]:
+def stats_rules(rq: RecordedQueries, *, live: bool) -> list[Rule]:
     """``gpus``' and ``rightsize``'s per-GPU and per-workload statistics per hour, and per UTC
     day (``queries.recorded_stats``): each hour from the raw series once an hour; each day from
     its hours live, from the raw series in a backfill."""
     hourly = [
-        Rule(s.hourly_name(), recorded_stats.from_raw(ctx, s))
-        for s in recorded_stats.RECORDED_STATS
+        Rule(s.hourly_name(), recorded_stats.from_raw(rq, s)) for s in recorded_stats.RECORDED_STATS
     ]
     daily = [
         Rule(
             s.daily_name(),
-            recorded_stats.daily_from_hourly(s)
+            recorded_stats.daily_from_hourly(rq, s)
             if live
-            else recorded_stats.from_raw(ctx, s, days=True),
+            else recorded_stats.from_raw(rq, s, days=True),
         )
         for s in recorded_stats.RECORDED_STATS
         if s.daily
@@ -481,22 +489,46 @@ def stats_rules(ctx: QueryContext, *, live: bool) -> list[Rule]:
 def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
     """The hourly rollups and ``finops_rules_info`` for ``promtool tsdb create-blocks-from
     rules`` or ``vmalert -replay``: each rollup integrates the raw series itself (a backfill
-    cannot read the rules it writes). Same names and values as ``ledger_group``'s."""
+    cannot read the rules it writes). Same names and values as ``ledger_group``'s; evaluated
+    every minute whatever the scrape interval (the tools evaluate on whole minutes, so the
+    gated evaluation is the hour's own instant)."""
     ctx = ctx or ledger_context()
-    rq = RecordedQueries(ctx)
+    rq = RecordedQueries(ctx, RULE_INTERVAL_S)
     hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
+    team_hourly = [
+        Rule(team_hourly_name(m), rq.hourly_from_raw(m, team=True)) for m in TEAM_MEASURES
+    ]
     daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    stats = stats_rules(ctx, live=False)
-    return RuleGroup(LEDGER_BACKFILL_GROUP, (*hourly, *daily, *stats, info), f"{RULE_INTERVAL_S}s")
+    stats = stats_rules(rq, live=False)
+    rules = (*hourly, *team_hourly, *daily, *stats, info)
+    return RuleGroup(LEDGER_BACKFILL_GROUP, rules, f"{RULE_INTERVAL_S}s")
 
 
 def ledger_backfill_document(ctx: QueryContext | None = None) -> dict[str, Any]:
     return {"groups": [ledger_backfill_group(ctx).to_dict()]}
 
 
-def rules_document(ctx: QueryContext | None = None) -> dict[str, Any]:
-    groups = [*recording_groups(ctx), ledger_group(), *alert_groups(ctx)]
+def scrape_interval_problem(seconds: float) -> str | None:
+    """Why the rules cannot be made for scrapes ``seconds`` apart, or None: the ledger's hours
+    must hold whole sample instants, and its group runs every minute or every ``S``."""
+    step = int(seconds)
+    if step != seconds or step < 1 or 3600 % step or (60 % step and step % 60):
+        return (
+            f"scrape interval {seconds:g} s: the recorded ledger needs a whole number of seconds "
+            "that divides a minute or is a whole number of minutes dividing an hour "
+            "(15 s, 30 s, 60 s, 5 min...)"
+        )
+    return None
+
+
+def rules_document(
+    ctx: QueryContext | None = None, scrape_interval_s: int = SCRAPE_INTERVAL_S
+) -> dict[str, Any]:
+    """Every rule group; the recorded ledger made for scrapes ``scrape_interval_s`` apart (its
+    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise)."""
+    ledger = ledger_group(ledger_context(sample_interval_s=scrape_interval_s))
+    groups = [*recording_groups(ctx), ledger, *alert_groups(ctx)]
     return {"groups": [g.to_dict() for g in groups]}
 
 

@@ -7,6 +7,15 @@
   ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``. Needs ``pricing:GetProducts``.
 - Spot: the regional ``ec2.describe_spot_price_history`` for ``Linux/UNIX``; the latest price in
   each availability zone, and the median over zones. Needs ``ec2:DescribeSpotPriceHistory``.
+- Savings Plans: from a Price List *bulk* Savings Plans offer file the user downloaded
+  (``https://pricing.us-east-1.amazonaws.com/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/
+  current/<region>/index.json``; nothing is downloaded here). ``products`` name each plan
+  (``productFamily`` ``ComputeSavingsPlans`` / ``EC2InstanceSavingsPlans``, ``attributes.
+  purchaseOption`` and ``purchaseTerm``); ``terms.savingsPlan[].rates[]`` give the
+  ``discountedRate.price`` of each ``discountedUsageType`` (``USE1-BoxUsage:p5.48xlarge``:
+  shared tenancy; ``discountedOperation`` ``RunInstances``: Linux). ``savings_plan_rates`` turns
+  them into ``pricing/commitments`` rows: the rate per hour and its discount off the catalog's
+  on-demand price, dated by the file's ``publicationDate``.
 
 boto3 and botocore are imported inside the functions that need them, never at module import, so
 that importing this module (or the CLI) does not pay for them. Every AWS failure becomes one
@@ -26,8 +35,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from finops_cli.errors import SourceError
+from finops_cli.errors import SourceError, UsageError
 from finops_cli.files import SHARED, write_atomic
+from finops_cli.pricing.commitment_rates import COLUMNS as RATE_COLUMNS
+from finops_cli.pricing.commitment_rates import CommitmentRate
 from finops_cli.pricing.rows import COLUMNS, InstancePrice, normalize_region
 
 PRICING_REGION = "us-east-1"
@@ -362,3 +373,145 @@ def refresh_aws(
         missing_on_demand=[name for name in types if name not in on_demand],
         region=region,
     )
+
+
+# ---- Savings Plans: the bulk offer file ---------------------------------------------------------
+SAVINGS_PLAN_SOURCE = "AWS Price List Savings Plans offer file"
+SAVINGS_PLAN_FAMILIES = {
+    "ComputeSavingsPlans": "Compute Savings Plan",
+    "EC2InstanceSavingsPlans": "EC2 Instance Savings Plan",
+}
+_PAYMENTS = {"no upfront": "no-upfront", "partial upfront": "partial-upfront",
+             "all upfront": "all-upfront"}  # fmt: skip
+_LINUX = "RunInstances"
+
+
+def _box_instance_type(usage_type: str) -> str | None:
+    """``USE1-BoxUsage:p5.48xlarge`` -> ``p5.48xlarge``; dedicated or host usage -> None."""
+    head, sep, itype = usage_type.rpartition(":")
+    if not sep or head.rsplit("-", 1)[-1] != "BoxUsage" or "." not in itype:
+        return None
+    return itype.lower()
+
+
+def _term(contract: Mapping[str, Any], attributes: Mapping[str, Any]) -> str:
+    given = str(attributes.get("purchaseTerm") or "").strip().lower()
+    if given:
+        return given.replace(" ", "")
+    duration, unit = contract.get("duration"), str(contract.get("unit") or "").lower()
+    return f"{duration}yr" if unit.startswith("year") else f"{duration}{unit}"
+
+
+def _payment(attributes: Mapping[str, Any], description: str) -> str | None:
+    given = str(attributes.get("purchaseOption") or "").strip().lower()
+    if given in _PAYMENTS:
+        return _PAYMENTS[given]
+    lowered = description.lower()
+    return next((v for k, v in _PAYMENTS.items() if k in lowered), None)
+
+
+def savings_plan_rates(
+    offer: Mapping[str, Any],
+    on_demand: Mapping[tuple[str, str], tuple[float, str]],
+    *,
+    family: str = "ComputeSavingsPlans",
+    instance_types: Iterable[str] | None = None,
+) -> list[CommitmentRate]:
+    """The ``savings-plan`` rows of one bulk offer file: for each plan of ``family`` (term and
+    payment option), each Linux shared-tenancy rate of an instance type whose on-demand price
+    is known (``on_demand[(type, region)] = (price, where it came from)``). ``hourly`` is the
+    plan's rate, ``discount`` 1 - rate / on-demand; ``as_of`` the file's publication date."""
+    if family not in SAVINGS_PLAN_FAMILIES:
+        raise UsageError(f"unknown Savings Plan family {family!r}")
+    try:
+        products = {str(p["sku"]): p for p in offer["products"]}
+        terms = offer["terms"]["savingsPlan"]
+        published = datetime.fromisoformat(str(offer["publicationDate"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise UsageError(
+            f"not a Price List Savings Plans offer file (no {err}): expected products, "
+            "terms.savingsPlan and publicationDate"
+        ) from None
+    wanted = None if instance_types is None else {t.lower() for t in instance_types}
+    label = SAVINGS_PLAN_FAMILIES[family]
+    version = str(offer.get("version") or "?")
+    out: dict[tuple[str, str, str, str], CommitmentRate] = {}
+    for term in terms:
+        product = products.get(str(term.get("sku")), {})
+        if product.get("productFamily") != family:
+            continue
+        attributes = product.get("attributes", {}) or {}
+        payment = _payment(attributes, str(term.get("description") or ""))
+        if payment is None:
+            continue
+        length = _term(term.get("leaseContractLength", {}) or {}, attributes)
+        for rate in term.get("rates", []):
+            if rate.get("discountedServiceCode", "AmazonEC2") != "AmazonEC2":
+                continue
+            if rate.get("discountedOperation") != _LINUX:
+                continue
+            itype = _box_instance_type(str(rate.get("discountedUsageType") or ""))
+            if itype is None or (wanted is not None and itype not in wanted):
+                continue
+            region = str(rate.get("discountedRegionCode") or offer.get("regionCode") or "")
+            price = rate.get("discountedRate", {}) or {}
+            if str(price.get("currency", "USD")) != "USD":
+                continue
+            listed = on_demand.get((itype, region))
+            try:
+                hourly = float(str(price.get("price")))
+            except ValueError:
+                continue
+            if listed is None or listed[0] <= 0:
+                continue
+            od_price, od_source = listed
+            out[(itype, region, length, payment)] = CommitmentRate(
+                provider="aws",
+                instance_type=itype,
+                region=region,
+                kind="savings-plan",
+                term=length,
+                payment=payment,
+                hourly=hourly,
+                discount=round(1.0 - hourly / od_price, 6),
+                as_of=published.date(),
+                source=(
+                    f"{SAVINGS_PLAN_SOURCE} ({label}, version {version}, published "
+                    f"{published.date().isoformat()}); discount off on-demand {od_price:g} "
+                    f"({od_source})"
+                ),
+                verified=True,
+            )
+    return [out[k] for k in sorted(out)]
+
+
+def merge_rates(
+    existing: Iterable[CommitmentRate], fresh: Iterable[CommitmentRate]
+) -> list[CommitmentRate]:
+    """``existing`` with every row ``fresh`` has for the same provider, type, region, kind, term
+    and payment replaced (in place), and the new ones after."""
+
+    def key(r: CommitmentRate) -> tuple[str, str, str, str, str, str]:
+        return (r.provider, r.instance_type, r.region, r.kind, r.term, r.payment)
+
+    new = {key(r): r for r in fresh}
+    out = [new.pop(key(r), r) for r in existing]
+    return out + list(new.values())
+
+
+def write_rates(rates: Iterable[CommitmentRate], path: Path) -> None:
+    """Write commitment rates as a ``pricing/commitments`` CSV at ``path`` atomically."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RATE_COLUMNS)
+    for r in rates:
+        writer.writerow(
+            [
+                r.provider, r.instance_type, r.region, r.kind, r.term, r.payment,
+                "" if r.hourly is None else f"{r.hourly:g}",
+                "" if r.discount is None else f"{r.discount:g}",
+                r.as_of.isoformat(), r.source, "true" if r.verified else "false",
+            ]
+        )  # fmt: skip
+    mode = path.stat().st_mode & 0o777 if path.exists() else SHARED
+    write_atomic(path, out.getvalue(), mode=mode)

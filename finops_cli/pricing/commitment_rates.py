@@ -103,11 +103,20 @@ def find_rate(
     rates: list[CommitmentRate], kind: str, instance_type: str, region: str | None = None
 ) -> CommitmentRate | None:
     """The most specific rate of ``kind`` for the type (an exact type before ``*``), in
-    ``region`` when given, else any region (us-east-1 first)."""
+    ``region`` when given, else any region (us-east-1 first); among equals a 1-year no-upfront
+    rate first (what the plan's baseline assumes), then the order given (a ``--rates`` file's
+    rows come before the packaged ones)."""
     found = [r for r in rates if r.kind == kind and r.matches(instance_type, region)]
     if not found and region is not None:
         found = [r for r in rates if r.kind == kind and r.matches(instance_type, None)]
-    found.sort(key=lambda r: (r.instance_type == "*", r.region != "us-east-1", r.region))
+    found.sort(
+        key=lambda r: (
+            r.instance_type == "*",
+            r.region != "us-east-1",
+            r.region,
+            r.kind == "savings-plan" and (r.term, r.payment) != ("1yr", "no-upfront"),
+        )
+    )
     return found[0] if found else None
 
 

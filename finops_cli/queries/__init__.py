@@ -12,6 +12,8 @@ dashboards cannot disagree. The package is split by question:
 - ``shards``: the parts a refused per-GPU or per-workload query is cut into.
 - ``node``: per-node prices over a window (billing).
 - ``sharing`` and ``shares``: shared and fractional GPUs (MIG, replicas, HAMi, KAI, DRA).
+- ``hami``: HAMi's scheduler metrics (which HAMi pod holds what share of which GPU).
+- ``replicas``: the GPUs of time-sliced and MPS nodes, for consolidating them (rightsize).
 - ``discovery``: the probes that decide the context (present metrics, scrape interval...).
 
 Everything is re-exported here: ``from finops_cli.queries import X`` is the way to use it.

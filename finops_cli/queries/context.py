@@ -165,16 +165,21 @@ class QueryContext:
             return None
         return ShareQueries(self, self.sharing)
 
-    def pod_gpus(self) -> str:
+    def pod_gpus(self, capped: bool = True) -> str:
         """Physical GPUs held by each pod, per node, summed over containers: OpenCost's
         allocation, or without OpenCost the GPUs kube-state-metrics says running pods request;
-        on shared GPUs each pod's share of them (``shares``)."""
+        on shared GPUs each pod's share of them (``shares``), the device-plugin requests scaled
+        down on a node where they hold more than its physical GPUs (``ShareQueries.node_scale``)
+        unless ``capped`` is False."""
         by = self.grouping(["namespace", "pod", "node"])
         shares = self.shares
         finished = self.attribute("kube_pod_status_phase", 'phase=~"Succeeded|Failed"')
         if shares is not None:
-            held = shares.pod_gpus(opencost_allocation=self.catalog_prices is None)
-            return f"({held}) unless on ({self.pod_join}) ({finished} == 1)"
+            done = f"({finished} == 1)"
+            held = shares.pod_gpus(
+                opencost_allocation=self.catalog_prices is None, finished=done if capped else None
+            )
+            return f"({held}) unless on ({self.pod_join}) {done}"
         if self.catalog_prices is None:
             return f"sum by ({by}) ({self.exact(GPU_ALLOCATION)})"
         requests = self.exact(GPU_REQUESTS, 'resource="nvidia_com_gpu"')
@@ -210,7 +215,7 @@ class QueryContext:
         if shares.sharing.hami:  # HAMi advertises split-count devices per GPU, by design
             hami = self.exact(GPU_REQUESTS, f"resource=~{alternation(HAMI_RESOURCES)}")
             advertised = f"({advertised} unless on ({self.node_join}) {hami})"
-        held = f"sum by ({self.node_join}) ({self.pod_gpus()})"
+        held = f"sum by ({self.node_join}) ({self.pod_gpus(capped=False)})"
         # The larger of the two per node (tagged apart so that ``or`` keeps both), over physical.
         both = f'label_replace({advertised}, "of", "a", "", "") or {held}'
         ratio = f"max by ({self.node_join}) ({both}) / on ({self.node_join}) {physical}"
@@ -361,6 +366,32 @@ class QueryContext:
             return per_entry
         return f"({per_entry}) * on ({shares.share_key}) {shares.holder_weights()}"
 
+    def ledger_weighted(self, per_entry: str) -> str:
+        """``weighted``, and on shared GPUs with each physical GPU's holder weights scaled down
+        to 1 where they add up to more (replicas counted whole where the replicas label is
+        missing): the ledger's busy, waste and energy never count a GPU more than once."""
+        shares = self.shares
+        if shares is None:
+            return self.weighted(per_entry)
+        weights = shares.holder_weights()
+        gpu = self.grouping(["node", "gpu"])
+        total = f"clamp_min(sum by ({gpu}) ({weights}), 1)"
+        return (
+            f"({per_entry}) * on ({shares.share_key}) {weights} / on ({gpu}) group_left () {total}"
+        )
+
+    def ledger_busy(self, present: frozenset[str]) -> str:
+        """``busy_per_gpu`` for the ledger: on GPUs shared in time where dcgm-exporter writes
+        per-process series, each holder entry's busy is its pod's own
+        (``ShareQueries.own_busy``), not the whole GPU's."""
+        busy = self.busy_per_gpu(present)
+        shares = self.shares
+        own = shares.own_busy() if shares is not None and BUSY_UTIL in present else None
+        if own is None:
+            return busy
+        key = self.grouping(["node", "gpu", "namespace", "pod"])
+        return f"(({busy}) * 0 + on ({key}) group_left () {own} or ({busy}))"
+
     # ---- grouped measures --------------------------------------------------------------------
     def _grouped(
         self,
@@ -417,15 +448,15 @@ class QueryContext:
     # ---- the ledger's per-entry measures (one series per GPU entry bound to a pod) ----------
     def busy_entries(self, present: frozenset[str]) -> str:
         """Busy share of each GPU entry, weighted by the holder's share of its physical GPU."""
-        return self.weighted(self.busy_per_gpu(present))
+        return self.ledger_weighted(self.ledger_busy(present))
 
     def observed_entries(self, present: frozenset[str]) -> str:
         """The share each GPU entry with a busy reading counts for (1 on a whole GPU)."""
-        return self.weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+        return self.ledger_weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
 
     def wasted_entries(self, present: frozenset[str]) -> str:
         """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
-        idle_share = self.weighted(f"(1 - ({self.busy_per_gpu(present)}))")
+        idle_share = self.ledger_weighted(f"(1 - ({self.ledger_busy(present)}))")
         if self.shares is not None:
             # A holder entry is a dcgm-exporter series bound to a pod that holds a share (the
             # device plugin or a DRA claim allocated it): its node's price is the price.
@@ -443,7 +474,7 @@ class QueryContext:
         shares = self.shares
         if shares is not None:
             series = shares.busy(series)
-        entries = self.weighted(series)
+        entries = self.ledger_weighted(series)
         if shares is None:
             holders = f"group by ({self.pod_join}) (({self.pod_gpus()}) > 0)"
             entries = f"({entries}) * on ({self.pod_join}) group_left () {holders}"

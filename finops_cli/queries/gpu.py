@@ -174,6 +174,13 @@ class GpuQueries:
             return self._pod(shares.holder_weights(self._shard_matcher()), "sum")
         return self._pod(self._normalised(GPU_PRESENCE, bound_only=True), "count")
 
+    def pod_gpu_units(self) -> str:
+        """Distinct physical GPUs bound to each pod at an instant: its replicas of one GPU, its
+        MIG instances of one GPU and the per-pod copies of a series count once."""
+        by = self.ctx.grouping(["namespace", "pod", "node", "gpu"])
+        units = f"group by ({by}) ({self._normalised(GPU_PRESENCE, bound_only=True)})"
+        return self._pod(units, "count")
+
     def pod_mig_share(self) -> str | None:
         """The largest MIG instance each pod holds, as its fraction of the physical GPU (None
         where no MIG instance is bound to a pod)."""

@@ -38,11 +38,21 @@ from dataclasses import dataclass
 
 from finops_cli.promql import duration, label_name, matchers, quote
 from finops_cli.queries.context import QueryContext, over_buckets
-from finops_cli.queries.names import BUSY_PROFILING, BUSY_UTIL, POD_ATTRIBUTE_KEYS, RULES_INFO
+from finops_cli.queries.names import (
+    BUSY_PROFILING,
+    BUSY_UTIL,
+    ENERGY_COUNTER,
+    POD_ATTRIBUTE_KEYS,
+    POWER_USAGE,
+    RULES_INFO,
+)
 
-RULES_VERSION = "2"  # 2: gpus' and rightsize's statistics (queries.recorded_stats)
+RULES_VERSION = "3"
+"""2: energy (``energy_kwh`` at the grain and region, the cluster's held and whole energy);
+3: ``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``)."""
 RULE_INTERVAL_S = 60
-"""Evaluation interval of the ledger's rule group: a rollup lands less than this after its hour."""
+"""Evaluation interval of the ledger's rule group at scrape intervals of a minute or more (and of
+the backfill group always): a rollup lands less than this after its hour."""
 ROLLUP_S = 3600
 DAY_S = 86400
 READ_LAG_S = RULE_INTERVAL_S
@@ -58,6 +68,7 @@ GRAIN_MEASURES = (
     "busy_gpu_hours",
     "observed_gpu_hours",
     "wasted_cost",
+    "energy_kwh",
 )
 CLUSTER_MEASURES = (
     "allocated_gpu_hours",
@@ -65,10 +76,20 @@ CLUSTER_MEASURES = (
     "allocated_wasted_cost",
     "capacity_gpu_hours",
     "capacity_gpu_cost",
+    "allocated_energy_kwh",
+    "capacity_energy_kwh",
 )
 """Recorded per cluster: the grain summed would give the allocated ones too, at the grain's
 cardinality; a series per cluster reads a sample an hour."""
 RECORDED_MEASURES = (*GRAIN_MEASURES, *CLUSTER_MEASURES)
+TEAM_MEASURES = ("gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
+"""Also recorded by cluster and team alone (``team_hourly_name``): what ``anomalies`` reads per
+hour (and ``forecast``, ``costs --by team`` in part). The whole grain has several series per team
+(a series per namespace, project, model...), one per team reads a sample per team and hour."""
+ENERGY_MEASURES = frozenset({"energy_kwh", "allocated_energy_kwh", "capacity_energy_kwh"})
+"""kWh, per region too (``region``: the carbon factor is a region's): the energy counter or
+power of every GPU, preferred GPU by GPU as ``queries.energy`` does with both present."""
+RECORDED_ENERGY_METRICS = frozenset({ENERGY_COUNTER, POWER_USAGE})
 NODE_JOINED = frozenset({"gpu_hours", "gpu_cost", "cpu_ram_cost"})
 """Measures whose GPU model comes from the node's model join: a raw ``--by gpu-model`` drops
 pods on nodes without a model (they reach ``__unallocated__``), the grain keeps them with an
@@ -89,6 +110,17 @@ INFO_FIELDS = (
 """The labels of ``finops_rules_info``: what recorded data must agree with to be used."""
 
 
+def rule_interval(sample_interval_s: float) -> int:
+    """How often the live ledger group runs for scrapes ``S`` apart: every ``S`` under a minute
+    (each sample instant is evaluated, as the raw bucket integrates them), else every minute
+    (``S`` is then a whole number of minutes, so each sample is summed ``S / 60`` times at
+    ``1/60`` h, which is its ``S`` hours)."""
+    step = int(sample_interval_s)
+    if 0 < step < RULE_INTERVAL_S and RULE_INTERVAL_S % step == 0:
+        return step
+    return RULE_INTERVAL_S
+
+
 def rate_name(measure: str) -> str:
     """The per-minute series of a measure (GPUs, $/h at one instant)."""
     return f"ledger:finops_{measure}:per_hour"
@@ -97,6 +129,16 @@ def rate_name(measure: str) -> str:
 def hourly_name(measure: str) -> str:
     """The hourly rollup of a measure (GPU-hours, $ over the hour before it)."""
     return f"ledger:finops_{measure}:sum_1h"
+
+
+def team_rate_name(measure: str) -> str:
+    """The per-minute series of a measure by cluster and team alone."""
+    return f"ledger_team:finops_{measure}:per_hour"
+
+
+def team_hourly_name(measure: str) -> str:
+    """The hourly rollup of a measure by cluster and team alone."""
+    return f"ledger_team:finops_{measure}:sum_1h"
 
 
 def daily_name(measure: str) -> str:
@@ -131,9 +173,19 @@ class RecordedQueries:
     """The recording rules of the ledger (``rate``, ``hourly_*``) and the CLI's reads."""
 
     ctx: QueryContext
+    group_interval_s: int | None = None
+    """The rule group's interval when not ``rule_interval``'s (a backfill: every minute)."""
 
     # ---- the rules -------------------------------------------------------------------------
-    def _grain(self, per_entry: str, *, aggregate: str = "sum", node_labels: bool = False) -> str:
+    def _grain(
+        self,
+        per_entry: str,
+        *,
+        aggregate: str = "sum",
+        node_labels: bool = False,
+        extra: tuple[str, ...] = (),
+        keys: tuple[str, ...] = GRAIN_KEYS,
+    ) -> str:
         ctx = self.ctx
         carried = ", ".join(sorted({ctx.prom_label(k) for k in POD_ATTRIBUTE_KEYS}))
         attributes = ctx.pod_attributes(POD_ATTRIBUTE_KEYS, {})
@@ -144,32 +196,43 @@ class RecordedQueries:
             f"(({per_entry}) * on ({ctx.pod_join}) group_left ({carried}) {attributes}"
             f" or ignoring ({carried}) ({per_entry}))"
         )
-        if not node_labels:
+        if not node_labels and "gpu_model" in keys:
             expr = (
                 f"({expr} * on ({ctx.node_join}) group_left (gpu_model) {ctx.node_gpu_model()}"
                 f" or ignoring (gpu_model) {expr})"
             )
-        by = ctx.grouping([ctx.prom_label(k) for k in GRAIN_KEYS])
+        by = ctx.grouping([*(ctx.prom_label(k) for k in keys), *extra])
         return f"{aggregate} by ({by}) ({expr})"
 
-    def rate(self, measure: str) -> str:
-        """The per-instant rate of ``measure`` at the grain (capacity: per cluster)."""
+    def rate(self, measure: str, *, team: bool = False) -> str:
+        """The per-instant rate of ``measure`` at the grain (capacity: per cluster); with
+        ``team``, by cluster and team alone (``TEAM_MEASURES``)."""
         ctx = self.ctx
         busy = RECORDED_BUSY_METRICS
+        keys = ("team",) if team else GRAIN_KEYS
         if measure == "gpu_hours":
-            return self._grain(ctx.pod_gpus())
+            return self._grain(ctx.pod_gpus(), keys=keys)
         if measure == "gpu_cost":
-            return self._grain(ctx.pod_gpu_cost())
+            return self._grain(ctx.pod_gpu_cost(), keys=keys)
         if measure == "cpu_ram_cost":
-            return self._grain(ctx.pod_cpu_ram_cost())
+            return self._grain(ctx.pod_cpu_ram_cost(), keys=keys)
         if measure == "busy_gpu_hours":
-            return self._grain(ctx.busy_entries(busy), node_labels=True)
+            return self._grain(ctx.busy_entries(busy), node_labels=True, keys=keys)
         if measure == "observed_gpu_hours":
             if ctx.shares is None:
-                return self._grain(ctx.busy_per_gpu(busy), aggregate="count", node_labels=True)
-            return self._grain(ctx.observed_entries(busy), node_labels=True)
+                return self._grain(
+                    ctx.busy_per_gpu(busy), aggregate="count", node_labels=True, keys=keys
+                )
+            return self._grain(ctx.observed_entries(busy), node_labels=True, keys=keys)
         if measure == "wasted_cost":
-            return self._grain(ctx.wasted_entries(busy), node_labels=True)
+            return self._grain(ctx.wasted_entries(busy), node_labels=True, keys=keys)
+        if measure == "energy_kwh":
+            energy = ctx.energy_entries(RECORDED_ENERGY_METRICS)
+            return self._grain(energy, node_labels=True, extra=("region",))
+        if measure == "allocated_energy_kwh":
+            return ctx.allocated_energy_rate(RECORDED_ENERGY_METRICS)
+        if measure == "capacity_energy_kwh":
+            return ctx.capacity_energy_rate(RECORDED_ENERGY_METRICS)
         if measure == "allocated_gpu_hours":
             return ctx.gpus_allocated([], {})
         if measure == "allocated_gpu_cost":
@@ -182,43 +245,53 @@ class RecordedQueries:
             return ctx.capacity_cost_rate()
         raise ValueError(f"no recorded measure {measure!r}")
 
-    @staticmethod
-    def hourly(expr: str) -> str:
-        """``expr`` kept only at the evaluation in the first minute of each hour."""
-        return f"{expr} and on () (minute() == 0)"
+    @property
+    def interval_s(self) -> int:
+        """How often the rule group runs (live: ``rule_interval``)."""
+        return self.group_interval_s or rule_interval(self.ctx.sample_interval_s)
 
-    def hourly_from_raw(self, measure: str) -> str:
+    def _gate(self, period_s: int) -> str:
+        """Kept only at the one evaluation in ``[p, p + interval)`` of each period ``p``."""
+        if self.interval_s == RULE_INTERVAL_S:
+            return "minute() == 0" if period_s == ROLLUP_S else "hour() == 0 and minute() == 0"
+        return f"vector(time()) % {period_s} < {self.interval_s}"
+
+    def hourly(self, expr: str) -> str:
+        """``expr`` kept only at the evaluation in the first interval of each hour."""
+        return f"{expr} and on () ({self._gate(ROLLUP_S)})"
+
+    def hourly_from_raw(self, measure: str, *, team: bool = False) -> str:
         """The hour's integral of ``measure`` from the raw series (what a backfill records)."""
-        integral = over_buckets(self.rate(measure), ROLLUP_S, self.ctx.sample_interval_s)
+        rate = self.rate(measure, team=team)
+        integral = over_buckets(rate, ROLLUP_S, self.ctx.sample_interval_s)
         return self.hourly(f"({integral})")
 
-    @staticmethod
-    def hourly_from_rate(measure: str) -> str:
-        """The hour's integral from the per-minute series recorded just before (live rules)."""
-        hours = RULE_INTERVAL_S / 3600
-        summed = f"sum_over_time({rate_name(measure)}[{duration(ROLLUP_S - 0.001)}])"
-        return RecordedQueries.hourly(f"{summed} * {hours!r}")
+    def hourly_from_rate(self, measure: str, *, team: bool = False) -> str:
+        """The hour's integral from the rates the group recorded every interval (live rules)."""
+        hours = self.interval_s / 3600
+        name = team_rate_name(measure) if team else rate_name(measure)
+        summed = f"sum_over_time({name}[{duration(ROLLUP_S - 0.001)}])"
+        return self.hourly(f"{summed} * {hours!r}")
 
-    @staticmethod
-    def daily(expr: str) -> str:
-        """``expr`` kept only at the evaluation in the first minute of each UTC day."""
-        return f"{expr} and on () (hour() == 0 and minute() == 0)"
+    def team_rate_from_grain(self, measure: str) -> str:
+        """The team rate from the grain's, recorded just before (live rules)."""
+        return f"sum by ({self.ctx.grouping([self.ctx.prom_label('team')])}) ({rate_name(measure)})"
+
+    def daily(self, expr: str) -> str:
+        """``expr`` kept only at the evaluation in the first interval of each UTC day."""
+        return f"{expr} and on () ({self._gate(DAY_S)})"
 
     def daily_from_raw(self, measure: str) -> str:
         """The UTC day's integral of ``measure`` from the raw series (a backfill)."""
         integral = over_buckets(self.rate(measure), DAY_S, self.ctx.sample_interval_s)
         return self.daily(f"({integral})")
 
-    @staticmethod
-    def daily_from_hourly(measure: str) -> str:
+    def daily_from_hourly(self, measure: str) -> str:
         """The UTC day's integral: the day's 24 hourly rollups, recorded just before (live)."""
-        return RecordedQueries.daily(
-            f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])"
-        )
+        return self.daily(f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])")
 
-    @staticmethod
-    def info() -> str:
-        return RecordedQueries.hourly("vector(1)")
+    def info(self) -> str:
+        return self.hourly("vector(1)")
 
     # ---- the CLI's reads -------------------------------------------------------------------
     def read(
@@ -243,14 +316,18 @@ class RecordedQueries:
             parts.append('gpu_model!=""')
         selector = ",".join(p for p in parts if p)
         name = daily_name(measure) if days else hourly_name(measure)
+        if not days and measure in TEAM_MEASURES and {*keys, *filters} <= {"team", "cluster"}:
+            name = team_hourly_name(measure)
         read = f"sum_over_time({name}{{{selector}}}[{duration(length_s)}])"
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             read = f"max without ({replicas}) ({read})"
+        extra = ["region"] if measure in ENERGY_MEASURES else []
         if per_cluster:
-            by = f" by ({label_name(ctx.cluster_label)})" if ctx.cluster_label else ""
+            labels = ctx.grouping(extra)
+            by = f" by ({labels})" if labels else ""
         else:
-            labels = ctx.grouping([ctx.prom_label(k) for k in keys])
+            labels = ctx.grouping([*(ctx.prom_label(k) for k in keys), *extra])
             by = f" by ({labels})" if labels else ""
         return f"sum{by} ({read})"
 

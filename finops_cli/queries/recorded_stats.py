@@ -43,6 +43,7 @@ from finops_cli.queries.names import (
     GPU_PRESENCE,
     GPU_TEMPERATURE,
 )
+from finops_cli.queries.recorded import RecordedQueries
 
 HOUR_S = 3600
 DAY_S = 86400
@@ -210,22 +211,19 @@ def stat(name: str, op: str) -> Stat:
 
 
 # ---- the rules -----------------------------------------------------------------------------
-def _gated(expr: str, *, days: bool) -> str:
-    gate = "hour() == 0 and minute() == 0" if days else "minute() == 0"
-    return f"({expr}) and on () ({gate})"
+def from_raw(rq: RecordedQueries, s: Stat, *, days: bool = False) -> str:
+    """The hour's (UTC day's) statistic from the raw series, kept at the group's first
+    evaluation after the hour (day) as the ledger's rollups (``RecordedQueries.hourly``): live
+    and in a backfill."""
+    if days:
+        return rq.daily(f"({s.build(GpuQueries(rq.ctx, DAY_S - 0.001))})")
+    return rq.hourly(f"({s.build(GpuQueries(rq.ctx, HOUR_S - 0.001))})")
 
 
-def from_raw(ctx: QueryContext, s: Stat, *, days: bool = False) -> str:
-    """The hour's (UTC day's) statistic from the raw series: recorded live in the first minute
-    after the hour, and by a backfill."""
-    length = DAY_S if days else HOUR_S
-    return _gated(s.build(GpuQueries(ctx, length - 0.001)), days=days)
-
-
-def daily_from_hourly(s: Stat) -> str:
+def daily_from_hourly(rq: RecordedQueries, s: Stat) -> str:
     """The UTC day's statistic from its 24 hourly ones, recorded just before (live rules)."""
     function = {"sum": "sum_over_time", "max": "max_over_time", "group": "last_over_time"}[s.op]
-    return _gated(f"{function}({s.hourly_name()}[{duration(DAY_S - 0.001)}])", days=True)
+    return rq.daily(f"{function}({s.hourly_name()}[{duration(DAY_S - 0.001)}])")
 
 
 # ---- the CLI's reads -----------------------------------------------------------------------

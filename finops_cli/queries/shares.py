@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import quote
 from finops_cli.queries.names import (
+    BUSY_UTIL,
     GPU_ALLOCATABLE,
     GPU_ALLOCATION,
     GPU_PRESENCE,
@@ -21,6 +22,7 @@ from finops_cli.queries.names import (
     POD_LABELS,
 )
 from finops_cli.queries.sharing import (
+    DEVICES_ANNOTATION,
     DRA_CLAIM_LABEL,
     DRA_DEVICE_LABEL,
     DRA_PROFILE_LABEL,
@@ -29,7 +31,9 @@ from finops_cli.queries.sharing import (
     HAMI_MEMORY,
     HAMI_MEMORY_PERCENT,
     KAI_GPU_GROUP,
+    MEMORY_ANNOTATION,
     NODE_SHARING_LABELS,
+    POD_UID_LABEL,
     RESERVATION_NAMESPACE,
     VGPU_LABEL,
     WHOLE_RESOURCES,
@@ -37,7 +41,9 @@ from finops_cli.queries.sharing import (
     alternation,
     by_fraction,
     mig_fraction,
+    parse_devices,
     parse_fraction,
+    parse_memory,
 )
 
 if TYPE_CHECKING:
@@ -114,6 +120,20 @@ class ShareQueries:
         gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
         return f"(count by ({ctx.node_join}) ({gpus}) or {base})"
 
+    def node_scale(self, held: str) -> str:
+        """Per node, ``min(1, physical GPUs / shares held)`` at each instant: what each holder's
+        share is scaled by so that a node whose pods hold more than its GPUs (replicas counted
+        whole where the replicas label is missing) is never charged more than its GPUs. The
+        physical GPUs are those dcgm-exporter reports (``physical_gpus``); a node it does not
+        report is not scaled. ``held``: each pod's shares per node (``pod_join`` and node)."""
+        ctx = self.ctx
+        reported = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE))
+        gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
+        unreported = f"group by ({ctx.node_join}) ({ctx.attribute('kube_node_labels')}) * 1e9"
+        physical = f"(count by ({ctx.node_join}) ({gpus}) or {unreported})"
+        total = f"sum by ({ctx.node_join}) ({held})"
+        return f"clamp_max({physical} / on ({ctx.node_join}) {total}, 1)"
+
     def allocatable_gpus(self) -> str:
         """Physical GPUs kube-state-metrics' allocatable stands for: replicas and single-strategy
         MIG instances through the node factor, mixed-strategy MIG instances at their profile."""
@@ -126,17 +146,24 @@ class ShareQueries:
         return _summed(parts, ctx.node_join)
 
     # ---- per pod ---------------------------------------------------------------------------
-    def pod_gpus(self, opencost_allocation: bool) -> str:
-        """Physical GPU-equivalents each pod holds per node, every mode added up."""
+    def pod_gpus(self, opencost_allocation: bool, finished: str | None = None) -> str:
+        """Physical GPU-equivalents each pod holds per node, every mode added up. With
+        ``finished`` (the pods to leave out), the device-plugin requests (whole GPUs, replicas,
+        HAMi) are scaled by ``node_scale`` of the live ones: where the replicas label is missing
+        they count each replica whole, more than the node has. MIG profiles, KAI fractions and
+        DRA claims are bounded by their own scheduler or driver and are not scaled."""
         ctx = self.ctx
         parts = []
         if opencost_allocation and not self.sharing.requests_shared:
             parts.append(f"sum by ({self.pod_node_key}) ({ctx.exact(GPU_ALLOCATION)})")
         else:
             parts.append(self._whole_requests())
+        if finished is not None:
+            live = f"({parts[0]} unless on ({ctx.pod_join}) {finished})"
+            parts[0] = f"{parts[0]} * on ({ctx.node_join}) group_left () {self.node_scale(live)}"
         if self.sharing.mig_resources:
             parts.append(self._mig_requests())
-        if self.sharing.fractions:
+        if self.sharing.kai:
             parts.append(self._fractions())
         if self.sharing.dra:
             parts.append(self._dra_claims())
@@ -178,32 +205,70 @@ class ShareQueries:
         ]
         return f"sum by ({self.pod_node_key}) ({' or '.join(terms)})"
 
-    def _fraction_terms(self) -> str | None:
-        """Each KAI / Run:ai fractional pod (``pod_join``) valued at its ``gpu-fraction``."""
+    def _fraction_terms(self, per_device: bool = False) -> str | None:
+        """Each KAI / Run:ai fractional pod (``pod_join``) valued at its ``gpu-fraction`` times
+        its ``gpu-fraction-num-devices`` (``per_device``: the fraction of each device alone):
+        one term per (fraction, device count) in use, the count's absence matching 1."""
         ctx = self.ctx
         groups = by_fraction(self.sharing.fractions, parse_fraction)
-        terms = [
-            f"group by ({ctx.pod_join}) "
-            f"({ctx.exact(POD_ANNOTATIONS, f'{FRACTION_ANNOTATION}=~{alternation(values)}')})"
-            f" * {fraction!r}"
-            for fraction, values in groups.items()
-            if fraction > 0
-        ]
+        counts = by_fraction(("", *self.sharing.fraction_devices), parse_devices)
+        if per_device:
+            counts = {1.0: []}
+        terms = []
+        for fraction, values in groups.items():
+            for count, devices in counts.items():
+                wanted = f"{FRACTION_ANNOTATION}=~{alternation(values)}"
+                if not per_device:
+                    wanted += f",{DEVICES_ANNOTATION}=~{alternation(devices)}"
+                read = ctx.exact(POD_ANNOTATIONS, wanted)
+                terms.append(f"group by ({ctx.pod_join}) ({read}) * {fraction * count!r}")
         return f"({' or '.join(terms)})" if terms else None
 
-    def _fractions(self) -> str:
-        """KAI / Run:ai fractional pods: their ``gpu-fraction`` on the node they run on."""
+    def _memory_terms(self, per_device: bool = False) -> str | None:
+        """Each KAI / Run:ai pod that gives only ``gpu-memory`` (MiB), on its node
+        (``pod_node_key``), valued at that memory over the node's GPU memory (a memory share;
+        times ``gpu-fraction-num-devices`` unless ``per_device``)."""
         ctx = self.ctx
-        terms = self._fraction_terms()
-        if terms is None:
-            return "vector(0) * 0 < 0"
-        placed = (
+        groups = by_fraction(self.sharing.memories, parse_memory)
+        counts = by_fraction(("", *self.sharing.fraction_devices), parse_devices)
+        if per_device:
+            counts = {1.0: []}
+        terms = []
+        for mib, values in groups.items():
+            for count, devices in counts.items():
+                wanted = f'{MEMORY_ANNOTATION}=~{alternation(values)},{FRACTION_ANNOTATION}=""'
+                if not per_device:
+                    wanted += f",{DEVICES_ANNOTATION}=~{alternation(devices)}"
+                read = ctx.exact(POD_ANNOTATIONS, wanted)
+                terms.append(f"group by ({ctx.pod_join}) ({read}) * {mib * count!r}")
+        if not terms:
+            return None
+        return (
+            f"({' or '.join(terms)}) * on ({ctx.pod_join}) group_left (node) {self._placed()}"
+            f" / on ({ctx.node_join}) group_left () {self.device_memory_mib()}"
+        )
+
+    def _kai_terms(self, per_device: bool = False) -> str | None:
+        parts = [t for t in (self._fraction_terms(per_device), self._memory_terms(per_device)) if t]
+        return f"({' or '.join(parts)})" if parts else None
+
+    def _placed(self) -> str:
+        """The node each pod runs on (``pod_join`` and node), from ``kube_pod_info``."""
+        ctx = self.ctx
+        return (
             f"topk by ({ctx.pod_join}) (1, group by ({self.pod_node_key}) "
             f"({ctx.attribute('kube_pod_info', NODE_SET)}))"
         )
+
+    def _fractions(self) -> str:
+        """KAI / Run:ai fractional pods: their share on the node they run on."""
+        ctx = self.ctx
+        terms = self._kai_terms()
+        if terms is None:
+            return "vector(0) * 0 < 0"
         return (
             f"sum by ({self.pod_node_key}) ({terms} * on ({ctx.pod_join}) "
-            f"group_left (node) {placed})"
+            f"group_left (node) {self._placed()})"
         )
 
     def kai_holders(self, shard: str = "") -> str | None:
@@ -211,7 +276,7 @@ class ShareQueries:
         names only the reservation pod, so the pods are found by the group label they share
         (``runai-gpu-group``, in kube-state-metrics' pod labels). Keyed by ``SHARE_KEY``, at
         each pod's fraction; None without fractions."""
-        terms = self._fraction_terms()
+        terms = self._kai_terms(per_device=True)
         if terms is None:
             return None
         ctx = self.ctx
@@ -311,8 +376,44 @@ class ShareQueries:
         if self.sharing.dra:
             plain += f',{DRA_CLAIM_LABEL}=""'
             parts.append(self._dra_terms(shard))
-        parts.append(self.per_node(self._bound(plain, shard)))
+        entries = self._bound(plain, shard)
+        if self.sharing.per_process:  # a pod's process series is no holder entry of its own
+            on = self.ctx.grouping(["node", "gpu", VGPU_LABEL])
+            entries = f"({entries} unless on ({on}) {self._time_sliced_gpus()})"
+        parts.append(self.per_node(entries))
         return f"({' or '.join(parts)})"
+
+    def _time_sliced_gpus(self) -> str:
+        """The GPUs whose series dcgm-exporter copies per replica (``vgpu``): shared in time."""
+        ctx = self.ctx
+        copies = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, f'{VGPU_LABEL}!=""'))
+        return f"group by ({ctx.grouping(['node', 'gpu'])}) ({copies})"
+
+    def own_busy(self) -> str | None:
+        """Each pod's own busy on each GPU shared in time where dcgm-exporter writes per-process
+        series (virtual-GPU mode: ``DCGM_FI_DEV_GPU_UTIL`` with ``pod_uid`` and no ``vgpu``, the
+        SM utilisation of the pod's processes in percent of the whole GPU), as a fraction of
+        the share the pod holds there: ``min(1, util / 100 / share)``, the share being its
+        replicas on that GPU (``vgpu`` copies) at the node's factor; keyed by node, gpu,
+        namespace and pod. Only GPUs with replica copies get one (on a whole GPU a copy may
+        carry ``pod_uid`` too), and only GPUs where some pod's processes read above 0 (all 0:
+        the exporter maps no process); None where no such series were found."""
+        factor = self.node_factor()
+        if not self.sharing.per_process or factor is None:
+            return None
+        ctx = self.ctx
+        pod = ctx.dcgm_pod_label
+        key = ctx.grouping(["node", "gpu", "namespace", "pod"])
+        wanted = f'{pod}!="",{POD_UID_LABEL}!="",{VGPU_LABEL}=""'
+        read = ctx.dcgm_labels(ctx.exact(BUSY_UTIL, wanted))
+        # All zero on a GPU: the exporter maps no process to a pod (no host PID namespace), so
+        # the GPU keeps its estimate rather than every holder reading idle.
+        mapped = f"sum by ({ctx.grouping(['node', 'gpu'])}) ({read}) > 0"
+        util = f"(max by ({key}) ({read}) and on ({ctx.grouping(['node', 'gpu'])}) {mapped}) / 100"
+        copies = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE, f'{pod}!="",{VGPU_LABEL}!=""'))
+        replicas = f"count by ({key}) (group by ({key}, {VGPU_LABEL}) ({copies}))"
+        held = f"{replicas} * on ({ctx.node_join}) group_left () {factor}"
+        return f"clamp_max({util} / on ({key}) ({held}), 1)"
 
     def busy(self, per_series: str) -> str:
         """A per-series busy share collapsed onto the holder entries (copies repeat the whole

@@ -11,8 +11,9 @@ this module turns each into a fraction of a physical GPU:
   1/``nvidia.com/gpu.replicas`` of a GPU.
 - HAMi: ``nvidia_com_gpucores`` percent of each device (else the memory percentage, else
   ``nvidia_com_gpumem`` MiB over the device's memory).
-- KAI / Run:ai: the ``gpu-fraction`` annotation; the reservation pod that holds the whole GPU on
-  their behalf is not a holder.
+- KAI / Run:ai: the ``gpu-fraction`` annotation, of each of ``gpu-fraction-num-devices`` GPUs
+  (default 1); where only ``gpu-memory`` (MiB) is given, that memory over the GPU's (a memory
+  share); the reservation pod that holds the whole GPU on their behalf is not a holder.
 - DRA: nothing is requested; dcgm-exporter's ``dra_*`` labels say which pod holds which device
   (a MIG device at its profile's fraction), a device claimed by several pods split equally.
 
@@ -36,6 +37,8 @@ PRODUCT_LABEL = "label_nvidia_com_gpu_product"
 NODE_SHARING_LABELS = (REPLICAS_LABEL, MIG_STRATEGY_LABEL, SLICES_LABEL, PRODUCT_LABEL)
 """The node labels (GPU feature discovery, through kube-state-metrics) a GPU's split depends on."""
 FRACTION_ANNOTATION = "annotation_gpu_fraction"  # KAI / Run:ai ``gpu-fraction``
+DEVICES_ANNOTATION = "annotation_gpu_fraction_num_devices"  # ``gpu-fraction-num-devices``
+MEMORY_ANNOTATION = "annotation_gpu_memory"  # ``gpu-memory``, MiB of one GPU
 RESERVATION_NAMESPACE = "kai-resource-reservation"  # KAI's whole-GPU reservation pods
 KAI_GPU_GROUP = "runai-gpu-group"  # pod label shared by a reservation pod and the pods it serves
 WHOLE_RESOURCES = ("nvidia_com_gpu", "nvidia_com_gpu_shared")
@@ -48,6 +51,7 @@ DRA_CLAIM_LABEL = "dra_claim_name"
 DRA_DEVICE_LABEL = "dra_device_name"
 DRA_PROFILE_LABEL = "dra_mig_profile"
 VGPU_LABEL = "vgpu"
+POD_UID_LABEL = "pod_uid"  # always on dcgm-exporter's per-pod process series (virtual-GPU mode)
 DCGM_SHARING_LABELS = ("GPU_I_PROFILE", DRA_CLAIM_LABEL, VGPU_LABEL)
 """dcgm-exporter labels whose presence means a series covers less than one pod's whole GPU."""
 
@@ -103,7 +107,10 @@ class Sharing:
     ``nvidia_com_mig_*`` resources requested; ``gpu_profiles`` and ``dra_profiles``: the MIG
     profiles dcgm-exporter names in ``GPU_I_PROFILE`` and ``dra_mig_profile``; ``fractions``: the
     ``gpu-fraction`` annotation values; ``hami``, ``dra``, ``vgpu``: whether HAMi resources are
-    requested, dcgm-exporter maps DRA claims, or copies series per virtual GPU.
+    requested, dcgm-exporter maps DRA claims, or copies series per virtual GPU;
+    ``fraction_devices`` and ``memories``: the ``gpu-fraction-num-devices`` and ``gpu-memory``
+    annotation values; ``per_process``: whether dcgm-exporter's virtual-GPU mode may write
+    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``).
     """
 
     node_factors: tuple[tuple[tuple[str, ...], float], ...] = ()
@@ -114,6 +121,14 @@ class Sharing:
     hami: bool = False
     dra: bool = False
     vgpu: bool = False
+    fraction_devices: tuple[str, ...] = ()
+    memories: tuple[str, ...] = ()
+    per_process: bool = False  # virtual-GPU mode's per-pod process series (``pod_uid``) seen
+
+    @property
+    def kai(self) -> bool:
+        """Whether KAI / Run:ai fractional pods (a fraction or a memory) were found."""
+        return bool(self.fractions or self.memories)
 
     @property
     def any(self) -> bool:
@@ -121,7 +136,7 @@ class Sharing:
             self.node_factors
             or self.mig_resources
             or self.gpu_profiles
-            or self.fractions
+            or self.kai
             or self.hami
             or self.dra
             or self.vgpu
@@ -130,7 +145,7 @@ class Sharing:
     @property
     def requests_shared(self) -> bool:
         """Whether a pod's requests alone no longer say its physical GPUs."""
-        return bool(self.node_factors or self.mig_resources or self.fractions or self.hami)
+        return bool(self.node_factors or self.mig_resources or self.kai or self.hami)
 
     def describe(self) -> list[str]:
         """One phrase per mode found, for the source's note."""
@@ -147,6 +162,8 @@ class Sharing:
             out.append("HAMi")
         if self.fractions:
             out.append("KAI gpu-fraction")
+        if self.memories:
+            out.append("KAI gpu-memory (a memory share)")
         if self.dra:
             out.append("DRA claims")
         return out
@@ -154,10 +171,10 @@ class Sharing:
     @property
     def busy_estimated(self) -> bool:
         """Whether some GPU is shared in time (replicas, HAMi, KAI, DRA claims): its pods' busy
-        is then the whole GPU's, split by allocation (dcgm-exporter's per-process figures are
-        not read); only a MIG instance has its own."""
+        is then the whole GPU's, split by allocation, except a MIG instance's own and, where
+        dcgm-exporter writes per-process series (``per_process``), a time-sliced holder's."""
         replicas = any(values[0] not in ("", "0", "1") for values, _ in self.node_factors)
-        return replicas or self.hami or bool(self.fractions) or self.dra or self.vgpu
+        return replicas or self.hami or self.kai or self.dra or self.vgpu
 
 
 def by_fraction(
@@ -188,3 +205,20 @@ def parse_fraction(value: str) -> float | None:
     if not 0 < fraction <= 1:
         return None
     return fraction
+
+
+def parse_devices(value: str) -> float | None:
+    """A ``gpu-fraction-num-devices`` annotation as a count of GPUs (absent or empty: 1)."""
+    text = value.strip()
+    if not text:
+        return 1.0
+    return float(text) if text.isdigit() and int(text) > 0 else None
+
+
+def parse_memory(value: str) -> float | None:
+    """A ``gpu-memory`` annotation in MiB (``20000``, ``20000Mi``, ``20Gi``); None if not one."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(Mi|Gi|M|G)?\s*", value)
+    if not found:
+        return None
+    mib = float(found.group(1)) * (1024 if found.group(2) in ("Gi", "G") else 1)
+    return mib if mib > 0 else None

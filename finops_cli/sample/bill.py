@@ -5,7 +5,11 @@ by hour), so the bill and the cluster's own cost model agree to the cent, except
 plants a discrepancy on purpose, for ``finops billing compare`` to find:
 
 - **a Savings Plan** covers both p5.48xlarge nodes at 28% off: their amortized (effective) cost is
-  lower than the cluster's on-demand estimate; the plan's fee is its own line.
+  lower than the cluster's on-demand estimate; the plan's fee is its own line. Its commitment
+  (85.00/h) is more than the two nodes use (79.2576/h): the rest is an ``Unused`` row every day.
+- **an idle capacity reservation**: one g5.12xlarge slot (``RESERVATION_ID``), unused every hour
+  while the cluster's two g5.12xlarge nodes run on demand beside it (an overlap
+  ``billing commitments`` finds: 24 h and 136.128 a day).
 - **a spot node billed on-demand**: the cluster prices ``ip-10-0-3-32`` (g6.xlarge) as spot, the
   bill charges it the on-demand rate (capacity fell back to on-demand; the label stayed "spot").
 - **a node outside the cluster**: a g5.2xlarge "vision-dev-box" in another linked account, billed
@@ -43,8 +47,11 @@ from finops_cli.sample.line_items import (
     OUTSIDE_PRICE,
     OUTSIDE_TYPE,
     PAYER_ACCOUNT,
+    RESERVATION_ID,
+    RESERVATION_TYPE,
     SAVINGS_PLAN_ARN,
     SAVINGS_PLAN_DISCOUNT,
+    SAVINGS_PLAN_HOURLY,
     SAVINGS_PLAN_TYPES,
     SPOT_BILLED_ON_DEMAND,
     TEAM_TAG,
@@ -70,8 +77,11 @@ __all__ = [
     "OUTSIDE_PRICE",
     "OUTSIDE_TYPE",
     "PAYER_ACCOUNT",
+    "RESERVATION_ID",
+    "RESERVATION_TYPE",
     "SAVINGS_PLAN_ARN",
     "SAVINGS_PLAN_DISCOUNT",
+    "SAVINGS_PLAN_HOURLY",
     "SAVINGS_PLAN_TYPES",
     "SPOT_BILLED_ON_DEMAND",
     "TEAM_TAG",
@@ -145,6 +155,16 @@ def focus_rows(items: Iterable[LineItem], version: str = "1.2") -> list[dict[str
             row["PublisherName"] = "AWS"
         if version in ("1.1", "1.2", "1.3") and it.instance_type != "NoInstanceType":
             row["SkuPriceDetails"] = json.dumps({"InstanceType": it.instance_type})
+        if it.commitment_id:
+            row["CommitmentDiscountType"] = it.commitment_type
+            row["CommitmentDiscountCategory"] = it.commitment_category
+        if version == "1.0":
+            status = it.commitment_status  # 1.0 has no capacity reservation columns
+            row["ChargeSubcategory"] = f"{status} Commitment" if status else ""
+        else:
+            row["CommitmentDiscountStatus"] = it.commitment_status
+            row["CapacityReservationId"] = it.reservation_id
+            row["CapacityReservationStatus"] = it.reservation_status
         rows.append(row)
     return rows
 

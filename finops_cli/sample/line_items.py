@@ -26,6 +26,11 @@ SAVINGS_PLAN_ARN = (
     "arn:aws:savingsplans::123456789012:savingsplan/5f2a9c1e-8d7b-4e3a-9b1c-0a6d2e4f8c13"
 )
 SAVINGS_PLAN_TYPES = ("p5.48xlarge",)
+SAVINGS_PLAN_HOURLY = 85.0  # committed $/h; both p5 nodes use 2 x 55.04 x 0.72 = 79.2576 of it
+SAVINGS_PLAN_TYPE = "Compute Savings Plan"
+RESERVATION_ID = "cr-0e5a3b1c7d9f20001"
+RESERVATION_TYPE = "g5.12xlarge"  # one slot, targeted matching: the cluster's nodes never use it
+RESERVATION_ZONE = "us-east-1a"
 SPOT_BILLED_ON_DEMAND = "ip-10-0-3-32.ec2.internal"
 OUTSIDE_NODE = "vision-dev-box"
 OUTSIDE_TYPE = "g5.2xlarge"
@@ -65,6 +70,11 @@ class LineItem:
     tags: dict[str, str] = field(default_factory=dict)
     commitment_id: str = ""
     description: str = ""
+    commitment_status: str = ""  # Used / Unused (FOCUS 1.1+; 1.0's ChargeSubcategory)
+    commitment_type: str = ""
+    commitment_category: str = ""
+    reservation_id: str = ""
+    reservation_status: str = ""
 
 
 def instance_id(cluster: SampleCluster, node: NodeSpec) -> str:
@@ -169,6 +179,9 @@ class SampleBill:
                     billed_cost=0.0,
                     effective_cost=effective,
                     commitment_id=SAVINGS_PLAN_ARN,
+                    commitment_status="Used",
+                    commitment_type=SAVINGS_PLAN_TYPE,
+                    commitment_category="Spend",
                     description=f"Savings Plan covered {node.instance_type} Instance Hour",
                 )
             yield base
@@ -285,24 +298,56 @@ class SampleBill:
             description="Data transfer out to the internet",
         )
         if sp_hourly > 0:
-            fee = sp_hourly * n
+            fee = SAVINGS_PLAN_HOURLY * n
+            sp = {
+                "resource_id": SAVINGS_PLAN_ARN,
+                "resource_name": "compute-savings-plan",
+                "ce_service": "Savings Plans for AWS Compute usage",
+                "focus_service": "Savings Plans for AWS Compute usage",
+                "usage_type": "ComputeSP:1yrNoUpfront",
+                "purchase": "Savings Plans",
+                "pricing_category": "Committed",
+                "commitment_id": SAVINGS_PLAN_ARN,
+                "commitment_type": SAVINGS_PLAN_TYPE,
+                "commitment_category": "Spend",
+            }
             yield item(
-                resource_id=SAVINGS_PLAN_ARN,
-                resource_name="compute-savings-plan",
-                ce_service="Savings Plans for AWS Compute usage",
-                focus_service="Savings Plans for AWS Compute usage",
-                usage_type="ComputeSP:1yrNoUpfront",
-                purchase="Savings Plans",
-                pricing_category="Committed",
+                **sp,
                 charge_category="Purchase",
                 record_type="SavingsPlanRecurringFee",
-                commitment_id=SAVINGS_PLAN_ARN,
                 cost=fee,
                 list_cost=0.0,
                 billed_cost=fee,
                 effective_cost=0.0,
                 description="Savings Plan recurring fee",
             )
+            unused = fee - sp_hourly * n
+            if unused > 1e-9:  # planted: the commitment the p5 nodes did not use
+                yield item(
+                    **sp,
+                    record_type="SavingsPlanRecurringFee",
+                    quantity=unused,
+                    unit="USD",
+                    cost=unused,
+                    list_cost=0.0,
+                    billed_cost=0.0,
+                    effective_cost=unused,
+                    commitment_status="Unused",
+                    description="Savings Plan unused commitment",
+                )
+        # planted: an on-demand capacity reservation for one g5.12xlarge, idle every hour while
+        # the cluster's two g5.12xlarge nodes run on demand beside it
+        price = ON_DEMAND_PRICE[RESERVATION_TYPE]
+        yield item(
+            resource_id=RESERVATION_ID,
+            resource_name="g5-reserved-capacity",
+            instance_type=RESERVATION_TYPE,
+            usage_type=f"UnusedBox:{RESERVATION_TYPE}",
+            reservation_id=RESERVATION_ID,
+            reservation_status="Unused",
+            cost=price * n,
+            description=f"Unused reservation Linux {RESERVATION_TYPE} Instance Hour",
+        )
 
 
 def billing_month(moment: datetime) -> tuple[datetime, datetime]:

@@ -49,6 +49,8 @@ class NodeSpec:
     replicas: int = 1  # time-slicing/MPS replicas per GPU; HAMi's device-split-count
     rename_by_default: bool = False  # the replicas are advertised as nvidia.com/gpu.shared
     virtual_gpus: bool = False  # dcgm-exporter runs with --kubernetes-virtual-gpus here
+    # ... and writes per-pod process series (GPU_UTIL, FB_USED with pod_uid; dcgm-exporter #594)
+    process_metrics: bool = False
     # A GKE node: GCP's machine type as instance type, the attached GPU's accelerator name
     # (``cloud.google.com/gke-accelerator``, e.g. nvidia-tesla-t4) and GKE's node labels.
     accelerator: str = ""

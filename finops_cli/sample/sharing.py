@@ -14,8 +14,9 @@ was allocated is idle. ``allocated_share`` reads that share from what the wire s
 * time-slicing and MPS: replicas held / replicas per GPU;
 * HAMi: ``nvidia.com/gpucores`` / 100 when given (cores win), else
   ``nvidia.com/gpumem-percentage`` / 100, else ``nvidia.com/gpumem`` / the GPU's memory, else 1;
-* KAI: the ``gpu-fraction`` annotation; KAI's reservation pod holds 0 (it is not a holder, the
-  unclaimed rest of the GPU is idle);
+* KAI: the ``gpu-fraction`` annotation, of each of its ``gpu-fraction-num-devices`` GPUs; where
+  only ``gpu-memory`` (MiB) is given, that memory over the GPU's; KAI's reservation pod holds 0
+  (it is not a holder, the unclaimed rest of the GPU is idle);
 * DRA: a whole-GPU claim 1, split evenly among the pods that share one ResourceClaim;
 * anything else: whole GPUs, 1 each.
 """
@@ -41,7 +42,9 @@ from finops_cli.sample.scenario import (
 )
 
 if TYPE_CHECKING:
-    from finops_cli.sample.simulate import SampleCluster
+    from collections.abc import Iterator
+
+    from finops_cli.sample.simulate import FloatArray, IntArray, PodRun, SampleCluster, SampleSeries
 
 GPU = "nvidia.com/gpu"
 GPU_SHARED = "nvidia.com/gpu.shared"  # the replicas' name under renameByDefault (§2, §3)
@@ -51,6 +54,8 @@ HAMI_MEMORY = "nvidia.com/gpumem"  # MiB
 HAMI_MEMORY_PERCENTAGE = "nvidia.com/gpumem-percentage"
 KAI_NAMESPACE = "kai-resource-reservation"  # §7
 KAI_FRACTION = "gpu-fraction"
+KAI_DEVICES = "gpu-fraction-num-devices"  # the fraction is of each of this many GPUs
+KAI_MEMORY = "gpu-memory"  # MiB of one GPU, where no fraction is given
 KAI_GPU_GROUP = "runai-gpu-group"
 DRA_DRIVER = "gpu.nvidia.com"  # §4
 # nvidia-smi's GPU-instance profile IDs (``nvidia-smi mig -lgip``), part of a DRA MIG device name.
@@ -75,7 +80,7 @@ def sharing_mode(node: NodeSpec, w: WorkloadSpec) -> str:
         return "dra-mig" if w.mig_instance is not None else "dra"
     if w.mig_instance is not None:
         return "mig"
-    if KAI_FRACTION in w.annotations:
+    if KAI_FRACTION in w.annotations or KAI_MEMORY in w.annotations:
         return "kai"
     if w.namespace == KAI_NAMESPACE:
         return "kai-reservation"
@@ -105,8 +110,10 @@ def allocated_share(node: NodeSpec, w: WorkloadSpec, cast: Iterable[WorkloadSpec
         return len(w.vgpu) / node.replicas
     if mode == "hami":
         return hami_share(w.resource_requests, node.gpu_memory_mib)
-    if mode == "kai":
+    if mode == "kai" and KAI_FRACTION in w.annotations:
         return float(w.annotations[KAI_FRACTION])
+    if mode == "kai":
+        return min(1.0, int(w.annotations[KAI_MEMORY]) / node.gpu_memory_mib)
     if mode == "kai-reservation":
         return 0.0
     if mode == "dra" and w.resource_claim:
@@ -249,10 +256,11 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
         "ip-10-0-6-61.ec2.internal", "p5.4xlarge", _H100, 1, 81559, 16, 256, 6.88,
         zone="us-east-1b", mig=((0, "1g.10gb", 7, 10240),), mig_strategy="single",
     ),
-    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode.
+    # §2 time-slicing, replicas 4, renameByDefault false; dcgm-exporter in virtual-GPU mode,
+    # with its per-pod process series (each pod's own SM utilisation and memory).
     NodeSpec(
         "ip-10-0-6-62.ec2.internal", "g5.12xlarge", "NVIDIA A10G", 4, 23028, 48, 192, 5.672,
-        sharing="time-slicing", replicas=4, virtual_gpus=True,
+        sharing="time-slicing", replicas=4, virtual_gpus=True, process_metrics=True,
     ),
     # §3 MPS, replicas 2, renameByDefault true (nvidia.com/gpu.shared); dcgm-exporter default mode.
     NodeSpec(
@@ -264,9 +272,10 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
         "ip-10-0-6-64.ec2.internal", "g6.12xlarge", "NVIDIA L4", 4, 23034, 48, 192, 4.6016,
         zone="us-east-1b", sharing="hami", replicas=10,
     ),
-    # §7 KAI Scheduler fractions on a plain device-plugin node.
+    # §7 KAI Scheduler fractions on a plain device-plugin node: GPU 0 in fractions, GPU 1 a
+    # gpu-memory pod, GPUs 2 and 3 one pod's fraction of each (gpu-fraction-num-devices 2).
     NodeSpec(
-        "ip-10-0-6-65.ec2.internal", "g6e.xlarge", "NVIDIA L40S", 1, 46068, 4, 32, 1.861,
+        "ip-10-0-6-65.ec2.internal", "g6e.12xlarge", "NVIDIA L40S", 4, 46068, 48, 384, 10.49264,
     ),
     # §4 DRA: whole-GPU claims, one of them shared by two pods.
     NodeSpec(
@@ -429,6 +438,36 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
             _every(24, 6, 10), "training", annotations={KAI_FRACTION: "0.25"}, busy_base=0.7,
             cpu_cores=2, memory_gib=8, requests={},
         ),
+        #      Each other GPU held for KAI has its own reservation pod and GPU group.
+        *(
+            WorkloadSpec(
+                f"gpu-reservation-{_KAI}-{gpu}", KAI_NAMESPACE, _KAI, (gpu,),
+                {"app": "kai-resource-reservation", KAI_GPU_GROUP: group}, Schedule(),
+                "reservation", annotations={"karpenter.sh/do-not-disrupt": "true"},
+                busy_base=0.0, cpu_cores=0.001, memory_gib=10 / 1024,
+                container="resource-reservation", requests={GPU: 1},
+            )
+            for gpu, group in (
+                (1, "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"),
+                (2, "0c7b6a59-4837-4261-9504-f3e2d1c0b9a8"),
+                (3, "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716"),
+            )
+        ),
+        #      gpu-memory alone: 11517 MiB of the L40S's 46068 is a quarter of it (a memory share).
+        WorkloadSpec(
+            "query-rewriter", "search-serving", _KAI, (1,),
+            _labels("search", "query-understanding", "qwen2.5-1.5b")
+            | {KAI_GPU_GROUP: "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"},
+            _every(12, 9, 1), "inference", annotations={KAI_MEMORY: "11517"}, busy_base=0.3,
+            cpu_cores=2, memory_gib=8, requests={},
+        ),
+        #      gpu-fraction 0.5 of each of 2 GPUs (gpu-fraction-num-devices): 1.0 GPU in all.
+        WorkloadSpec(
+            "moe-eval", "agents-research", _KAI, (2, 3),
+            _labels("agents", "agent-research", "mixtral-8x7b", "staging"), _every(24, 12, 3),
+            "training", annotations={KAI_FRACTION: "0.5", KAI_DEVICES: "2"}, busy_base=0.6,
+            cpu_cores=8, memory_gib=64, requests={},
+        ),
         # ---- §4 DRA: (a) a whole-GPU claim from a template; (b) one claim shared by two pods.
         WorkloadSpec(
             "reranker-large", "search-serving", _DRA, (0,),
@@ -478,7 +517,139 @@ def fleet_cluster(fleet: str, seed: int = 42, *, with_opencost: bool = True) -> 
         raise ValueError(f"unknown fleet {fleet!r}: one of {', '.join(FLEETS)}")
     if fleet == "default":
         return SampleCluster(seed, with_opencost=with_opencost)
-    nodes, cast = SHARING_NODES, sharing_workloads()
+    nodes, cast = SHARING_NODES + REPLICA_NODES, sharing_workloads() + replica_workloads()
     if fleet == "all":
         nodes, cast = NODES + nodes, workloads() + cast
     return SampleCluster(seed, nodes=nodes, cast=cast, with_opencost=with_opencost)
+
+
+# ---- HAMi's scheduler metrics (§5) --------------------------------------------------------------
+HAMI_SCHEMES = ("hami", "legacy")
+"""``hami``: the names of HAMi v2.9.0 and later; ``legacy``: those of ``--legacy-metrics``."""
+_HAMI_NAMES = {  # new name: (legacy name, whether it is a container metric)
+    "hami_vgpu_core_allocated_ratio": ("vGPUCoreAllocated", True),
+    "hami_vgpu_memory_allocated_bytes": ("vGPUMemoryAllocated", True),
+    "hami_gpu_core_limit_ratio": ("GPUDeviceCoreLimit", False),
+    "hami_gpu_memory_limit_bytes": ("GPUDeviceMemoryLimit", False),
+}
+_HAMI_LEGACY_LABELS = {
+    True: {"namespace": "podnamespace", "node": "nodename", "pod": "podname",
+           "container_index": "containeridx", "device_uuid": "deviceuuid"},
+    False: {"node": "nodeid", "device_uuid": "deviceuuid", "device_index": "deviceidx",
+            "device_type": "devicetype"},
+}  # fmt: skip
+MIB = 1024 * 1024
+
+
+def hami_allocation(requests: dict[str, int], memory_mib: int) -> tuple[int, int]:
+    """What HAMi's scheduler allocates a container on each device it holds: cores in percent
+    (0 where none is asked: HAMi's default), memory in MiB (the percentage of the device's
+    memory, or the whole device where neither is asked)."""
+    cores = requests.get(HAMI_CORES, 0)
+    if HAMI_MEMORY in requests:
+        return cores, min(requests[HAMI_MEMORY], memory_mib)
+    if HAMI_MEMORY_PERCENTAGE in requests:
+        return cores, memory_mib * requests[HAMI_MEMORY_PERCENTAGE] // 100
+    return cores, memory_mib
+
+
+def hami_scheduler_series(
+    cluster: SampleCluster, grid: IntArray, runs: list[PodRun], scheme: str = "hami"
+) -> Iterator[SampleSeries]:
+    """HAMi's scheduler metrics of the HAMi nodes (§5): per device its core and memory limits
+    (100 percent, its memory in bytes) for the whole grid; per HAMi container and device the
+    cores (percent) and memory (bytes) it was allocated while it runs. ``scheme`` ``legacy``
+    writes the ``--legacy-metrics`` names and labels."""
+    import numpy as np
+
+    from finops_cli.sample.simulate import SampleSeries
+
+    if scheme not in HAMI_SCHEMES:
+        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
+
+    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
+        legacy, container = _HAMI_NAMES[name]
+        if scheme == "legacy":
+            rename = _HAMI_LEGACY_LABELS[container]
+            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
+        return SampleSeries(name, labels, ts, values)
+
+    for node in cluster.nodes:
+        if node.sharing != "hami":
+            continue
+        for gpu in range(node.gpu_count):
+            device = {
+                "node": node.name,
+                "device_uuid": cluster.gpu_uuid(node.name, gpu),
+                "device_index": str(gpu),
+                "device_type": f"NVIDIA-{node.gpu_product}",
+            }
+            ones = np.ones(len(grid))
+            yield series("hami_gpu_core_limit_ratio", device, grid, ones * 100)
+            yield series(
+                "hami_gpu_memory_limit_bytes", device, grid, ones * node.gpu_memory_mib * MIB
+            )
+    for r in runs:
+        w = r.workload
+        node = cluster.node(w.node)
+        if sharing_mode(node, w) != "hami":
+            continue
+        ts = grid[r.first : r.last + 1]
+        ones = np.ones(len(ts))
+        cores, memory = hami_allocation(w.resource_requests, node.gpu_memory_mib)
+        for gpu in w.gpu_indices:
+            labels = {
+                "namespace": w.namespace,
+                "node": w.node,
+                "pod": r.pod,
+                "container_index": "0",
+                "device_uuid": cluster.gpu_uuid(w.node, gpu),
+            }
+            yield series("hami_vgpu_core_allocated_ratio", labels, ts, ones * cores)
+            yield series("hami_vgpu_memory_allocated_bytes", labels, ts, ones * memory * MIB)
+
+
+# ---- time-sliced replicas that rightsize frees ---------------------------------------------------
+REPLICA_NODES: tuple[NodeSpec, ...] = (
+    # §2 time-slicing, replicas 4: one L40S whose three replicas embed-batch holds, 15% busy with
+    # a fifth of the card's memory: one replica holds it (``rightsize``: fewer replicas).
+    NodeSpec(
+        "ip-10-0-6-68.ec2.internal", "g6e.xlarge", "NVIDIA L40S", 1, 46068, 4, 32, 1.861,
+        sharing="time-slicing", replicas=4, virtual_gpus=True,
+    ),
+    # §2 two time-sliced T4 nodes of one pool (gpu-g4dn-on-demand), three of their eight replicas
+    # held, a third of one card busy: one GPU holds them (``rightsize``: consolidate, freeing the
+    # less-held node's GPU).
+    *(
+        NodeSpec(
+            f"ip-10-0-6-{n}.ec2.internal", "g4dn.xlarge", "Tesla T4", 1, 15360, 4, 16, 0.526,
+            sharing="time-slicing", replicas=4, virtual_gpus=True,
+        )
+        for n in (69, 70)
+    ),
+)  # fmt: skip
+
+
+def replica_workloads() -> tuple[WorkloadSpec, ...]:
+    """The cast of ``REPLICA_NODES``; every pod's ``gpu_share`` is ``allocated_share``'s."""
+    fewer, packed, spread = (n.name for n in REPLICA_NODES)
+    notebooks = _labels("research", "notebooks", None, "staging")
+    cast = (
+        WorkloadSpec(
+            "embed-batch", "search-batch", fewer, (0,),
+            _labels("search", "embeddings", "e5-large-v2"), _always(4), "inference",
+            busy_base=0.15, cpu_cores=2, memory_gib=8, requests={GPU: 3}, vgpu=(0, 1, 2),
+            memory_fraction=0.2,
+        ),
+        *(
+            WorkloadSpec(
+                f"notebook-{x}", "research", node, (0,), notebooks, _always(days, phase),
+                "notebook", busy_base=0.4, cpu_cores=1, memory_gib=4, requests={GPU: 1},
+                vgpu=(replica,),
+            )
+            for x, node, replica, days, phase in (
+                ("a", packed, 0, 3, 0), ("b", packed, 1, 5, 7), ("c", spread, 0, 4, 3),
+            )
+        ),
+    )  # fmt: skip
+    return with_allocated_shares(cast, REPLICA_NODES)

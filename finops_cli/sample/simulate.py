@@ -41,6 +41,7 @@ from finops_cli.sample.sharing import (
     allocated_share,
     check_wire,
     dra_device_name,
+    hami_scheduler_series,
     ksm_resource,
     maps_to_device,
     node_allocatable,
@@ -137,13 +138,17 @@ class SampleCluster:
         dcgm_honor_labels: bool = True,
         dcgm_energy_counter: bool = True,
         name: str = "sample",
+        hami_metrics: str | None = "hami",
     ) -> None:
         """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
         ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
         with ``honorLabels: false`` that moves the workload's labels to ``exported_*``.
         ``dcgm_energy_counter`` False leaves out ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (a
         counters file without it: finops then integrates ``DCGM_FI_DEV_POWER_USAGE``).
+        ``hami_metrics``: the HAMi scheduler's metric names on HAMi nodes (``sharing.HAMI_SCHEMES``:
+        ``hami``, ``legacy``), or None when its scheduler is not scraped.
         """
+        self.hami_metrics = hami_metrics
         self.seed = seed
         self.name = name
         self.dcgm_host_label = dcgm_host_label
@@ -282,6 +287,8 @@ class SampleCluster:
         yield from self._pod_series(grid, runs)
         yield from self._dcgm_series(grid, runs, step)
         yield from self._inference_series(grid, runs, step)
+        if self.hami_metrics is not None:
+            yield from hami_scheduler_series(self, grid, runs, self.hami_metrics)
 
     def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
         for node in self.nodes:
@@ -585,8 +592,63 @@ class SampleCluster:
                             power=watts[a : b + 1],
                             energy=None if counter is None else counter[a : b + 1],
                         )
+                if node.virtual_gpus and node.process_metrics and unit.instance is None:
+                    yield from self._process_series(node, unit, bound, grid)
             if node.sharing == "dra":
                 yield from self._dra_parent_series(node, grid, holder, states, power, energy)
+
+    def process_values(self, r: PodRun, gpu: int, grid: IntArray) -> tuple[FloatArray, FloatArray]:
+        """dcgm-exporter's per-process figures of one pod on a GPU shared in time, at the pod's
+        samples: the SM utilisation of its processes in whole percent of the GPU (its share x
+        its own busy, as NVML reports it per process and dcgm-exporter sums per pod) and their
+        memory in MiB (its share x its memory in use)."""
+        w = r.workload
+        own = self.busy(w, gpu, grid[r.first : r.last + 1] - 1)
+        pinned = w.memory_fraction
+        used = np.full(len(own), pinned) if pinned is not None else 0.35 + 0.5 * own
+        memory_mib = self.node(w.node).gpu_memory_mib
+        util = np.floor(100.0 * w.gpu_share * own + 0.5)
+        return util, np.floor(memory_mib * w.gpu_share * used + 0.5)
+
+    def own_busy(self, r: PodRun, gpu: int, grid: IntArray) -> FloatArray | None:
+        """A pod's own busy share of its share of a GPU, where its exporter writes per-process
+        series (``process_values``): ``min(1, util / 100 / share)``; None elsewhere."""
+        node = self.node(r.workload.node)
+        w = r.workload
+        if not (node.virtual_gpus and node.process_metrics) or w.mig_instance is not None:
+            return None
+        if not maps_to_device(w) or w.gpu_share <= 0:
+            return None
+        util, _ = self.process_values(r, gpu, grid)
+        return np.minimum(1.0, util / 100.0 / w.gpu_share)
+
+    def holder_busy(
+        self, r: PodRun, gpu: int, grid: IntArray, unit_busy: dict[UnitKey, FloatArray]
+    ) -> FloatArray:
+        """The busy a holder's share is charged at, at its samples: its own where its exporter
+        writes per-process series (``own_busy``), else its GPU unit's (``unit_busy``)."""
+        own = self.own_busy(r, gpu, grid)
+        if own is not None:
+            return own
+        w = r.workload
+        return unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+
+    def _process_series(
+        self, node: NodeSpec, unit: GpuUnit, bound: list[PodRun], grid: IntArray
+    ) -> Iterator[SampleSeries]:
+        """Virtual-GPU mode's per-pod process series (§2, dcgm-exporter #594): one
+        ``DCGM_FI_DEV_GPU_UTIL`` and one ``DCGM_FI_DEV_FB_USED`` per pod on the GPU, always with
+        ``pod_uid`` and without ``vgpu``, valued at the pod's own processes, next to the
+        per-replica copies that repeat the whole GPU's value."""
+        base = self._dcgm_base(node, unit.gpu, unit)
+        for r in bound:
+            if not maps_to_device(r.workload):
+                continue
+            labels = base | self._pod_labels(r) | {"pod_uid": r.uid}
+            ts = grid[r.first : r.last + 1]
+            util, memory = self.process_values(r, unit.gpu, grid)
+            yield SampleSeries("DCGM_FI_DEV_GPU_UTIL", labels, ts, util)
+            yield SampleSeries("DCGM_FI_DEV_FB_USED", labels, ts, memory)
 
     def _dra_parent_series(
         self,

@@ -23,6 +23,7 @@ from finops_cli.sample.scenario import (
     QUANTUM_S,
     TEAM_KEY,
     NodeSpec,
+    WorkloadSpec,
     mig_share,
 )
 from finops_cli.sample.simulate import FloatArray, SampleCluster, grid_between, owner_of
@@ -84,24 +85,41 @@ def ground_truth(
     start: int,
     end: int,
     gpu_price: Callable[[NodeSpec, npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
+    share_of: Callable[[WorkloadSpec], float] | None = None,
 ) -> GroundTruth:
     """Exact integrals over ``[start, end)`` (unix seconds).
 
     ``gpu_price`` replaces OpenCost's per-GPU price (e.g. catalog prices, for a cluster
-    without OpenCost).
+    without OpenCost). ``share_of`` replaces each workload's share of each of its GPUs (what a
+    misread wire says, e.g. time-slicing replicas counted whole where the replicas label is
+    missing); wherever the shares held on a node then exceed its GPUs, each holder's share is
+    scaled by GPUs / shares held at that instant (docs/cost-model.md, over-subscription).
     """
     price_of = gpu_price or cluster.gpu_price
     at, hours = _pieces(start, end)
+
+    def held_of(w: WorkloadSpec) -> float:
+        return w.held_gpus if share_of is None else len(w.gpu_indices) * share_of(w)
+
+    on_node: dict[str, FloatArray] = {}
+    for w in cluster.workloads:
+        on_node.setdefault(w.node, np.zeros(len(at)))
+        on_node[w.node] += (cluster.runs_at(w, at) >= 0) * held_of(w)
+    scale = {
+        name: np.minimum(1.0, cluster.node(name).gpu_count / np.maximum(total, 1e-12))
+        for name, total in on_node.items()
+    }
 
     rows = []
     for w in cluster.workloads:
         node = cluster.node(w.node)
         runs = cluster.runs_at(w, at)
-        gpu_price_at = price_of(node, at)
+        gpu_price_at = price_of(node, at) * scale[w.node]
         cpu_ram = cluster.cpu_price(node, at) * w.cpu_cores + cluster.ram_price(node, at) * (
             w.memory_gib
         )
-        held_gpus = w.held_gpus
+        held_gpus = held_of(w)
+        hours_held = hours * scale[w.node]
         for run in np.unique(runs[runs >= 0]).tolist():
             held = runs == run
             rows.append(
@@ -114,7 +132,7 @@ def ground_truth(
                     "pod": cluster.pod_name(w, run),
                     "served_model": cluster.served_model(w) if w.serving else "",
                     "gpus": held_gpus,
-                    "gpu_hours": float(np.sum(hours[held])) * held_gpus,
+                    "gpu_hours": float(np.sum(hours_held[held])) * held_gpus,
                     "gpu_cost": float(np.sum(hours[held] * gpu_price_at[held])) * held_gpus,
                     "cpu_ram_cost": float(np.sum(hours[held] * cpu_ram[held])),
                 }
@@ -221,7 +239,7 @@ def efficiency_truth(
             continue
         value = _key_value(cluster, w, key)
         for gpu in w.gpu_indices:
-            seen = unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            seen = cluster.holder_busy(r, gpu, grid, unit_busy)
             busy[value] = busy.get(value, 0.0) + w.share * float(seen.sum())
             count[value] = count.get(value, 0.0) + w.share * len(seen)
     return pd.Series({k: busy[k] / count[k] for k in sorted(busy)}, name="efficiency")
@@ -234,9 +252,10 @@ def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: st
 
     The unit's busy is what dcgm-exporter reports for it (``SampleCluster.unit_state``): a whole
     GPU's or a MIG instance's own busy; on a GPU several pods share (time-slicing, MPS, HAMi,
-    KAI, a shared DRA claim) the physical GPU's, which no exporter splits per pod, so every
-    holder is charged the GPU's idle share by its share. Exact on the sample grid (busy is a
-    sampled signal); idle capacity is not included.
+    KAI, a shared DRA claim) the physical GPU's, so every holder is charged the GPU's idle
+    share by its share, except where the exporter writes per-process series (virtual-GPU
+    mode, ``NodeSpec.process_metrics``): there each holder's own busy of its share. Exact on
+    the sample grid (busy is a sampled signal); idle capacity is not included.
     """
     grid = grid_between(start, end, step)
     hours = step / 3600
@@ -252,7 +271,7 @@ def waste_truth(cluster: SampleCluster, start: int, end: int, step: int, key: st
         at = grid[r.first : r.last + 1] - 1
         price = cluster.gpu_price(cluster.node(w.node), at)
         for gpu in w.gpu_indices:
-            idle = 1.0 - unit_busy[(w.node, gpu, w.mig_instance)][r.first : r.last + 1]
+            idle = 1.0 - cluster.holder_busy(r, gpu, grid, unit_busy)
             wasted[value] += w.share * float(np.sum(price * idle)) * hours
     return pd.Series({k: wasted[k] for k in sorted(wasted)}, name="waste", dtype="float64")
 

@@ -473,6 +473,13 @@ class Settings(Checked):
         env="FINOPS_SAMPLE_SEED",
         help="Seed of the built-in sample data set.",
     )
+    sample_fleet: str = setting(
+        "default",
+        Rule(choice("default", "sharing", "all")),
+        env="FINOPS_SAMPLE_FLEET",
+        help="Which built-in sample cluster: default (whole GPUs), sharing (MIG, time-slicing, "
+        "MPS, HAMi, KAI fractions, DRA) or all (both in one cluster).",
+    )
     billing: BillingSettings = section(BillingSettings)
     budgets: BudgetSettings = section(BudgetSettings)
     notify: NotifySettings = section(NotifySettings)

@@ -375,8 +375,11 @@ class AthenaSource(BillSource):
     def explain(self, request: BillRequest) -> str:
         return self.query(request).sql + ";\n"
 
-    def run(self, sql: str) -> tuple[list[list[str | None]], dict[str, Any]]:
-        """Start, poll with backoff until done, read every result page; (rows, execution)."""
+    def run(
+        self, sql: str, *, header: bool = False
+    ) -> tuple[list[list[str | None]], dict[str, Any]]:
+        """Start, poll with backoff until done, read every result page; (rows, execution); the
+        header row (the column names) first where ``header``."""
         params: dict[str, Any] = {
             "QueryString": sql,
             "QueryExecutionContext": {"Database": self.database, "Catalog": self.catalog},
@@ -400,7 +403,7 @@ class AthenaSource(BillSource):
                     rows.append([cell.get("VarCharValue") for cell in row.get("Data", [])])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
             raise aws.translate(err, "athena", "get_query_results") from None
-        return rows[1:], execution  # the first row is the header
+        return (rows if header else rows[1:]), execution  # the first row is the header
 
     def _wait(self, query_id: str) -> dict[str, Any]:
         delay = POLL_FIRST_S

@@ -246,15 +246,23 @@ class _Batch:
         return self.times[value]
 
     def instance_types(self, frame: pd.DataFrame, actual: dict[str, str | None]) -> list[str]:
-        source = next((s for s in INSTANCE_TYPE_SOURCES if actual.get(s) in frame), None)
-        if source is None:
+        """Per row, the first of ``INSTANCE_TYPE_SOURCES`` that names a type (a table mixing
+        providers, as in Athena, has ``x_InstanceType`` on some rows, ``x_UsageType`` on others)."""
+        sources = [s for s in INSTANCE_TYPE_SOURCES if actual.get(s) in frame]
+        if not sources:
             return [NO_INSTANCE_TYPE] * len(frame)
+        columns = [frame[str(actual[s])].astype(object).tolist() for s in sources]
         out = []
-        for raw in frame[str(actual[source])].astype(object):
-            key = (source, raw)
-            if key not in self.types:
-                self.types[key] = instance_type_of(_clean(raw), source)
-            out.append(self.types[key])
+        for cells in zip(*columns, strict=True):
+            found = NO_INSTANCE_TYPE
+            for source, raw in zip(sources, cells, strict=True):
+                key = (source, raw)
+                if key not in self.types:
+                    self.types[key] = instance_type_of(_clean(raw), source)
+                if self.types[key] != NO_INSTANCE_TYPE:
+                    found = self.types[key]
+                    break
+            out.append(found)
         return out
 
     def kept(

@@ -212,7 +212,9 @@ POD_COLUMNS = (
 # A source may group pods into workloads itself (the Prometheus source does, on the server):
 # then each row is a workload, ``workload_kind``/``workload`` name it and ``pod_names`` lists its
 # pods; ``pod`` is the one with the most GPU-hours.
-WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names")
+WORKLOAD_POD_COLUMNS = (*POD_COLUMNS, "workload_kind", "workload", "pod_names", "gpu_units")
+# ``gpu_units``: the most physical GPUs dcgm-exporter bound to one of its pods at once, replicas
+# of one GPU counted once (only where GPUs are shared; NaN elsewhere).
 INTERRUPTIBLE_LABEL = "ai-finops.io/interruptible"
 CAPACITY_COLUMNS = (
     "node", "gpu", "mig_instance", "model_name", "present_hours", "held_hours", "cost", "pool",
@@ -221,6 +223,16 @@ CAPACITY_COLUMNS = (
 """``PodGpuData.capacity``: one row per GPU (or MIG instance) over the window, as in ``GpuData``
 (``cost`` paid whether or not a pod held it), with the node pool or instance group its node's
 labels name (``""`` when none does): what ``rightsize`` reads to find GPUs nobody holds."""
+REPLICA_GPU_COLUMNS = (
+    "cluster", "node", "gpu", "pool", "model_name", "replicas", "sharing_strategy",
+    "present_hours", "cost", "busy_p95", "memory_used_max_mib", "memory_total_mib",
+    "node_held_peak",
+)  # fmt: skip
+"""``PodGpuData.replica_gpus``: one row per GPU of a node whose GPUs are shared as replicas
+(GFD's ``nvidia.com/gpu.replicas`` > 1: time-slicing or MPS, ``sharing_strategy`` as GFD names it,
+``""`` when it does not), with its pool, cost and reported hours as in ``capacity``, its busy p95
+over the window whether or not a pod held it, its peak memory used and its memory, and
+``node_held_peak``: the most physical GPUs the pods on its node held at once (replicas / R)."""
 
 
 @dataclass
@@ -234,6 +246,8 @@ class PodGpuData:
     hours, for capacity nobody holds. ``node_allocations`` (``node``, ``gpu_hours``) is what the
     ledger says pods held on each node, in physical GPU-hours: HAMi and KAI pods hold shares
     that dcgm-exporter does not label with the pod, so a GPU it shows unheld may still be held.
+    ``replica_gpus`` (``REPLICA_GPU_COLUMNS``, ``None`` where the source cannot tell or no node
+    shares GPUs as replicas): what consolidating time-sliced and MPS replicas reads.
     """
 
     pods: pd.DataFrame
@@ -242,6 +256,7 @@ class PodGpuData:
     notes: list[str] = field(default_factory=list)
     capacity: pd.DataFrame | None = None
     node_allocations: pd.DataFrame | None = None
+    replica_gpus: pd.DataFrame | None = None
 
 
 class CostSource(ABC):

@@ -92,7 +92,7 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
         }
         check = pool.submit(source.client.instant, ctx.oversubscribed_nodes(), end)
         results = gather(futures)
-        notes += oversubscription_notes(check.result())
+        notes += oversubscription_notes(check.result(), scaled=ctx.shares is not None)
 
     prom_keys = [ctx.prom_label(k) for k in keys]
     skipped: list[str] = []
@@ -138,8 +138,16 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
     )
 
 
-RECORDED_READS = frozenset({*interface.ALLOCATION_MEASURES, *interface.CLUSTER_MEASURES})
-"""The measures the recorded ledger answers (energy is read raw)."""
+RECORDED_READS = frozenset(
+    {
+        *interface.ALLOCATION_MEASURES,
+        *interface.CLUSTER_MEASURES,
+        "energy_kwh",
+        "allocated_energy_kwh",
+        "capacity_energy_kwh",
+    }
+)
+"""The measures the recorded ledger answers (``queries.recorded``)."""
 
 
 def recorded_read(
@@ -328,19 +336,27 @@ def cost_measures(
     return measures
 
 
-def oversubscription_notes(samples: list[InstantSample]) -> list[str]:
+def oversubscription_notes(samples: list[InstantSample], scaled: bool = False) -> list[str]:
     """One note naming the nodes that advertise or hold more GPUs than dcgm-exporter reports
-    there at the window's end (``QueryContext.oversubscribed_nodes``): reported, since no
-    pod's share is capped (docs/cost-model.md, "Shared GPUs")."""
+    there at the window's end (``QueryContext.oversubscribed_nodes``). On shared GPUs
+    (``scaled``) the holders' shares on such a node were scaled down to its physical GPUs at
+    each instant (``ShareQueries.node_scale``); otherwise each replica is charged whole
+    (docs/cost-model.md, "Shared GPUs")."""
     found = sorted((s.labels.get("node", ""), s.value) for s in samples if math.isfinite(s.value))
     if not found:
         return []
     nodes = ", ".join(f"{node} ({ratio:.2f}x)" for node, ratio in found[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    charged = (
+        "where its pods' requests hold more GPU shares than it has, their shares were scaled "
+        "by physical GPUs / shares held at each instant, so no node is charged more than its "
+        "GPUs"
+        if scaled
+        else "each replica is priced or charged as a whole GPU there"
+    )
     return [
         f"over-subscribed GPUs: {nodes}{more} advertise or hold that many times the physical "
         "GPUs dcgm-exporter reports at the window's end, likely time-slicing or MPS replicas "
         "whose GFD labels kube-state-metrics does not export (add nvidia.com/gpu.replicas to "
-        "its --metric-labels-allowlist for nodes): each replica is priced or charged as a whole "
-        "GPU there"
+        f"its --metric-labels-allowlist for nodes): {charged}"
     ]

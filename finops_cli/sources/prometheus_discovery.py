@@ -123,10 +123,16 @@ def query_context(
             "each pod is charged its share of the physical GPU (docs/cost-model.md)"
         )
         if shared.busy_estimated:
+            measured = (
+                "; where dcgm-exporter writes per-process series (virtual-GPU mode, pod_uid), "
+                "a time-sliced or MPS holder's busy is its own processes' utilisation over its "
+                "share instead"
+                if shared.per_process
+                else " (dcgm-exporter's per-process figures are not written here)"
+            )
             notes.append(
                 "busy and waste on GPUs shared in time (replicas, HAMi, KAI, DRA claims) are "
-                "estimated: the GPU's busy split by allocation (dcgm-exporter's per-process "
-                "figures, where it writes them, are not read)"
+                f"estimated: the GPU's busy split by allocation{measured}"
             )
     ctx = QueryContext(
         source.pod_labels,
@@ -189,6 +195,9 @@ def discover_sharing(
         hami=any(r in sharing.HAMI_RESOURCES for r in resources),
         dra=sharing.DRA_CLAIM_LABEL in names,
         vgpu=sharing.VGPU_LABEL in names,
+        fraction_devices=values(sharing.DEVICES_ANNOTATION, queries.POD_ANNOTATIONS),
+        memories=values(sharing.MEMORY_ANNOTATION, queries.POD_ANNOTATIONS),
+        per_process=sharing.VGPU_LABEL in names and sharing.POD_UID_LABEL in names,
     )
     return found if found.any else None
 

@@ -13,7 +13,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from finops_cli import queries
@@ -21,9 +21,10 @@ from finops_cli.errors import SourceError, UsageError
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.queries import GpuQueries, QueryContext
 from finops_cli.queries.energy import energy_method
+from finops_cli.queries.hami import HamiNames
 from finops_cli.sources import prometheus_discovery as discovery
+from finops_cli.sources import prometheus_hami, prometheus_replicas, prometheus_rows
 from finops_cli.sources import prometheus_recorded_stats as recorded_stats
-from finops_cli.sources import prometheus_rows
 from finops_cli.sources.interface import (
     CAPACITY_COLUMNS,
     GPU_COLUMNS,
@@ -228,13 +229,15 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
             )
     prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
     wide = replace(ctx, attribute_lookback_s=int(window_s))
+    scheme = prometheus_hami.hami_scheme(source.client, start, end)
     attribute_rows = (
         source.client.instant(wide.pod_attributes(["team", "project", "model"], {}), end)
-        if shares
+        if shares or scheme is not None
         else []
     )
     prometheus_rows.name_cluster(attribute_rows, ctx.cluster_label)
     prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
+    hami_notes = _hami(source, ctx, scheme, window_s, end, rows, attribute_rows, pod_keys, hours)
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))
@@ -248,9 +251,44 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         interval,
         context_notes
         + ([] if busy_metrics else ["no dcgm-exporter busy metrics: busy is unknown"])
+        + hami_notes
         + prometheus_rows.partial_notes(source.client, warned, skipped),
         "OpenCost node_gpu_hourly_cost" if ctx.catalog_prices is None else "pricing catalog",
     )
+
+
+def _hami(
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    scheme: HamiNames | None,
+    window_s: float,
+    end: datetime,
+    rows: dict[tuple[str, ...], dict[str, object]],
+    attribute_rows: list[InstantSample],
+    pod_keys: dict[str, str],
+    hours: float,
+) -> list[str]:
+    """HAMi pods added to their GPUs' holders from HAMi's scheduler metrics; the notes."""
+    if scheme is None:
+        hami = ctx.sharing is not None and ctx.sharing.hami
+        return [prometheus_hami.NO_HAMI_METRICS] if hami else []
+    shares, held, over = prometheus_hami.hami_holders(source.client, ctx, scheme, window_s, end)
+    unmatched = prometheus_hami.attach_hami_holders(
+        rows, shares, held, attribute_rows, pod_keys, hours
+    )
+    notes = []
+    if over:
+        devices = ", ".join(sorted(s.labels.get("device_uuid", "") for s in over)[:3])
+        notes.append(
+            f"HAMi over-subscribed {len(over)} GPU(s) ({devices}): their holders' shares were "
+            "scaled down to add up to 1"
+        )
+    if unmatched:
+        notes.append(
+            f"HAMi reports {len(unmatched)} GPU(s) dcgm-exporter does not "
+            f"({', '.join(sorted(unmatched)[:3])}): their HAMi holders are not listed"
+        )
+    return notes
 
 
 def gpu_measures(gq: GpuQueries, busy_metrics: frozenset[str]) -> dict[str, str]:
@@ -306,6 +344,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         "memory_total_mib": "max",
         "busy_p95": "max",
         "mig_share": "max",
+        "gpu_units": "max",
         "placement": "top",
     }
     capacity_results = None
@@ -346,6 +385,19 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         if math.isfinite(s.value)
     ]
     capacity = _capacity(source, ctx, window_s, end, hours, capacity_results)
+    replica_frame = (
+        prometheus_replicas.replica_gpus(
+            source.client,
+            ctx,
+            window_s,
+            end,
+            busy_metrics,
+            capacity,
+            functools.partial(_per_gpu_sharded, source, ctx, window_s, end),
+        )
+        if ctx.shares is not None
+        else None
+    )
     measures = [
         m
         for m in (
@@ -356,6 +408,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
             "cost",
             "busy_p95",
             "mig_share",
+            "gpu_units",
         )
         if m in results
     ]
@@ -402,7 +455,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
     )
     node_allocations = pd.DataFrame(allocations, columns=["cluster", "node", "gpu_hours"])
     return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
-                      interval, notes, capacity, node_allocations)  # fmt: skip
+                      interval, notes, capacity, node_allocations, replica_frame)  # fmt: skip
 
 
 def workload_measures(
@@ -431,6 +484,8 @@ def workload_measures(
     mig_share = gq.pod_mig_share()
     if mig_share is not None:
         measures["mig_share"] = over("max_over_time", mig_share, "max")
+    if gq.ctx.shares is not None:  # whether a pod's replicas sit on one GPU (fewer-replicas)
+        measures["gpu_units"] = over("max_over_time", gq.pod_gpu_units(), "max")
     return measures | {
         "placement": gq.workload_placement(gpu_hours_per_pod),
         "labels": gq.workload_labels(["team", "project", "model"], [interruptible]),
@@ -465,8 +520,18 @@ def _capacity(
             pools[node] = pool
     rows = prometheus_rows.gpu_rows(results, hours, [])
     prometheus_rows.scale_to_physical(rows, shared=ctx.shares is not None)
+    start = end - timedelta(seconds=window_s)
+    scheme = prometheus_hami.hami_scheme(source.client, start, end)
+    hami = (
+        {}
+        if scheme is None
+        else prometheus_hami.hami_held(source.client, ctx, scheme, window_s, end)
+    )
     for row in rows.values():
         row["held_hours"] = row.get("held_hours") or 0.0
+        held = hami.get((str(row.get("cluster") or ""), str(row.get("uuid") or "")))
+        if held is not None and not row.get("mig_profile"):  # HAMi pods dcgm-exporter misses
+            row["held_hours"] = max(float(row["held_hours"]), held * hours)  # type: ignore[arg-type]
         row["pool"] = pools.get((str(row["cluster"]), str(row["node"])), "")
     import pandas as pd  # after the queries: it loads while they run
 

@@ -8,6 +8,8 @@ simulator's independent ground truth.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -87,9 +89,10 @@ class SampleCostSource(CostSource):
             held = w.held_gpus
             gpu_cost = price * held * hours
             # The ledger's waste: each GPU unit the pod holds, share x price x (1 - the unit's
-            # busy), sample by sample; a shared GPU's busy is the physical GPU's (waste_truth).
+            # busy), sample by sample; a shared GPU's busy is the physical GPU's, or the pod's own
+            # where per-process series are written (``SampleCluster.holder_busy``, waste_truth).
             busy_by_gpu = (
-                [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                [self.cluster.holder_busy(run, gpu, grid, unit_busy) for gpu in w.gpu_indices]
                 if held > 0
                 else []
             )
@@ -261,7 +264,7 @@ class SampleCostSource(CostSource):
                 price = self.cluster.gpu_price(node, ts - 1)
                 sl = slice(run.first, run.last + 1)
                 busy_by_gpu = (
-                    [unit_busy[(w.node, gpu, w.mig_instance)][sl] for gpu in w.gpu_indices]
+                    [self.cluster.holder_busy(run, gpu, grid, unit_busy) for gpu in w.gpu_indices]
                     if held > 0
                     else []
                 )
@@ -288,7 +291,7 @@ class SampleCostSource(CostSource):
 
     def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
         """Per-GPU statistics of the simulated fleet, as the server-side queries compute them."""
-        from finops_cli.sample.truth import gpu_truth
+        from finops_cli.sample.truth import gpu_truth, holder_truth
 
         start, end = int(window.start.timestamp()), int(window.end.timestamp())
         gpus = gpu_truth(self.cluster, start, end, self.sample_interval_s)
@@ -296,8 +299,7 @@ class SampleCostSource(CostSource):
         if cluster is not None and cluster != self.cluster.name:
             gpus = gpus.iloc[0:0]
         if "holders" not in gpus:
-            records = [{str(k): v for k, v in r.items()} for r in gpus.to_dict("records")]
-            gpus["holders"] = pd.Series([_main_holder(r) for r in records], index=gpus.index)
+            gpus["holders"] = _holders(gpus, holder_truth(self.cluster, start, end))
         nodes = pd.DataFrame(
             [
                 {
@@ -390,19 +392,23 @@ def _utc(seconds: pd.Series) -> pd.Series:
     return pd.to_datetime(seconds.astype("int64"), unit="s", utc=True)
 
 
-def _main_holder(row: dict[str, object]) -> list[dict[str, object]]:
-    """The pod that held a GPU, as ``GpuData.holders`` lists it (whole GPUs have one)."""
-    if not row.get("pod"):
-        return []
-    from finops_cli.queries.sharing import mig_fraction
-
-    fraction = mig_fraction(str(row["mig_profile"])) if row.get("mig_profile") else 1.0
-    share_hours = float(row.get("held_hours") or 0.0) * fraction  # type: ignore[arg-type]
-    present = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
-    return [
-        {
-            **{k: row.get(k, "") for k in ("namespace", "pod", "team", "project", "model")},
-            "share_hours": share_hours,
-            "share": share_hours / present if present > 0 else 0.0,
-        }
-    ]
+def _holders(gpus: pd.DataFrame, holders: pd.DataFrame) -> pd.Series:
+    """Every pod that held a share of each GPU row (a MIG slice, replicas, a fraction), as
+    ``GpuData.holders`` lists them: share-hours and the share of the row's hours."""
+    keyed: dict[tuple[str, int, str], list[tuple[float, dict[str, Any]]]] = {}
+    for h in holders.to_dict("records"):
+        key = (str(h["node"]), int(h["gpu"]), str(h["mig_instance"]))
+        who = {k: h[k] for k in ("namespace", "pod", "team", "project", "model")}
+        keyed.setdefault(key, []).append((float(h["share"]) * float(h["held_hours"]), who))
+    out = []
+    for row in gpus.to_dict("records"):
+        present = float(row["present_hours"] or 0.0)
+        mine = keyed.get((str(row["node"]), int(row["gpu"]), str(row["mig_instance"] or "")), [])
+        mine.sort(key=lambda held: (-held[0], str(held[1]["pod"])))
+        out.append(
+            [
+                {**who, "share_hours": hours, "share": hours / present if present > 0 else 0.0}
+                for hours, who in mine
+            ]
+        )
+    return pd.Series(out, index=gpus.index)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finops_cli.errors import UsageError
@@ -42,6 +43,7 @@ class PlanOptions:
     job_start: str | None = None
     region: str | None = None
     offerings: bool = False
+    rates: Path | None = None
     profile: str | None = None
 
 
@@ -95,7 +97,7 @@ def _hour(moment: datetime) -> datetime:
 
 def billing_plan(run: RunContext, options: PlanOptions) -> dict[str, Any]:
     """The ``billing-plan`` document."""
-    from finops_cli.pricing.commitment_rates import find_rate, load_rates
+    from finops_cli.pricing.commitment_rates import find_rate, load_rates, parse_rates
 
     if not 0 <= options.percentile <= 100:
         raise UsageError(f"invalid --percentile {options.percentile:g}: 0 to 100")
@@ -103,6 +105,12 @@ def billing_plan(run: RunContext, options: PlanOptions) -> dict[str, Any]:
         raise UsageError(f"invalid --holdout {options.holdout:g}: a share between 0 and 1")
     job = _job_flags(options)
     rates = load_rates()
+    if options.rates is not None:
+        try:
+            text = options.rates.read_text(encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"--rates {options.rates}: cannot read it ({err.strerror})") from None
+        rates = parse_rates(text, str(options.rates)) + rates
     start, end = _hour(run.window.start), _hour(run.window.end)
     if (end - start) / HOUR < 3:
         raise UsageError("billing plan needs at least 3 whole hours of history: use --window 14d")

@@ -117,3 +117,45 @@ def pricing_refresh(
         missing = ", ".join(result.missing_on_demand)
         lines.append(f"finops: warning: no live on-demand price for {missing}")
     return lines
+
+
+def pricing_savings_plans(
+    *, offer: Path, output_file: Path, family: str = "ComputeSavingsPlans", all_types: bool = False
+) -> list[str]:
+    """Read a downloaded Price List Savings Plans offer file and write its rates for the
+    catalog's AWS GPU instance types (every priced type with ``all_types``) as a commitment
+    rates CSV, merged over the packaged rates; what happened, as lines for stderr."""
+    import json
+
+    from finops_cli.errors import UsageError
+    from finops_cli.pricing import load_catalog
+    from finops_cli.pricing.aws_refresh import merge_rates, savings_plan_rates, write_rates
+    from finops_cli.pricing.commitment_rates import load_rates
+
+    try:
+        with offer.open(encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as err:
+        raise UsageError(f"--offer {offer}: cannot read it ({err.strerror})") from None
+    except ValueError as err:
+        raise UsageError(f"--offer {offer}: not JSON ({err})") from None
+    rows = [r for r in load_catalog().rows if r.provider == "aws" and r.on_demand_hourly]
+    on_demand = {
+        (r.instance_type, r.region): (float(r.on_demand_hourly or 0), f"{r.source}, {r.as_of}")
+        for r in rows
+    }
+    types = None if all_types else [r.instance_type for r in rows if r.gpu_count > 0]
+    fresh = savings_plan_rates(document, on_demand, family=family, instance_types=types)
+    if not fresh:
+        raise UsageError(
+            f"--offer {offer}: no Linux shared-tenancy rate of a catalog instance type with an "
+            "on-demand price: nothing written (is it the Savings Plans offer file of a region "
+            "the catalog prices?)"
+        )
+    write_rates(merge_rates(load_rates(), fresh), output_file)
+    types_found = sorted({r.instance_type for r in fresh})
+    return [
+        f"finops: {len(fresh)} Savings Plan rate(s) for {len(types_found)} instance type(s) "
+        f"({', '.join(types_found[:6])}{' ...' if len(types_found) > 6 else ''}); wrote "
+        f"{output_file} (billing plan --rates {output_file} uses it)"
+    ]

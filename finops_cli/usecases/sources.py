@@ -82,7 +82,12 @@ def cost_source(run: RunContext) -> CostSource:
         from finops_cli.sources.sample import SampleCostSource
 
         run.notice(SAMPLE_BANNER)
-        return SampleCostSource(pod_labels(settings), seed=settings.sample_seed)
+        if settings.sample_fleet == "default":
+            return SampleCostSource(pod_labels(settings), seed=settings.sample_seed)
+        from finops_cli.sample.sharing import fleet_cluster
+
+        cluster = fleet_cluster(settings.sample_fleet, settings.sample_seed)
+        return SampleCostSource(pod_labels(settings), cluster=cluster)
     if settings.effective_source == "opencost":
         return opencost_source(run)
     from finops_cli.pricing import load_catalog

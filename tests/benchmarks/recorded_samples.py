@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from finops_cli.queries.inference import TRAFFIC_COUNTERS
 from finops_cli.sample import SampleCluster
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from tests.benchmarks.common import cpu_model
@@ -42,6 +43,8 @@ COMMANDS: dict[str, list[str]] = {
     "costs --by team": ["costs", "--by", "team", *WINDOW],
     "costs --by team --by project": ["costs", "--by", "team", "--by", "project", *WINDOW],
     "costs --team nlp --by project": ["costs", "--team", "nlp", "--by", "project", *WINDOW],
+    "costs --energy --by team": ["costs", "--energy", "--by", "team", *WINDOW],
+    "costs --unit-costs": ["costs", "--unit-costs", *WINDOW],
     "forecast": ["forecast", "--as-of", "2026-10-05", "--history", "3d"],
     "anomalies": [
         "anomalies",
@@ -65,7 +68,9 @@ COMMANDS: dict[str, list[str]] = {
     "gpus": ["gpus", *WINDOW],
     "rightsize": ["rightsize", *WINDOW],
 }
-KEEP = LEDGER_METRICS
+KEEP = LEDGER_METRICS | {
+    counter for counters in TRAFFIC_COUNTERS.values() for counter in counters
+}  # unit costs' traffic (read raw: not recorded yet)
 
 
 def probe(argv: list[str]) -> int:

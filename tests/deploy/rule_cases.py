@@ -565,6 +565,19 @@ def ledger_tests() -> list[dict[str, Any]]:
         # Gated: nothing between the hours (or the days).
         exprs.append({"expr": rec.hourly_name(measure), "eval_time": "121m", "exp_samples": []})
         exprs.append({"expr": rec.daily_name(measure), "eval_time": "120m", "exp_samples": []})
+    team_labels = {"label_ai_finops_io_team": "research"}
+    for measure in rec.TEAM_MEASURES:  # by team alone: what anomalies reads per hour
+        value = per_hour[measure]
+        for name, at in (
+            (rec.team_rate_name(measure), "70m"),
+            (rec.team_hourly_name(measure), "120m"),
+        ):
+            exprs.append(
+                {"expr": name, "eval_time": at, "exp_samples": [sample(name, team_labels, value)]}
+            )
+        exprs.append(
+            {"expr": rec.team_hourly_name(measure), "eval_time": "121m", "exp_samples": []}
+        )
     exprs += stats_exprs()
     info = rec.info_labels(r.ledger_context())
     exprs.append(

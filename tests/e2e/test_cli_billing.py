@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finops_cli.sample.bill import OUTSIDE_ID, OUTSIDE_TYPE, SampleBill, write_focus
+from finops_cli.sample.bill import (
+    OUTSIDE_ID,
+    OUTSIDE_TYPE,
+    RESERVATION_TYPE,
+    SampleBill,
+    write_focus,
+)
 from tests.support.cli import run_finops, run_python
 from tests.support.fake_ce import FAKE_KEY_ID, FAKE_SECRET, aws_env, fake_cost_explorer
 
@@ -105,7 +111,8 @@ def test_compare_on_the_sample_finds_the_planted_discrepancies():
             row
         )
     flagged = {r["group"]: r for r in doc["rows"] if r["flagged"]}
-    assert set(flagged) == {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE}
+    # and the idle g5.12xlarge capacity reservation: billed, run by no node
+    assert set(flagged) == {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE, RESERVATION_TYPE}
     assert flagged["p5.48xlarge"]["difference_pct"] == pytest.approx(-0.28)
     assert 0 < doc["totals"]["explained_share"] < 1
     assert "SAMPLE" in result.stderr
@@ -120,7 +127,7 @@ def test_compare_with_focus_names_the_outside_instance_and_can_fail(focus_file):
     assert outside["outside_resources"] == [OUTSIDE_ID]
     failing = run_finops(*args, "-o", "json", "--fail-on-flagged")
     assert failing.returncode == 3
-    assert json.loads(failing.stdout)["flagged"] == 3  # the data still reaches stdout
+    assert json.loads(failing.stdout)["flagged"] == 4  # the data still reaches stdout
     assert "differ from the bill" in _one_line_error(failing)
 
 

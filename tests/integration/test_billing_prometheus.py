@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from finops_cli.sample.bill import OUTSIDE_ID, OUTSIDE_TYPE, SampleBill, write_focus
+from finops_cli.sample.bill import (
+    ON_DEMAND_PRICE,
+    OUTSIDE_ID,
+    OUTSIDE_TYPE,
+    RESERVATION_ID,
+    RESERVATION_TYPE,
+    SampleBill,
+    write_focus,
+)
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.settings import PrometheusSettings
@@ -86,7 +94,11 @@ def test_compare_through_prometheus_and_focus(backend):
     doc = json.loads(result.stdout)
     assert doc["source"] == "prometheus" and doc["bill_source"] == "focus"
     flagged = {r["group"]: r for r in doc["rows"] if r["flagged"]}
-    assert set(flagged) == {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE}
+    # and the sample bill's idle g5.12xlarge capacity reservation: billed, run by no node
+    assert set(flagged) == {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE, RESERVATION_TYPE}
     assert flagged[OUTSIDE_TYPE]["outside_resources"] == [OUTSIDE_ID]
-    honest = next(r for r in doc["rows"] if r["group"] == "g5.12xlarge")
+    assert flagged[RESERVATION_TYPE]["outside_resources"] == [RESERVATION_ID]
+    reserved = ON_DEMAND_PRICE[RESERVATION_TYPE] * 48
+    assert flagged[RESERVATION_TYPE]["difference"] == pytest.approx(reserved, abs=0.01)
+    honest = next(r for r in doc["rows"] if r["group"] == "g5.xlarge")
     assert honest["difference"] == pytest.approx(0.0, abs=0.01)

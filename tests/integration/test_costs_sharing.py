@@ -19,8 +19,9 @@ from finops_cli.pricing import load_catalog
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import ground_truth, holder_truth
+from finops_cli.sample.truth import ground_truth, holder_truth, waste_truth
 from tests.support.cli import run_finops
+from tests.support.hami import check_hami_holders
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -152,21 +153,28 @@ def test_gpus_list_each_physical_gpu_holders_and_shares(catalog_prometheus):
     assert physical, "no holders listed"
     assert max(physical.values()) <= 1 + 1e-6
     # Every pod the truth charges holds a share of some GPU in `gpus`, except those
-    # dcgm-exporter cannot map: HAMi pods, and on an MPS GPU outside virtual-GPU mode all but
-    # the one pod whose labels the series carry. KAI's fractional pods are found through
-    # their reservation pod's GPU group.
+    # dcgm-exporter cannot map: on an MPS GPU outside virtual-GPU mode all but the one pod whose
+    # labels the series carry. KAI's fractional pods are found through their reservation pod's
+    # GPU group, HAMi's through HAMi's scheduler metrics.
     pods = truth.pods[truth.pods["gpu_cost"] > 0]
     listed = set().union(*holders.values())
-    mapped = set(pods.loc[~pods["node"].isin([HAMI, MPS]), "pod"])
+    # A KAI pod holding a fraction of several GPUs shares no GPU group with one reservation pod:
+    # it is charged (``costs``) but listed under no GPU.
+    multi = pods["pod"].str.startswith("moe-eval-")
+    mapped = set(pods.loc[~pods["node"].isin([MPS]) & ~multi, "pod"])
     assert mapped <= listed
     assert len(set(pods.loc[pods["node"] == MPS, "pod"]) & listed) >= 1
-    assert not set(pods.loc[pods["node"] == HAMI, "pod"]) & listed
+    check_hami_holders(doc, cluster, START, END)
     # The KAI GPU's holders hold what the truth says, share-hour for share-hour.
     exact = holder_truth(cluster, int(START.timestamp()), int(END.timestamp()))
-    kai_truth = (exact[exact["node"] == KAI].assign(h=lambda f: f["share"] * f["held_hours"])
-                 .groupby("pod")["h"].sum())  # fmt: skip
-    (kai_row,) = [r for r in doc["rows"] if r["node"] == KAI]
-    got = {h["pod"]: h["share_hours"] for h in kai_row["holders"]}
+    kai = exact[(exact["node"] == KAI) & ~exact["pod"].str.startswith("moe-eval-")]
+    kai_truth = kai.assign(h=lambda f: f["share"] * f["held_hours"]).groupby("pod")["h"].sum()
+    got = {
+        h["pod"]: h["share_hours"]
+        for row in doc["rows"]
+        if row["node"] == KAI
+        for h in row["holders"]
+    }
     assert set(got) == set(kai_truth.index)
     for pod, want in kai_truth.items():
         assert got[pod] == pytest.approx(want, rel=0.01), pod
@@ -208,10 +216,11 @@ def test_unit_costs_move_served_shares_with_their_waste(catalog_prometheus):
 
 
 @pytest.mark.prometheus
-def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prometheus):
+def test_rightsize_resizes_a_quiet_mig_instance_and_frees_unheld_hami_gpus(catalog_prometheus):
     """asr-stream (busy p95 about 30% of a 2g.20gb, 10 GiB peak) fits a 1g.20gb: half its
-    measured cost saved. The HAMi node's pods are charged but not labelled by dcgm-exporter:
-    none of its GPUs is called free."""
+    measured cost saved. The HAMi node's pods are not labelled by dcgm-exporter, but HAMi's
+    scheduler says which GPUs they hold: the two nobody holds are called free, their cost saved
+    (without those metrics none would be: tests/integration/test_gpus_hami.py)."""
     url, cluster = catalog_prometheus
     result = run_finops("rightsize", *WINDOW, "--prometheus-url", url, "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -224,24 +233,95 @@ def test_rightsize_resizes_a_quiet_mig_instance_and_keeps_hami_gpus(catalog_prom
     cost = truth[truth["pod"].str.startswith("asr-stream")]["gpu_cost"].sum()
     month = 730 / 96
     assert mig["monthly_savings"] == pytest.approx(cost * month / 2, rel=0.005)
-    nodes = {r["workload"]["name"] for r in doc["rows"] if r["workload"]["kind"] == "Node"}
-    assert HAMI not in nodes and MIXED in nodes
-    assert any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
+    nodes = {r["workload"]["name"]: r for r in doc["rows"] if r["workload"]["kind"] == "Node"}
+    assert MIXED in nodes
+    hami = nodes[HAMI]
+    assert (hami["action"], hami["idle_gpus"], hami["node_gpus"]) == ("scale-down", 2, 4)
+    node = next(n for n in SHARING_NODES if n.name == HAMI)
+    price = load_catalog().lookup(node.instance_type, node.region, node.capacity_type)
+    assert hami["monthly_savings"] == pytest.approx(
+        2 * float(price.per_gpu_hourly) * 96 * month, rel=0.005
+    )
+    assert not any(n.startswith(f"{HAMI}: pods hold") for n in doc["notes"]), doc["notes"]
 
 
 @pytest.mark.prometheus
-def test_replicas_label_missing_is_reported_as_over_subscription(
+def test_replicas_label_missing_is_scaled_not_double_charged(
     prometheus_from_openmetrics, tmp_path_factory
 ):
     """kube-state-metrics without the GFD replicas label: the time-sliced node's replicas each
-    count as a whole GPU, more than the node has. The shares are not silently believed."""
+    count as a whole GPU, more than the node has. It is reported, and each holder's share is
+    scaled by physical GPUs / shares held at each instant: the node is charged its 4 GPUs, no
+    more, the teams what the scaled shares say, and the invariant holds to the cent."""
     cluster = _cluster(with_opencost=False)
     path = Path(tmp_path_factory.mktemp("sharing-nolabel")) / "cluster.om"
     write_openmetrics_file(_series(cluster), path)
     text = path.read_text().replace(',label_nvidia_com_gpu_replicas="4"', "")
     path.write_text(text)
     url = prometheus_from_openmetrics(path, "sharing-no-replicas-label")
-    result = run_finops("costs", *WINDOW, "--prometheus-url", url, "-o", "json")
+    result = run_finops("costs", *WINDOW, "--prometheus-url", url, "-o", "json", "--by", "team")
     assert result.returncode == 0, result.stderr
-    note = next(n for n in json.loads(result.stdout)["notes"] if "over-subscribed" in n)
+    doc = json.loads(result.stdout)
+    note = next(n for n in doc["notes"] if "over-subscribed" in n)
     assert SLICED in note and MIXED not in note, note
+    assert "scaled" in note, note
+    catalog = load_catalog()
+
+    def catalog_price(node, instants):
+        price = catalog.lookup(node.instance_type, node.region, node.capacity_type)
+        return np.full(len(instants), price.per_gpu_hourly)
+
+    whole = {SLICED}  # each replica read as a whole GPU
+    truth = ground_truth(
+        cluster,
+        int(START.timestamp()),
+        int(END.timestamp()),
+        catalog_price,
+        share_of=lambda w: float(len(w.vgpu)) if w.node in whole else w.share,
+    )
+    sliced = truth.pods[truth.pods["node"] == SLICED]
+    sliced_capacity = truth.nodes.loc[truth.nodes["node"] == SLICED, "capacity_gpu_cost"].sum()
+    assert sliced["gpu_cost"].sum() <= sliced_capacity + 1e-6
+    rows = {r["team"]: r for r in doc["rows"]}
+    for team, want in truth.by("team").iterrows():
+        if want["gpu_cost"] == 0 and team not in rows:
+            continue
+        got = rows[team or "__unallocated__"]
+        assert got["gpu_cost"] == pytest.approx(want["gpu_cost"], rel=0.005), team
+    spent = sum(r["gpu_cost"] for r in doc["rows"])
+    assert spent == pytest.approx(doc["totals"]["cluster_gpu_cost"], abs=0.01)
+    assert doc["totals"]["cluster_gpu_cost"] == pytest.approx(truth.cluster_gpu_cost, rel=0.005)
+    assert rows["__idle__"]["gpu_cost"] == pytest.approx(truth.idle_gpu_cost, rel=0.005)
+    assert rows["__idle__"]["gpu_cost"] >= 0
+    for row in doc["rows"]:  # the scaled shares' waste is scaled too
+        if row.get("waste") is not None:
+            assert row["waste"] <= row["gpu_cost"] + 1e-6, row
+    by_node = run_finops("costs", *WINDOW, "--prometheus-url", url, "-o", "json", "--by", "node")
+    assert by_node.returncode == 0, by_node.stderr
+    node_row = next(r for r in json.loads(by_node.stdout)["rows"] if r["node"] == SLICED)
+    assert node_row["gpu_cost"] == pytest.approx(sliced["gpu_cost"].sum(), rel=0.005)
+    assert node_row["gpu_cost"] <= sliced_capacity * 1.0001
+
+
+@pytest.mark.prometheus
+def test_time_sliced_waste_is_each_holders_own_busy(opencost_prometheus):
+    """On the time-sliced node dcgm-exporter (virtual-GPU mode) writes per-pod process series
+    (``DCGM_FI_DEV_GPU_UTIL`` with ``pod_uid``, no ``vgpu``): each holder's busy is its own
+    processes' utilisation over its share, not the GPU's split by allocation, and those series
+    are neither holder entries nor summed with the per-replica copies."""
+    url, cluster = opencost_prometheus
+    start, end = int(START.timestamp()), int(END.timestamp())
+    truth = ground_truth(cluster, start, end)
+    sliced = truth.pods[truth.pods["node"] == SLICED]
+    assert set(truth.pods.loc[truth.pods["team"] == "vision", "node"]) == {SLICED}
+    for key, values in (("team", ["vision"]), ("model", ["clip-vit-l14", "blip2"])):
+        doc = _run("costs", url, "--by", key)
+        assert any("per-process" in n for n in doc["notes"]), doc["notes"]
+        rows = {r[key]: r for r in doc["rows"]}
+        wastes = waste_truth(cluster, start, end, STEP, key)
+        for value in values:
+            assert rows[value]["waste"] == pytest.approx(wastes[value], rel=0.005), value
+            assert rows[value]["waste"] <= rows[value]["gpu_cost"]
+    # Costs are the allocated shares whatever the per-process figures say.
+    vision = next(r for r in _run("costs", url, "--by", "team")["rows"] if r["team"] == "vision")
+    assert vision["gpu_cost"] == pytest.approx(sliced["gpu_cost"].sum(), rel=0.005)

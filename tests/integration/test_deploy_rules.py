@@ -113,8 +113,9 @@ def test_rules_read_real_metric_names_and_labels():
 
 def test_promtool_check_config(tmp_path):
     """promtool validates the whole configuration; Debian's Prometheus is built without
-    Kubernetes service discovery, so the inference-pods job's kubernetes_sd_configs are checked
-    here by shape and swapped for file_sd_configs (its relabelling is still validated)."""
+    Kubernetes service discovery, so the inference-pods and hami-scheduler jobs'
+    kubernetes_sd_configs are checked here by shape and swapped for file_sd_configs (their
+    relabelling is still validated)."""
     promtool = require_tool("promtool")
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     assert config == prometheus_config()
@@ -124,7 +125,7 @@ def test_promtool_check_config(tmp_path):
             assert sd["role"] in {"pod", "endpoints", "service", "node", "endpointslice"}
             job.setdefault("file_sd_configs", []).append({"files": [str(tmp_path / "pods.json")]})
             swapped += 1
-    assert swapped == 1
+    assert swapped == 2  # inference-pods, hami-scheduler
     (tmp_path / "pods.json").write_text("[]")
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
@@ -137,8 +138,9 @@ def test_promtool_check_config(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
     jobs = {j["job_name"]: j for j in prometheus_config()["scrape_configs"]}
-    # dcgm-exporter, OpenCost and kube-state-metrics carry the workload's namespace/pod.
-    for job in ("dcgm-exporter", "opencost", "kube-state-metrics"):
+    # dcgm-exporter, OpenCost, kube-state-metrics and HAMi's scheduler carry the workload's
+    # namespace/pod.
+    for job in ("dcgm-exporter", "opencost", "kube-state-metrics", "hami-scheduler"):
         assert jobs[job].get("honor_labels") is True, job
     assert not jobs["inference-pods"].get("honor_labels")
 

@@ -21,9 +21,10 @@ LEDGER_METRICS = frozenset(
         "DCGM_FI_DEV_GPU_UTIL",
         "DCGM_FI_DEV_GPU_TEMP",
         "DCGM_FI_DEV_FB_USED",
+        "DCGM_FI_DEV_POWER_USAGE",
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
         # gpus and rightsize (their recorded statistics)
         "kube_pod_owner",
         "DCGM_FI_DEV_FB_FREE",
-        "DCGM_FI_DEV_POWER_USAGE",
     }
 )

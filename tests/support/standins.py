@@ -1,4 +1,5 @@
-"""Recording stand-ins for ``kubectl`` and ``kind``: what ``finops deploy`` runs, checked exactly.
+"""Recording stand-ins for ``kubectl`` and ``kind``: what ``finops deploy`` runs, checked exactly;
+and ``PrometheusSettings``, the settings ``PrometheusClient`` reads, for the client's tests.
 
 Each stand-in appends ``{"tool", "argv", "stdin"}`` to a JSON-lines log and answers from a list of
 rules (the first whose words all appear in argv wins: exit code, stdout, stderr). ``kubectl
@@ -13,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from finops_cli.config_checks import SecretStr
 
 _SCRIPT = """#!{python}
 import json, os, subprocess, sys
@@ -69,3 +72,22 @@ def make_standins(
         path.write_text(_SCRIPT.format(python=sys.executable, tool=tool))
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return StandIns(bin_dir, tmp / "calls.jsonl", real_kubectl)
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """A stand-in for the ``[prometheus]`` settings: only the fields ``PrometheusClient`` reads,
+    any of them given directly (no loading, no validation)."""
+
+    url: str | None
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: dict[str, SecretStr] = field(default_factory=dict)
+    ca_bundle: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    timeout_seconds: float = 5.0
+    retries: int = 0
+    max_concurrency: int = 1
+    thanos_dedup: bool | None = None
+    thanos_partial_response: bool | None = None

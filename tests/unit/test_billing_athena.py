@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from finops_cli.errors import SourceError, UsageError
 from finops_cli.sources.athena import AthenaSource, TableSchema, build_query, literal, split_table
 from finops_cli.sources.billing import UNTAGGED, BillRequest, parse_dimension
+from tests.support.stubbed_aws import stubbed_client
 
 NOW = datetime(2026, 10, 20, tzinfo=UTC)
 FOCUS_COLUMNS = [
@@ -46,15 +46,8 @@ def _request(*by: str, **kw):
 
 @pytest.fixture
 def athena():
-    client = boto3.client(
-        "athena",
-        region_name="eu-west-1",
-        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
-        aws_secret_access_key="x" * 40,
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("athena", "eu-west-1") as pair:
+        yield pair
 
 
 def _source(client, sleeps=None, **kw):

@@ -147,3 +147,36 @@ def test_bad_cells_name_file_row_and_column(tmp_path):
 def test_hour_units():
     assert all(is_hour_unit(u) for u in ("Hours", "Hrs", "1 Hour", "hour"))
     assert not any(is_hour_unit(u) for u in ("USD", "GB-Mo", None, "NULL"))
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.3"])
+def test_the_sample_bill_in_every_focus_version(tmp_path, version):
+    """The sample's planted waste read back from its FOCUS files: the Savings Plan's unused
+    commitment in every version (1.0 through ``ChargeSubcategory``), the idle g5.12xlarge
+    reservation and its overlap from 1.1 on (1.0 has no capacity reservation columns)."""
+    from finops_cli.sample.bill import (
+        ON_DEMAND_PRICE,
+        RESERVATION_ID,
+        RESERVATION_TYPE,
+        SAVINGS_PLAN_ARN,
+        SAVINGS_PLAN_HOURLY,
+        SampleBill,
+        write_focus,
+    )
+
+    start, end = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC)
+    path = tmp_path / "bill.csv"
+    write_focus(SampleBill().line_items(start, end, end), path, version=version)
+    report = commitment_report(FocusCommitments(path).rows(start.date(), end.date()))
+    got = {c.commitment_id: c for c in report.commitments}
+    sp_unused = (SAVINGS_PLAN_HOURLY - 2 * 55.04 * 0.72) * 72
+    assert round(got[SAVINGS_PLAN_ARN].unused, 2) == round(sp_unused, 2) == 413.45
+    assert round(got[SAVINGS_PLAN_ARN].committed, 2) == SAVINGS_PLAN_HOURLY * 72
+    reserved = ON_DEMAND_PRICE[RESERVATION_TYPE] * 72
+    if version == "1.0":
+        assert RESERVATION_ID not in got and report.overlaps == ()
+        return
+    assert round(got[RESERVATION_ID].unused, 2) == round(reserved, 2)
+    (overlap,) = report.overlaps
+    assert overlap.reservation_id == RESERVATION_ID and overlap.hours == 72.0
+    assert round(overlap.money, 2) == round(reserved, 2)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import boto3
 import botocore.config
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from finops_cli.errors import SourceError, UsageError
 from finops_cli.sample.bill import SampleBill, SampleCostExplorer
@@ -24,6 +24,7 @@ from finops_cli.sources.cost_explorer import (
     forecast_metric,
     usage_request,
 )
+from tests.support.stubbed_aws import stubbed_client
 
 NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 FAKE_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -32,16 +33,13 @@ FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 @pytest.fixture
 def ce():
-    client = boto3.client(
+    with stubbed_client(
         "ce",
-        region_name="us-east-1",
         aws_access_key_id=FAKE_KEY,
         aws_secret_access_key=FAKE_SECRET,
         config=botocore.config.Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    ) as pair:
+        yield pair
 
 
 def _request(**kw):

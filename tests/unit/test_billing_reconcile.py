@@ -17,9 +17,13 @@ from finops_cli.analytics.billing import (
     summarize_bill,
 )
 from finops_cli.sample.bill import (
+    ON_DEMAND_PRICE,
     OUTSIDE_ID,
     OUTSIDE_TYPE,
+    RESERVATION_ID,
+    RESERVATION_TYPE,
     SAVINGS_PLAN_DISCOUNT,
+    SAVINGS_PLAN_HOURLY,
     SampleBill,
     SampleCostExplorer,
     instance_id,
@@ -86,11 +90,16 @@ def test_node_costs_match_the_prices_the_cluster_exports(nodes, cluster):
 
 def _check_planted(result, *, by_resource: bool):
     rows = _rows(result)
-    planted = {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE}
+    planted = {"p5.48xlarge", "g6.xlarge", OUTSIDE_TYPE, RESERVATION_TYPE}
     assert {r.group for r in result.rows if r.flagged} == planted
-    assert set(rows) >= {*planted, "g5.12xlarge"}
-    honest = rows["g5.12xlarge"]
+    assert set(rows) >= {*planted, "g5.xlarge"}
+    honest = rows["g5.xlarge"]
     assert not honest.flagged and honest.difference == pytest.approx(0.0, abs=1e-6)
+    # the idle capacity reservation is billed g5.12xlarge spend no cluster node ran
+    reserved = rows[RESERVATION_TYPE]
+    assert reserved.difference == pytest.approx(ON_DEMAND_PRICE[RESERVATION_TYPE] * 72, abs=1e-6)
+    if by_resource:
+        assert reserved.outside_resources == (RESERVATION_ID,)
     sp = rows["p5.48xlarge"]
     assert sp.flagged and sp.difference_pct == pytest.approx(-SAVINGS_PLAN_DISCOUNT)
     assert any(c.startswith("discount: a Savings Plan") for c in sp.causes)
@@ -103,7 +112,10 @@ def _check_planted(result, *, by_resource: bool):
     assert any(c.startswith("nodes outside the cluster") for c in outside.causes)
     if by_resource:
         assert outside.outside_resources == (OUTSIDE_ID,)
-    assert result.excluded_billed_cost == pytest.approx(2 * 0.192 * 72)  # the m6i system nodes
+    excluded = 2 * 0.192 * 72  # the m6i system nodes
+    if by_resource:  # FOCUS: and the Savings Plan's unused commitment row (no instance type)
+        excluded += (SAVINGS_PLAN_HOURLY - 2 * 55.04 * (1 - SAVINGS_PLAN_DISCOUNT)) * 72
+    assert result.excluded_billed_cost == pytest.approx(excluded)
     assert 0.5 < result.explained_share < 1.0
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from finops_cli.analytics.budgets import resolve_budgets
-from finops_cli.analytics.chargeback import Extras, Period, build_document
-from finops_cli.analytics.costs import attribute_costs
+from finops_cli.analytics.chargeback import Extras
 from finops_cli.analytics.periods import describe
 from finops_cli.errors import UsageError
 from finops_cli.files import write_atomic
@@ -21,23 +20,19 @@ from finops_cli.render import chargeback as render
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth
 from finops_cli.settings import BudgetSettings
-from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
 from finops_cli.usecases.report import resolve_period
+from tests.support.chargeback import LABELS, chargeback_doc, sample_report
+from tests.support.chargeback import period as custom_period
 
-LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
 START = datetime(2026, 10, 5, tzinfo=UTC)
 END = datetime(2026, 10, 8, tzinfo=UTC)
-PERIOD = Period(
-    START, END, "2026-10-05_2026-10-08", "custom", datetime(2026, 10, 2, tzinfo=UTC), START
-)
+PERIOD = custom_period(START, END, datetime(2026, 10, 2, tzinfo=UTC))
 
 
 def _report(start: datetime, end: datetime, keys: tuple[str, ...] = ("team",)):
-    source = SampleCostSource(LABELS)
-    request = CostRequest(Window(start, end, "t"), keys, {}, 3600)
-    return attribute_costs(source.costs(request), keys, {}, start, end)
+    return sample_report(start, end, keys)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +42,10 @@ def reports():
 
 def _doc(reports, share="none", budgets=None, by="team", extras=None):
     current, previous = reports
-    return build_document(
-        report=current,
-        previous=previous,
-        by=by,
-        period=PERIOD,
-        share_idle=share,
-        currency="USD",
-        generated_at=END,
-        window_label=PERIOD.label,
-        budgets=budgets or {},
+    return chargeback_doc(
+        current, period=PERIOD, previous=previous, by=by, share=share, budgets=budgets,
         extras=extras,
-    )
+    )  # fmt: skip
 
 
 def test_rows_match_costs_and_add_up(reports):
@@ -412,17 +399,7 @@ def test_month_to_date_changes_compare_like_with_like():
     period = resolve_period("2026-12", None, None, now)
     current = _report(period.start, period.end)
     previous = _report(period.previous_start, period.previous_end)
-    doc = build_document(
-        report=current,
-        previous=previous,
-        by="team",
-        period=period,
-        share_idle="none",
-        currency="USD",
-        generated_at=period.end,
-        window_label=period.label,
-        budgets={},
-    )
+    doc = chargeback_doc(current, period=period, previous=previous)
     assert doc["comparison"]["basis"] == "same_span"
     research = next(r for r in doc["rows"] if r["team"] == "research")
     assert abs(research["change_pct"]) < 0.05

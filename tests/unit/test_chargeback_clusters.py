@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from finops_cli.analytics.chargeback import Period, build_document, groups_of
+from finops_cli.analytics.chargeback import groups_of
 from finops_cli.analytics.costs import attribute_costs
 from finops_cli.render import chargeback as render
 from finops_cli.sample.simulate import SampleCluster
@@ -21,13 +21,12 @@ from finops_cli.sample.truth import ground_truth
 from finops_cli.sources.interface import CostData, CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
+from tests.support.chargeback import LABELS, chargeback_doc
+from tests.support.chargeback import period as custom_period
 
-LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
 START = datetime(2026, 10, 5, tzinfo=UTC)
 END = datetime(2026, 10, 7, tzinfo=UTC)
-PERIOD = Period(
-    START, END, "2026-10-05_2026-10-07", "custom", datetime(2026, 10, 3, tzinfo=UTC), START
-)
+PERIOD = custom_period(START, END, datetime(2026, 10, 3, tzinfo=UTC))
 SEEDS = {"east": 42, "west": 7}
 
 
@@ -54,18 +53,14 @@ def _report(keys, start=START, end=END):
 
 
 def _doc(share="none", previous=True):
-    return build_document(
-        report=_report(("cluster",)),
+    return chargeback_doc(
+        _report(("cluster",)),
+        period=PERIOD,
         previous=_report(("cluster",), PERIOD.previous_start, PERIOD.previous_end)
         if previous
         else None,
         by="cluster",
-        period=PERIOD,
-        share_idle=share,
-        currency="USD",
-        generated_at=END,
-        window_label=PERIOD.label,
-        budgets={},
+        share=share,
     )
 
 

@@ -14,27 +14,30 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from finops_cli.analytics.chargeback import Period, build_document
 from finops_cli.analytics.chargeback_commitments import ledger_hours, share_commitments
 from finops_cli.analytics.commitments import commitment_report
-from finops_cli.analytics.costs import attribute_costs
 from finops_cli.render import chargeback as render
-from finops_cli.sample.bill import SAVINGS_PLAN_DISCOUNT, SampleBill, focus_rows
+from finops_cli.sample.bill import (
+    ON_DEMAND_PRICE,
+    RESERVATION_TYPE,
+    SAVINGS_PLAN_DISCOUNT,
+    SAVINGS_PLAN_HOURLY,
+    SampleBill,
+    focus_rows,
+)
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import ground_truth
 from finops_cli.sources.focus_commitments import FocusCommitments, records_frame
-from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
 from tests.support import focus_commitments as fx
+from tests.support.chargeback import LABELS, chargeback_doc, sample_report
+from tests.support.chargeback import period as custom_period
 
-LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
 START = datetime(2026, 10, 1, tzinfo=UTC)
 END = datetime(2026, 10, 4, tzinfo=UTC)
 WINDOW = Window(START, END, "t")
-PERIOD = Period(
-    START, END, "2026-10-01_2026-10-04", "custom", datetime(2026, 9, 28, tzinfo=UTC), START
-)
+PERIOD = custom_period(START, END, datetime(2026, 9, 28, tzinfo=UTC))
 
 
 def _source():
@@ -42,8 +45,7 @@ def _source():
 
 
 def _costs(keys):
-    data = _source().costs(CostRequest(WINDOW, keys, {}, 3600))
-    return attribute_costs(data, keys, {}, START, END)
+    return sample_report(START, END, keys)
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +59,7 @@ def _sample_bill():
 
 
 def _doc(report, shared, share="none"):
-    return build_document(
-        report=report,
-        previous=None,
-        by="team",
-        period=PERIOD,
-        share_idle=share,
-        currency="USD",
-        generated_at=END,
-        window_label=PERIOD.label,
-        budgets={},
-        commitments=shared,
-    )
+    return chargeback_doc(report, period=PERIOD, share=share, commitments=shared)
 
 
 def test_sample_savings_plan_discount_goes_to_the_teams_on_p5_by_gpu_hours(ledger):
@@ -105,7 +96,12 @@ def test_sample_savings_plan_discount_goes_to_the_teams_on_p5_by_gpu_hours(ledge
     for r in parts:
         assert r["net_cost"] == pytest.approx(r["total_cost"] - r["commitment_discount"], abs=1e-5)
     unused = rows["__unused_commitment__"]
-    assert unused["kind"] == "unused_commitment" and unused["net_cost"] == 0.0  # fully used
+    # the sample's planted waste: the Savings Plan's commitment above what both p5 nodes use,
+    # and the g5.12xlarge capacity reservation idle every hour
+    sp_unused = (SAVINGS_PLAN_HOURLY * hours) - on_demand * (1 - SAVINGS_PLAN_DISCOUNT)
+    reserved = ON_DEMAND_PRICE[RESERVATION_TYPE] * hours
+    assert unused["kind"] == "unused_commitment"
+    assert unused["net_cost"] == pytest.approx(sp_unused + reserved, abs=0.01)
     assert doc["summary"]["net_cost"] == pytest.approx(
         sum(r["net_cost"] for r in doc["rows"]), abs=1e-4
     )

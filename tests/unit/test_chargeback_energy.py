@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from finops_cli.analytics.chargeback import Extras, Period, build_document, team_models
+from finops_cli.analytics.chargeback import Extras, team_models
 from finops_cli.analytics.costs import attribute_costs
 from finops_cli.analytics.unit_costs import with_unit_costs
 from finops_cli.render import chargeback as render
@@ -22,14 +22,13 @@ from finops_cli.settings import Settings
 from finops_cli.sources.interface import CostRequest
 from finops_cli.sources.sample import SampleCostSource
 from finops_cli.timewindow import Window
+from tests.support.chargeback import LABELS, chargeback_doc
+from tests.support.chargeback import period as custom_period
 
-LABELS = {k: f"ai-finops.io/{k}" for k in ("team", "project", "model", "environment")}
 START = datetime(2026, 10, 5, tzinfo=UTC)
 END = datetime(2026, 10, 7, tzinfo=UTC)
 WINDOW = Window(START, END, "t")
-PERIOD = Period(
-    START, END, "2026-10-05_2026-10-07", "custom", datetime(2026, 10, 3, tzinfo=UTC), START
-)
+PERIOD = custom_period(START, END, datetime(2026, 10, 3, tzinfo=UTC))
 AWS_US_EAST_1 = 1.135 * 0.379069  # PUE x grid factor of the packaged tables
 
 
@@ -54,18 +53,7 @@ def _report(key: str = "team", *, energy: bool = True, unit: bool = False):
 
 
 def _doc(report, share="none", extras=None, by="team"):
-    return build_document(
-        report=report,
-        previous=None,
-        by=by,
-        period=PERIOD,
-        share_idle=share,
-        currency="USD",
-        generated_at=END,
-        window_label=PERIOD.label,
-        budgets={},
-        extras=extras,
-    )
+    return chargeback_doc(report, period=PERIOD, by=by, share=share, extras=extras)
 
 
 @pytest.fixture(scope="module")

@@ -51,3 +51,24 @@ def test_replaces_an_existing_file_whole(tmp_path: Path) -> None:
     write_atomic(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["cache.json"]
+
+
+def test_a_named_pipe_is_written_in_place_not_replaced(tmp_path: Path) -> None:
+    """``--output-file /dev/null`` or a FIFO: renaming over it would swap the device for a file."""
+    import threading
+
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    write_atomic(pipe, "team,cost\n")
+    reader.join(timeout=10)
+    assert received == [b"team,cost\n"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert not list(tmp_path.glob(".report.pipe.*"))
+
+
+def test_dev_null_stays_a_device() -> None:
+    write_atomic(Path(os.devnull), "discarded")
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)

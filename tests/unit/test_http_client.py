@@ -15,9 +15,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpcore
 import pytest
@@ -32,25 +30,10 @@ from finops_cli.sources.opencost import OpenCostCostSource
 from finops_cli.sources.prometheus_client import PrometheusClient
 from tests.faults.hostile import HostileServer, deep_json, endless, headers
 from tests.support.cli import run_python
+from tests.support.standins import PrometheusSettings as Settings
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MiB = 2**20
-
-
-@dataclass(frozen=True)
-class Settings:
-    url: str | None
-    bearer_token: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    headers: dict[str, SecretStr] = field(default_factory=dict)
-    ca_bundle: Path | None = None
-    insecure_skip_tls_verify: bool = False
-    timeout_seconds: float = 5.0
-    retries: int = 0
-    max_concurrency: int = 1
-    thanos_dedup: bool | None = None
-    thanos_partial_response: bool | None = None
 
 
 def base(url: str) -> BaseUrl:

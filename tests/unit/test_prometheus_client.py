@@ -9,10 +9,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +25,7 @@ from finops_cli.sources.prometheus_client import (
     PrometheusClient,
     RangeSeries,
 )
+from tests.support.standins import PrometheusSettings
 
 SECRET = "s3cr3t-token"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -33,20 +34,8 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # -- stand-in settings ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Settings:
-    url: str | None
-    bearer_token: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    headers: dict[str, SecretStr] = field(default_factory=dict)
-    ca_bundle: Path | None = None
-    insecure_skip_tls_verify: bool = False
-    timeout_seconds: float = 2.0
-    retries: int = 3
-    max_concurrency: int = 4
-    thanos_dedup: bool | None = None
-    thanos_partial_response: bool | None = None
+# the shared stand-in, with this file's defaults: short timeouts, retries, parallel queries
+Settings = partial(PrometheusSettings, timeout_seconds=2.0, retries=3, max_concurrency=4)
 
 
 # -- programmable server ----------------------------------------------------------------------

@@ -26,11 +26,13 @@ from finops_cli.queries import (
     InferenceQueries,
     NodeQueries,
     QueryContext,
+    hami,
     over_buckets,
     query_bytes,
     shards,
     workload_shards,
 )
+from finops_cli.queries.replicas import node_held_peak, replica_gpu_measures, replica_nodes
 from finops_cli.queries.sharing import Sharing
 from finops_cli.sources.prometheus_gpus import (
     capacity_measures,
@@ -167,7 +169,7 @@ _MODES = {
         vgpu=True,
     ),
     "hami": Sharing(hami=True),
-    "kai": Sharing(fractions=("0.25", "0.5")),
+    "kai": Sharing(fractions=("0.25", "0.5"), fraction_devices=("2",), memories=("11517", "20000")),
     "dra": Sharing(dra=True, dra_profiles=("1g.10gb",)),
 }
 _ALL = Sharing(
@@ -192,7 +194,14 @@ def _shared_queries(ctx: QueryContext) -> Iterator[str]:
         gq = GpuQueries(ctx, WEEK, shard)
         measures = gpu_measures(gq, BUSY) | capacity_measures(gq)
         measures |= workload_measures(gq, BUSY, "label_ai_finops_io_interruptible")
+        measures |= replica_gpu_measures(gq, BUSY)
         yield from measures.values()
+    gq = GpuQueries(ctx, WEEK)
+    yield replica_nodes(gq)
+    yield node_held_peak(gq)
+    for scheme in (hami.NEW, hami.LEGACY):  # HAMi's scheduler metrics, whichever names
+        hq = hami.HamiQueries(ctx, scheme, WEEK)
+        yield from (hq.share_samples(), hq.oversubscribed())
 
 
 def _largest(ctx: QueryContext) -> int:
@@ -212,4 +221,22 @@ def test_every_sharing_mode_at_once_stays_under_engines_limits():
     """MIG (both strategies), replicas, HAMi, KAI and DRA in one cluster, priced from the
     catalog: over 8 KB (docs/performance.md says so), under VictoriaMetrics' 16 KB."""
     ctx = QueryContext(LABELS, 60, sharing=_ALL, catalog_prices=CATALOG[:4])
+    assert _largest(ctx) <= 2 * MAX_QUERY_BYTES
+
+
+def test_time_slicing_with_per_process_series_stays_under_engines_limits():
+    """Virtual-GPU mode's per-process series read as each holder's own busy: the ledger's waste
+    (and its unit-cost split) carry the copies' busy, the pods' own and the per-GPU cap, over
+    8 KB with the catalog table (docs/performance.md), under VictoriaMetrics' 16 KB."""
+    sharing = replace(_MODES["time-slicing"], per_process=True)
+    ctx = QueryContext(LABELS, 60, sharing=sharing)
+    assert _largest(ctx) <= 1.1 * MAX_QUERY_BYTES
+    assert _largest(replace(ctx, catalog_prices=CATALOG[:4])) <= 2 * MAX_QUERY_BYTES
+
+
+def test_every_sharing_option_at_once_stays_under_engines_limits():
+    everything = replace(
+        _ALL, per_process=True, fraction_devices=("2",), memories=("11517", "20000")
+    )
+    ctx = QueryContext(LABELS, 60, sharing=everything, catalog_prices=CATALOG[:4])
     assert _largest(ctx) <= 2 * MAX_QUERY_BYTES

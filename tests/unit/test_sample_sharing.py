@@ -60,6 +60,10 @@ SHARES = {
     f"gpu-reservation-{KAI}": 0.0,
     "agent-notebook": 0.5,
     "eval-harness": 0.25,
+    **{f"gpu-reservation-{KAI}-{gpu}": 0.0 for gpu in (1, 2, 3)},
+    # KAI gpu-memory alone: 11517 MiB of the L40S's 46068; gpu-fraction 0.5 of each of 2 GPUs.
+    "query-rewriter": 0.25,
+    "moe-eval": 0.5,
     # DRA: a whole-GPU claim, one claim shared by two pods, 1g.10gb MIG devices.
     "reranker-large": 1.0,
     "sandbox-a": 0.5,
@@ -134,8 +138,8 @@ def test_gpu_cost_is_share_times_price_and_rows_plus_idle_is_the_spend(cluster):
             idle += float(np.sum(price * (1.0 - allocated))) * QUANTUM_S / 3600
     assert round(holders["cost"].sum() + idle, 2) == round(truth.cluster_gpu_cost, 2)
     assert idle == pytest.approx(truth.idle_gpu_cost, abs=0.005)
-    # The physical capacity: 8 + 1 + 4 + 1 + 4 + 1 + 4 + 1 GPUs, all week.
-    assert truth.nodes["capacity_gpu_hours"].sum() == pytest.approx(24 * 7 * 24)
+    # The physical capacity: 8 + 1 + 4 + 1 + 4 + 4 + 4 + 1 GPUs, all week.
+    assert truth.nodes["capacity_gpu_hours"].sum() == pytest.approx(27 * 7 * 24)
 
 
 def test_shares_of_one_gpu_never_exceed_one(cluster):
@@ -338,8 +342,19 @@ def test_kai_series_map_the_reservation_pod(cluster, series):
         assert annotations["annotation_gpu_fraction"] == fraction
         assert _requests(series, pod) == {}
         assert _opencost_gpus(series, pod) == 0.0
+    memory = _one_pod(cluster, "query-rewriter")
+    annotations = _find(series, "kube_pod_annotations", pod=memory)[0].labels
+    assert annotations["annotation_gpu_memory"] == "11517"
+    assert "annotation_gpu_fraction" not in annotations
+    sharded = _one_pod(cluster, "moe-eval")
+    annotations = _find(series, "kube_pod_annotations", pod=sharded)[0].labels
+    assert annotations["annotation_gpu_fraction"] == "0.5"
+    assert annotations["annotation_gpu_fraction_num_devices"] == "2"
+    reservations = {reservation} | {
+        _one_pod(cluster, f"gpu-reservation-{KAI}-{gpu}") for gpu in (1, 2, 3)
+    }
     dcgm = [s for s in series if s.name.startswith("DCGM_") and s.labels["Hostname"] == KAI]
-    assert {s.labels.get("pod") for s in dcgm} == {reservation}
+    assert {s.labels.get("pod") for s in dcgm} == reservations
     assert {s.labels["namespace"] for s in dcgm} == {"kai-resource-reservation"}
 
 
