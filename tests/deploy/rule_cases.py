@@ -550,6 +550,10 @@ def ledger_tests() -> list[dict[str, Any]]:
         "allocated_wasted_cost": 4 * N1_PRICE * 0.25,
         "capacity_gpu_hours": 8.0,
         "capacity_gpu_cost": 8 * N1_PRICE,
+        # 300 W per GPU (DCGM_FI_DEV_POWER_USAGE, read by gpus' statistics too)
+        "energy_kwh": 4 * 0.3,
+        "allocated_energy_kwh": 4 * 0.3,
+        "capacity_energy_kwh": 8 * 0.3,
     }
     exprs: list[dict[str, Any]] = []
     for measure in rec.RECORDED_MEASURES:
