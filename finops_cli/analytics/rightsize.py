@@ -326,10 +326,12 @@ def recommend(
         recs.extend(idle_capacity(data, month, rules, window_hours))
     freed = {(r.workload.cluster, r.workload.name) for r in recs if r.action in CAPACITY_ACTIONS}
     recs.extend(consolidate_replicas(data, month, rules, window_hours, freed))
+    # Savings to the cent: two equal savings summed in another order (recorded and raw series)
+    # keep their name order instead of following float noise.
     return sorted(
         recs,
         key=lambda r: (
-            -r.monthly_savings,
+            -round(r.monthly_savings, 2),
             r.action,
             r.workload.namespace,
             r.workload.name,

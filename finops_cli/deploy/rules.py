@@ -30,6 +30,7 @@ from finops_cli.queries import (
     InferenceQueries,
     QueryContext,
     over_buckets,
+    recorded_stats,
 )
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
@@ -460,8 +461,29 @@ def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
     ]
     daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    rules = (*rates, *team_rates, *hourly, *team_hourly, *daily, info)
+    stats = stats_rules(rq, live=True)
+    rules = (*rates, *team_rates, *hourly, *team_hourly, *daily, *stats, info)
     return RuleGroup(LEDGER_GROUP, rules, f"{rq.interval_s}s")
+
+
+def stats_rules(rq: RecordedQueries, *, live: bool) -> list[Rule]:
+    """``gpus``' and ``rightsize``'s per-GPU and per-workload statistics per hour, and per UTC
+    day (``queries.recorded_stats``): each hour from the raw series once an hour; each day from
+    its hours live, from the raw series in a backfill."""
+    hourly = [
+        Rule(s.hourly_name(), recorded_stats.from_raw(rq, s)) for s in recorded_stats.RECORDED_STATS
+    ]
+    daily = [
+        Rule(
+            s.daily_name(),
+            recorded_stats.daily_from_hourly(rq, s)
+            if live
+            else recorded_stats.from_raw(rq, s, days=True),
+        )
+        for s in recorded_stats.RECORDED_STATS
+        if s.daily
+    ]
+    return [*hourly, *daily]
 
 
 def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
@@ -478,7 +500,8 @@ def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
     ]
     daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    rules = (*hourly, *team_hourly, *daily, info)
+    stats = stats_rules(rq, live=False)
+    rules = (*hourly, *team_hourly, *daily, *stats, info)
     return RuleGroup(LEDGER_BACKFILL_GROUP, rules, f"{RULE_INTERVAL_S}s")
 
 

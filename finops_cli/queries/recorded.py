@@ -47,8 +47,9 @@ from finops_cli.queries.names import (
     RULES_INFO,
 )
 
-RULES_VERSION = "2"
-"""2: energy (``energy_kwh`` at the grain and region, the cluster's held and whole energy)."""
+RULES_VERSION = "3"
+"""2: energy (``energy_kwh`` at the grain and region, the cluster's held and whole energy);
+3: ``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``)."""
 RULE_INTERVAL_S = 60
 """Evaluation interval of the ledger's rule group at scrape intervals of a minute or more (and of
 the backfill group always): a rollup lands less than this after its hour."""

@@ -24,6 +24,7 @@ from finops_cli.queries.energy import energy_method
 from finops_cli.queries.hami import HamiNames
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources import prometheus_hami, prometheus_replicas, prometheus_rows
+from finops_cli.sources import prometheus_recorded_stats as recorded_stats
 from finops_cli.sources.interface import (
     CAPACITY_COLUMNS,
     GPU_COLUMNS,
@@ -159,6 +160,7 @@ class _DcgmWindow(NamedTuple):
     busy_metrics: frozenset[str]
     ctx: QueryContext
     context_notes: list[str]
+    present: frozenset[str]
 
 
 def _dcgm_window(
@@ -179,14 +181,17 @@ def _dcgm_window(
     ctx, notes = discovery.query_context(
         source, start, end, present, interval_of=queries.GPU_PRESENCE, cluster_filter=cluster
     )
-    return _DcgmWindow(start, end, warned, present & discovery.BUSY_METRICS, ctx, notes)
+    return _DcgmWindow(start, end, warned, present & discovery.BUSY_METRICS, ctx, notes, present)
 
 
 def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> GpuData:
     """One row per GPU: a dozen instant queries, each returning a number per GPU. Rows carry
     their cluster (``cluster`` given: only that cluster's series are read)."""
-    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window, cluster)
+    start, end, warned, busy_metrics, ctx, context_notes, present = _dcgm_window(
+        source, window, cluster
+    )
     interval = ctx.sample_interval_s
+    cover = recorded_stats.coverage(source, ctx, start, end, present, cluster, context_notes)
     # One millisecond short, as the cost buckets: the samples of (start, end] whether the engine
     # closes range starts (2.x) or not, so a GPU's cost is the ledger's to the cent.
     window_s = (end - start).total_seconds() - 0.001
@@ -196,7 +201,12 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         return gpu_measures(gq, busy_metrics)
 
     gq = GpuQueries(ctx, window_s)
-    results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
+    if cover is None:
+        results = _per_gpu_sharded(source, ctx, window_s, end, per_gpu)
+    else:
+        results = recorded_stats.gpu_results(source, ctx, start, end, cover, bool(busy_metrics))
+        if busy_metrics:
+            context_notes.append(recorded_stats.P95_NOTE)
     holders = results.pop("holders")
     shares = results.pop("shares", [])
     node_rows = source.client.instant(gq.node_info(), end)
@@ -310,9 +320,13 @@ def gpu_measures(gq: GpuQueries, busy_metrics: frozenset[str]) -> dict[str, str]
 def pods(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> PodGpuData:
     """Usage per workload for rightsizing: a few instant queries, one number per workload,
     per cluster (``cluster`` given: only that cluster's series are read)."""
-    start, end, warned, busy_metrics, ctx, context_notes = _dcgm_window(source, window, cluster)
+    start, end, warned, busy_metrics, ctx, context_notes, present = _dcgm_window(
+        source, window, cluster
+    )
     interval = ctx.sample_interval_s
-    window_s = (end - start).total_seconds()
+    cover = recorded_stats.coverage(source, ctx, start, end, present, cluster, context_notes)
+    # One millisecond short, as ``gpus``: the samples of (start, end] on any engine.
+    window_s = (end - start).total_seconds() - 0.001
     hours = interval / 3600
     interruptible = kube_label_to_prometheus(INTERRUPTIBLE_LABEL)
 
@@ -333,28 +347,44 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         "gpu_units": "max",
         "placement": "top",
     }
-    results = run_sharded(
-        source.client,
-        source.max_concurrency,
-        per_workload,
-        ctx,
-        window_s,
-        end,
-        workload_cut(source.client, gq, start, end),
-        {name: combine.get(name, "sum") for name in per_workload(gq)},
-    )
+    capacity_results = None
+    if cover is None:
+        results = run_sharded(
+            source.client,
+            source.max_concurrency,
+            per_workload,
+            ctx,
+            window_s,
+            end,
+            workload_cut(source.client, gq, start, end),
+            {name: combine.get(name, "sum") for name in per_workload(gq)},
+        )
+        held_by_node = gq.over_window(
+            "sum_over_time", f"sum by ({ctx.node_join}) ({ctx.pod_gpus()})"
+        )
+        held = source.client.instant(held_by_node, end)
+    else:
+        results, held, capacity_results = recorded_stats.workload_results(
+            source,
+            ctx,
+            start,
+            end,
+            cover,
+            bool(busy_metrics),
+            workload_cut(source.client, gq, start, end),
+        )
+        if busy_metrics:
+            context_notes.append(recorded_stats.P95_NOTE)
     results["nodes"] = source.client.instant(gq.node_info(), end)
     for samples in results.values():
         prometheus_rows.name_cluster(samples, ctx.cluster_label)
-    held_by_node = gq.over_window("sum_over_time", f"sum by ({ctx.node_join}) ({ctx.pod_gpus()})")
-    held = source.client.instant(held_by_node, end)
     prometheus_rows.name_cluster(held, ctx.cluster_label)
     allocations = [
         (s.labels.get("cluster", ""), s.labels.get("node", ""), s.value * hours)
         for s in held
         if math.isfinite(s.value)
     ]
-    capacity = _capacity(source, ctx, window_s, end, hours)
+    capacity = _capacity(source, ctx, window_s, end, hours, capacity_results)
     replica_frame = (
         prometheus_replicas.replica_gpus(
             source.client,
@@ -464,12 +494,21 @@ def workload_measures(
 
 
 def _capacity(
-    source: PrometheusCostSource, ctx: QueryContext, window_s: float, end: datetime, hours: float
+    source: PrometheusCostSource,
+    ctx: QueryContext,
+    window_s: float,
+    end: datetime,
+    hours: float,
+    recorded: dict[str, list[InstantSample]] | None = None,
 ) -> pd.DataFrame:
     """Every GPU's reported and held hours and its cost (three of ``gpus``' queries, sharded by
-    GPU the same way: a few hundred bytes per GPU), and each node's pool labels."""
+    GPU the same way: a few hundred bytes per GPU; ``recorded``: read from the recorded
+    ledger), and each node's pool labels."""
 
-    results = _per_gpu_sharded(source, ctx, window_s, end, capacity_measures)
+    if recorded is None:
+        results = _per_gpu_sharded(source, ctx, window_s, end, capacity_measures)
+    else:
+        results = recorded
     pool_rows = source.client.instant(queries.node_pools(ctx, window_s), end)
     for samples in (*results.values(), pool_rows):
         prometheus_rows.name_cluster(samples, ctx.cluster_label)

@@ -428,7 +428,7 @@ def _recorded_report(
     results: dict[int, dict[str, dict[str, Any]]],
     chosen: list[str],
 ) -> None:
-    from tests.benchmarks.recorded_samples import largest_difference
+    from tests.benchmarks.recorded_samples import difference
 
     print("\n## Recorded ledger beside raw series (same engine)\n")
     for size, info in loads.items():
@@ -446,13 +446,19 @@ def _recorded_report(
                 reason = raw.get("error") or rec.get("error") or "not run"
                 print(f"| {size:,} | {name} | failed: {reason.splitlines()[0][:80]} ||||||||")
                 continue
-            diff = largest_difference(rec["document"], raw["document"])
+            diff = difference(rec["document"], raw["document"])
+            if not diff.startswith("0.0e+00"):  # kept for a look: .bench/scale/differences/
+                kept = Path(".bench/scale/differences")
+                kept.mkdir(parents=True, exist_ok=True)
+                (kept / f"{size}-{name.replace(' ', '_')}.json").write_text(
+                    json.dumps({"recorded": rec["document"], "raw": raw["document"]}, indent=1)
+                )
             print(
                 f"| {size:,} | {name} | {raw['wall_s']:.2f} | {rec['wall_s']:.2f} "
                 f"| {raw['wall_s'] / rec['wall_s']:.0f}x | {raw['server_s']:.2f} "
                 f"| {rec['server_s']:.2f} | {raw['queries']} / {rec['queries']} "
                 f"| {raw['bytes_received'] / 1024:,.0f} / {rec['bytes_received'] / 1024:,.0f} "
-                f"| {diff:.1e} |"
+                f"| {diff} |"
             )
     _recorded_targets(results, chosen)
 

@@ -525,8 +525,14 @@ def ledger_tests() -> list[dict[str, Any]]:
         metrics = {
             "DCGM_FI_PROF_GR_ENGINE_ACTIVE": f"{busy}x{n}",
             "DCGM_FI_DEV_GPU_TEMP": f"45x{n}",
+            "DCGM_FI_DEV_FB_USED": f"1000x{n}",
+            "DCGM_FI_DEV_FB_FREE": f"80000x{n}",
+            "DCGM_FI_DEV_POWER_USAGE": f"300x{n}",
         }
         s += gpu("n1", i, H100, "Hostname", holder, metrics)
+    owner = {"namespace": "research", "pod": "train-0", "uid": "uid-train-0"}
+    owner |= {"owner_kind": "ReplicaSet", "owner_name": "train-5d8f7c9b4"}
+    s.append(series("kube_pod_owner", owner, f"1x{n}"))
     grain = {
         "namespace": "research",
         "label_ai_finops_io_team": "research",
@@ -544,6 +550,10 @@ def ledger_tests() -> list[dict[str, Any]]:
         "allocated_wasted_cost": 4 * N1_PRICE * 0.25,
         "capacity_gpu_hours": 8.0,
         "capacity_gpu_cost": 8 * N1_PRICE,
+        # 300 W per GPU (DCGM_FI_DEV_POWER_USAGE, read by gpus' statistics too)
+        "energy_kwh": 4 * 0.3,
+        "allocated_energy_kwh": 4 * 0.3,
+        "capacity_energy_kwh": 8 * 0.3,
     }
     exprs: list[dict[str, Any]] = []
     for measure in rec.RECORDED_MEASURES:
@@ -572,6 +582,7 @@ def ledger_tests() -> list[dict[str, Any]]:
         exprs.append(
             {"expr": rec.team_hourly_name(measure), "eval_time": "121m", "exp_samples": []}
         )
+    exprs += stats_exprs()
     info = rec.info_labels(r.ledger_context())
     exprs.append(
         {
@@ -588,6 +599,80 @@ def ledger_tests() -> list[dict[str, Any]]:
             "promql_expr_test": exprs,
         }
     ]
+
+
+def stats_exprs() -> list[dict[str, Any]]:
+    """``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``) on the ledger's
+    cluster: GPU 0 (held by research/train-0 of Deployment ``train``, 4 GPUs at 0.75 busy,
+    1,000 MiB used of 81,000, 300 W, 45 C, $6/h) and the workload, per hour (60 samples) and
+    per day (1,440), gated between them."""
+    from finops_cli.queries import recorded_stats as rs
+
+    gpu0 = {"node": "n1", "gpu": "0"}
+    holder = gpu0 | {"namespace": "research", "pod": "train-0"}
+    workload = {"namespace": "research", "workload_kind": "Deployment", "workload": "train"}
+    per_sample: dict[tuple[str, str], tuple[dict[str, str], float]] = {
+        ("gpu_present_samples", "sum"): (gpu0 | {"UUID": "GPU-n1-0", "modelName": H100}, 1),
+        ("gpu_held_samples", "sum"): (gpu0, 1),
+        ("gpu_memory_used_mib", "sum"): (gpu0, 1000),
+        ("gpu_memory_used_samples", "sum"): (gpu0, 1),
+        ("gpu_memory_used_mib", "max"): (gpu0, 1000),
+        ("gpu_memory_total_mib", "max"): (gpu0, 81000),
+        ("gpu_power_w", "sum"): (gpu0, 300),
+        ("gpu_power_samples", "sum"): (gpu0, 1),
+        ("gpu_temperature_c", "sum"): (gpu0, 45),
+        ("gpu_temperature_samples", "sum"): (gpu0, 1),
+        ("gpu_temperature_c", "max"): (gpu0, 45),
+        ("gpu_price", "sum"): (gpu0, N1_PRICE),
+        ("gpu_price_samples", "sum"): (gpu0, 1),
+        ("gpu_busy", "sum"): (gpu0, 0.75),
+        ("gpu_busy_samples", "sum"): (gpu0, 1),
+        ("gpu_busy", "max"): (gpu0, 0.75),
+        ("gpu_busy_any", "sum"): (gpu0, 0.75),
+        ("gpu_busy_any_samples", "sum"): (gpu0, 1),
+        ("gpu_used_price", "sum"): (gpu0, 0.75 * N1_PRICE),
+        ("gpu_holder_samples", "sum"): (holder | {"label_ai_finops_io_team": "research"}, 1),
+        ("workload_gpu_samples", "sum"): (workload, 4),
+        ("workload_gpus", "max"): (workload, 4),
+        ("workload_memory_used_mib", "max"): (workload, 1000),
+        ("workload_memory_total_mib", "max"): (workload, 81000),
+        ("workload_price", "sum"): (workload, 4 * N1_PRICE),
+        ("workload_busy", "sum"): (workload, 3.0),
+        ("workload_busy_samples", "sum"): (workload, 4),
+        ("workload_busy", "max"): (workload, 0.75),
+        (
+            "workload_pod_gpu_samples",
+            "sum",
+        ): (workload | {"pod": "train-0", "node": "n1", "modelName": H100}, 4),
+        ("workload_labels", "group"): (workload | {"label_ai_finops_io_team": "research"}, 1),
+        ("node_held_gpu_samples", "sum"): ({"node": "n1"}, 4),
+    }
+    exprs: list[dict[str, Any]] = []
+    for s in rs.RECORDED_STATS:
+        if (s.name, s.op) == ("gpu_holder_last", "max"):  # the last sample's time
+            for name, at, last in (
+                (s.hourly_name(), "120m", 7200.0),
+                (s.daily_name(), "1440m", 86400.0),
+            ):
+                expected = [sample(name, holder, last)]
+                exprs.append({"expr": name + '{gpu="0"}', "eval_time": at, "exp_samples": expected})
+            continue
+        labels, value = per_sample[(s.name, s.op)]
+        selector = '{gpu="0"}' if "gpu" in labels else ""
+        scale = 1.0 if s.op in ("max", "group") else 60.0
+        checks = [(s.hourly_name(), "120m", scale)]
+        if s.daily:
+            checks.append((s.daily_name(), "1440m", 24 * scale if scale > 1 else 1.0))
+        for name, at, times in checks:
+            exprs.append(
+                {
+                    "expr": f"{name}{selector}",
+                    "eval_time": at,
+                    "exp_samples": [sample(name, labels, value * times)],
+                }
+            )
+        exprs.append({"expr": s.hourly_name(), "eval_time": "121m", "exp_samples": []})
+    return exprs
 
 
 def _expand(template: str, labels: dict[str, str], value: str) -> str:

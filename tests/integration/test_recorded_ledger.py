@@ -418,3 +418,120 @@ def test_chargeback_report_equals_raw(server, by, details):
     )
     recorded, raw = _both(server, *args)
     _same(recorded, raw)
+
+
+# ---- gpus and rightsize: per-GPU and per-workload statistics ------------------------------
+STATS_WINDOWS = [
+    ("--start", "2026-10-03", "--end", "2026-10-05"),  # wholly recorded (whole days)
+    ("--start", "2026-10-01", "--end", "2026-10-04"),  # recorded from 10-02 12:00
+    ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z"),  # partial edges
+]
+STATS_IDS = ["full", "mid-window", "unaligned"]
+
+
+P95_FIELDS = {"busy_p95", "evidence"}  # evidence quotes busy_p95
+
+
+def _split_p95(doc: Any, found: list[tuple[float, float]], other: Any = None) -> Any:
+    """``doc`` without ``busy_p95`` (and the evidence text that quotes it), each recorded
+    busy_p95 paired with raw's in ``found``."""
+    if isinstance(doc, dict):
+        out = {}
+        for key, value in doc.items():
+            twin = other.get(key) if isinstance(other, dict) else None
+            if key in P95_FIELDS:
+                if key == "busy_p95" and value is not None and twin is not None:
+                    found.append((value, twin))
+                continue
+            out[key] = _split_p95(value, found, twin)
+        return out
+    if isinstance(doc, list):
+        twins = other if isinstance(other, list) and len(other) == len(doc) else [None] * len(doc)
+        return [_split_p95(v, found, t) for v, t in zip(doc, twins, strict=True)]
+    return doc
+
+
+@pytest.mark.parametrize("window", STATS_WINDOWS, ids=STATS_IDS)
+@pytest.mark.parametrize("command", ["gpus", "rightsize"])
+def test_gpus_and_rightsize_equal_raw(server, command, window):
+    """Every figure equals raw within 0.1% (cost to the cent); busy_p95 over recorded hours is
+    the percentile of hourly maxima: never below raw's, and close to it."""
+    recorded, raw = _both(server, command, *window)
+    pairs: list[tuple[float, float]] = []
+    _same(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert pairs
+    for rec, exact in pairs:
+        assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
+    note = _recorded_note(recorded)
+    assert ("raw series the rest" in note) == (window[1] != "2026-10-03"), note
+    assert any("95th percentile of each hour" in n for n in recorded["notes"])
+    assert not any(n.startswith("recorded series answered") for n in raw["notes"])
+    assert len(raw["rows"]) > 5
+
+
+def _samples_for(url: str, ask: Any, *, recorded: bool) -> int:
+    """Samples the server reads (``stats=all``) for every query ``ask(source)`` sends."""
+    settings = load_settings({"prometheus.url": url})
+    source = PrometheusCostSource(
+        settings.prometheus,
+        pod_labels(settings),
+        cluster_label=settings.labels.cluster,
+        recorded=recorded,
+    )
+    sent: list[tuple[str, list[tuple[str, str]]]] = []
+    call = source.client._call
+
+    def spy(path: str, params: list[tuple[str, str]], **kw: Any) -> Any:
+        sent.append((path, list(params)))
+        return call(path, params, **kw)
+
+    source.client._call = spy  # type: ignore[method-assign]
+    try:
+        ask(source)
+    finally:
+        source.close()
+    total = 0
+    with httpx.Client(timeout=120) as client:
+        for path, params in sent:
+            if path not in ("/api/v1/query", "/api/v1/query_range"):
+                continue
+            body = client.post(
+                f"{url}{path}",
+                content=urlencode([*params, ("stats", "all")]),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ).json()
+            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
+    return total
+
+
+@pytest.mark.parametrize("command", ["gpus", "pods"])
+def test_gpus_and_rightsize_read_at_least_20x_fewer_samples(server, command):
+    window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
+
+    def ask(source: PrometheusCostSource) -> Any:
+        return getattr(source, command)(window)
+
+    raw = _samples_for(server, ask, recorded=False)
+    rec = _samples_for(server, ask, recorded=True)
+    print(f"samples read, {command} over 2 days: raw {raw:,}, recorded {rec:,}")
+    assert raw >= 20 * rec, (raw, rec)
+
+
+def test_gpus_raw_flag_and_other_rule_set(squad_server):
+    """--raw reads raw series; rules made with another team label are refused for gpus too."""
+    window = ("--start", "2026-10-04", "--end", "2026-10-05")
+    recorded, raw = _both(squad_server, "gpus", *window)
+    _same(recorded, raw)
+    assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
+    refused = [n for n in recorded["notes"] if "not used" in n]
+    assert refused and "team_label='example.com/squad'" in refused[0], recorded["notes"]
+
+
+@pytest.mark.parametrize("command", ["gpus", "rightsize"])
+def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
+    window = ("--start", "2026-10-01", "--end", "2026-10-04")  # recorded from 10-02 12:00
+    recorded, raw = _both(vm, command, *window)
+    pairs: list[tuple[float, float]] = []
+    _same(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
+    _recorded_note(recorded)

@@ -1,5 +1,6 @@
-"""The series the cost queries read, for fixtures that backfill only those (the rest only slows
-promtool's rule backfill): shared by the recorded-ledger tests and their benchmark."""
+"""The series the cost queries, ``gpus`` and ``rightsize`` read, for fixtures that backfill only
+those (the rest only slows promtool's rule backfill): shared by the recorded-ledger tests and
+their benchmark."""
 
 from __future__ import annotations
 
@@ -22,5 +23,8 @@ LEDGER_METRICS = frozenset(
         "DCGM_FI_DEV_FB_USED",
         "DCGM_FI_DEV_POWER_USAGE",
         "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        # gpus and rightsize (their recorded statistics)
+        "kube_pod_owner",
+        "DCGM_FI_DEV_FB_FREE",
     }
 )
