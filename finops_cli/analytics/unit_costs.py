@@ -173,9 +173,10 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
         allocated_gpu_cost=sum(r.gpu_cost for r in allocated),
         unallocated_gpu_cost=next(r.gpu_cost for r in out if r.kind == "unallocated"),
     )
-    return replace(
-        report, rows=tuple(ordered), totals=totals, notes=(*report.notes, *inference.notes)
-    )
+    # The cost report and the inference read say some things alike (which hours were
+    # recorded, why recorded series were not used): each note once.
+    notes = tuple(dict.fromkeys((*report.notes, *inference.notes)))
+    return replace(report, rows=tuple(ordered), totals=totals, notes=notes)
 
 
 @dataclass(frozen=True)
