@@ -164,7 +164,9 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
             unit = unit_cost(row.gpu_cost, requests, prompt, generated, split)  # type: ignore[arg-type]
         out.append(replace(row, share=row.gpu_cost / total if total > 0 else 0.0, unit=unit))
     allocated = [r for r in out if r.kind == "allocated"]
-    ordered = sorted(allocated, key=lambda r: -r.gpu_cost) + [
+    # Ties to a millionth (float noise of server sums: raw and recorded sum in other orders)
+    # in the models' alphabetical order, as the cost report orders them.
+    ordered = sorted(allocated, key=lambda r: (-round(r.gpu_cost, 6), r.keys["model"])) + [
         r for r in out if r.kind != "allocated"
     ]
     totals = replace(

@@ -65,8 +65,7 @@ def inference(source: PrometheusCostSource, request: CostRequest) -> InferenceDa
         )
     present = discovery.present_metrics(source.client, start, end)
     cluster_filter = request.filters.get("cluster")
-    # A GPU model filter selects no traffic (a serving pod may hold no GPU): pod filters only.
-    filters = {k: v for k, v in request.filters.items() if k not in ("cluster", "gpu_model")}
+    filters = {k: v for k, v in request.filters.items() if k != "cluster"}
     keys = ("model",)
     sets = prometheus_recorded.rule_sets(source, keys, filters, present, start, end, cluster_filter)
     ctx, context_notes = discovery.query_context(
