@@ -5,13 +5,14 @@ and answer per model rather than per group.
 
 Traffic is the sum of the counters' per-scrape increases: at every sample instant ``t`` (``S``
 apart and aligned to ``S``, the instants the ledger integrates), the increase since the scrape
-before, ``irate(c[2S]) * S`` (``irate`` takes the last two samples and absorbs a reset: a
-restarted counter's increase is its new value). ``traffic_rate`` is that increase per hour
-(``* 3600``), so that it integrates over a bucket exactly as a ledger measure does
-(``over_buckets``: ``sum_over_time`` of the instants, times ``S / 3600``) and an hour's traffic
-recorded by a rule equals the raw hour's: hours add up to the window, and the counts are whole
-requests (``increase()`` over the window would extrapolate to its edges, so its hours would not
-add up to it). A pod's first scrape has no increase before it: requests served before a counter
+before, ``irate(c[2S]) * S`` (``irate`` takes the last two samples and absorbs a reset: a restarted
+counter's increase is its new value), where the counter has a sample in ``(t - S, t]`` (each
+scrape's increase counts once, at the first instant at or after it). ``traffic_rate`` is that
+increase per hour (``* 3600``), so that it integrates over a bucket exactly as a ledger measure
+does (``over_buckets``: ``sum_over_time`` of the instants, times ``S / 3600``) and an hour's
+traffic recorded by a rule equals the raw hour's: hours add up to the window, and the counts are
+whole requests (``increase()`` over the window would extrapolate to its edges, so its hours would
+not add up to it). A pod's first scrape has no increase before it: requests served before a counter
 was first scraped are not counted (Prometheus never saw the counter at zero).
 """
 
@@ -85,7 +86,14 @@ class InferenceQueries:
         ctx = self.ctx
         cluster = ctx.cluster_matcher()
         selector = f'{{__name__=~"{"|".join(counters)}"{"," + cluster if cluster else ""}}}'
-        last = f"irate({selector}[{duration(2 * ctx.sample_interval_s)}])"
+        step = ctx.sample_interval_s
+        # Only where the counter has a sample in ``(t - S, t]``: past a series' last sample the
+        # range still holds its last two (range reads skip staleness markers), and that
+        # increase must count once.
+        last = (
+            f"irate({selector}[{duration(2 * step)}])"
+            f" and count_over_time({selector}[{duration(step - 0.001)}])"
+        )
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             last = f"max without ({replicas}) ({last})"
