@@ -4,16 +4,17 @@ Apart from the cost measures because they read other series (the inference serve
 and answer per model rather than per group.
 
 Traffic is the sum of the counters' per-scrape increases: at every sample instant ``t`` (``S``
-apart and aligned to ``S``, the instants the ledger integrates), the increase since the scrape
-before, ``irate(c[2S]) * S`` (``irate`` takes the last two samples and absorbs a reset: a restarted
-counter's increase is its new value), where the counter has a sample in ``(t - S, t]`` (each
-scrape's increase counts once, at the first instant at or after it). ``traffic_rate`` is that
-increase per hour (``* 3600``), so that it integrates over a bucket exactly as a ledger measure
-does (``over_buckets``: ``sum_over_time`` of the instants, times ``S / 3600``) and an hour's
-traffic recorded by a rule equals the raw hour's: hours add up to the window, and the counts are
-whole requests (``increase()`` over the window would extrapolate to its edges, so its hours would
-not add up to it). A pod's first scrape has no increase before it: requests served before a counter
-was first scraped are not counted (Prometheus never saw the counter at zero).
+apart and aligned to ``S``, the instants the ledger integrates) where a counter has a sample in
+``(t - S, t]``, its increase over the sample before (``idelta``, over ``3S`` so that one missed
+scrape still finds it; a negative difference is a reset, and the increase is the new value).
+Each scrape's increase counts once, at the first instant at or after it, in whole requests
+however the scrapes jitter. ``traffic_rate`` is that increase per hour (``x 3600 / S``), so that
+it integrates over a bucket exactly as a ledger measure does (``over_buckets``: ``sum_over_time``
+of the instants, times ``S / 3600``) and an hour's traffic recorded by a rule equals the raw
+hour's: hours add up to the window (``increase()`` over the window would extrapolate to its
+edges, so its hours would not add up to it). A pod's first scrape has no sample before it: what
+a counter counted before it was first scraped is not counted (Prometheus never saw it at zero),
+nor an increase across a gap of two or more missed scrapes.
 """
 
 from __future__ import annotations
@@ -82,23 +83,24 @@ class InferenceQueries:
         return f"topk by ({self._join()}) (1, group by ({by}) ({read}))"
 
     def traffic_entries(self, counters: Sequence[str]) -> str:
-        """Per pod and served model: the counters' increase since the scrape before, per hour."""
+        """Per pod and served model: the counters' increase over the scrape before, where the
+        last scrape is in ``(t - S, t]``, per hour (``increase x 3600 / S``)."""
         ctx = self.ctx
+        step = ctx.sample_interval_s
         cluster = ctx.cluster_matcher()
         selector = f'{{__name__=~"{"|".join(counters)}"{"," + cluster if cluster else ""}}}'
-        step = ctx.sample_interval_s
-        # Only where the counter has a sample in ``(t - S, t]``: past a series' last sample the
-        # range still holds its last two (range reads skip staleness markers), and that
-        # increase must count once.
-        last = (
-            f"irate({selector}[{duration(2 * step)}])"
-            f" and count_over_time({selector}[{duration(step - 0.001)}])"
-        )
+        # The last two samples' difference, over three intervals so a missed scrape still
+        # finds the one before; a negative one is a reset: the increase is the new value.
+        # Only where a sample is in ``(t - S, t]``: past a series' last sample the range still
+        # holds its last two (range reads skip staleness markers), and that increase counts once.
+        delta = f"idelta({selector}[{duration(3 * step)}])"
+        scraped = f"max_over_time({selector}[{duration(step - 0.001)}])"
+        last = f"({delta} >= 0 and {scraped}) or ({scraped} and {delta} < 0)"
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             last = f"max without ({replicas}) ({last})"
         by = ctx.grouping(["namespace", "pod", "served_model"])
-        return f"sum by ({by}) ({self._normalise(last)}) * 3600"
+        return f"sum by ({by}) ({self._normalise(f'({last})')}) * {3600 / step!r}"
 
     def traffic_rate(
         self, counters: Sequence[str], keys: Sequence[str], filters: dict[str, str]
