@@ -3,18 +3,20 @@
 Apart from the cost measures because they read other series (the inference servers' counters)
 and answer per model rather than per group.
 
-Traffic is the sum of the counters' per-scrape increases: at every sample instant ``t`` (``S``
-apart and aligned to ``S``, the instants the ledger integrates) where a counter has a sample in
-``(t - S, t]``, its increase over the sample before (``idelta``, over ``3S`` so that one missed
-scrape still finds it; a negative difference is a reset, and the increase is the new value).
-Each scrape's increase counts once, at the first instant at or after it, in whole requests
-however the scrapes jitter. ``traffic_rate`` is that increase per hour (``x 3600 / S``), so that
-it integrates over a bucket exactly as a ledger measure does (``over_buckets``: ``sum_over_time``
-of the instants, times ``S / 3600``) and an hour's traffic recorded by a rule equals the raw
-hour's: hours add up to the window (``increase()`` over the window would extrapolate to its
-edges, so its hours would not add up to it). A pod's first scrape has no sample before it: what
-a counter counted before it was first scraped is not counted (Prometheus never saw it at zero),
-nor an increase across a gap of two or more missed scrapes.
+Traffic is the sum of the counters' increases between the sample instants of the window (``S``
+apart and aligned to ``S``, the instants the ledger integrates): at each instant ``t``, the
+counter's last value minus its last value at ``t - S`` (each the last sample within ``2S``: a
+missed scrape keeps the value before it; a drop is a reset, a restarted server, and the increase
+is then the new value). Summed over the instants, the differences telescope to the counter's
+increase over the window, whole requests however the scrapes jitter, and an hour's traffic adds
+up with the next hour's to the window's. ``traffic_rate`` is that increase per hour (``x 3600 /
+S``), so that it integrates over a bucket exactly as a ledger measure does (``over_buckets``:
+``sum_over_time`` of the instants, times ``S / 3600``) and an hour's traffic recorded by a rule
+equals the raw hour's (``increase()`` over the window would extrapolate to its edges, so its
+hours would not add up to it). Live rules evaluated every ``I`` take the difference over ``I``
+instead (``step_s``), which telescopes the same way. Not counted: what a counter counted before
+its first sample (Prometheus never saw it at zero: the one scrape interval in which a pod
+started), and an increase across a gap of more than two scrape intervals.
 """
 
 from __future__ import annotations
@@ -82,20 +84,20 @@ class InferenceQueries:
         read = self.ctx.read(POD_LABELS, lookback_s, f'{self.model_label}!=""')
         return f"topk by ({self._join()}) (1, group by ({by}) ({read}))"
 
-    def traffic_entries(self, counters: Sequence[str]) -> str:
-        """Per pod and served model: the counters' increase over the scrape before, where the
-        last scrape is in ``(t - S, t]``, per hour (``increase x 3600 / S``)."""
+    def traffic_entries(self, counters: Sequence[str], step_s: int | None = None) -> str:
+        """Per pod and served model: the counters' increase since ``step_s`` before (``S`` by
+        default: the step of the instants the measure is summed at), per hour."""
         ctx = self.ctx
-        step = ctx.sample_interval_s
+        step = step_s or ctx.sample_interval_s
         cluster = ctx.cluster_matcher()
         selector = f'{{__name__=~"{"|".join(counters)}"{"," + cluster if cluster else ""}}}'
-        # The last two samples' difference, over three intervals so a missed scrape still
-        # finds the one before; a negative one is a reset: the increase is the new value.
-        # Only where a sample is in ``(t - S, t]``: past a series' last sample the range still
-        # holds its last two (range reads skip staleness markers), and that increase counts once.
-        delta = f"idelta({selector}[{duration(3 * step)}])"
-        scraped = f"max_over_time({selector}[{duration(step - 0.001)}])"
-        last = f"({delta} >= 0 and {scraped}) or ({scraped} and {delta} < 0)"
+        # The counter's last value now and a step before, each within two scrape intervals
+        # (range reads skip staleness markers, so a missed scrape keeps the value before it);
+        # a drop is a reset (a restarted server): the increase is then the new value.
+        lookback = f"[{duration(2 * ctx.sample_interval_s)}]"
+        now = f"last_over_time({selector}{lookback})"
+        before = f"last_over_time({selector}{lookback} offset {duration(step)})"
+        last = f"({now} - {before} >= 0) or ({now} < {before}) * 1"
         if ctx.replica_labels:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             last = f"max without ({replicas}) ({last})"
@@ -103,14 +105,18 @@ class InferenceQueries:
         return f"sum by ({by}) ({self._normalise(f'({last})')}) * {3600 / step!r}"
 
     def traffic_rate(
-        self, counters: Sequence[str], keys: Sequence[str], filters: dict[str, str]
+        self,
+        counters: Sequence[str],
+        keys: Sequence[str],
+        filters: dict[str, str],
+        step_s: int | None = None,
     ) -> str:
         """Traffic per hour at one instant, by ``keys`` (namespace and pod-attribute keys) and
         ``served_model``. Pods join their attributes at the instant: a left join without
         filters (a pod without labels keeps its traffic, with empty values), an inner one with
         them (only matching pods)."""
         ctx = self.ctx
-        entries = self.traffic_entries(counters)
+        entries = self.traffic_entries(counters, step_s)
         attribute_keys = [k for k in keys if k in POD_ATTRIBUTE_KEYS]
         joined = entries
         if attribute_keys or filters:

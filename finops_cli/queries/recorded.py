@@ -233,15 +233,17 @@ class RecordedQueries:
         by = ctx.grouping([*(ctx.prom_label(k) for k in keys), *extra])
         return f"{aggregate} by ({by}) ({expr})"
 
-    def rate(self, measure: str, *, team: bool = False) -> str:
+    def rate(self, measure: str, *, team: bool = False, live: bool = False) -> str:
         """The per-instant rate of ``measure`` at the grain (capacity: per cluster); with
-        ``team``, by cluster and team alone (``TEAM_MEASURES``)."""
+        ``team``, by cluster and team alone (``TEAM_MEASURES``); ``live``: the rule group's own
+        series, evaluated every ``interval_s`` (traffic differences over that step)."""
         ctx = self.ctx
         busy = RECORDED_BUSY_METRICS
         keys = ("team",) if team else GRAIN_KEYS
         if measure in TRAFFIC_MEASURES:
             iq = InferenceQueries(ctx, ctx.attribute_lookback_s)
-            return iq.traffic_rate(TRAFFIC_COUNTERS[measure], TRAFFIC_KEYS, {})
+            step = self.interval_s if live else None
+            return iq.traffic_rate(TRAFFIC_COUNTERS[measure], TRAFFIC_KEYS, {}, step)
         if measure in SERVED_RECORDED:
             return self.served_rate(SERVED_RECORDED[measure])
         if measure == "gpu_hours":
