@@ -135,12 +135,27 @@ class InferenceQueries:
     def traffic_by_model(
         self, counters: Sequence[str], window_s: float, filters: dict[str, str]
     ) -> str:
-        """Traffic over the window per model (an instant query at the window's end)."""
-        rate = self.traffic_rate(counters, ("model",), filters)
-        total = over_buckets(rate, window_s, self.ctx.sample_interval_s)
-        served = f'label_replace({total}, "model", "$1", "served_model", "(.+)")'
-        labelled = f'label_replace({served}, "model", "$1", "{self.model_label}", "(.+)")'
-        return f"sum by (model) ({labelled})"
+        """Traffic over the window per model (an instant query at the window's end). Without
+        filters only the pods carrying a model label are looked up at each instant (what the
+        dashboards' hourly rules evaluate every minute), not every pod's labels."""
+        if filters:
+            rate = self.traffic_rate(counters, ("model",), filters)
+            served = f'label_replace({rate}, "model", "$1", "served_model", "(.+)")'
+            labelled = f'label_replace({served}, "model", "$1", "{self.model_label}", "(.+)")'
+        else:
+            entries = self.traffic_entries(counters)
+            pods = self.model_pods(self.ctx.attribute_lookback_s)
+            join = self._join()
+            labelled = (
+                f"label_replace(({entries}) * on ({join}) group_left ({self.model_label}) "
+                f'{pods}, "model", "$1", "{self.model_label}", "(.+)")'
+            )
+            labelled += (
+                f" or label_replace(({entries}) unless on ({join}) {pods}, "
+                '"model", "$1", "served_model", "(.+)")'
+            )
+        rate = f"sum by (model) ({labelled})"
+        return over_buckets(rate, window_s, self.ctx.sample_interval_s)
 
     def served_share(self) -> str:
         """Each serving pod without a model label, split evenly over the models it reports."""

@@ -13,7 +13,7 @@ from itertools import pairwise
 import httpx
 import pytest
 
-from finops_cli.queries import InferenceQueries, QueryContext
+from finops_cli.queries import InferenceQueries, QueryContext, over_buckets
 
 STEP = 300
 T0 = 1_790_000_100 // 3600 * 3600  # a whole hour
@@ -60,12 +60,18 @@ def test_traffic_is_the_sum_of_per_scrape_increases(prometheus_from_openmetrics)
     pods = _pods()
     url = prometheus_from_openmetrics(_openmetrics(pods), "traffic-counters")
     ctx = QueryContext({"model": "ai-finops.io/model"}, STEP, cluster_label=None)
-    query = InferenceQueries(ctx, END - START).traffic_by_model(
-        ("vllm:request_success_total",), END - START, {}
-    )
-    body = httpx.post(f"{url}/api/v1/query", data={"query": query, "time": END}, timeout=30)
-    result = body.json()["data"]["result"]
-    assert [r["metric"] for r in result] == [{"model": "m"}]
+    iq = InferenceQueries(ctx, END - START)
+    counters = ("vllm:request_success_total",)
     expected = _expected(pods)
     assert expected > 500
-    assert float(result[0]["value"][1]) == pytest.approx(expected, abs=1e-6)
+    for query in (
+        # what the CLI reads (traffic_rate by model and served model, summed on the instants)
+        over_buckets(iq.traffic_rate(counters, ("model",), {}), END - START, STEP),
+        # what the dashboards' hourly rules record
+        iq.traffic_by_model(counters, END - START, {}),
+    ):
+        body = httpx.post(f"{url}/api/v1/query", data={"query": query, "time": END}, timeout=30)
+        result = body.json()["data"]["result"]
+        assert len(result) == 1, result
+        assert iq.model_of(result[0]["metric"]) or result[0]["metric"]["model"] == "m"
+        assert float(result[0]["value"][1]) == pytest.approx(expected, abs=1e-6)
