@@ -37,7 +37,7 @@ def test_promtool_check_rules(tmp_path):
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["main.test.yaml", "anomaly.test.yaml"])
+@pytest.mark.parametrize("name", ["main.test.yaml", "anomaly.test.yaml", "ledger.test.yaml"])
 def test_promtool_test_rules(tmp_path, name):
     promtool = require_tool("promtool")
     doc = rule_cases.test_files(str(RULES))[name]
