@@ -164,7 +164,9 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
             unit = unit_cost(row.gpu_cost, requests, prompt, generated, split)  # type: ignore[arg-type]
         out.append(replace(row, share=row.gpu_cost / total if total > 0 else 0.0, unit=unit))
     allocated = [r for r in out if r.kind == "allocated"]
-    ordered = sorted(allocated, key=lambda r: -r.gpu_cost) + [
+    # Ties to a millionth (float noise of server sums: raw and recorded sum in other orders)
+    # in the models' alphabetical order, as the cost report orders them.
+    ordered = sorted(allocated, key=lambda r: (-round(r.gpu_cost, 6), r.keys["model"])) + [
         r for r in out if r.kind != "allocated"
     ]
     totals = replace(
@@ -173,9 +175,10 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
         allocated_gpu_cost=sum(r.gpu_cost for r in allocated),
         unallocated_gpu_cost=next(r.gpu_cost for r in out if r.kind == "unallocated"),
     )
-    return replace(
-        report, rows=tuple(ordered), totals=totals, notes=(*report.notes, *inference.notes)
-    )
+    # The cost report and the inference read say some things alike (which hours were
+    # recorded, why recorded series were not used): each note once.
+    notes = tuple(dict.fromkeys((*report.notes, *inference.notes)))
+    return replace(report, rows=tuple(ordered), totals=totals, notes=notes)
 
 
 @dataclass(frozen=True)

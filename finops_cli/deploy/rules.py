@@ -453,7 +453,7 @@ def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
     ``finops_rules_info`` (see ``queries.recorded``)."""
     ctx = ctx or ledger_context()
     rq = RecordedQueries(ctx)
-    rates = [Rule(rate_name(m), rq.rate(m)) for m in RECORDED_MEASURES]
+    rates = [Rule(rate_name(m), rq.rate(m, live=True)) for m in RECORDED_MEASURES]
     team_rates = [Rule(team_rate_name(m), rq.team_rate_from_grain(m)) for m in TEAM_MEASURES]
     hourly = [Rule(hourly_name(m), rq.hourly_from_rate(m)) for m in RECORDED_MEASURES]
     team_hourly = [

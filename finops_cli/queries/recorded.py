@@ -8,6 +8,13 @@ node's GPU model as a *left* join here, so the grain adds up to the cluster's al
 (recorded per cluster too, ``CLUSTER_MEASURES``), and a grouping that raw queries answer without
 a join (``--by namespace``) loses nothing.
 
+Unit costs have their own measures (``TRAFFIC_MEASURES``, ``SERVED_RECORDED``): the inference
+servers' traffic (``InferenceQueries.traffic_rate``: per-scrape counter increases, per hour) by
+cluster, namespace, the pod-attribute keys and ``served_model``, and the ledger measures of
+serving pods without a model label moved onto the models they report (``InferenceQueries.served``)
+by cluster, namespace and ``served_model``. Both integrate like the ledger's, so they have the
+same three series and are read the same way.
+
 Two kinds of series (docs/deployment.md, "The recorded ledger"):
 
 - ``ledger:finops_<measure>:per_hour``: the per-instant rate at the grain (GPUs, $/h), recorded
@@ -38,6 +45,7 @@ from dataclasses import dataclass
 
 from finops_cli.promql import duration, label_name, matchers, quote
 from finops_cli.queries.context import QueryContext, over_buckets
+from finops_cli.queries.inference import TRAFFIC_COUNTERS, InferenceQueries
 from finops_cli.queries.names import (
     BUSY_PROFILING,
     BUSY_UTIL,
@@ -47,9 +55,10 @@ from finops_cli.queries.names import (
     RULES_INFO,
 )
 
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 """2: energy (``energy_kwh`` at the grain and region, the cluster's held and whole energy);
-3: ``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``)."""
+3: ``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``);
+4: unit costs' traffic and served shares (``TRAFFIC_MEASURES``, ``SERVED_RECORDED``)."""
 RULE_INTERVAL_S = 60
 """Evaluation interval of the ledger's rule group at scrape intervals of a minute or more (and of
 the backfill group always): a rollup lands less than this after its hour."""
@@ -81,12 +90,33 @@ CLUSTER_MEASURES = (
 )
 """Recorded per cluster: the grain summed would give the allocated ones too, at the grain's
 cardinality; a series per cluster reads a sample an hour."""
-RECORDED_MEASURES = (*GRAIN_MEASURES, *CLUSTER_MEASURES)
+TRAFFIC_MEASURES = tuple(TRAFFIC_COUNTERS)
+"""Unit costs' traffic (requests, tokens, vLLM's phase seconds and prefix cache), per hour at
+one instant, by ``TRAFFIC_KEYS`` and ``served_model``."""
+TRAFFIC_KEYS = ("namespace", *POD_ATTRIBUTE_KEYS)
+"""What the traffic grain keeps (and the cluster label, and ``served_model``): every key a unit
+costs filter takes (a GPU model filter selects no traffic: a serving pod may hold none)."""
+SERVED_RECORDED = {
+    "served_gpu_hours": "gpu_hours",
+    "served_gpu_cost": "gpu_cost",
+    "served_busy_gpu_hours": "busy_gpu_hours",
+    "served_observed_gpu_hours": "observed_gpu_hours",
+    "served_wasted_cost": "wasted_cost",
+    "served_energy_kwh": "energy_kwh",
+}
+"""The ledger measures of serving pods without a model label, moved onto the models they report
+(``InferenceQueries.served``), by cluster, namespace and ``served_model``: the recorded name of
+each, and the measure it moves."""
+SERVED_KEYS = ("namespace",)
+MODEL_MEASURES = frozenset({*TRAFFIC_MEASURES, *SERVED_RECORDED})
+RECORDED_MEASURES = (*GRAIN_MEASURES, *CLUSTER_MEASURES, *TRAFFIC_MEASURES, *SERVED_RECORDED)
 TEAM_MEASURES = ("gpu_cost", "busy_gpu_hours", "observed_gpu_hours")
 """Also recorded by cluster and team alone (``team_hourly_name``): what ``anomalies`` reads per
 hour (and ``forecast``, ``costs --by team`` in part). The whole grain has several series per team
 (a series per namespace, project, model...), one per team reads a sample per team and hour."""
-ENERGY_MEASURES = frozenset({"energy_kwh", "allocated_energy_kwh", "capacity_energy_kwh"})
+ENERGY_MEASURES = frozenset(
+    {"energy_kwh", "allocated_energy_kwh", "capacity_energy_kwh", "served_energy_kwh"}
+)
 """kWh, per region too (``region``: the carbon factor is a region's): the energy counter or
 power of every GPU, preferred GPU by GPU as ``queries.energy`` does with both present."""
 RECORDED_ENERGY_METRICS = frozenset({ENERGY_COUNTER, POWER_USAGE})
@@ -204,12 +234,19 @@ class RecordedQueries:
         by = ctx.grouping([*(ctx.prom_label(k) for k in keys), *extra])
         return f"{aggregate} by ({by}) ({expr})"
 
-    def rate(self, measure: str, *, team: bool = False) -> str:
+    def rate(self, measure: str, *, team: bool = False, live: bool = False) -> str:
         """The per-instant rate of ``measure`` at the grain (capacity: per cluster); with
-        ``team``, by cluster and team alone (``TEAM_MEASURES``)."""
+        ``team``, by cluster and team alone (``TEAM_MEASURES``); ``live``: the rule group's own
+        series, evaluated every ``interval_s`` (traffic differences over that step)."""
         ctx = self.ctx
         busy = RECORDED_BUSY_METRICS
         keys = ("team",) if team else GRAIN_KEYS
+        if measure in TRAFFIC_MEASURES:
+            iq = InferenceQueries(ctx, ctx.attribute_lookback_s)
+            step = self.interval_s if live else None
+            return iq.traffic_rate(TRAFFIC_COUNTERS[measure], TRAFFIC_KEYS, {}, step)
+        if measure in SERVED_RECORDED:
+            return self.served_rate(SERVED_RECORDED[measure])
         if measure == "gpu_hours":
             return self._grain(ctx.pod_gpus(), keys=keys)
         if measure == "gpu_cost":
@@ -244,6 +281,28 @@ class RecordedQueries:
         if measure == "capacity_gpu_cost":
             return ctx.capacity_cost_rate()
         raise ValueError(f"no recorded measure {measure!r}")
+
+    def served_rate(self, measure: str) -> str:
+        """``measure`` of unlabelled serving pods per served model (what ``inference`` moves)."""
+        ctx = self.ctx
+        iq = InferenceQueries(ctx, ctx.attribute_lookback_s)
+        busy = RECORDED_BUSY_METRICS
+        if measure == "gpu_hours":
+            return iq.served(ctx.pod_gpus(), keys=SERVED_KEYS)
+        if measure == "gpu_cost":
+            return iq.served(ctx.pod_gpu_cost(), keys=SERVED_KEYS)
+        if measure == "busy_gpu_hours":
+            return iq.served(ctx.busy_entries(busy), keys=SERVED_KEYS)
+        if measure == "observed_gpu_hours":
+            if ctx.shares is None:
+                return iq.served(ctx.busy_per_gpu(busy), "count", keys=SERVED_KEYS)
+            return iq.served(ctx.observed_entries(busy), keys=SERVED_KEYS)
+        if measure == "wasted_cost":
+            return iq.served(ctx.wasted_entries(busy), keys=SERVED_KEYS)
+        if measure == "energy_kwh":
+            energy = ctx.energy_entries(RECORDED_ENERGY_METRICS)
+            return iq.served(energy, extra="region", keys=SERVED_KEYS)
+        raise ValueError(f"no served measure {measure!r}")
 
     @property
     def interval_s(self) -> int:
@@ -323,6 +382,8 @@ class RecordedQueries:
             replicas = ", ".join(label_name(r) for r in ctx.replica_labels)
             read = f"max without ({replicas}) ({read})"
         extra = ["region"] if measure in ENERGY_MEASURES else []
+        if measure in MODEL_MEASURES:
+            extra.append("served_model")
         if per_cluster:
             labels = ctx.grouping(extra)
             by = f" by ({labels})" if labels else ""

@@ -766,6 +766,15 @@ class SampleCluster:
         """Requests served during ``(t - step, t]``: whole numbers, as a counter counts them."""
         return np.floor(w.requests_per_s_peak * self.load(w, ts - 1) * step)
 
+    def counted_requests(self, run: PodRun, grid: IntArray, step: int) -> FloatArray:
+        """Requests of each step of ``run`` on ``grid`` that its counters show as an increase:
+        every step but the pod's first scrape (a counter's first sample has no sample before
+        it, so what it counted before it was first scraped is no increase)."""
+        ts = grid[run.first : run.last + 1]
+        steps = self.requests_in_step(run.workload, ts, step)
+        scraped_before = self.runs_at(run.workload, ts - step - 1) == run.run
+        return np.where(scraped_before, steps, 0.0)
+
     def _check_no_gpu_oversubscribed(self) -> None:
         """Pods may share a GPU, by the shares they were allocated (``sharing.allocated_share``),
         but never beyond it: at no instant may the shares of one physical GPU exceed 1, one MIG

@@ -293,7 +293,9 @@ def inference_truth(cluster: SampleCluster, start: int, end: int, step: int) -> 
     """Per model: requests and tokens served in ``(start, end]`` and the GPU cost of its pods.
 
     A pod belongs to the model of its ``ai-finops.io/model`` label, else to the model its
-    inference server reports. Traffic is counted on the sample grid, as the counters count it.
+    inference server reports. Traffic is counted on the sample grid, as the counters count it:
+    the increases between a pod's scrapes (``counted_requests``; docs/cost-model.md, "Unit
+    costs"), whole requests.
     """
     grid = grid_between(start, end, step)
     traffic: dict[str, list[float]] = {}
@@ -302,7 +304,7 @@ def inference_truth(cluster: SampleCluster, start: int, end: int, step: int) -> 
         if w.serving is None:
             continue
         model = w.labels.get(MODEL_KEY) or cluster.served_model(w)
-        requests = float(cluster.requests_in_step(w, grid[r.first : r.last + 1], step).sum())
+        requests = float(cluster.counted_requests(r, grid, step).sum())
         row = traffic.setdefault(model, [0.0, 0.0, 0.0])
         row[0] += requests
         row[1] += requests * w.prompt_tokens_per_request
@@ -496,7 +498,7 @@ def token_split_truth(cluster: SampleCluster, start: int, end: int, step: int) -
         if w.serving != "vllm":
             continue
         model = w.labels.get(MODEL_KEY) or cluster.served_model(w)
-        requests = float(cluster.requests_in_step(w, grid[r.first : r.last + 1], step).sum())
+        requests = float(cluster.counted_requests(r, grid, step).sum())
         prefill, decode = cluster.phase_seconds(w)
         slot = phases.setdefault(model, [0.0, 0.0, 0.0, 0.0])
         slot[0] += requests * prefill

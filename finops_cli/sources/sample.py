@@ -236,7 +236,7 @@ class SampleCostSource(CostSource):
             if w.serving is None or any(self._value(w, k) != v for k, v in request.filters.items()):
                 continue
             ts = grid[run.first : run.last + 1]
-            requests = float(self.cluster.requests_in_step(w, ts, step).sum())
+            requests = float(self.cluster.counted_requests(run, grid, step).sum())
             labelled = w.labels.get(model_key, "")
             model = labelled or self.cluster.served_model(w)
             row = traffic.setdefault(model, [0.0] * len(TRAFFIC_MEASURES))

@@ -70,7 +70,7 @@ COMMANDS: dict[str, list[str]] = {
 }
 KEEP = LEDGER_METRICS | {
     counter for counters in TRAFFIC_COUNTERS.values() for counter in counters
-}  # unit costs' traffic (read raw: not recorded yet)
+}  # unit costs' traffic
 
 
 def probe(argv: list[str]) -> int:

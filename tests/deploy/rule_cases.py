@@ -510,15 +510,21 @@ def anomaly_tests() -> list[dict[str, Any]]:
 
 def ledger_tests() -> list[dict[str, Any]]:
     """The recorded ledger on a day and an hour of one-minute samples: one node, one team's
-    pod on half its GPUs. The per-minute rates at the grain, the hourly rollup in the first
-    minute of an hour (60 samples: the CLI's raw hour), the daily one at midnight, and
-    ``finops_rules_info`` with the settings the rules were made with."""
+    pod on half its GPUs, serving a model it has no model label for (vLLM reports ``m``, 60
+    requests a minute). The per-minute rates at the grain, the hourly rollup in the first minute
+    of an hour (60 samples: the CLI's raw hour), the daily one at midnight, and
+    ``finops_rules_info`` with the settings the rules were made with; the unit-cost measures:
+    the pod's requests by its labels and served model, its GPUs moved onto ``m``."""
     from finops_cli.queries import recorded as rec
 
     n = 25 * 60
     s: list[dict[str, str]] = []
     s += node("n1", 8, N1_PRICE, "p5.48xlarge", n)
     s += pod("research", "train-0", "n1", 4, team("research"), n)
+    served = {"namespace": "research", "pod": "train-0", "model_name": "m"}
+    s.append(
+        series("vllm:request_success_total", served | {"finished_reason": "stop"}, f"0+60x{n}")
+    )
     for i in range(8):
         busy = "0.75" if i < 4 else "0"
         holder = ("research", "train-0") if i < 4 else None
@@ -554,10 +560,21 @@ def ledger_tests() -> list[dict[str, Any]]:
         "energy_kwh": 4 * 0.3,
         "allocated_energy_kwh": 4 * 0.3,
         "capacity_energy_kwh": 8 * 0.3,
+        "requests": 3600.0,  # 60 a minute: the counter's increase between the evaluations
+        "served_gpu_hours": 4.0,
+        "served_gpu_cost": 4 * N1_PRICE,
+        "served_busy_gpu_hours": 3.0,
+        "served_observed_gpu_hours": 4.0,
+        "served_wasted_cost": 4 * N1_PRICE * 0.25,
     }
+    traffic = {k: v for k, v in grain.items() if k != "gpu_model"} | {"served_model": "m"}
     exprs: list[dict[str, Any]] = []
     for measure in rec.RECORDED_MEASURES:
         labels = {} if measure in rec.CLUSTER_MEASURES else grain
+        if measure in rec.TRAFFIC_MEASURES:
+            labels = traffic
+        elif measure in rec.SERVED_RECORDED:
+            labels = {"namespace": "research", "served_model": "m"}
         value = per_hour.get(measure)
         for name, at, hours in (
             (rec.rate_name(measure), "70m", 1.0),

@@ -284,11 +284,13 @@ def test_nan_in_gpus_is_null_and_flagged(proxy: FaultProxy) -> None:
 def test_nan_in_inference_counters_is_flagged(proxy: FaultProxy) -> None:
     def change(seen: Seen, body: dict[str, Any]) -> dict[str, Any]:
         for sample in body["data"]["result"]:
-            if sample["metric"].get("model"):
-                sample["value"][1] = "NaN"
+            if sample["metric"].get("served_model"):
+                for point in sample.get("values") or [sample["value"]]:
+                    point[1] = "NaN"
         return body
 
-    proxy.add(rewrite("NaN", change), times=None, match=lambda s: "increase" in s.param("query"))
+    counters = "vllm:request_success_total"  # traffic: requests per pod and served model
+    proxy.add(rewrite("NaN", change), times=None, match=lambda s: counters in s.param("query"))
     result = costs(proxy.url, "--unit-costs")
     doc = document(result)
     assert proxy.faults_applied()

@@ -234,14 +234,15 @@ def test_promql_quote_round_trips_through_prometheus(backend, value):
 
 
 def test_unit_costs_match_ground_truth(backend):
-    """vLLM, Triton and TGI counters (with pod restarts) against the simulator's traffic truth."""
+    """vLLM, Triton and TGI counters (with pod restarts) against the simulator's traffic truth:
+    whole requests, exactly the per-scrape increases the counters show."""
     url, cluster = backend
     doc = _costs(url, "--by", "model", "--unit-costs")
     truth = inference_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
     rows = {r["model"]: r for r in doc["rows"] if r["kind"] == "allocated"}
     for model, fig in truth.iterrows():
         row = rows[model]
-        assert row["requests"] == pytest.approx(fig["requests"], rel=0.01), model
+        assert row["requests"] == pytest.approx(fig["requests"], rel=1e-9), model  # exact
         assert row["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), model
         tokens = fig["prompt_tokens"] + fig["generated_tokens"]
         if fig["gpu_cost"] > 0 and tokens > 0:

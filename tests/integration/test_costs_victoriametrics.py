@@ -91,7 +91,7 @@ def test_unit_costs_on_victoriametrics(vm):
     truth = inference_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
     rows = {r["model"]: r for r in doc["rows"] if r["kind"] == "allocated"}
     for model, fig in truth.iterrows():
-        assert rows[model]["requests"] == pytest.approx(fig["requests"], rel=0.01), model
+        assert rows[model]["requests"] == pytest.approx(fig["requests"], rel=1e-9), model  # exact
         assert rows[model]["gpu_cost"] == pytest.approx(fig["gpu_cost"], rel=0.005), model
 
 

@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 import pytest
 
+from finops_cli.queries.inference import TRAFFIC_COUNTERS
 from finops_cli.sample import SampleCluster
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.settings import load_settings
@@ -41,11 +42,11 @@ DATA_FROM = datetime(2026, 9, 30, 20, tzinfo=UTC)
 DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
 RULES_FROM = "2026-10-02T12:00:00Z"  # coverage starts mid-window
 RULES_TO = "2026-10-05T00:00:00Z"
-KEEP = LEDGER_METRICS
+KEEP = LEDGER_METRICS | {c for counters in TRAFFIC_COUNTERS.values() for c in counters}
 ANOMALY_SAMPLES_RATIO = 8
 """What anomalies gains at five-minute scrapes on this 33-GPU cluster: an hourly row per team and
 measure is read either way, so the gain is bounded by the samples per hour a team's raw series
-hold (12 at five minutes; see docs/performance.md)."""
+hold (12 at five minutes; see docs/performance.md). 20x holds at one-minute scrapes."""
 
 
 @pytest.fixture(scope="module")
@@ -313,29 +314,80 @@ def test_recorded_reads_at_least_20x_fewer_samples(server):
     print(f"samples read, costs --by team over 2 days: raw {raw:,}, recorded {rec:,}")
 
 
-@pytest.mark.xfail(
-    reason="the history window still reaches before the fixture's recorded part (from 10-02 "
-    "12:00): 22,236 raw vs 9,251 samples; recorded_samples (whole window recorded) gives 10x",
-    strict=False,
-)
 def test_recorded_anomalies_read_fewer_samples(server):
     """``anomalies`` reads hourly rows per team over its baseline: from the team rollups (one
-    series per team, not the grain's several), identical series."""
+    series per team, not the grain's several), identical series. The history (a day of
+    baseline before 10-04 12:00, to 10-05) lies wholly in the recorded part."""
     from finops_cli.usecases.history import anomaly_history
 
-    as_of, since = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)
+    as_of, since = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 4, 12, tzinfo=UTC)
 
     def ask(source: Any) -> Any:
-        return anomaly_history(source, as_of, since, 3)
+        return anomaly_history(source, as_of, since, 1)
 
     raw, raw_history = samples_of(server, ask, recorded=False)
     rec, rec_history = samples_of(server, ask, recorded=True)
-    print(f"samples read, anomalies over 2 days at 5-minute scrapes: raw {raw:,}, recorded {rec:,}")
+    print(f"samples read, anomalies over 36 h at 5-minute scrapes: raw {raw:,}, recorded {rec:,}")
     assert raw >= ANOMALY_SAMPLES_RATIO * rec, (raw, rec)
     assert len(raw_history.series) == len(rec_history.series)
     for a, b in zip(rec_history.series, raw_history.series, strict=True):
         assert (a.team, a.metric) == (b.team, b.metric)
         np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+# ---- unit costs: traffic and served shares ------------------------------------------------
+@pytest.mark.parametrize(
+    "window",
+    [
+        ("--start", "2026-10-03", "--end", "2026-10-05"),  # wholly recorded
+        ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z"),  # mid-window
+    ],
+    ids=["full", "mid-window"],
+)
+def test_unit_costs_equal_raw(server, window):
+    """``costs --unit-costs``: requests, tokens, phase seconds and the served shares of the
+    unlabelled Triton pod from the unit-cost rollups where recorded, equal to raw; the counts
+    are whole requests (sums of per-scrape increases, no extrapolation)."""
+    recorded, raw = _both(server, "costs", "--unit-costs", *window)
+    _same(recorded, raw)
+    note = _recorded_note(recorded)
+    assert ("raw series the rest" in note) == (window[1] != "2026-10-03")
+    assert sum(n.startswith("recorded series answered") for n in recorded["notes"]) == 1
+    rows = {r["model"]: r for r in raw["rows"] if r["kind"] == "allocated"}
+    assert rows["resnet50-onnx"]["requests"] > 0 and rows["resnet50-onnx"]["gpu_cost"] > 0
+    for doc in (recorded, raw):
+        for row in doc["rows"]:
+            requests = row.get("requests") or 0.0
+            assert abs(requests - round(requests)) < 1e-6 * max(1.0, requests), row
+
+
+def test_unit_costs_filtered_equal_raw(server):
+    recorded, raw = _both(
+        server, "costs", "--unit-costs", "--namespace", "inference", "--start", "2026-10-01",
+        "--end", "2026-10-04",
+    )  # fmt: skip
+    _same(recorded, raw)
+    _recorded_note(recorded)
+
+
+def test_unit_costs_read_at_least_20x_fewer_samples(server):
+    """``costs --unit-costs`` over two recorded days: the cost report by model, the traffic and
+    the served shares, all from rollups."""
+    window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
+    request = CostRequest(window, ("model",), {}, daily_totals=True)
+
+    def ask(source: Any) -> Any:
+        return source.costs(request), source.inference(request)
+
+    raw, (_, raw_data) = samples_of(server, ask, recorded=False)
+    rec, (_, rec_data) = samples_of(server, ask, recorded=True)
+    print(f"samples read, costs --unit-costs over 2 days: raw {raw:,}, recorded {rec:,}")
+    assert raw >= 20 * rec, (raw, rec)
+    for frame in ("traffic", "served"):
+        a = getattr(rec_data, frame).set_index("model").sort_index()
+        b = getattr(raw_data, frame).set_index("model").sort_index()
+        assert list(a.index) == list(b.index), frame
+        np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-6, atol=1e-6)
 
 
 # ---- VictoriaMetrics: vmalert -replay ----------------------------------------------------
