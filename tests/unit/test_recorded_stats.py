@@ -7,7 +7,7 @@ from __future__ import annotations
 from finops_cli.deploy import rules
 from finops_cli.queries import MAX_QUERY_BYTES, query_bytes
 from finops_cli.queries import recorded_stats as rs
-from finops_cli.queries.recorded import RULES_VERSION, RecordedQueries
+from finops_cli.queries.recorded import RecordedQueries
 from finops_cli.sources import prometheus_recorded_stats as prs
 from finops_cli.sources.prometheus_client import InstantSample
 
@@ -29,7 +29,6 @@ def test_every_statistic_is_recorded_hourly_and_daily_where_it_adds_up():
             assert "hour() == 0 and minute() == 0" in past[s.daily_name()]
     # percentiles cannot add up over days: only hourly maxima of busy
     assert not rs.stat("gpu_busy", "max").daily and not rs.stat("workload_busy", "max").daily
-    assert RULES_VERSION == "3"
     assert len({s.hourly_name() for s in rs.RECORDED_STATS}) == len(rs.RECORDED_STATS)
 
 
