@@ -566,6 +566,7 @@ def ledger_tests() -> list[dict[str, Any]]:
         "served_busy_gpu_hours": 3.0,
         "served_observed_gpu_hours": 4.0,
         "served_wasted_cost": 4 * N1_PRICE * 0.25,
+        "served_energy_kwh": 4 * 0.3,  # the serving pod's GPUs at 300 W
     }
     traffic = {k: v for k, v in grain.items() if k != "gpu_model"} | {"served_model": "m"}
     exprs: list[dict[str, Any]] = []
