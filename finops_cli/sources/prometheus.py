@@ -7,7 +7,8 @@ settings, and each question lives in a module of its own:
   catalog fallback: the ``QueryContext`` a backend needs.
 - ``prometheus_costs``: ``costs`` (per bucket and group) and ``node_costs`` (per node).
 - ``prometheus_recorded``: which hours the recorded ledger answers, stitched with raw ones.
-- ``prometheus_gpus``: ``gpus``, ``pods`` (rightsize) and ``inference`` (unit costs).
+- ``prometheus_gpus``: ``gpus`` and ``pods`` (rightsize).
+- ``prometheus_inference``: ``inference`` (unit costs).
 - ``prometheus_sharding``: the bounded thread pool, and sharding of refused window queries.
 - ``prometheus_rows``: answers merged into frames and rows.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from finops_cli.pricing import PriceCatalog
-from finops_cli.sources import prometheus_costs, prometheus_gpus
+from finops_cli.sources import prometheus_costs, prometheus_gpus, prometheus_inference
 from finops_cli.sources.interface import CostSource
 from finops_cli.sources.prometheus_client import PrometheusClient, PrometheusSettingsLike
 
@@ -84,7 +85,7 @@ class PrometheusCostSource(CostSource):
         return prometheus_costs.node_costs(self, window)
 
     def inference(self, request: CostRequest) -> InferenceData:
-        return prometheus_gpus.inference(self, request)
+        return prometheus_inference.inference(self, request)
 
     def gpus(self, window: Window, cluster: str | None = None) -> GpuData:
         return prometheus_gpus.gpus(self, window, cluster)

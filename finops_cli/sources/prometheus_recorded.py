@@ -10,8 +10,9 @@ wholly recorded are one range query over the rollups, runs wholly raw one range 
 series (``over_buckets`` as before), and a bucket cut by a coverage edge (or a partial edge
 bucket) is answered piece by piece with instant queries whose answers add up under the bucket's
 end. Every piece covers the same sample instants the raw bucket would, so the figures are the raw
-ones. Unit costs (``prometheus_gpus.inference``) plan and answer the same way for the traffic and
-served-share measures, by model, summing every bucket (a recorded UTC day is one read).
+ones. Unit costs (``prometheus_inference.inference``) plan and answer the same way for the
+traffic and served-share measures, by model, summing every bucket (a recorded UTC day is one
+read).
 """
 
 from __future__ import annotations
