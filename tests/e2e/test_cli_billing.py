@@ -137,7 +137,17 @@ def test_compare_with_focus_names_the_outside_instance_and_can_fail(focus_file):
         (["billing", "actual", "--explain"], "--athena"),
         (["billing", "actual", "--by", "colour"], "--by"),
         (["billing", "actual", "--focus", "/nonexistent/bill.csv"], "no such file"),
-        (["billing", "compare", "--window", "12h"], "whole UTC day"),
+        (  # inside one UTC day whatever the clock says (--window 12h is not, after noon)
+            [
+                "billing",
+                "compare",
+                "--start",
+                "2026-11-20T03:00:00Z",
+                "--end",
+                "2026-11-20T15:00:00Z",
+            ],
+            "whole UTC day",
+        ),
         (["billing", "actual", "--athena", "just_a_table"], "no database"),
     ],
 )
