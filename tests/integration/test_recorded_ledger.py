@@ -521,41 +521,6 @@ def test_gpus_and_rightsize_equal_raw(server, command, window):
     assert len(raw["rows"]) > 5
 
 
-def _samples_for(url: str, ask: Any, *, recorded: bool) -> int:
-    """Samples the server reads (``stats=all``) for every query ``ask(source)`` sends."""
-    settings = load_settings({"prometheus.url": url})
-    source = PrometheusCostSource(
-        settings.prometheus,
-        pod_labels(settings),
-        cluster_label=settings.labels.cluster,
-        recorded=recorded,
-    )
-    sent: list[tuple[str, list[tuple[str, str]]]] = []
-    call = source.client._call
-
-    def spy(path: str, params: list[tuple[str, str]], **kw: Any) -> Any:
-        sent.append((path, list(params)))
-        return call(path, params, **kw)
-
-    source.client._call = spy  # type: ignore[method-assign]
-    try:
-        ask(source)
-    finally:
-        source.close()
-    total = 0
-    with httpx.Client(timeout=120) as client:
-        for path, params in sent:
-            if path not in ("/api/v1/query", "/api/v1/query_range"):
-                continue
-            body = client.post(
-                f"{url}{path}",
-                content=urlencode([*params, ("stats", "all")]),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            ).json()
-            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
-    return total
-
-
 @pytest.mark.parametrize("command", ["gpus", "pods"])
 def test_gpus_and_rightsize_read_at_least_20x_fewer_samples(server, command):
     window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
@@ -563,8 +528,8 @@ def test_gpus_and_rightsize_read_at_least_20x_fewer_samples(server, command):
     def ask(source: PrometheusCostSource) -> Any:
         return getattr(source, command)(window)
 
-    raw = _samples_for(server, ask, recorded=False)
-    rec = _samples_for(server, ask, recorded=True)
+    raw, _ = samples_of(server, ask, recorded=False)
+    rec, _ = samples_of(server, ask, recorded=True)
     print(f"samples read, {command} over 2 days: raw {raw:,}, recorded {rec:,}")
     assert raw >= 20 * rec, (raw, rec)
 
