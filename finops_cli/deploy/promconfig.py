@@ -24,9 +24,13 @@ GPU_EXPORTER_SERVICE = f"dcgm-exporter.{GPU_NAMESPACE}.svc"  # headless: one A r
 GPU_EXPORTER_PORT = 9400
 # HAMi's scheduler (reference/gpu-sharing.md §5): its pods carry the chart's component label; its
 # metrics (``--metrics-bind-address``, default :9395) name each HAMi pod's share of each GPU,
-# which dcgm-exporter cannot. (vGPUmonitor's :9394 per-container usage is not read by finops.)
+# which dcgm-exporter cannot.
 HAMI_SCHEDULER_COMPONENT = "hami-scheduler"
 HAMI_SCHEDULER_PORT = 9395
+# HAMi's vGPUmonitor (§5) runs in the device plugin's DaemonSet pods, one per HAMi node, on
+# :9394: each HAMi container's utilisation of each device (its own busy, queries.hami_monitor).
+HAMI_MONITOR_COMPONENT = "hami-device-plugin"
+HAMI_MONITOR_PORT = 9394
 RULES_DIR = "/etc/prometheus/rules"
 PROMETHEUS_CONFIG = "prometheus.yml"
 REPLICA_LABEL = "prometheus_replica"
@@ -137,31 +141,10 @@ def prometheus_config(scrape_interval_s: int = SCRAPE_INTERVAL_S) -> dict[str, A
             {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
         ],
     }
-    hami_scheduler = {
-        "job_name": "hami-scheduler",
-        # Its series name the HAMi pod (namespace, pod) holding each share: keep them. Nothing
-        # is scraped where HAMi is not installed (no pod carries the label).
-        "honor_labels": True,
-        "kubernetes_sd_configs": [{"role": "pod"}],
-        "relabel_configs": [
-            {
-                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
-                "regex": HAMI_SCHEDULER_COMPONENT,
-                "action": "keep",
-            },
-            {
-                "source_labels": ["__meta_kubernetes_pod_phase"],
-                "regex": "Running",
-                "action": "keep",
-            },
-            {
-                "source_labels": ["__meta_kubernetes_pod_ip"],
-                "regex": "(.+)",
-                "replacement": f"$1:{HAMI_SCHEDULER_PORT}",
-                "target_label": "__address__",
-            },
-        ],
-    }
+    # Their series name the HAMi pod (namespace, pod, container) holding each share: keep them.
+    # Nothing is scraped where HAMi is not installed (no pod carries the label).
+    hami_scheduler = _hami_job("hami-scheduler", HAMI_SCHEDULER_COMPONENT, HAMI_SCHEDULER_PORT)
+    hami_monitor = _hami_job("hami-vgpu-monitor", HAMI_MONITOR_COMPONENT, HAMI_MONITOR_PORT)
     return {
         "global": {
             "scrape_interval": interval,
@@ -185,5 +168,35 @@ def prometheus_config(scrape_interval_s: int = SCRAPE_INTERVAL_S) -> dict[str, A
             gpu_exporters,
             inference,
             hami_scheduler,
+            hami_monitor,
+        ],
+    }
+
+
+def _hami_job(name: str, component: str, port: int) -> dict[str, Any]:
+    """A scrape job of one HAMi component: its running pods (the chart's component label) on
+    ``port``, with ``honor_labels`` so that the HAMi pod's ``namespace`` and ``pod`` its series
+    name are not moved to ``exported_*`` by the target's own."""
+    return {
+        "job_name": name,
+        "honor_labels": True,
+        "kubernetes_sd_configs": [{"role": "pod"}],
+        "relabel_configs": [
+            {
+                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                "regex": component,
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_phase"],
+                "regex": "Running",
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_ip"],
+                "regex": "(.+)",
+                "replacement": f"$1:{port}",
+                "target_label": "__address__",
+            },
         ],
     }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.promql import duration, label_name, matchers, quote
 from finops_cli.queries.discovery import NODE_PRICE_LABELS
+from finops_cli.queries.hami_monitor import HamiBusy
 from finops_cli.queries.names import (
     BUSY_PROFILING,
     BUSY_UTIL,
@@ -446,17 +447,34 @@ class QueryContext:
         )
 
     # ---- the ledger's per-entry measures (one series per GPU entry bound to a pod) ----------
+    @property
+    def hami_busy(self) -> HamiBusy | None:
+        """HAMi holders' own busy from HAMi's vGPUmonitor, where it is scraped
+        (``queries.hami_monitor``): entries dcgm-exporter cannot give them."""
+        shares = self.shares
+        if shares is None or not shares.sharing.hami or not shares.sharing.hami_monitor:
+            return None
+        return HamiBusy(self, shares.sharing.hami_monitor, shares.hami_device_share())
+
     def busy_entries(self, present: frozenset[str]) -> str:
-        """Busy share of each GPU entry, weighted by the holder's share of its physical GPU."""
-        return self.ledger_weighted(self.ledger_busy(present))
+        """Busy share of each GPU entry, weighted by the holder's share of its physical GPU;
+        HAMi holders' own where HAMi's vGPUmonitor is scraped."""
+        entries = self.ledger_weighted(self.ledger_busy(present))
+        hami = self.hami_busy
+        return entries if hami is None else f"({entries} or {hami.busy()})"
 
     def observed_entries(self, present: frozenset[str]) -> str:
         """The share each GPU entry with a busy reading counts for (1 on a whole GPU)."""
-        return self.ledger_weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+        entries = self.ledger_weighted(f"({self.busy_per_gpu(present)}) * 0 + 1")
+        hami = self.hami_busy
+        return entries if hami is None else f"({entries} or {hami.observed()})"
 
     def wasted_entries(self, present: frozenset[str]) -> str:
         """$/h each GPU entry pays for idle engine time: price x share x (1 - busy)."""
         idle_share = self.ledger_weighted(f"(1 - ({self.ledger_busy(present)}))")
+        hami = self.hami_busy
+        if hami is not None:
+            idle_share = f"({idle_share} or {hami.idle()})"
         if self.shares is not None:
             # A holder entry is a dcgm-exporter series bound to a pod that holds a share (the
             # device plugin or a DRA claim allocated it): its node's price is the price.

@@ -71,6 +71,8 @@ PROBED_METRICS = (
     GPU_ALLOCATABLE,
     "kube_node_labels",
     RULES_INFO,
+    "hami_container_device_utilization_ratio",  # HAMi's vGPUmonitor (queries.hami_monitor)
+    "Device_utilization_desc_of_container",  # the same before HAMi v2.9.0
 )
 
 # ---- per-GPU statistics ---------------------------------------------------------------------

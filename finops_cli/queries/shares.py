@@ -197,6 +197,11 @@ class ShareQueries:
         )
         return f"clamp_max({cores} or {percent} or {memory}, 1)"
 
+    def hami_device_share(self) -> str:
+        """Each HAMi container's share of each device it uses (``container_key``): what the
+        ledger charges it, and what its own busy is measured against (``queries.hami_monitor``)."""
+        return self._hami_fraction()
+
     def _mig_requests(self) -> str:
         ctx = self.ctx
         terms = [

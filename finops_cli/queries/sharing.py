@@ -110,7 +110,9 @@ class Sharing:
     requested, dcgm-exporter maps DRA claims, or copies series per virtual GPU;
     ``fraction_devices`` and ``memories``: the ``gpu-fraction-num-devices`` and ``gpu-memory``
     annotation values; ``per_process``: whether dcgm-exporter's virtual-GPU mode may write
-    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``).
+    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``);
+    ``hami_monitor``: the naming scheme of HAMi's vGPUmonitor utilisation series where they
+    are scraped next to HAMi requests (each HAMi pod's own busy, ``queries.hami_monitor``).
     """
 
     node_factors: tuple[tuple[tuple[str, ...], float], ...] = ()
@@ -124,6 +126,7 @@ class Sharing:
     fraction_devices: tuple[str, ...] = ()
     memories: tuple[str, ...] = ()
     per_process: bool = False  # virtual-GPU mode's per-pod process series (``pod_uid``) seen
+    hami_monitor: str = ""  # HAMi's vGPUmonitor utilisation found: its scheme (hami, legacy)
 
     @property
     def kai(self) -> bool:
@@ -172,7 +175,8 @@ class Sharing:
     def busy_estimated(self) -> bool:
         """Whether some GPU is shared in time (replicas, HAMi, KAI, DRA claims): its pods' busy
         is then the whole GPU's, split by allocation, except a MIG instance's own and, where
-        dcgm-exporter writes per-process series (``per_process``), a time-sliced holder's."""
+        dcgm-exporter writes per-process series (``per_process``), a time-sliced holder's, and
+        where HAMi's vGPUmonitor is scraped (``hami_monitor``), a HAMi holder's."""
         replicas = any(values[0] not in ("", "0", "1") for values, _ in self.node_factors)
         return replicas or self.hami or self.kai or self.dra or self.vgpu
 

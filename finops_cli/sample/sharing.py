@@ -609,6 +609,77 @@ def hami_scheduler_series(
             yield series("hami_vgpu_memory_allocated_bytes", labels, ts, ones * memory * MIB)
 
 
+# ---- HAMi's vGPUmonitor (§5: the device plugin's node metrics, :9394) --------------------------
+_MONITOR_NAMES = {  # new name: (legacy name, whether it is a container metric)
+    "hami_container_device_utilization_ratio": ("Device_utilization_desc_of_container", True),
+    "hami_vgpu_memory_used_bytes": ("vGPU_device_memory_usage_in_bytes", True),
+    "hami_host_gpu_utilization_ratio": ("HostCoreUtilization", False),
+}
+_MONITOR_LEGACY_LABELS = {
+    True: {"namespace": "podnamespace", "pod": "podname", "container": "ctrname",
+           "vdevice_index": "vdeviceid", "device_uuid": "deviceuuid"},
+    False: {"node": "nodeid", "device_index": "deviceidx", "device_uuid": "deviceuuid",
+            "device_type": "devicetype"},
+}  # fmt: skip
+
+
+def hami_monitor_series(
+    cluster: SampleCluster, grid: IntArray, runs: list[PodRun], scheme: str = "hami"
+) -> Iterator[SampleSeries]:
+    """HAMi's vGPUmonitor metrics of the HAMi nodes (§5), as the device plugin's DaemonSet
+    writes them: per HAMi container and device it uses, its utilisation of the device in
+    percent of the whole GPU (``hami_container_device_utilization_ratio``: percent despite the
+    name, the container's processes' SM utilisation as HAMi's shared region sums it, so its
+    share x its own busy, ``SampleCluster.hami_utilisation``) and its memory in use in bytes;
+    per device the host's utilisation in percent (``hami_host_gpu_utilization_ratio``).
+    ``scheme`` ``legacy`` writes the names and labels of HAMi before v2.9.0."""
+    import numpy as np
+
+    from finops_cli.sample.simulate import SampleSeries
+
+    if scheme not in HAMI_SCHEMES:
+        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
+
+    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
+        legacy, container = _MONITOR_NAMES[name]
+        if scheme == "legacy":
+            rename = _MONITOR_LEGACY_LABELS[container]
+            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
+        return SampleSeries(name, labels, ts, values)
+
+    holders = cluster.holders(runs)
+    for node in cluster.nodes:
+        if node.sharing != "hami":
+            continue
+        for gpu in range(node.gpu_count):
+            state = cluster.unit_state(gpu, holders.get((node.name, gpu, None), []), grid)
+            device = {
+                "node": node.name,
+                "device_index": str(gpu),
+                "device_uuid": cluster.gpu_uuid(node.name, gpu),
+                "device_type": f"NVIDIA-{node.gpu_product}",
+            }
+            util = np.floor(100.0 * state.busy + 0.5)
+            yield series("hami_host_gpu_utilization_ratio", device, grid, util)
+    for r in runs:
+        w = r.workload
+        node = cluster.node(w.node)
+        if sharing_mode(node, w) != "hami":
+            continue
+        ts = grid[r.first : r.last + 1]
+        for index, gpu in enumerate(w.gpu_indices):
+            labels = {
+                "namespace": w.namespace,
+                "pod": r.pod,
+                "container": w.container,
+                "vdevice_index": str(index),
+                "device_uuid": cluster.gpu_uuid(w.node, gpu),
+            }
+            util, memory_mib = cluster.hami_utilisation(r, gpu, grid)
+            yield series("hami_container_device_utilization_ratio", labels, ts, util)
+            yield series("hami_vgpu_memory_used_bytes", labels, ts, memory_mib * MIB)
+
+
 # ---- time-sliced replicas that rightsize frees ---------------------------------------------------
 REPLICA_NODES: tuple[NodeSpec, ...] = (
     # §2 time-slicing, replicas 4: one L40S whose three replicas embed-batch holds, 15% busy with

@@ -41,11 +41,13 @@ from finops_cli.sample.sharing import (
     allocated_share,
     check_wire,
     dra_device_name,
+    hami_monitor_series,
     hami_scheduler_series,
     ksm_resource,
     maps_to_device,
     node_allocatable,
     node_labels,
+    sharing_mode,
 )
 
 IntArray = npt.NDArray[np.int64]
@@ -139,6 +141,7 @@ class SampleCluster:
         dcgm_energy_counter: bool = True,
         name: str = "sample",
         hami_metrics: str | None = "hami",
+        hami_monitor: str | None = "hami",
     ) -> None:
         """``dcgm_host_label`` and ``dcgm_honor_labels`` reproduce real deployment variants:
         ``hostname`` (unreleased dcgm-exporter), None (``--no-hostname``), and a ServiceMonitor
@@ -146,9 +149,11 @@ class SampleCluster:
         ``dcgm_energy_counter`` False leaves out ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (a
         counters file without it: finops then integrates ``DCGM_FI_DEV_POWER_USAGE``).
         ``hami_metrics``: the HAMi scheduler's metric names on HAMi nodes (``sharing.HAMI_SCHEMES``:
-        ``hami``, ``legacy``), or None when its scheduler is not scraped.
+        ``hami``, ``legacy``), or None when its scheduler is not scraped; ``hami_monitor`` the
+        same for HAMi's vGPUmonitor (per-container utilisation: each HAMi pod's own busy).
         """
         self.hami_metrics = hami_metrics
+        self.hami_monitor = hami_monitor
         self.seed = seed
         self.name = name
         self.dcgm_host_label = dcgm_host_label
@@ -289,6 +294,8 @@ class SampleCluster:
         yield from self._inference_series(grid, runs, step)
         if self.hami_metrics is not None:
             yield from hami_scheduler_series(self, grid, runs, self.hami_metrics)
+        if self.hami_monitor is not None:
+            yield from hami_monitor_series(self, grid, runs, self.hami_monitor)
 
     def _node_series(self, grid: IntArray) -> Iterator[SampleSeries]:
         for node in self.nodes:
@@ -610,11 +617,24 @@ class SampleCluster:
         util = np.floor(100.0 * w.gpu_share * own + 0.5)
         return util, np.floor(memory_mib * w.gpu_share * used + 0.5)
 
+    def hami_utilisation(
+        self, r: PodRun, gpu: int, grid: IntArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """What HAMi's vGPUmonitor reads for a HAMi container on one device, at the pod's
+        samples: its processes' SM utilisation in whole percent of the GPU (its share x its own
+        busy; HAMi's limiter does not cap what the figure says) and their memory in MiB (as
+        ``process_values``)."""
+        return self.process_values(r, gpu, grid)
+
     def own_busy(self, r: PodRun, gpu: int, grid: IntArray) -> FloatArray | None:
         """A pod's own busy share of its share of a GPU, where its exporter writes per-process
-        series (``process_values``): ``min(1, util / 100 / share)``; None elsewhere."""
+        series (``process_values``) or, for a HAMi pod, where HAMi's vGPUmonitor is scraped
+        (``hami_utilisation``): ``min(1, util / 100 / share)``; None elsewhere."""
         node = self.node(r.workload.node)
         w = r.workload
+        if self.hami_monitor is not None and sharing_mode(node, w) == "hami" and w.gpu_share > 0:
+            util, _ = self.hami_utilisation(r, gpu, grid)
+            return np.minimum(1.0, util / 100.0 / w.gpu_share)
         if not (node.virtual_gpus and node.process_metrics) or w.mig_instance is not None:
             return None
         if not maps_to_device(w) or w.gpu_share <= 0:

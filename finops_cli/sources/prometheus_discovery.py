@@ -16,7 +16,7 @@ from finops_cli import queries
 from finops_cli.errors import SourceError
 from finops_cli.pricing import PriceCatalog
 from finops_cli.pricing.node_key import node_key
-from finops_cli.queries import QueryContext, sharing
+from finops_cli.queries import QueryContext, hami_monitor, sharing
 from finops_cli.sources.prometheus_client import PrometheusClient, ServerLimitError
 from finops_cli.sources.prometheus_rows import capacity_of, node_type_labels
 
@@ -130,6 +130,14 @@ def query_context(
                 if shared.per_process
                 else " (dcgm-exporter's per-process figures are not written here)"
             )
+            if shared.hami:
+                measured += (
+                    "; a HAMi holder's busy is its own utilisation over its share, from HAMi's "
+                    "vGPUmonitor"
+                    if shared.hami_monitor
+                    else "; HAMi's vGPUmonitor (hami_container_device_utilization_ratio) is not "
+                    "scraped: HAMi holders' busy is unknown and their waste counts 0"
+                )
             notes.append(
                 "busy and waste on GPUs shared in time (replicas, HAMi, KAI, DRA claims) are "
                 f"estimated: the GPU's busy split by allocation{measured}"
@@ -198,6 +206,7 @@ def discover_sharing(
         fraction_devices=values(sharing.DEVICES_ANNOTATION, queries.POD_ANNOTATIONS),
         memories=values(sharing.MEMORY_ANNOTATION, queries.POD_ANNOTATIONS),
         per_process=sharing.VGPU_LABEL in names and sharing.POD_UID_LABEL in names,
+        hami_monitor=hami_monitor.present(present),
     )
     return found if found.any else None
 

@@ -131,6 +131,9 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
     prometheus_rows.name_cluster(attribute_rows, ctx.cluster_label)
     prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
     hami_notes = _hami(source, ctx, scheme, window_s, end, rows, attribute_rows, pod_keys, hours)
+    if busy_metrics:  # HAMi holders' own busy, where HAMi's vGPUmonitor is scraped
+        busy = prometheus_hami.hami_busy(source.client, ctx, window_s, end)
+        prometheus_hami.attach_hami_busy(rows, busy, hours)
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))

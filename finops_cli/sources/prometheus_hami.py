@@ -3,7 +3,9 @@
 dcgm-exporter names no HAMi pod (it cannot map HAMi's device IDs), so without these metrics a
 HAMi GPU has no holder in ``gpus``. With them (``queries.hami``), each HAMi device's pods are
 added to the row of the dcgm-exporter GPU with the same UUID, with their share-hours; the row's
-``held_hours`` become the hours some HAMi pod held a share of it. Kept apart from
+``held_hours`` become the hours some HAMi pod held a share of it. Where HAMi's vGPUmonitor is
+scraped (``queries.hami_monitor``), each HAMi holder gets its own busy and the row the busy and
+``used_cost`` of its held shares (``hami_busy``), so its waste is the ledger's. Kept apart from
 ``prometheus_gpus`` so that a cluster without HAMi costs one ``__name__`` lookup and nothing else.
 """
 
@@ -13,6 +15,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from finops_cli.promql import duration
 from finops_cli.queries import any_metric
 from finops_cli.queries.hami import HAMI_METRICS, HamiNames, HamiQueries, present
 from finops_cli.sources import prometheus_rows
@@ -132,3 +135,75 @@ def attach_hami_holders(
             top = listed[0]
             row.update({k: top[k] for k in ("namespace", "pod", *pod_keys)})
     return unmatched
+
+
+def hami_busy(
+    client: PrometheusClient, ctx: QueryContext, window_s: float, end: datetime
+) -> dict[str, list[InstantSample]]:
+    """HAMi holders' own busy over the window, from HAMi's vGPUmonitor (``queries.hami_monitor``;
+    empty where it is not scraped): per (GPU, pod) the share-samples it was busy (``busy``) and
+    held (``share``); per GPU the price x busy share-samples (``used``, the ledger's paid-for
+    work) and the p95 of its held shares' busy (``p95``)."""
+    hb = ctx.hami_busy
+    if hb is None:
+        return {}
+    window, step = duration(window_s), duration(ctx.sample_interval_s)
+    gpu = ctx.grouping(["node", "gpu"])
+    busy, share = hb.busy(), hb.share()
+    used = f"sum by ({gpu}) ({busy}) * on ({ctx.node_join}) group_left () {ctx.node_price()}"
+    held = f"sum by ({gpu}) ({busy}) / sum by ({gpu}) ({share})"
+    queries = {
+        "busy": f"sum_over_time(({busy})[{window}:{step}])",
+        "share": f"sum_over_time(({share})[{window}:{step}])",
+        "used": f"sum_over_time(({used})[{window}:{step}])",
+        "p95": f"quantile_over_time(0.95, ({held})[{window}:{step}])",
+    }
+    answers = {name: client.instant(q, end) for name, q in queries.items()}
+    for samples in answers.values():
+        prometheus_rows.name_cluster(samples, ctx.cluster_label)
+    return answers
+
+
+def attach_hami_busy(
+    rows: dict[tuple[str, ...], dict[str, object]],
+    answers: dict[str, list[InstantSample]],
+    hours: float,
+) -> None:
+    """Each HAMi GPU row (no busy from dcgm-exporter, which names no HAMi pod) gets its held
+    shares' busy (average, share-weighted, and p95) and ``used_cost``, so that ``cost -
+    used_cost`` is the ledger's waste of it; each HAMi holder its own ``busy_avg``."""
+    if not answers:
+        return
+
+    def gpu_of(s: InstantSample) -> tuple[str, str, str]:
+        return (s.labels.get("cluster", ""), s.labels.get("node", ""), s.labels.get("gpu", ""))
+
+    by_gpu = {
+        (str(r.get("cluster") or ""), str(r["node"]), str(r["gpu"])): r
+        for r in rows.values()
+        if not r.get("mig_profile") and r.get("busy_avg") is None
+    }
+    held: dict[tuple[str, str, str, str, str], list[float]] = {}
+    for name in ("busy", "share"):
+        for s in answers[name]:
+            if math.isfinite(s.value):
+                who = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
+                held.setdefault((*gpu_of(s), *who), [0.0, 0.0])[name == "share"] += s.value
+    totals: dict[tuple[str, str, str], list[float]] = {}
+    for (*gpu, namespace, pod), (busy, share) in held.items():
+        row = by_gpu.get((gpu[0], gpu[1], gpu[2]))
+        if row is None or share <= 0:
+            continue
+        total = totals.setdefault((gpu[0], gpu[1], gpu[2]), [0.0, 0.0])
+        total[0] += busy
+        total[1] += share
+        for holder in row.get("holders") or []:  # type: ignore[attr-defined]
+            if (holder["namespace"], holder["pod"]) == (namespace, pod):
+                holder["busy_avg"] = busy / share
+    for key, (busy, share) in totals.items():
+        by_gpu[key]["busy_avg"] = busy / share
+    for name, column in (("used", "used_cost"), ("p95", "busy_p95")):
+        for s in answers[name]:
+            row = by_gpu.get(gpu_of(s))
+            if row is not None and gpu_of(s) in totals and math.isfinite(s.value):
+                row[column] = s.value * hours if name == "used" else s.value

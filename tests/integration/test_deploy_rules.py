@@ -113,7 +113,7 @@ def test_rules_read_real_metric_names_and_labels():
 
 def test_promtool_check_config(tmp_path):
     """promtool validates the whole configuration; Debian's Prometheus is built without
-    Kubernetes service discovery, so the inference-pods and hami-scheduler jobs'
+    Kubernetes service discovery, so the inference-pods, hami-scheduler and hami-vgpu-monitor jobs'
     kubernetes_sd_configs are checked here by shape and swapped for file_sd_configs (their
     relabelling is still validated)."""
     promtool = require_tool("promtool")
@@ -125,7 +125,7 @@ def test_promtool_check_config(tmp_path):
             assert sd["role"] in {"pod", "endpoints", "service", "node", "endpointslice"}
             job.setdefault("file_sd_configs", []).append({"files": [str(tmp_path / "pods.json")]})
             swapped += 1
-    assert swapped == 2  # inference-pods, hami-scheduler
+    assert swapped == 3  # inference-pods, hami-scheduler, hami-vgpu-monitor
     (tmp_path / "pods.json").write_text("[]")
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
@@ -138,9 +138,10 @@ def test_promtool_check_config(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
     jobs = {j["job_name"]: j for j in prometheus_config()["scrape_configs"]}
-    # dcgm-exporter, OpenCost, kube-state-metrics and HAMi's scheduler carry the workload's
-    # namespace/pod.
-    for job in ("dcgm-exporter", "opencost", "kube-state-metrics", "hami-scheduler"):
+    # dcgm-exporter, OpenCost, kube-state-metrics, HAMi's scheduler and its vGPUmonitor carry
+    # the workload's namespace/pod.
+    jobs_with_pods = ("dcgm-exporter", "opencost", "kube-state-metrics", "hami-scheduler")
+    for job in (*jobs_with_pods, "hami-vgpu-monitor"):
         assert jobs[job].get("honor_labels") is True, job
     assert not jobs["inference-pods"].get("honor_labels")
 
