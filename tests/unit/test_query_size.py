@@ -169,6 +169,7 @@ _MODES = {
         vgpu=True,
     ),
     "hami": Sharing(hami=True),
+    "hami+vgpumonitor": Sharing(hami=True, hami_monitor="legacy"),  # HAMi pods' own busy
     "kai": Sharing(fractions=("0.25", "0.5"), fraction_devices=("2",), memories=("11517", "20000")),
     "dra": Sharing(dra=True, dra_profiles=("1g.10gb",)),
 }
