@@ -111,7 +111,7 @@ def test_hami_pods_busy_is_their_own(prometheus_from_openmetrics, tmp_path_facto
 
 @pytest.mark.prometheus
 def test_without_the_monitor_hami_busy_stays_unknown(prometheus_from_openmetrics, tmp_path_factory):
-    url, cluster = _prometheus(prometheus_from_openmetrics, tmp_path_factory, None)
+    url, _ = _prometheus(prometheus_from_openmetrics, tmp_path_factory, None)
     doc = _run("costs", url, "--by", "project")
     assert any("vGPUmonitor" in n and "is not scraped" in n for n in doc["notes"]), doc["notes"]
     row = next(r for r in doc["rows"] if r["project"] == PROJECT)
