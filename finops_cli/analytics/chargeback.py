@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from finops_cli.analytics.costs import IDLE, UNALLOCATED, CostReport, CostRow
 from finops_cli.analytics.periods import Period, comparison, describe, iso
-from finops_cli.analytics.rightsize import CAPACITY_ACTIONS
+from finops_cli.analytics.rightsize_common import CAPACITY_ACTIONS
 
 RULE = (
     "commitment discount (ListCost - EffectiveCost of the bill's used commitment rows) of each "
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from finops_cli.analytics.anomalies import Anomaly
     from finops_cli.analytics.budgets import Budget
     from finops_cli.analytics.chargeback_commitments import CommitmentShare
-    from finops_cli.analytics.rightsize import Recommendation
+    from finops_cli.analytics.rightsize_common import Recommendation
 
 SCHEMA_VERSION = "1"
 SHARE_MODES = ("none", "proportional")

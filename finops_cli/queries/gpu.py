@@ -235,7 +235,7 @@ class GpuQueries:
     # ---- per workload: rightsizing's answers, grouped on the server -------------------------
     def pod_workloads(self) -> str:
         """Each GPU pod with the workload it belongs to (``workload_kind``, ``workload``), named
-        as ``analytics.rightsize.workload_of`` names it: a ReplicaSet's pods belong to its
+        as ``analytics.rightsize_workloads.workload_of`` names it: a ReplicaSet's pods belong to its
         Deployment, a Job's to the job family (the name without its run number), other
         controllers to themselves, and a pod without one (kube-state-metrics says ``<none>``)
         to itself alone."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finops_cli.analytics.rightsize import Recommendation
+from finops_cli.analytics.rightsize_common import Recommendation
 from finops_cli.render.format import Provenance, csv_text, new_table, several_clusters
 
 CSV_FIELDS = (

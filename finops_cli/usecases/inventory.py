@@ -97,7 +97,9 @@ def rightsize(
     with open_source(run) as source, run.progress("Querying GPU pods"):
         data = source.pods(run.window, cluster)
     # Analytics (pandas) after the queries: it loads in the background while they run.
-    from finops_cli.analytics.rightsize import UPSIZE, recommend, unlabelled_holders
+    from finops_cli.analytics.rightsize import recommend
+    from finops_cli.analytics.rightsize_capacity import unlabelled_holders
+    from finops_cli.analytics.rightsize_common import UPSIZE
     from finops_cli.render import rightsize as render
 
     recs = [

@@ -203,7 +203,7 @@ def make_inputs(teams: int, seed: int = SEED, details: bool = True) -> Inputs:  
     from finops_cli.analytics.budgets import Budget
     from finops_cli.analytics.chargeback import Extras, Period, team_models
     from finops_cli.analytics.costs import IDLE, UNALLOCATED
-    from finops_cli.analytics.rightsize import Recommendation, Workload
+    from finops_cli.analytics.rightsize_common import Recommendation, Workload
     from finops_cli.analytics.unit_costs import unit_cost
 
     rng = np.random.default_rng(seed)

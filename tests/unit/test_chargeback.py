@@ -417,7 +417,8 @@ def test_group_keys_agree():
 
 def test_capacity_advice_is_listed_under_idle_not_unallocated(reports):
     """Removing an unheld node saves idle capacity's money, not the unlabelled pods'."""
-    from finops_cli.analytics.rightsize import CAPACITY_ACTIONS, recommend
+    from finops_cli.analytics.rightsize import recommend
+    from finops_cli.analytics.rightsize_common import CAPACITY_ACTIONS
     from finops_cli.pricing import load_catalog
 
     pods = SampleCostSource(LABELS).pods(Window(START, END, "t"))

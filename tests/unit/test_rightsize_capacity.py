@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from finops_cli.analytics.rightsize import RightsizeRules, recommend
+from finops_cli.analytics.rightsize import recommend
+from finops_cli.analytics.rightsize_common import RightsizeRules
 from finops_cli.pricing import load_catalog
 from finops_cli.sample.simulate import SampleCluster
 from finops_cli.sample.truth import gpu_truth, pod_truth

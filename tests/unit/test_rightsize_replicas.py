@@ -7,13 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from finops_cli.analytics.rightsize import (
-    CONSOLIDATE,
-    FEWER_REPLICAS,
-    RightsizeRules,
-    consolidate_replicas,
-    recommend,
-)
+from finops_cli.analytics.rightsize import recommend
+from finops_cli.analytics.rightsize_common import CONSOLIDATE, FEWER_REPLICAS, RightsizeRules
+from finops_cli.analytics.rightsize_pools import consolidate_replicas
 from finops_cli.pricing import load_catalog
 from finops_cli.queries.hami import LEGACY, NEW, present
 from finops_cli.sources.interface import NODE_COLUMNS, POD_COLUMNS, REPLICA_GPU_COLUMNS, PodGpuData

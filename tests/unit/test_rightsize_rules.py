@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from finops_cli.analytics.gpus import GpuThresholds, classify
-from finops_cli.analytics.rightsize import recommend, workload_of
+from finops_cli.analytics.rightsize import recommend
+from finops_cli.analytics.rightsize_workloads import workload_of
 from finops_cli.pricing import load_catalog
 from finops_cli.sources.interface import NODE_COLUMNS, POD_COLUMNS, PodGpuData
 

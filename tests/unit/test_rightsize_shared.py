@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from finops_cli.analytics import mig_profiles
-from finops_cli.analytics.rightsize import recommend, unlabelled_holders
+from finops_cli.analytics.rightsize import recommend
+from finops_cli.analytics.rightsize_capacity import unlabelled_holders
 from finops_cli.pricing import load_catalog
 from finops_cli.sources.interface import CAPACITY_COLUMNS, NODE_COLUMNS, POD_COLUMNS, PodGpuData
 
