@@ -8,6 +8,7 @@ docs/cost-model.md.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from finops_cli.labels import kube_label_to_prometheus
@@ -275,10 +276,22 @@ class ShareQueries:
         """KAI fractional pods on the GPU their group's reservation pod holds: dcgm-exporter
         names only the reservation pod, so the pods are found by the group label they share
         (``runai-gpu-group``, in kube-state-metrics' pod labels). Keyed by ``SHARE_KEY``, at
-        each pod's fraction; None without fractions."""
+        each pod's fraction; None without fractions. A pod without that label (one holding a
+        fraction of several GPUs) is a holder of its node's pooled GPUs instead
+        (``kai_pooled``)."""
         terms = self._kai_terms(per_device=True)
         if terms is None:
             return None
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        held = f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
+        unit = "node, gpu, GPU_I_ID, gpu_model"
+        reserved = self._kai_reserved(shard)
+        return f"{held} * on ({ctx.grouping([group])}) group_left ({unit}) {reserved}"
+
+    def _kai_reserved(self, shard: str = "") -> str:
+        """Each GPU unit a KAI reservation pod holds, with its ``runai-gpu-group``."""
         ctx = self.ctx
         group = kube_label_to_prometheus(KAI_GPU_GROUP)
         wanted = [
@@ -290,12 +303,49 @@ class ShareQueries:
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
         unit = "node, gpu, GPU_I_ID, gpu_model"
-        reserved = (
+        return (
             f"group by ({ctx.grouping([unit, group])}) ({series} * on ({ctx.pod_join}) "
             f"group_left ({group}) {labelled})"
         )
-        held = f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
-        return f"{held} * on ({ctx.grouping([group])}) group_left ({unit}) {reserved}"
+
+    def kai_pool_gpus(self, named_lookback_s: int | None = None) -> str | None:
+        """The GPU units of each node reserved for KAI groups that no pod's ``runai-gpu-group``
+        label names: the groups of pods holding a fraction of several GPUs
+        (``gpu-fraction-num-devices`` > 1), which KAI names in one label per group
+        (``runai-gpu-group/<group>``) that a kube-state-metrics allowlist cannot list. A group
+        some pod's label named within ``named_lookback_s`` (``gpus``: the window) is not
+        pooled, so a single-GPU group whose pods are between runs is never taken for one.
+        Keyed by node, gpu, GPU_I_ID, gpu_model and the group; None without KAI fractions."""
+        if not self.sharing.kai:
+            return None
+        ctx = self.ctx
+        wide = (
+            ctx if named_lookback_s is None else replace(ctx, attribute_lookback_s=named_lookback_s)
+        )
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        served = wide.attribute(
+            POD_LABELS, f'{group}!="",namespace!={quote(RESERVATION_NAMESPACE)}'
+        )
+        named = f"group by ({ctx.grouping([group])}) ({served})"
+        return f"({self._kai_reserved()} unless on ({ctx.grouping([group])}) {named})"
+
+    def kai_pooled(self, named_lookback_s: int | None = None) -> str | None:
+        """Each KAI pod without a ``runai-gpu-group`` label on its node (``pod_node_key``), at
+        its whole share (fraction x devices), at the instants its node has pooled GPUs
+        (``kai_pool_gpus``): ``gpus`` spreads it over them. None without KAI fractions."""
+        terms = self._kai_terms()
+        pool = self.kai_pool_gpus(named_lookback_s)
+        if terms is None or pool is None:
+            return None
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        alone = f"({terms} unless on ({ctx.pod_join}) {labelled})"
+        placed = f"{alone} * on ({ctx.pod_join}) group_left (node) {self._placed()}"
+        return (
+            f"sum by ({self.pod_node_key}) ({placed}) and on ({ctx.node_join}) "
+            f"count by ({ctx.node_join}) ({pool})"
+        )
 
     def _dra_series(self, extra: str, shard: str = "", model: bool = True) -> str:
         ctx = self.ctx

@@ -34,6 +34,7 @@ from finops_cli.queries import (
 )
 from finops_cli.queries.replicas import node_held_peak, replica_gpu_measures, replica_nodes
 from finops_cli.queries.sharing import Sharing
+from finops_cli.sources import prometheus_kai
 from finops_cli.sources.prometheus_gpus import (
     capacity_measures,
     gpu_measures,
@@ -199,6 +200,7 @@ def _shared_queries(ctx: QueryContext) -> Iterator[str]:
     gq = GpuQueries(ctx, WEEK)
     yield replica_nodes(gq)
     yield node_held_peak(gq)
+    yield from prometheus_kai.pooled_queries(ctx, WEEK) or ()  # KAI pods on pooled GPUs
     for scheme in (hami.NEW, hami.LEGACY):  # HAMi's scheduler metrics, whichever names
         hq = hami.HamiQueries(ctx, scheme, WEEK)
         yield from (hq.share_samples(), hq.oversubscribed())
