@@ -110,7 +110,9 @@ class Sharing:
     requested, dcgm-exporter maps DRA claims, or copies series per virtual GPU;
     ``fraction_devices`` and ``memories``: the ``gpu-fraction-num-devices`` and ``gpu-memory``
     annotation values; ``per_process``: whether dcgm-exporter's virtual-GPU mode may write
-    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``).
+    per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``);
+    ``kai_capped``: whether some KAI GPU group's pods held more than 1 GPU at an instant of the
+    window (``ShareQueries.kai_oversubscribed``), so that their shares are capped per group.
     """
 
     node_factors: tuple[tuple[tuple[str, ...], float], ...] = ()
@@ -124,6 +126,7 @@ class Sharing:
     fraction_devices: tuple[str, ...] = ()
     memories: tuple[str, ...] = ()
     per_process: bool = False  # virtual-GPU mode's per-pod process series (``pod_uid``) seen
+    kai_capped: bool = False  # some KAI GPU group's pods held more than 1 GPU in the window
 
     @property
     def kai(self) -> bool:
