@@ -308,7 +308,7 @@ class ShareQueries:
                     POD_ANNOTATIONS, f"{DEVICES_ANNOTATION}=~{alternation(values)}"
                 )
                 terms.append(f"group by ({self.ctx.pod_join}) ({read}) * {count!r}")
-        return " or ".join(terms) if terms else None
+        return f"({' or '.join(terms)})" if terms else None
 
     def _group_held(self, terms: str) -> str:
         """``terms`` (per pod) of the pods a KAI GPU group serves, with the group's label."""
