@@ -374,12 +374,8 @@ class QueryContext:
         shares = self.shares
         if shares is None:
             return self.weighted(per_entry)
-        weights = shares.holder_weights()
-        gpu = self.grouping(["node", "gpu"])
-        total = f"clamp_min(sum by ({gpu}) ({weights}), 1)"
-        return (
-            f"({per_entry}) * on ({shares.share_key}) {weights} / on ({gpu}) group_left () {total}"
-        )
+        weights = shares.gpu_capped(shares.holder_weights())
+        return f"({per_entry}) * on ({shares.share_key}) {weights}"
 
     def ledger_busy(self, present: frozenset[str]) -> str:
         """``busy_per_gpu`` for the ledger: on GPUs shared in time where dcgm-exporter writes

@@ -8,10 +8,11 @@ docs/cost-model.md.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from finops_cli.labels import kube_label_to_prometheus
-from finops_cli.promql import quote
+from finops_cli.promql import duration, quote
 from finops_cli.queries.names import (
     BUSY_UTIL,
     GPU_ALLOCATABLE,
@@ -121,18 +122,25 @@ class ShareQueries:
         return f"(count by ({ctx.node_join}) ({gpus}) or {base})"
 
     def node_scale(self, held: str) -> str:
-        """Per node, ``min(1, physical GPUs / shares held)`` at each instant: what each holder's
-        share is scaled by so that a node whose pods hold more than its GPUs (replicas counted
-        whole where the replicas label is missing) is never charged more than its GPUs. The
-        physical GPUs are those dcgm-exporter reports (``physical_gpus``); a node it does not
-        report is not scaled. ``held``: each pod's shares per node (``pod_join`` and node)."""
+        """Per node, ``min(1, physical GPUs / shares held)`` at each instant (``capped``): what
+        each holder's share is scaled by so that a node whose pods hold more than its GPUs
+        (replicas counted whole where the replicas label is missing) is never charged more
+        than its GPUs. The physical GPUs are those dcgm-exporter reports (``physical_gpus``);
+        a node it does not report is not scaled. ``held``: each pod's shares per node
+        (``pod_join`` and node)."""
         ctx = self.ctx
         reported = ctx.dcgm_labels(ctx.exact(GPU_PRESENCE))
         gpus = f"group by ({ctx.grouping(['node', 'gpu'])}) ({reported})"
         unreported = f"group by ({ctx.node_join}) ({ctx.attribute('kube_node_labels')}) * 1e9"
         physical = f"(count by ({ctx.node_join}) ({gpus}) or {unreported})"
-        total = f"sum by ({ctx.node_join}) ({held})"
-        return f"clamp_max({physical} / on ({ctx.node_join}) {total}, 1)"
+        return capped(held, ctx.node_join, physical)
+
+    def gpu_capped(self, entries: str) -> str:
+        """``entries`` (shares keyed by at least node and gpu) scaled per physical GPU by
+        ``capped``: a GPU's entries weigh 1 at most in all at each instant (over-subscription:
+        stale or mislabelled series, a device counted whole)."""
+        gpu = self.ctx.grouping(["node", "gpu"])
+        return f"{entries} * on ({gpu}) group_left () {capped(entries, gpu)}"
 
     def allocatable_gpus(self) -> str:
         """Physical GPUs kube-state-metrics' allocatable stands for: replicas and single-strategy
@@ -149,24 +157,27 @@ class ShareQueries:
     def pod_gpus(self, opencost_allocation: bool, finished: str | None = None) -> str:
         """Physical GPU-equivalents each pod holds per node, every mode added up. With
         ``finished`` (the pods to leave out), the device-plugin requests (whole GPUs, replicas,
-        HAMi) are scaled by ``node_scale`` of the live ones: where the replicas label is missing
-        they count each replica whole, more than the node has. MIG profiles, KAI fractions and
-        DRA claims are bounded by their own scheduler or driver and are not scaled."""
+        HAMi, MIG instances) are scaled by ``node_scale`` of the live ones: where the replicas
+        label is missing they count each replica whole, more than the node has, and a MIG
+        profile finops cannot read counts whole. KAI fractions are capped per GPU group
+        (``_fractions``) and DRA claims per GPU (``_dra_claims``): over-subscription is
+        scaled wherever it comes from, never charged twice."""
         ctx = self.ctx
-        parts = []
+        plugin = []
         if opencost_allocation and not self.sharing.requests_shared:
-            parts.append(f"sum by ({self.pod_node_key}) ({ctx.exact(GPU_ALLOCATION)})")
+            plugin.append(f"sum by ({self.pod_node_key}) ({ctx.exact(GPU_ALLOCATION)})")
         else:
-            parts.append(self._whole_requests())
+            plugin.append(self._whole_requests())
+        if self.sharing.mig_resources:
+            plugin.append(self._mig_requests())
+        parts = [_summed(plugin, self.pod_node_key)]
         if finished is not None:
             live = f"({parts[0]} unless on ({ctx.pod_join}) {finished})"
             parts[0] = f"{parts[0]} * on ({ctx.node_join}) group_left () {self.node_scale(live)}"
-        if self.sharing.mig_resources:
-            parts.append(self._mig_requests())
         if self.sharing.kai:
-            parts.append(self._fractions())
+            parts.append(self._fractions(capped_groups=finished is not None))
         if self.sharing.dra:
-            parts.append(self._dra_claims())
+            parts.append(self._dra_claims(capped=finished is not None))
         return _summed(parts, self.pod_node_key)
 
     def _whole_requests(self) -> str:
@@ -265,25 +276,109 @@ class ShareQueries:
             f"({ctx.attribute('kube_pod_info', NODE_SET)}))"
         )
 
-    def _fractions(self) -> str:
-        """KAI / Run:ai fractional pods: their share on the node they run on."""
+    def _fractions(self, capped_groups: bool = True) -> str:
+        """KAI / Run:ai fractional pods: their share of each GPU times their
+        ``gpu-fraction-num-devices``, on the node they run on. Where discovery found a GPU group
+        (``runai-gpu-group``: one reservation pod, one GPU) whose pods held more than 1 GPU
+        (``Sharing.kai_capped``), each group's pods are scaled by ``capped`` per group unless
+        ``capped_groups`` is False. A pod without that label (a fraction of several GPUs) is
+        not scaled: its groups cannot be named (``kai_pool_gpus``)."""
         ctx = self.ctx
-        terms = self._kai_terms()
+        terms = self._kai_terms(per_device=True)
         if terms is None:
             return "vector(0) * 0 < 0"
+        placed = self._placed()
+        factors = []
+        if capped_groups and self.sharing.kai_capped:
+            factors.append(self._group_scale(terms))
+        devices = self._devices()
+        if devices is not None:
+            factors.append(devices)
+        if factors:
+            factors.append(placed)  # 1 for every other pod
+            either = f" or on ({ctx.pod_join}) ".join(factors)
+            terms = f"{terms} * on ({ctx.pod_join}) group_left () ({either})"
         return (
             f"sum by ({self.pod_node_key}) ({terms} * on ({ctx.pod_join}) "
-            f"group_left (node) {self._placed()})"
+            f"group_left (node) {placed})"
         )
+
+    def _devices(self) -> str | None:
+        """Each KAI pod's ``gpu-fraction-num-devices`` where it is more than 1 (``pod_join``);
+        None where no pod gives one."""
+        terms = []
+        for count, values in by_fraction(self.sharing.fraction_devices, parse_devices).items():
+            if count != 1:
+                read = self.ctx.exact(
+                    POD_ANNOTATIONS, f"{DEVICES_ANNOTATION}=~{alternation(values)}"
+                )
+                terms.append(f"group by ({self.ctx.pod_join}) ({read}) * {count!r}")
+        return f"({' or '.join(terms)})" if terms else None
+
+    def _group_held(self, terms: str) -> str:
+        """``terms`` (per pod) of the pods a KAI GPU group serves, with the group's label."""
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(
+            POD_LABELS, f'{group}!="",namespace!={quote(RESERVATION_NAMESPACE)}'
+        )
+        return f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
+
+    def _group_scale(self, terms: str) -> str:
+        """Per pod a KAI GPU group serves (``pod_join``), ``capped`` of its group: its GPU's
+        shares scaled to 1 where the group's pods hold more."""
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        scale = capped(self._group_held(terms), ctx.grouping([group]))
+        by_pod = f"group by ({ctx.grouping(['namespace', 'pod', group])}) ({labelled})"
+        return f"{by_pod} * on ({ctx.grouping([group])}) group_left () {scale}"
+
+    def kai_oversubscribed(self, window_s: float) -> str | None:
+        """The KAI GPU groups whose pods held more than 1 GPU at some instant of the window
+        (``window_s``, at the sample step), valued at the largest ratio; None without KAI
+        fractions. What discovery reads to set ``Sharing.kai_capped``."""
+        terms = self._kai_terms(per_device=True)
+        if terms is None:
+            return None
+        group = self.ctx.grouping([kube_label_to_prometheus(KAI_GPU_GROUP)])
+        return self._over_window(f"sum by ({group}) ({self._group_held(terms)})", window_s)
+
+    def dra_oversubscribed(self, window_s: float) -> str | None:
+        """The GPUs whose DRA devices' shares added up to more than 1 at some instant of the
+        window (a profile finops cannot read, counted whole; stale or mislabelled series),
+        valued at the largest ratio; None without DRA claims. Reported: ``_dra_claims`` caps
+        them always."""
+        if not self.sharing.dra:
+            return None
+        gpu = self.ctx.grouping(["node", "gpu"])
+        return self._over_window(f"sum by ({gpu}) ({self._dra_terms()})", window_s)
+
+    def _over_window(self, held: str, window_s: float) -> str:
+        """The largest of ``held`` over the window at the sample step, where past 1."""
+        step = duration(self.ctx.sample_interval_s)
+        return f"max_over_time(({held})[{duration(window_s)}:{step}]) > 1.001"
 
     def kai_holders(self, shard: str = "") -> str | None:
         """KAI fractional pods on the GPU their group's reservation pod holds: dcgm-exporter
         names only the reservation pod, so the pods are found by the group label they share
         (``runai-gpu-group``, in kube-state-metrics' pod labels). Keyed by ``SHARE_KEY``, at
-        each pod's fraction; None without fractions."""
+        each pod's fraction; None without fractions. A pod without that label (one holding a
+        fraction of several GPUs) is a holder of its node's pooled GPUs instead
+        (``kai_pooled``)."""
         terms = self._kai_terms(per_device=True)
         if terms is None:
             return None
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        held = f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
+        unit = "node, gpu, GPU_I_ID, gpu_model"
+        reserved = self._kai_reserved(shard)
+        return f"{held} * on ({ctx.grouping([group])}) group_left ({unit}) {reserved}"
+
+    def _kai_reserved(self, shard: str = "") -> str:
+        """Each GPU unit a KAI reservation pod holds, with its ``runai-gpu-group``."""
         ctx = self.ctx
         group = kube_label_to_prometheus(KAI_GPU_GROUP)
         wanted = [
@@ -295,12 +390,49 @@ class ShareQueries:
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
         unit = "node, gpu, GPU_I_ID, gpu_model"
-        reserved = (
+        return (
             f"group by ({ctx.grouping([unit, group])}) ({series} * on ({ctx.pod_join}) "
             f"group_left ({group}) {labelled})"
         )
-        held = f"{terms} * on ({ctx.pod_join}) group_left ({group}) {labelled}"
-        return f"{held} * on ({ctx.grouping([group])}) group_left ({unit}) {reserved}"
+
+    def kai_pool_gpus(self, named_lookback_s: int | None = None) -> str | None:
+        """The GPU units of each node reserved for KAI groups that no pod's ``runai-gpu-group``
+        label names: the groups of pods holding a fraction of several GPUs
+        (``gpu-fraction-num-devices`` > 1), which KAI names in one label per group
+        (``runai-gpu-group/<group>``) that a kube-state-metrics allowlist cannot list. A group
+        some pod's label named within ``named_lookback_s`` (``gpus``: the window) is not
+        pooled, so a single-GPU group whose pods are between runs is never taken for one.
+        Keyed by node, gpu, GPU_I_ID, gpu_model and the group; None without KAI fractions."""
+        if not self.sharing.kai:
+            return None
+        ctx = self.ctx
+        wide = (
+            ctx if named_lookback_s is None else replace(ctx, attribute_lookback_s=named_lookback_s)
+        )
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        served = wide.attribute(
+            POD_LABELS, f'{group}!="",namespace!={quote(RESERVATION_NAMESPACE)}'
+        )
+        named = f"group by ({ctx.grouping([group])}) ({served})"
+        return f"({self._kai_reserved()} unless on ({ctx.grouping([group])}) {named})"
+
+    def kai_pooled(self, named_lookback_s: int | None = None) -> str | None:
+        """Each KAI pod without a ``runai-gpu-group`` label on its node (``pod_node_key``), at
+        its whole share (fraction x devices), at the instants its node has pooled GPUs
+        (``kai_pool_gpus``): ``gpus`` spreads it over them. None without KAI fractions."""
+        terms = self._kai_terms()
+        pool = self.kai_pool_gpus(named_lookback_s)
+        if terms is None or pool is None:
+            return None
+        ctx = self.ctx
+        group = kube_label_to_prometheus(KAI_GPU_GROUP)
+        labelled = ctx.attribute(POD_LABELS, f'{group}!=""')
+        alone = f"({terms} unless on ({ctx.pod_join}) {labelled})"
+        placed = f"{alone} * on ({ctx.pod_join}) group_left (node) {self._placed()}"
+        return (
+            f"sum by ({self.pod_node_key}) ({placed}) and on ({ctx.node_join}) "
+            f"count by ({ctx.node_join}) ({pool})"
+        )
 
     def _dra_series(self, extra: str, shard: str = "", model: bool = True) -> str:
         ctx = self.ctx
@@ -330,13 +462,16 @@ class ShareQueries:
         shares = f"{by_profile} * on ({DRA_PROFILE_LABEL}) group_left () ({table})"
         return f"{shares} / on ({device}) group_left () count by ({device}) ({claimants})"
 
-    def _dra_claims(self) -> str:
+    def _dra_claims(self, capped: bool = True) -> str:
         """Pods holding GPUs through DRA claims, which request nothing kube-state-metrics sees;
-        a pod that also requests through the extended-resource bridge is counted there."""
+        a pod that also requests through the extended-resource bridge is counted there. The
+        devices' shares are capped per GPU (``gpu_capped``) unless ``capped`` is False: the
+        driver allocates a GPU once, but a profile finops cannot read counts whole."""
         ctx = self.ctx
         requested = ctx.exact(GPU_REQUESTS, 'resource=~"nvidia_com_.+"')
+        terms = self._dra_terms()
         return (
-            f"sum by ({self.pod_node_key}) ({self._dra_terms()}) "
+            f"sum by ({self.pod_node_key}) ({self.gpu_capped(terms) if capped else terms}) "
             f"unless on ({ctx.pod_join}) group by ({ctx.pod_join}) ({requested})"
         )
 
@@ -424,6 +559,17 @@ class ShareQueries:
         """A per-series busy share collapsed onto the holder entries (copies repeat the whole
         GPU's value: the max is that value, never a sum)."""
         return f"max by ({self.share_key}) ({per_series})"
+
+
+def capped(held: str, by: str, capacity: str | None = None) -> str:
+    """``min(1, capacity / the shares held)`` per ``by`` at each instant (capacity: an
+    expression keyed by ``by``, or 1): the one formula by which over-subscribed shares are
+    scaled, per node (``ShareQueries.node_scale``), per physical GPU (``gpu_capped``, the
+    ledger's weights) and per KAI GPU group."""
+    total = f"sum by ({by}) ({held})"
+    if capacity is None:
+        return f"clamp_max(1 / {total}, 1)"
+    return f"clamp_max({capacity} / on ({by}) {total}, 1)"
 
 
 def _summed(parts: list[str], by: str) -> str:

@@ -112,7 +112,9 @@ class Sharing:
     annotation values; ``per_process``: whether dcgm-exporter's virtual-GPU mode may write
     per-pod process series (copies carry ``vgpu`` and some series ``pod_uid``);
     ``hami_monitor``: the naming scheme of HAMi's vGPUmonitor utilisation series where they
-    are scraped next to HAMi requests (each HAMi pod's own busy, ``queries.hami_monitor``).
+    are scraped next to HAMi requests (each HAMi pod's own busy, ``queries.hami_monitor``);
+    ``kai_capped``: whether some KAI GPU group's pods held more than 1 GPU at an instant of the
+    window (``ShareQueries.kai_oversubscribed``), so that their shares are capped per group.
     """
 
     node_factors: tuple[tuple[tuple[str, ...], float], ...] = ()
@@ -127,6 +129,7 @@ class Sharing:
     memories: tuple[str, ...] = ()
     per_process: bool = False  # virtual-GPU mode's per-pod process series (``pod_uid``) seen
     hami_monitor: str = ""  # HAMi's vGPUmonitor utilisation found: its scheme (hami, legacy)
+    kai_capped: bool = False  # some KAI GPU group's pods held more than 1 GPU in the window
 
     @property
     def kai(self) -> bool:

@@ -291,6 +291,13 @@ SHARING_NODES: tuple[NodeSpec, ...] = (
 _MIXED, _SINGLE, _SLICED, _MPS, _HAMI, _KAI, _DRA, _DRA_MIG = (n.name for n in SHARING_NODES)
 
 
+_KAI_GROUPS = {  # the GPU groups of the KAI node's GPUs 1 to 3, one reservation pod each
+    1: "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f",
+    2: "0c7b6a59-4837-4261-9504-f3e2d1c0b9a8",
+    3: "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716",
+}
+
+
 def _labels(team: str, project: str, model: str | None, env: str = "production") -> dict[str, str]:
     labels = {TEAM_KEY: team, PROJECT_KEY: project, ENVIRONMENT_KEY: env}
     if model:
@@ -447,24 +454,24 @@ def sharing_workloads() -> tuple[WorkloadSpec, ...]:
                 busy_base=0.0, cpu_cores=0.001, memory_gib=10 / 1024,
                 container="resource-reservation", requests={GPU: 1},
             )
-            for gpu, group in (
-                (1, "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"),
-                (2, "0c7b6a59-4837-4261-9504-f3e2d1c0b9a8"),
-                (3, "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716"),
-            )
+            for gpu, group in _KAI_GROUPS.items()
         ),
         #      gpu-memory alone: 11517 MiB of the L40S's 46068 is a quarter of it (a memory share).
         WorkloadSpec(
             "query-rewriter", "search-serving", _KAI, (1,),
             _labels("search", "query-understanding", "qwen2.5-1.5b")
-            | {KAI_GPU_GROUP: "9d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f"},
+            | {KAI_GPU_GROUP: _KAI_GROUPS[1]},
             _every(12, 9, 1), "inference", annotations={KAI_MEMORY: "11517"}, busy_base=0.3,
             cpu_cores=2, memory_gib=8, requests={},
         ),
         #      gpu-fraction 0.5 of each of 2 GPUs (gpu-fraction-num-devices): 1.0 GPU in all.
+        #      KAI labels such a pod once per GPU group, ``runai-gpu-group/<group>: <group>``
+        #      (its binder's multi-fraction label), never with ``runai-gpu-group`` itself.
         WorkloadSpec(
             "moe-eval", "agents-research", _KAI, (2, 3),
-            _labels("agents", "agent-research", "mixtral-8x7b", "staging"), _every(24, 12, 3),
+            _labels("agents", "agent-research", "mixtral-8x7b", "staging")
+            | {f"{KAI_GPU_GROUP}/{g}": g for g in (_KAI_GROUPS[2], _KAI_GROUPS[3])},
+            _every(24, 12, 3),
             "training", annotations={KAI_FRACTION: "0.5", KAI_DEVICES: "2"}, busy_base=0.6,
             cpu_cores=8, memory_gib=64, requests={},
         ),

@@ -86,14 +86,18 @@ def ground_truth(
     end: int,
     gpu_price: Callable[[NodeSpec, npt.NDArray[np.int64]], npt.NDArray[np.float64]] | None = None,
     share_of: Callable[[WorkloadSpec], float] | None = None,
+    per_gpu: Callable[[WorkloadSpec], bool] | None = None,
 ) -> GroundTruth:
     """Exact integrals over ``[start, end)`` (unix seconds).
 
     ``gpu_price`` replaces OpenCost's per-GPU price (e.g. catalog prices, for a cluster
     without OpenCost). ``share_of`` replaces each workload's share of each of its GPUs (what a
     misread wire says, e.g. time-slicing replicas counted whole where the replicas label is
-    missing); wherever the shares held on a node then exceed its GPUs, each holder's share is
-    scaled by GPUs / shares held at that instant (docs/cost-model.md, over-subscription).
+    missing, a MIG or DRA profile that cannot be read counted whole, a KAI fraction past what
+    its group has); wherever the shares held on a node then exceed its GPUs, each holder's
+    share is scaled by GPUs / shares held at that instant (docs/cost-model.md,
+    over-subscription). The workloads ``per_gpu`` names (KAI fractions, DRA claims: their GPU
+    is known) are scaled per physical GPU instead, by 1 / the shares they hold of it.
     """
     price_of = gpu_price or cluster.gpu_price
     at, hours = _pieces(start, end)
@@ -101,25 +105,45 @@ def ground_truth(
     def held_of(w: WorkloadSpec) -> float:
         return w.held_gpus if share_of is None else len(w.gpu_indices) * share_of(w)
 
+    def by_gpu(w: WorkloadSpec) -> bool:
+        return per_gpu is not None and per_gpu(w)
+
     on_node: dict[str, FloatArray] = {}
+    on_gpu: dict[tuple[str, int], FloatArray] = {}
     for w in cluster.workloads:
         on_node.setdefault(w.node, np.zeros(len(at)))
-        on_node[w.node] += (cluster.runs_at(w, at) >= 0) * held_of(w)
-    scale = {
+        running = cluster.runs_at(w, at) >= 0
+        if not by_gpu(w):
+            on_node[w.node] += running * held_of(w)
+            continue
+        for gpu in w.gpu_indices:
+            on_gpu.setdefault((w.node, gpu), np.zeros(len(at)))
+            on_gpu[(w.node, gpu)] += running * held_of(w) / len(w.gpu_indices)
+    node_scale = {
         name: np.minimum(1.0, cluster.node(name).gpu_count / np.maximum(total, 1e-12))
         for name, total in on_node.items()
     }
+    gpu_scale = {
+        key: np.minimum(1.0, 1.0 / np.maximum(total, 1e-12)) for key, total in on_gpu.items()
+    }
+
+    def scale_of(w: WorkloadSpec) -> FloatArray:
+        if not by_gpu(w):
+            return node_scale[w.node]
+        scales = [gpu_scale[(w.node, g)] for g in w.gpu_indices]
+        return np.asarray(sum(scales) / len(scales), dtype=np.float64)
 
     rows = []
     for w in cluster.workloads:
         node = cluster.node(w.node)
         runs = cluster.runs_at(w, at)
-        gpu_price_at = price_of(node, at) * scale[w.node]
+        scale = scale_of(w)
+        gpu_price_at = price_of(node, at) * scale
         cpu_ram = cluster.cpu_price(node, at) * w.cpu_cores + cluster.ram_price(node, at) * (
             w.memory_gib
         )
         held_gpus = held_of(w)
-        hours_held = hours * scale[w.node]
+        hours_held = hours * scale
         for run in np.unique(runs[runs >= 0]).tolist():
             held = runs == run
             rows.append(

@@ -9,11 +9,13 @@ The probes' PromQL is in ``queries.discovery``; this module sends them and reads
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from finops_cli import queries
 from finops_cli.errors import SourceError
+from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.pricing import PriceCatalog
 from finops_cli.pricing.node_key import node_key
 from finops_cli.queries import QueryContext, hami_monitor, sharing
@@ -152,6 +154,51 @@ def query_context(
         catalog_prices=catalog_prices,
         sharing=shared,
     )
+    if shared is not None:
+        ctx, found = capped_sharing(source.client, ctx, start, end)
+        notes += found
+    return ctx, notes
+
+
+def capped_sharing(
+    client: PrometheusClient, ctx: QueryContext, start: datetime, end: datetime
+) -> tuple[QueryContext, list[str]]:
+    """Over-subscription that no node check sees, over the window: a KAI GPU group whose pods
+    held more than 1 GPU (then ``Sharing.kai_capped``, so that the cost queries cap each group;
+    only then, as the cap repeats the fractions in the query), a GPU whose DRA devices' shares
+    added up to more than 1 (always capped per GPU). One query each, only where the mode is
+    found; a note naming what was scaled."""
+    shares = ctx.shares
+    if shares is None or ctx.sharing is None:
+        return ctx, []
+    window_s = (end - start).total_seconds()
+    notes = []
+    kai = shares.kai_oversubscribed(window_s)
+    groups = client.instant(kai, end) if kai is not None else []
+    if groups:
+        ctx = replace(ctx, sharing=replace(ctx.sharing, kai_capped=True))
+        label = kube_label_to_prometheus(sharing.KAI_GPU_GROUP)
+        named = ", ".join(
+            f"{s.labels.get(label, '')} ({s.value:.2f}x)" for s in sorted(groups, key=str)[:3]
+        )
+        notes.append(
+            f"over-subscribed KAI GPU groups: {len(groups)} ({named}) held more than their one "
+            "GPU at some instant: their pods' shares were scaled by 1 / the group's shares at "
+            "each instant, so no GPU is charged more than once"
+        )
+    dra = shares.dra_oversubscribed(window_s)
+    gpus = client.instant(dra, end) if dra is not None else []
+    if gpus:
+        named = ", ".join(
+            f"{s.labels.get('node', '')}/{s.labels.get('gpu', '')} ({s.value:.2f}x)"
+            for s in sorted(gpus, key=str)[:3]
+        )
+        notes.append(
+            f"over-subscribed DRA GPUs: {len(gpus)} ({named}) whose devices' shares added up to "
+            "more than 1 at some instant (a device profile finops cannot read counts whole; "
+            "stale or mislabelled series): their shares were scaled to add up to 1 at each "
+            "instant"
+        )
     return ctx, notes
 
 

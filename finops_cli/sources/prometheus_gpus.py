@@ -23,6 +23,7 @@ from finops_cli.queries.hami import HamiNames
 from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources import (
     prometheus_hami,
+    prometheus_kai,
     prometheus_replicas,
     prometheus_rows,
 )
@@ -130,10 +131,18 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
     )
     prometheus_rows.name_cluster(attribute_rows, ctx.cluster_label)
     prometheus_rows.attach_holders(rows, shares, attribute_rows, pod_keys, hours)
+    pooled, pool = prometheus_kai.pooled_samples(source.client, ctx, window_s, end)
+    prometheus_kai.attach_pooled_holders(rows, pooled, pool, attribute_rows, pod_keys, hours)
     hami_notes = _hami(source, ctx, scheme, window_s, end, rows, attribute_rows, pod_keys, hours)
     if busy_metrics:  # HAMi holders' own busy, where HAMi's vGPUmonitor is scraped
         busy = prometheus_hami.hami_busy(source.client, ctx, window_s, end)
         prometheus_hami.attach_hami_busy(rows, busy, hours)
+    over = prometheus_rows.cap_holder_shares(rows)
+    if over:
+        hami_notes.append(
+            f"the holders' shares of {len(over)} GPU(s) ({', '.join(over[:3])}) added up to "
+            "more than 1 (over-subscribed): they were scaled to add up to 1"
+        )
     import pandas as pd  # after the queries: it loads while they run
 
     gpus = pd.DataFrame(list(rows.values()), columns=list(GPU_COLUMNS))

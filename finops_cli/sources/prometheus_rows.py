@@ -204,6 +204,28 @@ def attach_holders(
         )
 
 
+def cap_holder_shares(rows: dict[tuple[str, ...], dict[str, object]]) -> list[str]:
+    """Scale each physical GPU's holders (its whole row and the MIG instances beneath it) down
+    to shares adding up to 1 where they add up to more (over-subscription: stale or
+    mislabelled series, a KAI group's fractions past 1), as the ledger caps each GPU's weights
+    (``QueryContext.ledger_weighted``). Returns the GPUs scaled, as ``node/gpu``."""
+    physical: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for key, row in rows.items():
+        physical.setdefault(key[:-1], []).append(row)
+    scaled = []
+    for gpu, units in sorted(physical.items()):
+        present = max(float(r.get("present_hours") or 0.0) for r in units)  # type: ignore[arg-type]
+        holders = [h for r in units for h in r.get("holders") or []]  # type: ignore[attr-defined]
+        held = sum(float(h["share_hours"]) for h in holders)
+        if present <= 0 or held <= present * 1.001:
+            continue
+        for h in holders:
+            h["share_hours"] = float(h["share_hours"]) * present / held
+            h["share"] = float(h["share"]) * present / held
+        scaled.append("/".join(gpu[1:3]))
+    return scaled
+
+
 def busy_metric_name(present: frozenset[str]) -> str | None:
     if len(present) == 2:
         return f"{BUSY_PROFILING} (else {BUSY_UTIL}/100)"

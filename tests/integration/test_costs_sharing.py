@@ -155,29 +155,42 @@ def test_gpus_list_each_physical_gpu_holders_and_shares(catalog_prometheus):
     # Every pod the truth charges holds a share of some GPU in `gpus`, except those
     # dcgm-exporter cannot map: on an MPS GPU outside virtual-GPU mode all but the one pod whose
     # labels the series carry. KAI's fractional pods are found through their reservation pod's
-    # GPU group, HAMi's through HAMi's scheduler metrics.
+    # GPU group, HAMi's through HAMi's scheduler metrics, and a KAI pod holding a fraction of
+    # several GPUs (no ``runai-gpu-group`` label) through its node's GPUs whose groups no pod's
+    # label names.
     pods = truth.pods[truth.pods["gpu_cost"] > 0]
     listed = set().union(*holders.values())
-    # A KAI pod holding a fraction of several GPUs shares no GPU group with one reservation pod:
-    # it is charged (``costs``) but listed under no GPU.
-    multi = pods["pod"].str.startswith("moe-eval-")
-    mapped = set(pods.loc[~pods["node"].isin([MPS]) & ~multi, "pod"])
+    mapped = set(pods.loc[~pods["node"].isin([MPS]), "pod"])
     assert mapped <= listed
     assert len(set(pods.loc[pods["node"] == MPS, "pod"]) & listed) >= 1
     check_hami_holders(doc, cluster, START, END)
-    # The KAI GPU's holders hold what the truth says, share-hour for share-hour.
+    # The KAI node's holders hold what the truth says, GPU by GPU, share-hour for share-hour:
+    # the pod at 0.5 of 2 GPUs (mixtral-8x7b) holds 0.5 of GPU 2 and 0.5 of GPU 3.
     exact = holder_truth(cluster, int(START.timestamp()), int(END.timestamp()))
-    kai = exact[(exact["node"] == KAI) & ~exact["pod"].str.startswith("moe-eval-")]
-    kai_truth = kai.assign(h=lambda f: f["share"] * f["held_hours"]).groupby("pod")["h"].sum()
-    got = {
-        h["pod"]: h["share_hours"]
-        for row in doc["rows"]
-        if row["node"] == KAI
-        for h in row["holders"]
-    }
+    kai = exact[exact["node"] == KAI].assign(h=lambda f: f["share"] * f["held_hours"])
+    kai_truth = kai.groupby(["gpu", "pod"])["h"].sum()
+    got: dict[tuple[int, str], float] = {}
+    shares: dict[tuple[int, str], float] = {}
+    for row in doc["rows"]:
+        if row["node"] != KAI:
+            continue
+        for h in row["holders"]:
+            got[(int(row["gpu"]), h["pod"])] = h["share_hours"]
+            shares[(int(row["gpu"]), h["pod"])] = h["share"]
     assert set(got) == set(kai_truth.index)
-    for pod, want in kai_truth.items():
-        assert got[pod] == pytest.approx(want, rel=0.01), pod
+    for key, want in kai_truth.items():
+        assert got[key] == pytest.approx(want, rel=0.01), key
+    moe: dict[int, float] = {}
+    for (gpu, pod), hours in got.items():
+        if pod.startswith("moe-eval-"):
+            moe[gpu] = moe.get(gpu, 0.0) + hours
+    assert set(moe) == {2, 3}, moe
+    held = float(kai[kai["pod"].str.startswith("moe-eval-")]["held_hours"].sum()) / 2
+    for hours in moe.values():  # 0.5 of each of its GPUs while it runs
+        assert hours / held == pytest.approx(0.5, rel=0.01)
+    moe_cost = pods[pods["pod"].str.startswith("moe-eval-")]["gpu_hours"].sum()
+    assert sum(moe.values()) == pytest.approx(moe_cost, rel=0.01)  # what `costs` charges
+    assert all(0 < shares[(gpu, pod)] <= 0.5 for gpu, pod in got if pod.startswith("moe-eval-"))
     # gpus' total cost is the cluster's GPU spend (each physical GPU paid once).
     assert doc["totals"]["cost"] == pytest.approx(truth.cluster_gpu_cost, rel=0.005)
 

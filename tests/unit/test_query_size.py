@@ -34,6 +34,7 @@ from finops_cli.queries import (
 )
 from finops_cli.queries.replicas import node_held_peak, replica_gpu_measures, replica_nodes
 from finops_cli.queries.sharing import Sharing
+from finops_cli.sources import prometheus_kai
 from finops_cli.sources.prometheus_gpus import (
     capacity_measures,
     gpu_measures,
@@ -200,6 +201,7 @@ def _shared_queries(ctx: QueryContext) -> Iterator[str]:
     gq = GpuQueries(ctx, WEEK)
     yield replica_nodes(gq)
     yield node_held_peak(gq)
+    yield from prometheus_kai.pooled_queries(ctx, WEEK) or ()  # KAI pods on pooled GPUs
     for scheme in (hami.NEW, hami.LEGACY):  # HAMi's scheduler metrics, whichever names
         hq = hami.HamiQueries(ctx, scheme, WEEK)
         yield from (hq.share_samples(), hq.oversubscribed())
@@ -233,6 +235,26 @@ def test_time_slicing_with_per_process_series_stays_under_engines_limits():
     ctx = QueryContext(LABELS, 60, sharing=sharing)
     assert _largest(ctx) <= 1.1 * MAX_QUERY_BYTES
     assert _largest(replace(ctx, catalog_prices=CATALOG[:4])) <= 2 * MAX_QUERY_BYTES
+
+
+def test_an_oversubscribed_kai_group_stays_under_engines_limits():
+    """Where discovery found a KAI GPU group over-subscribed (``Sharing.kai_capped``), the
+    cost queries repeat the fractions to cap each group: over 8 KB with the catalog table
+    (docs/performance.md), under VictoriaMetrics' 16 KB, with every mode at once but KAI's
+    memory shares too."""
+    capped = replace(_MODES["kai"], kai_capped=True)
+    assert _largest(QueryContext(LABELS, 60, sharing=capped)) <= MAX_QUERY_BYTES
+    assert _largest(QueryContext(LABELS, 60, sharing=capped, catalog_prices=CATALOG[:4])) <= (
+        1.1 * MAX_QUERY_BYTES
+    )
+    everything = replace(_ALL, kai_capped=True, fraction_devices=("2",))
+    ctx = QueryContext(LABELS, 60, sharing=everything, catalog_prices=CATALOG[:4])
+    assert _largest(ctx) <= 2 * MAX_QUERY_BYTES
+    both = replace(_MODES["kai"], dra=True, dra_profiles=("1g.10gb",))
+    shares = QueryContext(LABELS, 60, sharing=both, exported_pod_labels=True).shares
+    assert shares is not None
+    for probe in (shares.kai_oversubscribed(WEEK), shares.dra_oversubscribed(WEEK)):
+        assert probe is not None and query_bytes(probe) <= MAX_QUERY_BYTES
 
 
 def test_every_sharing_option_at_once_stays_under_engines_limits():
