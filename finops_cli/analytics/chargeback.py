@@ -121,7 +121,9 @@ def groups_of(report: CostReport, key: str) -> list[Group]:
         merged.setdefault((row.kind, name, cluster), []).append(row)
     out = [_merge(name, kind, rows, cluster) for (kind, name, cluster), rows in merged.items()]
     order = {"allocated": 0, "unallocated": 1, "idle": 2}
-    return sorted(out, key=lambda g: (order[g.kind], g.cluster, -g.gpu_cost, g.name))
+    # Rounded to the cent: groups of equal cost whose sums differ in the last float bits (summed
+    # in another order, from recorded rollups or raw series) keep one order, by name.
+    return sorted(out, key=lambda g: (order[g.kind], g.cluster, -round(g.gpu_cost, 2), g.name))
 
 
 def _merge(name: str, kind: str, rows: list[CostRow], cluster: str = "") -> Group:
@@ -362,7 +364,8 @@ def build_document(  # noqa: PLR0915 - one document, field by field
     t = report.totals
     total_cost = t.total_cost
     allocated_rows = [r for r in rows if r["kind"] == "allocated"]
-    top = sorted(allocated_rows, key=lambda r: (-r["total_cost"], r[field_name]))[:TOP_TEAMS]
+    top = sorted(allocated_rows, key=lambda r: (-round(r["total_cost"], 2), r[field_name]))
+    top = top[:TOP_TEAMS]
     daily = [
         {
             "date": day,

@@ -35,6 +35,7 @@ from finops_cli.queries.recorded import (
     RecordedQueries,
     info_labels,
 )
+from finops_cli.queries.sharing import alternation
 from finops_cli.sources import prometheus_rows
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ class Coverage:
     hours: frozenset[int]
     queries: RecordedQueries
     days: frozenset[int] = frozenset()
+    empty_until: int | None = None
+    """Before this instant (unix seconds, on an hour) the window holds no series of the metrics
+    the ledger reads (``_empty_lead``): nothing is read there, raw or recorded."""
 
 
 def _utc(seconds: float) -> datetime:
@@ -152,8 +156,34 @@ def plan(
             "raw series (finops deploy backfill records past hours)"
         )
         return None
-    notes.append(_coverage_note(hours, total))
-    return Coverage(hours, rq, _days(source.client, rq, hours, first, last, expected))
+    empty_until = _empty_lead(source.client, present, start, min(hours) - HOUR_S)
+    notes.append(_coverage_note(hours, total, empty_until))
+    days = _days(source.client, rq, hours, first, last, expected)
+    return Coverage(hours, rq, days, empty_until)
+
+
+EMPTY_PROBE_MIN_S = 6 * HOUR_S
+"""A raw stretch before the first recorded hour shorter than this is read without a probe."""
+
+
+def _empty_lead(
+    client: PrometheusClient, present: frozenset[str], start: datetime, first_recorded: int
+) -> int | None:
+    """Where the raw stretch before the first recorded hour holds no series at all (a report's
+    or forecast's history reaching back before the cluster, or its monitoring, existed), the
+    instant up to which nothing need be read: one label-names lookup (the index only, no
+    samples) instead of raw queries that scan the stretch for nothing. The stretch's last hour
+    is always read (a first sample on the recorded hour's start belongs to it), and the lookup
+    starts an hour early to cover the raw reads' lookback."""
+    until = first_recorded - HOUR_S
+    if until - start.timestamp() < EMPTY_PROBE_MIN_S:
+        return None
+    names = sorted(n for n in present if n != RULES_INFO and not n.startswith("ledger"))
+    if not names:
+        return None
+    match = f"{{__name__=~{alternation(names)}}}"
+    found = client.label_names([match], start - timedelta(seconds=HOUR_S), _utc(until))
+    return None if found else until
 
 
 def _days(
@@ -189,7 +219,7 @@ def _days(
     return frozenset(found & set(candidates))
 
 
-def _coverage_note(hours: frozenset[int], total: int) -> str:
+def _coverage_note(hours: frozenset[int], total: int, empty_until: int | None = None) -> str:
     ordered = sorted(hours)
     runs: list[tuple[int, int]] = []
     for hour in ordered:
@@ -202,6 +232,8 @@ def _coverage_note(hours: frozenset[int], total: int) -> str:
     )
     more = f" and {len(runs) - 3} more stretch(es)" if len(runs) > 3 else ""
     rest = "" if len(hours) == total else "; raw series the rest"
+    if empty_until is not None:
+        rest += f" (none exist before {_utc(empty_until):%Y-%m-%d %H:%M} UTC: nothing read there)"
     return (
         f"recorded series answered {len(hours)} of the window's {total} whole hours "
         f"({shown}{more} UTC){rest}"
@@ -253,19 +285,22 @@ def _clusters_without_rules(
 
 
 # ---- answering one measure ---------------------------------------------------------------
-RAW, HOURS, DAYS = "raw", "hours", "days"
+RAW, HOURS, DAYS, EMPTY = "raw", "hours", "days", "empty"
 Piece = tuple[int, int, str]  # (start, end, how), unix seconds
 
 
 def _pieces(b0: int, b1: int, coverage: Coverage | None) -> list[Piece]:
     """``(b0, b1]`` cut into maximal stretches read one way: recorded UTC days, recorded hours,
-    or raw series."""
+    raw series, or nothing (``EMPTY``: before any series exist)."""
     hours = coverage.hours if coverage is not None else frozenset()
     days = coverage.days if coverage is not None else frozenset()
+    empty_until = coverage.empty_until if coverage is not None else None
     out: list[Piece] = []
     at = b0
     while at < b1:
-        if at % DAY_S == 0 and at + DAY_S <= b1 and at + DAY_S in days:
+        if empty_until is not None and at < empty_until:
+            how, stop = EMPTY, min(empty_until, b1)
+        elif at % DAY_S == 0 and at + DAY_S <= b1 and at + DAY_S in days:
             how, stop = DAYS, at + DAY_S
         else:
             hour_end = (at // HOUR_S + 1) * HOUR_S
@@ -339,6 +374,8 @@ def answer(
         return recorded(length, how == DAYS)
 
     for first, last_end, length, how in runs:
+        if how == EMPTY:
+            continue
         lag = 0 if how == RAW else READ_LAG_S
         step = timedelta(seconds=length)
         for series in client.range(
@@ -347,6 +384,8 @@ def answer(
             out.append((series.labels, [t - lag for t in series.timestamps], series.values))
     for bucket_end, pieces in split:
         for p0, p1, how in pieces:
+            if how == EMPTY:
+                continue
             lag = 0 if how == RAW else READ_LAG_S
             samples = client.instant(query(how, p1 - p0), _utc(p1 + lag))
             out.extend((s.labels, [float(bucket_end)], [s.value]) for s in samples)

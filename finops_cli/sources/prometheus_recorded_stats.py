@@ -24,7 +24,7 @@ from finops_cli.queries import recorded_stats as rs
 from finops_cli.queries.recorded import READ_LAG_S
 from finops_cli.sources import prometheus_recorded
 from finops_cli.sources.prometheus_client import InstantSample
-from finops_cli.sources.prometheus_recorded import DAYS, HOURS, RAW, Coverage
+from finops_cli.sources.prometheus_recorded import DAYS, EMPTY, HOURS, RAW, Coverage
 from finops_cli.sources.prometheus_sharding import query_pool, run_sharded
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def window_stats(
     """Each statistic over the window (keyed ``name:op``, and ``busy_p95``), recorded where
     ``cover`` has the hours, raw elsewhere."""
     lo, hi = int(start.timestamp()), int(end.timestamp())
-    pieces = prometheus_recorded._pieces(lo, hi, cover)
+    pieces = [p for p in prometheus_recorded._pieces(lo, hi, cover) if p[2] != EMPTY]
     names = {f"{s.name}:{s.op}": s for s in stats}
     combine = {key: ("sum" if s.op == "sum" else "max") for key, s in names.items()}
     parts: dict[str, list[list[InstantSample]]] = {key: [] for key in names}

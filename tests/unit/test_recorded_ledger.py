@@ -186,6 +186,66 @@ def test_answer_labels_every_piece_with_its_bucket_end():
     assert ("instant", False) in kinds  # the partial first bucket
 
 
+class _IndexClient(_Client):
+    """``_Client`` whose index holds series only from ``first`` on."""
+
+    def __init__(self, first: int) -> None:
+        super().__init__()
+        self.first = first
+        self.looked_up: list[tuple[float, float]] = []
+
+    def label_names(self, match, start, end):
+        self.looked_up.append((start.timestamp(), end.timestamp()))
+        return ["__name__", "pod"] if end.timestamp() >= self.first else []
+
+
+PRESENT = frozenset({"container_gpu_allocation", "node_gpu_count", "finops_rules_info"})
+
+
+def test_a_history_before_any_series_is_not_read():
+    """A report's or forecast's history reaching back before the cluster existed: one index
+    lookup instead of raw queries over days of nothing; the stretch's last hour is still read
+    (a first sample on the recorded hour's start belongs to it)."""
+    first_recorded = DAY0 + 10 * D + H  # rollup of the hour ending then
+    start = datetime.fromtimestamp(DAY0, tz=UTC)
+    client = _IndexClient(first=DAY0 + 10 * D)
+    until = pr._empty_lead(client, PRESENT, start, first_recorded - H)  # type: ignore[arg-type]
+    assert until == DAY0 + 10 * D - H
+    ((looked_from, looked_to),) = client.looked_up
+    assert looked_from == DAY0 - H and looked_to == until  # the lookback hour before the start
+    cov = pr.Coverage(
+        frozenset(DAY0 + 10 * D + k * H for k in range(1, 25)),
+        rec.RecordedQueries(_ctx()),
+        empty_until=until,
+    )
+    assert pr._pieces(DAY0, DAY0 + 11 * D, cov) == [
+        (DAY0, until, pr.EMPTY),
+        (until, DAY0 + 10 * D, pr.RAW),
+        (DAY0 + 10 * D, DAY0 + 11 * D, pr.HOURS),
+    ]
+    out = pr.answer(
+        client,  # type: ignore[arg-type]
+        "raw_measure",
+        lambda length, days: "rec",
+        cov,
+        start,
+        datetime.fromtimestamp(DAY0 + 11 * D, tz=UTC),
+        H,
+        60,
+    )
+    ends = sorted(t for _, stamps, _ in out for t in stamps)
+    assert ends == [float(DAY0 + 10 * D + k * H) for k in range(0, 25)]  # nothing before
+    assert [q.startswith("rec") for _, q in client.asked] == [False, True]
+
+
+def test_a_history_with_series_is_read_and_a_short_one_not_looked_up():
+    start = datetime.fromtimestamp(DAY0, tz=UTC)
+    client = _IndexClient(first=DAY0 + D)
+    assert pr._empty_lead(client, PRESENT, start, DAY0 + 10 * D) is None  # series found
+    assert pr._empty_lead(client, PRESENT, start, DAY0 + 5 * H) is None  # under six hours
+    assert len(client.looked_up) == 1
+
+
 def test_settings_that_differ_are_named():
     ctx = _ctx()
     wanted = rec.info_labels(ctx)
