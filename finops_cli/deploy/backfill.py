@@ -36,6 +36,7 @@ from finops_cli.queries.sharing import Sharing
 
 if TYPE_CHECKING:
     from finops_cli.settings import Settings
+    from finops_cli.sources.prometheus_client import PrometheusClient
 
 PROMTOOL_HINT = "install promtool (Debian: apt-get install prometheus)"
 VMALERT_HINT = "install vmalert (Debian: apt-get install vmalert)"
@@ -177,9 +178,7 @@ def discover(
     settings: Settings, start: datetime, end: datetime, sample_interval_s: int | None = None
 ) -> tuple[int, Sharing | None]:
     """The data's scrape interval (``sample_interval_s``, else ``prometheus.sample_interval``,
-    else detected as the CLI does) and what is shared in ``[start, end]``, found as the CLI
-    finds it (``discover_sharing``), so that rules made with it cover what the CLI finds in
-    any window inside the range."""
+    else detected as the CLI does) and what is shared in ``[start, end]`` (``shared_gpus``)."""
     from finops_cli import queries
     from finops_cli.sources import prometheus_discovery as discovery
     from finops_cli.sources.prometheus_client import PrometheusClient
@@ -187,7 +186,7 @@ def discover(
     client = PrometheusClient(settings.prometheus)
     try:
         present = discovery.present_metrics(client, start, end)
-        shared = discovery.discover_sharing(client, start, end, present)
+        shared = _shared(client, settings, start, end, present)
         given = sample_interval_s or settings.prometheus.sample_interval_seconds
         if given:
             return int(given), shared
@@ -200,16 +199,36 @@ def discover(
 
 
 def shared_gpus(settings: Settings, start: datetime, end: datetime) -> Sharing | None:
-    """What is shared in ``[start, end]`` (``discover_sharing``), for live rules made with it."""
+    """What is shared in ``[start, end]``, found as the CLI finds it over a window
+    (``discover_sharing``, then ``capped_sharing``'s KAI over-subscription), so that rules
+    made with it cover what the CLI finds in windows inside the range."""
     from finops_cli.sources import prometheus_discovery as discovery
     from finops_cli.sources.prometheus_client import PrometheusClient
 
     client = PrometheusClient(settings.prometheus)
     try:
         present = discovery.present_metrics(client, start, end)
-        return discovery.discover_sharing(client, start, end, present)
+        return _shared(client, settings, start, end, present)
     finally:
         client.close()
+
+
+def _shared(
+    client: PrometheusClient,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    present: frozenset[str],
+) -> Sharing | None:
+    from finops_cli.queries import QueryContext
+    from finops_cli.sources import prometheus_discovery as discovery
+
+    shared = discovery.discover_sharing(client, start, end, present)
+    if shared is None:
+        return None
+    ctx = QueryContext({}, 60, cluster_label=settings.labels.cluster, sharing=shared)
+    ctx, _ = discovery.capped_sharing(client, ctx, start, end)
+    return ctx.sharing
 
 
 def sharing_summary(sharing: Sharing | None) -> str:

@@ -22,6 +22,10 @@ extra value selects nothing; each field is checked against the query it feeds
 - ``per_process``: with ``vgpu`` copies in the data, true in the rules removes a pod's
   label-less series from the GPUs that have copies, so it must be equal; without copies that
   removal and the own-busy term (divided by replica copies) select nothing, so it is a flag.
+- ``EQUAL``: ``hami_monitor`` (which vGPUmonitor scheme gives HAMi holders their own busy) and
+  ``kai_capped`` (each KAI GPU group's pods scaled per group, which takes the place of the
+  device-count factor for grouped pods): not shown to give the same numbers when set in the
+  rules alone, so they must be equal (``finops deploy backfill`` finds both as the CLI does).
 - Two properties are compared whole: ``requests_shared`` (false: OpenCost's allocation series;
   true: kube-state-metrics' requests, which may differ) and ``node_factors`` being empty (empty:
   requests as they are; not: joined with the node labels, which drops a node without them).
@@ -39,7 +43,7 @@ from typing import Any
 
 from finops_cli.queries.sharing import NODE_SHARING_LABELS, Sharing
 
-SUPERSET, FLAG, PER_PROCESS = "superset", "flag", "per-process"
+SUPERSET, FLAG, PER_PROCESS, EQUAL = "superset", "flag", "per-process", "equal"
 RULES = {
     "node_factors": SUPERSET,
     "mig_resources": SUPERSET,
@@ -52,6 +56,8 @@ RULES = {
     "dra": FLAG,
     "vgpu": FLAG,
     "per_process": PER_PROCESS,
+    "hami_monitor": EQUAL,
+    "kai_capped": EQUAL,
 }
 """How each ``Sharing`` field of the rules may differ from the window's (module docstring)."""
 
@@ -67,6 +73,8 @@ _WHAT = {
     "dra": "DRA claims",
     "vgpu": "dcgm-exporter's per-pod GPU copies (vgpu)",
     "per_process": "dcgm-exporter's per-process series (pod_uid)",
+    "hami_monitor": "HAMi's vGPUmonitor busy",
+    "kai_capped": "KAI GPU groups capped for over-subscription",
 }
 
 
@@ -102,8 +110,9 @@ def parse(text: str) -> Sharing | None:
             raise ValueError
         values: dict[str, Any] = {}
         for name, value in data.items():
-            if isinstance(known[name].default, bool):
-                if not isinstance(value, bool):
+            default = known[name].default
+            if isinstance(default, (bool, str)):
+                if type(value) is not type(default):
                     raise ValueError
                 values[name] = value
             elif name == "node_factors":
@@ -158,7 +167,7 @@ def covers(rules: Sharing | None, found: Sharing | None) -> str | None:
         have, want = getattr(rules, f.name), getattr(found, f.name)
         rule = RULES.get(f.name)
         if rule == PER_PROCESS:
-            rule = "equal" if found.vgpu else FLAG
+            rule = EQUAL if found.vgpu else FLAG
         if rule == SUPERSET:
             missing = sorted(set(want) - set(have))
             if missing:

@@ -54,6 +54,8 @@ EVERY_SHARING = Sharing(
     fraction_devices=("2",),
     memories=("20000",),
     per_process=True,
+    hami_monitor="hami",
+    kai_capped=True,
 )
 """Every mode and table ``Sharing`` has: rules made with it hold every share-aware term."""
 

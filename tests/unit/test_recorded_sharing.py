@@ -43,6 +43,8 @@ def test_canonical_is_stable_and_round_trips():
     assert rs.canonical(None) == rs.canonical(Sharing()) == ""
     assert rs.parse("") is None
     assert '"hami":true' in rs.canonical(FOUND) and "dra" not in rs.canonical(FOUND)
+    monitored = replace(FOUND, hami_monitor="legacy", kai_capped=True)
+    assert rs.parse(rs.canonical(monitored)) == monitored
 
 
 @pytest.mark.parametrize("text", ["{", "[1]", '{"colour":1}', '{"hami":"yes"}'])
@@ -100,6 +102,10 @@ def test_equal_and_superset_tables_cover():
             "made with dcgm-exporter's per-process series (pod_uid), unlike this window",
         ),
         (FOUND, replace(FOUND, per_process=True), "made without dcgm-exporter's per-process"),
+        # not shown to be safe one way: equal both ways
+        (replace(FOUND, kai_capped=True), FOUND, "made with KAI GPU groups capped"),
+        (FOUND, replace(FOUND, kai_capped=True), "made without KAI GPU groups capped"),
+        (replace(FOUND, hami_monitor="hami"), FOUND, "made with HAMi's vGPUmonitor busy"),
     ],
 )
 def test_what_the_window_needs_and_the_rules_lack_is_named(rules_, found, why):
