@@ -14,6 +14,7 @@ from finops_cli.errors import FinopsError, UsageError
 
 if TYPE_CHECKING:
     from finops_cli.deploy.orchestrate import Workload
+    from finops_cli.queries.sharing import Sharing
 
 
 class Target(StrEnum):
@@ -83,6 +84,10 @@ HELP = {
     "generate --scrape-interval": "How often Prometheus scrapes, seconds or a duration (15s, "
     "5m): the Prometheus configuration's and the recorded ledger's, which finops_rules_info "
     "records (default: --sample-interval / FINOPS_SAMPLE_INTERVAL, else 60 s).",
+    "generate --sharing-from": "Make the recorded ledger with the shared GPUs (MIG, replicas, "
+    "HAMi, KAI, DRA) this Prometheus holds over --sharing-window, as finops discovers them "
+    "(default: whole GPUs; the CLI reads these rules only where they cover what it finds).",
+    "generate --sharing-window": "How far back --sharing-from looks (a duration: 7d, 30d).",
     "backfill --prometheus-url": "The server holding the raw series (default: the configured "
     "prometheus.url); promtool or vmalert evaluate the rules against it.",
     "backfill --start": "First hour to record: ISO 8601 time or date, UTC (e.g. 2026-10-01).",
@@ -287,8 +292,16 @@ def generate(
         str | None,
         option(HELP["generate --scrape-interval"], "--scrape-interval", show_default=True),
     ] = None,
+    sharing_from: Annotated[
+        str | None,
+        option(HELP["generate --sharing-from"], "--sharing-from", metavar="URL", show_default=True),
+    ] = None,
+    sharing_window: Annotated[
+        str, option(HELP["generate --sharing-window"], "--sharing-window", show_default=True)
+    ] = "7d",
 ) -> None:
     """Regenerate the rules, Prometheus configuration and dashboards from the query library."""
+    from finops_cli.deploy.backfill import sharing_summary
     from finops_cli.deploy.generate import stale_files, write_files
     from finops_cli.deploy.paths import checkout_manifests_dir
     from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, scrape_interval_problem
@@ -310,16 +323,34 @@ def generate(
     interval = int(seconds)
     if not (root / "base").is_dir():
         raise UsageError(f"{root} is not a manifests/ tree (no base/): pass --manifests-dir")
+    shared = None
+    if sharing_from is not None:
+        shared = _discover_sharing(sharing_from, sharing_window)
+        _echo(f"recorded ledger made with {sharing_summary(shared)}\n")
     if check:
-        stale = stale_files(root, interval)
+        stale = stale_files(root, interval, shared)
         if stale:
             raise FinopsError(
                 f"generated files are stale: {', '.join(stale)} (run finops deploy generate)"
             )
         _echo("generated files are up to date\n")
         return
-    for rel in write_files(root, interval):
+    for rel in write_files(root, interval, shared):
         _echo(f"wrote {root / rel}\n")
+
+
+def _discover_sharing(url: str, window: str) -> Sharing | None:
+    """What is shared over the last ``window`` on the Prometheus at ``url``, found as the CLI
+    finds it (the live rules cost each pod its share of what is found)."""
+    from datetime import UTC, datetime
+
+    from finops_cli.deploy.backfill import shared_gpus
+    from finops_cli.settings import load_settings
+    from finops_cli.timewindow import parse_duration
+
+    end = datetime.now(UTC)
+    start = end - parse_duration(window)
+    return shared_gpus(load_settings({"prometheus.url": url}), start, end)
 
 
 @deploy_app.command("backfill")
@@ -365,9 +396,10 @@ def backfill(
 ) -> None:
     """Record the ledger's hourly rollups over data already stored (history on day one).
 
-    Writes the backfill rule file for the configured labels ([labels], FINOPS_LABEL_*) and the
-    data's scrape interval, then runs promtool tsdb create-blocks-from rules (Prometheus) or
-    vmalert -replay (VictoriaMetrics) over --start..--end. See docs/deployment.md.
+    Writes the backfill rule file for the configured labels ([labels], FINOPS_LABEL_*), the
+    data's scrape interval and the shared GPUs found in the range, then runs promtool tsdb
+    create-blocks-from rules (Prometheus) or vmalert -replay (VictoriaMetrics) over
+    --start..--end. See docs/deployment.md.
     """
     from datetime import UTC, datetime
 
@@ -384,7 +416,7 @@ def backfill(
     url = settings.prometheus.url
     if not url:
         raise UsageError("no Prometheus URL: pass --prometheus-url or set FINOPS_PROMETHEUS_URL")
-    interval = sample_interval or bf.detect_interval(settings, first, last)
+    interval, shared = bf.discover(settings, first, last, sample_interval)
     plan = bf.BackfillPlan(
         url=url.rstrip("/"),
         start=first,
@@ -393,16 +425,20 @@ def backfill(
         cluster_label=settings.labels.cluster,
         sample_interval_s=interval,
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
+        sharing=shared,
     )
+    made_with = bf.sharing_summary(shared)
     if engine is Engine.victoriametrics:
         target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)
-        _echo(f"recorded {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC into {target} "
-              f"(rules: {plan.rules_file}, scrape interval {interval} s)\n")  # fmt: skip
+        _echo(
+            f"recorded {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC into {target} "
+            f"(rules: {plan.rules_file}, scrape interval {interval} s, {made_with})\n"
+        )
         return
     blocks = bf.backfill_prometheus(plan, output_dir, timeout)
     _echo(
         f"wrote {len(blocks)} block(s) of {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
-        f"into {output_dir} (rules: {plan.rules_file}, scrape interval {interval} s): move them "
-        "into the Prometheus data directory and restart it\n"
+        f"into {output_dir} (rules: {plan.rules_file}, scrape interval {interval} s, "
+        f"{made_with}): move them into the Prometheus data directory and restart it\n"
     )

@@ -3,7 +3,9 @@
 A deployed Prometheus records the ledger (``rules.ledger_group``) from the moment its rules are
 loaded; the hours before are raw-only until backfilled. This writes the backfill rule file
 (``rules.ledger_backfill_group``: each rollup integrates the raw series itself) made with this
-run's label settings and the data's scrape interval, and runs the engine's own tool over it:
+run's label settings, the data's scrape interval and the shared GPUs found in the range
+(``discover``: MIG, replicas, HAMi, KAI, DRA, as the CLI discovers them), and runs the engine's
+own tool over it:
 
 - Prometheus: ``promtool tsdb create-blocks-from rules`` evaluates the rules against the running
   server and writes TSDB blocks into ``--output-dir``; move them into the server's data directory
@@ -30,9 +32,11 @@ from finops_cli.deploy.tools import cause, find_tool
 from finops_cli.errors import FinopsError, UsageError
 from finops_cli.files import SHARED, write_atomic
 from finops_cli.queries.recorded import RULE_INTERVAL_S
+from finops_cli.queries.sharing import Sharing
 
 if TYPE_CHECKING:
     from finops_cli.settings import Settings
+    from finops_cli.sources.prometheus_client import PrometheusClient
 
 PROMTOOL_HINT = "install promtool (Debian: apt-get install prometheus)"
 VMALERT_HINT = "install vmalert (Debian: apt-get install vmalert)"
@@ -49,6 +53,9 @@ class BackfillPlan:
     cluster_label: str | None
     sample_interval_s: int
     rules_file: Path
+    sharing: Sharing | None = None
+    """What is shared in the range (``discover``): the rules cost each pod its share, and
+    ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
 
 
 def write_rules(plan: BackfillPlan) -> Path:
@@ -57,6 +64,7 @@ def write_rules(plan: BackfillPlan) -> Path:
         plan.pod_labels,
         sample_interval_s=plan.sample_interval_s,
         cluster_label=plan.cluster_label,
+        sharing=plan.sharing,
     )
     text = HEADER.format(module="rules") + dump_yaml(ledger_backfill_document(ctx))
     plan.rules_file.parent.mkdir(parents=True, exist_ok=True)
@@ -166,22 +174,65 @@ def check_range(start: datetime, end: datetime) -> None:
 DEFAULT_RULES_FILE = Path(LEDGER_BACKFILL_FILE)
 
 
-def detect_interval(settings: Settings, start: datetime, end: datetime) -> int:
-    """The data's scrape interval, detected as the CLI does (``prometheus.sample_interval``
-    when set)."""
+def discover(
+    settings: Settings, start: datetime, end: datetime, sample_interval_s: int | None = None
+) -> tuple[int, Sharing | None]:
+    """The data's scrape interval (``sample_interval_s``, else ``prometheus.sample_interval``,
+    else detected as the CLI does) and what is shared in ``[start, end]`` (``shared_gpus``)."""
     from finops_cli import queries
     from finops_cli.sources import prometheus_discovery as discovery
     from finops_cli.sources.prometheus_client import PrometheusClient
 
-    given = settings.prometheus.sample_interval_seconds
-    if given:
-        return int(given)
     client = PrometheusClient(settings.prometheus)
     try:
         present = discovery.present_metrics(client, start, end)
+        shared = _shared(client, settings, start, end, present)
+        given = sample_interval_s or settings.prometheus.sample_interval_seconds
+        if given:
+            return int(given), shared
         metric = (
             queries.GPU_ALLOCATION if queries.GPU_ALLOCATION in present else queries.GPU_REQUESTS
         )
-        return discovery.detect_sample_interval(client, metric, start, end)
+        return discovery.detect_sample_interval(client, metric, start, end), shared
     finally:
         client.close()
+
+
+def shared_gpus(settings: Settings, start: datetime, end: datetime) -> Sharing | None:
+    """What is shared in ``[start, end]``, found as the CLI finds it over a window
+    (``discover_sharing``, then ``capped_sharing``'s KAI over-subscription), so that rules
+    made with it cover what the CLI finds in windows inside the range."""
+    from finops_cli.sources import prometheus_discovery as discovery
+    from finops_cli.sources.prometheus_client import PrometheusClient
+
+    client = PrometheusClient(settings.prometheus)
+    try:
+        present = discovery.present_metrics(client, start, end)
+        return _shared(client, settings, start, end, present)
+    finally:
+        client.close()
+
+
+def _shared(
+    client: PrometheusClient,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    present: frozenset[str],
+) -> Sharing | None:
+    from finops_cli.queries import QueryContext
+    from finops_cli.sources import prometheus_discovery as discovery
+
+    shared = discovery.discover_sharing(client, start, end, present)
+    if shared is None:
+        return None
+    ctx = QueryContext({}, 60, cluster_label=settings.labels.cluster, sharing=shared)
+    ctx, _ = discovery.capped_sharing(client, ctx, start, end)
+    return ctx.sharing
+
+
+def sharing_summary(sharing: Sharing | None) -> str:
+    """What the rules were made with, for the command's output."""
+    if sharing is None:
+        return "whole GPUs (no shared GPUs found)"
+    return f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"

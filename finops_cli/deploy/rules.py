@@ -15,7 +15,7 @@ label are recorded as ``team="__unallocated__"``, as the CLI names them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from finops_cli.queries import (
@@ -45,6 +45,7 @@ from finops_cli.queries.recorded import (
     team_hourly_name,
     team_rate_name,
 )
+from finops_cli.queries.sharing import Sharing
 
 SCRAPE_INTERVAL_S = 60
 UNALLOCATED = "__unallocated__"
@@ -128,16 +129,30 @@ def ledger_context(
     *,
     sample_interval_s: int = SCRAPE_INTERVAL_S,
     cluster_label: str | None = LEDGER_CLUSTER_LABEL,
+    sharing: Sharing | None = None,
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
-    that the grain keeps the labels the CLI groups by and ``finops_rules_info`` says which."""
+    that the grain keeps the labels the CLI groups by and ``finops_rules_info`` says which.
+    With ``sharing`` (what discovery found shared, ``discover_sharing``) the rules are the
+    share-aware ledger the CLI queries on such a cluster, and ``finops_rules_info`` says so
+    (``queries.recorded_sharing``); without, whole GPUs."""
     labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
     return QueryContext(
         pod_labels=labels | dict(pod_labels or {}),
         sample_interval_s=sample_interval_s,
         cluster_label=cluster_label,
+        sharing=sharing if sharing is not None and sharing.any else None,
     )
+
+
+def _with_sharing(ctx: QueryContext | None, sharing: Sharing | None) -> QueryContext:
+    """``ctx`` (default ``ledger_context()``), made with ``sharing`` when one is given."""
+    if ctx is None:
+        return ledger_context(sharing=sharing)
+    if sharing is None:
+        return ctx
+    return replace(ctx, sharing=sharing if sharing.any else None)
 
 
 @dataclass(frozen=True)
@@ -446,12 +461,12 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
     return [gpu, cost]
 
 
-def ledger_group(ctx: QueryContext | None = None) -> RuleGroup:
+def ledger_group(ctx: QueryContext | None = None, sharing: Sharing | None = None) -> RuleGroup:
     """The recorded ledger as a deployed Prometheus evaluates it: every interval (a minute, or
     the scrape interval under a minute: ``recorded.rule_interval``) the per-instant rates at the
     grain, and in the first interval of each hour their integral over the hour and
-    ``finops_rules_info`` (see ``queries.recorded``)."""
-    ctx = ctx or ledger_context()
+    ``finops_rules_info`` (see ``queries.recorded``); made with ``sharing`` when given."""
+    ctx = _with_sharing(ctx, sharing)
     rq = RecordedQueries(ctx)
     rates = [Rule(rate_name(m), rq.rate(m, live=True)) for m in RECORDED_MEASURES]
     team_rates = [Rule(team_rate_name(m), rq.team_rate_from_grain(m)) for m in TEAM_MEASURES]
@@ -486,13 +501,15 @@ def stats_rules(rq: RecordedQueries, *, live: bool) -> list[Rule]:
     return [*hourly, *daily]
 
 
-def ledger_backfill_group(ctx: QueryContext | None = None) -> RuleGroup:
+def ledger_backfill_group(
+    ctx: QueryContext | None = None, sharing: Sharing | None = None
+) -> RuleGroup:
     """The hourly rollups and ``finops_rules_info`` for ``promtool tsdb create-blocks-from
     rules`` or ``vmalert -replay``: each rollup integrates the raw series itself (a backfill
     cannot read the rules it writes). Same names and values as ``ledger_group``'s; evaluated
     every minute whatever the scrape interval (the tools evaluate on whole minutes, so the
-    gated evaluation is the hour's own instant)."""
-    ctx = ctx or ledger_context()
+    gated evaluation is the hour's own instant). Made with ``sharing`` when given."""
+    ctx = _with_sharing(ctx, sharing)
     rq = RecordedQueries(ctx, RULE_INTERVAL_S)
     hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
     team_hourly = [
@@ -523,11 +540,14 @@ def scrape_interval_problem(seconds: float) -> str | None:
 
 
 def rules_document(
-    ctx: QueryContext | None = None, scrape_interval_s: int = SCRAPE_INTERVAL_S
+    ctx: QueryContext | None = None,
+    scrape_interval_s: int = SCRAPE_INTERVAL_S,
+    sharing: Sharing | None = None,
 ) -> dict[str, Any]:
     """Every rule group; the recorded ledger made for scrapes ``scrape_interval_s`` apart (its
-    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise)."""
-    ledger = ledger_group(ledger_context(sample_interval_s=scrape_interval_s))
+    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise) and with
+    ``sharing`` (None: whole GPUs)."""
+    ledger = ledger_group(ledger_context(sample_interval_s=scrape_interval_s, sharing=sharing))
     groups = [*recording_groups(ctx), ledger, *alert_groups(ctx)]
     return {"groups": [g.to_dict() for g in groups]}
 

@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from finops_cli.promql import duration, label_name, matchers, quote
+from finops_cli.queries import recorded_sharing
 from finops_cli.queries.context import QueryContext, over_buckets
 from finops_cli.queries.inference import TRAFFIC_COUNTERS, InferenceQueries
 from finops_cli.queries.names import (
@@ -54,11 +55,13 @@ from finops_cli.queries.names import (
     POWER_USAGE,
     RULES_INFO,
 )
+from finops_cli.queries.sharing import alternation
 
-RULES_VERSION = "4"
+RULES_VERSION = "5"
 """2: energy (``energy_kwh`` at the grain and region, the cluster's held and whole energy);
 3: ``gpus``' and ``rightsize``'s statistics (``queries.recorded_stats``);
-4: unit costs' traffic and served shares (``TRAFFIC_MEASURES``, ``SERVED_RECORDED``)."""
+4: unit costs' traffic and served shares (``TRAFFIC_MEASURES``, ``SERVED_RECORDED``);
+5: the ``sharing`` the rules were made with (``queries.recorded_sharing``)."""
 RULE_INTERVAL_S = 60
 """Evaluation interval of the ledger's rule group at scrape intervals of a minute or more (and of
 the backfill group always): a rollup lands less than this after its hour."""
@@ -136,8 +139,10 @@ INFO_FIELDS = (
     "sample_interval",
     "allocation",
     "dcgm_pod_label",
+    "sharing",
 )
-"""The labels of ``finops_rules_info``: what recorded data must agree with to be used."""
+"""The labels of ``finops_rules_info``: what recorded data must agree with to be used (all but
+``sharing`` equal; ``sharing`` must cover the window's, ``recorded_sharing.covers``)."""
 
 
 def rule_interval(sample_interval_s: float) -> int:
@@ -195,6 +200,7 @@ def info_labels(ctx: QueryContext) -> dict[str, str]:
         "sample_interval": str(int(ctx.sample_interval_s)),
         "allocation": "opencost" if ctx.catalog_prices is None else "catalog",
         "dcgm_pod_label": ctx.dcgm_pod_label,
+        "sharing": recorded_sharing.canonical(ctx.sharing),
     }
 
 
@@ -205,6 +211,9 @@ class RecordedQueries:
     ctx: QueryContext
     group_interval_s: int | None = None
     """The rule group's interval when not ``rule_interval``'s (a backfill: every minute)."""
+    sharing_accepted: tuple[str, ...] | None = None
+    """The ``sharing`` values of ``finops_rules_info`` whose rules cover the context's sharing
+    (``recorded_sharing.covers``); None: the context's own value alone."""
 
     # ---- the rules -------------------------------------------------------------------------
     def _grain(
@@ -395,7 +404,7 @@ class RecordedQueries:
     def coverage(self, *, days: bool = False) -> str:
         """Per hour (per UTC day with ``days``), read at its end + ``READ_LAG_S``: how many
         clusters have a capacity rollup recorded under a ``finops_rules_info`` with this
-        context's settings."""
+        context's settings (and a ``sharing`` in ``sharing_accepted``)."""
         ctx = self.ctx
         cluster = ctx.cluster_matcher()
         window = duration(DAY_S if days else ROLLUP_S)
@@ -403,14 +412,13 @@ class RecordedQueries:
         recorded = f"count_over_time({series}{{{cluster}}}[{window}])"
         if ctx.cluster_label:
             recorded = f"count by ({label_name(ctx.cluster_label)}) ({recorded})"
-        wanted = ",".join(
-            p
-            for p in (
-                ",".join(f"{k}={quote(v)}" for k, v in info_labels(ctx).items()),
-                cluster,
-            )
-            if p
-        )
+        settings = {k: v for k, v in info_labels(ctx).items() if k != "sharing"}
+        accepted = self.sharing_accepted
+        if accepted is None:
+            accepted = (recorded_sharing.canonical(ctx.sharing),)
+        matches = [f"{k}={quote(v)}" for k, v in settings.items()]
+        matches.append(f"sharing=~{alternation(sorted(set(accepted)))}")
+        wanted = ",".join(p for p in (",".join(matches), cluster) if p)
         info = f"count_over_time({RULES_INFO}{{{wanted}}}[{window}])"
         return f"count ({recorded}) and on () count ({info})"
 

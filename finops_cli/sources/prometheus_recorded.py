@@ -3,7 +3,8 @@
 ``costs`` asks ``plan`` whether the recorded ledger (``queries.recorded``) can answer the request:
 only when ``finops_rules_info`` is in the window (the discovery probe lists it with the contract
 metrics, so a backend without it costs no extra query), was made with this run's settings, the
-grouping and filters are in the grain, and discovery found whole GPUs priced by OpenCost. It then
+grouping and filters are in the grain, and the cluster is priced by OpenCost; on shared GPUs
+only rules made with a sharing that covers the window's (``queries.recorded_sharing``). It then
 asks which hours hold a capacity rollup under a matching ``finops_rules_info`` (one range query,
 one point per hour), and ``answer`` splits the window's buckets on those hours: runs of buckets
 wholly recorded are one range query over the rollups, runs wholly raw one range query over the raw
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from finops_cli import buckets, queries
 from finops_cli.buckets import DAY_S, HOUR_S
-from finops_cli.queries import QueryContext, over_buckets
+from finops_cli.queries import QueryContext, over_buckets, recorded_sharing
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
     COVERAGE_SERIES,
@@ -118,8 +119,9 @@ def plan(
     if not source.recorded or queries.RULES_INFO not in present:
         return None
     why = _unusable(ctx, keys, filters)
+    accepted: tuple[str, ...] | None = None
     if why is None:
-        why = _settings_differ(ctx, sets or [])
+        why, accepted = _settings_differ(ctx, sets or [])
     if why is not None:
         notes.append(
             f"recorded series ({RULES_INFO}) not used: {why}; every figure is from raw series"
@@ -129,7 +131,7 @@ def plan(
     last = int(end.timestamp()) // HOUR_S * HOUR_S
     if first > last:
         return None
-    rq = RecordedQueries(ctx)
+    rq = RecordedQueries(ctx, sharing_accepted=accepted)
     expected = 1
     if ctx.cluster_label and ctx.cluster_filter is None:
         missing, expected = _clusters_without_rules(source.client, ctx, start, end)
@@ -249,28 +251,50 @@ def _unusable(ctx: QueryContext, keys: tuple[str, ...], filters: dict[str, str])
             "they assume OpenCost's allocation and prices, and this cluster is priced from "
             "the catalog"
         )
-    if ctx.shares is not None:
-        return "they assume whole GPUs, and shared GPUs were found"
     return None
 
 
-def _settings_differ(ctx: QueryContext, sets: list[dict[str, str]]) -> str | None:
-    """Why no ``finops_rules_info`` in the window matches this run's settings, or None."""
+def _settings_differ(
+    ctx: QueryContext, sets: list[dict[str, str]]
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """Why no ``finops_rules_info`` in the window fits this run, or None and the ``sharing``
+    values of the rule sets that do: every setting equal, and a sharing that covers the one
+    discovered for the window (``recorded_sharing.covers``)."""
     wanted = info_labels(ctx)
-    if not sets or any(labels == wanted for labels in sets):
-        return None
+    if not sets:
+        return None, None
+    settings = [f for f in INFO_FIELDS if f != "sharing"]
+    same = [labels for labels in sets if all(labels[f] == wanted[f] for f in settings)]
+    accepted: list[str] = []
+    uncovered: set[str] = set()
+    for labels in same:
+        try:
+            why = recorded_sharing.covers(recorded_sharing.parse(labels["sharing"]), ctx.sharing)
+        except ValueError as exc:
+            why = str(exc)
+        if why is None:
+            accepted.append(labels["sharing"])
+        else:
+            uncovered.add(why)
+    if accepted:
+        return None, tuple(sorted(set(accepted)))
+    if uncovered:
+        return (
+            f"they were {'; '.join(sorted(uncovered))}: regenerate and backfill them with the "
+            "window's shared GPUs (finops deploy backfill discovers them)"
+        ), None
     differences = sorted(
         {
             f"{field}={labels[field] or '(none)'!r} (this run: {wanted[field] or '(none)'!r})"
             for labels in sets
-            for field in INFO_FIELDS
+            for field in settings
             if labels[field] != wanted[field]
         }
     )
     return (
         f"they were made with {', '.join(differences)}; regenerate and backfill the rules with "
         "these settings (finops deploy backfill) or run with the settings they were made with"
-    )
+    ), None
 
 
 def _clusters_without_rules(

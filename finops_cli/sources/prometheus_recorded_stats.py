@@ -48,7 +48,15 @@ def coverage(
     notes: list[str],
 ) -> Coverage | None:
     """The recorded hours (and days) of the window that hold ``gpus``' and ``rightsize``'s
-    statistics, as for ``costs`` (same rule set, same ``finops_rules_info``), or None."""
+    statistics, as for ``costs`` (same rule set, same ``finops_rules_info``), or None. None on
+    shared GPUs: there each GPU's holders and their shares (``GpuQueries.holder_shares``, HAMi's
+    holders) are read over the window beside the statistics, and they are not recorded."""
+    if ctx.shares is not None and source.recorded and queries.RULES_INFO in present:
+        notes.append(
+            f"recorded series ({queries.RULES_INFO}) not used for gpus and rightsize on shared "
+            "GPUs: each holder's share of a GPU is not recorded; every figure is from raw series"
+        )
+        return None
     sets = prometheus_recorded.rule_sets(source, (), {}, present, start, end, cluster)
     return prometheus_recorded.plan(source, ctx, (), {}, present, sets, start, end, notes)
 

@@ -14,6 +14,8 @@ from finops_cli.deploy import rules
 from finops_cli.deploy.generate import dump_yaml
 from finops_cli.deploy.paths import checkout_manifests_dir
 from finops_cli.deploy.promconfig import prometheus_config
+from finops_cli.queries import recorded_sharing
+from finops_cli.queries.sharing import Sharing
 from tests.deploy import rule_cases
 from tests.support.tools import require_tool
 
@@ -37,6 +39,44 @@ def test_promtool_check_rules(tmp_path):
     result = _run([promtool, "check", "rules", str(RULES), str(BUDGETS), str(budgets)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+EVERY_SHARING = Sharing(
+    node_factors=(  # sorted, as discovery finds them
+        (("", "single", "3", "NVIDIA-H100-80GB-HBM3-MIG-3g.40gb"), 3 / 7),
+        (("4", "", "", "NVIDIA-A10G"), 0.25),
+    ),
+    mig_resources=("nvidia_com_mig_1g_10gb", "nvidia_com_mig_3g_40gb"),
+    gpu_profiles=("1g.10gb", "3g.40gb"),
+    dra_profiles=("2g.20gb",),
+    fractions=("0.5", "25%"),
+    hami=True,
+    dra=True,
+    vgpu=True,
+    fraction_devices=("2",),
+    memories=("20000",),
+    per_process=True,
+    hami_monitor="hami",
+    kai_capped=True,
+)
+"""Every mode and table ``Sharing`` has: rules made with it hold every share-aware term."""
+
+
+def test_promtool_check_rules_made_with_a_sharing(tmp_path):
+    """The live and backfill ledgers made with shared GPUs (``finops deploy generate
+    --sharing-from``, ``finops deploy backfill`` on such a cluster) are valid rule files."""
+    promtool = require_tool("promtool")
+    live = tmp_path / "live.rules.yaml"
+    live.write_text(dump_yaml(rules.rules_document(sharing=EVERY_SHARING)))
+    backfill = tmp_path / "backfill.rules.yaml"
+    ctx = rules.ledger_context(sample_interval_s=300, sharing=EVERY_SHARING)
+    backfill.write_text(dump_yaml(rules.ledger_backfill_document(ctx)))
+    result = _run([promtool, "check", "rules", str(live), str(backfill)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == 2, result.stdout
+    info = [r for g in yaml.safe_load(live.read_text())["groups"] for r in g["rules"]]
+    (labels,) = [r["labels"] for r in info if r.get("record") == "finops_rules_info"]
+    assert recorded_sharing.parse(labels["sharing"]) == EVERY_SHARING
 
 
 @pytest.mark.parametrize("name", ["main.test.yaml", "anomaly.test.yaml", "ledger.test.yaml"])

@@ -263,3 +263,18 @@ def test_every_sharing_option_at_once_stays_under_engines_limits():
     )
     ctx = QueryContext(LABELS, 60, sharing=everything, catalog_prices=CATALOG[:4])
     assert _largest(ctx) <= 2 * MAX_QUERY_BYTES
+
+
+def test_recorded_coverage_on_shared_gpus_stays_under_8_kb():
+    """The coverage read matches ``finops_rules_info``'s ``sharing`` against every accepted
+    rule set's description (``queries.recorded_sharing``): two sets of every option at once."""
+    from finops_cli.queries import recorded_sharing
+    from finops_cli.queries.recorded import RecordedQueries
+
+    everything = replace(
+        _ALL, per_process=True, fraction_devices=("2",), memories=("11517", "20000")
+    )
+    wider = replace(everything, fractions=("0.125", "0.25", "0.5", "0.75"))
+    accepted = tuple(recorded_sharing.canonical(s) for s in (everything, wider))
+    rq = RecordedQueries(QueryContext(LABELS, 60, sharing=everything), sharing_accepted=accepted)
+    assert max(query_bytes(rq.coverage(days=d)) for d in (False, True)) <= MAX_QUERY_BYTES
