@@ -12,7 +12,6 @@ alone ("full coverage"), windows across its start half and half ("mid-window"); 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
 from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
+from tests.support.same_figures import assert_same_figures
 
 pytestmark = pytest.mark.prometheus
 
@@ -108,26 +108,6 @@ def _run(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, A
     return json.loads(result.stdout)
 
 
-def _same(recorded: Any, raw: Any, where: str = "") -> None:
-    """Every number within 0.1% (money to the cent), every other value equal; notes and the
-    time of generation aside."""
-    if isinstance(raw, dict):
-        assert isinstance(recorded, dict), where
-        keys = set(raw) - {"notes", "generated_at"}
-        assert set(recorded) - {"notes", "generated_at"} == keys, where
-        for key in keys:
-            _same(recorded[key], raw[key], f"{where}.{key}")
-    elif isinstance(raw, list):
-        assert isinstance(recorded, list) and len(recorded) == len(raw), where
-        for i, (a, b) in enumerate(zip(recorded, raw, strict=True)):
-            _same(a, b, f"{where}[{i}]")
-    elif isinstance(raw, float) and not isinstance(raw, bool):
-        assert isinstance(recorded, (int, float)), where
-        assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
-    else:
-        assert recorded == raw, (where, recorded, raw)
-
-
 def _recorded_note(doc: dict[str, Any]) -> str:
     found = [n for n in doc["notes"] if n.startswith("recorded series answered")]
     assert found, doc["notes"]
@@ -149,7 +129,7 @@ def _both(url: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
 )
 def test_costs_by_team_equal_raw(server, window):
     recorded, raw = _both(server, "costs", "--by", "team", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     note = _recorded_note(recorded)
     assert not any(n.startswith("recorded series answered") for n in raw["notes"])
     if window[1] == "2026-10-03":
@@ -173,14 +153,14 @@ def test_costs_by_team_equal_raw(server, window):
 def test_groupings_and_filters_equal_raw(server, args):
     window = ("--start", "2026-10-01", "--end", "2026-10-04")
     recorded, raw = _both(server, "costs", *args, *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     _recorded_note(recorded)
 
 
 def test_forecast_equals_raw(server):
     args = ("forecast", "--as-of", "2026-10-04T15:00:00Z", "--history", "3d")
     recorded, raw = _both(server, *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
 
 
 def test_anomalies_equal_raw(server):
@@ -194,7 +174,7 @@ def test_anomalies_equal_raw(server):
         "3d",
     )
     recorded, raw = _both(server, *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
 
 
 @pytest.mark.parametrize(
@@ -210,7 +190,7 @@ def test_energy_equals_raw(server, window, by):
     """``--energy``: kWh per group and region, the held and idle energy, from the energy
     rollups where recorded."""
     recorded, raw = _both(server, "costs", "--energy", "--by", by, *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     _recorded_note(recorded)
     assert raw["energy"]["energy_kwh"] > 10, raw["energy"]
 
@@ -228,7 +208,7 @@ def test_rules_of_another_scrape_interval_are_refused(server):
 def test_by_node_reads_raw_and_says_why(server):
     window = ("--start", "2026-10-03", "--end", "2026-10-04")
     recorded, raw = _both(server, "costs", "--by", "node", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     assert any("not kept by node" in n for n in recorded["notes"]), recorded["notes"]
 
 
@@ -239,7 +219,7 @@ def test_rules_made_with_another_team_label_are_refused(server):
     window = ("--start", "2026-10-03", "--end", "2026-10-04")
     recorded = _run(server, "costs", "--by", "team", *window, env=env)
     raw = _run(server, "costs", "--by", "team", *window, "--raw", env=env)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='ai-finops.io/team'" in refused[0], recorded["notes"]
     assert "example.com/squad" in refused[0]
@@ -250,7 +230,7 @@ def test_rule_set_made_with_another_team_label_is_refused(squad_server):
     default team label: refused with a note naming both, every figure raw."""
     window = ("--start", "2026-10-04", "--end", "2026-10-05")
     recorded, raw = _both(squad_server, "costs", "--by", "team", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused, recorded["notes"]
     assert "team_label='example.com/squad' (this run: 'ai-finops.io/team')" in refused[0]
@@ -349,7 +329,7 @@ def test_unit_costs_equal_raw(server, window):
     unlabelled Triton pod from the unit-cost rollups where recorded, equal to raw; the counts
     are whole requests (sums of per-scrape increases, no extrapolation)."""
     recorded, raw = _both(server, "costs", "--unit-costs", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     note = _recorded_note(recorded)
     assert ("raw series the rest" in note) == (window[1] != "2026-10-03")
     assert sum(n.startswith("recorded series answered") for n in recorded["notes"]) == 1
@@ -366,7 +346,7 @@ def test_unit_costs_filtered_equal_raw(server):
         server, "costs", "--unit-costs", "--namespace", "inference", "--start", "2026-10-01",
         "--end", "2026-10-04",
     )  # fmt: skip
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     _recorded_note(recorded)
 
 
@@ -441,7 +421,7 @@ def vm(tmp_path_factory) -> Iterator[str]:
 )
 def test_vmalert_replay_equals_raw_on_victoriametrics(vm, args):
     recorded, raw = _both(vm, "costs", *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     _recorded_note(recorded)
 
 
@@ -469,7 +449,7 @@ def test_chargeback_report_equals_raw(server, by, details):
         details,
     )
     recorded, raw = _both(server, *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
 
 
 # ---- gpus and rightsize: per-GPU and per-workload statistics ------------------------------
@@ -510,7 +490,7 @@ def test_gpus_and_rightsize_equal_raw(server, command, window):
     the percentile of hourly maxima: never below raw's, and close to it."""
     recorded, raw = _both(server, command, *window)
     pairs: list[tuple[float, float]] = []
-    _same(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert_same_figures(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
     assert pairs
     for rec, exact in pairs:
         assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
@@ -538,7 +518,7 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
     """--raw reads raw series; rules made with another team label are refused for gpus too."""
     window = ("--start", "2026-10-04", "--end", "2026-10-05")
     recorded, raw = _both(squad_server, "gpus", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='example.com/squad'" in refused[0], recorded["notes"]
@@ -549,6 +529,6 @@ def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
     window = ("--start", "2026-10-01", "--end", "2026-10-04")  # recorded from 10-02 12:00
     recorded, raw = _both(vm, command, *window)
     pairs: list[tuple[float, float]] = []
-    _same(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert_same_figures(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
     assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
     _recorded_note(recorded)

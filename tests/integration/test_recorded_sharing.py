@@ -14,7 +14,6 @@ refused with a note, every figure raw.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from finops_cli.timewindow import Window
 from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
+from tests.support.same_figures import assert_same_figures
 from tests.support.tools import require_tool
 
 STEP = 300
@@ -157,26 +157,6 @@ def _run(url: str, *args: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def _same(recorded: Any, raw: Any, where: str = "") -> None:
-    """Every number within 0.1% (money to the cent), every other value equal; notes and the
-    time of generation aside."""
-    if isinstance(raw, dict):
-        assert isinstance(recorded, dict), where
-        keys = set(raw) - {"notes", "generated_at"}
-        assert set(recorded) - {"notes", "generated_at"} == keys, where
-        for key in keys:
-            _same(recorded[key], raw[key], f"{where}.{key}")
-    elif isinstance(raw, list):
-        assert isinstance(recorded, list) and len(recorded) == len(raw), where
-        for i, (a, b) in enumerate(zip(recorded, raw, strict=True)):
-            _same(a, b, f"{where}[{i}]")
-    elif isinstance(raw, float) and not isinstance(raw, bool):
-        assert isinstance(recorded, (int, float)), where
-        assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
-    else:
-        assert recorded == raw, (where, recorded, raw)
-
-
 def _both(url: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _run(url, *args), _run(url, *args, "--raw")
 
@@ -191,7 +171,7 @@ def _recorded_note(doc: dict[str, Any]) -> str:
 def test_costs_equal_raw_and_the_truth(fleet, by):
     url, cluster, _ = fleet
     recorded, raw = _both(url, "costs", "--by", by, *WINDOW)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     note = _recorded_note(recorded)
     # the backfill's first rollup, at 10-02 12:00, is the hour before it
     hours = "37 of the window's 72 whole hours (2026-10-02 11:00 to 2026-10-04 00:00 UTC)"
@@ -216,7 +196,7 @@ def test_costs_equal_raw_and_the_truth(fleet, by):
 def test_unit_costs_equal_raw(fleet):
     url, _, _ = fleet
     recorded, raw = _both(url, "costs", "--by", "model", "--unit-costs", *WINDOW)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     _recorded_note(recorded)
 
 
@@ -244,7 +224,7 @@ def test_forecast_equals_raw(fleet):
     url, _, _ = fleet
     args = ("forecast", "--as-of", "2026-10-03T15:00:00Z", "--history", "2d")
     recorded, raw = _both(url, *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     days = _series_notes(url, _day(1), _day(3), 86400)  # the two days of history
     assert any(n.startswith("recorded series answered") for n in days), days
 
@@ -256,7 +236,7 @@ def test_anomalies_equal_raw(fleet):
         "--baseline", "1d",
     )  # fmt: skip
     recorded, raw = _both(url, *args)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     hours = _series_notes(url, _day(2), _day(4), 3600)  # the baseline day and the one since
     assert any(n.startswith("recorded series answered") for n in hours), hours
 
@@ -268,14 +248,14 @@ def test_chargeback_report_equals_raw(fleet):
     report = ("report", "chargeback", *WINDOW, "--by", "cost-center", "--format", "json")
     recorded = _run(url, *report, "--output-file", "-")
     raw = _run(url, *report, "--output-file", "-", "--raw")
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
 
 
 def test_rules_made_for_whole_gpus_are_refused(fleet):
     url, _, _ = fleet
     window = ("--start", WHOLE_GPUS[0], "--end", WHOLE_GPUS[1], "--by", "team")
     recorded, raw = _both(url, "costs", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "made without shared GPUs" in refused[0], recorded["notes"]
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
@@ -285,7 +265,7 @@ def test_rules_lacking_a_mig_profile_are_refused(fleet):
     url, _, dropped = fleet
     window = ("--start", LACKING[0], "--end", LACKING[1], "--by", "team")
     recorded, raw = _both(url, "costs", *window)
-    _same(recorded, raw)
+    assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and f"made without MIG profile {dropped}" in refused[0], recorded["notes"]
     assert "finops deploy backfill" in refused[0]

@@ -1,0 +1,28 @@
+"""Recorded answers against raw ones: the comparison every recorded-ledger test makes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+IGNORED = frozenset({"notes", "generated_at"})
+
+
+def assert_same_figures(recorded: Any, raw: Any, where: str = "") -> None:
+    """Every number within 0.1% (money to the cent), every other value equal; notes and the
+    time of generation aside (issue 22's bar for figures read from recorded series)."""
+    if isinstance(raw, dict):
+        assert isinstance(recorded, dict), where
+        keys = set(raw) - IGNORED
+        assert set(recorded) - IGNORED == keys, where
+        for key in keys:
+            assert_same_figures(recorded[key], raw[key], f"{where}.{key}")
+    elif isinstance(raw, list):
+        assert isinstance(recorded, list) and len(recorded) == len(raw), where
+        for i, (a, b) in enumerate(zip(recorded, raw, strict=True)):
+            assert_same_figures(a, b, f"{where}[{i}]")
+    elif isinstance(raw, float) and not isinstance(raw, bool):
+        assert isinstance(recorded, (int, float)), where
+        assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
+    else:
+        assert recorded == raw, (where, recorded, raw)
