@@ -44,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from finops_cli.queries.recorded import RULES_VERSION
 from finops_cli.sample.scale import scale_cluster
 from finops_cli.sample.simulate import SampleSeries
 from tests.benchmarks.common import compile_finops, cpu_model
@@ -386,7 +387,16 @@ def record(engine: Engine, days: int, timeout_s: float) -> float:
     """Record the ledger's rollups over the whole window (vmalert -replay); seconds taken."""
     marker = engine.workdir / "recorded.json"
     if engine.keep and marker.exists():
-        return float(json.loads(marker.read_text())["record_s"])
+        kept = json.loads(marker.read_text())
+        if kept.get("rules_version") != RULES_VERSION:
+            # Rollups of another rule-set version share the series names: recording again would
+            # add a second sample to each, and this CLI refuses the old ones anyway.
+            raise SystemExit(
+                f"{engine.workdir} holds rule-set version {kept.get('rules_version', '?')}, "
+                f"this CLI records version {RULES_VERSION}: delete the directory to load and "
+                "record it again"
+            )
+        return float(kept["record_s"])
     began = time.monotonic()
     done = subprocess.run(
         [
@@ -419,7 +429,7 @@ def record(engine: Engine, days: int, timeout_s: float) -> float:
         raise SystemExit(f"recording the ledger failed: {done.stderr[-800:]}")
     httpx.get(f"{engine.vm.url}/internal/force_flush", timeout=600).raise_for_status()
     record_s = time.monotonic() - began
-    marker.write_text(json.dumps({"record_s": record_s}))
+    marker.write_text(json.dumps({"record_s": record_s, "rules_version": RULES_VERSION}))
     return record_s
 
 
