@@ -38,10 +38,17 @@ class RunContext:
             self.warn(note)
 
     def notice(self, line: str) -> None:
-        """One line on stderr (never stdout, which carries data only), unless ``--quiet``."""
-        if not self.quiet:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
+        """One line on stderr (never stdout, which carries data only), unless ``--quiet``;
+        wrapped on words to a terminal's width (a terminal cuts it mid-word), whole in a log."""
+        if self.quiet:
+            return
+        if sys.stderr.isatty():
+            import textwrap
+
+            width = _stderr_columns()
+            line = "\n".join(textwrap.wrap(line, width, break_on_hyphens=False)) or line
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
     def progress(self, what: str) -> AbstractContextManager[object]:
         """A spinner on stderr while the backend works; silent when piped or with --quiet."""
@@ -50,6 +57,21 @@ class RunContext:
         from rich.console import Console
 
         return Console(stderr=True).status(f"{what}…")
+
+
+def _stderr_columns() -> int:
+    """The width of the terminal stderr writes to (``COLUMNS`` first, as ``shutil`` reads it):
+    stdout may be a pipe (``finops costs | head``) while notices still reach the terminal."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 @dataclass(frozen=True)
