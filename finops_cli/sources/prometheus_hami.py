@@ -89,12 +89,7 @@ def attach_hami_holders(
         for row in rows.values()
         if row.get("uuid") and not row.get("mig_profile")
     }
-    labels_of = {
-        (s.labels.get("cluster", ""), s.labels.get("namespace", ""), s.labels.get("pod", "")): (
-            s.labels
-        )
-        for s in attributes
-    }
+    labels_of = prometheus_rows.attributes_by_pod(attributes)
     unmatched: set[str] = set()
     touched: set[int] = set()
     for s in shares:
@@ -109,17 +104,11 @@ def attach_hami_holders(
         holders: list[dict[str, object]] = row.setdefault("holders", [])  # type: ignore[assignment]
         if any((h["namespace"], h["pod"]) == pod for h in holders):
             continue  # dcgm-exporter named it already
-        attrs = labels_of.get((s.labels.get("cluster", ""), *pod), {})
         present_hours = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
-        share_hours = s.value * hours
         holders.append(
-            {
-                "namespace": pod[0],
-                "pod": pod[1],
-                **{k: attrs.get(p, "") for k, p in pod_keys.items()},
-                "share_hours": share_hours,
-                "share": share_hours / present_hours if present_hours > 0 else 0.0,
-            }
+            prometheus_rows.holder_entry(
+                s.labels, labels_of, pod_keys, s.value * hours, present_hours
+            )
         )
         touched.add(id(row))
     for s in held:

@@ -77,31 +77,19 @@ def attach_pooled_holders(
             node = (s.labels.get("cluster", ""), s.labels.get("node", ""))
             carried = pooled.setdefault(node, {})
             carried[key] = carried.get(key, 0.0) + s.value
-    labels_of = {
-        (s.labels.get("cluster", ""), s.labels.get("namespace", ""), s.labels.get("pod", "")): (
-            s.labels
-        )
-        for s in attributes
-    }
+    labels_of = prometheus_rows.attributes_by_pod(attributes)
     for s in pods:
         units = pooled.get((s.labels.get("cluster", ""), s.labels.get("node", "")))
         if not units or not math.isfinite(s.value) or s.value <= 0:
             continue
         total = sum(units.values())
-        pod = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
-        attrs = labels_of.get((s.labels.get("cluster", ""), *pod), {})
         for key, samples in units.items():
             row = rows[key]
             present = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
             share_hours = s.value * hours * samples / total
             holders: list[dict[str, object]] = row.setdefault("holders", [])  # type: ignore[assignment]
-            holders.append(
-                {
-                    "namespace": pod[0],
-                    "pod": pod[1],
-                    **{k: attrs.get(p, "") for k, p in pod_keys.items()},
-                    "share_hours": share_hours,
-                    "share": share_hours / present if present > 0 else 0.0,
-                }
+            entry = prometheus_rows.holder_entry(
+                s.labels, labels_of, pod_keys, share_hours, present
             )
+            holders.append(entry)
             holders.sort(key=lambda h: (-float(h["share_hours"]), str(h["pod"])))  # type: ignore[arg-type]

@@ -150,6 +150,41 @@ def scale_to_physical(rows: dict[tuple[str, ...], dict[str, object]], *, shared:
                 row[money] = float(row[money]) * share  # type: ignore[arg-type]
 
 
+PodAttributes = dict[tuple[str, str, str], dict[str, str]]
+
+
+def attributes_by_pod(attributes: list[InstantSample]) -> PodAttributes:
+    """The pod-attribute samples by (cluster, namespace, pod): what a holder is labelled with."""
+    return {
+        (s.labels.get("cluster", ""), s.labels.get("namespace", ""), s.labels.get("pod", "")): (
+            s.labels
+        )
+        for s in attributes
+    }
+
+
+def holder_entry(
+    labels: dict[str, str],
+    attributes: PodAttributes,
+    pod_keys: dict[str, str],
+    share_hours: float,
+    present_hours: float | None = None,
+) -> dict[str, object]:
+    """One entry of a row's ``holders``: the pod ``labels`` name, its attributes, its
+    share-hours and, given the hours the row was reported, its average share."""
+    pod = (labels.get("namespace", ""), labels.get("pod", ""))
+    attrs = attributes.get((labels.get("cluster", ""), *pod), {})
+    entry: dict[str, object] = {
+        "namespace": pod[0],
+        "pod": pod[1],
+        **{k: attrs.get(p, "") for k, p in pod_keys.items()},
+        "share_hours": share_hours,
+    }
+    if present_hours is not None:
+        entry["share"] = share_hours / present_hours if present_hours > 0 else 0.0
+    return entry
+
+
 def attach_holders(
     rows: dict[tuple[str, ...], dict[str, object]],
     shares: list[InstantSample],
@@ -160,26 +195,14 @@ def attach_holders(
     """Each row's ``holders``: the pods that held a share of it, with the share of the physical
     GPU they held on average over the hours the row was reported (so a GPU's shares add up to
     at most 1) and the share-hours behind it. Without sharing, the one pod that held it."""
-    labels_of = {
-        (s.labels.get("cluster", ""), s.labels.get("namespace", ""), s.labels.get("pod", "")): (
-            s.labels
-        )
-        for s in attributes
-    }
+    labels_of = attributes_by_pod(attributes)
     found: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for s in shares:
         key = gpu_key(s.labels)
         if key not in rows or not math.isfinite(s.value) or s.value <= 0:
             continue
-        pod = (s.labels.get("namespace", ""), s.labels.get("pod", ""))
-        attrs = labels_of.get((s.labels.get("cluster", ""), *pod), {})
         found.setdefault(key, []).append(
-            {
-                "namespace": pod[0],
-                "pod": pod[1],
-                **{k: attrs.get(p, "") for k, p in pod_keys.items()},
-                "share_hours": s.value * hours,
-            }
+            holder_entry(s.labels, labels_of, pod_keys, s.value * hours)
         )
     for key, row in rows.items():
         present = float(row.get("present_hours") or 0.0)  # type: ignore[arg-type]
