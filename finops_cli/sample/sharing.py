@@ -42,7 +42,7 @@ from finops_cli.sample.scenario import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from finops_cli.sample.simulate import FloatArray, IntArray, PodRun, SampleCluster, SampleSeries
 
@@ -548,6 +548,28 @@ _HAMI_LEGACY_LABELS = {
 MIB = 1024 * 1024
 
 
+def _hami_writer(
+    scheme: str,
+    names: dict[str, tuple[str, bool]],
+    legacy_labels: dict[bool, dict[str, str]],
+) -> Callable[[str, dict[str, str], IntArray, FloatArray], SampleSeries]:
+    """A series writer for one of HAMi's naming schemes: a metric's new name and labels as
+    they are, or (``legacy``) its legacy name and labels from the tables."""
+    from finops_cli.sample.simulate import SampleSeries
+
+    if scheme not in HAMI_SCHEMES:
+        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
+
+    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
+        legacy, container = names[name]
+        if scheme == "legacy":
+            rename = legacy_labels[container]
+            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
+        return SampleSeries(name, labels, ts, values)
+
+    return series
+
+
 def hami_allocation(requests: dict[str, int], memory_mib: int) -> tuple[int, int]:
     """What HAMi's scheduler allocates a container on each device it holds: cores in percent
     (0 where none is asked: HAMi's default), memory in MiB (the percentage of the device's
@@ -569,17 +591,7 @@ def hami_scheduler_series(
     writes the ``--legacy-metrics`` names and labels."""
     import numpy as np
 
-    from finops_cli.sample.simulate import SampleSeries
-
-    if scheme not in HAMI_SCHEMES:
-        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
-
-    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
-        legacy, container = _HAMI_NAMES[name]
-        if scheme == "legacy":
-            rename = _HAMI_LEGACY_LABELS[container]
-            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
-        return SampleSeries(name, labels, ts, values)
+    series = _hami_writer(scheme, _HAMI_NAMES, _HAMI_LEGACY_LABELS)
 
     for node in cluster.nodes:
         if node.sharing != "hami":
@@ -642,17 +654,7 @@ def hami_monitor_series(
     ``scheme`` ``legacy`` writes the names and labels of HAMi before v2.9.0."""
     import numpy as np
 
-    from finops_cli.sample.simulate import SampleSeries
-
-    if scheme not in HAMI_SCHEMES:
-        raise ValueError(f"unknown HAMi metrics scheme {scheme!r}: one of {HAMI_SCHEMES}")
-
-    def series(name: str, labels: dict[str, str], ts: IntArray, values: FloatArray) -> SampleSeries:
-        legacy, container = _MONITOR_NAMES[name]
-        if scheme == "legacy":
-            rename = _MONITOR_LEGACY_LABELS[container]
-            name, labels = legacy, {rename.get(k, k): v for k, v in labels.items()}
-        return SampleSeries(name, labels, ts, values)
+    series = _hami_writer(scheme, _MONITOR_NAMES, _MONITOR_LEGACY_LABELS)
 
     holders = cluster.holders(runs)
     for node in cluster.nodes:
