@@ -431,9 +431,10 @@ def backfill(
     if engine is Engine.victoriametrics:
         target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)
+        files = " and ".join(str(p) for p in bf.replay_rules_files(plan))
         _echo(
             f"recorded {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC into {target} "
-            f"(rules: {plan.rules_file}, scrape interval {interval} s, {made_with})\n"
+            f"(rules: {files}, scrape interval {interval} s, {made_with})\n"
         )
         return
     blocks = bf.backfill_prometheus(plan, output_dir, timeout)

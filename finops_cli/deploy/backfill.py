@@ -11,7 +11,8 @@ own tool over it:
   server and writes TSDB blocks into ``--output-dir``; move them into the server's data directory
   (``--storage.tsdb.path``) and restart it, or wait for its next block reload.
 - VictoriaMetrics: ``vmalert -replay.timeFrom/-replay.timeTo`` evaluates them against
-  ``-datasource.url`` and writes the results through ``-remoteWrite.url``.
+  ``-datasource.url`` and writes the results through ``-remoteWrite.url``, in two runs: the
+  hours from the raw series, then their sums (``rules.ledger_replay_groups``).
 
 Thanos and Mimir have no replay of their own: run promtool against Thanos Query (or Mimir's
 Prometheus API) and upload the blocks (``thanos tools bucket upload-blocks``, ``mimirtool
@@ -21,20 +22,32 @@ backfill``); see docs/deployment.md.
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 from finops_cli.deploy.generate import HEADER, dump_yaml
-from finops_cli.deploy.rules import LEDGER_BACKFILL_FILE, ledger_backfill_document, ledger_context
+from finops_cli.deploy.rules import (
+    LEDGER_BACKFILL_FILE,
+    RuleGroup,
+    ledger_backfill_group,
+    ledger_context,
+    ledger_replay_groups,
+)
 from finops_cli.deploy.tools import cause, find_tool
 from finops_cli.errors import FinopsError, UsageError
 from finops_cli.files import SHARED, write_atomic
-from finops_cli.queries.recorded import RULE_INTERVAL_S
+from finops_cli.promql import duration, quote
+from finops_cli.queries.names import RULES_INFO
+from finops_cli.queries.recorded import ROLLUP_S, RULE_INTERVAL_S, info_labels
 from finops_cli.queries.sharing import Sharing
 
 if TYPE_CHECKING:
+    from finops_cli.queries.context import QueryContext
     from finops_cli.settings import Settings
     from finops_cli.sources.prometheus_client import PrometheusClient
 
@@ -58,18 +71,39 @@ class BackfillPlan:
     ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
 
 
-def write_rules(plan: BackfillPlan) -> Path:
-    """The backfill rule file for the plan's settings."""
-    ctx = ledger_context(
+def _context(plan: BackfillPlan) -> QueryContext:
+    return ledger_context(
         plan.pod_labels,
         sample_interval_s=plan.sample_interval_s,
         cluster_label=plan.cluster_label,
         sharing=plan.sharing,
     )
-    text = HEADER.format(module="rules") + dump_yaml(ledger_backfill_document(ctx))
-    plan.rules_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(plan.rules_file, text, mode=SHARED)
-    return plan.rules_file
+
+
+def _write(path: Path, groups: list[RuleGroup]) -> Path:
+    document = {"groups": [g.to_dict() for g in groups]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, HEADER.format(module="rules") + dump_yaml(document), mode=SHARED)
+    return path
+
+
+def write_rules(plan: BackfillPlan) -> Path:
+    """promtool's rule file for the plan's settings (every rollup from the raw series)."""
+    return _write(plan.rules_file, [ledger_backfill_group(_context(plan))])
+
+
+def replay_rules_files(plan: BackfillPlan) -> tuple[Path, Path]:
+    """Where vmalert's two rule files go: ``--rules-file`` (the hours) and a sibling (the sums
+    of hours: teams and days)."""
+    path = plan.rules_file
+    return path, path.with_name(f"{path.stem}.sums{path.suffix}")
+
+
+def write_replay_rules(plan: BackfillPlan) -> tuple[Path, Path]:
+    """vmalert's rule files for the plan's settings (``rules.ledger_replay_groups``)."""
+    hours, sums = ledger_replay_groups(_context(plan))
+    hours_file, sums_file = replay_rules_files(plan)
+    return _write(hours_file, [hours]), _write(sums_file, [sums])
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -92,39 +126,49 @@ def promtool_command(plan: BackfillPlan, output_dir: Path, promtool: str = "prom
 
 
 REPLAY_POINTS = 10_000
-"""Evaluations per vmalert query (one a minute: about a week). vmalert 1.79 asks consecutive
-chunks of a replay with the boundary instant in both, and VictoriaMetrics keeps both samples, so
-a rollup on a boundary would count twice: each chunk is a vmalert run of its own, ending a minute
-before the next one starts."""
+"""Evaluations per vmalert query (one an hour: more than a year). vmalert 1.79 asks
+consecutive chunks of a replay with the boundary instant in both, and VictoriaMetrics keeps
+both samples, so a rollup on a boundary would count twice: each chunk is a vmalert run of its
+own, ending an hour before the next one starts."""
+READABLE_WAIT_S = 120.0
 
 
 def replay_chunks(plan: BackfillPlan) -> list[tuple[datetime, datetime]]:
-    """``[from, to]`` of each vmalert run: whole minutes, none sharing an instant, the last one
-    reaching the minute after ``end`` (where the last hour's rollup lands)."""
-    first = int(plan.start.timestamp()) // RULE_INTERVAL_S * RULE_INTERVAL_S
-    last = int(plan.end.timestamp()) + RULE_INTERVAL_S
+    """``[from, to]`` of each vmalert run: the hours whose rollups the range holds (each hour
+    ``h`` rolls up ``(h - 1h, h]``: the first at or after ``start``, the last at or before
+    ``end``), none in two runs. The runs evaluate on the hour, which the replay's rules, having
+    no gate, rely on."""
+    first = -(-int(plan.start.timestamp()) // ROLLUP_S) * ROLLUP_S
+    last = int(plan.end.timestamp()) // ROLLUP_S * ROLLUP_S
     out = []
     while first <= last:
-        to = min(first + (REPLAY_POINTS - 1) * RULE_INTERVAL_S, last)
+        to = min(first + (REPLAY_POINTS - 1) * ROLLUP_S, last)
         out.append((datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(to, UTC)))
-        first = to + RULE_INTERVAL_S
+        first = to + ROLLUP_S
     return out
 
 
 def vmalert_command(
     plan: BackfillPlan,
+    rules_file: Path,
     remote_write_url: str,
     chunk: tuple[datetime, datetime],
     vmalert: str = "vmalert",
 ) -> list[str]:
     return [
         vmalert,
-        f"-rule={plan.rules_file}",
+        f"-rule={rules_file}",
         f"-datasource.url={plan.url}",
         f"-remoteWrite.url={remote_write_url}",
         f"-replay.timeFrom={_rfc3339(chunk[0])}",
         f"-replay.timeTo={_rfc3339(chunk[1])}",
         f"-replay.maxDatapointsPerQuery={REPLAY_POINTS}",
+        # Evaluate once an hour: vmalert asks every 5 minutes by default (-datasource.queryStep),
+        # whatever the group's interval.
+        f"-datasource.queryStep={ROLLUP_S}s",
+        # No rule of a run reads another's results (the second run reads the first's, written
+        # by then): no pause between rules (1 s each by default).
+        "-replay.rulesDelay=0s",
         "-replay.disableProgressBar",
     ]
 
@@ -156,12 +200,56 @@ def backfill_prometheus(plan: BackfillPlan, output_dir: Path, timeout_s: float) 
 
 
 def backfill_victoria_metrics(plan: BackfillPlan, remote_write_url: str, timeout_s: float) -> str:
+    """Two vmalert runs over the plan's range (``rules.ledger_replay_groups``): the hours, then,
+    once they are readable through ``plan.url``, their sums."""
     vmalert = find_tool("vmalert", VMALERT_HINT)
-    write_rules(plan)
-    return "".join(
-        run(vmalert_command(plan, remote_write_url, chunk, vmalert), timeout_s)
-        for chunk in replay_chunks(plan)
-    )
+    hours_file, sums_file = write_replay_rules(plan)
+    chunks = replay_chunks(plan)
+    began = time.monotonic()
+    out = [
+        run(vmalert_command(plan, hours_file, remote_write_url, c, vmalert), timeout_s)
+        for c in chunks
+    ]
+    left = timeout_s - (time.monotonic() - began)
+    wait_readable(plan, chunks, min(READABLE_WAIT_S, max(left, 1.0)))
+    out += [
+        run(vmalert_command(plan, sums_file, remote_write_url, c, vmalert), timeout_s)
+        for c in chunks
+    ]
+    return "".join(out)
+
+
+def wait_readable(
+    plan: BackfillPlan, chunks: list[tuple[datetime, datetime]], timeout_s: float
+) -> None:
+    """Wait until ``plan.url`` answers with every hour's ``finops_rules_info`` the first runs
+    wrote (the last rule of each, so its hours' rollups came before it): a remote-write target
+    makes what it receives readable a moment later, on a cluster only once its storage nodes
+    have it."""
+    first, last = chunks[0][0].timestamp(), chunks[-1][1].timestamp()
+    expected = round((last - first) / ROLLUP_S) + 1
+    labels = ",".join(f"{k}={quote(v)}" for k, v in info_labels(_context(plan)).items())
+    query = f"sum(count_over_time({RULES_INFO}{{{labels}}}[{duration(last - first + 1)}]))"
+    params = {"query": query, "time": f"{last:.0f}", "nocache": "1"}
+    deadline = time.monotonic() + timeout_s
+    found = 0
+    while True:
+        try:
+            response = httpx.get(f"{plan.url}/api/v1/query", params=params, timeout=60)
+            response.raise_for_status()
+            result = response.json()["data"]["result"]
+            found = int(float(result[0]["value"][1])) if result else 0
+        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            raise FinopsError(f"reading the recorded hours back failed: {exc}") from None
+        if found >= expected:
+            return
+        if time.monotonic() > deadline:
+            raise FinopsError(
+                f"{plan.url} shows {found} of the {expected} recorded hours {timeout_s:.0f} s "
+                "after vmalert wrote them: is --remote-write-url the storage --prometheus-url "
+                "reads?"
+            )
+        time.sleep(0.5)
 
 
 def check_range(start: datetime, end: datetime) -> None:

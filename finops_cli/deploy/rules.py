@@ -35,6 +35,7 @@ from finops_cli.queries import (
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
     RECORDED_MEASURES,
+    ROLLUP_S,
     RULE_INTERVAL_S,
     TEAM_MEASURES,
     RecordedQueries,
@@ -111,6 +112,8 @@ BUDGETS_FILE = "budgets.rules.yaml"
 LEDGER_BACKFILL_FILE = "finops-ledger-backfill.rules.yaml"
 LEDGER_GROUP = "finops-ledger"
 LEDGER_BACKFILL_GROUP = "finops-ledger-backfill"
+LEDGER_REPLAY_HOURS_GROUP = "finops-ledger-replay-hours"
+LEDGER_REPLAY_SUMS_GROUP = "finops-ledger-replay-sums"
 LEDGER_CLUSTER_LABEL = "cluster"  # the CLI's default labels.cluster
 
 
@@ -475,16 +478,18 @@ def ledger_group(ctx: QueryContext | None = None, sharing: Sharing | None = None
         Rule(team_hourly_name(m), rq.hourly_from_rate(m, team=True)) for m in TEAM_MEASURES
     ]
     daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
+    # finops_rules_info before the days: a day is rolled up once its 24 hours are recorded,
+    # the hour just ended included (``RecordedQueries.from_hours``).
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    stats = stats_rules(rq, live=True)
-    rules = (*rates, *team_rates, *hourly, *team_hourly, *daily, *stats, info)
+    stats_hourly, stats_daily = stats_rules(rq, from_hours=True)
+    rules = (*rates, *team_rates, *hourly, *team_hourly, *stats_hourly, info, *daily, *stats_daily)
     return RuleGroup(LEDGER_GROUP, rules, f"{rq.interval_s}s")
 
 
-def stats_rules(rq: RecordedQueries, *, live: bool) -> list[Rule]:
+def stats_rules(rq: RecordedQueries, *, from_hours: bool) -> tuple[list[Rule], list[Rule]]:
     """``gpus``' and ``rightsize``'s per-GPU and per-workload statistics per hour, and per UTC
     day (``queries.recorded_stats``): each hour from the raw series once an hour; each day from
-    its hours live, from the raw series in a backfill."""
+    its hours (live, and a replay's second run) or from the raw series (promtool)."""
     hourly = [
         Rule(s.hourly_name(), recorded_stats.from_raw(rq, s)) for s in recorded_stats.RECORDED_STATS
     ]
@@ -492,13 +497,13 @@ def stats_rules(rq: RecordedQueries, *, live: bool) -> list[Rule]:
         Rule(
             s.daily_name(),
             recorded_stats.daily_from_hourly(rq, s)
-            if live
+            if from_hours
             else recorded_stats.from_raw(rq, s, days=True),
         )
         for s in recorded_stats.RECORDED_STATS
         if s.daily
     ]
-    return [*hourly, *daily]
+    return hourly, daily
 
 
 def ledger_backfill_group(
@@ -517,13 +522,37 @@ def ledger_backfill_group(
     ]
     daily = [Rule(daily_name(m), rq.daily_from_raw(m)) for m in RECORDED_MEASURES]
     info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
-    stats = stats_rules(rq, live=False)
-    rules = (*hourly, *team_hourly, *daily, *stats, info)
+    stats_hourly, stats_daily = stats_rules(rq, from_hours=False)
+    rules = (*hourly, *team_hourly, *daily, *stats_hourly, *stats_daily, info)
     return RuleGroup(LEDGER_BACKFILL_GROUP, rules, f"{RULE_INTERVAL_S}s")
 
 
 def ledger_backfill_document(ctx: QueryContext | None = None) -> dict[str, Any]:
     return {"groups": [ledger_backfill_group(ctx).to_dict()]}
+
+
+def ledger_replay_groups(
+    ctx: QueryContext | None = None, sharing: Sharing | None = None
+) -> tuple[RuleGroup, RuleGroup]:
+    """``vmalert -replay``'s two runs, evaluated on the hour (``deploy.backfill`` starts them
+    on one): first the hourly rollups from the raw series and ``finops_rules_info``, then what
+    adds them up (the team rollups, and every UTC day whose 24 hours were recorded). A run's
+    results are readable once it has exited, so the second reads the first's; integrating each
+    day from the raw series again was more than half of a one-run replay's work. promtool's
+    blocks are not readable until moved into the server, so ``ledger_backfill_group``
+    integrates every rollup from the raw series. Same names and values as ``ledger_group``'s."""
+    ctx = _with_sharing(ctx, sharing)
+    rq = RecordedQueries(ctx, ROLLUP_S)
+    hourly = [Rule(hourly_name(m), rq.hourly_from_raw(m)) for m in RECORDED_MEASURES]
+    stats_hourly, stats_daily = stats_rules(rq, from_hours=True)
+    info = Rule(RULES_INFO, rq.info(), labels=info_labels(ctx))
+    team_hourly = [Rule(team_hourly_name(m), rq.team_hourly_from_hourly(m)) for m in TEAM_MEASURES]
+    daily = [Rule(daily_name(m), rq.daily_from_hourly(m)) for m in RECORDED_MEASURES]
+    interval = f"{ROLLUP_S}s"
+    return (
+        RuleGroup(LEDGER_REPLAY_HOURS_GROUP, (*hourly, *stats_hourly, info), interval),
+        RuleGroup(LEDGER_REPLAY_SUMS_GROUP, (*team_hourly, *daily, *stats_daily), interval),
+    )
 
 
 def scrape_interval_problem(seconds: float) -> str | None:

@@ -325,7 +325,10 @@ class RecordedQueries:
         return f"vector(time()) % {period_s} < {self.interval_s}"
 
     def hourly(self, expr: str) -> str:
-        """``expr`` kept only at the evaluation in the first interval of each hour."""
+        """``expr`` kept only at the evaluation in the first interval of each hour (every
+        evaluation of an hourly group: a replay evaluates on the hour, ``deploy.backfill``)."""
+        if self.interval_s >= ROLLUP_S:
+            return expr
         return f"{expr} and on () ({self._gate(ROLLUP_S)})"
 
     def hourly_from_raw(self, measure: str, *, team: bool = False) -> str:
@@ -341,6 +344,16 @@ class RecordedQueries:
         summed = f"sum_over_time({name}[{duration(ROLLUP_S - 0.001)}])"
         return self.hourly(f"{summed} * {hours!r}")
 
+    def team_hourly_from_hourly(self, measure: str) -> str:
+        """The hour's team rollup from the grain's rollup of the same hour, recorded before it
+        (a replay's second run): the grain summed by cluster and team, as
+        ``team_rate_from_grain`` sums the rates. The window holds the hour's own rollup alone
+        (an instant selector would take the hour before's where a group stopped, on engines
+        whose lookback follows the samples' spacing)."""
+        window = duration(self.interval_s - 0.001)
+        by = self.ctx.grouping([self.ctx.prom_label("team")])
+        return self.hourly(f"sum by ({by}) (sum_over_time({hourly_name(measure)}[{window}]))")
+
     def team_rate_from_grain(self, measure: str) -> str:
         """The team rate from the grain's, recorded just before (live rules)."""
         return f"sum by ({self.ctx.grouping([self.ctx.prom_label('team')])}) ({rate_name(measure)})"
@@ -355,8 +368,20 @@ class RecordedQueries:
         return self.daily(f"({integral})")
 
     def daily_from_hourly(self, measure: str) -> str:
-        """The UTC day's integral: the day's 24 hourly rollups, recorded just before (live)."""
-        return self.daily(f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])")
+        """The UTC day's integral: the day's 24 hourly rollups, recorded before it (live, and
+        a replay's second run)."""
+        return self.from_hours(f"sum_over_time({hourly_name(measure)}[{duration(DAY_S - 0.001)}])")
+
+    def from_hours(self, day_expr: str) -> str:
+        """``day_expr`` (a day's figure from its hourly rollups) kept at the first evaluation of
+        the UTC day, and only where the rules recorded all 24 hours of the day before: a day
+        rolled up from some of its hours would stay short once its other hours were backfilled
+        (rules deployed mid-day, then history backfilled up to then), and the CLI reads a day's
+        rollup wherever its 24 hours are recorded."""
+        labels = ",".join(f"{k}={quote(v)}" for k, v in info_labels(self.ctx).items())
+        recorded = f"count_over_time({RULES_INFO}{{{labels}}}[{duration(DAY_S - 0.001)}])"
+        hours_per_day = DAY_S // ROLLUP_S
+        return self.daily(f"({day_expr} and on () ({recorded} >= {hours_per_day}))")
 
     def info(self) -> str:
         return self.hourly("vector(1)")

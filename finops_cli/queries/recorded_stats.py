@@ -221,9 +221,10 @@ def from_raw(rq: RecordedQueries, s: Stat, *, days: bool = False) -> str:
 
 
 def daily_from_hourly(rq: RecordedQueries, s: Stat) -> str:
-    """The UTC day's statistic from its 24 hourly ones, recorded just before (live rules)."""
+    """The UTC day's statistic from its 24 hourly ones, recorded before it (live rules, and a
+    replay's second run)."""
     function = {"sum": "sum_over_time", "max": "max_over_time", "group": "last_over_time"}[s.op]
-    return rq.daily(f"{function}({s.hourly_name()}[{duration(DAY_S - 0.001)}])")
+    return rq.from_hours(f"{function}({s.hourly_name()}[{duration(DAY_S - 0.001)}])")
 
 
 # ---- the CLI's reads -----------------------------------------------------------------------

@@ -176,7 +176,9 @@ def _empty_lead(
     instant up to which nothing need be read: one label-names lookup (the index only, no
     samples) instead of raw queries that scan the stretch for nothing. The stretch's last hour
     is always read (a first sample on the recorded hour's start belongs to it), and the lookup
-    starts an hour early to cover the raw reads' lookback."""
+    starts an hour early to cover the raw reads' lookback. Indexes answer per block
+    (Prometheus: two hours) or per UTC day (VictoriaMetrics), so a stretch that ends inside the
+    day (block) of the first sample is read raw: slower, never wrong."""
     until = first_recorded - HOUR_S
     if until - start.timestamp() < EMPTY_PROBE_MIN_S:
         return None
@@ -184,7 +186,10 @@ def _empty_lead(
     if not names:
         return None
     match = f"{{__name__=~{alternation(names)}}}"
-    found = client.label_names([match], start - timedelta(seconds=HOUR_S), _utc(until))
+    # The metric names, not the label names: VictoriaMetrics answers ``__name__`` to a label
+    # names lookup that matches no series, so that one never reads as empty there.
+    lookback = start - timedelta(seconds=HOUR_S)
+    found = client.label_values("__name__", [match], lookback, _utc(until))
     return None if found else until
 
 

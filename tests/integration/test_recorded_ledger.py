@@ -532,3 +532,31 @@ def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
     assert_same_figures(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
     assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
     _recorded_note(recorded)
+
+
+@pytest.mark.parametrize("engine", ["prometheus", "victoriametrics"])
+def test_a_history_before_the_data_is_looked_up_not_read(engine, request):
+    """A report's baseline reaching back before the first sample: the index says nothing is
+    there on both engines (VictoriaMetrics answers a label *names* lookup with ``__name__``
+    even when no series match, which once made every such history read raw)."""
+    from finops_cli.settings import PrometheusSettings
+    from finops_cli.sources.prometheus_client import PrometheusClient
+    from finops_cli.sources.prometheus_recorded import _empty_lead
+
+    url = request.getfixturevalue("server" if engine == "prometheus" else "vm")
+    client = PrometheusClient(PrometheusSettings(url=url))
+    present = frozenset({"container_gpu_allocation", "node_gpu_count", "finops_rules_info"})
+    before = datetime(2026, 9, 1, tzinfo=UTC)
+    first_sample = int(DATA_FROM.timestamp())  # 09-30 20:00
+    try:
+        recorded_from = int(datetime(2026, 10, 2, 12, tzinfo=UTC).timestamp())
+        assert _empty_lead(client, present, before, recorded_from) is None
+        # The index answers per UTC day on VictoriaMetrics (per two-hour block on Prometheus):
+        # a stretch ending the day before the first sample is empty on both.
+        day_before = int(datetime(2026, 9, 30, tzinfo=UTC).timestamp())
+        assert _empty_lead(client, present, before, day_before) == day_before - 3600
+        if engine == "prometheus":
+            until = _empty_lead(client, present, before, first_sample - 3600)
+            assert until == first_sample - 7200
+    finally:
+        client.close()

@@ -8,6 +8,7 @@ The figures themselves are checked through a real Prometheus in
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,30 +83,83 @@ def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
     assert command[1:4] == ["tsdb", "create-blocks-from", "rules"]
     assert f"--end={int(plan.end.timestamp()) + rec.RULE_INTERVAL_S}" in command
     chunks = bf.replay_chunks(plan)
-    replay = bf.vmalert_command(plan, "http://vm", chunks[0])
+    hours_file, sums_file = bf.write_replay_rules(plan)
+    replay = bf.vmalert_command(plan, hours_file, "http://vm", chunks[0])
     assert "-replay.timeFrom=2026-10-01T00:00:00Z" in replay
-    # one run for a day, ending in the minute after the last hour
-    assert chunks == [(plan.start, datetime(2026, 10, 2, 0, 1, tzinfo=UTC))]
+    assert "-datasource.queryStep=3600s" in replay  # vmalert's default step is 5 minutes
+    assert "-replay.rulesDelay=0s" in replay
+    # one run for a day, from its first hour's rollup to its last
+    assert chunks == [(plan.start, plan.end)]
+    assert sums_file == tmp_path / "ledger.rules.sums.yaml"
 
 
-def test_replay_runs_share_no_instant():
-    """vmalert asks a chunk's boundary instant twice; each run ends a minute before the next."""
+def _replay_plan(start: datetime, end: datetime):
     from finops_cli.deploy import backfill as bf
 
-    plan = bf.BackfillPlan(
+    return bf.BackfillPlan(
         url="http://x",
-        start=datetime(2026, 10, 1, tzinfo=UTC),
-        end=datetime(2026, 10, 31, tzinfo=UTC),
+        start=start,
+        end=end,
         pod_labels={},
         cluster_label="cluster",
         sample_interval_s=300,
         rules_file=Path("x.yaml"),
     )
+
+
+def test_replay_runs_share_no_instant(monkeypatch):
+    """vmalert asks a chunk's boundary instant twice; each run ends an hour before the next,
+    and together they evaluate every hour of the range once, on the hour."""
+    from finops_cli.deploy import backfill as bf
+
+    monkeypatch.setattr(bf, "REPLAY_POINTS", 100)
+    plan = _replay_plan(
+        datetime(2026, 10, 1, 0, 20, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC)
+    )
     chunks = bf.replay_chunks(plan)
-    assert len(chunks) == 5
+    assert len(chunks) == 8  # 720 hours, 100 a run
     for (_, to), (start, _) in itertools.pairwise(chunks):
-        assert (start - to).total_seconds() == rec.RULE_INTERVAL_S
-    assert all((b - a).total_seconds() / 60 + 1 <= bf.REPLAY_POINTS for a, b in chunks)
+        assert (start - to).total_seconds() == H
+    assert all((b - a).total_seconds() / H + 1 <= bf.REPLAY_POINTS for a, b in chunks)
+    hours = [
+        int(a.timestamp()) + k * H
+        for a, b in chunks
+        for k in range(int((b - a).total_seconds()) // H + 1)
+    ]
+    # the first rollup at or after the start (it rolls up the hour the start falls in)
+    assert hours == list(range(DAY0 + H, DAY0 + 30 * D + 1, H))
+
+
+def test_replay_runs_read_raw_then_their_own_hours():
+    """The first run integrates the raw series (nothing it writes is readable to it); the second
+    reads only the first's results: team and day rollups are sums of the hours, so they equal
+    what integrating the raw series again would give."""
+    hours, sums = rules.ledger_replay_groups()
+    assert hours.interval == sums.interval == "3600s"
+    written = {r.name for r in hours.rules}
+    for rule in hours.rules:
+        assert "ledger:" not in rule.expr, rule.name
+        assert "minute()" not in rule.expr, rule.name  # every evaluation is on the hour
+    assert rules.RULES_INFO in written
+    for rule in sums.rules:
+        read = set(re.findall(r"[a-z_]+:[a-z_]+:[a-z0-9_]+|finops_rules_info", rule.expr))
+        assert read and read <= written, rule.name
+        assert "kube_pod" not in rule.expr and "DCGM" not in rule.expr, rule.name
+    one_run = rules.ledger_backfill_group()
+    assert {r.name for r in one_run.rules} == written | {r.name for r in sums.rules}
+
+
+def test_a_day_is_summed_only_when_its_24_hours_were_recorded():
+    """A day rolled up from part of its hours would stay short once the rest were backfilled
+    (rules deployed mid-day, history backfilled up to then): live and replayed days wait for
+    finops_rules_info's 24 hours, which the live group records before its days."""
+    live = rules.ledger_group()
+    names = [r.name for r in live.rules]
+    days = [r for r in live.rules if r.name.endswith("_1d")]
+    assert days and all("finops_rules_info{" in r.expr and ">= 24" in r.expr for r in days)
+    assert names.index(rules.RULES_INFO) < min(names.index(r.name) for r in days)
+    _, sums = rules.ledger_replay_groups()
+    assert all(">= 24" in r.expr for r in sums.rules if r.name.endswith("_1d"))
 
 
 def test_backfill_rules_never_read_the_rules_they_write():
@@ -194,9 +248,10 @@ class _IndexClient(_Client):
         self.first = first
         self.looked_up: list[tuple[float, float]] = []
 
-    def label_names(self, match, start, end):
+    def label_values(self, label, match, start, end):
+        assert label == "__name__"  # VictoriaMetrics answers label names with __name__ always
         self.looked_up.append((start.timestamp(), end.timestamp()))
-        return ["__name__", "pod"] if end.timestamp() >= self.first else []
+        return ["container_gpu_allocation"] if end.timestamp() >= self.first else []
 
 
 PRESENT = frozenset({"container_gpu_allocation", "node_gpu_count", "finops_rules_info"})
