@@ -9,9 +9,11 @@ The probes' PromQL is in ``queries.discovery``; this module sends them and reads
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finops_cli import queries
 from finops_cli.errors import SourceError
@@ -28,14 +30,36 @@ if TYPE_CHECKING:
 _NICE_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 DEFAULT_SAMPLE_INTERVAL_S = 60
 BUSY_METRICS = frozenset({queries.BUSY_PROFILING, queries.BUSY_UTIL})
+_T = TypeVar("_T")
 
 
 def whole_seconds(moment: datetime) -> datetime:
     return datetime.fromtimestamp(math.floor(moment.timestamp()), tz=UTC)
 
 
+_ANSWERS: weakref.WeakKeyDictionary[PrometheusClient, dict[tuple[object, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _remembered(client: PrometheusClient, key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, asked once per client (one command) and key: a report asks about one
+    window for several of its sections, and each section discovered it again (a tenth to half
+    a second of index lookups and probes each time). What discovery reads (metric names, label
+    variants, the scrape interval) does not change within a command."""
+    answers = _ANSWERS.setdefault(client, {})
+    if key not in answers:
+        answers[key] = compute()
+    answer: _T = answers[key]
+    return answer
+
+
 def present_metrics(client: PrometheusClient, start: datetime, end: datetime) -> frozenset[str]:
     """Which contract metrics exist in the window: one cheap index lookup, no samples read."""
+    return _remembered(client, ("present", start, end), lambda: _present(client, start, end))
+
+
+def _present(client: PrometheusClient, start: datetime, end: datetime) -> frozenset[str]:
     try:
         names = client.label_values(
             "__name__", [queries.any_metric(queries.PROBED_METRICS)], start, end
@@ -103,6 +127,26 @@ def query_context(
     priced from the catalog; the scrape interval (``known_interval``: the one the recorded
     ledger was made with, which spares the detection query); dcgm-exporter's pod-label
     variant."""
+    key = ("context", start, end, present, cluster_filter, interval_of, known_interval)
+    ctx, notes = _remembered(
+        source.client,
+        key,
+        lambda: _query_context(
+            source, start, end, present, cluster_filter, interval_of, known_interval
+        ),
+    )
+    return ctx, list(notes)  # callers add their own notes
+
+
+def _query_context(
+    source: PrometheusCostSource,
+    start: datetime,
+    end: datetime,
+    present: frozenset[str],
+    cluster_filter: str | None,
+    interval_of: str | None,
+    known_interval: int | None,
+) -> tuple[QueryContext, list[str]]:
     notes: list[str] = []
     catalog_prices = None
     opencost = {queries.GPU_ALLOCATION, queries.GPU_PRICE, queries.GPU_CAPACITY}
