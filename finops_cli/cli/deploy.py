@@ -102,6 +102,8 @@ HELP = {
     "as the CLI does).",
     "--rules-file": "Where to write the backfill rule file (kept for inspection).",
     "backfill --timeout": "How long the tool may run, in seconds.",
+    "--replay-hours": "VictoriaMetrics: hours each vmalert run evaluates; fewer when "
+    "VictoriaMetrics refuses a run as over its memory for concurrent queries.",
 }
 """Each option's help text, by flag (by command and flag where two commands share one)."""
 
@@ -393,6 +395,16 @@ def backfill(
             callback=number_in(ge=1),
         ),
     ] = 3600,
+    replay_hours: Annotated[
+        int,
+        option(
+            HELP["--replay-hours"],
+            "--replay-hours",
+            metavar="HOURS",
+            show_default=True,
+            callback=number_in(ge=1),
+        ),
+    ] = 24,
 ) -> None:
     """Record the ledger's hourly rollups over data already stored (history on day one).
 
@@ -426,6 +438,7 @@ def backfill(
         sample_interval_s=interval,
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
         sharing=shared,
+        replay_hours=replay_hours,
     )
     made_with = bf.sharing_summary(shared)
     if engine is Engine.victoriametrics:

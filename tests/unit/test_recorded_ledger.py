@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,8 +89,8 @@ def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
     assert "-replay.timeFrom=2026-10-01T00:00:00Z" in replay
     assert "-datasource.queryStep=3600s" in replay  # vmalert's default step is 5 minutes
     assert "-replay.rulesDelay=0s" in replay
-    # one run for a day, from its first hour's rollup to its last
-    assert chunks == [(plan.start, plan.end)]
+    # a day a run: the range's 25 rollups (its first rolls up the hour before the start)
+    assert chunks == [(plan.start, datetime(2026, 10, 1, 23, tzinfo=UTC)), (plan.end, plan.end)]
     assert sums_file == tmp_path / "ledger.rules.sums.yaml"
 
 
@@ -107,20 +108,23 @@ def _replay_plan(start: datetime, end: datetime):
     )
 
 
-def test_replay_runs_share_no_instant(monkeypatch):
+def test_replay_runs_share_no_instant():
     """vmalert asks a chunk's boundary instant twice; each run ends an hour before the next,
     and together they evaluate every hour of the range once, on the hour."""
     from finops_cli.deploy import backfill as bf
 
-    monkeypatch.setattr(bf, "REPLAY_POINTS", 100)
     plan = _replay_plan(
         datetime(2026, 10, 1, 0, 20, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC)
     )
+    assert len(bf.replay_chunks(plan)) == 30  # 720 hours, a day a run by default
+    plan = replace(plan, replay_hours=100)
     chunks = bf.replay_chunks(plan)
-    assert len(chunks) == 8  # 720 hours, 100 a run
+    assert len(chunks) == 8
     for (_, to), (start, _) in itertools.pairwise(chunks):
         assert (start - to).total_seconds() == H
-    assert all((b - a).total_seconds() / H + 1 <= bf.REPLAY_POINTS for a, b in chunks)
+    assert all((b - a).total_seconds() / H + 1 <= 100 for a, b in chunks)
+    command = bf.vmalert_command(plan, Path("hours.yaml"), "http://vm", chunks[0])
+    assert "-replay.maxDatapointsPerQuery=100" in command
     hours = [
         int(a.timestamp()) + k * H
         for a, b in chunks
