@@ -21,10 +21,11 @@ backfill``); see docs/deployment.md.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,7 +167,9 @@ def vmalert_command(
         f"-datasource.url={plan.url}",
         f"-remoteWrite.url={remote_write_url}",
         f"-replay.timeFrom={_rfc3339(chunk[0])}",
-        f"-replay.timeTo={_rfc3339(chunk[1])}",
+        # A second past the run's last hour: vmalert refuses a range of one instant (a run of
+        # one hour), and the next run starts an hour later.
+        f"-replay.timeTo={_rfc3339(chunk[1] + timedelta(seconds=1))}",
         f"-replay.maxDatapointsPerQuery={plan.replay_hours}",
         # Evaluate once an hour: vmalert asks every 5 minutes by default (-datasource.queryStep),
         # whatever the group's interval.
@@ -216,6 +219,7 @@ def backfill_victoria_metrics(plan: BackfillPlan, remote_write_url: str, timeout
         for c in chunks
     ]
     left = timeout_s - (time.monotonic() - began)
+    flush(remote_write_url)
     wait_readable(plan, chunks, min(READABLE_WAIT_S, max(left, 1.0)))
     out += [
         run(vmalert_command(plan, sums_file, remote_write_url, c, vmalert), timeout_s)
@@ -224,13 +228,27 @@ def backfill_victoria_metrics(plan: BackfillPlan, remote_write_url: str, timeout
     return "".join(out)
 
 
+SETTLE_S = 5.0
+"""After the last hour reads back: VictoriaMetrics makes what it receives searchable in
+per-CPU batches flushed every 2 s, so one hour readable does not mean all are."""
+
+
+def flush(remote_write_url: str) -> None:
+    """Ask a single-node VictoriaMetrics to make what vmalert wrote searchable now
+    (``/internal/force_flush``); elsewhere (a cluster's vminsert) nothing answers it, and
+    ``wait_readable`` waits instead."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(f"{remote_write_url.rstrip('/')}/internal/force_flush", timeout=60)
+
+
 def wait_readable(
     plan: BackfillPlan, chunks: list[tuple[datetime, datetime]], timeout_s: float
 ) -> None:
     """Wait until ``plan.url`` answers with every hour's ``finops_rules_info`` the first runs
-    wrote (the last rule of each, so its hours' rollups came before it): a remote-write target
-    makes what it receives readable a moment later, on a cluster only once its storage nodes
-    have it."""
+    wrote (the last rule of each, so its hours' rollups came before it), then ``SETTLE_S``: a
+    remote-write target makes what it receives readable a moment later, on a cluster only once
+    its storage nodes have it. Summing hours that are not all readable yet would record short
+    days."""
     first, last = chunks[0][0].timestamp(), chunks[-1][1].timestamp()
     expected = round((last - first) / ROLLUP_S) + 1
     labels = ",".join(f"{k}={quote(v)}" for k, v in info_labels(_context(plan)).items())
@@ -247,6 +265,7 @@ def wait_readable(
         except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
             raise FinopsError(f"reading the recorded hours back failed: {exc}") from None
         if found >= expected:
+            time.sleep(SETTLE_S)
             return
         if time.monotonic() > deadline:
             raise FinopsError(

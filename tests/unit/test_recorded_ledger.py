@@ -91,6 +91,10 @@ def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
     assert "-replay.rulesDelay=0s" in replay
     # a day a run: the range's 25 rollups (its first rolls up the hour before the start)
     assert chunks == [(plan.start, datetime(2026, 10, 1, 23, tzinfo=UTC)), (plan.end, plan.end)]
+    last = bf.vmalert_command(plan, hours_file, "http://vm", chunks[-1])
+    # vmalert refuses timeTo == timeFrom: a run of one hour ends a second after it
+    assert "-replay.timeFrom=2026-10-02T00:00:00Z" in last
+    assert "-replay.timeTo=2026-10-02T00:00:01Z" in last
     assert sums_file == tmp_path / "ledger.rules.sums.yaml"
 
 
