@@ -560,3 +560,25 @@ def test_a_history_before_the_data_is_looked_up_not_read(engine, request):
             assert until == first_sample - 7200
     finally:
         client.close()
+
+
+def test_replay_rolls_up_only_whole_recorded_days(vm):
+    """The replay's second run sums a UTC day only once its 24 hours are recorded: rules from
+    10-02 12:00 leave 10-02 (ending 10-03 00:00) with 12 hours and no day; 10-03 and 10-04 are
+    whole, and each equals its hours."""
+
+    def at(query: str, when: datetime) -> float:  # read a minute after, as the CLI does
+        answer = httpx.get(
+            f"{vm}/api/v1/query",
+            params={"query": query, "time": str(int(when.timestamp()) + 60), "nocache": "1"},
+            timeout=60,
+        ).json()["data"]["result"]
+        return float(answer[0]["value"][1]) if answer else 0.0
+
+    day = "ledger:finops_gpu_cost:sum_1d"
+    hour = "ledger:finops_gpu_cost:sum_1h"
+    assert at(f"count(count_over_time({day}[1h]))", datetime(2026, 10, 3, tzinfo=UTC)) == 0
+    for end in (datetime(2026, 10, 4, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC)):
+        days = at(f"sum(sum_over_time({day}[1h]))", end)
+        hours = at(f"sum(sum_over_time({hour}[1d]))", end)
+        assert days > 0 and days == pytest.approx(hours, rel=1e-9)
