@@ -42,9 +42,8 @@ from finops_cli.deploy.rules import (
 from finops_cli.deploy.tools import cause, find_tool
 from finops_cli.errors import FinopsError, UsageError
 from finops_cli.files import SHARED, write_atomic
-from finops_cli.promql import duration, quote
-from finops_cli.queries.names import RULES_INFO
-from finops_cli.queries.recorded import ROLLUP_S, RULE_INTERVAL_S, info_labels
+from finops_cli.promql import duration
+from finops_cli.queries.recorded import ROLLUP_S, RULE_INTERVAL_S, rules_info_selector
 from finops_cli.queries.sharing import Sharing
 
 if TYPE_CHECKING:
@@ -251,8 +250,9 @@ def wait_readable(
     days."""
     first, last = chunks[0][0].timestamp(), chunks[-1][1].timestamp()
     expected = round((last - first) / ROLLUP_S) + 1
-    labels = ",".join(f"{k}={quote(v)}" for k, v in info_labels(_context(plan)).items())
-    query = f"sum(count_over_time({RULES_INFO}{{{labels}}}[{duration(last - first + 1)}]))"
+    info = rules_info_selector(_context(plan))
+    query = f"sum(count_over_time({info}[{duration(last - first + 1)}]))"
+    # Not PrometheusClient.instant: a poll must not be answered from VictoriaMetrics' cache.
     params = {"query": query, "time": f"{last:.0f}", "nocache": "1"}
     deadline = time.monotonic() + timeout_s
     found = 0

@@ -204,6 +204,11 @@ def info_labels(ctx: QueryContext) -> dict[str, str]:
     }
 
 
+def rules_info_selector(ctx: QueryContext) -> str:
+    """``finops_rules_info`` of rules made in ``ctx`` exactly (one sample an hour they ran)."""
+    return f"{RULES_INFO}{matchers(info_labels(ctx))}"
+
+
 @dataclass(frozen=True)
 class RecordedQueries:
     """The recording rules of the ledger (``rate``, ``hourly_*``) and the CLI's reads."""
@@ -378,8 +383,7 @@ class RecordedQueries:
         rolled up from some of its hours would stay short once its other hours were backfilled
         (rules deployed mid-day, then history backfilled up to then), and the CLI reads a day's
         rollup wherever its 24 hours are recorded."""
-        labels = ",".join(f"{k}={quote(v)}" for k, v in info_labels(self.ctx).items())
-        recorded = f"count_over_time({RULES_INFO}{{{labels}}}[{duration(DAY_S - 0.001)}])"
+        recorded = f"count_over_time({rules_info_selector(self.ctx)}[{duration(DAY_S - 0.001)}])"
         hours_per_day = DAY_S // ROLLUP_S
         return self.daily(f"({day_expr} and on () ({recorded} >= {hours_per_day}))")
 
