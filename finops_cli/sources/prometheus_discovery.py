@@ -9,6 +9,7 @@ The probes' PromQL is in ``queries.discovery``; this module sends them and reads
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +22,11 @@ from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.pricing import PriceCatalog
 from finops_cli.pricing.node_key import node_key
 from finops_cli.queries import QueryContext, hami_monitor, sharing
-from finops_cli.sources.prometheus_client import PrometheusClient, ServerLimitError
+from finops_cli.sources.prometheus_client import (
+    InstantSample,
+    PrometheusClient,
+    ServerLimitError,
+)
 from finops_cli.sources.prometheus_rows import capacity_of, node_type_labels
 
 if TYPE_CHECKING:
@@ -37,21 +42,43 @@ def whole_seconds(moment: datetime) -> datetime:
     return datetime.fromtimestamp(math.floor(moment.timestamp()), tz=UTC)
 
 
-_ANSWERS: weakref.WeakKeyDictionary[PrometheusClient, dict[tuple[object, ...], Any]] = (
+class _Slot:
+    """One remembered answer; its lock makes a second asker wait for the first's answer
+    instead of sending the same probes (a report asks its sections at once)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.value: Any = None
+
+
+_ANSWERS: weakref.WeakKeyDictionary[PrometheusClient, dict[tuple[object, ...], _Slot]] = (
     weakref.WeakKeyDictionary()
 )
+_ANSWERS_LOCK = threading.Lock()
 
 
 def _remembered(client: PrometheusClient, key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, asked once per client (one command) and key: a report asks about one
     window for several of its sections, and each section discovered it again (a tenth to half
     a second of index lookups and probes each time). What discovery reads (metric names, label
-    variants, the scrape interval) does not change within a command."""
-    answers = _ANSWERS.setdefault(client, {})
-    if key not in answers:
-        answers[key] = compute()
-    answer: _T = answers[key]
+    variants, the scrape interval) does not change within a command. A failed ``compute`` is
+    not remembered: the next asker tries again."""
+    with _ANSWERS_LOCK:
+        slot = _ANSWERS.setdefault(client, {}).setdefault(key, _Slot())
+    with slot.lock:
+        if not slot.done:
+            slot.value = compute()
+            slot.done = True
+    answer: _T = slot.value
     return answer
+
+
+def instant_once(client: PrometheusClient, query: str, at: datetime) -> list[InstantSample]:
+    """An instant query asked once per command: the over-subscription check every cost read
+    sends at the window's end, which a report's sections repeated (a fifth of a second to most
+    of a second each at 20,000 GPUs)."""
+    return _remembered(client, ("instant", query, at), lambda: client.instant(query, at))
 
 
 def present_metrics(client: PrometheusClient, start: datetime, end: datetime) -> frozenset[str]:
@@ -108,7 +135,8 @@ def confirms(client: PrometheusClient, metric: str, interval: int | None, end: d
 def uses_exported_pod_labels(client: PrometheusClient, start: datetime, end: datetime) -> bool:
     """Scraped with ``honorLabels: false``, dcgm-exporter's pod labels become ``exported_*``."""
     try:
-        return bool(client.label_values("exported_pod", queries.DCGM_POD_SERIES, start, end))
+        probes = list(queries.EXPORTED_POD_SELECTORS)
+        return bool(client.label_values("exported_pod", probes, start, end))
     except ServerLimitError:  # too many series for one query: do any carry exported_pod?
         return bool(client.instant(queries.exported_pod_series(), end))
 
@@ -162,7 +190,11 @@ def _query_context(
         or detect_sample_interval(source.client, metric, start, end)
     )
     busy = present & BUSY_METRICS
-    shared = discover_sharing(source.client, start, end, present)
+    shared = _remembered(
+        source.client,
+        ("sharing", start, end, present),
+        lambda: discover_sharing(source.client, start, end, present),
+    )
     if shared is not None:
         notes.append(
             f"shared GPUs found ({', '.join(shared.describe()) or 'per-pod GPU copies'}): "
@@ -192,7 +224,12 @@ def _query_context(
         source.pod_labels,
         interval,
         cluster_label=source.cluster_label,
-        exported_pod_labels=bool(busy) and uses_exported_pod_labels(source.client, start, end),
+        exported_pod_labels=bool(busy)
+        and _remembered(
+            source.client,
+            ("exported", start, end),
+            lambda: uses_exported_pod_labels(source.client, start, end),
+        ),
         cluster_filter=cluster_filter,
         replica_labels=source.replica_labels,
         catalog_prices=catalog_prices,
@@ -250,12 +287,24 @@ def discover_sharing(
     client: PrometheusClient, start: datetime, end: datetime, present: frozenset[str]
 ) -> sharing.Sharing | None:
     """What is shared in the window: MIG, replicas, HAMi, KAI fractions, DRA claims, per-pod
-    copies of a GPU's series. One label-name lookup for a cluster of whole GPUs; the values
+    copies of a GPU's series. One label-name lookup for a cluster of whole GPUs (each sharing
+    label asked of its carrier's series that hold it: ``queries.label_probes``); the values
     that carry numbers (replica counts, profiles, fractions) only where their labels exist."""
-    carriers = [m for m in ("kube_node_labels", queries.POD_ANNOTATIONS) if m in present]
+    carriers: list[str] = []
+    if "kube_node_labels" in present:
+        node_labels = [sharing.REPLICAS_LABEL, sharing.MIG_STRATEGY_LABEL]
+        carriers += queries.label_probes(["kube_node_labels"], node_labels)
+    if queries.POD_ANNOTATIONS in present:
+        annotations = [
+            sharing.FRACTION_ANNOTATION,
+            sharing.DEVICES_ANNOTATION,
+            sharing.MEMORY_ANNOTATION,
+        ]
+        carriers += queries.label_probes([queries.POD_ANNOTATIONS], annotations)
     if queries.GPU_PRESENCE in present:
-        carriers.append(f'{queries.GPU_PRESENCE}{{pod!=""}}')
-        carriers.append(f'{queries.GPU_PRESENCE}{{exported_pod!=""}}')
+        held = [f'{queries.GPU_PRESENCE}{{pod!=""}}', f'{queries.GPU_PRESENCE}{{exported_pod!=""}}']
+        dcgm = [*sharing.DCGM_SHARING_LABELS, sharing.DRA_PROFILE_LABEL, sharing.POD_UID_LABEL]
+        carriers += queries.label_probes(held, dcgm)
     try:
         names = set(client.label_names(carriers, start, end)) if carriers else set()
         resources = (
@@ -268,11 +317,12 @@ def discover_sharing(
     except ServerLimitError:  # too many series to list: treat the GPUs as whole
         return None
 
-    def values(label: str, selector: str) -> tuple[str, ...]:
+    def values(label: str, metric: str) -> tuple[str, ...]:
         if label not in names:
             return ()
         try:
-            return tuple(sorted(client.label_values(label, [selector], start, end)))
+            probe = queries.label_probes([metric], [label])
+            return tuple(sorted(client.label_values(label, probe, start, end)))
         except ServerLimitError:
             return ()
 
@@ -284,11 +334,10 @@ def discover_sharing(
             factor = sharing.node_factor(labels)
             if factor != 1.0:
                 node_factors.append((tuple(labels[k] for k in sharing.NODE_SHARING_LABELS), factor))
-    bound = f'{queries.GPU_PRESENCE}{{GPU_I_PROFILE!=""}}'
     found = sharing.Sharing(
         node_factors=tuple(sorted(node_factors)),
         mig_resources=tuple(r for r in resources if r.startswith("nvidia_com_mig_")),
-        gpu_profiles=values("GPU_I_PROFILE", bound),
+        gpu_profiles=values("GPU_I_PROFILE", queries.GPU_PRESENCE),
         dra_profiles=values(sharing.DRA_PROFILE_LABEL, f"{queries.GPU_PRESENCE}"),
         fractions=values(sharing.FRACTION_ANNOTATION, queries.POD_ANNOTATIONS),
         hami=any(r in sharing.HAMI_RESOURCES for r in resources),
