@@ -436,20 +436,27 @@ class RecordedQueries:
         context's settings (and a ``sharing`` in ``sharing_accepted``)."""
         ctx = self.ctx
         cluster = ctx.cluster_matcher()
-        window = duration(DAY_S if days else ROLLUP_S)
+        window_s = DAY_S if days else ROLLUP_S
+        window = duration(window_s)
         series = daily_name("capacity_gpu_hours") if days else COVERAGE_SERIES
         recorded = f"count_over_time({series}{{{cluster}}}[{window}])"
         if ctx.cluster_label:
             recorded = f"count by ({label_name(ctx.cluster_label)}) ({recorded})"
+        return f"count ({recorded}) and on () {self.ran(window_s)}"
+
+    def ran(self, window_s: float) -> str:
+        """How many ``finops_rules_info`` samples with this context's settings (and a
+        ``sharing`` in ``sharing_accepted``) lie in the ``window_s`` before the evaluation
+        time: whether these rules evaluated then."""
+        ctx = self.ctx
         settings = {k: v for k, v in info_labels(ctx).items() if k != "sharing"}
         accepted = self.sharing_accepted
         if accepted is None:
             accepted = (recorded_sharing.canonical(ctx.sharing),)
         matches = [f"{k}={quote(v)}" for k, v in settings.items()]
         matches.append(f"sharing=~{alternation(sorted(set(accepted)))}")
-        wanted = ",".join(p for p in (",".join(matches), cluster) if p)
-        info = f"count_over_time({RULES_INFO}{{{wanted}}}[{window}])"
-        return f"count ({recorded}) and on () count ({info})"
+        wanted = ",".join(p for p in (",".join(matches), ctx.cluster_matcher()) if p)
+        return f"count (count_over_time({RULES_INFO}{{{wanted}}}[{duration(window_s)}]))"
 
     def info_sets(self, window_s: float) -> str:
         """The label sets of ``finops_rules_info`` in the window (one series per set)."""

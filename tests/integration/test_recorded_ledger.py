@@ -61,14 +61,24 @@ def squad_server(tmp_path_factory) -> Iterator[str]:
     yield from _recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
 
 
-def _recorded_server(work: Path, rules_from: str, env: dict[str, str]) -> Iterator[str]:
-    require_prometheus()
-    om = work / "cluster.om"
-    series = (
+def _cluster_series(data_from: datetime, data_to: datetime) -> Iterator[Any]:
+    return (
         s
-        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
+        for s in SampleCluster(7).series(int(data_from.timestamp()), int(data_to.timestamp()), STEP)
         if s.name in KEEP
     )
+
+
+def _recorded_server(
+    work: Path,
+    rules_from: str,
+    env: dict[str, str],
+    data: tuple[datetime, datetime] = (DATA_FROM, DATA_TO),
+    rules_to: str = RULES_TO,
+) -> Iterator[str]:
+    require_prometheus()
+    om = work / "cluster.om"
+    series = _cluster_series(*data)
     write_openmetrics_file(series, om)
     backfill(om, work / "data", work / "promtool.log")
     om.unlink()
@@ -82,7 +92,7 @@ def _recorded_server(work: Path, rules_from: str, env: dict[str, str]) -> Iterat
         "--start",
         rules_from,
         "--end",
-        RULES_TO,
+        rules_to,
         "--output-dir",
         blocks,
         "--rules-file",
@@ -582,3 +592,61 @@ def test_replay_rolls_up_only_whole_recorded_days(vm):
         days = at(f"sum(sum_over_time({day}[1h]))", end)
         hours = at(f"sum(sum_over_time({hour}[1d]))", end)
         assert days > 0 and days == pytest.approx(hours, rel=1e-9)
+
+
+FRESH_DATA = (datetime(2026, 10, 3, 0, 5, tzinfo=UTC), datetime(2026, 10, 4, 6, tzinfo=UTC))
+FRESH_RULES = ("2026-10-03T00:00:00Z", "2026-10-04T00:00:00Z")
+
+
+@pytest.fixture(scope="module", params=["prometheus", "victoriametrics"])
+def fresh(request, tmp_path_factory) -> Iterator[str]:
+    """A cluster whose first sample is at 10-03 00:05, its rules backfilled from 00:00 (the
+    first evaluation, at 00:00, sees no sample: no capacity is recorded for the hour before)."""
+    work = Path(tmp_path_factory.mktemp(f"fresh-{request.param}"))
+    if request.param == "prometheus":
+        yield from _recorded_server(work, FRESH_RULES[0], {}, FRESH_DATA, FRESH_RULES[1])
+        return
+    from tests.support.tools import require_tool
+    from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
+
+    require_victoria_metrics()
+    require_tool("vmalert")
+    path = work / "cluster.prom"
+    write_openmetrics_file(_cluster_series(*FRESH_DATA), path, timestamp_scale=1000)
+    server = VictoriaMetrics(work, ["-search.disableCache"])
+    try:
+        server.import_prometheus_text(path)
+        result = run_finops(
+            *("deploy", "backfill", "--engine", "victoriametrics"),
+            *("--prometheus-url", server.url, "--start", FRESH_RULES[0]),
+            *("--end", FRESH_RULES[1], "--rules-file", work / "ledger.rules.yaml"),
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr
+        httpx.get(f"{server.url}/internal/force_flush", timeout=60).raise_for_status()
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_the_hour_before_a_fresh_clusters_first_rollup_is_not_read_raw(fresh):
+    """A window reaching back before a cluster's first sample, recorded from its first hour: the
+    lead is looked up, and the hour before the first capacity rollup (which the rules evaluated
+    and found empty) is answered by its rollups, not by a raw query scanning the index of the
+    first sample's day for one instant; the figures are raw's."""
+    window = ("--by", "team", "--start", "2026-10-01", "--end", "2026-10-04")
+    recorded = run_finops(
+        "costs", *window, "--prometheus-url", fresh, "-o", "json", "--debug", timeout=300
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    raw = _run(fresh, "costs", *window, "--raw")
+    document = json.loads(recorded.stdout)
+    assert_same_figures(document, raw)
+    assert raw["totals"]["gpu_cost"] > 100
+    note = _recorded_note(document)
+    assert "answered 25 of the window's 72 whole hours" in note, note
+    assert "nothing read there" in note and "raw series the rest" not in note, note
+    raw_reads = [
+        line for line in recorded.stderr.splitlines() if "ms:300s]" in line and "GET" in line
+    ]
+    assert not raw_reads, raw_reads[:2]
