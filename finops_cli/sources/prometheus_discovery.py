@@ -338,7 +338,7 @@ def discover_sharing(
         node_factors=tuple(sorted(node_factors)),
         mig_resources=tuple(r for r in resources if r.startswith("nvidia_com_mig_")),
         gpu_profiles=values("GPU_I_PROFILE", queries.GPU_PRESENCE),
-        dra_profiles=values(sharing.DRA_PROFILE_LABEL, f"{queries.GPU_PRESENCE}"),
+        dra_profiles=values(sharing.DRA_PROFILE_LABEL, queries.GPU_PRESENCE),
         fractions=values(sharing.FRACTION_ANNOTATION, queries.POD_ANNOTATIONS),
         hami=any(r in sharing.HAMI_RESOURCES for r in resources),
         dra=sharing.DRA_CLAIM_LABEL in names,

@@ -24,6 +24,7 @@ from finops_cli.sources import prometheus_discovery as discovery
 from finops_cli.sources import (
     prometheus_hami,
     prometheus_kai,
+    prometheus_recorded,
     prometheus_replicas,
     prometheus_rows,
 )
@@ -55,6 +56,7 @@ class _DcgmWindow(NamedTuple):
     ctx: QueryContext
     context_notes: list[str]
     present: frozenset[str]
+    rule_sets: list[dict[str, str]] | None  # ``prometheus_recorded.rule_sets``
 
 
 def _dcgm_window(
@@ -72,20 +74,30 @@ def _dcgm_window(
         )
     if cluster is not None and not source.cluster_label:
         raise UsageError("--cluster needs labels.cluster (it is set to off)")
+    sets = prometheus_recorded.rule_sets(source, (), {}, present, start, end, cluster)
     ctx, notes = discovery.query_context(
-        source, start, end, present, interval_of=queries.GPU_PRESENCE, cluster_filter=cluster
+        source,
+        start,
+        end,
+        present,
+        interval_of=queries.GPU_PRESENCE,
+        cluster_filter=cluster,
+        # dcgm-exporter is usually scraped as often as OpenCost: then a probe of ten intervals
+        # confirms it, where detecting it reads six hours of every GPU's series
+        known_interval=prometheus_recorded.known_interval(sets),
     )
-    return _DcgmWindow(start, end, warned, present & discovery.BUSY_METRICS, ctx, notes, present)
+    busy = present & discovery.BUSY_METRICS
+    return _DcgmWindow(start, end, warned, busy, ctx, notes, present, sets)
 
 
 def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> GpuData:
     """One row per GPU: a dozen instant queries, each returning a number per GPU. Rows carry
     their cluster (``cluster`` given: only that cluster's series are read)."""
-    start, end, warned, busy_metrics, ctx, context_notes, present = _dcgm_window(
+    start, end, warned, busy_metrics, ctx, context_notes, present, sets = _dcgm_window(
         source, window, cluster
     )
     interval = ctx.sample_interval_s
-    cover = recorded_stats.coverage(source, ctx, start, end, present, cluster, context_notes)
+    cover = recorded_stats.coverage(source, ctx, start, end, present, sets, context_notes)
     # One millisecond short, as the cost buckets: the samples of (start, end] whether the engine
     # closes range starts (2.x) or not, so a GPU's cost is the ledger's to the cent.
     window_s = (end - start).total_seconds() - 0.001
@@ -225,11 +237,11 @@ def gpu_measures(gq: GpuQueries, busy_metrics: frozenset[str]) -> dict[str, str]
 def pods(source: PrometheusCostSource, window: Window, cluster: str | None = None) -> PodGpuData:
     """Usage per workload for rightsizing: a few instant queries, one number per workload,
     per cluster (``cluster`` given: only that cluster's series are read)."""
-    start, end, warned, busy_metrics, ctx, context_notes, present = _dcgm_window(
+    start, end, warned, busy_metrics, ctx, context_notes, present, sets = _dcgm_window(
         source, window, cluster
     )
     interval = ctx.sample_interval_s
-    cover = recorded_stats.coverage(source, ctx, start, end, present, cluster, context_notes)
+    cover = recorded_stats.coverage(source, ctx, start, end, present, sets, context_notes)
     # One millisecond short, as ``gpus``: the samples of (start, end] on any engine.
     window_s = (end - start).total_seconds() - 0.001
     hours = interval / 3600

@@ -178,8 +178,8 @@ def _empty_lead(
     or forecast's history reaching back before the cluster, or its monitoring, existed), the
     instant up to which nothing need be read: one label-names lookup (the index only, no
     samples) instead of raw queries that scan the stretch for nothing. The stretch's last hour
-    is always read (a first sample on the recorded hour's start belongs to it), and the lookup
-    starts an hour early to cover the raw reads' lookback. Indexes answer per block
+    is left to ``_edge_hour`` (a first sample on the recorded hour's start belongs to it), and
+    the lookup starts an hour early to cover the raw reads' lookback. Indexes answer per block
     (Prometheus: two hours) or per UTC day (VictoriaMetrics), so a stretch that ends inside the
     day (block) of the first sample is read raw: slower, never wrong."""
     until = first_recorded - HOUR_S

@@ -45,7 +45,7 @@ def coverage(
     start: datetime,
     end: datetime,
     present: frozenset[str],
-    cluster: str | None,
+    sets: list[dict[str, str]] | None,
     notes: list[str],
 ) -> Coverage | None:
     """The recorded hours (and days) of the window that hold ``gpus``' and ``rightsize``'s
@@ -58,7 +58,6 @@ def coverage(
             "GPUs: each holder's share of a GPU is not recorded; every figure is from raw series"
         )
         return None
-    sets = prometheus_recorded.rule_sets(source, (), {}, present, start, end, cluster)
     return prometheus_recorded.plan(source, ctx, (), {}, present, sets, start, end, notes)
 
 
@@ -69,6 +68,11 @@ def _utc(seconds: float) -> datetime:
 
 
 def _combine(parts: list[list[InstantSample]], op: str) -> list[InstantSample]:
+    """The pieces' answers as one, by identical labels. One piece is its own answer (an
+    instant vector holds each label set once): keying 70,000 per-pod samples by their sorted
+    labels took a third of a second at 20,000 GPUs."""
+    if len(parts) == 1:
+        return parts[0]
     merged: dict[tuple[tuple[str, str], ...], InstantSample] = {}
     for sample in (s for part in parts for s in part):
         key = tuple(sorted(sample.labels.items()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +68,14 @@ def costs(run: RunContext, options: CostsOptions) -> dict[str, Any]:
         daily_totals=True,
     )
     with open_source(run) as source, run.progress("Querying costs"):
-        data = source.costs(request)
+        from finops_cli.usecases.together import asked_together
+
+        calls: list[Callable[[], Any]] = [lambda: source.costs(request)]
+        if options.unit_costs:
+            calls.append(lambda: source.inference(request))
+        data, *served = asked_together(calls, source.concurrent_questions)
         unmatched = unmatched_filters(source, request, data)
-        inference = source.inference(request) if options.unit_costs else None
+        inference = served[0] if served else None
     # Analytics (pandas) after the queries: it loads in the background while they run.
     from finops_cli.analytics.costs import attribute_costs
     from finops_cli.render import costs as render

@@ -330,24 +330,23 @@ def _questions(
 def _ask(questions: dict[str, Callable[[], Any]], at_once: bool) -> dict[str, Any]:
     """Each question's answer, or the ``FinopsError`` it failed with (the period's costs
     excepted: their failure is the command's). Asked at once where the source waits on a
-    server (``CostSource.concurrent_questions``): at 20,000 GPUs a report's sections took 8.9 s
-    one after the other, most of it each waiting on its own few queries."""
+    server (``usecases.together``): at 20,000 GPUs a report's sections took 8.9 s one after the
+    other, most of it each waiting on its own few queries."""
+    from finops_cli.usecases.together import asked_together
 
-    def answer(name: str) -> Any:
-        try:
-            return questions[name]()
-        except FinopsError as err:
-            if name == "costs":
-                raise
-            return err
+    def answer(name: str) -> Callable[[], Any]:
+        def run() -> Any:
+            try:
+                return questions[name]()
+            except FinopsError as err:
+                if name == "costs":
+                    raise
+                return err
 
-    if not at_once or len(questions) == 1:
-        return {name: answer(name) for name in questions}
-    from concurrent.futures import ThreadPoolExecutor
+        return run
 
-    with ThreadPoolExecutor(max_workers=len(questions), thread_name_prefix="section") as pool:
-        futures = {name: pool.submit(answer, name) for name in questions}
-        return {name: future.result() for name, future in futures.items()}
+    answers = asked_together([answer(name) for name in questions], at_once)
+    return dict(zip(questions, answers, strict=True))
 
 
 def _extras(answers: dict[str, Any], options: ChargebackOptions, run: RunContext) -> Extras:
