@@ -383,35 +383,28 @@ def test_unit_costs_read_at_least_20x_fewer_samples(server):
 # ---- VictoriaMetrics: vmalert -replay ----------------------------------------------------
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory) -> Iterator[str]:
+    work = Path(tmp_path_factory.mktemp("recorded-vm"))
+    yield from _replayed_vm(work, (DATA_FROM, DATA_TO), (RULES_FROM, RULES_TO))
+
+
+def _replayed_vm(
+    work: Path, data: tuple[datetime, datetime], rules: tuple[str, str]
+) -> Iterator[str]:
+    """VictoriaMetrics holding the cluster over ``data``, the ledger replayed over ``rules``."""
     from tests.support.tools import require_tool
     from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
     require_victoria_metrics()
     require_tool("vmalert")
-    work = Path(tmp_path_factory.mktemp("recorded-vm"))
     path = work / "cluster.prom"
-    series = (
-        s
-        for s in SampleCluster(7).series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
-        if s.name in KEEP
-    )
-    write_openmetrics_file(series, path, timestamp_scale=1000)
+    write_openmetrics_file(_cluster_series(*data), path, timestamp_scale=1000)
     server = VictoriaMetrics(work, ["-search.disableCache"])
     try:
         server.import_prometheus_text(path)
         result = run_finops(
-            "deploy",
-            "backfill",
-            "--engine",
-            "victoriametrics",
-            "--prometheus-url",
-            server.url,
-            "--start",
-            RULES_FROM,
-            "--end",
-            RULES_TO,
-            "--rules-file",
-            work / "ledger.rules.yaml",
+            *("deploy", "backfill", "--engine", "victoriametrics"),
+            *("--prometheus-url", server.url, "--start", rules[0], "--end", rules[1]),
+            *("--rules-file", work / "ledger.rules.yaml"),
             timeout=900,
         )
         assert result.returncode == 0, result.stderr
@@ -605,28 +598,8 @@ def fresh(request, tmp_path_factory) -> Iterator[str]:
     work = Path(tmp_path_factory.mktemp(f"fresh-{request.param}"))
     if request.param == "prometheus":
         yield from _recorded_server(work, FRESH_RULES[0], {}, FRESH_DATA, FRESH_RULES[1])
-        return
-    from tests.support.tools import require_tool
-    from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
-
-    require_victoria_metrics()
-    require_tool("vmalert")
-    path = work / "cluster.prom"
-    write_openmetrics_file(_cluster_series(*FRESH_DATA), path, timestamp_scale=1000)
-    server = VictoriaMetrics(work, ["-search.disableCache"])
-    try:
-        server.import_prometheus_text(path)
-        result = run_finops(
-            *("deploy", "backfill", "--engine", "victoriametrics"),
-            *("--prometheus-url", server.url, "--start", FRESH_RULES[0]),
-            *("--end", FRESH_RULES[1], "--rules-file", work / "ledger.rules.yaml"),
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr
-        httpx.get(f"{server.url}/internal/force_flush", timeout=60).raise_for_status()
-        yield server.url
-    finally:
-        server.stop()
+    else:
+        yield from _replayed_vm(work, FRESH_DATA, FRESH_RULES)
 
 
 def test_the_hour_before_a_fresh_clusters_first_rollup_is_not_read_raw(fresh):
