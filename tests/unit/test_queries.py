@@ -328,3 +328,17 @@ def test_the_package_keeps_every_name_importable_from_finops_cli_queries():
 
     for name in package.__all__:
         assert getattr(package, name) is not None, name
+
+
+def test_label_probes_ask_each_label_of_the_series_that_hold_it():
+    """One selector per carrier and label, the carrier's own matchers kept: a label is listed
+    exactly when a series of the carrier holds it non-empty."""
+    from finops_cli.queries import label_probes
+
+    probes = label_probes(["kube_node_labels", 'DCGM_FI_DEV_FB_USED{pod!=""}'], ["a", "b"])
+    assert probes == [
+        'kube_node_labels{a!=""}',
+        'kube_node_labels{b!=""}',
+        'DCGM_FI_DEV_FB_USED{pod!="",a!=""}',
+        'DCGM_FI_DEV_FB_USED{pod!="",b!=""}',
+    ]
