@@ -46,15 +46,19 @@ QUERY_COMMANDS = {
     "report chargeback": ["report", "chargeback", "-f", "json", "--output-file", "-"],
 }
 
-# The first query is stopped where it would leave, and the modules loaded by then are printed.
+# The first query is stopped where it would leave, and the modules loaded by then are printed
+# (once: a report's sections, and costs with unit costs, send their first queries side by side).
 FIRST_QUERY_PROBE = """
 import sys
+import threading
 import finops_cli.usecases.sources as sources
 from finops_cli.sources import prometheus_client
 
 sources.load_in_background = lambda modules: None  # only what the command itself imports
+first = threading.Lock()
 def first_query(*args, **kwargs):
-    print(sorted(m for m in {heavy!r} if m in sys.modules), flush=True)
+    if first.acquire(blocking=False):
+        print(sorted(m for m in {heavy!r} if m in sys.modules), flush=True)
     raise SystemExit(0)
 prometheus_client.PrometheusClient._send = first_query
 sys.argv = ["finops", *{argv!r}, "--prometheus-url", "http://127.0.0.1:9"]
