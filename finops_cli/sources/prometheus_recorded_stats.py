@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -116,25 +115,22 @@ def window_stats(
                 runs.append((p0, p1))
     lag = timedelta(seconds=READ_LAG_S)
     client = source.client
-    # The largest answers first (per-pod series: 15 MB at 20,000 GPUs; the percentile reads
-    # every hour), so that the smaller ones fill in beside them instead of after them.
-    largest_first = sorted(names.items(), key=lambda item: "_pod_" not in item[0])
     with query_pool(source.max_concurrency) as pool:
         recorded = []
-        if p95 is not None:
-            for r0, r1 in runs:
-                query = rs.read_p95(ctx, p95[0], r1 - r0)
-                recorded.append((P95, pool.submit(client.instant, query, _utc(r1) + lag)))
         for p0, p1, how in pieces:
             if how == RAW:
                 continue
-            for key, s in largest_first:
+            for key, s in names.items():
                 days = how == DAYS and s.daily
                 if how == DAYS and not s.daily:
                     query = rs.read(ctx, s, p1 - p0)
                 else:
                     query = rs.read(ctx, s, p1 - p0, days=days)
                 recorded.append((key, pool.submit(client.instant, query, _utc(p1) + lag)))
+        if p95 is not None:
+            for r0, r1 in runs:
+                query = rs.read_p95(ctx, p95[0], r1 - r0)
+                recorded.append((P95, pool.submit(client.instant, query, _utc(r1) + lag)))
         done = [(key, future.result()) for key, future in recorded]
     for key, samples in done:
         parts[key].append(samples)
@@ -249,15 +245,11 @@ def workload_results(
     held per node, and the capacity advice's per-GPU answers, from the recorded ledger."""
     stats = tuple(s for s in rs.WORKLOAD_STATS if busy or "busy" not in s.name)
     p95 = (rs.stat("workload_busy", "max"), rs.raw_p95_workload) if busy else None
+    got = window_stats(source, ctx, start, end, cover, stats, p95, workload_cut)
     capacity = tuple(
         rs.stat(name, "sum") for name in ("gpu_present_samples", "gpu_held_samples", "gpu_price")
     )
-    with ThreadPoolExecutor(max_workers=1) as beside:  # the two reads at once
-        gpu_reads = beside.submit(
-            window_stats, source, ctx, start, end, cover, capacity, None, GPU_CUT
-        )
-        got = window_stats(source, ctx, start, end, cover, stats, p95, workload_cut)
-        per_gpu = gpu_reads.result()
+    per_gpu = window_stats(source, ctx, start, end, cover, capacity, None, GPU_CUT)
 
     def g(name: str, op: str = "sum") -> list[InstantSample]:
         return got[f"{name}:{op}"]
