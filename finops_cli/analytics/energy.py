@@ -20,6 +20,7 @@ import pandas as pd
 
 from finops_cli.analytics.costs import UNALLOCATED, CostReport, CostRow, pod_filters
 from finops_cli.analytics.unit_costs import UnitCost
+from finops_cli.frames import records
 from finops_cli.pricing.carbon import RegionFactor
 from finops_cli.sources.interface import ENERGY_METHODS, EnergyData
 
@@ -78,7 +79,7 @@ def attach_energy(
     """
     keys = list(report.group_by)
     per_row: dict[tuple[str, ...], dict[str, float]] = {}
-    for record in energy.rows.to_dict("records"):
+    for record in records(energy.rows):
         values = tuple(str(record[k]) for k in keys)
         target = tuple(v or UNALLOCATED for v in values) if any(values) else ("",)
         _add(per_row, target, str(record["region"]), float(record["energy_kwh"]))
@@ -95,7 +96,7 @@ def attach_energy(
             if extra > _EPSILON:
                 unallocated[region] = unallocated.get(region, 0.0) + extra
     if served is not None and report.group_by == ("model",):
-        for record in served.to_dict("records"):
+        for record in records(served):
             region, kwh = str(record["region"]), float(record["energy_kwh"])
             _add(per_row, (str(record["model"]),), region, kwh)
             unallocated[region] = unallocated.get(region, 0.0) - kwh

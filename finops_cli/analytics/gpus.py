@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from finops_cli.frames import records
 from finops_cli.sources.interface import GpuData
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def summarise_gpus(frame: pd.DataFrame, by: str, ledger: CostReport | None = Non
 
 def _with_ledger(summary: pd.DataFrame, by: str, ledger: CostReport) -> pd.DataFrame:
     counted: dict[str, dict[str, Any]] = {
-        str(r[by]): {str(k): v for k, v in r.items()} for r in summary.to_dict("records")
+        str(r[by]): {str(k): v for k, v in r.items()} for r in records(summary)
     }
     rows: list[dict[str, Any]] = []
     for r in ledger.rows:

@@ -21,6 +21,7 @@ from finops_cli.analytics.rightsize_common import (
     cell_number,
     confidence_of,
 )
+from finops_cli.frames import records
 from finops_cli.sources.interface import PodGpuData
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def idle_capacity(
     if frame is None or frame.empty:
         return []
     per_gpu: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in frame.to_dict("records"):
+    for row in records(frame):
         slot = per_gpu.setdefault(
             (cell_label(row.get("cluster")), str(row["node"]), str(row["gpu"])),
             {"present": 0.0, "held": 0.0, "cost": 0.0, "model": "", "pool": "", "hours": 0.0},
@@ -57,7 +58,7 @@ def idle_capacity(
         nodes.setdefault((cluster, node), []).append(slot)
     info = {
         (str(r.get("cluster") or ""), str(r["node"])): r
-        for r in data.nodes.astype(object).fillna("").to_dict("records")  # type, region, capacity
+        for r in records(data.nodes.astype(object).fillna(""))  # type, region, capacity
     }
     unlabelled = unlabelled_holders(data)
     out = []

@@ -23,6 +23,7 @@ from finops_cli.analytics.rightsize_common import (
     nanmax,
 )
 from finops_cli.analytics.rightsize_replicas import replicas_needed
+from finops_cli.frames import records
 from finops_cli.sources.interface import PodGpuData
 
 
@@ -43,7 +44,7 @@ def consolidate_replicas(
     if frame is None or frame.empty:
         return []
     pools: dict[tuple[str, str, str, int, str], dict[str, list[dict[str, Any]]]] = {}
-    for record in frame.to_dict("records"):
+    for record in records(frame):
         row: dict[str, Any] = {str(k): v for k, v in record.items()}
         cluster, node = cell_label(row["cluster"]), str(row["node"])
         if not cell_label(row["pool"]) or (cluster, node) in exclude:
@@ -53,7 +54,7 @@ def consolidate_replicas(
         pools.setdefault(key, {}).setdefault(node, []).append(row)
     info = {
         (str(r.get("cluster") or ""), str(r["node"])): r
-        for r in data.nodes.astype(object).fillna("").to_dict("records")
+        for r in records(data.nodes.astype(object).fillna(""))
     }
     out = []
     for (cluster, pool, model, replicas, strategy), nodes in sorted(pools.items()):

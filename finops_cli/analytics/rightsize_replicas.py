@@ -17,6 +17,7 @@ from finops_cli.analytics.rightsize_common import (
     Workload,
     cell_label,
 )
+from finops_cli.frames import records
 from finops_cli.sources.interface import PodGpuData
 
 
@@ -31,7 +32,7 @@ def node_replicas(data: PodGpuData) -> dict[tuple[str, str], tuple[int, str]]:
             int(r["replicas"]),
             cell_label(r["sharing_strategy"]),
         )
-        for r in frame.to_dict("records")
+        for r in records(frame)
     }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from finops_cli.analytics.costs import UNALLOCATED, CostReport, CostRow
+from finops_cli.frames import records
 from finops_cli.sources.interface import InferenceData
 
 OK = "ok"
@@ -114,7 +115,7 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
     by_model = {r.keys["model"]: i for i, r in enumerate(rows) if r.kind == "allocated"}
     unallocated = next(i for i, r in enumerate(rows) if r.kind == "unallocated")
 
-    for served in inference.served.to_dict("records"):
+    for served in records(inference.served):
         model = str(served["model"])
         moved = _Moved(
             hours=float(served["gpu_hours"]),
@@ -138,7 +139,7 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
             float(t["prompt_tokens"]),
             float(t["generated_tokens"]),
         )
-        for t in inference.traffic.to_dict("records")
+        for t in records(inference.traffic)
     }
     phases = {
         str(t["model"]): tuple(
@@ -146,7 +147,7 @@ def with_unit_costs(report: CostReport, inference: InferenceData) -> CostReport:
             for k in ("prefill_seconds", "decode_seconds", "prefix_cache_queries",
                       "prefix_cache_hits")
         )
-        for t in inference.traffic.to_dict("records")
+        for t in records(inference.traffic)
     }  # fmt: skip
     for model in traffic:
         if model not in by_model:

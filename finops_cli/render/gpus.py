@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from finops_cli.frames import records
 from finops_cli.render.format import (
     Provenance,
     csv_text,
@@ -57,9 +58,9 @@ def to_document(
             memory_used_share=frame["memory_used_max_mib"] / total.where(total > 0)
         )
         frame = frame.assign(uuid=frame["uuid"])
-        rows = [{k: _clean(r.get(k)) for k in GPU_FIELDS} for r in frame.to_dict("records")]
+        rows = [{k: _clean(r.get(k)) for k in GPU_FIELDS} for r in records(frame)]
     else:
-        rows = [{str(k): _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        rows = [{str(k): _clean(v) for k, v in r.items()} for r in records(frame)]
     return {
         **provenance.envelope("gpus"),
         "busy_metric": busy_metric,

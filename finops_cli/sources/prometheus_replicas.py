@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from finops_cli.frames import records
 from finops_cli.queries import GpuQueries
 from finops_cli.queries.replicas import (
     STRATEGY_LABEL,
@@ -73,7 +74,7 @@ def replica_gpus(
             unit = (s.labels.get("cluster", ""), s.labels.get("node", ""), s.labels.get("gpu", ""))
             measured.setdefault(unit, {})[measure] = s.value
     rows = []
-    for row in capacity.fillna({"cluster": "", "pool": ""}).to_dict("records"):
+    for row in records(capacity.fillna({"cluster": "", "pool": ""})):
         node = (str(row.get("cluster") or ""), str(row["node"]))
         if node not in wanted or row.get("mig_instance"):
             continue

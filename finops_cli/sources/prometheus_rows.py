@@ -255,8 +255,14 @@ def busy_metric_name(present: frozenset[str]) -> str | None:
     return next(iter(present)) if present else None
 
 
+_WORKLOAD_KEY = ("cluster", "namespace", *WORKLOAD_LABELS)
+_BLANKS = ("",) * len(_WORKLOAD_KEY)
+
+
 def workload_key(labels: dict[str, str]) -> tuple[str, ...]:
-    return tuple(labels.get(k, "") for k in ("cluster", "namespace", *WORKLOAD_LABELS))
+    # map over the pair of tuples: called for every pod of every workload (70,000 at 20,000
+    # GPUs), where a generator took a quarter of a second
+    return tuple(map(labels.get, _WORKLOAD_KEY, _BLANKS))
 
 
 def workload_busy(
@@ -300,8 +306,8 @@ def describe_workloads(
             row["interruptible"] = "true"
     names: dict[tuple[str, ...], list[str]] = {k: [] for k in rows}
     for s in results["pods"]:
-        if workload_key(s.labels) in names:
-            names[workload_key(s.labels)].append(s.labels.get("pod", ""))
+        if (found := names.get(workload_key(s.labels))) is not None:
+            found.append(s.labels.get("pod", ""))
     for k, row in rows.items():
         row["pod_names"] = tuple(sorted(names[k]))
         row["pod"] = row["pod"] or (sorted(names[k]) or [""])[-1]

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from finops_cli import buckets
+from finops_cli.frames import records
 from finops_cli.queries import (
     BUSY_PROFILING,
     DEFAULT_COST_CENTER_KEY,
@@ -396,12 +397,12 @@ def _holders(gpus: pd.DataFrame, holders: pd.DataFrame) -> pd.Series:
     """Every pod that held a share of each GPU row (a MIG slice, replicas, a fraction), as
     ``GpuData.holders`` lists them: share-hours and the share of the row's hours."""
     keyed: dict[tuple[str, int, str], list[tuple[float, dict[str, Any]]]] = {}
-    for h in holders.to_dict("records"):
+    for h in records(holders):
         key = (str(h["node"]), int(h["gpu"]), str(h["mig_instance"]))
         who = {k: h[k] for k in ("namespace", "pod", "team", "project", "model")}
         keyed.setdefault(key, []).append((float(h["share"]) * float(h["held_hours"]), who))
     out = []
-    for row in gpus.to_dict("records"):
+    for row in records(gpus):
         present = float(row["present_hours"] or 0.0)
         mine = keyed.get((str(row["node"]), int(row["gpu"]), str(row["mig_instance"] or "")), [])
         mine.sort(key=lambda held: (-held[0], str(held[1]["pod"])))

@@ -81,3 +81,31 @@ def test_multi_gpu_job_at_low_busy_is_downsized_to_fewer_gpus():
 def test_no_spot_saving_is_invented_when_the_catalog_has_no_spot_price():
     recs = recommend(_pods(), load_catalog(), 72.0)
     assert all(r.action != "spot" for r in recs)  # p5.48xlarge has no catalog spot price
+
+
+def test_records_are_to_dicts_records_value_for_value() -> None:
+    """The rules read frames through ``records``: every dtype a source builds (text with
+    missing values, objects such as pod-name tuples, integers, floats with NaN, booleans,
+    timestamps with NaT, categories) must come out as ``to_dict("records")`` gives it."""
+    from finops_cli.frames import records
+
+    frame = pd.DataFrame(
+        {
+            "node": ["a", None, "c"],
+            "pod_names": pd.Series([("p-1", "p-2"), "q", None], dtype=object),
+            "gpus": [1, 2, 3],
+            "busy_p95": [0.5, float("nan"), 2.0],
+            "spot": [True, False, True],
+            "seen": pd.to_datetime(["2026-10-01", "2026-10-02", None]),
+            "pool": pd.Categorical(["x", "y", "x"]),
+        }
+    )
+    expected = frame.to_dict("records")
+    got = records(frame)
+    assert [list(r) for r in got] == [list(r) for r in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        for key, value in theirs.items():
+            assert type(mine[key]) is type(value)
+            assert mine[key] == value or (pd.isna(value) and pd.isna(mine[key]))
+    assert records(frame.iloc[:0]) == []
+    assert records(frame[[]]) == [{}, {}, {}]
