@@ -15,12 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from finops_cli.analytics.rightsize_common import (
-    Workload,
-    cell_label,
-    cell_number,
-    nanmax,
-)
+from finops_cli.analytics.rightsize_common import Workload, cell_label, cell_number, nanmax
 from finops_cli.frames import records
 from finops_cli.sources.interface import PodGpuData
 
