@@ -428,7 +428,8 @@ def backfill(
     url = settings.prometheus.url
     if not url:
         raise UsageError("no Prometheus URL: pass --prometheus-url or set FINOPS_PROMETHEUS_URL")
-    interval, shared = bf.discover(settings, first, last, sample_interval)
+    found = bf.discover(settings, first, last, sample_interval)
+    interval, shared = found.sample_interval_s, found.sharing
     plan = bf.BackfillPlan(
         url=url.rstrip("/"),
         start=first,
@@ -438,9 +439,10 @@ def backfill(
         sample_interval_s=interval,
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
         sharing=shared,
+        catalog_prices=found.catalog_prices,
         replay_hours=replay_hours,
     )
-    made_with = bf.sharing_summary(shared)
+    made_with = f"{bf.sharing_summary(shared)}, {bf.prices_summary(found.catalog_prices)}"
     if engine is Engine.victoriametrics:
         target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)

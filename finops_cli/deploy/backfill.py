@@ -69,6 +69,9 @@ class BackfillPlan:
     sharing: Sharing | None = None
     """What is shared in the range (``discover``): the rules cost each pod its share, and
     ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
+    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None
+    """The catalog's price of each node label set in the range, on a cluster without OpenCost
+    (``discover``): the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
     replay_hours: int = 24
     """Hours per vmalert run (``replay_chunks``)."""
 
@@ -79,6 +82,7 @@ def _context(plan: BackfillPlan) -> QueryContext:
         sample_interval_s=plan.sample_interval_s,
         cluster_label=plan.cluster_label,
         sharing=plan.sharing,
+        catalog_prices=plan.catalog_prices,
     )
 
 
@@ -286,12 +290,24 @@ def check_range(start: datetime, end: datetime) -> None:
 DEFAULT_RULES_FILE = Path(LEDGER_BACKFILL_FILE)
 
 
+@dataclass(frozen=True)
+class Discovered:
+    """What the backfill rules are made with, found over the range as the CLI finds it."""
+
+    sample_interval_s: int
+    sharing: Sharing | None
+    catalog_prices: tuple[tuple[str | float, ...], ...] | None
+
+
 def discover(
     settings: Settings, start: datetime, end: datetime, sample_interval_s: int | None = None
-) -> tuple[int, Sharing | None]:
+) -> Discovered:
     """The data's scrape interval (``sample_interval_s``, else ``prometheus.sample_interval``,
-    else detected as the CLI does) and what is shared in ``[start, end]`` (``shared_gpus``)."""
+    else detected as the CLI does), what is shared in ``[start, end]`` (``shared_gpus``) and,
+    without OpenCost, the catalog price of every node label set there (as the CLI prices a
+    window: ``node_catalog_prices``; a window inside the range finds a subset)."""
     from finops_cli import queries
+    from finops_cli.pricing import load_catalog
     from finops_cli.sources import prometheus_discovery as discovery
     from finops_cli.sources.prometheus_client import PrometheusClient
 
@@ -299,13 +315,16 @@ def discover(
     try:
         present = discovery.present_metrics(client, start, end)
         shared = _shared(client, settings, start, end, present)
+        prices = None
+        if not discovery.opencost_priced(present):
+            catalog = load_catalog(settings.pricing)
+            prices, _, _ = discovery.node_catalog_prices(client, catalog, start, end, present)
         given = sample_interval_s or settings.prometheus.sample_interval_seconds
         if given:
-            return int(given), shared
-        metric = (
-            queries.GPU_ALLOCATION if queries.GPU_ALLOCATION in present else queries.GPU_REQUESTS
-        )
-        return discovery.detect_sample_interval(client, metric, start, end), shared
+            return Discovered(int(given), shared, prices)
+        metric = queries.GPU_ALLOCATION if prices is None else queries.GPU_REQUESTS
+        interval = discovery.detect_sample_interval(client, metric, start, end)
+        return Discovered(interval, shared, prices)
     finally:
         client.close()
 
@@ -348,3 +367,10 @@ def sharing_summary(sharing: Sharing | None) -> str:
     if sharing is None:
         return "whole GPUs (no shared GPUs found)"
     return f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"
+
+
+def prices_summary(prices: tuple[tuple[str | float, ...], ...] | None) -> str:
+    """Where the rules' prices come from, for the command's output."""
+    if prices is None:
+        return "OpenCost's prices"
+    return f"catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)"

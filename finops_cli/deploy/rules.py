@@ -133,19 +133,24 @@ def ledger_context(
     sample_interval_s: int = SCRAPE_INTERVAL_S,
     cluster_label: str | None = LEDGER_CLUSTER_LABEL,
     sharing: Sharing | None = None,
+    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None,
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
     that the grain keeps the labels the CLI groups by and ``finops_rules_info`` says which.
     With ``sharing`` (what discovery found shared, ``discover_sharing``) the rules are the
     share-aware ledger the CLI queries on such a cluster, and ``finops_rules_info`` says so
-    (``queries.recorded_sharing``); without, whole GPUs."""
+    (``queries.recorded_sharing``); without, whole GPUs. With ``catalog_prices`` (a cluster
+    without OpenCost, priced from the catalog: ``node_catalog_prices``) the rules read
+    kube-state-metrics' requests and price nodes from that table, as the CLI's raw queries do
+    (``queries.recorded_prices``)."""
     labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
     return QueryContext(
         pod_labels=labels | dict(pod_labels or {}),
         sample_interval_s=sample_interval_s,
         cluster_label=cluster_label,
         sharing=sharing if sharing is not None and sharing.any else None,
+        catalog_prices=catalog_prices,
     )
 
 

@@ -33,7 +33,6 @@ from finops_cli.queries.discovery import (
     any_metric,
     exported_pod_series,
     label_probes,
-    node_price_label_sets,
     node_sharing_label_sets,
     sample_count,
 )
@@ -115,7 +114,6 @@ __all__ = [
     "exported_pod_series",
     "label_probes",
     "node_pools",
-    "node_price_label_sets",
     "node_sharing_label_sets",
     "over_buckets",
     "query_bytes",

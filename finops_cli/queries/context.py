@@ -67,6 +67,9 @@ class QueryContext:
     # (the values of ``NODE_PRICE_LABELS``..., $/GPU-hour), see ``pricing.node_key``.
     # None = OpenCost's own metrics.
     catalog_prices: tuple[tuple[str | float, ...], ...] | None = None
+    # The node price label sets the catalog could not price (their GPUs cost 0): a recorded
+    # ledger must not price them either (``recorded_prices.covers``).
+    catalog_unpriced: tuple[tuple[str, ...], ...] = ()
     # Shared or fractional GPUs found in the window (None: every GPU is held whole).
     sharing: Sharing | None = None
 

@@ -79,13 +79,6 @@ def sample_count(metric: str, range_s: float = SAMPLE_COUNT_RANGE_S) -> str:
     return f"max(count_over_time({metric}[{duration(range_s)}]))"
 
 
-def node_price_label_sets(window_s: float) -> str:
-    """Every (instance type, accelerator, region, capacity labels) set the nodes carried in the
-    window: what the catalog has to price when OpenCost is absent."""
-    labels = ", ".join(NODE_PRICE_LABELS)
-    return f"group by ({labels}) (last_over_time(kube_node_labels[{duration(window_s)}]))"
-
-
 def node_sharing_label_sets(window_s: float) -> str:
     """Every combination of GPU-sharing node labels (replicas, MIG strategy, slices, product) the
     nodes carried in the window: what the shared-GPU factors have to be computed for."""

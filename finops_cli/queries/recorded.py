@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from finops_cli.promql import duration, label_name, matchers, quote
-from finops_cli.queries import recorded_sharing
+from finops_cli.queries import recorded_prices, recorded_sharing
 from finops_cli.queries.context import QueryContext, over_buckets
 from finops_cli.queries.inference import TRAFFIC_COUNTERS, InferenceQueries
 from finops_cli.queries.names import (
@@ -140,9 +140,13 @@ INFO_FIELDS = (
     "allocation",
     "dcgm_pod_label",
     "sharing",
+    "prices",
 )
 """The labels of ``finops_rules_info``: what recorded data must agree with to be used (all but
-``sharing`` equal; ``sharing`` must cover the window's, ``recorded_sharing.covers``)."""
+``sharing`` and ``prices`` equal; those must cover the window's, ``recorded_sharing.covers``
+and ``recorded_prices.covers``)."""
+COVERED_FIELDS = ("sharing", "prices")
+"""The fields of ``finops_rules_info`` that must cover the window's rather than equal it."""
 
 
 def rule_interval(sample_interval_s: float) -> int:
@@ -187,9 +191,10 @@ COVERAGE_SERIES = hourly_name("capacity_gpu_hours")
 
 def info_labels(ctx: QueryContext) -> dict[str, str]:
     """What ``finops_rules_info`` says about rules made in ``ctx`` (and what a CLI in ``ctx``
-    expects to find)."""
+    expects to find). ``prices`` only where the catalog prices the nodes: rules made for
+    OpenCost's prices carry none (``allocation`` tells them apart)."""
     pod_labels = ctx.pod_labels
-    return {
+    labels = {
         "version": RULES_VERSION,
         "team_label": pod_labels.get("team", ""),
         "project_label": pod_labels.get("project", ""),
@@ -202,6 +207,9 @@ def info_labels(ctx: QueryContext) -> dict[str, str]:
         "dcgm_pod_label": ctx.dcgm_pod_label,
         "sharing": recorded_sharing.canonical(ctx.sharing),
     }
+    if ctx.catalog_prices is not None:
+        labels["prices"] = recorded_prices.canonical(ctx.catalog_prices)
+    return labels
 
 
 def rules_info_selector(ctx: QueryContext) -> str:
@@ -219,6 +227,9 @@ class RecordedQueries:
     sharing_accepted: tuple[str, ...] | None = None
     """The ``sharing`` values of ``finops_rules_info`` whose rules cover the context's sharing
     (``recorded_sharing.covers``); None: the context's own value alone."""
+    prices_accepted: tuple[str, ...] | None = None
+    """The ``prices`` values whose rules price the window's nodes as the context does
+    (``recorded_prices.covers``); None: the context's own value alone."""
 
     # ---- the rules -------------------------------------------------------------------------
     def _grain(
@@ -446,15 +457,18 @@ class RecordedQueries:
 
     def ran(self, window_s: float) -> str:
         """How many ``finops_rules_info`` samples with this context's settings (and a
-        ``sharing`` in ``sharing_accepted``) lie in the ``window_s`` before the evaluation
-        time: whether these rules evaluated then."""
+        ``sharing`` in ``sharing_accepted``, ``prices`` in ``prices_accepted``) lie in the
+        ``window_s`` before the evaluation time: whether these rules evaluated then."""
         ctx = self.ctx
-        settings = {k: v for k, v in info_labels(ctx).items() if k != "sharing"}
-        accepted = self.sharing_accepted
-        if accepted is None:
-            accepted = (recorded_sharing.canonical(ctx.sharing),)
-        matches = [f"{k}={quote(v)}" for k, v in settings.items()]
-        matches.append(f"sharing=~{alternation(sorted(set(accepted)))}")
+        labels = info_labels(ctx)
+        matches = [f"{k}={quote(v)}" for k, v in labels.items() if k not in COVERED_FIELDS]
+        for field, accepted in (
+            ("sharing", self.sharing_accepted),
+            ("prices", self.prices_accepted),
+        ):
+            if field in labels:
+                values = (labels[field],) if accepted is None else accepted
+                matches.append(f"{field}=~{alternation(sorted(set(values)))}")
         wanted = ",".join(p for p in (",".join(matches), ctx.cluster_matcher()) if p)
         return f"count (count_over_time({RULES_INFO}{{{wanted}}}[{duration(window_s)}]))"
 

@@ -269,6 +269,18 @@ class PrometheusClient(http.Closing):
             raise self._shape_error(type(data).__name__, "a list of label values")
         return data
 
+    def series(self, match: Sequence[str], start: datetime, end: datetime) -> list[dict[str, str]]:
+        """The label sets of the series matching any of ``match`` in the window: read from the
+        index, no sample (a chunk or, on VictoriaMetrics, a day that overlaps the window counts,
+        so a series that ends just before it may be listed too)."""
+        params = [("match[]", m) for m in match] + [("start", _ts(start)), ("end", _ts(end))]
+        data = self._call("/api/v1/series", params)
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in data
+        ):
+            raise self._shape_error(type(data).__name__, "a list of label sets")
+        return data
+
     def label_names(self, match: Sequence[str], start: datetime, end: datetime) -> list[str]:
         """The label names the series matching any of ``match`` carry in the window."""
         params = [("match[]", m) for m in match] + [("start", _ts(start)), ("end", _ts(end))]

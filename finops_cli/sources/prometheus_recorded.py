@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 
 from finops_cli import buckets, queries
 from finops_cli.buckets import DAY_S, HOUR_S
-from finops_cli.queries import QueryContext, over_buckets, recorded_sharing
+from finops_cli.queries import QueryContext, over_buckets, recorded_prices, recorded_sharing
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
     COVERAGE_SERIES,
+    COVERED_FIELDS,
     GRAIN_KEYS,
     INFO_FIELDS,
     READ_LAG_S,
@@ -119,7 +120,7 @@ def plan(
     if not source.recorded or queries.RULES_INFO not in present:
         return None
     why = _unusable(ctx, keys, filters)
-    accepted: tuple[str, ...] | None = None
+    accepted: dict[str, tuple[str, ...]] = {}
     if why is None:
         why, accepted = _settings_differ(ctx, sets or [])
     if why is not None:
@@ -131,7 +132,9 @@ def plan(
     last = int(end.timestamp()) // HOUR_S * HOUR_S
     if first > last:
         return None
-    rq = RecordedQueries(ctx, sharing_accepted=accepted)
+    rq = RecordedQueries(
+        ctx, sharing_accepted=accepted.get("sharing"), prices_accepted=accepted.get("prices")
+    )
     expected = 1
     if ctx.cluster_label and ctx.cluster_filter is None:
         missing, expected = _clusters_without_rules(source.client, ctx, start, end)
@@ -285,43 +288,37 @@ def _unusable(ctx: QueryContext, keys: tuple[str, ...], filters: dict[str, str])
     outside = sorted({*keys, *filters} - RECORDABLE_KEYS)
     if outside:
         return f"they are not kept by {', '.join(k.replace('_', '-') for k in outside)}"
-    if ctx.catalog_prices is not None:
-        return (
-            "they assume OpenCost's allocation and prices, and this cluster is priced from "
-            "the catalog"
-        )
     return None
 
 
 def _settings_differ(
     ctx: QueryContext, sets: list[dict[str, str]]
-) -> tuple[str | None, tuple[str, ...] | None]:
+) -> tuple[str | None, dict[str, tuple[str, ...]]]:
     """Why no ``finops_rules_info`` in the window fits this run, or None and the ``sharing``
-    values of the rule sets that do: every setting equal, and a sharing that covers the one
-    discovered for the window (``recorded_sharing.covers``)."""
+    and ``prices`` values of the rule sets that do: every other setting equal, a sharing that
+    covers the one discovered for the window (``recorded_sharing.covers``) and catalog prices
+    that price its nodes alike (``recorded_prices.covers``)."""
     wanted = info_labels(ctx)
     if not sets:
-        return None, None
-    settings = [f for f in INFO_FIELDS if f != "sharing"]
+        return None, {}
+    settings = [f for f in INFO_FIELDS if f not in COVERED_FIELDS]
     same = [labels for labels in sets if all(labels[f] == wanted[f] for f in settings)]
-    accepted: list[str] = []
+    accepted: dict[str, set[str]] = {field: set() for field in COVERED_FIELDS}
     uncovered: set[str] = set()
     for labels in same:
-        try:
-            why = recorded_sharing.covers(recorded_sharing.parse(labels["sharing"]), ctx.sharing)
-        except ValueError as exc:
-            why = str(exc)
+        why = _uncovered(ctx, labels)
         if why is None:
-            accepted.append(labels["sharing"])
+            for field in COVERED_FIELDS:
+                accepted[field].add(labels.get(field, ""))
         else:
             uncovered.add(why)
-    if accepted:
-        return None, tuple(sorted(set(accepted)))
+    if accepted["sharing"]:
+        return None, {field: tuple(sorted(values)) for field, values in accepted.items()}
     if uncovered:
         return (
             f"they were {'; '.join(sorted(uncovered))}: regenerate and backfill them with the "
-            "window's shared GPUs (finops deploy backfill discovers them)"
-        ), None
+            "window's shared GPUs and prices (finops deploy backfill discovers both)"
+        ), {}
     differences = sorted(
         {
             f"{field}={labels[field] or '(none)'!r} (this run: {wanted[field] or '(none)'!r})"
@@ -333,7 +330,17 @@ def _settings_differ(
     return (
         f"they were made with {', '.join(differences)}; regenerate and backfill the rules with "
         "these settings (finops deploy backfill) or run with the settings they were made with"
-    ), None
+    ), {}
+
+
+def _uncovered(ctx: QueryContext, labels: dict[str, str]) -> str | None:
+    """What a rule set of this run's settings lacks for the window's sharing or prices."""
+    try:
+        return recorded_sharing.covers(
+            recorded_sharing.parse(labels["sharing"]), ctx.sharing
+        ) or recorded_prices.covers(recorded_prices.parse(labels.get("prices", "")), ctx)
+    except ValueError as exc:
+        return str(exc)
 
 
 def _clusters_without_rules(

@@ -22,6 +22,7 @@ import httpx
 import numpy as np
 import pytest
 
+from finops_cli.pricing import load_catalog
 from finops_cli.queries.inference import TRAFFIC_COUNTERS
 from finops_cli.sample import SampleCluster
 from finops_cli.sample.openmetrics import write_openmetrics_file
@@ -33,7 +34,7 @@ from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
 from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
-from tests.support.same_figures import assert_same_figures
+from tests.support.same_figures import assert_same_figures, split_p95
 
 pytestmark = pytest.mark.prometheus
 
@@ -264,6 +265,7 @@ def samples_of(url: str, ask: Any, *, recorded: bool) -> tuple[int, Any]:
         settings.prometheus,
         pod_labels(settings),
         cluster_label=settings.labels.cluster,
+        catalog=load_catalog(settings.pricing),  # for clusters without OpenCost
         recorded=recorded,
     )
     sent: list[tuple[str, list[tuple[str, str]]]] = []
@@ -464,28 +466,6 @@ STATS_WINDOWS = [
 STATS_IDS = ["full", "mid-window", "unaligned"]
 
 
-P95_FIELDS = {"busy_p95", "evidence"}  # evidence quotes busy_p95
-
-
-def _split_p95(doc: Any, found: list[tuple[float, float]], other: Any = None) -> Any:
-    """``doc`` without ``busy_p95`` (and the evidence text that quotes it), each recorded
-    busy_p95 paired with raw's in ``found``."""
-    if isinstance(doc, dict):
-        out = {}
-        for key, value in doc.items():
-            twin = other.get(key) if isinstance(other, dict) else None
-            if key in P95_FIELDS:
-                if key == "busy_p95" and value is not None and twin is not None:
-                    found.append((value, twin))
-                continue
-            out[key] = _split_p95(value, found, twin)
-        return out
-    if isinstance(doc, list):
-        twins = other if isinstance(other, list) and len(other) == len(doc) else [None] * len(doc)
-        return [_split_p95(v, found, t) for v, t in zip(doc, twins, strict=True)]
-    return doc
-
-
 @pytest.mark.parametrize("window", STATS_WINDOWS, ids=STATS_IDS)
 @pytest.mark.parametrize("command", ["gpus", "rightsize"])
 def test_gpus_and_rightsize_equal_raw(server, command, window):
@@ -493,7 +473,7 @@ def test_gpus_and_rightsize_equal_raw(server, command, window):
     the percentile of hourly maxima: never below raw's, and close to it."""
     recorded, raw = _both(server, command, *window)
     pairs: list[tuple[float, float]] = []
-    assert_same_figures(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
     assert pairs
     for rec, exact in pairs:
         assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
@@ -532,7 +512,7 @@ def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
     window = ("--start", "2026-10-01", "--end", "2026-10-04")  # recorded from 10-02 12:00
     recorded, raw = _both(vm, command, *window)
     pairs: list[tuple[float, float]] = []
-    assert_same_figures(_split_p95(recorded, pairs, raw), _split_p95(raw, []))
+    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
     assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
     _recorded_note(recorded)
 

@@ -26,3 +26,25 @@ def assert_same_figures(recorded: Any, raw: Any, where: str = "") -> None:
         assert math.isclose(recorded, raw, rel_tol=1e-3, abs_tol=0.005), (where, recorded, raw)
     else:
         assert recorded == raw, (where, recorded, raw)
+
+
+P95_FIELDS = {"busy_p95", "evidence"}  # evidence quotes busy_p95
+
+
+def split_p95(doc: Any, found: list[tuple[float, float]], other: Any = None) -> Any:
+    """``doc`` without ``busy_p95`` (and the evidence text that quotes it), each recorded
+    busy_p95 paired with raw's in ``found``."""
+    if isinstance(doc, dict):
+        out = {}
+        for key, value in doc.items():
+            twin = other.get(key) if isinstance(other, dict) else None
+            if key in P95_FIELDS:
+                if key == "busy_p95" and value is not None and twin is not None:
+                    found.append((value, twin))
+                continue
+            out[key] = split_p95(value, found, twin)
+        return out
+    if isinstance(doc, list):
+        twins = other if isinstance(other, list) and len(other) == len(doc) else [None] * len(doc)
+        return [split_p95(v, found, t) for v, t in zip(doc, twins, strict=True)]
+    return doc

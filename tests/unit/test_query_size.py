@@ -124,7 +124,6 @@ def _window_queries(ctx: QueryContext) -> Iterator[tuple[str, str]]:
 
 
 def _probes() -> Iterator[str]:
-    yield queries.node_price_label_sets(WEEK)
     yield queries.node_sharing_label_sets(WEEK)
     yield queries.exported_pod_series()
     yield queries.sample_count(queries.GPU_ALLOCATION)

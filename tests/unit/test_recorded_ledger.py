@@ -312,10 +312,10 @@ def test_a_history_with_series_is_read_and_a_short_one_not_looked_up():
 def test_settings_that_differ_are_named():
     ctx = _ctx()
     wanted = rec.info_labels(ctx)
-    assert pr._settings_differ(ctx, [wanted]) == (None, ("",))
+    assert pr._settings_differ(ctx, [wanted]) == (None, {"sharing": ("",), "prices": ("",)})
     other = wanted | {"team_label": "example.com/squad"}
     why, accepted = pr._settings_differ(ctx, [other])
-    assert accepted is None
+    assert accepted == {}
     assert why is not None and "team_label='example.com/squad'" in why
     assert "'ai-finops.io/team'" in why
     assert pr.known_interval([wanted]) == 60

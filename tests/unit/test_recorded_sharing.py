@@ -130,14 +130,14 @@ def test_info_labels_carry_the_sharing_and_the_cli_accepts_covering_rules():
     whole = rec.info_labels(_ctx(None))
     assert whole["sharing"] == ""
     why, accepted = pr._settings_differ(_ctx(found), [whole, made])
-    assert why is None and accepted == (made["sharing"],)
+    assert why is None and accepted["sharing"] == (made["sharing"],)
     why, accepted = pr._settings_differ(_ctx(found), [whole])
-    assert accepted is None and why is not None and "made without shared GPUs" in why
+    assert accepted == {} and why is not None and "made without shared GPUs" in why
     lacking = rec.info_labels(_ctx(replace(FOUND, fractions=())))
     why, _ = pr._settings_differ(_ctx(found), [lacking])
     assert why is not None and "made without gpu-fraction 0.5" in why
     # the coverage read matches the accepted sharing values only
-    query = rec.RecordedQueries(_ctx(found), sharing_accepted=accepted).coverage()
+    query = rec.RecordedQueries(_ctx(found), sharing_accepted=(made["sharing"],)).coverage()
     assert "sharing=~" in query
 
 
