@@ -14,6 +14,7 @@ from finops_cli.errors import FinopsError, UsageError
 
 if TYPE_CHECKING:
     from finops_cli.deploy.orchestrate import Workload
+    from finops_cli.queries.context import CatalogPrices
     from finops_cli.queries.sharing import Sharing
 
 
@@ -85,8 +86,9 @@ HELP = {
     "5m): the Prometheus configuration's and the recorded ledger's, which finops_rules_info "
     "records (default: --sample-interval / FINOPS_SAMPLE_INTERVAL, else 60 s).",
     "generate --sharing-from": "Make the recorded ledger with the shared GPUs (MIG, replicas, "
-    "HAMi, KAI, DRA) this Prometheus holds over --sharing-window, as finops discovers them "
-    "(default: whole GPUs; the CLI reads these rules only where they cover what it finds).",
+    "HAMi, KAI, DRA) this Prometheus holds over --sharing-window, as finops discovers them, "
+    "and, where it holds no OpenCost metrics, its nodes' catalog prices (default: whole GPUs "
+    "and OpenCost's prices; the CLI reads these rules only where they cover what it finds).",
     "generate --sharing-window": "How far back --sharing-from looks (a duration: 7d, 30d).",
     "backfill --prometheus-url": "The server holding the raw series (default: the configured "
     "prometheus.url); promtool or vmalert evaluate the rules against it.",
@@ -303,7 +305,7 @@ def generate(
     ] = "7d",
 ) -> None:
     """Regenerate the rules, Prometheus configuration and dashboards from the query library."""
-    from finops_cli.deploy.backfill import sharing_summary
+    from finops_cli.deploy.backfill import prices_summary, sharing_summary
     from finops_cli.deploy.generate import stale_files, write_files
     from finops_cli.deploy.paths import checkout_manifests_dir
     from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, scrape_interval_problem
@@ -325,34 +327,38 @@ def generate(
     interval = int(seconds)
     if not (root / "base").is_dir():
         raise UsageError(f"{root} is not a manifests/ tree (no base/): pass --manifests-dir")
-    shared = None
+    shared = prices = None
     if sharing_from is not None:
-        shared = _discover_sharing(sharing_from, sharing_window)
-        _echo(f"recorded ledger made with {sharing_summary(shared)}\n")
+        shared, prices = _discover(sharing_from, sharing_window, interval)
+        _echo(f"recorded ledger made with {sharing_summary(shared)}, {prices_summary(prices)}\n")
     if check:
-        stale = stale_files(root, interval, shared)
+        stale = stale_files(root, interval, shared, prices)
         if stale:
             raise FinopsError(
                 f"generated files are stale: {', '.join(stale)} (run finops deploy generate)"
             )
         _echo("generated files are up to date\n")
         return
-    for rel in write_files(root, interval, shared):
+    for rel in write_files(root, interval, shared, prices):
         _echo(f"wrote {root / rel}\n")
 
 
-def _discover_sharing(url: str, window: str) -> Sharing | None:
-    """What is shared over the last ``window`` on the Prometheus at ``url``, found as the CLI
-    finds it (the live rules cost each pod its share of what is found)."""
+def _discover(
+    url: str, window: str, interval_s: int
+) -> tuple[Sharing | None, CatalogPrices | None]:
+    """What is shared over the last ``window`` on the Prometheus at ``url`` and, without
+    OpenCost there, its nodes' catalog prices, found as the CLI finds them (the live rules cost
+    each pod its share of what is found, at those prices)."""
     from datetime import UTC, datetime
 
-    from finops_cli.deploy.backfill import shared_gpus
+    from finops_cli.deploy.backfill import discover
     from finops_cli.settings import load_settings
     from finops_cli.timewindow import parse_duration
 
     end = datetime.now(UTC)
     start = end - parse_duration(window)
-    return shared_gpus(load_settings({"prometheus.url": url}), start, end)
+    found = discover(load_settings({"prometheus.url": url}), start, end, interval_s)
+    return found.sharing, found.catalog_prices
 
 
 @deploy_app.command("backfill")

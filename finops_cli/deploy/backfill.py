@@ -43,6 +43,7 @@ from finops_cli.deploy.tools import cause, find_tool
 from finops_cli.errors import FinopsError, UsageError
 from finops_cli.files import SHARED, write_atomic
 from finops_cli.promql import duration
+from finops_cli.queries.context import CatalogPrices
 from finops_cli.queries.recorded import ROLLUP_S, RULE_INTERVAL_S, rules_info_selector
 from finops_cli.queries.sharing import Sharing
 
@@ -69,7 +70,7 @@ class BackfillPlan:
     sharing: Sharing | None = None
     """What is shared in the range (``discover``): the rules cost each pod its share, and
     ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
-    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None
+    catalog_prices: CatalogPrices | None = None
     """The catalog's price of each node label set in the range, on a cluster without OpenCost
     (``discover``): the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
     replay_hours: int = 24
@@ -296,14 +297,14 @@ class Discovered:
 
     sample_interval_s: int
     sharing: Sharing | None
-    catalog_prices: tuple[tuple[str | float, ...], ...] | None
+    catalog_prices: CatalogPrices | None
 
 
 def discover(
     settings: Settings, start: datetime, end: datetime, sample_interval_s: int | None = None
 ) -> Discovered:
     """The data's scrape interval (``sample_interval_s``, else ``prometheus.sample_interval``,
-    else detected as the CLI does), what is shared in ``[start, end]`` (``shared_gpus``) and,
+    else detected as the CLI does), what is shared in ``[start, end]`` (``_shared``) and,
     without OpenCost, the catalog price of every node label set there (as the CLI prices a
     window: ``node_catalog_prices``; a window inside the range finds a subset)."""
     from finops_cli import queries
@@ -325,21 +326,6 @@ def discover(
         metric = queries.GPU_ALLOCATION if prices is None else queries.GPU_REQUESTS
         interval = discovery.detect_sample_interval(client, metric, start, end)
         return Discovered(interval, shared, prices)
-    finally:
-        client.close()
-
-
-def shared_gpus(settings: Settings, start: datetime, end: datetime) -> Sharing | None:
-    """What is shared in ``[start, end]``, found as the CLI finds it over a window
-    (``discover_sharing``, then ``capped_sharing``'s KAI over-subscription), so that rules
-    made with it cover what the CLI finds in windows inside the range."""
-    from finops_cli.sources import prometheus_discovery as discovery
-    from finops_cli.sources.prometheus_client import PrometheusClient
-
-    client = PrometheusClient(settings.prometheus)
-    try:
-        present = discovery.present_metrics(client, start, end)
-        return _shared(client, settings, start, end, present)
     finally:
         client.close()
 
@@ -369,7 +355,7 @@ def sharing_summary(sharing: Sharing | None) -> str:
     return f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"
 
 
-def prices_summary(prices: tuple[tuple[str | float, ...], ...] | None) -> str:
+def prices_summary(prices: CatalogPrices | None) -> str:
     """Where the rules' prices come from, for the command's output."""
     if prices is None:
         return "OpenCost's prices"

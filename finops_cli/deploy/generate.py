@@ -27,6 +27,7 @@ from finops_cli.deploy.rules import (
     rules_document,
 )
 from finops_cli.files import SHARED, write_atomic
+from finops_cli.queries.context import CatalogPrices
 from finops_cli.queries.sharing import Sharing
 
 HEADER = (
@@ -40,15 +41,21 @@ def dump_yaml(document: Any) -> str:
 
 
 def generated_files(
-    scrape_interval_s: int = SCRAPE_INTERVAL_S, sharing: Sharing | None = None
+    scrape_interval_s: int = SCRAPE_INTERVAL_S,
+    sharing: Sharing | None = None,
+    catalog_prices: CatalogPrices | None = None,
 ) -> dict[str, str]:
     """Path relative to ``manifests/`` -> file content, for scrapes ``scrape_interval_s`` apart
     (the Prometheus configuration's and the recorded ledger's), the recorded ledger made with
-    ``sharing`` (None: whole GPUs)."""
-    ledger = ledger_context(sample_interval_s=scrape_interval_s, sharing=sharing)
+    ``sharing`` (None: whole GPUs) and ``catalog_prices`` (None: OpenCost's prices)."""
+    ledger = ledger_context(
+        sample_interval_s=scrape_interval_s, sharing=sharing, catalog_prices=catalog_prices
+    )
+    rules = rules_document(
+        scrape_interval_s=scrape_interval_s, sharing=sharing, catalog_prices=catalog_prices
+    )
     files = {
-        f"base/prometheus/rules/{RULES_FILE}": HEADER.format(module="rules")
-        + dump_yaml(rules_document(scrape_interval_s=scrape_interval_s, sharing=sharing)),
+        f"base/prometheus/rules/{RULES_FILE}": HEADER.format(module="rules") + dump_yaml(rules),
         f"base/prometheus/rules/{BUDGETS_FILE}": HEADER.format(module="rules")
         + "# `finops deploy --set budget.TEAM=DOLLARS` replaces this file with one rule per team.\n"
         + dump_yaml(budgets_document({})),
@@ -66,11 +73,14 @@ def generated_files(
 
 
 def stale_files(
-    root: Path, scrape_interval_s: int = SCRAPE_INTERVAL_S, sharing: Sharing | None = None
+    root: Path,
+    scrape_interval_s: int = SCRAPE_INTERVAL_S,
+    sharing: Sharing | None = None,
+    catalog_prices: CatalogPrices | None = None,
 ) -> list[str]:
     """Generated files under ``root`` that are missing or differ from what the code generates."""
     stale = []
-    for rel, content in generated_files(scrape_interval_s, sharing).items():
+    for rel, content in generated_files(scrape_interval_s, sharing, catalog_prices).items():
         path = root / rel
         if not path.is_file() or path.read_text(encoding="utf-8") != content:
             stale.append(rel)
@@ -78,11 +88,14 @@ def stale_files(
 
 
 def write_files(
-    root: Path, scrape_interval_s: int = SCRAPE_INTERVAL_S, sharing: Sharing | None = None
+    root: Path,
+    scrape_interval_s: int = SCRAPE_INTERVAL_S,
+    sharing: Sharing | None = None,
+    catalog_prices: CatalogPrices | None = None,
 ) -> list[str]:
     """Rewrite every generated file that changed; returns the ones written."""
     written = []
-    for rel, content in generated_files(scrape_interval_s, sharing).items():
+    for rel, content in generated_files(scrape_interval_s, sharing, catalog_prices).items():
         path = root / rel
         if path.is_file() and path.read_text(encoding="utf-8") == content:
             continue

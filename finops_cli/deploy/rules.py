@@ -32,6 +32,7 @@ from finops_cli.queries import (
     over_buckets,
     recorded_stats,
 )
+from finops_cli.queries.context import CatalogPrices
 from finops_cli.queries.names import RULES_INFO
 from finops_cli.queries.recorded import (
     RECORDED_MEASURES,
@@ -133,7 +134,7 @@ def ledger_context(
     sample_interval_s: int = SCRAPE_INTERVAL_S,
     cluster_label: str | None = LEDGER_CLUSTER_LABEL,
     sharing: Sharing | None = None,
-    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None,
+    catalog_prices: CatalogPrices | None = None,
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
@@ -577,11 +578,15 @@ def rules_document(
     ctx: QueryContext | None = None,
     scrape_interval_s: int = SCRAPE_INTERVAL_S,
     sharing: Sharing | None = None,
+    catalog_prices: CatalogPrices | None = None,
 ) -> dict[str, Any]:
     """Every rule group; the recorded ledger made for scrapes ``scrape_interval_s`` apart (its
-    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise) and with
-    ``sharing`` (None: whole GPUs)."""
-    ledger = ledger_group(ledger_context(sample_interval_s=scrape_interval_s, sharing=sharing))
+    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise), with
+    ``sharing`` (None: whole GPUs) and ``catalog_prices`` (None: OpenCost's prices)."""
+    made_in = ledger_context(
+        sample_interval_s=scrape_interval_s, sharing=sharing, catalog_prices=catalog_prices
+    )
+    ledger = ledger_group(made_in)
     groups = [*recording_groups(ctx), ledger, *alert_groups(ctx)]
     return {"groups": [g.to_dict() for g in groups]}
 

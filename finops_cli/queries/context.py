@@ -46,6 +46,10 @@ from finops_cli.queries.names import (
 from finops_cli.queries.shares import ShareQueries
 from finops_cli.queries.sharing import HAMI_RESOURCES, Sharing, alternation
 
+CatalogPrices = tuple[tuple[str | float, ...], ...]
+"""A price table from the catalog: each entry the values of ``NODE_PRICE_LABELS``, then the
+$/GPU-hour of nodes carrying them."""
+
 
 @dataclass(frozen=True)
 class QueryContext:
@@ -66,7 +70,7 @@ class QueryContext:
     # Without OpenCost: GPUs from kube-state-metrics, priced from the catalog per node label set:
     # (the values of ``NODE_PRICE_LABELS``..., $/GPU-hour), see ``pricing.node_key``.
     # None = OpenCost's own metrics.
-    catalog_prices: tuple[tuple[str | float, ...], ...] | None = None
+    catalog_prices: CatalogPrices | None = None
     # The node price label sets the catalog could not price (their GPUs cost 0): a recorded
     # ledger must not price them either (``recorded_prices.covers``).
     catalog_unpriced: tuple[tuple[str, ...], ...] = ()

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 
-from finops_cli.queries.context import QueryContext
+from finops_cli.queries.context import CatalogPrices, QueryContext
 
 Table = dict[tuple[str, ...], float]
 
 
-def canonical(prices: tuple[tuple[str | float, ...], ...] | None) -> str:
+def canonical(prices: CatalogPrices | None) -> str:
     """The ``prices`` label of ``finops_rules_info``: ``""`` for OpenCost's prices, else the
     table as compact JSON, sorted, each entry its label values then its price."""
     if prices is None:

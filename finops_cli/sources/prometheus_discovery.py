@@ -22,6 +22,7 @@ from finops_cli.labels import kube_label_to_prometheus
 from finops_cli.pricing import PriceCatalog
 from finops_cli.pricing.node_key import node_key
 from finops_cli.queries import QueryContext, hami_monitor, sharing
+from finops_cli.queries.context import CatalogPrices
 from finops_cli.sources.prometheus_client import (
     InstantSample,
     PrometheusClient,
@@ -378,7 +379,7 @@ def node_catalog_prices(
     start: datetime,
     end: datetime,
     present: frozenset[str],
-) -> tuple[tuple[tuple[str | float, ...], ...], tuple[tuple[str, ...], ...], list[str]]:
+) -> tuple[CatalogPrices, tuple[tuple[str, ...], ...], list[str]]:
     """Price every (instance type, accelerator, region, capacity) the cluster's nodes use, each
     by its catalog key (``pricing.node_key``: an N1 machine with attached GPUs is keyed
     ``<machine>+<accelerator>``): the price table, and the label sets it could not price."""
@@ -428,7 +429,5 @@ def node_catalog_prices(
             f"no catalog spot price for {', '.join(sorted(spot_as_on_demand))}: its spot "
             "nodes are priced on-demand (an upper bound); add pricing.instance_overrides"
         )
-    prices: tuple[tuple[str | float, ...], ...] = tuple(
-        (*key, price) for key, price in sorted(table.items())
-    )
+    prices: CatalogPrices = tuple((*key, price) for key, price in sorted(table.items()))
     return prices, tuple(sorted(unpriced_sets)), notes

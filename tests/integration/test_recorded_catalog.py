@@ -169,3 +169,37 @@ def test_rules_made_with_other_catalog_prices_are_refused(catalog_server):
     assert not _recorded(recorded)
     undiscounted = _run(url, "costs", "--by", "team", *FULL)
     assert raw["totals"]["gpu_cost"] < undiscounted["totals"]["gpu_cost"]
+
+
+def test_generate_makes_the_live_rules_with_the_catalog_prices_found(catalog_server, tmp_path):
+    """``finops deploy generate --sharing-from`` on a cluster without OpenCost: the live ledger
+    reads kube-state-metrics' requests and prices nodes from the table the CLI finds, which
+    covers what a run inside the window needs."""
+    import shutil
+
+    import yaml
+
+    from finops_cli.deploy.paths import checkout_manifests_dir
+    from finops_cli.deploy.rules import RULES_FILE
+    from finops_cli.queries.names import RULES_INFO
+
+    url, _ = catalog_server
+    root = tmp_path / "manifests"
+    shutil.copytree(checkout_manifests_dir() / "base", root / "base")
+    result = run_finops(
+        "deploy", "generate", "--manifests-dir", root, "--scrape-interval", "300",
+        "--sharing-from", url, "--sharing-window", "120d",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "catalog prices for" in result.stdout, result.stdout
+    doc = yaml.safe_load((root / "base/prometheus/rules" / RULES_FILE).read_text())
+    (info,) = [r for g in doc["groups"] for r in g["rules"] if r.get("record") == RULES_INFO]
+    assert info["labels"]["allocation"] == "catalog"
+    live = recorded_prices.parse(info["labels"]["prices"])
+    query = "group by (prices) (last_over_time(finops_rules_info[1d]))"
+    answer = httpx.get(
+        f"{url}/api/v1/query", params={"query": query, "time": "2026-10-04T12:00:00Z"}
+    ).json()["data"]["result"]
+    assert live == recorded_prices.parse(answer[0]["metric"]["prices"])
+    rules = [r for g in doc["groups"] if g["name"] == "finops-ledger" for r in g["rules"]]
+    assert any("kube_pod_container_resource_requests" in r["expr"] for r in rules)
