@@ -27,7 +27,7 @@ from finops_cli.sample import SampleCluster
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sources.interface import CostRequest
 from finops_cli.timewindow import Window
-from tests.integration.test_recorded_ledger import samples_read
+from tests.integration.test_recorded_ledger import replayed_vm, samples_read
 from tests.support.cli import run_finops
 from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
@@ -43,15 +43,19 @@ FULL = ("--start", "2026-10-03", "--end", "2026-10-05")
 MID = ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z")
 
 
+def _series() -> Iterator[Any]:
+    cluster = SampleCluster(7, with_opencost=False)
+    series = cluster.series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
+    return (s for s in series if s.name in KEEP)
+
+
 @pytest.fixture(scope="module")
 def catalog_server(tmp_path_factory) -> Iterator[tuple[str, str]]:
     """The Prometheus URL and ``finops deploy backfill``'s output."""
     require_prometheus()
     work = Path(tmp_path_factory.mktemp("catalog"))
     om = work / "cluster.om"
-    cluster = SampleCluster(7, with_opencost=False)
-    series = cluster.series(int(DATA_FROM.timestamp()), int(DATA_TO.timestamp()), STEP)
-    write_openmetrics_file((s for s in series if s.name in KEEP), om)
+    write_openmetrics_file(_series(), om)
     backfill(om, work / "data", work / "promtool.log")
     om.unlink()
     prometheus = start_server(work)
@@ -203,3 +207,19 @@ def test_generate_makes_the_live_rules_with_the_catalog_prices_found(catalog_ser
     assert live == recorded_prices.parse(answer[0]["metric"]["prices"])
     rules = [r for g in doc["groups"] if g["name"] == "finops-ledger" for r in g["rules"]]
     assert any("kube_pod_container_resource_requests" in r["expr"] for r in rules)
+
+
+@pytest.fixture(scope="module")
+def catalog_vm(tmp_path_factory) -> Iterator[str]:
+    """The same cluster in VictoriaMetrics, the catalog-priced ledger replayed by vmalert."""
+    work = Path(tmp_path_factory.mktemp("catalog-vm"))
+    rules = ("2026-10-02T12:00:00Z", "2026-10-05T00:00:00Z")
+    yield from replayed_vm(work, (DATA_FROM, DATA_TO), rules, _series())
+
+
+@pytest.mark.parametrize("window", [FULL, MID], ids=["full", "mid-window"])
+def test_vmalert_replay_equals_raw_on_victoriametrics(catalog_vm, window):
+    recorded, raw = _both(catalog_vm, "costs", "--by", "team", "--by", "project", *window)
+    assert_same_figures(recorded, raw)
+    assert _recorded(recorded), recorded["notes"]
+    assert raw["totals"]["gpu_cost"] > 1000

@@ -386,20 +386,24 @@ def test_unit_costs_read_at_least_20x_fewer_samples(server):
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory) -> Iterator[str]:
     work = Path(tmp_path_factory.mktemp("recorded-vm"))
-    yield from _replayed_vm(work, (DATA_FROM, DATA_TO), (RULES_FROM, RULES_TO))
+    yield from replayed_vm(work, (DATA_FROM, DATA_TO), (RULES_FROM, RULES_TO))
 
 
-def _replayed_vm(
-    work: Path, data: tuple[datetime, datetime], rules: tuple[str, str]
+def replayed_vm(
+    work: Path,
+    data: tuple[datetime, datetime],
+    rules: tuple[str, str],
+    series: Iterator[Any] | None = None,
 ) -> Iterator[str]:
-    """VictoriaMetrics holding the cluster over ``data``, the ledger replayed over ``rules``."""
+    """VictoriaMetrics holding the cluster over ``data`` (or ``series``), the ledger replayed
+    over ``rules``."""
     from tests.support.tools import require_tool
     from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
     require_victoria_metrics()
     require_tool("vmalert")
     path = work / "cluster.prom"
-    write_openmetrics_file(_cluster_series(*data), path, timestamp_scale=1000)
+    write_openmetrics_file(series or _cluster_series(*data), path, timestamp_scale=1000)
     server = VictoriaMetrics(work, ["-search.disableCache"])
     try:
         server.import_prometheus_text(path)
@@ -579,7 +583,7 @@ def fresh(request, tmp_path_factory) -> Iterator[str]:
     if request.param == "prometheus":
         yield from _recorded_server(work, FRESH_RULES[0], {}, FRESH_DATA, FRESH_RULES[1])
     else:
-        yield from _replayed_vm(work, FRESH_DATA, FRESH_RULES)
+        yield from replayed_vm(work, FRESH_DATA, FRESH_RULES)
 
 
 def test_the_hour_before_a_fresh_clusters_first_rollup_is_not_read_raw(fresh):
