@@ -13,7 +13,6 @@ figure raw.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +23,15 @@ import pytest
 
 from finops_cli.queries import recorded_prices
 from finops_cli.sample import SampleCluster
-from finops_cli.sample.openmetrics import write_openmetrics_file
-from finops_cli.sources.interface import CostRequest
-from finops_cli.timewindow import Window
-from tests.integration.test_recorded_ledger import replayed_vm, samples_read
-from tests.support.cli import run_finops
+from tests.integration.test_recorded_ledger import (
+    costs_by_team_samples,
+    recorded_server,
+    replayed_vm,
+    run_json,
+)
 from tests.support.ledger_series import LEDGER_METRICS
-from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
-from tests.support.same_figures import assert_same_figures, split_p95
+from tests.support.live_rules import generate_from
+from tests.support.same_figures import assert_same_figures, assert_same_figures_but_p95
 
 pytestmark = pytest.mark.prometheus
 
@@ -41,6 +41,7 @@ DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
 KEEP = LEDGER_METRICS | {"kube_pod_container_resource_requests", "kube_node_status_allocatable"}
 FULL = ("--start", "2026-10-03", "--end", "2026-10-05")
 MID = ("--start", "2026-10-01T05:30:00Z", "--end", "2026-10-04T18:45:00Z")
+RULES = ("2026-10-02T12:00:00Z", "2026-10-05T00:00:00Z")
 
 
 def _series() -> Iterator[Any]:
@@ -50,41 +51,13 @@ def _series() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def catalog_server(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """The Prometheus URL and ``finops deploy backfill``'s output."""
-    require_prometheus()
+def catalog_server(tmp_path_factory) -> Iterator[str]:
     work = Path(tmp_path_factory.mktemp("catalog"))
-    om = work / "cluster.om"
-    write_openmetrics_file(_series(), om)
-    backfill(om, work / "data", work / "promtool.log")
-    om.unlink()
-    prometheus = start_server(work)
-    blocks = work / "blocks"
-    result = run_finops(
-        *("deploy", "backfill", "--prometheus-url", prometheus.url),
-        *("--start", "2026-10-02T12:00:00Z", "--end", "2026-10-05T00:00:00Z"),
-        *("--output-dir", blocks, "--rules-file", work / "ledger.rules.yaml"),
-        timeout=900,
-    )
-    if result.returncode != 0:
-        prometheus.stop()
-        pytest.fail(result.stderr)
-    prometheus = with_blocks(prometheus, blocks)
-    try:
-        yield prometheus.url, result.stdout
-    finally:
-        prometheus.stop()
-
-
-def _run(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    output = () if "--format" in args else ("-o", "json")
-    result = run_finops(*args, "--prometheus-url", url, *output, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    yield from recorded_server(work, RULES[0], {}, rules_to=RULES[1], series=_series())
 
 
 def _both(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[Any, Any]:
-    return _run(url, *args, env=env), _run(url, *args, "--raw", env=env)
+    return run_json(url, *args, env=env), run_json(url, *args, "--raw", env=env)
 
 
 def _recorded(doc: dict[str, Any]) -> bool:
@@ -92,10 +65,9 @@ def _recorded(doc: dict[str, Any]) -> bool:
 
 
 def test_backfill_prices_the_rules_from_the_catalog(catalog_server):
-    """The backfill says where its prices came from, and its ``finops_rules_info`` carries the
-    table (one entry per node label set, each priced)."""
-    url, output = catalog_server
-    assert "catalog prices for" in output, output
+    """The backfill's ``finops_rules_info`` says the rules were priced from the catalog and
+    carries the table (one entry per node label set, each priced)."""
+    url = catalog_server
     query = "group by (allocation, prices) (last_over_time(finops_rules_info[1d]))"
     answer = httpx.get(
         f"{url}/api/v1/query", params={"query": query, "time": "2026-10-04T12:00:00Z"}
@@ -114,7 +86,7 @@ def test_backfill_prices_the_rules_from_the_catalog(catalog_server):
     ids=["team", "team-project", "gpu-model"],
 )
 def test_costs_equal_raw(catalog_server, window, args):
-    url, _ = catalog_server
+    url = catalog_server
     recorded, raw = _both(url, "costs", *args, *window)
     assert_same_figures(recorded, raw)
     assert _recorded(recorded), recorded["notes"]
@@ -124,7 +96,7 @@ def test_costs_equal_raw(catalog_server, window, args):
 
 
 def test_forecast_and_report_equal_raw(catalog_server):
-    url, _ = catalog_server
+    url = catalog_server
     recorded, raw = _both(url, "forecast", "--as-of", "2026-10-04T15:00:00Z", "--history", "3d")
     assert_same_figures(recorded, raw)
     report = ("report", "chargeback", "--format", "json", "--output-file", "-", *MID)
@@ -137,41 +109,30 @@ def test_forecast_and_report_equal_raw(catalog_server):
 def test_gpus_and_rightsize_equal_raw(catalog_server, command):
     """Their per-GPU and per-workload prices are recorded with the same table (busy_p95 aside:
     the documented upper bound)."""
-    url, _ = catalog_server
+    url = catalog_server
     recorded, raw = _both(url, command, *FULL)
-    pairs: list[tuple[float, float]] = []
-    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
-    assert pairs
-    for rec, exact in pairs:
-        assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
+    assert_same_figures_but_p95(recorded, raw)
     assert _recorded(recorded), recorded["notes"]
 
 
 def test_recorded_reads_at_least_20x_fewer_samples(catalog_server):
-    url, _ = catalog_server
-    window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
-    request = CostRequest(window, ("team",), {}, daily_totals=True)
-    raw, raw_data = samples_read(url, request, recorded=False)
-    rec, rec_data = samples_read(url, request, recorded=True)
+    url = catalog_server
+    raw, rec = costs_by_team_samples(url)
     assert raw >= 20 * rec, (raw, rec)
-    cost = raw_data.allocations.groupby("team")["gpu_cost"].sum()
-    again = rec_data.allocations.groupby("team")["gpu_cost"].sum()
-    assert (cost - again).abs().max() < 0.005
-    print(f"samples read, catalog-priced costs --by team over 2 days: raw {raw:,}, rec {rec:,}")
 
 
 def test_rules_made_with_other_catalog_prices_are_refused(catalog_server):
     """A run that prices on-demand nodes 10% lower than the rules were made with: the rules
     would not give its figures, so they are refused with a note naming a price, and every
     figure is raw (with the run's own discount)."""
-    url, _ = catalog_server
+    url = catalog_server
     env = {"FINOPS_PRICING_DISCOUNT_PERCENT": "10"}
     recorded, raw = _both(url, "costs", "--by", "team", *FULL, env=env)
     assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "other catalog prices" in refused[0], recorded["notes"]
     assert not _recorded(recorded)
-    undiscounted = _run(url, "costs", "--by", "team", *FULL)
+    undiscounted = run_json(url, "costs", "--by", "team", *FULL)
     assert raw["totals"]["gpu_cost"] < undiscounted["totals"]["gpu_cost"]
 
 
@@ -179,25 +140,9 @@ def test_generate_makes_the_live_rules_with_the_catalog_prices_found(catalog_ser
     """``finops deploy generate --sharing-from`` on a cluster without OpenCost: the live ledger
     reads kube-state-metrics' requests and prices nodes from the table the CLI finds, which
     covers what a run inside the window needs."""
-    import shutil
-
-    import yaml
-
-    from finops_cli.deploy.paths import checkout_manifests_dir
-    from finops_cli.deploy.rules import RULES_FILE
-    from finops_cli.queries.names import RULES_INFO
-
-    url, _ = catalog_server
-    root = tmp_path / "manifests"
-    shutil.copytree(checkout_manifests_dir() / "base", root / "base")
-    result = run_finops(
-        "deploy", "generate", "--manifests-dir", root, "--scrape-interval", "300",
-        "--sharing-from", url, "--sharing-window", "120d",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "catalog prices for" in result.stdout, result.stdout
-    doc = yaml.safe_load((root / "base/prometheus/rules" / RULES_FILE).read_text())
-    (info,) = [r for g in doc["groups"] for r in g["rules"] if r.get("record") == RULES_INFO]
+    url = catalog_server
+    output, info, rules = generate_from(url, tmp_path)
+    assert "catalog prices for" in output, output
     assert info["labels"]["allocation"] == "catalog"
     live = recorded_prices.parse(info["labels"]["prices"])
     query = "group by (prices) (last_over_time(finops_rules_info[1d]))"
@@ -205,16 +150,15 @@ def test_generate_makes_the_live_rules_with_the_catalog_prices_found(catalog_ser
         f"{url}/api/v1/query", params={"query": query, "time": "2026-10-04T12:00:00Z"}
     ).json()["data"]["result"]
     assert live == recorded_prices.parse(answer[0]["metric"]["prices"])
-    rules = [r for g in doc["groups"] if g["name"] == "finops-ledger" for r in g["rules"]]
-    assert any("kube_pod_container_resource_requests" in r["expr"] for r in rules)
+    ledger = [r for r in rules if r.get("record", "").startswith("ledger:")]
+    assert any("kube_pod_container_resource_requests" in r["expr"] for r in ledger)
 
 
 @pytest.fixture(scope="module")
 def catalog_vm(tmp_path_factory) -> Iterator[str]:
     """The same cluster in VictoriaMetrics, the catalog-priced ledger replayed by vmalert."""
     work = Path(tmp_path_factory.mktemp("catalog-vm"))
-    rules = ("2026-10-02T12:00:00Z", "2026-10-05T00:00:00Z")
-    yield from replayed_vm(work, (DATA_FROM, DATA_TO), rules, _series())
+    yield from replayed_vm(work, (DATA_FROM, DATA_TO), RULES, _series())
 
 
 @pytest.mark.parametrize("window", [FULL, MID], ids=["full", "mid-window"])

@@ -34,7 +34,7 @@ from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
 from tests.support.ledger_series import LEDGER_METRICS
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
-from tests.support.same_figures import assert_same_figures, split_p95
+from tests.support.same_figures import assert_same_figures, assert_same_figures_but_p95
 
 pytestmark = pytest.mark.prometheus
 
@@ -52,14 +52,14 @@ hold (12 at five minutes; see docs/performance.md). 20x holds at one-minute scra
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    yield from _recorded_server(Path(tmp_path_factory.mktemp("recorded")), RULES_FROM, {})
+    yield from recorded_server(Path(tmp_path_factory.mktemp("recorded")), RULES_FROM, {})
 
 
 @pytest.fixture(scope="module")
 def squad_server(tmp_path_factory) -> Iterator[str]:
     """The same cluster, its rules made with another team label (``example.com/squad``)."""
     env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
-    yield from _recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
+    yield from recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
 
 
 def _cluster_series(data_from: datetime, data_to: datetime) -> Iterator[Any]:
@@ -70,17 +70,19 @@ def _cluster_series(data_from: datetime, data_to: datetime) -> Iterator[Any]:
     )
 
 
-def _recorded_server(
+def recorded_server(
     work: Path,
     rules_from: str,
     env: dict[str, str],
     data: tuple[datetime, datetime] = (DATA_FROM, DATA_TO),
     rules_to: str = RULES_TO,
+    series: Iterator[Any] | None = None,
 ) -> Iterator[str]:
+    """Prometheus holding the cluster over ``data`` (or ``series``), the ledger backfilled
+    with promtool over ``rules_from``..``rules_to`` with the settings in ``env``."""
     require_prometheus()
     om = work / "cluster.om"
-    series = _cluster_series(*data)
-    write_openmetrics_file(series, om)
+    write_openmetrics_file(series or _cluster_series(*data), om)
     backfill(om, work / "data", work / "promtool.log")
     om.unlink()
     prometheus = start_server(work)
@@ -112,7 +114,8 @@ def _recorded_server(
         prometheus.stop()
 
 
-def _run(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_json(url: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A command's JSON document, read from the server at ``url``."""
     output = () if "--format" in args else ("-o", "json")
     result = run_finops(*args, "--prometheus-url", url, *output, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -126,7 +129,7 @@ def _recorded_note(doc: dict[str, Any]) -> str:
 
 
 def _both(url: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    return _run(url, *args), _run(url, *args, "--raw")
+    return run_json(url, *args), run_json(url, *args, "--raw")
 
 
 @pytest.mark.parametrize(
@@ -210,7 +213,7 @@ def test_rules_of_another_scrape_interval_are_refused(server):
     """The rules were backfilled for the data's five-minute scrapes (``sample_interval='300'``);
     a run told the data is scraped every minute reads raw series and says why."""
     window = ("--start", "2026-10-03", "--end", "2026-10-04", "--by", "team")
-    recorded = _run(server, "costs", *window, "--sample-interval", "60")
+    recorded = run_json(server, "costs", *window, "--sample-interval", "60")
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "sample_interval='300' (this run: '60')" in refused[0], recorded["notes"]
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
@@ -228,8 +231,8 @@ def test_rules_made_with_another_team_label_are_refused(server):
     note names the difference, and every figure is the raw one."""
     env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
     window = ("--start", "2026-10-03", "--end", "2026-10-04")
-    recorded = _run(server, "costs", "--by", "team", *window, env=env)
-    raw = _run(server, "costs", "--by", "team", *window, "--raw", env=env)
+    recorded = run_json(server, "costs", "--by", "team", *window, env=env)
+    raw = run_json(server, "costs", "--by", "team", *window, "--raw", env=env)
     assert_same_figures(recorded, raw)
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='ai-finops.io/team'" in refused[0], recorded["notes"]
@@ -248,7 +251,7 @@ def test_rule_set_made_with_another_team_label_is_refused(squad_server):
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
     # the CLI made with the rules' label reads them
     env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
-    squad = _run(squad_server, "costs", "--by", "team", *window, env=env)
+    squad = run_json(squad_server, "costs", "--by", "team", *window, env=env)
     _recorded_note(squad)
 
 
@@ -294,16 +297,23 @@ def samples_of(url: str, ask: Any, *, recorded: bool) -> tuple[int, Any]:
     return total, data
 
 
-def test_recorded_reads_at_least_20x_fewer_samples(server):
+def costs_by_team_samples(url: str) -> tuple[int, int]:
+    """Samples read raw and recorded by ``costs --by team`` from 10-03 to 10-05, whose costs
+    must agree to the cent."""
     window = Window(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC), "")
     request = CostRequest(window, ("team",), {}, daily_totals=True)  # as `costs --by team`
-    raw, raw_data = samples_read(server, request, recorded=False)
-    rec, rec_data = samples_read(server, request, recorded=True)
-    assert raw >= 20 * rec, (raw, rec)
+    raw, raw_data = samples_read(url, request, recorded=False)
+    rec, rec_data = samples_read(url, request, recorded=True)
     cost = raw_data.allocations.groupby("team")["gpu_cost"].sum()
     again = rec_data.allocations.groupby("team")["gpu_cost"].sum()
     assert (cost - again).abs().max() < 0.005
     print(f"samples read, costs --by team over 2 days: raw {raw:,}, recorded {rec:,}")
+    return raw, rec
+
+
+def test_recorded_reads_at_least_20x_fewer_samples(server):
+    raw, rec = costs_by_team_samples(server)
+    assert raw >= 20 * rec, (raw, rec)
 
 
 def test_recorded_anomalies_read_fewer_samples(server):
@@ -476,11 +486,7 @@ def test_gpus_and_rightsize_equal_raw(server, command, window):
     """Every figure equals raw within 0.1% (cost to the cent); busy_p95 over recorded hours is
     the percentile of hourly maxima: never below raw's, and close to it."""
     recorded, raw = _both(server, command, *window)
-    pairs: list[tuple[float, float]] = []
-    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
-    assert pairs
-    for rec, exact in pairs:
-        assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
+    assert_same_figures_but_p95(recorded, raw)
     note = _recorded_note(recorded)
     assert ("raw series the rest" in note) == (window[1] != "2026-10-03"), note
     assert any("95th percentile of each hour" in n for n in recorded["notes"])
@@ -515,9 +521,7 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
 def test_gpus_and_rightsize_equal_raw_on_victoriametrics(vm, command):
     window = ("--start", "2026-10-01", "--end", "2026-10-04")  # recorded from 10-02 12:00
     recorded, raw = _both(vm, command, *window)
-    pairs: list[tuple[float, float]] = []
-    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
-    assert all(exact - 1e-9 <= rec <= exact + 0.1 for rec, exact in pairs), pairs
+    assert_same_figures_but_p95(recorded, raw)
     _recorded_note(recorded)
 
 
@@ -581,7 +585,7 @@ def fresh(request, tmp_path_factory) -> Iterator[str]:
     first evaluation, at 00:00, sees no sample: no capacity is recorded for the hour before)."""
     work = Path(tmp_path_factory.mktemp(f"fresh-{request.param}"))
     if request.param == "prometheus":
-        yield from _recorded_server(work, FRESH_RULES[0], {}, FRESH_DATA, FRESH_RULES[1])
+        yield from recorded_server(work, FRESH_RULES[0], {}, FRESH_DATA, FRESH_RULES[1])
     else:
         yield from replayed_vm(work, FRESH_DATA, FRESH_RULES)
 
@@ -596,7 +600,7 @@ def test_the_hour_before_a_fresh_clusters_first_rollup_is_not_read_raw(fresh):
         "costs", *window, "--prometheus-url", fresh, "-o", "json", "--debug", timeout=300
     )
     assert recorded.returncode == 0, recorded.stderr
-    raw = _run(fresh, "costs", *window, "--raw")
+    raw = run_json(fresh, "costs", *window, "--raw")
     document = json.loads(recorded.stdout)
     assert_same_figures(document, raw)
     assert raw["totals"]["gpu_cost"] > 100

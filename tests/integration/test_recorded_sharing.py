@@ -38,6 +38,7 @@ from finops_cli.sources.prometheus_discovery import discover_sharing, present_me
 from finops_cli.timewindow import Window
 from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
+from tests.support.live_rules import generate_from
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
 from tests.support.same_figures import assert_same_figures
 from tests.support.tools import require_tool
@@ -280,22 +281,9 @@ def test_gpus_read_raw_on_shared_gpus_and_say_why(fleet):
 def test_generate_makes_the_live_rules_with_the_sharing_found(fleet, tmp_path):
     """``finops deploy generate --sharing-from``: the live ledger made with what discovery finds
     over the window (here all the data), covering what the backfill found in its range."""
-    import shutil
-
-    from finops_cli.deploy.paths import checkout_manifests_dir
-    from finops_cli.deploy.rules import RULES_FILE
-
     url, _, _ = fleet
-    root = tmp_path / "manifests"
-    shutil.copytree(checkout_manifests_dir() / "base", root / "base")
-    result = run_finops(
-        "deploy", "generate", "--manifests-dir", root, "--scrape-interval", "300",
-        "--sharing-from", url, "--sharing-window", "120d",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "recorded ledger made with shared GPUs: MIG" in result.stdout, result.stdout
-    doc = yaml.safe_load((root / "base/prometheus/rules" / RULES_FILE).read_text())
-    (info,) = [r for g in doc["groups"] for r in g["rules"] if r.get("record") == RULES_INFO]
+    output, info, _ = generate_from(url, tmp_path)
+    assert "recorded ledger made with shared GPUs: MIG" in output, output
     live = recorded_sharing.parse(info["labels"]["sharing"])
     client = PrometheusClient(load_settings({"prometheus.url": url}).prometheus)
     try:

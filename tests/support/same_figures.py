@@ -48,3 +48,14 @@ def split_p95(doc: Any, found: list[tuple[float, float]], other: Any = None) -> 
         twins = other if isinstance(other, list) and len(other) == len(doc) else [None] * len(doc)
         return [split_p95(v, found, t) for v, t in zip(doc, twins, strict=True)]
     return doc
+
+
+def assert_same_figures_but_p95(recorded: Any, raw: Any) -> None:
+    """``gpus``' and ``rightsize``'s documents: every figure as ``assert_same_figures`` but
+    ``busy_p95``, which over recorded hours is the percentile of hourly maxima: never below
+    raw's, and within 10 points of it here."""
+    pairs: list[tuple[float, float]] = []
+    assert_same_figures(split_p95(recorded, pairs, raw), split_p95(raw, []))
+    assert pairs
+    for rec, exact in pairs:
+        assert exact - 1e-9 <= rec <= exact + 0.1, (rec, exact)
