@@ -305,7 +305,7 @@ def generate(
     ] = "7d",
 ) -> None:
     """Regenerate the rules, Prometheus configuration and dashboards from the query library."""
-    from finops_cli.deploy.backfill import prices_summary, sharing_summary
+    from finops_cli.deploy.backfill import made_with
     from finops_cli.deploy.generate import stale_files, write_files
     from finops_cli.deploy.paths import checkout_manifests_dir
     from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, scrape_interval_problem
@@ -330,7 +330,7 @@ def generate(
     shared = prices = None
     if sharing_from is not None:
         shared, prices = _discover(sharing_from, sharing_window, interval)
-        _echo(f"recorded ledger made with {sharing_summary(shared)}, {prices_summary(prices)}\n")
+        _echo(f"recorded ledger made with {made_with(shared, prices)}\n")
     if check:
         stale = stale_files(root, interval, shared, prices)
         if stale:
@@ -435,7 +435,7 @@ def backfill(
     if not url:
         raise UsageError("no Prometheus URL: pass --prometheus-url or set FINOPS_PROMETHEUS_URL")
     found = bf.discover(settings, first, last, sample_interval)
-    interval, shared = found.sample_interval_s, found.sharing
+    interval = found.sample_interval_s
     plan = bf.BackfillPlan(
         url=url.rstrip("/"),
         start=first,
@@ -444,11 +444,11 @@ def backfill(
         cluster_label=settings.labels.cluster,
         sample_interval_s=interval,
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
-        sharing=shared,
+        sharing=found.sharing,
         catalog_prices=found.catalog_prices,
         replay_hours=replay_hours,
     )
-    made_with = f"{bf.sharing_summary(shared)}, {bf.prices_summary(found.catalog_prices)}"
+    made_with = bf.made_with(found.sharing, found.catalog_prices)
     if engine is Engine.victoriametrics:
         target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)

@@ -348,15 +348,13 @@ def _shared(
     return ctx.sharing
 
 
-def sharing_summary(sharing: Sharing | None) -> str:
-    """What the rules were made with, for the command's output."""
+def made_with(sharing: Sharing | None, prices: CatalogPrices | None) -> str:
+    """What the rules were made with (shared GPUs, where the prices come from), for the output
+    of ``deploy generate --sharing-from`` and ``deploy backfill``."""
     if sharing is None:
-        return "whole GPUs (no shared GPUs found)"
-    return f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"
-
-
-def prices_summary(prices: CatalogPrices | None) -> str:
-    """Where the rules' prices come from, for the command's output."""
+        shared = "whole GPUs (no shared GPUs found)"
+    else:
+        shared = f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"
     if prices is None:
-        return "OpenCost's prices"
-    return f"catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)"
+        return f"{shared}, OpenCost's prices"
+    return f"{shared}, catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)"

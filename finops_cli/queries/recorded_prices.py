@@ -18,6 +18,7 @@ rules' price for it would not).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 
 from finops_cli.queries.context import CatalogPrices, QueryContext
 
@@ -39,8 +40,7 @@ def parse(text: str) -> Table | None:
     if not text:
         return None
     try:
-        entries = json.loads(text)
-        return {tuple(str(v) for v in e[:-1]): float(e[-1]) for e in entries}
+        return _table(json.loads(text))
     except (TypeError, ValueError, IndexError, KeyError) as exc:
         raise ValueError(f"unreadable prices label ({exc})") from None
 
@@ -52,7 +52,7 @@ def covers(rules: Table | None, ctx: QueryContext) -> str | None:
         return None  # OpenCost's prices: ``allocation`` keeps catalog-priced rules out
     if rules is None:
         return "made without catalog prices"
-    wanted: Table = {tuple(str(v) for v in e[:-1]): float(e[-1]) for e in ctx.catalog_prices}
+    wanted = _table(ctx.catalog_prices)
     missing = sorted(key for key in wanted if key not in rules)
     changed = sorted(key for key, price in wanted.items() if key in rules and rules[key] != price)
     priced = sorted(key for key in ctx.catalog_unpriced if key in rules)
@@ -68,6 +68,11 @@ def covers(rules: Table | None, ctx: QueryContext) -> str | None:
     if priced:
         parts.append(f"with a price for {_names(priced)}, which this run's catalog has none for")
     return "made " + "; ".join(parts) if parts else None
+
+
+def _table(entries: Iterable[Sequence[str | float]]) -> Table:
+    """Entries (label values, then the price) keyed by their label values."""
+    return {tuple(str(v) for v in e[:-1]): float(e[-1]) for e in entries}
 
 
 def _name(key: tuple[str, ...]) -> str:

@@ -256,7 +256,8 @@ def busy_metric_name(present: frozenset[str]) -> str | None:
 
 
 _WORKLOAD_KEY = ("cluster", "namespace", *WORKLOAD_LABELS)
-_BLANKS = ("",) * len(_WORKLOAD_KEY)
+_GPU_KEY = ("cluster", *GPU_KEY)
+_BLANKS = ("",) * max(len(_WORKLOAD_KEY), len(_GPU_KEY))  # map stops at the shorter
 
 
 def workload_key(labels: dict[str, str]) -> tuple[str, ...]:
@@ -314,7 +315,7 @@ def describe_workloads(
 
 
 def gpu_key(labels: dict[str, str]) -> tuple[str, ...]:
-    return tuple(labels.get(k, "") for k in ("cluster", *GPU_KEY))
+    return tuple(map(labels.get, _GPU_KEY, _BLANKS))
 
 
 _INTEGRATED = ("present_hours", "held_hours", "cost", "used_cost")  # sums of samples: x S/3600
