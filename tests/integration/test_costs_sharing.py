@@ -69,6 +69,7 @@ def catalog_victoriametrics(tmp_path_factory):
     server = VictoriaMetrics(workdir)
     try:
         server.import_prometheus_text(path)
+        path.unlink()  # imported; the text is ten times the server's data
         yield server.url, cluster
     finally:
         server.stop()

@@ -40,6 +40,7 @@ def vm(tmp_path_factory):
     server = VictoriaMetrics(workdir)
     try:
         server.import_prometheus_text(path)
+        path.unlink()  # imported; the text is ten times the server's data
         yield server, cluster
     finally:
         server.stop()

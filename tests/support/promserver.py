@@ -273,22 +273,36 @@ def with_blocks(server: PromServer, blocks: Path, ready_timeout: float = 30.0) -
     return start_server(server.workdir, ready_timeout=ready_timeout)
 
 
+def _digest(source: str | Path) -> str:
+    """The input's SHA-256, a file read in pieces (the largest fixtures are hundreds of MB)."""
+    if isinstance(source, str):
+        return hashlib.sha256(source.encode("utf-8")).hexdigest()
+    with source.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 class PromServerPool:
     """Session-wide cache: one backfilled server per name (the `prometheus_from_openmetrics`
     fixture). Call it with OpenMetrics *text* (``str``) or a file (``Path``) and a name; it
-    returns the server's base URL. Reusing a name with different input is an error."""
+    returns the server's base URL. Reusing a name with different input is an error.
+
+    A file given under the session's temporary directory is consumed: once its blocks are
+    written it is deleted, as is the copy of a text. The OpenMetrics text is 5 to 10 times the
+    size of its blocks and the servers live to the session's end: kept, the inputs took 2 GB
+    of disk by a fifth of the suite (docs/testing.md, "Disk").
+    """
 
     def __init__(self, basedir: Path) -> None:
         self._basedir = basedir
         self._servers: dict[str, tuple[str, PromServer]] = {}
 
     def __call__(self, source: str | Path, name: str) -> str:
-        data = source.read_bytes() if isinstance(source, Path) else source.encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
+        digest = _digest(source)
         cached = self._servers.get(name)
         if cached is not None:
             if cached[0] != digest:
                 raise ValueError(f"prometheus fixture {name!r} already started with other data")
+            self._consume(source)
             return cached[1].url
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "server"
         workdir = self._basedir / f"{slug}-{len(self._servers)}"
@@ -297,10 +311,17 @@ class PromServerPool:
             path = source
         else:
             path = workdir / "input.om.txt"
-            path.write_bytes(data)
-        server = backfill_and_start(path, workdir)
+            path.write_text(source, encoding="utf-8")
+        try:
+            server = backfill_and_start(path, workdir)
+        finally:
+            self._consume(path)
         self._servers[name] = (digest, server)
         return server.url
+
+    def _consume(self, source: str | Path) -> None:
+        if isinstance(source, Path) and source.resolve().is_relative_to(self._basedir.parent):
+            source.unlink(missing_ok=True)
 
     def close(self) -> None:
         servers = [server for _, server in self._servers.values()]
