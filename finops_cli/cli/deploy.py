@@ -13,9 +13,8 @@ from finops_cli.cli.common import number_in, option
 from finops_cli.errors import FinopsError, UsageError
 
 if TYPE_CHECKING:
+    from finops_cli.deploy.backfill import Discovered
     from finops_cli.deploy.orchestrate import Workload
-    from finops_cli.queries.context import CatalogPrices
-    from finops_cli.queries.sharing import Sharing
 
 
 class Target(StrEnum):
@@ -87,8 +86,9 @@ HELP = {
     "records (default: --sample-interval / FINOPS_SAMPLE_INTERVAL, else 60 s).",
     "generate --sharing-from": "Make the recorded ledger with the shared GPUs (MIG, replicas, "
     "HAMi, KAI, DRA) this Prometheus holds over --sharing-window, as finops discovers them, "
-    "and, where it holds no OpenCost metrics, its nodes' catalog prices (default: whole GPUs "
-    "and OpenCost's prices; the CLI reads these rules only where they cover what it finds).",
+    "its dcgm-exporter pod label (exported_pod behind honorLabels: false) and, where it holds "
+    "no OpenCost metrics, its nodes' catalog prices (default: whole GPUs, pod and OpenCost's "
+    "prices; the CLI reads these rules only where they cover what it finds).",
     "generate --sharing-window": "How far back --sharing-from looks (a duration: 7d, 30d).",
     "backfill --prometheus-url": "The server holding the raw series (default: the configured "
     "prometheus.url); promtool or vmalert evaluate the rules against it.",
@@ -308,7 +308,7 @@ def generate(
     from finops_cli.deploy.backfill import made_with
     from finops_cli.deploy.generate import stale_files, write_files
     from finops_cli.deploy.paths import checkout_manifests_dir
-    from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, scrape_interval_problem
+    from finops_cli.deploy.rules import SCRAPE_INTERVAL_S, ledger_context, scrape_interval_problem
     from finops_cli.settings import load_settings
     from finops_cli.settings.checks import seconds_input
 
@@ -327,28 +327,33 @@ def generate(
     interval = int(seconds)
     if not (root / "base").is_dir():
         raise UsageError(f"{root} is not a manifests/ tree (no base/): pass --manifests-dir")
-    shared = prices = None
+    ledger = ledger_context(sample_interval_s=interval)
     if sharing_from is not None:
-        shared, prices = _discover(sharing_from, sharing_window, interval)
-        _echo(f"recorded ledger made with {made_with(shared, prices)}\n")
+        found = _discover(sharing_from, sharing_window, interval)
+        _echo(f"recorded ledger made with {made_with(found)}\n")
+        ledger = ledger_context(
+            sample_interval_s=interval,
+            sharing=found.sharing,
+            catalog_prices=found.catalog_prices,
+            exported_pod_labels=found.exported_pod_labels,
+        )
     if check:
-        stale = stale_files(root, interval, shared, prices)
+        stale = stale_files(root, ledger)
         if stale:
             raise FinopsError(
                 f"generated files are stale: {', '.join(stale)} (run finops deploy generate)"
             )
         _echo("generated files are up to date\n")
         return
-    for rel in write_files(root, interval, shared, prices):
+    for rel in write_files(root, ledger):
         _echo(f"wrote {root / rel}\n")
 
 
-def _discover(
-    url: str, window: str, interval_s: int
-) -> tuple[Sharing | None, CatalogPrices | None]:
-    """What is shared over the last ``window`` on the Prometheus at ``url`` and, without
-    OpenCost there, its nodes' catalog prices, found as the CLI finds them (the live rules cost
-    each pod its share of what is found, at those prices)."""
+def _discover(url: str, window: str, interval_s: int) -> Discovered:
+    """What is shared over the last ``window`` on the Prometheus at ``url``, whether its
+    dcgm-exporter's pod is in ``exported_pod`` and, without OpenCost there, its nodes' catalog
+    prices, found as the CLI finds them (the live rules cost each pod its share of what is
+    found, at those prices)."""
     from datetime import UTC, datetime
 
     from finops_cli.deploy.backfill import discover
@@ -357,8 +362,7 @@ def _discover(
 
     end = datetime.now(UTC)
     start = end - parse_duration(window)
-    found = discover(load_settings({"prometheus.url": url}), start, end, interval_s)
-    return found.sharing, found.catalog_prices
+    return discover(load_settings({"prometheus.url": url}), start, end, interval_s)
 
 
 @deploy_app.command("backfill")
@@ -446,9 +450,10 @@ def backfill(
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
         sharing=found.sharing,
         catalog_prices=found.catalog_prices,
+        exported_pod_labels=found.exported_pod_labels,
         replay_hours=replay_hours,
     )
-    made_with = bf.made_with(found.sharing, found.catalog_prices)
+    made_with = bf.made_with(found)
     if engine is Engine.victoriametrics:
         target = remote_write_url or plan.url  # vmalert appends /api/v1/write
         bf.backfill_victoria_metrics(plan, target, timeout)

@@ -73,6 +73,8 @@ class BackfillPlan:
     catalog_prices: CatalogPrices | None = None
     """The catalog's price of each node label set in the range, on a cluster without OpenCost
     (``discover``): the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
+    exported_pod_labels: bool = False
+    """dcgm-exporter's pod in ``exported_pod`` (``discover``): the rules join its series on it."""
     replay_hours: int = 24
     """Hours per vmalert run (``replay_chunks``)."""
 
@@ -84,6 +86,7 @@ def _context(plan: BackfillPlan) -> QueryContext:
         cluster_label=plan.cluster_label,
         sharing=plan.sharing,
         catalog_prices=plan.catalog_prices,
+        exported_pod_labels=plan.exported_pod_labels,
     )
 
 
@@ -298,15 +301,17 @@ class Discovered:
     sample_interval_s: int
     sharing: Sharing | None
     catalog_prices: CatalogPrices | None
+    exported_pod_labels: bool
 
 
 def discover(
     settings: Settings, start: datetime, end: datetime, sample_interval_s: int | None = None
 ) -> Discovered:
     """The data's scrape interval (``sample_interval_s``, else ``prometheus.sample_interval``,
-    else detected as the CLI does), what is shared in ``[start, end]`` (``_shared``) and,
-    without OpenCost, the catalog price of every node label set there (as the CLI prices a
-    window: ``node_catalog_prices``; a window inside the range finds a subset)."""
+    else detected as the CLI does), what is shared in ``[start, end]`` (``_shared``), whether
+    dcgm-exporter's pod is in ``exported_pod`` (``honorLabels: false``) and, without OpenCost,
+    the catalog price of every node label set there (as the CLI prices a window:
+    ``node_catalog_prices``; a window inside the range finds a subset)."""
     from finops_cli import queries
     from finops_cli.pricing import load_catalog
     from finops_cli.sources import prometheus_discovery as discovery
@@ -316,16 +321,18 @@ def discover(
     try:
         present = discovery.present_metrics(client, start, end)
         shared = _shared(client, settings, start, end, present)
+        exported = bool(present & discovery.BUSY_METRICS) and discovery.uses_exported_pod_labels(
+            client, start, end
+        )
         prices = None
         if not discovery.opencost_priced(present):
             catalog = load_catalog(settings.pricing)
             prices, _, _ = discovery.node_catalog_prices(client, catalog, start, end, present)
-        given = sample_interval_s or settings.prometheus.sample_interval_seconds
-        if given:
-            return Discovered(int(given), shared, prices)
-        metric = queries.GPU_ALLOCATION if prices is None else queries.GPU_REQUESTS
-        interval = discovery.detect_sample_interval(client, metric, start, end)
-        return Discovered(interval, shared, prices)
+        interval = sample_interval_s or settings.prometheus.sample_interval_seconds
+        if not interval:
+            metric = queries.GPU_ALLOCATION if prices is None else queries.GPU_REQUESTS
+            interval = discovery.detect_sample_interval(client, metric, start, end)
+        return Discovered(int(interval), shared, prices, exported)
     finally:
         client.close()
 
@@ -348,13 +355,19 @@ def _shared(
     return ctx.sharing
 
 
-def made_with(sharing: Sharing | None, prices: CatalogPrices | None) -> str:
-    """What the rules were made with (shared GPUs, where the prices come from), for the output
-    of ``deploy generate --sharing-from`` and ``deploy backfill``."""
+def made_with(found: Discovered) -> str:
+    """What the rules were made with (shared GPUs, where the prices come from, dcgm-exporter's
+    pod label), for the output of ``deploy generate --sharing-from`` and ``deploy backfill``."""
+    sharing = found.sharing
     if sharing is None:
-        shared = "whole GPUs (no shared GPUs found)"
+        parts = ["whole GPUs (no shared GPUs found)"]
     else:
-        shared = f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"
+        parts = [f"shared GPUs: {', '.join(sharing.describe()) or 'per-pod GPU copies'}"]
+    prices = found.catalog_prices
     if prices is None:
-        return f"{shared}, OpenCost's prices"
-    return f"{shared}, catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)"
+        parts.append("OpenCost's prices")
+    else:
+        parts.append(f"catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)")
+    if found.exported_pod_labels:
+        parts.append("dcgm-exporter's pods in exported_pod (honorLabels: false)")
+    return ", ".join(parts)

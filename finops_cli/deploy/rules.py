@@ -135,6 +135,7 @@ def ledger_context(
     cluster_label: str | None = LEDGER_CLUSTER_LABEL,
     sharing: Sharing | None = None,
     catalog_prices: CatalogPrices | None = None,
+    exported_pod_labels: bool = False,
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
@@ -144,7 +145,9 @@ def ledger_context(
     (``queries.recorded_sharing``); without, whole GPUs. With ``catalog_prices`` (a cluster
     without OpenCost, priced from the catalog: ``node_catalog_prices``) the rules read
     kube-state-metrics' requests and price nodes from that table, as the CLI's raw queries do
-    (``queries.recorded_prices``)."""
+    (``queries.recorded_prices``). ``exported_pod_labels``: dcgm-exporter scraped with
+    ``honorLabels: false`` (its pod in ``exported_pod``), as the CLI finds it
+    (``uses_exported_pod_labels``); ``finops_rules_info`` says which (``dcgm_pod_label``)."""
     labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
     return QueryContext(
         pod_labels=labels | dict(pod_labels or {}),
@@ -152,6 +155,7 @@ def ledger_context(
         cluster_label=cluster_label,
         sharing=sharing if sharing is not None and sharing.any else None,
         catalog_prices=catalog_prices,
+        exported_pod_labels=exported_pod_labels,
     )
 
 
@@ -575,19 +579,12 @@ def scrape_interval_problem(seconds: float) -> str | None:
 
 
 def rules_document(
-    ctx: QueryContext | None = None,
-    scrape_interval_s: int = SCRAPE_INTERVAL_S,
-    sharing: Sharing | None = None,
-    catalog_prices: CatalogPrices | None = None,
+    ctx: QueryContext | None = None, ledger: QueryContext | None = None
 ) -> dict[str, Any]:
-    """Every rule group; the recorded ledger made for scrapes ``scrape_interval_s`` apart (its
-    ``finops_rules_info`` says so, and the CLI refuses it on data scraped otherwise), with
-    ``sharing`` (None: whole GPUs) and ``catalog_prices`` (None: OpenCost's prices)."""
-    made_in = ledger_context(
-        sample_interval_s=scrape_interval_s, sharing=sharing, catalog_prices=catalog_prices
-    )
-    ledger = ledger_group(made_in)
-    groups = [*recording_groups(ctx), ledger, *alert_groups(ctx)]
+    """Every rule group; the recorded ledger made in ``ledger`` (``ledger_context``: default
+    60 s scrapes, whole GPUs, OpenCost's prices), which its ``finops_rules_info`` says, so the
+    CLI refuses it on data that differs."""
+    groups = [*recording_groups(ctx), ledger_group(ledger or ledger_context()), *alert_groups(ctx)]
     return {"groups": [g.to_dict() for g in groups]}
 
 

@@ -67,7 +67,9 @@ def test_promtool_check_rules_made_with_a_sharing(tmp_path):
     --sharing-from``, ``finops deploy backfill`` on such a cluster) are valid rule files."""
     promtool = require_tool("promtool")
     live = tmp_path / "live.rules.yaml"
-    live.write_text(dump_yaml(rules.rules_document(sharing=EVERY_SHARING)))
+    live.write_text(
+        dump_yaml(rules.rules_document(ledger=rules.ledger_context(sharing=EVERY_SHARING)))
+    )
     backfill = tmp_path / "backfill.rules.yaml"
     ctx = rules.ledger_context(sample_interval_s=300, sharing=EVERY_SHARING)
     backfill.write_text(dump_yaml(rules.ledger_backfill_document(ctx)))

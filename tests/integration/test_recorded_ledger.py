@@ -33,6 +33,7 @@ from finops_cli.timewindow import Window
 from finops_cli.usecases.sources import pod_labels
 from tests.support.cli import run_finops
 from tests.support.ledger_series import LEDGER_METRICS
+from tests.support.live_rules import generate_from
 from tests.support.promserver import backfill, require_prometheus, start_server, with_blocks
 from tests.support.same_figures import assert_same_figures, assert_same_figures_but_p95
 
@@ -62,10 +63,24 @@ def squad_server(tmp_path_factory) -> Iterator[str]:
     yield from recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
 
 
-def _cluster_series(data_from: datetime, data_to: datetime) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def exported_server(tmp_path_factory) -> Iterator[str]:
+    """The same cluster as dcgm-exporter writes it behind a ServiceMonitor with ``honorLabels:
+    false`` (its pod and namespace in ``exported_*``) and the unreleased exporter's
+    ``hostname``; the backfill finds the ``exported_pod`` label as the CLI does."""
+    cluster = SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label="hostname")
+    series = _cluster_series(DATA_FROM, DATA_TO, cluster)
+    work = Path(tmp_path_factory.mktemp("exported"))
+    yield from recorded_server(work, "2026-10-03", {}, series=series)
+
+
+def _cluster_series(
+    data_from: datetime, data_to: datetime, cluster: SampleCluster | None = None
+) -> Iterator[Any]:
+    cluster = cluster or SampleCluster(7)
     return (
         s
-        for s in SampleCluster(7).series(int(data_from.timestamp()), int(data_to.timestamp()), STEP)
+        for s in cluster.series(int(data_from.timestamp()), int(data_to.timestamp()), STEP)
         if s.name in KEEP
     )
 
@@ -417,6 +432,7 @@ def replayed_vm(
     server = VictoriaMetrics(work, ["-search.disableCache"])
     try:
         server.import_prometheus_text(path)
+        path.unlink()  # imported; the text is ten times the server's data
         result = run_finops(
             *("deploy", "backfill", "--engine", "victoriametrics"),
             *("--prometheus-url", server.url, "--start", rules[0], "--end", rules[1]),
@@ -515,6 +531,26 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
     assert not any(n.startswith("recorded series answered") for n in recorded["notes"])
     refused = [n for n in recorded["notes"] if "not used" in n]
     assert refused and "team_label='example.com/squad'" in refused[0], recorded["notes"]
+
+
+@pytest.mark.parametrize("command", [("costs", "--by", "team"), ("gpus",), ("rightsize",)])
+def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command):
+    """Rules backfilled on a cluster whose dcgm-exporter pod label is ``exported_pod`` are made
+    with it (they were made with ``pod`` and refused) and answer as raw does."""
+    window = ("--start", "2026-10-02", "--end", "2026-10-05")  # recorded from 10-03
+    recorded, raw = _both(exported_server, *command, *window)
+    (assert_same_figures if command[0] == "costs" else assert_same_figures_but_p95)(recorded, raw)
+    assert "raw series the rest" in _recorded_note(recorded)
+    assert not any("not used" in n for n in recorded["notes"]), recorded["notes"]
+    busy = [row.get("busy_avg", row.get("efficiency")) for row in raw["rows"]]
+    assert any(b for b in busy), busy  # dcgm-exporter's series joined, raw and recorded
+
+
+def test_live_rules_from_an_exported_pod_cluster_join_on_exported_pod(exported_server, tmp_path):
+    """``finops deploy generate --sharing-from`` makes the live rules with the label too."""
+    output, info, _ = generate_from(exported_server, tmp_path)
+    assert info["labels"]["dcgm_pod_label"] == "exported_pod", info
+    assert "dcgm-exporter's pods in exported_pod" in output, output
 
 
 @pytest.mark.parametrize("command", ["gpus", "rightsize"])
