@@ -312,15 +312,14 @@ class PromServerPool:
         else:
             path = workdir / "input.om.txt"
             path.write_text(source, encoding="utf-8")
-        try:
-            server = backfill_and_start(path, workdir)
-        finally:
-            self._consume(path)
+        server = backfill_and_start(path, workdir)  # a failed one's input stays, to look at
+        self._consume(path)
         self._servers[name] = (digest, server)
         return server.url
 
     def _consume(self, source: str | Path) -> None:
-        if isinstance(source, Path) and source.resolve().is_relative_to(self._basedir.parent):
+        session_tmp = self._basedir.parent.resolve()
+        if isinstance(source, Path) and source.resolve().is_relative_to(session_tmp):
             source.unlink(missing_ok=True)
 
     def close(self) -> None:
