@@ -451,6 +451,7 @@ def backfill(
         sharing=found.sharing,
         catalog_prices=found.catalog_prices,
         exported_pod_labels=found.exported_pod_labels,
+        replica_labels=settings.prometheus.replica_labels,
         replay_hours=replay_hours,
     )
     made_with = bf.made_with(found)

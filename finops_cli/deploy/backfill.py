@@ -75,6 +75,9 @@ class BackfillPlan:
     (``discover``): the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
     exported_pod_labels: bool = False
     """dcgm-exporter's pod in ``exported_pod`` (``discover``): the rules join its series on it."""
+    replica_labels: tuple[str, ...] = ()
+    """Replica labels of HA pairs whose series the server holds side by side
+    (``prometheus.replica_labels``): the rules count each pair once, as the CLI does."""
     replay_hours: int = 24
     """Hours per vmalert run (``replay_chunks``)."""
 
@@ -87,6 +90,7 @@ def _context(plan: BackfillPlan) -> QueryContext:
         sharing=plan.sharing,
         catalog_prices=plan.catalog_prices,
         exported_pod_labels=plan.exported_pod_labels,
+        replica_labels=plan.replica_labels,
     )
 
 

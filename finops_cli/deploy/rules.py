@@ -136,6 +136,7 @@ def ledger_context(
     sharing: Sharing | None = None,
     catalog_prices: CatalogPrices | None = None,
     exported_pod_labels: bool = False,
+    replica_labels: tuple[str, ...] = (),
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
@@ -147,7 +148,9 @@ def ledger_context(
     kube-state-metrics' requests and price nodes from that table, as the CLI's raw queries do
     (``queries.recorded_prices``). ``exported_pod_labels``: dcgm-exporter scraped with
     ``honorLabels: false`` (its pod in ``exported_pod``), as the CLI finds it
-    (``uses_exported_pod_labels``); ``finops_rules_info`` says which (``dcgm_pod_label``)."""
+    (``uses_exported_pod_labels``); ``finops_rules_info`` says which (``dcgm_pod_label``).
+    ``replica_labels``: a backfill over a store holding both replicas of HA Prometheus pairs
+    (``prometheus.replica_labels``) collapses them at every leaf, as the CLI's raw reads do."""
     labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
     return QueryContext(
         pod_labels=labels | dict(pod_labels or {}),
@@ -156,6 +159,7 @@ def ledger_context(
         sharing=sharing if sharing is not None and sharing.any else None,
         catalog_prices=catalog_prices,
         exported_pod_labels=exported_pod_labels,
+        replica_labels=replica_labels,
     )
 
 

@@ -217,6 +217,16 @@ def rules_info_selector(ctx: QueryContext) -> str:
     return f"{RULES_INFO}{matchers(info_labels(ctx))}"
 
 
+def _info_cluster(ctx: QueryContext) -> str:
+    """The cluster filter on ``finops_rules_info``, which carries the cluster's label only where
+    each cluster's own Prometheus evaluated the rules (its external labels, read through Thanos
+    or a central store) and none where one engine evaluated them over every cluster's series (a
+    backfill, vmalert over VictoriaMetrics): either answers for the cluster."""
+    if ctx.cluster_filter is None or not ctx.cluster_label:
+        return ""
+    return f"{label_name(ctx.cluster_label)}=~{alternation([ctx.cluster_filter, ''])}"
+
+
 @dataclass(frozen=True)
 class RecordedQueries:
     """The recording rules of the ledger (``rate``, ``hourly_*``) and the CLI's reads."""
@@ -469,11 +479,11 @@ class RecordedQueries:
             if field in labels:
                 values = (labels[field],) if accepted is None else accepted
                 matches.append(f"{field}=~{alternation(sorted(set(values)))}")
-        wanted = ",".join(p for p in (",".join(matches), ctx.cluster_matcher()) if p)
+        wanted = ",".join(p for p in (",".join(matches), _info_cluster(ctx)) if p)
         return f"count (count_over_time({RULES_INFO}{{{wanted}}}[{duration(window_s)}]))"
 
     def info_sets(self, window_s: float) -> str:
         """The label sets of ``finops_rules_info`` in the window (one series per set)."""
-        cluster = self.ctx.cluster_matcher()
+        cluster = _info_cluster(self.ctx)
         read = f"last_over_time({RULES_INFO}{{{cluster}}}[{duration(window_s)}])"
         return f"group by ({', '.join(INFO_FIELDS)}) ({read})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,23 @@ def exported_server(tmp_path_factory) -> Iterator[str]:
     series = _cluster_series(DATA_FROM, DATA_TO, cluster)
     work = Path(tmp_path_factory.mktemp("exported"))
     yield from recorded_server(work, "2026-10-03", {}, series=series)
+
+
+REPLICAS = {"FINOPS_PROMETHEUS_REPLICA_LABELS": "prometheus_replica"}
+
+
+@pytest.fixture(scope="module")
+def replicas_server(tmp_path_factory) -> Iterator[str]:
+    """One store holding both replicas of an HA pair scraping cluster ``us-1`` (as remote write
+    from both leaves them, labelled ``prometheus_replica``), the ledger backfilled over 10-04
+    with ``FINOPS_PROMETHEUS_REPLICA_LABELS``."""
+    series = (
+        replace(s, labels=s.labels | {"cluster": "us-1", "prometheus_replica": replica})
+        for s in _cluster_series(DATA_FROM, DATA_TO)
+        for replica in ("a", "b")
+    )
+    work = Path(tmp_path_factory.mktemp("replicas"))
+    yield from recorded_server(work, "2026-10-04", REPLICAS, series=series)
 
 
 def _cluster_series(
@@ -551,6 +569,21 @@ def test_live_rules_from_an_exported_pod_cluster_join_on_exported_pod(exported_s
     output, info, _ = generate_from(exported_server, tmp_path)
     assert info["labels"]["dcgm_pod_label"] == "exported_pod", info
     assert "dcgm-exporter's pods in exported_pod" in output, output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("costs", "--by", "team"), ("costs", "--by", "team", "--cluster", "us-1"), ("rightsize",)],
+)
+def test_replicas_in_one_store_are_recorded_once(replicas_server, args):
+    """The backfill collapses the pair as the CLI's raw reads do (each hour counted once, not
+    twice), and a ``--cluster`` filter finds the rules' marker, which a backfill over one store
+    writes without a cluster label."""
+    window = ("--start", "2026-10-03", "--end", "2026-10-05")  # recorded from 10-04
+    recorded = run_json(replicas_server, *args, *window, env=REPLICAS)
+    raw = run_json(replicas_server, *args, *window, "--raw", env=REPLICAS)
+    (assert_same_figures if args[0] == "costs" else assert_same_figures_but_p95)(recorded, raw)
+    assert "raw series the rest" in _recorded_note(recorded)
 
 
 @pytest.mark.parametrize("command", ["gpus", "rightsize"])
