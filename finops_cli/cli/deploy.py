@@ -331,12 +331,7 @@ def generate(
     if sharing_from is not None:
         found = _discover(sharing_from, sharing_window, interval)
         _echo(f"recorded ledger made with {made_with(found)}\n")
-        ledger = ledger_context(
-            sample_interval_s=interval,
-            sharing=found.sharing,
-            catalog_prices=found.catalog_prices,
-            exported_pod_labels=found.exported_pod_labels,
-        )
+        ledger = found.ledger_context()
     if check:
         stale = stale_files(root, ledger)
         if stale:
@@ -446,11 +441,8 @@ def backfill(
         end=last,
         pod_labels=pod_labels(settings),
         cluster_label=settings.labels.cluster,
-        sample_interval_s=interval,
         rules_file=rules_file or output_dir.parent / bf.DEFAULT_RULES_FILE,
-        sharing=found.sharing,
-        catalog_prices=found.catalog_prices,
-        exported_pod_labels=found.exported_pod_labels,
+        found=found,
         replica_labels=settings.prometheus.replica_labels,
         replay_hours=replay_hours,
     )

@@ -34,6 +34,7 @@ import httpx
 from finops_cli.deploy.generate import HEADER, dump_yaml
 from finops_cli.deploy.rules import (
     LEDGER_BACKFILL_FILE,
+    LEDGER_CLUSTER_LABEL,
     RuleGroup,
     ledger_backfill_group,
     ledger_context,
@@ -48,12 +49,47 @@ from finops_cli.queries.recorded import ROLLUP_S, RULE_INTERVAL_S, rules_info_se
 from finops_cli.queries.sharing import Sharing
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from finops_cli.queries.context import QueryContext
     from finops_cli.settings import Settings
     from finops_cli.sources.prometheus_client import PrometheusClient
 
 PROMTOOL_HINT = "install promtool (Debian: apt-get install prometheus)"
 VMALERT_HINT = "install vmalert (Debian: apt-get install vmalert)"
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What the backfill rules are made with, found over the range as the CLI finds it."""
+
+    sample_interval_s: int
+    sharing: Sharing | None
+    """What is shared in the range (MIG, replicas, HAMi, KAI, DRA): the rules cost each pod its
+    share, and ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
+    catalog_prices: CatalogPrices | None
+    """The catalog's price of each node label set in the range, on a cluster without OpenCost:
+    the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
+    exported_pod_labels: bool
+    """dcgm-exporter's pod in ``exported_pod``: the rules join its series on it."""
+
+    def ledger_context(
+        self,
+        pod_labels: Mapping[str, str] | None = None,
+        cluster_label: str | None = LEDGER_CLUSTER_LABEL,
+        replica_labels: tuple[str, ...] = (),
+    ) -> QueryContext:
+        """The recorded ledger's context made with what was found, so that a newly discovered
+        setting reaches ``deploy generate --sharing-from`` and ``deploy backfill`` alike."""
+        return ledger_context(
+            pod_labels,
+            sample_interval_s=self.sample_interval_s,
+            cluster_label=cluster_label,
+            sharing=self.sharing,
+            catalog_prices=self.catalog_prices,
+            exported_pod_labels=self.exported_pod_labels,
+            replica_labels=replica_labels,
+        )
 
 
 @dataclass(frozen=True)
@@ -65,16 +101,8 @@ class BackfillPlan:
     end: datetime
     pod_labels: dict[str, str]
     cluster_label: str | None
-    sample_interval_s: int
     rules_file: Path
-    sharing: Sharing | None = None
-    """What is shared in the range (``discover``): the rules cost each pod its share, and
-    ``finops_rules_info`` says what they were made with (None: whole GPUs)."""
-    catalog_prices: CatalogPrices | None = None
-    """The catalog's price of each node label set in the range, on a cluster without OpenCost
-    (``discover``): the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
-    exported_pod_labels: bool = False
-    """dcgm-exporter's pod in ``exported_pod`` (``discover``): the rules join its series on it."""
+    found: Discovered
     replica_labels: tuple[str, ...] = ()
     """Replica labels of HA pairs whose series the server holds side by side
     (``prometheus.replica_labels``): the rules count each pair once, as the CLI does."""
@@ -83,15 +111,7 @@ class BackfillPlan:
 
 
 def _context(plan: BackfillPlan) -> QueryContext:
-    return ledger_context(
-        plan.pod_labels,
-        sample_interval_s=plan.sample_interval_s,
-        cluster_label=plan.cluster_label,
-        sharing=plan.sharing,
-        catalog_prices=plan.catalog_prices,
-        exported_pod_labels=plan.exported_pod_labels,
-        replica_labels=plan.replica_labels,
-    )
+    return plan.found.ledger_context(plan.pod_labels, plan.cluster_label, plan.replica_labels)
 
 
 def _write(path: Path, groups: list[RuleGroup]) -> Path:
@@ -296,16 +316,6 @@ def check_range(start: datetime, end: datetime) -> None:
 
 
 DEFAULT_RULES_FILE = Path(LEDGER_BACKFILL_FILE)
-
-
-@dataclass(frozen=True)
-class Discovered:
-    """What the backfill rules are made with, found over the range as the CLI finds it."""
-
-    sample_interval_s: int
-    sharing: Sharing | None
-    catalog_prices: CatalogPrices | None
-    exported_pod_labels: bool
 
 
 def discover(

@@ -73,8 +73,8 @@ def test_committed_backfill_file_is_what_the_command_writes_for_60_s(tmp_path):
         end=datetime(2026, 10, 2, tzinfo=UTC),
         pod_labels={**LABELS, "cost_center": rules.COST_CENTER_ANNOTATION},
         cluster_label="cluster",
-        sample_interval_s=60,
         rules_file=tmp_path / "ledger.rules.yaml",
+        found=bf.Discovered(60, None, None, False),
     )
     written = bf.write_rules(plan).read_text()
     committed = checkout_manifests_dir() / "base/prometheus/backfill" / rules.LEDGER_BACKFILL_FILE
@@ -107,8 +107,8 @@ def _replay_plan(start: datetime, end: datetime):
         end=end,
         pod_labels={},
         cluster_label="cluster",
-        sample_interval_s=300,
         rules_file=Path("x.yaml"),
+        found=bf.Discovered(300, None, None, False),
     )
 
 
