@@ -46,6 +46,8 @@ DATA_TO = datetime(2026, 10, 5, 2, tzinfo=UTC)
 RULES_FROM = "2026-10-02T12:00:00Z"  # coverage starts mid-window
 RULES_TO = "2026-10-05T00:00:00Z"
 KEEP = LEDGER_METRICS | {c for counters in TRAFFIC_COUNTERS.values() for c in counters}
+LAST_DAYS = (datetime(2026, 10, 2, 20, tzinfo=UTC), DATA_TO)
+"""The data of the servers whose tests ask about 10-03 to 10-05 only: half the backfill."""
 ANOMALY_SAMPLES_RATIO = 8
 """What anomalies gains at five-minute scrapes on this 33-GPU cluster: an hourly row per team and
 measure is read either way, so the gain is bounded by the samples per hour a team's raw series
@@ -61,7 +63,8 @@ def server(tmp_path_factory) -> Iterator[str]:
 def squad_server(tmp_path_factory) -> Iterator[str]:
     """The same cluster, its rules made with another team label (``example.com/squad``)."""
     env = {"FINOPS_LABEL_TEAM": "example.com/squad"}
-    yield from recorded_server(Path(tmp_path_factory.mktemp("squad")), "2026-10-04", env)
+    work = Path(tmp_path_factory.mktemp("squad"))  # six recorded hours are enough to refuse
+    yield from recorded_server(work, "2026-10-04", env, LAST_DAYS, "2026-10-04T06:00:00Z")
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +73,9 @@ def exported_server(tmp_path_factory) -> Iterator[str]:
     false`` (its pod and namespace in ``exported_*``) and the unreleased exporter's
     ``hostname``; the backfill finds the ``exported_pod`` label as the CLI does."""
     cluster = SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label="hostname")
-    series = _cluster_series(DATA_FROM, DATA_TO, cluster)
+    series = _cluster_series(*LAST_DAYS, cluster)
     work = Path(tmp_path_factory.mktemp("exported"))
-    yield from recorded_server(work, "2026-10-03", {}, series=series)
+    yield from recorded_server(work, "2026-10-04", {}, series=series)
 
 
 REPLICAS = {"FINOPS_PROMETHEUS_REPLICA_LABELS": "prometheus_replica"}
@@ -85,7 +88,7 @@ def replicas_server(tmp_path_factory) -> Iterator[str]:
     with ``FINOPS_PROMETHEUS_REPLICA_LABELS``."""
     series = (
         replace(s, labels=s.labels | {"cluster": "us-1", "prometheus_replica": replica})
-        for s in _cluster_series(DATA_FROM, DATA_TO)
+        for s in _cluster_series(*LAST_DAYS)
         for replica in ("a", "b")
     )
     work = Path(tmp_path_factory.mktemp("replicas"))
@@ -555,7 +558,7 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
 def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command):
     """Rules backfilled on a cluster whose dcgm-exporter pod label is ``exported_pod`` are made
     with it (they were made with ``pod`` and refused) and answer as raw does."""
-    window = ("--start", "2026-10-02", "--end", "2026-10-05")  # recorded from 10-03
+    window = ("--start", "2026-10-03", "--end", "2026-10-05")  # recorded from 10-04
     recorded, raw = _both(exported_server, *command, *window)
     (assert_same_figures if command[0] == "costs" else assert_same_figures_but_p95)(recorded, raw)
     assert "raw series the rest" in _recorded_note(recorded)
