@@ -18,8 +18,7 @@ nox.options.error_on_missing_interpreters = True
 ROOT = Path(__file__).parent
 # The lock file: every package any session installs, pinned (docs/testing.md).
 CONSTRAINTS = ROOT / "constraints.txt"
-
-
+# pytest-xdist: a worker per CPU (at most 4), each taking whole modules (docs/testing.md).
 PARALLEL = ("-n", "auto", "--maxprocesses=4", "--dist", "loadfile")
 
 
@@ -48,7 +47,8 @@ def tests(session: nox.Session) -> None:
     """pytest, all of it (what CI runs); extra arguments after `--` are passed through
     (e.g. `nox -s tests -- -k prom`, `nox -s tests -- -m prometheus`, `-- -n 0` for one
     process). Parallel by test module (pytest-xdist, `--dist loadfile`): a module's servers are
-    built once, in one worker; on 2 vCPUs two workers took 43 min where one took about 75."""
+    built once, in one worker. On 2 vCPUs: 43 min with two workers; one process took 72 min
+    inside the CI run of 2026-12-07."""
     install(session, "-e", ".[test]")
     session.run("pytest", *PARALLEL, *session.posargs)
 
