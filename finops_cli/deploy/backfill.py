@@ -72,6 +72,9 @@ class Discovered:
     the rules price nodes from it as the CLI does (None: OpenCost's prices)."""
     exported_pod_labels: bool
     """dcgm-exporter's pod in ``exported_pod``: the rules join its series on it."""
+    dcgm_node_by_ip: bool = False
+    """Some dcgm-exporter runs with ``--no-hostname``: the rules place its GPUs on the node of
+    the exporter pod's IP (``QueryContext.dcgm_node``)."""
 
     def ledger_context(
         self,
@@ -89,6 +92,7 @@ class Discovered:
             catalog_prices=self.catalog_prices,
             exported_pod_labels=self.exported_pod_labels,
             replica_labels=replica_labels,
+            dcgm_node_by_ip=self.dcgm_node_by_ip,
         )
 
 
@@ -338,6 +342,7 @@ def discover(
         exported = bool(present & discovery.BUSY_METRICS) and discovery.uses_exported_pod_labels(
             client, start, end
         )
+        by_ip = queries.GPU_PRESENCE in present and discovery.places_gpus_by_ip(client, start, end)
         prices = None
         if not discovery.opencost_priced(present):
             catalog = load_catalog(settings.pricing)
@@ -346,7 +351,7 @@ def discover(
         if not interval:
             metric = queries.GPU_ALLOCATION if prices is None else queries.GPU_REQUESTS
             interval = discovery.detect_sample_interval(client, metric, start, end)
-        return Discovered(int(interval), shared, prices, exported)
+        return Discovered(int(interval), shared, prices, exported, by_ip)
     finally:
         client.close()
 
@@ -384,4 +389,6 @@ def made_with(found: Discovered) -> str:
         parts.append(f"catalog prices for {len(prices)} node label set(s) (no OpenCost metrics)")
     if found.exported_pod_labels:
         parts.append("dcgm-exporter's pods in exported_pod (honorLabels: false)")
+    if found.dcgm_node_by_ip:
+        parts.append("dcgm-exporter without a host label: GPUs placed by the exporter pod's IP")
     return ", ".join(parts)

@@ -137,6 +137,7 @@ def ledger_context(
     catalog_prices: CatalogPrices | None = None,
     exported_pod_labels: bool = False,
     replica_labels: tuple[str, ...] = (),
+    dcgm_node_by_ip: bool = False,
 ) -> QueryContext:
     """The context the recorded ledger is made in: the CLI's own (the pod-label keys, the
     cost-center annotation under ``cost_center``, the cluster label, the scrape interval), so
@@ -150,7 +151,9 @@ def ledger_context(
     ``honorLabels: false`` (its pod in ``exported_pod``), as the CLI finds it
     (``uses_exported_pod_labels``); ``finops_rules_info`` says which (``dcgm_pod_label``).
     ``replica_labels``: a backfill over a store holding both replicas of HA Prometheus pairs
-    (``prometheus.replica_labels``) collapses them at every leaf, as the CLI's raw reads do."""
+    (``prometheus.replica_labels``) collapses them at every leaf, as the CLI's raw reads do.
+    ``dcgm_node_by_ip``: some dcgm-exporter runs with ``--no-hostname`` (``places_gpus_by_ip``);
+    ``finops_rules_info`` says so (``dcgm_node``)."""
     labels = dict(DEFAULT_POD_LABELS) | {"cost_center": COST_CENTER_ANNOTATION}
     return QueryContext(
         pod_labels=labels | dict(pod_labels or {}),
@@ -160,6 +163,7 @@ def ledger_context(
         catalog_prices=catalog_prices,
         exported_pod_labels=exported_pod_labels,
         replica_labels=replica_labels,
+        dcgm_node_by_ip=dcgm_node_by_ip,
     )
 
 

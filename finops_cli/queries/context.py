@@ -46,6 +46,11 @@ from finops_cli.queries.names import (
 from finops_cli.queries.shares import ShareQueries
 from finops_cli.queries.sharing import HAMI_RESOURCES, Sharing, alternation
 
+INSTANCE_IP = r"\\[?(.+?)\\]?:[0-9]+"
+"""The IP in a scrape's ``instance`` (``10.0.3.7:9400``, ``[fd00::7]:9400``), as a PromQL
+string's regex: the address Prometheus scraped, the pod's IP under a ServiceMonitor or
+PodMonitor (the node's with ``hostNetwork``)."""
+
 CatalogPrices = tuple[tuple[str | float, ...], ...]
 """A price table from the catalog: each entry the values of ``NODE_PRICE_LABELS``, then the
 $/GPU-hour of nodes carrying them."""
@@ -76,6 +81,9 @@ class QueryContext:
     catalog_unpriced: tuple[tuple[str, ...], ...] = ()
     # Shared or fractional GPUs found in the window (None: every GPU is held whole).
     sharing: Sharing | None = None
+    # Some dcgm-exporter runs with ``--no-hostname`` (no host label, no ``node``): each of its
+    # series is placed on the node of the pod whose IP its ``instance`` carries (``dcgm_node``).
+    dcgm_node_by_ip: bool = False
 
     @property
     def dcgm_pod_label(self) -> str:
@@ -161,9 +169,32 @@ class QueryContext:
         if self.exported_pod_labels:
             series = f'label_replace({series}, "pod", "$1", "exported_pod", "(.+)")'
             series = f'label_replace({series}, "namespace", "$1", "exported_namespace", "(.+)")'
+        return self.dcgm_node(series)
+
+    def dcgm_node(self, series: str) -> str:
+        """A dcgm-exporter expression with its GPU's node as ``node``: the exporter's host label
+        (``Hostname`` released, ``hostname`` at HEAD); where some exporter runs with
+        ``--no-hostname`` (``dcgm_node_by_ip``), else the node of the pod whose IP the scrape's
+        ``instance`` (``<pod IP>:<port>``) carries, the exporter's own pod in ``kube_pod_info``;
+        else a ``node`` the scrape set (a relabeling of ``__meta_kubernetes_pod_node_name``).
+        Without a node, GPUs of different nodes that share an index would be one GPU."""
+        if self.dcgm_node_by_ip:
+            series = self._node_from_instance(series)
         for host in ("Hostname", "hostname"):
             series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
         return series
+
+    def _node_from_instance(self, series: str) -> str:
+        on = f"on ({self.grouping(['pod_ip'])})"
+        addressed = f'label_replace({series}, "pod_ip", "$1", "instance", "{INSTANCE_IP}")'
+        pods = self.attribute("kube_pod_info", 'pod_ip!=""')
+        # One node per IP: hostNetwork pods share their node's IP, and IPs are reused over time.
+        by_ip = f"group by ({self.grouping(['pod_ip', 'node'])}) ({pods})"
+        nodes = f"topk by ({self.grouping(['pod_ip'])}) (1, {by_ip})"
+        # The exporter pod's node (on a series that had one, the same node); a series whose
+        # IP names no pod is kept as it was.
+        placed = f"({addressed} * {on} group_left (node) {nodes} or ignoring (node) {addressed})"
+        return f'label_replace({placed}, "pod_ip", "", "", "")'
 
     # ---- building blocks ---------------------------------------------------------------------
     @property
@@ -332,9 +363,7 @@ class QueryContext:
         """The GPU product on each node: dcgm-exporter's modelName, joined through its host
         label; nodes whose exporter runs with ``--no-hostname`` fall back to the node label
         that GPU feature discovery sets (``nvidia.com/gpu.product``)."""
-        series = self.attribute(GPU_TEMPERATURE)
-        for host in ("Hostname", "hostname"):
-            series = f'label_replace({series}, "node", "$1", "{host}", "(.+)")'
+        series = self.dcgm_node(self.attribute(GPU_TEMPERATURE))
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         by = self.grouping(["node", "gpu_model"])
         dcgm = f"group by ({by}) ({series})"

@@ -17,6 +17,7 @@ from finops_cli.queries.names import (
     BUSY_PROFILING,
     BUSY_UTIL,
     CAPACITY_LABELS,
+    GPU_PRESENCE,
     GPU_TEMPERATURE,
     INSTANCE_TYPE_LABEL,
     REGION_LABEL,
@@ -67,6 +68,17 @@ def exported_pod_series() -> str:
     label are read: none, usually."""
     names = "|".join(DCGM_POD_SERIES)
     return f'group(last_over_time({{__name__=~"{names}",exported_pod!=""}}[1h]))'
+
+
+HOSTLESS_GPU_SERIES = f'{GPU_PRESENCE}{{Hostname="",hostname="",node=""}}'
+"""dcgm-exporter series with no host label and no ``node`` (``--no-hostname``, no relabeling):
+as ``match[]``, the index answers from postings whether any exist."""
+
+
+def hostless_gpu_series() -> str:
+    """Whether any dcgm-exporter series lacks a host label (non-empty when one does): the
+    fallback when the index lookup is over a server limit."""
+    return f"group(last_over_time({HOSTLESS_GPU_SERIES}[1h]))"
 
 
 def sample_count(metric: str, range_s: float = SAMPLE_COUNT_RANGE_S) -> str:

@@ -139,6 +139,7 @@ INFO_FIELDS = (
     "sample_interval",
     "allocation",
     "dcgm_pod_label",
+    "dcgm_node",
     "sharing",
     "prices",
 )
@@ -205,6 +206,8 @@ def info_labels(ctx: QueryContext) -> dict[str, str]:
         "sample_interval": str(int(ctx.sample_interval_s)),
         "allocation": "opencost" if ctx.catalog_prices is None else "catalog",
         "dcgm_pod_label": ctx.dcgm_pod_label,
+        # Empty (no label) where every exporter names its host: rules made before the field.
+        "dcgm_node": "pod_ip" if ctx.dcgm_node_by_ip else "",
         "sharing": recorded_sharing.canonical(ctx.sharing),
     }
     if ctx.catalog_prices is not None:

@@ -226,8 +226,7 @@ class SampleCluster:
         return f"{pod}-{workload.claim_name}-{_suffix(h)}"
 
     def pod_uid(self, workload: WorkloadSpec, run: int) -> str:
-        h = f"{_key(self.seed, 'uid', workload.name, run):016x}{_key(self.seed, 'u2', run):016x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+        return _uid(_key(self.seed, "uid", workload.name, run), _key(self.seed, "u2", run))
 
     def pod_runs(self, grid: IntArray) -> list[PodRun]:
         """Every pod that appears on the grid, with the slice of samples that report it."""
@@ -289,6 +288,7 @@ class SampleCluster:
             return
         runs = self.pod_runs(grid)
         yield from self._node_series(grid)
+        yield from self._exporter_pods(grid)
         yield from self._pod_series(grid, runs)
         yield from self._dcgm_series(grid, runs, step)
         yield from self._inference_series(grid, runs, step)
@@ -481,13 +481,37 @@ class SampleCluster:
             base |= {"GPU_I_PROFILE": unit.profile, "GPU_I_ID": str(unit.instance)}
         if self.dcgm_host_label:
             base[self.dcgm_host_label] = node.name
+        # The scrape's target labels: the address scraped (the exporter pod's IP) always, and
+        # with ``honorLabels: false`` the exporter's own pod.
+        base["instance"] = f"{self.pod_ip(node.name, exporter_pod(node))}:{EXPORTER_PORT}"
         if not self.dcgm_honor_labels:
             base |= {
-                "namespace": "gpu-operator",
-                "pod": f"nvidia-dcgm-exporter-{node.name[3:12]}",
+                "namespace": EXPORTER_NAMESPACE,
+                "pod": exporter_pod(node),
                 "container": "nvidia-dcgm-exporter",
             }
         return base
+
+    def _exporter_pods(self, grid: IntArray) -> Iterator[SampleSeries]:
+        """kube-state-metrics' ``kube_pod_info`` of each GPU node's dcgm-exporter pod: where a
+        ``--no-hostname`` exporter's node is found (its IP in ``instance``)."""
+        for node in self.nodes:
+            if not node.gpu_count:
+                continue
+            pod = exporter_pod(node)
+            labels = {
+                "namespace": EXPORTER_NAMESPACE,
+                "pod": pod,
+                "uid": _uid(_key(self.seed, "uid", pod), _key(self.seed, "u2", pod)),
+                "node": node.name,
+                "created_by_kind": "DaemonSet",
+                "created_by_name": "nvidia-dcgm-exporter",
+                "host_ip": _host_ip(node.name),
+                "pod_ip": self.pod_ip(node.name, pod),
+                "priority_class": "system-node-critical",
+                "host_network": "false",
+            }
+            yield SampleSeries("kube_pod_info", labels, grid, np.ones(len(grid)))
 
     def _pod_labels(self, r: PodRun) -> dict[str, str]:
         prefix = "" if self.dcgm_honor_labels else "exported_"
@@ -861,6 +885,21 @@ def owner_of(w: WorkloadSpec, pod: str) -> tuple[str, str]:
     if w.kind == "reservation":
         return "", ""
     return ("ReplicaSet" if w.schedule.period_s is None else "Job"), pod.rsplit("-", 1)[0]
+
+
+EXPORTER_NAMESPACE = "gpu-operator"
+EXPORTER_PORT = 9400
+
+
+def exporter_pod(node: NodeSpec) -> str:
+    """The name of the node's dcgm-exporter pod (a DaemonSet's)."""
+    return f"nvidia-dcgm-exporter-{node.name[3:12]}"
+
+
+def _uid(high: int, low: int) -> str:
+    """A Kubernetes object UID (a UUID) from two 64-bit keys."""
+    h = f"{high:016x}{low:016x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _host_ip(node: str) -> str:

@@ -142,6 +142,15 @@ def uses_exported_pod_labels(client: PrometheusClient, start: datetime, end: dat
         return bool(client.instant(queries.exported_pod_series(), end))
 
 
+def places_gpus_by_ip(client: PrometheusClient, start: datetime, end: datetime) -> bool:
+    """Some dcgm-exporter runs with ``--no-hostname`` and no scrape relabeling gives its series
+    a ``node``: their node then comes from the exporter pod's IP (``QueryContext.dcgm_node``)."""
+    try:
+        return bool(client.label_values("__name__", [queries.HOSTLESS_GPU_SERIES], start, end))
+    except ServerLimitError:
+        return bool(client.instant(queries.hostless_gpu_series(), end))
+
+
 def query_context(
     source: PrometheusCostSource,
     start: datetime,
@@ -236,6 +245,12 @@ def _query_context(
         catalog_prices=catalog_prices,
         catalog_unpriced=unpriced,
         sharing=shared,
+        dcgm_node_by_ip=queries.GPU_PRESENCE in present
+        and _remembered(
+            source.client,
+            ("hostless", start, end),
+            lambda: places_gpus_by_ip(source.client, start, end),
+        ),
     )
     if shared is not None:
         ctx, found = capped_sharing(source.client, ctx, start, end)

@@ -81,28 +81,13 @@ def _costs(url: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-NO_HOST_DEFECT = (
-    "known defect (docs/metric-contract.md): without dcgm-exporter's host label a GPU has no "
-    "node, so gpus folds the GPUs of every node that share an index into one row"
-)
-
-
-def _no_host_label_defect(request, cluster: SampleCluster, reason: str = NO_HOST_DEFECT) -> None:
-    """Expect the failure on the ``--no-hostname`` variant until it is fixed (strict: a pass
-    fails the run, so the mark goes with the fix)."""
-    if cluster.dcgm_host_label is None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def _by_key(doc: dict, key: str) -> dict[str, dict]:
     return {row[key]: row for row in doc["rows"]}
 
 
 @pytest.mark.parametrize("flag", sorted(KEYS))
-def test_costs_match_ground_truth(backend, flag, request):
+def test_costs_match_ground_truth(backend, flag):
     url, cluster = backend
-    if flag == "gpu-model":  # documented: the node label nvidia.com/gpu.product, else unallocated
-        _no_host_label_defect(request, cluster, "no host label and no GPU product node label")
     key = KEYS[flag]
     doc = _costs(url, "--by", flag)
     truth = ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
@@ -153,11 +138,10 @@ def _gpus(url: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_one_ledger_across_groupings_and_commands(backend, request):
+def test_one_ledger_across_groupings_and_commands(backend):
     """Total waste is the same for four groupings and for ``gpus``; a team's cost, GPU-hours and
     waste are the same in ``costs --by team`` and ``gpus --by team``."""
-    url, cluster = backend
-    _no_host_label_defect(request, cluster)
+    url, _ = backend
     by_team = _costs(url, "--by", "team")
     totals = {
         by: _costs(url, *[a for k in by for a in ("--by", k)])["totals"]["waste"]
@@ -285,10 +269,9 @@ def test_unit_costs_match_ground_truth(backend):
         assert rows[model]["waste"] == pytest.approx(expected, rel=0.005), model
 
 
-def test_gpus_match_ground_truth(backend, request):
+def test_gpus_match_ground_truth(backend):
     """One row per GPU from server-side statistics; states and dollars as the simulator knows."""
     url, cluster = backend
-    _no_host_label_defect(request, cluster)
     result = run_finops(
         "gpus",
         "--start",
@@ -333,9 +316,8 @@ def test_gpus_match_ground_truth(backend, request):
     assert "idle-allocated" in states.values() and "unallocated" in states.values()
 
 
-def test_idle_gpus_and_their_waste(backend, request):
+def test_idle_gpus_and_their_waste(backend):
     url, cluster = backend
-    _no_host_label_defect(request, cluster)
     result = run_finops(
         "gpus",
         "--idle",
@@ -375,11 +357,10 @@ def _rightsize(url: str | None) -> dict:
     return json.loads(result.stdout)
 
 
-def test_rightsize_finds_each_planted_case_with_its_saving(backend, request):
+def test_rightsize_finds_each_planted_case_with_its_saving(backend):
     """Each planted case, its target and its saving: the measured cost of its pods (the
     simulator's truth) x 730 h / window, times (1 - target/current catalog price) for a switch."""
     url, cluster = backend
-    _no_host_label_defect(request, cluster, "without a node a GPU's idle cost and price are lost")
     doc = _rightsize(url)
     recs = {(r["workload"]["name"], r["action"]): r for r in doc["rows"]}
     pods = pod_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)

@@ -70,9 +70,10 @@ def squad_server(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def exported_server(tmp_path_factory) -> Iterator[str]:
     """The same cluster as dcgm-exporter writes it behind a ServiceMonitor with ``honorLabels:
-    false`` (its pod and namespace in ``exported_*``) and the unreleased exporter's
-    ``hostname``; the backfill finds the ``exported_pod`` label as the CLI does."""
-    cluster = SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label="hostname")
+    false`` (its pod and namespace in ``exported_*``) and ``--no-hostname`` (no host label:
+    each GPU's node is its exporter pod's, found by the IP in ``instance``); the backfill finds
+    both as the CLI does."""
+    cluster = SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label=None)
     series = _cluster_series(*LAST_DAYS, cluster)
     work = Path(tmp_path_factory.mktemp("exported"))
     yield from recorded_server(work, "2026-10-04", {}, series=series)
@@ -556,7 +557,8 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
 
 @pytest.mark.parametrize("command", [("costs", "--by", "team"), ("gpus",), ("rightsize",)])
 def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command):
-    """Rules backfilled on a cluster whose dcgm-exporter pod label is ``exported_pod`` are made
+    """Rules backfilled on a cluster whose dcgm-exporter pod label is ``exported_pod`` (and
+    that has no host label) are made
     with it (they were made with ``pod`` and refused) and answer as raw does."""
     window = ("--start", "2026-10-03", "--end", "2026-10-05")  # recorded from 10-04
     recorded, raw = _both(exported_server, *command, *window)
@@ -565,13 +567,18 @@ def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command
     assert not any("not used" in n for n in recorded["notes"]), recorded["notes"]
     busy = [row.get("busy_avg", row.get("efficiency")) for row in raw["rows"]]
     assert any(b for b in busy), busy  # dcgm-exporter's series joined, raw and recorded
+    if command == ("gpus",):  # each GPU on its own node, not folded by index
+        gpus = sum(n.gpu_count for n in SampleCluster(7).nodes)
+        assert len({(r["node"], r["gpu"]) for r in recorded["rows"]}) == gpus, recorded["rows"]
 
 
 def test_live_rules_from_an_exported_pod_cluster_join_on_exported_pod(exported_server, tmp_path):
     """``finops deploy generate --sharing-from`` makes the live rules with the label too."""
     output, info, _ = generate_from(exported_server, tmp_path)
     assert info["labels"]["dcgm_pod_label"] == "exported_pod", info
+    assert info["labels"]["dcgm_node"] == "pod_ip", info
     assert "dcgm-exporter's pods in exported_pod" in output, output
+    assert "GPUs placed by the exporter pod's IP" in output, output
 
 
 @pytest.mark.parametrize(

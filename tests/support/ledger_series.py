@@ -17,6 +17,7 @@ LEDGER_METRICS = frozenset(
         "kube_pod_annotations",
         "kube_node_labels",
         "kube_pod_status_phase",
+        "kube_pod_info",  # the node of a --no-hostname dcgm-exporter (its pod's IP)
         "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
         "DCGM_FI_DEV_GPU_UTIL",
         "DCGM_FI_DEV_GPU_TEMP",

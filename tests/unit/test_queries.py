@@ -342,3 +342,31 @@ def test_label_probes_ask_each_label_of_the_series_that_hold_it():
         'DCGM_FI_DEV_FB_USED{pod!="",a!=""}',
         'DCGM_FI_DEV_FB_USED{pod!="",b!=""}',
     ]
+
+
+def test_gpus_of_exporters_without_a_host_label_are_placed_by_their_pods_ip():
+    """``--no-hostname``: discovery sets ``dcgm_node_by_ip`` and every dcgm-exporter read takes
+    its node from the pod whose IP the scrape's ``instance`` carries; without it, nothing
+    changes."""
+    import re
+
+    from finops_cli.queries.context import INSTANCE_IP
+    from finops_cli.queries.recorded import info_labels
+
+    plain = QueryContext(LABELS, 60)
+    assert "kube_pod_info" not in plain.dcgm_labels("X")
+    assert info_labels(plain)["dcgm_node"] == ""
+    placed = QueryContext(LABELS, 60, dcgm_node_by_ip=True)
+    query = placed.dcgm_labels("X")
+    assert 'kube_pod_info{pod_ip!=""}' in query
+    assert "group_left (node)" in query and "or ignoring (node)" in query
+    # The host label still wins: it is copied into node after the IP's node.
+    assert query.index('"pod_ip", "", "", ""') < query.index('"Hostname"')
+    assert info_labels(placed)["dcgm_node"] == "pod_ip"
+    regex = INSTANCE_IP.replace("\\\\", "\\")  # as PromQL reads the string literal
+    ips = {i: re.fullmatch(regex, i) for i in ("10.0.3.7:9400", "[fd00::7]:9400", "gpu-node-1")}
+    assert {i: m.group(1) if m else None for i, m in ips.items()} == {
+        "10.0.3.7:9400": "10.0.3.7",
+        "[fd00::7]:9400": "fd00::7",
+        "gpu-node-1": None,
+    }

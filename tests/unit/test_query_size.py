@@ -126,6 +126,7 @@ def _window_queries(ctx: QueryContext) -> Iterator[tuple[str, str]]:
 def _probes() -> Iterator[str]:
     yield queries.node_sharing_label_sets(WEEK)
     yield queries.exported_pod_series()
+    yield queries.hostless_gpu_series()
     yield queries.sample_count(queries.GPU_ALLOCATION)
 
 
@@ -277,3 +278,18 @@ def test_recorded_coverage_on_shared_gpus_stays_under_8_kb():
     accepted = tuple(recorded_sharing.canonical(s) for s in (everything, wider))
     rq = RecordedQueries(QueryContext(LABELS, 60, sharing=everything), sharing_accepted=accepted)
     assert max(query_bytes(rq.coverage(days=d)) for d in (False, True)) <= MAX_QUERY_BYTES
+
+
+def test_no_hostname_stays_under_engines_limits():
+    """dcgm-exporter with ``--no-hostname``: every dcgm-exporter read joins ``kube_pod_info`` on
+    the scrape's IP (``QueryContext.dcgm_node``), five times in ``gpus``' and ``rightsize``'s
+    largest queries: over 8 KB (docs/performance.md says so), under VictoriaMetrics' 16 KB,
+    with any one sharing mode too; its cost queries stay under 8 KB."""
+    for name, ctx in _contexts():
+        placed = replace(ctx, dcgm_node_by_ip=True)
+        assert max(query_bytes(q) for q in _cost_queries(placed)) <= MAX_QUERY_BYTES, name
+        window = max(query_bytes(q) for _, q in _window_queries(placed))
+        assert window <= 2 * MAX_QUERY_BYTES, name
+    for mode, sharing in _MODES.items():
+        ctx = QueryContext(LABELS, 60, sharing=sharing, dcgm_node_by_ip=True)
+        assert _largest(ctx) <= 2 * MAX_QUERY_BYTES, mode

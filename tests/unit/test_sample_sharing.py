@@ -13,7 +13,7 @@ import pytest
 from finops_cli.analytics.costs import IDLE, attribute_costs
 from finops_cli.sample.scenario import QUANTUM_S, Schedule
 from finops_cli.sample.sharing import SHARING_NODES, sharing_workloads
-from finops_cli.sample.simulate import SampleCluster, SampleSeries
+from finops_cli.sample.simulate import SampleCluster, SampleSeries, exporter_pod
 from finops_cli.sample.truth import (
     gpu_truth,
     ground_truth,
@@ -395,7 +395,15 @@ def test_dra_series_carry_the_claims(cluster, series):
 def test_kube_pod_info_and_opencost_nodes(cluster, series):
     pods = {s.labels["pod"] for s in _find(series, "kube_pod_labels")}
     info = _find(series, "kube_pod_info")
-    assert {s.labels["pod"] for s in info} == pods
+    # ... and each GPU node's dcgm-exporter pod, where a --no-hostname exporter's node is found.
+    exporters = {exporter_pod(n): n.name for n in cluster.nodes if n.gpu_count}
+    assert {s.labels["pod"] for s in info} == pods | set(exporters)
+    for s in info:
+        if s.labels["pod"] in exporters:
+            assert s.labels["node"] == exporters[s.labels["pod"]]
+            ip = s.labels["pod_ip"]
+            gpus = _find(series, "DCGM_FI_DEV_FB_USED", instance=f"{ip}:9400")
+            assert gpus and {g.labels["Hostname"] for g in gpus} == {s.labels["node"]}
     assert set(info[0].labels) == {
         "namespace", "pod", "uid", "node", "created_by_kind", "created_by_name", "host_ip",
         "pod_ip", "priority_class", "host_network",
@@ -408,7 +416,7 @@ def test_kube_pod_info_and_opencost_nodes(cluster, series):
     default_series = list(default.series(T0, T0 + 3600, 300))
     assert {s.labels["pod"] for s in _find(default_series, "kube_pod_info")} == {
         s.labels["pod"] for s in _find(default_series, "kube_pod_labels")
-    }
+    } | {exporter_pod(n) for n in default.nodes if n.gpu_count}
 
 
 @pytest.mark.parametrize("key", ["team", "namespace", "project", "node"])
