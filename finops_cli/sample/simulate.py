@@ -162,6 +162,7 @@ class SampleCluster:
         self.nodes = nodes
         self.with_opencost = with_opencost
         self._node_by_name = {n.name: n for n in nodes}
+        self._node_index = {n.name: i for i, n in enumerate(nodes)}
         base = cast if cast is not None else workloads()
         # The seed shifts every schedule by whole quanta, keeping changes on 15-minute boundaries.
         self.workloads = tuple(
@@ -483,7 +484,7 @@ class SampleCluster:
             base[self.dcgm_host_label] = node.name
         # The scrape's target labels: the address scraped (the exporter pod's IP) always, and
         # with ``honorLabels: false`` the exporter's own pod.
-        base["instance"] = f"{self.pod_ip(node.name, exporter_pod(node))}:{EXPORTER_PORT}"
+        base["instance"] = f"{self.exporter_ip(node)}:{EXPORTER_PORT}"
         if not self.dcgm_honor_labels:
             base |= {
                 "namespace": EXPORTER_NAMESPACE,
@@ -491,6 +492,12 @@ class SampleCluster:
                 "container": "nvidia-dcgm-exporter",
             }
         return base
+
+    def exporter_ip(self, node: NodeSpec) -> str:
+        """The dcgm-exporter pod's IP: one per node, from a range no workload pod's IP is in
+        (``pod_ip`` draws those at random, and may repeat one across nodes)."""
+        index = self._node_index[node.name]
+        return f"10.128.{index // 256 % 256}.{index % 256}"
 
     def _exporter_pods(self, grid: IntArray) -> Iterator[SampleSeries]:
         """kube-state-metrics' ``kube_pod_info`` of each GPU node's dcgm-exporter pod: where a
@@ -507,7 +514,7 @@ class SampleCluster:
                 "created_by_kind": "DaemonSet",
                 "created_by_name": "nvidia-dcgm-exporter",
                 "host_ip": _host_ip(node.name),
-                "pod_ip": self.pod_ip(node.name, pod),
+                "pod_ip": self.exporter_ip(node),
                 "priority_class": "system-node-critical",
                 "host_network": "false",
             }

@@ -162,7 +162,7 @@ def gpus(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         [prometheus_rows.node_row(s.labels) for s in node_rows], columns=list(NODE_COLUMNS)
     ).drop_duplicates(["cluster", "node"])
     return GpuData(
-        gpus.sort_values(["node", "gpu", "mig_instance"], ignore_index=True),
+        gpus.sort_values(["cluster", "node", "gpu", "mig_instance"], ignore_index=True),
         nodes,
         prometheus_rows.busy_metric_name(busy_metrics),
         interval,
@@ -371,7 +371,7 @@ def pods(source: PrometheusCostSource, window: Window, cluster: str | None = Non
         + prometheus_rows.partial_notes(source.client, warned, skipped)
     )
     node_allocations = pd.DataFrame(allocations, columns=["cluster", "node", "gpu_hours"])
-    return PodGpuData(pods.sort_values(["namespace", "pod"], ignore_index=True), nodes,
+    return PodGpuData(pods.sort_values(["cluster", "namespace", "pod"], ignore_index=True), nodes,
                       interval, notes, capacity, node_allocations, replica_frame)  # fmt: skip
 
 

@@ -81,6 +81,23 @@ def _costs(url: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
+def test_discovery_places_gpus_by_ip_only_without_a_host_label(backend):
+    """The IP join (``QueryContext.dcgm_node``) is turned on by an index lookup only where a
+    dcgm-exporter series has no host label and no ``node``: the other variants' queries are
+    unchanged."""
+    from finops_cli.settings import load_settings
+    from finops_cli.sources.prometheus_client import PrometheusClient
+    from finops_cli.sources.prometheus_discovery import places_gpus_by_ip
+
+    url, cluster = backend
+    client = PrometheusClient(load_settings({"prometheus.url": url}).prometheus)
+    try:
+        found = places_gpus_by_ip(client, START, END)
+    finally:
+        client.close()
+    assert found == (cluster.dcgm_host_label is None)
+
+
 def _by_key(doc: dict, key: str) -> dict[str, dict]:
     return {row[key]: row for row in doc["rows"]}
 

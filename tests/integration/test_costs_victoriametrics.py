@@ -15,7 +15,7 @@ import pytest
 
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import ground_truth, inference_truth, waste_truth
+from finops_cli.sample.truth import gpu_truth, ground_truth, inference_truth, waste_truth
 from tests.support.cli import run_finops
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
@@ -28,9 +28,18 @@ STEP = 300
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
+    yield from _loaded(Path(tmp_path_factory.mktemp("vm")), SampleCluster(9))
+
+
+@pytest.fixture(scope="module")
+def vm_no_hostname(tmp_path_factory):
+    """The same cluster with dcgm-exporter's ``--no-hostname``: no host label on its series."""
+    cluster = SampleCluster(9, dcgm_host_label=None)
+    yield from _loaded(Path(tmp_path_factory.mktemp("vm-no-hostname")), cluster)
+
+
+def _loaded(workdir: Path, cluster: SampleCluster):
     require_victoria_metrics()
-    workdir = Path(tmp_path_factory.mktemp("vm"))
-    cluster = SampleCluster(9)
     path = workdir / "cluster.prom"
     write_openmetrics_file(
         cluster.series(int(START.timestamp()) - 6 * 3600, int(END.timestamp()) + 6 * 3600, STEP),
@@ -122,3 +131,40 @@ def test_namespace_range_shards_parse_and_partition_on_victoriametrics(vm):
     for parts in (2, 3, 5):
         shards = workload_shards(namespaces, parts)
         assert sum(count(s.matcher("namespace")) for s in shards) == total
+
+
+def test_no_hostname_gpus_are_placed_by_their_exporter_pods_ip_on_victoriametrics(
+    vm_no_hostname,
+):
+    """VictoriaMetrics evaluates the IP join (``QueryContext.dcgm_node``: a lazy regex in
+    ``label_replace``, ``or ignoring (node)``) as Prometheus does: every GPU on its node at its
+    node's price, and cost by GPU model from dcgm-exporter's model name."""
+    server, cluster = vm_no_hostname
+    result = run_finops(
+        "gpus",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-04",
+        "--prometheus-url",
+        f"{server.url}/prometheus",
+        "-o",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {r["uuid"]: r for r in json.loads(result.stdout)["rows"]}
+    truth = gpu_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
+    assert len(rows) == len(truth) == sum(n.gpu_count for n in cluster.nodes)
+    for expected in truth.to_dict("records"):
+        row = rows[expected["uuid"]]
+        assert row["node"] == expected["node"] and row["gpu"] == expected["gpu"]
+        assert row["cost"] == pytest.approx(expected["cost"], rel=0.01)
+    by_model = {r["gpu_model"]: r for r in _costs(server.url, "--by", "gpu-model")["rows"]}
+    for model, fig in (
+        ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
+        .by("gpu_model")
+        .iterrows()
+    ):
+        assert by_model[model or "__unallocated__"]["gpu_cost"] == pytest.approx(
+            fig["gpu_cost"], rel=0.005
+        ), model

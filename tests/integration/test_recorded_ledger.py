@@ -69,12 +69,21 @@ def squad_server(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def exported_server(tmp_path_factory) -> Iterator[str]:
-    """The same cluster as dcgm-exporter writes it behind a ServiceMonitor with ``honorLabels:
-    false`` (its pod and namespace in ``exported_*``) and ``--no-hostname`` (no host label:
-    each GPU's node is its exporter pod's, found by the IP in ``instance``); the backfill finds
-    both as the CLI does."""
-    cluster = SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label=None)
-    series = _cluster_series(*LAST_DAYS, cluster)
+    """Two clusters in one store (remote write from each, labelled ``cluster``), both as
+    dcgm-exporter writes them behind a ServiceMonitor with ``honorLabels: false`` (its pod and
+    namespace in ``exported_*``): ``a`` with ``--no-hostname`` (no host label: each GPU's node
+    is its exporter pod's, found by the IP in ``instance``), ``b`` with the released
+    ``Hostname``. The backfill finds both settings as the CLI does and records both clusters in
+    one run; the pod IPs of the two clusters overlap, as they may."""
+    clusters = {
+        "a": SampleCluster(7, dcgm_honor_labels=False, dcgm_host_label=None),
+        "b": SampleCluster(7, dcgm_honor_labels=False),
+    }
+    series = (
+        replace(s, labels=s.labels | {"cluster": name})
+        for name, cluster in clusters.items()
+        for s in _cluster_series(*LAST_DAYS, cluster)
+    )
     work = Path(tmp_path_factory.mktemp("exported"))
     yield from recorded_server(work, "2026-10-04", {}, series=series)
 
@@ -567,9 +576,28 @@ def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command
     assert not any("not used" in n for n in recorded["notes"]), recorded["notes"]
     busy = [row.get("busy_avg", row.get("efficiency")) for row in raw["rows"]]
     assert any(b for b in busy), busy  # dcgm-exporter's series joined, raw and recorded
-    if command == ("gpus",):  # each GPU on its own node, not folded by index
+    if command == ("gpus",):  # each GPU of each cluster on its own node, not folded by index
         gpus = sum(n.gpu_count for n in SampleCluster(7).nodes)
-        assert len({(r["node"], r["gpu"]) for r in recorded["rows"]}) == gpus, recorded["rows"]
+        placed = {(r["cluster"], r["node"], r["gpu"]) for r in recorded["rows"]}
+        assert len(placed) == len(recorded["rows"]) == 2 * gpus, recorded["rows"]
+        assert all(node for _, node, _ in placed), placed
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("costs", "--by", "cluster"), ("costs", "--by", "team", "--cluster", "a"), ("gpus",)],
+)
+def test_two_clusters_in_one_store_are_recorded_in_one_backfill(exported_server, args):
+    """One backfill over a store holding two clusters records each apart: by cluster, and one
+    cluster alone, the recorded figures are the raw ones, and each cluster's share is half
+    (the same simulation in both)."""
+    window = ("--start", "2026-10-04", "--end", "2026-10-05")  # wholly recorded
+    recorded, raw = _both(exported_server, *args, *window)
+    (assert_same_figures if args[0] == "costs" else assert_same_figures_but_p95)(recorded, raw)
+    assert "raw series the rest" not in _recorded_note(recorded)
+    if args == ("costs", "--by", "cluster"):
+        costs = {r["cluster"]: r["gpu_cost"] for r in recorded["rows"]}
+        assert set(costs) == {"a", "b"} and costs["a"] == pytest.approx(costs["b"], abs=0.01)
 
 
 def test_live_rules_from_an_exported_pod_cluster_join_on_exported_pod(exported_server, tmp_path):
