@@ -173,11 +173,12 @@ class QueryContext:
 
     def dcgm_node(self, series: str) -> str:
         """A dcgm-exporter expression with its GPU's node as ``node``: the exporter's host label
-        (``Hostname`` released, ``hostname`` at HEAD); where some exporter runs with
-        ``--no-hostname`` (``dcgm_node_by_ip``), else the node of the pod whose IP the scrape's
-        ``instance`` (``<pod IP>:<port>``) carries, the exporter's own pod in ``kube_pod_info``;
-        else a ``node`` the scrape set (a relabeling of ``__meta_kubernetes_pod_node_name``).
-        Without a node, GPUs of different nodes that share an index would be one GPU."""
+        (``Hostname`` released, ``hostname`` at HEAD) where it has one. Where some exporter
+        runs with ``--no-hostname`` (``dcgm_node_by_ip``), a series without it takes the node
+        of the pod whose IP the scrape's ``instance`` (``<pod IP>:<port>``) carries (the
+        exporter's own, in ``kube_pod_info``), or keeps a ``node`` the scrape set (a relabeling
+        of ``__meta_kubernetes_pod_node_name``). Without a node, the GPUs of different nodes
+        that share an index would be one GPU."""
         if self.dcgm_node_by_ip:
             series = self._node_from_instance(series)
         for host in ("Hostname", "hostname"):
