@@ -29,6 +29,7 @@ from finops_cli.sample.truth import (
     waste_truth,
 )
 from tests.support.cli import run_finops
+from tests.support.gpu_truth import gpus_matching_truth
 
 pytestmark = pytest.mark.prometheus
 
@@ -289,25 +290,9 @@ def test_unit_costs_match_ground_truth(backend):
 def test_gpus_match_ground_truth(backend):
     """One row per GPU from server-side statistics; states and dollars as the simulator knows."""
     url, cluster = backend
-    result = run_finops(
-        "gpus",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-04",
-        "--prometheus-url",
-        url,
-        "-o",
-        "json",
-    )
-    assert result.returncode == 0, result.stderr
-    rows = {r["uuid"]: r for r in json.loads(result.stdout)["rows"]}
-    truth = gpu_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
-    assert len(rows) == len(truth) == sum(n.gpu_count for n in cluster.nodes)
-    for expected in truth.to_dict("records"):
+    rows, truth = gpus_matching_truth(url, cluster, START, END, STEP)
+    for expected in truth:
         row = rows[expected["uuid"]]
-        assert row["node"] == expected["node"] and row["gpu"] == expected["gpu"]
-        assert row["cost"] == pytest.approx(expected["cost"], rel=0.01)
         held_share = expected["held_hours"] / expected["present_hours"]
         assert row["held_share"] == pytest.approx(held_share, abs=0.01)
         if pd.notna(expected["busy_avg"]):

@@ -15,8 +15,9 @@ import pytest
 
 from finops_cli.sample.openmetrics import write_openmetrics_file
 from finops_cli.sample.simulate import SampleCluster
-from finops_cli.sample.truth import gpu_truth, ground_truth, inference_truth, waste_truth
+from finops_cli.sample.truth import ground_truth, inference_truth, waste_truth
 from tests.support.cli import run_finops
+from tests.support.gpu_truth import gpus_matching_truth
 from tests.support.vmserver import VictoriaMetrics, require_victoria_metrics
 
 pytestmark = pytest.mark.prometheus
@@ -140,25 +141,7 @@ def test_no_hostname_gpus_are_placed_by_their_exporter_pods_ip_on_victoriametric
     ``label_replace``, ``or ignoring (node)``) as Prometheus does: every GPU on its node at its
     node's price, and cost by GPU model from dcgm-exporter's model name."""
     server, cluster = vm_no_hostname
-    result = run_finops(
-        "gpus",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-04",
-        "--prometheus-url",
-        f"{server.url}/prometheus",
-        "-o",
-        "json",
-    )
-    assert result.returncode == 0, result.stderr
-    rows = {r["uuid"]: r for r in json.loads(result.stdout)["rows"]}
-    truth = gpu_truth(cluster, int(START.timestamp()), int(END.timestamp()), STEP)
-    assert len(rows) == len(truth) == sum(n.gpu_count for n in cluster.nodes)
-    for expected in truth.to_dict("records"):
-        row = rows[expected["uuid"]]
-        assert row["node"] == expected["node"] and row["gpu"] == expected["gpu"]
-        assert row["cost"] == pytest.approx(expected["cost"], rel=0.01)
+    gpus_matching_truth(f"{server.url}/prometheus", cluster, START, END, STEP)
     by_model = {r["gpu_model"]: r for r in _costs(server.url, "--by", "gpu-model")["rows"]}
     for model, fig in (
         ground_truth(cluster, int(START.timestamp()), int(END.timestamp()))
