@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from finops_cli.sample.openmetrics import write_openmetrics_file
-from finops_cli.sample.simulate import SampleCluster
+from finops_cli.sample.simulate import EXPORTER_NAMESPACE, SampleCluster
 from finops_cli.sample.truth import ground_truth, inference_truth, waste_truth
 from tests.support.cli import run_finops
 from tests.support.gpu_truth import gpus_matching_truth
@@ -115,7 +115,8 @@ def test_namespace_range_shards_parse_and_partition_on_victoriametrics(vm):
     from finops_cli.queries.shards import workload_shards
 
     server, cluster = vm
-    namespaces = sorted({w.namespace for w in cluster.workloads})
+    # The workloads' namespaces and dcgm-exporter's own (its pods are in kube_pod_info).
+    namespaces = sorted({w.namespace for w in cluster.workloads} | {EXPORTER_NAMESPACE})
     when = int(END.timestamp())
 
     def count(matcher: str) -> float:
