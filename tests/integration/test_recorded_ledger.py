@@ -566,9 +566,9 @@ def test_gpus_raw_flag_and_other_rule_set(squad_server):
 
 @pytest.mark.parametrize("command", [("costs", "--by", "team"), ("gpus",), ("rightsize",)])
 def test_exported_pod_labels_are_recorded_and_equal_raw(exported_server, command):
-    """Rules backfilled on a cluster whose dcgm-exporter pod label is ``exported_pod`` (and
-    that has no host label) are made
-    with it (they were made with ``pod`` and refused) and answer as raw does."""
+    """Rules backfilled on clusters whose dcgm-exporter pod label is ``exported_pod`` (one of
+    them without a host label) are made with it and with the IP placement (made without, they
+    were refused) and answer as raw does."""
     window = ("--start", "2026-10-03", "--end", "2026-10-05")  # recorded from 10-04
     recorded, raw = _both(exported_server, *command, *window)
     (assert_same_figures if command[0] == "costs" else assert_same_figures_but_p95)(recorded, raw)
