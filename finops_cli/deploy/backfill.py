@@ -342,7 +342,7 @@ def discover(
         exported = bool(present & discovery.BUSY_METRICS) and discovery.uses_exported_pod_labels(
             client, start, end
         )
-        by_ip = queries.GPU_PRESENCE in present and discovery.places_gpus_by_ip(client, start, end)
+        by_ip = discovery.places_gpus_by_ip(client, start, end, present)
         prices = None
         if not discovery.opencost_priced(present):
             catalog = load_catalog(settings.pricing)

@@ -212,7 +212,8 @@ def gpu_overview() -> dict[str, Any]:
         _each("avg", "gpu_model", r.GPU_MODEL_EFFICIENCY),
         unit=SHARE,
     )
-    hottest = f"max by (node) ({r.dcgm_node(f'{GPU_TEMPERATURE}{{{CLUSTER}}}')})"
+    temperature = r.rule_context().dcgm_node(f"{GPU_TEMPERATURE}{{{CLUSTER}}}")
+    hottest = f"max by (node) ({temperature})"
     b.series("Hottest GPU per node", (hottest, "{{node}}"), unit="celsius")
     return _dashboard("finops-gpu-overview", "FinOps / GPU overview", b.panels, [])
 

@@ -222,13 +222,6 @@ def _by(key: str, expr: str, ctx: QueryContext) -> str:
     return f"sum by ({key}) ({expr})"
 
 
-def dcgm_node(expr: str) -> str:
-    """dcgm-exporter's host label (``Hostname`` released, ``hostname`` at HEAD) as ``node``."""
-    for host in ("Hostname", "hostname"):
-        expr = f'label_replace({expr}, "node", "$1", "{host}", "(.+)")'
-    return expr
-
-
 def model_cost_rate(ctx: QueryContext) -> str:
     """$/h of GPUs per model: pods labelled with a model, plus unlabelled serving pods shared out
     over the models their inference server reports (Triton, vLLM ``model_name``)."""
@@ -423,7 +416,7 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
         f"max by (namespace, pod, node, gpu_model) ({ctx.busy_per_gpu(BUSY_METRICS)})"
         f" < {IDLE_BUSY_THRESHOLD}"
     )
-    temperature = f"max by (node, gpu, UUID, modelName) ({dcgm_node(GPU_TEMPERATURE)})"
+    temperature = f"max by (node, gpu, UUID, modelName) ({ctx.dcgm_node(GPU_TEMPERATURE)})"
     anomaly = (
         f"({TEAM_COST} > on (team) ({TEAM_COST_AVG_7D} + {ANOMALY_SIGMAS} * {TEAM_COST_STDDEV_7D}))"
         f" and on (team) ({TEAM_COST} > on (team) {ANOMALY_MIN_RATIO} * {TEAM_COST_AVG_7D})"
@@ -445,7 +438,7 @@ def alert_groups(ctx: QueryContext | None = None) -> list[RuleGroup]:
             *_temperature_alerts(temperature),
             _alert(
                 "FinopsGPUXidError",
-                f"max by (node, gpu, UUID, modelName) ({dcgm_node(XID_ERRORS)}) > 0",
+                f"max by (node, gpu, UUID, modelName) ({ctx.dcgm_node(XID_ERRORS)}) > 0",
                 ("critical", "gpu-xid"),
                 "GPU reported an XID error",
                 "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on {{ $labels.node }} "

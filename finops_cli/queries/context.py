@@ -361,9 +361,9 @@ class QueryContext:
         return f"topk by ({self.pod_join}) (1, {inner})"
 
     def node_gpu_model(self) -> str:
-        """The GPU product on each node: dcgm-exporter's modelName, joined through its host
-        label; nodes whose exporter runs with ``--no-hostname`` fall back to the node label
-        that GPU feature discovery sets (``nvidia.com/gpu.product``)."""
+        """The GPU product on each node: dcgm-exporter's modelName on the node its series are
+        placed on (``dcgm_node``); nodes whose exporter cannot be placed fall back to the node
+        label that GPU feature discovery sets (``nvidia.com/gpu.product``)."""
         series = self.dcgm_node(self.attribute(GPU_TEMPERATURE))
         series = f'label_replace({series}, "gpu_model", "$1", "modelName", "(.+)")'
         by = self.grouping(["node", "gpu_model"])

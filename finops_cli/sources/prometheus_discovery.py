@@ -142,9 +142,13 @@ def uses_exported_pod_labels(client: PrometheusClient, start: datetime, end: dat
         return bool(client.instant(queries.exported_pod_series(), end))
 
 
-def places_gpus_by_ip(client: PrometheusClient, start: datetime, end: datetime) -> bool:
+def places_gpus_by_ip(
+    client: PrometheusClient, start: datetime, end: datetime, present: frozenset[str]
+) -> bool:
     """Some dcgm-exporter runs with ``--no-hostname`` and no scrape relabeling gives its series
     a ``node``: their node then comes from the exporter pod's IP (``QueryContext.dcgm_node``)."""
+    if queries.GPU_PRESENCE not in present:
+        return False
     try:
         return bool(client.label_values("__name__", [queries.HOSTLESS_GPU_SERIES], start, end))
     except ServerLimitError:
@@ -245,11 +249,10 @@ def _query_context(
         catalog_prices=catalog_prices,
         catalog_unpriced=unpriced,
         sharing=shared,
-        dcgm_node_by_ip=queries.GPU_PRESENCE in present
-        and _remembered(
+        dcgm_node_by_ip=_remembered(
             source.client,
             ("hostless", start, end),
-            lambda: places_gpus_by_ip(source.client, start, end),
+            lambda: places_gpus_by_ip(source.client, start, end, present),
         ),
     )
     if shared is not None:

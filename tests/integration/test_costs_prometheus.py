@@ -88,12 +88,13 @@ def test_discovery_places_gpus_by_ip_only_without_a_host_label(backend):
     unchanged."""
     from finops_cli.settings import load_settings
     from finops_cli.sources.prometheus_client import PrometheusClient
-    from finops_cli.sources.prometheus_discovery import places_gpus_by_ip
+    from finops_cli.sources.prometheus_discovery import places_gpus_by_ip, present_metrics
 
     url, cluster = backend
     client = PrometheusClient(load_settings({"prometheus.url": url}).prometheus)
     try:
-        found = places_gpus_by_ip(client, START, END)
+        present = present_metrics(client, START, END)
+        found = places_gpus_by_ip(client, START, END, present)
     finally:
         client.close()
     assert found == (cluster.dcgm_host_label is None)
